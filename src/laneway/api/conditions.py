@@ -1,0 +1,62 @@
+"""Status conditions: set one without churning lastTransitionTime when nothing changed."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from laneway.api.meta import Condition, ConditionStatus, now_rfc3339
+
+
+def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    for c in conditions:
+        if c.type == type_:
+            return c
+    return None
+
+
+def is_true(conditions: Sequence[Condition], type_: str) -> bool:
+    c = find_condition(conditions, type_)
+    return c is not None and c.status == "True"
+
+
+def set_condition(
+    conditions: list[Condition],
+    *,
+    type: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str = "",
+    observed_generation: int | None = None,
+) -> list[Condition]:
+    """Return the list with `type` set. The transition time moves only when the status flips,
+    so reconciling twice writes the same document (controllers stay idempotent)."""
+    out: list[Condition] = []
+    replaced = False
+    for c in conditions:
+        if c.type != type:
+            out.append(c)
+            continue
+        replaced = True
+        when = c.last_transition_time if c.status == status and c.last_transition_time else now_rfc3339()
+        out.append(
+            Condition(
+                type=type,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=when,
+                observed_generation=observed_generation,
+            )
+        )
+    if not replaced:
+        out.append(
+            Condition(
+                type=type,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=now_rfc3339(),
+                observed_generation=observed_generation,
+            )
+        )
+    return out

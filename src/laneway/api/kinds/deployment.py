@@ -1,0 +1,324 @@
+"""ModelDeployment (what the ML team declares) and ModelReplica (what laneway composes).
+
+The shapes follow Modelplane v1alpha1: a deployment's template holds engines; an engine is one
+Standalone member or a Leader with Workers; each member runs exactly one container named
+`engine` and asks for devices with DRA-style requests whose selectors are CEL expressions.
+A replica is the template pinned to one cluster, with each member pinned to one node pool.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from laneway.api.kinds.common import check_duration
+from laneway.api.meta import LABEL_PREFIX, Model, OpenModel, Resource, Status, check_dns1123_label
+from laneway.api.selectors import LabelSelector
+
+MAX_CEL_BYTES = 10 * 1024
+MAX_SELECTORS = 32
+MAX_DEVICE_REQUESTS = 16
+MAX_ENGINES = 8
+MAX_MEMBERS = 8
+MAX_COPIES = 1024
+MAX_WORKER_NODES = 1024
+MAX_DEVICE_COUNT = 1024
+MAX_TOLERATIONS = 64
+
+
+class CelSelector(Model):
+    cel: str
+
+    @field_validator("cel")
+    @classmethod
+    def _bounded(cls, v: str) -> str:
+        size = len(v.encode())
+        if size > MAX_CEL_BYTES:
+            raise ValueError(f"CEL selector is {size} bytes; the limit is {MAX_CEL_BYTES} (10 KiB)")
+        if not v.strip():
+            raise ValueError("CEL selector is empty; write an expression such as 'device.driver == \"gpu.nvidia.com\"'")
+        return v
+
+
+class DeviceRequest(Model):
+    name: str
+    count: int = Field(default=1, ge=1, le=MAX_DEVICE_COUNT)
+    selectors: list[CelSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
+
+
+class MemberNodeSelector(Model):
+    devices: list[DeviceRequest] = Field(default_factory=list, max_length=MAX_DEVICE_REQUESTS)
+
+    @field_validator("devices")
+    @classmethod
+    def _unique(cls, v: list[DeviceRequest]) -> list[DeviceRequest]:
+        names = [d.name for d in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"device request names must be unique within a member; repeated: {', '.join(sorted(dup))}")
+        return v
+
+
+class EnvVar(OpenModel):
+    name: str
+    value: str | None = None
+
+
+class ContainerPort(OpenModel):
+    container_port: int = Field(ge=1, le=65535)
+    name: str | None = None
+    protocol: str | None = None
+
+
+class Container(OpenModel):
+    """The engine container. Kubernetes fields beyond these (resources, probes) are kept as written."""
+
+    name: str
+    image: str
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    env: list[EnvVar] = Field(default_factory=list)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    ports: list[ContainerPort] = Field(default_factory=list)
+
+
+class PodSpec(OpenModel):
+    containers: list[Container]
+
+    @field_validator("containers")
+    @classmethod
+    def _one_engine(cls, v: list[Container]) -> list[Container]:
+        if len(v) != 1 or v[0].name != "engine":
+            names = ", ".join(repr(c.name) for c in v) or "none"
+            raise ValueError(f"a member runs exactly one container named 'engine' (found {names})")
+        return v
+
+
+class PodTemplate(Model):
+    metadata: OpenModel | None = None
+    spec: PodSpec
+
+
+class WorkerSpec(Model):
+    nodes: int = Field(default=1, ge=1, le=MAX_WORKER_NODES)
+
+
+class Member(Model):
+    role: Literal["Standalone", "Leader", "Worker"] = "Standalone"
+    worker: WorkerSpec | None = None
+    node_selector: MemberNodeSelector | None = None
+    template: PodTemplate
+
+    @model_validator(mode="after")
+    def _worker_only(self) -> "Member":
+        if self.worker is not None and self.role != "Worker":
+            raise ValueError(f"'worker.nodes' is only valid on a Worker member (this member's role is {self.role})")
+        return self
+
+    @property
+    def pods(self) -> int:
+        """Pods (nodes, under node accounting) one copy of this member occupies."""
+        return (self.worker.nodes if self.worker else 1) if self.role == "Worker" else 1
+
+    @property
+    def container(self) -> Container:
+        return self.template.spec.containers[0]
+
+
+class Engine(Model):
+    name: str
+    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
+    phase: Literal["Prefill", "Decode"] | None = None
+    members: list[Member] = Field(min_length=1, max_length=MAX_MEMBERS)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns1123_label(v, "engine name")
+
+    @model_validator(mode="after")
+    def _topology(self) -> "Engine":
+        roles = [m.role for m in self.members]
+        if roles == ["Standalone"]:
+            pass
+        elif "Standalone" in roles:
+            raise ValueError(
+                f"engine {self.name!r}: a Standalone member must be the engine's only member; "
+                "use one Leader plus Workers for multi-node serving"
+            )
+        elif roles.count("Leader") != 1 or roles.count("Worker") < 1:
+            raise ValueError(
+                f"engine {self.name!r}: members are one Standalone, or exactly one Leader plus at least one Worker "
+                f"(found {', '.join(roles)})"
+            )
+        if not any(m.node_selector and m.node_selector.devices for m in self.members):
+            raise ValueError(
+                f"engine {self.name!r}: at least one member needs 'nodeSelector.devices' so the scheduler knows "
+                "what hardware it runs on"
+            )
+        return self
+
+
+class Toleration(Model):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "NoExecute"] | None = None
+
+    @model_validator(mode="after")
+    def _operator_rules(self) -> "Toleration":
+        if self.operator == "Equal" and not self.key:
+            raise ValueError("a toleration with operator Equal needs a 'key'")
+        if self.operator == "Exists" and self.value:
+            raise ValueError("a toleration with operator Exists takes no 'value'; remove it or use operator Equal")
+        return self
+
+    def tolerates(self, key: str, value: str, effect: str) -> bool:
+        if self.effect is not None and self.effect != effect:
+            return False
+        if self.operator == "Exists":
+            return self.key is None or self.key == key
+        return self.key == key and (self.value or "") == value
+
+
+class Serving(Model):
+    mode: Literal["Unified", "PrefillDecode"] = "Unified"
+
+
+class ModelCacheRef(Model):
+    name: str
+
+
+class ReplicaTemplateSpec(Model):
+    cluster_selector: LabelSelector = Field(default_factory=LabelSelector)
+    model_cache_ref: ModelCacheRef | None = None
+    serving: Serving = Field(default_factory=Serving)
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=MAX_TOLERATIONS)
+    engines: list[Engine] = Field(min_length=1, max_length=MAX_ENGINES)
+
+    @model_validator(mode="after")
+    def _engines(self) -> "ReplicaTemplateSpec":
+        names = [e.name for e in self.engines]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"engine names must be unique; repeated: {', '.join(sorted(dup))}")
+        phases = [e.phase for e in self.engines]
+        if self.serving.mode == "PrefillDecode":
+            if len(self.engines) != 2 or sorted(p or "" for p in phases) != ["Decode", "Prefill"]:
+                raise ValueError(
+                    "serving.mode PrefillDecode needs exactly two engines, one with phase: Prefill and one with phase: Decode"
+                )
+        elif any(phases):
+            raise ValueError("'phase' is only valid under serving.mode PrefillDecode; remove it or change the mode")
+        return self
+
+
+class TemplateMetadata(Model):
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _no_system_prefix(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k.startswith(LABEL_PREFIX)]
+        if bad:
+            raise ValueError(
+                f"labels {', '.join(bad)} use the system prefix {LABEL_PREFIX!r}, which laneway sets itself; "
+                "choose another key"
+            )
+        return v
+
+
+class ReplicaTemplate(Model):
+    metadata: TemplateMetadata = Field(default_factory=TemplateMetadata)
+    spec: ReplicaTemplateSpec
+
+
+class Autoscaling(Model):
+    min_replicas: int = Field(default=0, ge=0)
+    max_replicas: int = Field(ge=0)
+    target_in_flight: float = Field(default=8, gt=0)
+    scale_to_zero_after: str | None = None
+    scale_up_stabilization: str | None = None
+    scale_down_stabilization: str | None = None
+
+    @field_validator("scale_to_zero_after", "scale_up_stabilization", "scale_down_stabilization")
+    @classmethod
+    def _durations(cls, v: str | None) -> str | None:
+        return check_duration(v)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Autoscaling":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"autoscaling.minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}")
+        return self
+
+
+class ModelDeploymentSpec(Model):
+    replicas: int = Field(default=1, ge=0, le=100000)
+    template: ReplicaTemplate
+    autoscaling: Autoscaling | None = None
+    revision_history_limit: int = Field(default=10, ge=0, le=1000)
+    retire_after: str | None = None
+
+
+class ReplicaCounts(OpenModel):
+    total: int = 0
+    ready: int = 0
+
+
+class ModelDeploymentStatus(Status):
+    replicas: ReplicaCounts = Field(default_factory=ReplicaCounts)
+
+
+class ModelDeployment(Resource):
+    KIND: ClassVar[str] = "ModelDeployment"
+    PLURAL: ClassVar[str] = "modeldeployments"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("md",)
+
+    kind: Literal["ModelDeployment"] = "ModelDeployment"
+    spec: ModelDeploymentSpec
+    status: ModelDeploymentStatus = Field(default_factory=ModelDeploymentStatus)
+
+
+class ClaimedDevice(Model):
+    """A device request the replica's member claims on its pinned pool (DRA devices only)."""
+
+    name: str
+    device_class_name: str
+    count: int = Field(default=1, ge=1)
+    selectors: list[CelSelector] = Field(default_factory=list)
+
+
+class ReplicaMember(Member):
+    node_pool_name: str | None = None
+    device_requests: list[ClaimedDevice] = Field(default_factory=list)
+
+
+class ReplicaEngine(Engine):
+    members: list[ReplicaMember] = Field(min_length=1, max_length=MAX_MEMBERS)  # type: ignore[assignment]
+
+
+class ModelReplicaSpec(Model):
+    cluster_name: str
+    cluster_selector: LabelSelector = Field(default_factory=LabelSelector)
+    model_cache_ref: ModelCacheRef | None = None
+    serving: Serving = Field(default_factory=Serving)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    engines: list[ReplicaEngine] = Field(min_length=1, max_length=MAX_ENGINES)
+
+
+class ModelReplicaStatus(Status):
+    phase: str | None = None
+    endpoint: str | None = None
+
+
+class ModelReplica(Resource):
+    KIND: ClassVar[str] = "ModelReplica"
+    PLURAL: ClassVar[str] = "modelreplicas"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("mr",)
+
+    kind: Literal["ModelReplica"] = "ModelReplica"
+    spec: ModelReplicaSpec
+    status: ModelReplicaStatus = Field(default_factory=ModelReplicaStatus)

@@ -1,0 +1,149 @@
+"""The Store protocol: the one source of truth every other part reads and writes.
+
+Guarantees every backend keeps:
+- every write bumps one global revision; an object's resourceVersion is the revision of its
+  last write, so a write carrying a stale resourceVersion fails with `Conflict`;
+- `generation` starts at 1 and moves only when the spec (for a Secret, its data) changes;
+- `delete` of an object with finalizers only sets `deletionTimestamp`; the object goes when
+  an update leaves its finalizer list empty;
+- the revision stream (`events_since`) replays every write in order; a revision older than
+  what the backend retains raises `Gone`, and the watcher must list again;
+- an acknowledged write survives the process being killed at any moment.
+
+The store does not validate specs (callers hand it typed, validated resources) and does not
+cascade deletions itself: the garbage collector in `control/` deletes dependents whose owners
+are gone, as Kubernetes does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Sequence
+
+from laneway.api.meta import ObjectKey, Resource
+from laneway.api.selectors import Requirement
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+class StoreError(Exception):
+    """Base of the errors a Store raises; each maps onto one HTTP status in the API."""
+
+    status = 500
+    reason = "InternalError"
+
+
+class NotFound(StoreError):
+    status = 404
+    reason = "NotFound"
+
+
+class AlreadyExists(StoreError):
+    status = 409
+    reason = "AlreadyExists"
+
+
+class Conflict(StoreError):
+    status = 409
+    reason = "Conflict"
+
+
+class Gone(StoreError):
+    """The requested revision was compacted away; list again and watch from the list's revision."""
+
+    status = 410
+    reason = "Expired"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    revision: int
+    object: Resource
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[Resource]
+    revision: int
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A bearer token's grant. Only the token's SHA-256 is stored, never the token."""
+
+    token_sha256: str
+    role: Literal["admin", "platform", "team"]
+    namespaces: tuple[str, ...] = ()
+    description: str = ""
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class Lease:
+    name: str
+    holder: str
+    expires_at: float
+    transitions: int = field(default=0)
+
+
+class Store(Protocol):
+    def create(self, obj: Resource) -> Resource:
+        """Store a new object: assigns uid, generation 1, resourceVersion, creationTimestamp.
+        Raises AlreadyExists."""
+
+    def get(self, kind: str, key: ObjectKey) -> Resource:
+        """Raises NotFound."""
+
+    def list(
+        self,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        selector: Sequence[Requirement] = (),
+    ) -> ListResult:
+        """Objects of a kind, in one namespace or all (None), filtered by label requirements,
+        sorted by (namespace, name), with the revision the list is consistent at."""
+
+    def update(self, obj: Resource) -> Resource:
+        """Replace metadata (labels, annotations, finalizers, ownerReferences) and spec; status
+        is kept as stored. Checks resourceVersion when the object carries one. Finishes a
+        pending deletion when no finalizer is left. Raises NotFound, Conflict."""
+
+    def update_status(self, obj: Resource) -> Resource:
+        """Replace status only. Checks resourceVersion when the object carries one."""
+
+    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource:
+        """Delete now, or mark deletionTimestamp when finalizers remain. Returns the object as
+        last stored. Raises NotFound, Conflict."""
+
+    def dependents(self, owner_uid: str) -> list[Resource]:
+        """Objects that list `owner_uid` among their ownerReferences."""
+
+    def exists_uid(self, uid: str) -> bool:
+        """Whether an object with this uid is stored (the garbage collector's question)."""
+
+    def namespaces(self) -> list[str]:
+        """Namespaces holding at least one object: a namespace exists once something is in it."""
+
+    def revision(self) -> int:
+        """The current global revision."""
+
+    def events_since(self, revision: int, *, kinds: frozenset[str] | None = None, limit: int = 1000) -> list[WatchEvent]:
+        """Writes after `revision`, oldest first. Raises Gone when `revision` is compacted."""
+
+    def wait_for_revision(self, revision: int, timeout: float) -> int:
+        """Block until the revision passes `revision` or `timeout` seconds go by; returns the current revision."""
+
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew a lease; True while `holder` holds it."""
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+    def put_token(self, record: TokenRecord) -> None: ...
+
+    def find_token(self, token_sha256: str) -> TokenRecord | None: ...
+
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+    def close(self) -> None: ...
