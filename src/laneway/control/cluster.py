@@ -1,0 +1,122 @@
+"""The InferenceCluster controller: publishes each cluster's readiness, gateway and capacity.
+
+The scheduler places only on clusters that are Ready and have a gateway address, so this is
+what turns a platform team's manifest into capacity. A Local cluster's gateway is laneway's
+own gateway; its readiness is its driver's. `status.gpuPools` counts the nodes and devices
+each pool publishes, from the pool's InferenceClass.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from laneway.api.conditions import set_condition
+from laneway.api.kinds.platform import (
+    ClusterGatewayStatus,
+    GpuPoolStatus,
+    InferenceClass,
+    InferenceCluster,
+)
+from laneway.api.meta import ObjectKey, Resource
+from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.drivers.registry import DriverSet
+from laneway.store.base import Conflict, NotFound
+
+RECHECK_SECONDS = 15.0
+
+
+def pool_capacity(cluster: InferenceCluster, classes: Mapping[str, InferenceClass]) -> list[GpuPoolStatus]:
+    out = []
+    for pool in cluster.spec.node_pools:
+        cls = classes.get(pool.class_name)
+        per_node = sum(d.count for d in cls.spec.devices if d.claim == "DRA") if cls else 0
+        out.append(GpuPoolStatus(name=pool.name, nodes=pool.published_nodes, devices=per_node * pool.published_nodes))
+    return out
+
+
+class ClusterController:
+    name = "inferencecluster"
+    kind = "InferenceCluster"
+
+    def __init__(self, ctx: ControlContext, drivers: DriverSet) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.drivers = drivers
+        self.watches: Mapping[str, KeyMapper] = {"InferenceClass": self._clusters_using}
+
+    def _clusters_using(self, cls: Resource) -> list[ObjectKey]:
+        return [
+            c.key
+            for c in self.store.list("InferenceCluster").items
+            if isinstance(c, InferenceCluster) and any(p.class_name == cls.name for p in c.spec.node_pools)
+        ]
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        try:
+            cluster = self.store.get("InferenceCluster", key)
+        except NotFound:
+            return Result()
+        assert isinstance(cluster, InferenceCluster)
+        classes = {c.name: c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)}
+        missing = sorted({p.class_name for p in cluster.spec.node_pools} - set(classes))
+
+        driver = self.drivers.for_cluster(cluster)
+        if driver is None:
+            ready, reason, message = (
+                False,
+                "NoDriver",
+                f"source {cluster.spec.cluster.source} has no driver in this laneway; replicas cannot run here yet",
+            )
+        else:
+            ok, why = await driver.healthy(cluster)
+            ready, reason, message = ok, ("DriverReady" if ok else "DriverUnavailable"), why
+        address = self.ctx.gateway_address if cluster.spec.cluster.source == "Local" else cluster.status.gateway.address
+
+        conditions = list(cluster.status.conditions)
+        conditions = set_condition(
+            conditions,
+            type="BackendReady",
+            status="True" if ready else "False",
+            reason=reason,
+            message=message,
+            observed_generation=cluster.metadata.generation,
+        )
+        if missing:
+            conditions = set_condition(
+                conditions,
+                type="Ready",
+                status="False",
+                reason="ClassNotFound",
+                message=f"node pools name InferenceClass(es) that do not exist: {', '.join(missing)}; apply them or fix className",
+                observed_generation=cluster.metadata.generation,
+            )
+        elif not ready:
+            conditions = set_condition(
+                conditions, type="Ready", status="False", reason=reason, message=message,
+                observed_generation=cluster.metadata.generation,
+            )
+        elif not address:
+            conditions = set_condition(
+                conditions, type="Ready", status="False", reason="NoGatewayAddress",
+                message="no gateway address is known for this cluster yet",
+                observed_generation=cluster.metadata.generation,
+            )
+        else:
+            conditions = set_condition(
+                conditions, type="Ready", status="True", reason="Ready", message=f"gateway at {address}",
+                observed_generation=cluster.metadata.generation,
+            )
+        status = cluster.status.model_copy(
+            update={
+                "conditions": conditions,
+                "observed_generation": cluster.metadata.generation,
+                "gateway": ClusterGatewayStatus(address=address),
+                "gpu_pools": pool_capacity(cluster, classes),
+            }
+        )
+        if status != cluster.status:
+            try:
+                self.store.update_status(cluster.model_copy(update={"status": status}))
+            except Conflict:
+                return Result(requeue_after=0.1)
+        return Result(requeue_after=RECHECK_SECONDS)

@@ -1,0 +1,175 @@
+"""The ModelReplica controller: runs each replica through its cluster's driver.
+
+For every replica it applies the replica on its cluster's driver, observes it, writes the
+Ready condition (with the driver's reason: EnginesStarting, CrashLoopBackOff, ...), and keeps
+one ModelEndpoint per serving address while, and only while, that address is ready (rule 6 of
+the design). A finalizer makes deletion stop the replica's engines before the object goes.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from laneway.api.conditions import set_condition
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
+from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource
+from laneway.api.selectors import Requirement
+from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.drivers.base import ReplicaObservation, ServingAddress
+from laneway.drivers.registry import DriverSet
+from laneway.store.base import Conflict, NotFound
+
+FINALIZER = LABEL_PREFIX + "engines"
+REPLICA_LABEL = LABEL_PREFIX + "replica"
+CLUSTER_LABEL = LABEL_PREFIX + "cluster"
+DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
+REQUEUE_STARTING = 1.0
+REQUEUE_STEADY = 3.0
+
+
+def endpoint_name(replica: ModelReplica, address: ServingAddress, total: int) -> str:
+    """One endpoint keeps the replica's name; several (engine copies) are suffixed."""
+    if total == 1:
+        return replica.name
+    return f"{replica.name}-{address.engine}-{address.copy}"[:63].rstrip("-")
+
+
+def desired_endpoints(
+    replica: ModelReplica, cluster_labels: Mapping[str, str], observation: ReplicaObservation
+) -> list[ModelEndpoint]:
+    """Endpoints for the replica's ready serving addresses. Pure, so the rule is testable."""
+    if not observation.ready:
+        return []
+    labels = {**cluster_labels, **replica.metadata.labels, CLUSTER_LABEL: replica.spec.cluster_name, REPLICA_LABEL: replica.name}
+    out = []
+    for address in observation.addresses:
+        if not address.ready:
+            continue
+        out.append(
+            ModelEndpoint(
+                metadata=ObjectMeta(
+                    name=endpoint_name(replica, address, len(observation.addresses)),
+                    namespace=replica.namespace,
+                    labels=labels,
+                    owner_references=[replica.owner_reference()],
+                ),
+                spec=ModelEndpointSpec(url=address.url),
+                status=ModelEndpointStatus(ready=True),
+            )
+        )
+    return out
+
+
+class ReplicaController:
+    name = "modelreplica"
+    kind = "ModelReplica"
+    concurrency = 4
+
+    def __init__(self, ctx: ControlContext, drivers: DriverSet) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.drivers = drivers
+        self.watches: Mapping[str, KeyMapper] = {
+            "InferenceCluster": self._replicas_on_cluster,
+        }
+
+    def _replicas_on_cluster(self, cluster: Resource) -> list[ObjectKey]:
+        return [
+            r.key
+            for r in self.store.list("ModelReplica").items
+            if isinstance(r, ModelReplica) and r.spec.cluster_name == cluster.name
+        ]
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        try:
+            replica = self.store.get("ModelReplica", key)
+        except NotFound:
+            return Result()
+        assert isinstance(replica, ModelReplica)
+        cluster = self._cluster(replica.spec.cluster_name)
+        driver = self.drivers.for_cluster(cluster) if cluster else None
+
+        if replica.metadata.deletion_timestamp:
+            if driver is not None:
+                await driver.teardown(replica)
+            self._sync_endpoints(replica, [])
+            if FINALIZER in replica.metadata.finalizers:
+                replica.metadata.finalizers = [f for f in replica.metadata.finalizers if f != FINALIZER]
+                self.store.update(replica)
+            return Result()
+
+        if FINALIZER not in replica.metadata.finalizers:
+            replica.metadata.finalizers = [*replica.metadata.finalizers, FINALIZER]
+            replica = self.store.update(replica)  # type: ignore[assignment]
+
+        if cluster is None:
+            self._sync_endpoints(replica, [])
+            self._write(replica, "False", "ClusterNotFound", f"cluster {replica.spec.cluster_name!r} does not exist", "Pending")
+            return Result(requeue_after=REQUEUE_STEADY)
+        if driver is None:
+            self._sync_endpoints(replica, [])
+            self._write(
+                replica,
+                "False",
+                "NoDriver",
+                f"cluster {cluster.name!r} has source {cluster.spec.cluster.source}, which this laneway cannot drive yet",
+                "Pending",
+            )
+            return Result(requeue_after=REQUEUE_STEADY * 10)
+
+        await driver.apply(replica, cluster)
+        observation = await driver.observe(replica)
+        self._sync_endpoints(replica, desired_endpoints(replica, cluster.metadata.labels, observation))
+        phase = "Ready" if observation.ready else ("Failed" if observation.reason == "CrashLoopBackOff" else "Starting")
+        self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase)
+        return Result(requeue_after=REQUEUE_STEADY if observation.ready else REQUEUE_STARTING)
+
+    def _cluster(self, name: str) -> InferenceCluster | None:
+        try:
+            cluster = self.store.get("InferenceCluster", ObjectKey("", name))
+        except NotFound:
+            return None
+        return cluster if isinstance(cluster, InferenceCluster) else None
+
+    def _sync_endpoints(self, replica: ModelReplica, wanted: list[ModelEndpoint]) -> None:
+        existing = {
+            e.name: e
+            for e in self.store.list(
+                "ModelEndpoint", namespace=replica.namespace, selector=[Requirement(REPLICA_LABEL, "In", (replica.name,))]
+            ).items
+        }
+        for endpoint in wanted:
+            current = existing.pop(endpoint.name, None)
+            if current is None:
+                created = self.store.create(endpoint)
+                self.store.update_status(created.model_copy(update={"status": endpoint.status}))
+            elif current.spec != endpoint.spec or current.metadata.labels != endpoint.metadata.labels:  # type: ignore[attr-defined]
+                current.spec = endpoint.spec  # type: ignore[attr-defined]
+                current.metadata.labels = endpoint.metadata.labels
+                self.store.update(current)
+        for stale in existing.values():
+            try:
+                self.store.delete("ModelEndpoint", stale.key)
+            except NotFound:
+                pass
+
+    def _write(self, replica: ModelReplica, status: str, reason: str, message: str, phase: str) -> None:
+        conditions = set_condition(
+            list(replica.status.conditions),
+            type="Ready",
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+            message=message,
+            observed_generation=replica.metadata.generation,
+        )
+        new_status = replica.status.model_copy(
+            update={"conditions": conditions, "phase": phase, "observed_generation": replica.metadata.generation}
+        )
+        if new_status == replica.status:
+            return
+        try:
+            self.store.update_status(replica.model_copy(update={"status": new_status}))
+        except Conflict:
+            pass  # a newer write landed; the next reconcile sees it

@@ -1,0 +1,110 @@
+"""LocalDriver: the Driver for `cluster.source: Local`, one Supervisor per replica process.
+
+Ports are chosen free once per process and kept across restarts, so an endpoint's URL is
+stable while its replica lives. A replica whose processes' specification changed (another
+command, env or args) has those processes restarted; the others keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.drivers.base import ReplicaObservation, ServingAddress
+from laneway.drivers.local.processes import ProcessSpec, replica_processes
+from laneway.drivers.local.supervisor import Supervisor
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _same_process(a: ProcessSpec, b: ProcessSpec) -> bool:
+    return (a.argv, a.env, a.serving) == (b.argv, b.env, b.serving)
+
+
+class LocalDriver:
+    def __init__(self, *, logs_dir: Path, cache_dir: Path | None = None) -> None:
+        self.logs_dir = logs_dir
+        self.cache_dir = cache_dir
+        self._replicas: dict[str, dict[str, Supervisor]] = {}
+        self._ports: dict[str, dict[str, int]] = {}
+        self._lock = asyncio.Lock()
+
+    @staticmethod
+    def _rkey(replica: ModelReplica) -> str:
+        return f"{replica.namespace}/{replica.name}/{replica.metadata.uid}"
+
+    def log_dir(self, replica: ModelReplica) -> Path:
+        return self.logs_dir / replica.namespace / replica.name
+
+    def _cache_path(self, replica: ModelReplica) -> str | None:
+        ref = replica.spec.model_cache_ref
+        if ref is None or self.cache_dir is None:
+            return None
+        return str(self.cache_dir / replica.spec.cluster_name / replica.namespace / ref.name)
+
+    async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
+        async with self._lock:
+            rkey = self._rkey(replica)
+            ports = self._ports.setdefault(rkey, {})
+            specs = replica_processes(
+                replica,
+                allocate_port=lambda pid: ports.setdefault(pid, free_port()),
+                cache_path=self._cache_path(replica),
+            )
+            running = self._replicas.setdefault(rkey, {})
+            wanted = {s.id: s for s in specs}
+            for pid in [p for p in running if p not in wanted or not _same_process(running[p].spec, wanted[p])]:
+                await running.pop(pid).stop()
+            for pid, spec in wanted.items():
+                if pid not in running:
+                    sup = Supervisor(spec, log_path=self.log_dir(replica) / f"{pid}.log")
+                    running[pid] = sup
+                    sup.start()
+
+    async def observe(self, replica: ModelReplica) -> ReplicaObservation:
+        running = self._replicas.get(self._rkey(replica))
+        if not running:
+            return ReplicaObservation(ready=False, reason="NotStarted", message="no process runs for this replica yet")
+        members = tuple(s.observe() for s in running.values())
+        addresses = tuple(
+            ServingAddress(engine=s.spec.engine, copy=s.spec.copy, url=s.url, ready=s.observe().ready)
+            for s in running.values()
+            if s.spec.serving
+        )
+        crashing = [m for m in members if m.phase == "CrashLoopBackOff"]
+        if crashing:
+            m = crashing[0]
+            return ReplicaObservation(False, "CrashLoopBackOff", f"{m.id}: {m.message}", members, addresses)
+        waiting = [m for m in members if not m.ready]
+        if waiting:
+            names = ", ".join(f"{m.id} ({m.phase.lower()})" for m in waiting)
+            return ReplicaObservation(False, "EnginesStarting", f"waiting for {names}", members, addresses)
+        return ReplicaObservation(True, "EnginesReady", f"{len(members)} process(es) ready", members, addresses)
+
+    async def teardown(self, replica: ModelReplica) -> None:
+        async with self._lock:
+            rkey = self._rkey(replica)
+            running = self._replicas.pop(rkey, {})
+            self._ports.pop(rkey, None)
+            await asyncio.gather(*(s.stop() for s in running.values()))
+
+    async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
+        return True, "processes run on this machine"
+
+    async def close(self) -> None:
+        async with self._lock:
+            sups = [s for r in self._replicas.values() for s in r.values()]
+            self._replicas.clear()
+            self._ports.clear()
+            await asyncio.gather(*(s.stop() for s in sups))
+
+    def pids(self, replica: ModelReplica) -> list[int]:
+        """Process ids of a replica's running processes (for tests and `describe`)."""
+        return [p for s in self._replicas.get(self._rkey(replica), {}).values() if (p := s.pid) is not None]

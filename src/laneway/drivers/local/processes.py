@@ -1,0 +1,141 @@
+"""What processes a replica is, as plain data: the pure half of the local driver.
+
+`replica_processes` turns a ModelReplica into one `ProcessSpec` per engine copy and member
+(a Worker with `worker.nodes: N` is N processes), with the command resolved, `$(VAR)`
+references expanded as Kubernetes expands them, and laneway's variables injected:
+`LANEWAY_PORT` (a port chosen by the caller), `LANEWAY_LEADER_ADDRESS` and `LANEWAY_RANK`
+(for Leader/Worker engines), their `MODELPLANE_` aliases, and `LANEWAY_MODEL_CACHE` when a
+ModelCache is mounted.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from laneway.api.kinds.deployment import Member, ModelReplica
+
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' `$(VAR)` expansion: a defined variable is replaced, an undefined reference is
+    left as written, and `$$` escapes to a literal `$`."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        return env[name] if name in env else m.group(0)
+
+    return _VAR_REF.sub(repl, text)
+
+
+def resolve_command(argv: list[str]) -> list[str]:
+    """`laneway` resolves to the running installation, so engines such as `laneway engine sim`
+    run with the same Python and package as the control plane that starts them."""
+    if argv and argv[0] == "laneway":
+        return [sys.executable, "-m", "laneway.cli.main", *argv[1:]]
+    if argv and "/" not in argv[0]:
+        found = shutil.which(argv[0])
+        if found:
+            return [found, *argv[1:]]
+    return list(argv)
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of a replica. `serving` marks the processes whose port is the replica's endpoint."""
+
+    engine: str
+    copy: int
+    role: str
+    rank: int
+    port: int
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    serving: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.engine}-{self.copy}-{self.role.lower()}-{self.rank}"
+
+
+def replica_processes(
+    replica: ModelReplica,
+    *,
+    allocate_port: Callable[[str], int],
+    cache_path: str | None = None,
+) -> list[ProcessSpec]:
+    """Every process the replica needs. `allocate_port(process_id)` returns the port for one
+    process (the caller keeps ports stable across restarts)."""
+    specs: list[ProcessSpec] = []
+    for engine in replica.spec.engines:
+        for copy in range(engine.copies):
+            ranks: list[tuple[Member, str, int, int]] = []
+            for member in engine.members:
+                for _ in range(member.pods):
+                    rank = len(ranks)
+                    pid = f"{engine.name}-{copy}-{member.role.lower()}-{rank}"
+                    ranks.append((member, member.role, rank, allocate_port(pid)))
+            leader_port = next((port for _, role, _, port in ranks if role in ("Leader", "Standalone")), ranks[0][3])
+            for member, role, rank, port in ranks:
+                specs.append(
+                    _spec(
+                        replica,
+                        member,
+                        engine=engine.name,
+                        copy=copy,
+                        role=role,
+                        rank=rank,
+                        port=port,
+                        leader_port=leader_port,
+                        cache_path=cache_path,
+                    )
+                )
+    return specs
+
+
+def _spec(
+    replica: ModelReplica,
+    member: Member,
+    *,
+    engine: str,
+    copy: int,
+    role: str,
+    rank: int,
+    port: int,
+    leader_port: int,
+    cache_path: str | None,
+) -> ProcessSpec:
+    container = member.container
+    env: dict[str, str] = {
+        "LANEWAY_PORT": str(port),
+        "LANEWAY_RANK": str(rank),
+        "LANEWAY_LEADER_ADDRESS": f"127.0.0.1:{leader_port}",
+        "LANEWAY_REPLICA": replica.metadata.name,
+        "LANEWAY_NAMESPACE": replica.namespace,
+        "LANEWAY_ENGINE": engine,
+    }
+    if cache_path:
+        env["LANEWAY_MODEL_CACHE"] = cache_path
+    for key in ("PORT", "RANK", "LEADER_ADDRESS", "MODEL_CACHE"):
+        if f"LANEWAY_{key}" in env:
+            env[f"MODELPLANE_{key}"] = env[f"LANEWAY_{key}"]
+    # Container env may refer to earlier variables and to laneway's, as in Kubernetes.
+    for var in container.env:
+        env[var.name] = expand(var.value or "", env)
+    argv = resolve_command([expand(a, env) for a in [*container.command, *container.args]])
+    return ProcessSpec(
+        engine=engine,
+        copy=copy,
+        role=role,
+        rank=rank,
+        port=port,
+        argv=tuple(argv),
+        env=tuple(sorted(env.items())),
+        serving=role in ("Standalone", "Leader"),
+    )

@@ -1,0 +1,183 @@
+"""One supervised engine process: start, probe, restart with backoff, stop.
+
+A crash restarts the process after an exponential backoff (1 s doubling to 60 s); the
+backoff resets once the process has stayed up for a while. After repeated crashes the phase
+is `CrashLoopBackOff`, with the last lines of its log as the message. Readiness is probed
+over HTTP: `/health`, then `/v1/models`, both must answer 2xx.
+
+Children get PR_SET_PDEATHSIG on Linux, so the kernel stops them if laneway itself dies,
+even by SIGKILL: no engine outlives the control plane that supervises it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import aiohttp
+
+from laneway.drivers.base import MemberObservation, MemberPhase
+from laneway.drivers.local.processes import ProcessSpec
+
+BACKOFF_START = 1.0
+BACKOFF_MAX = 60.0
+STABLE_AFTER = 30.0
+CRASHLOOP_AFTER = 3
+LOG_TAIL_LINES = 20
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(deque(data.splitlines(), maxlen=lines))
+
+
+class Supervisor:
+    def __init__(self, spec: ProcessSpec, *, log_path: Path, probe_interval: float = 0.5) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        self.probe_interval = probe_interval
+        self._proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._ready = False
+        self._phase: MemberPhase = "Pending"
+        self._restarts = 0
+        self._crashes_in_row = 0
+        self._last_exit: int | None = None
+        self._message = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.spec.port}"
+
+    def observe(self) -> MemberObservation:
+        return MemberObservation(
+            id=self.spec.id,
+            engine=self.spec.engine,
+            phase=self._phase,
+            ready=self._ready,
+            restarts=self._restarts,
+            message=self._message,
+        )
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"supervise {self.spec.id}")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._terminate(timeout)
+        self._phase = "Stopped"
+        self._ready = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc and self._proc.returncode is None else None
+
+    async def _terminate(self, timeout: float) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_START
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        while not self._stopping:
+            started = time.monotonic()
+            self._phase = "Starting"
+            self._ready = False
+            try:
+                with open(self.log_path, "ab") as log:
+                    log.write(f"--- laneway: starting {' '.join(self.spec.argv)}\n".encode())
+                    log.flush()
+                    self._proc = await asyncio.create_subprocess_exec(
+                        *self.spec.argv,
+                        env={**os.environ, **dict(self.spec.env)},
+                        stdin=asyncio.subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=asyncio.subprocess.STDOUT,
+                        preexec_fn=_die_with_parent,
+                    )
+            except OSError as e:
+                self._message = f"cannot start {self.spec.argv[0]!r}: {e.strerror or e}"
+                code = 127
+            else:
+                probe = asyncio.create_task(self._probe())
+                try:
+                    code = await self._proc.wait()
+                finally:
+                    probe.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await probe
+                self._message = f"exited with code {code}"
+            self._ready = False
+            self._last_exit = code
+            if self._stopping:
+                return
+            if time.monotonic() - started >= STABLE_AFTER:
+                backoff, self._crashes_in_row = BACKOFF_START, 0
+            self._crashes_in_row += 1
+            self._restarts += 1
+            if self._crashes_in_row >= CRASHLOOP_AFTER:
+                self._phase = "CrashLoopBackOff"
+                last = tail(self.log_path, 10)
+                self._message = f"exited with code {code}, restarting in {backoff:.0f}s; last log lines:\n{last}"
+            else:
+                self._phase = "Pending"
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _probe(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                ready = await self._probe_once(session) if self.spec.serving else True
+                if ready != self._ready:
+                    self._ready = ready
+                if self._proc is not None and self._proc.returncode is None:
+                    self._phase = "Ready" if ready else "Running"
+                    if ready:
+                        self._message = ""
+                await asyncio.sleep(self.probe_interval if not ready else self.probe_interval * 4)
+
+    async def _probe_once(self, session: aiohttp.ClientSession) -> bool:
+        for path in ("/health", "/v1/models"):
+            try:
+                async with session.get(self.url + path) as resp:
+                    if resp.status >= 300:
+                        return False
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                return False
+        return True

@@ -1,0 +1,41 @@
+"""Drivers by the cluster source a manifest names (`Local`, `Existing`, ...).
+
+One DriverSet per control-plane process owns every driver instance, so shutting it down
+stops everything the drivers started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.drivers.base import Driver
+
+
+@dataclass
+class DriverSet:
+    logs_dir: Path
+    cache_dir: Path | None = None
+    _drivers: dict[str, Driver] = field(default_factory=dict)
+
+    def factories(self) -> dict[str, Callable[[], Driver]]:
+        from laneway.drivers.local.driver import LocalDriver
+
+        return {"Local": lambda: LocalDriver(logs_dir=self.logs_dir, cache_dir=self.cache_dir)}
+
+    def for_cluster(self, cluster: InferenceCluster) -> Driver | None:
+        """The driver for this cluster's source, or None when this build has none for it."""
+        source = cluster.spec.cluster.source
+        if source not in self._drivers:
+            factory = self.factories().get(source)
+            if factory is None:
+                return None
+            self._drivers[source] = factory()
+        return self._drivers[source]
+
+    async def close(self) -> None:
+        for d in self._drivers.values():
+            await d.close()
+        self._drivers.clear()
