@@ -17,6 +17,7 @@ are gone, as Kubernetes does.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Sequence
 
@@ -46,6 +47,14 @@ class AlreadyExists(StoreError):
 class Conflict(StoreError):
     status = 409
     reason = "Conflict"
+
+
+class Invalid(StoreError):
+    """A write the store cannot accept as given (a namespaced object without a namespace, a new
+    finalizer on an object being deleted); the message says what to change."""
+
+    status = 422
+    reason = "Invalid"
 
 
 class Gone(StoreError):
@@ -117,19 +126,19 @@ class Store(Protocol):
         """Delete now, or mark deletionTimestamp when finalizers remain. Returns the object as
         last stored. Raises NotFound, Conflict."""
 
-    def dependents(self, owner_uid: str) -> list[Resource]:
+    def dependents(self, owner_uid: str) -> builtins.list[Resource]:
         """Objects that list `owner_uid` among their ownerReferences."""
 
     def exists_uid(self, uid: str) -> bool:
         """Whether an object with this uid is stored (the garbage collector's question)."""
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         """Namespaces holding at least one object: a namespace exists once something is in it."""
 
     def revision(self) -> int:
         """The current global revision."""
 
-    def events_since(self, revision: int, *, kinds: frozenset[str] | None = None, limit: int = 1000) -> list[WatchEvent]:
+    def events_since(self, revision: int, *, kinds: frozenset[str] | None = None, limit: int = 1000) -> builtins.list[WatchEvent]:
         """Writes after `revision`, oldest first. Raises Gone when `revision` is compacted."""
 
     def wait_for_revision(self, revision: int, timeout: float) -> int:
@@ -144,6 +153,6 @@ class Store(Protocol):
 
     def find_token(self, token_sha256: str) -> TokenRecord | None: ...
 
-    def list_tokens(self) -> list[TokenRecord]: ...
+    def list_tokens(self) -> builtins.list[TokenRecord]: ...
 
     def close(self) -> None: ...

@@ -1,0 +1,150 @@
+"""The write path every backend shares: one transaction, one revision, one event per write.
+
+`RecordStore` implements the Store protocol's writes (create, update, update_status, delete,
+leases) once, on top of a small `Transaction` interface a backend provides: read a document,
+read and advance the revision, record a change (object row, owner index, event), read and write
+a lease. What each write means lives in `bookkeeping` and `leasing`; what a backend adds is
+only how it keeps rows and how it makes a transaction atomic. Reads (get, list, events_since,
+...) are each backend's own, since they are one query each.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from typing import Callable, Protocol
+
+from laneway.api.meta import ObjectKey, Resource, now_rfc3339
+from laneway.store import bookkeeping as bk
+from laneway.store import leasing
+from laneway.store.base import AlreadyExists, Lease, NotFound
+from laneway.store.signal import RevisionSignal
+
+DEFAULT_EVENT_RETENTION = 10_000
+
+
+class Transaction(Protocol):
+    """One atomic unit of writes. Everything recorded in it lands together or not at all."""
+
+    def get(self, kind: str, key: ObjectKey) -> bk.Document | None: ...
+
+    def revision(self) -> int: ...
+
+    def record(self, kind: str, key: ObjectKey, change: bk.Change, *, revision: int) -> None:
+        """Store `change.stored` (or remove the object when None), append the event with
+        `change.returned`, and make `revision` the current revision."""
+
+    def compact(self, floor: int) -> None:
+        """Drop events at or below `floor`; events_since(r) for r < floor raises Gone after."""
+
+    def compacted(self) -> int: ...
+
+    def get_lease(self, name: str) -> Lease | None: ...
+
+    def put_lease(self, lease: Lease) -> None: ...
+
+
+class RecordStore(ABC):
+    """Writes of the Store protocol, shared by every backend."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        event_retention: int = DEFAULT_EVENT_RETENTION,
+        poll_interval: float | None = None,
+    ) -> None:
+        if event_retention < 1:
+            raise ValueError(f"event_retention must be at least 1, got {event_retention}")
+        self._clock = clock
+        self._event_retention = event_retention
+        self._signal = RevisionSignal(poll_interval=poll_interval)
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        """An exclusive write transaction: commit on normal exit, roll back on an exception."""
+
+    @abstractmethod
+    def revision(self) -> int: ...
+
+    def _apply(self, tx: Transaction, kind: str, key: ObjectKey, change: bk.Change, revision: int) -> None:
+        tx.record(kind, key, change, revision=revision)
+        floor = bk.compaction_floor(revision, tx.compacted(), self._event_retention)
+        if floor is not None:
+            tx.compact(floor)
+
+    def _stored(self, tx: Transaction, kind: str, key: ObjectKey) -> bk.Document:
+        doc = tx.get(kind, key)
+        if doc is None:
+            raise NotFound(f"{bk.describe(kind, key)} not found")
+        return doc
+
+    def create(self, obj: Resource) -> Resource:
+        key = bk.key_of(obj)
+        with self._transaction() as tx:
+            if tx.get(obj.kind, key) is not None:
+                raise AlreadyExists(f"{bk.describe(obj.kind, key)} already exists: update it, or delete it first")
+            revision = tx.revision() + 1
+            change = bk.plan_create(obj, key, revision=revision, uid=str(uuid.uuid4()), now=now_rfc3339())
+            self._apply(tx, obj.kind, key, change, revision)
+        self._signal.publish(revision)
+        return bk.parse(obj.kind, change.returned)
+
+    def update(self, obj: Resource) -> Resource:
+        key = bk.key_of(obj)
+        with self._transaction() as tx:
+            stored = self._stored(tx, obj.kind, key)
+            revision = tx.revision() + 1
+            change = bk.plan_update(stored, obj, key, revision=revision)
+            if change is None:
+                return bk.parse(obj.kind, stored)
+            self._apply(tx, obj.kind, key, change, revision)
+        self._signal.publish(revision)
+        return bk.parse(obj.kind, change.returned)
+
+    def update_status(self, obj: Resource) -> Resource:
+        key = bk.key_of(obj)
+        with self._transaction() as tx:
+            stored = self._stored(tx, obj.kind, key)
+            revision = tx.revision() + 1
+            change = bk.plan_update_status(stored, obj, key, revision=revision)
+            if change is None:
+                return bk.parse(obj.kind, stored)
+            self._apply(tx, obj.kind, key, change, revision)
+        self._signal.publish(revision)
+        return bk.parse(obj.kind, change.returned)
+
+    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource:
+        key = bk.storage_key(kind, key.namespace, key.name)
+        with self._transaction() as tx:
+            stored = self._stored(tx, kind, key)
+            revision = tx.revision() + 1
+            change = bk.plan_delete(
+                stored, kind, key, revision=revision, now=now_rfc3339(), resource_version_=resource_version
+            )
+            if change is None:
+                return bk.parse(kind, stored)
+            self._apply(tx, kind, key, change, revision)
+        self._signal.publish(revision)
+        return bk.parse(kind, change.returned)
+
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        with self._transaction() as tx:
+            lease = leasing.next_lease(
+                tx.get_lease(name), name=name, holder=holder, ttl_seconds=ttl_seconds, now=self._clock()
+            )
+            if lease is None:
+                return False
+            tx.put_lease(lease)
+            return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction() as tx:
+            lease = leasing.released(tx.get_lease(name), holder=holder)
+            if lease is not None:
+                tx.put_lease(lease)
+
+    def wait_for_revision(self, revision: int, timeout: float) -> int:
+        return self._signal.wait(revision, timeout, self.revision)
