@@ -11,11 +11,28 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class FieldProblem:
+    """One thing wrong with one field. `line` is the 1-based line in the source, when known."""
+
     path: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{text} (line {self.line})" if self.line is not None else text
+
+
+class RuleViolation(ValueError):
+    """A cross-field rule broken inside a model, pointing at the field to change.
+
+    Pydantic reports a model validator's error at the model's own path; raising this instead
+    lets the loader extend that path with `at` (camelCase, relative, e.g. "members[1].worker"),
+    so the user reads the exact field, not just the object that holds it.
+    """
+
+    def __init__(self, message: str, *, at: str = "") -> None:
+        super().__init__(message)
+        self.at = at
 
 
 @dataclass

@@ -2,31 +2,41 @@
 
 Modelplane's own manifests apply unchanged: `apiVersion: modelplane.ai/v1alpha1` and
 `modelplane.ai/` label and annotation keys are read as their laneway equivalents.
+
+Every problem is located: the file, the document within it (1-based), the field path in the
+manifest's own camelCase spelling (`spec.template.spec.engines[0].members[1].worker`) and,
+for YAML, the line. Loading collects every problem of every document before refusing, so one
+run of `laneway apply` shows all that needs fixing and nothing is half-applied.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 from pydantic import ValidationError
 
-from laneway.api.errors import FieldProblem, InvalidManifests, InvalidObject
-from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, MODELPLANE_GROUP, MODELPLANE_LABEL_PREFIX
+from laneway.api.errors import FieldProblem, InvalidManifests, InvalidObject, RuleViolation
+from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, MODELPLANE_GROUP, MODELPLANE_LABEL_PREFIX, Resource
 from laneway.api.registry import UnknownKind, by_kind
+from laneway.api.validation_messages import problem_message
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _translate_key(key: Any) -> Any:
+    if isinstance(key, str) and key.startswith(MODELPLANE_LABEL_PREFIX):
+        return LABEL_PREFIX + key[len(MODELPLANE_LABEL_PREFIX):]
+    return key
 
 
 def _translate_keys(mapping: Any) -> Any:
     if not isinstance(mapping, dict):
         return mapping
-    return {
-        (LABEL_PREFIX + k[len(MODELPLANE_LABEL_PREFIX):] if isinstance(k, str) and k.startswith(MODELPLANE_LABEL_PREFIX) else k): v
-        for k, v in mapping.items()
-    }
+    return {_translate_key(k): v for k, v in mapping.items()}
 
 
 def _translate_labels_everywhere(node: Any) -> Any:
@@ -38,9 +48,7 @@ def _translate_labels_everywhere(node: Any) -> Any:
                 out[k] = _translate_keys(v)
             elif k == "matchExpressions" and isinstance(v, list):
                 out[k] = [
-                    {**e, "key": LABEL_PREFIX + e["key"][len(MODELPLANE_LABEL_PREFIX):]}
-                    if isinstance(e, dict) and isinstance(e.get("key"), str) and e["key"].startswith(MODELPLANE_LABEL_PREFIX)
-                    else _translate_labels_everywhere(e)
+                    {**e, "key": _translate_key(e["key"])} if isinstance(e, dict) and "key" in e else _translate_labels_everywhere(e)
                     for e in v
                 ]
             else:
@@ -60,55 +68,95 @@ def translate_modelplane(document: dict[str, Any]) -> dict[str, Any]:
     return _translate_labels_everywhere(doc)
 
 
-def _loc_to_path(loc: tuple[Any, ...]) -> str:
-    path = ""
+def _path_part(part: Any, first: bool) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    text = str(part)
+    if text and all(c.isalnum() or c in "_-" for c in text):
+        return text if first else "." + text
+    return f"[{text!r}]"
+
+
+def format_path(loc: Iterable[Any]) -> str:
+    """A pydantic location as the manifest spells it: `spec.engines[0].name`, `labels['a/b']`."""
+    out = ""
     for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif isinstance(part, str) and part.startswith("function-after") or part in ("function-before",):
-            continue
-        else:
-            path += ("." if path else "") + str(part)
-    return path
-
-
-def problems_from(error: ValidationError) -> list[FieldProblem]:
-    out = []
-    for e in error.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
-        msg = e["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field; check its spelling against the kind's reference in docs/"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif e["type"] == "literal_error":
-            msg = f"{msg} (got {e.get('input')!r})"
-        out.append(FieldProblem(_loc_to_path(loc), msg))
+        out += _path_part(part, not out)
     return out
 
 
-def parse_object(document: Any, *, source: str | None = None, index: int | None = None):
+def _is_tag(part: Any) -> bool:
+    """Pydantic adds validator and union-member tags to locations; they are not fields."""
+    return isinstance(part, str) and (
+        part.startswith(("function-", "literal[", "lax-", "json-or-python", "tagged-union"))
+        or part in ("str", "int", "float", "bool", "list", "dict")
+        or "[" in part and part.endswith("]") and not part.startswith("[")
+    )
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    return format_path(p for p in loc if not _is_tag(p))
+
+
+def _rule_subpath(at: str) -> list[Any]:
+    """`members[1].worker` as location parts: ['members', 1, 'worker']."""
+    parts: list[Any] = []
+    for piece in at.replace("[", ".[").split("."):
+        if not piece:
+            continue
+        if piece.startswith("[") and piece.endswith("]"):
+            inner = piece[1:-1]
+            parts.append(int(inner) if inner.isdigit() else inner.strip("'\""))
+        else:
+            parts.append(piece)
+    return parts
+
+
+def problems_from(error: ValidationError, *, model: type | None = None) -> list[FieldProblem]:
+    """Readable, located problems from a pydantic error: the field path and what would be valid."""
+    out: list[FieldProblem] = []
+    seen: set[tuple[str, str]] = set()
+    for e in error.errors(include_url=False):
+        loc = [p for p in e["loc"] if not _is_tag(p)]
+        exc = (e.get("ctx") or {}).get("error")
+        if isinstance(exc, RuleViolation) and exc.at:
+            loc += _rule_subpath(exc.at)
+        problem = FieldProblem(format_path(loc), problem_message(e, model=model, loc=loc))
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            out.append(problem)
+    return out
+
+
+def parse_object(document: Any, *, source: str | None = None, index: int | None = None) -> Resource:
     """One document to its typed resource, or InvalidObject naming every problem."""
     if not isinstance(document, dict):
         raise InvalidObject(
-            [FieldProblem("", f"expected a mapping with apiVersion, kind, metadata; got {type(document).__name__}")],
+            [FieldProblem("", f"expected a mapping with apiVersion, kind, metadata and spec; got {_kind_of(document)}")],
             source=source,
             document=index,
         )
     doc = translate_modelplane(document)
     kind = doc.get("kind")
-    name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+    metadata = doc.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) and isinstance(metadata.get("name"), str) else None
     if not isinstance(kind, str) or not kind:
-        raise InvalidObject([FieldProblem("kind", "required field is missing")], source=source, document=index, name=name)
+        raise InvalidObject(
+            [FieldProblem("kind", "required field is missing; set it to the resource kind, e.g. kind: ModelDeployment")],
+            source=source,
+            document=index,
+            name=name,
+        )
     try:
         info = by_kind(kind)
     except UnknownKind as e:
         raise InvalidObject([FieldProblem("kind", str(e))], kind=kind, name=name, source=source, document=index) from None
     if doc.get("apiVersion") != info.api_version:
+        got = doc.get("apiVersion")
+        what = "is missing" if got is None else f"{got!r} is not served for {kind}"
+        also = f" (or {MODELPLANE_GROUP}/v1alpha1)" if info.api_version == GROUP_VERSION else ""
         raise InvalidObject(
-            [FieldProblem("apiVersion", f"{doc.get('apiVersion')!r} is not served for {kind}; use {info.api_version!r}")],
+            [FieldProblem("apiVersion", f"{what}; use {info.api_version!r}{also}")],
             kind=kind,
             name=name,
             source=source,
@@ -117,27 +165,102 @@ def parse_object(document: Any, *, source: str | None = None, index: int | None 
     try:
         return info.parse(doc)
     except ValidationError as e:
-        raise InvalidObject(problems_from(e), kind=kind, name=name, source=source, document=index) from None
+        raise InvalidObject(problems_from(e, model=info.model), kind=kind, name=name, source=source, document=index) from None
 
 
-def _documents(text: str, source: str) -> Iterable[tuple[int, Any]]:
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidObject([FieldProblem("", f"not valid YAML{where}: {getattr(e, 'problem', None) or e}")], source=source) from None
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return type(value).__name__
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its index in the input (0-based), its data and its node (for lines)."""
+
+    index: int
+    data: Any
+    node: yaml.Node | None
+
+
+def _yaml_error(e: yaml.YAMLError, source: str) -> InvalidObject:
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    context = getattr(e, "context", None)
+    detail = f"{context}, {problem}" if context else problem
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    hint = ""
+    if "tab" in detail.lower():
+        hint = "; indent with spaces, not tabs"
+    elif "mapping values are not allowed" in detail:
+        hint = "; check the indentation and quote values that contain ': '"
+    return InvalidObject(
+        [FieldProblem("", f"not valid YAML{where}: {detail}{hint}", line=mark.line + 1 if mark is not None else None)],
+        source=source,
+    )
+
+
+def iter_documents(text: str, source: str) -> Iterator[Document]:
+    """Every non-empty document of a (multi-document) YAML or JSON text; a `kind: List`
+    document yields its items. Raises InvalidObject, with the line, on broken YAML."""
+    loader = yaml.SafeLoader(text)
     index = 0
-    for doc in docs:
-        if doc is None:
-            continue
-        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            for item in doc["items"]:
-                yield index, item
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
+                items_node = _child(node, "items")
+                for i, item in enumerate(data["items"]):
+                    yield Document(index, item, _child(items_node, i))
+                    index += 1
+            else:
+                yield Document(index, data, node)
                 index += 1
-        else:
-            yield index, doc
-            index += 1
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, source) from None
+    finally:
+        loader.dispose()
+
+
+def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and (key.value == part or _translate_key(key.value) == part):
+                return value
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return node.value[part]
+    return None
+
+
+def line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
+    """The 1-based line of the deepest part of `path` present in the document (a missing
+    field points at the object that should hold it)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in path:
+        node = _child(node, part)
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _with_lines(error: InvalidObject, node: yaml.Node | None) -> InvalidObject:
+    if node is None:
+        return error
+    error.problems = [
+        FieldProblem(p.path, p.message, p.line if p.line is not None else line_of(node, _rule_subpath(p.path)))
+        for p in error.problems
+    ]
+    return error
 
 
 def _files(path: str) -> list[tuple[str, str]]:
@@ -146,16 +269,50 @@ def _files(path: str) -> list[tuple[str, str]]:
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in MANIFEST_SUFFIXES)
-        return [(str(f), f.read_text()) for f in files]
+        if not files:
+            raise InvalidObject(
+                [FieldProblem("", f"directory holds no manifests (files ending {', '.join(MANIFEST_SUFFIXES)})")], source=path
+            )
+        return [(str(f), _read(f)) for f in files]
     if not p.exists():
         raise InvalidObject([FieldProblem("", "no such file or directory")], source=path)
-    return [(path, p.read_text())]
+    return [(path, _read(p))]
 
 
-def load_paths(paths: Iterable[str]):
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidObject([FieldProblem("", "not a text file (expected UTF-8 YAML or JSON)")], source=str(path)) from None
+    except OSError as e:
+        raise InvalidObject([FieldProblem("", f"cannot read: {e.strerror or e}")], source=str(path)) from None
+
+
+def load_text(text: str, *, source: str = "<input>") -> list[Resource]:
+    """Every resource in one YAML/JSON text. Raises InvalidManifests with every problem found."""
+    resources: list[Resource] = []
+    errors: list[InvalidObject] = []
+    _load_into(text, source, resources, errors)
+    if errors:
+        raise InvalidManifests(errors)
+    return resources
+
+
+def _load_into(text: str, source: str, resources: list[Resource], errors: list[InvalidObject]) -> None:
+    try:
+        for doc in iter_documents(text, source):
+            try:
+                resources.append(parse_object(doc.data, source=source, index=doc.index))
+            except InvalidObject as e:
+                errors.append(_with_lines(e, doc.node))
+    except InvalidObject as e:
+        errors.append(e)
+
+
+def load_paths(paths: Iterable[str]) -> list[Resource]:
     """Every resource in files, directories (recursively, *.yaml/*.yml/*.json) and '-' (stdin).
     Raises InvalidManifests with every problem found, so one run reports them all."""
-    resources = []
+    resources: list[Resource] = []
     errors: list[InvalidObject] = []
     for path in paths:
         try:
@@ -164,14 +321,7 @@ def load_paths(paths: Iterable[str]):
             errors.append(e)
             continue
         for source, text in files:
-            try:
-                for index, doc in _documents(text, source):
-                    try:
-                        resources.append(parse_object(doc, source=source, index=index))
-                    except InvalidObject as e:
-                        errors.append(e)
-            except InvalidObject as e:
-                errors.append(e)
+            _load_into(text, source, resources, errors)
     if errors:
         raise InvalidManifests(errors)
     return resources

@@ -4,16 +4,23 @@ The shapes follow Modelplane v1alpha1: a deployment's template holds engines; an
 Standalone member or a Leader with Workers; each member runs exactly one container named
 `engine` and asks for devices with DRA-style requests whose selectors are CEL expressions.
 A replica is the template pinned to one cluster, with each member pinned to one node pool.
+
+Rules kept from Modelplane (so a manifest valid there is valid here, and one refused there is
+refused here with a clearer message): engine topology, `worker` only on a Worker, a
+nodeSelector on at least one member, PrefillDecode pairing, one container named `engine`,
+bounded CEL and list sizes, toleration operators, no reserved label prefix. Where laneway goes
+further: `replicas` may be 0 and has no cap of 10, and autoscaling is built in.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from laneway.api.kinds.common import check_duration
-from laneway.api.meta import LABEL_PREFIX, Model, OpenModel, Resource, Status, check_dns1123_label
+from laneway.api.errors import RuleViolation
+from laneway.api.kinds.common import check_date, check_duration, check_user_labels, date_text
+from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label, check_label_key
 from laneway.api.selectors import LabelSelector
 
 MAX_CEL_BYTES = 10 * 1024
@@ -25,6 +32,10 @@ MAX_COPIES = 1024
 MAX_WORKER_NODES = 1024
 MAX_DEVICE_COUNT = 1024
 MAX_TOLERATIONS = 64
+MAX_CONTAINER_ARGS = 256
+MAX_ENV = 128
+MAX_REPLICAS = 100000
+MAX_ANNOTATIONS = 64
 
 
 class CelSelector(Model):
@@ -42,13 +53,25 @@ class CelSelector(Model):
 
 
 class DeviceRequest(Model):
-    name: str
+    """Devices each pod of a member needs from its node; every selector must hold for a device."""
+
+    name: str = Field(min_length=1, max_length=63)
     count: int = Field(default=1, ge=1, le=MAX_DEVICE_COUNT)
     selectors: list[CelSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
 
 
 class MemberNodeSelector(Model):
     devices: list[DeviceRequest] = Field(default_factory=list, max_length=MAX_DEVICE_REQUESTS)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "MemberNodeSelector":
+        if not self.devices:
+            raise RuleViolation(
+                "a nodeSelector needs at least one device request (e.g. {name: gpu, count: 1, selectors: [{cel: ...}]}); "
+                "omit nodeSelector entirely for a member that claims no devices",
+                at="devices",
+            )
+        return self
 
     @field_validator("devices")
     @classmethod
@@ -75,10 +98,10 @@ class Container(OpenModel):
     """The engine container. Kubernetes fields beyond these (resources, probes) are kept as written."""
 
     name: str
-    image: str
-    command: list[str] = Field(default_factory=list)
-    args: list[str] = Field(default_factory=list)
-    env: list[EnvVar] = Field(default_factory=list)
+    image: str = Field(min_length=1)
+    command: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
+    args: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
+    env: list[EnvVar] = Field(default_factory=list, max_length=MAX_ENV)
     port: int | None = Field(default=None, ge=1, le=65535)
     ports: list[ContainerPort] = Field(default_factory=list)
 
@@ -95,8 +118,27 @@ class PodSpec(OpenModel):
         return v
 
 
+class PodMetadata(Model):
+    """Labels and annotations for a member's pods; the reserved prefix is laneway's own."""
+
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict, max_length=MAX_ANNOTATIONS)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_user_labels(v, what="member template.metadata.labels")
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            check_label_key(key)
+        return v
+
+
 class PodTemplate(Model):
-    metadata: OpenModel | None = None
+    metadata: PodMetadata | None = None
     spec: PodSpec
 
 
@@ -113,7 +155,11 @@ class Member(Model):
     @model_validator(mode="after")
     def _worker_only(self) -> "Member":
         if self.worker is not None and self.role != "Worker":
-            raise ValueError(f"'worker.nodes' is only valid on a Worker member (this member's role is {self.role})")
+            raise RuleViolation(
+                f"'worker' is only valid on a Worker member; this member's role is {self.role} "
+                "(a Standalone or Leader is always one pod): remove 'worker' or set role: Worker",
+                at="worker",
+            )
         return self
 
     @property
@@ -143,19 +189,22 @@ class Engine(Model):
         if roles == ["Standalone"]:
             pass
         elif "Standalone" in roles:
-            raise ValueError(
-                f"engine {self.name!r}: a Standalone member must be the engine's only member; "
-                "use one Leader plus Workers for multi-node serving"
+            raise RuleViolation(
+                f"engine {self.name!r}: a Standalone member must be the engine's only member "
+                f"(found {', '.join(roles)}); use one Leader plus Workers for multi-node serving",
+                at=f"members[{roles.index('Standalone')}].role",
             )
         elif roles.count("Leader") != 1 or roles.count("Worker") < 1:
-            raise ValueError(
+            raise RuleViolation(
                 f"engine {self.name!r}: members are one Standalone, or exactly one Leader plus at least one Worker "
-                f"(found {', '.join(roles)})"
+                f"(found {', '.join(roles)})",
+                at="members",
             )
         if not any(m.node_selector and m.node_selector.devices for m in self.members):
-            raise ValueError(
+            raise RuleViolation(
                 f"engine {self.name!r}: at least one member needs 'nodeSelector.devices' so the scheduler knows "
-                "what hardware it runs on"
+                "what hardware it runs on",
+                at="members",
             )
         return self
 
@@ -169,9 +218,15 @@ class Toleration(Model):
     @model_validator(mode="after")
     def _operator_rules(self) -> "Toleration":
         if self.operator == "Equal" and not self.key:
-            raise ValueError("a toleration with operator Equal needs a 'key'")
-        if self.operator == "Exists" and self.value:
-            raise ValueError("a toleration with operator Exists takes no 'value'; remove it or use operator Equal")
+            raise RuleViolation(
+                "a toleration with operator Equal (the default) needs a 'key'; "
+                "use operator: Exists without a key to tolerate every taint",
+                at="key",
+            )
+        if self.operator == "Exists" and self.value is not None:
+            raise RuleViolation(
+                "a toleration with operator Exists takes no 'value'; remove it or use operator Equal", at="value"
+            )
         return self
 
     def tolerates(self, key: str, value: str, effect: str) -> bool:
@@ -200,34 +255,41 @@ class ReplicaTemplateSpec(Model):
     @model_validator(mode="after")
     def _engines(self) -> "ReplicaTemplateSpec":
         names = [e.name for e in self.engines]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"engine names must be unique; repeated: {', '.join(sorted(dup))}")
+            raise RuleViolation(
+                f"engine names must be unique; repeated: {', '.join(dup)}", at=f"engines[{names.index(dup[0], names.index(dup[0]) + 1)}].name"
+            )
         phases = [e.phase for e in self.engines]
         if self.serving.mode == "PrefillDecode":
             if len(self.engines) != 2 or sorted(p or "" for p in phases) != ["Decode", "Prefill"]:
-                raise ValueError(
-                    "serving.mode PrefillDecode needs exactly two engines, one with phase: Prefill and one with phase: Decode"
+                found = ", ".join(f"{e.name}: {e.phase or 'no phase'}" for e in self.engines)
+                raise RuleViolation(
+                    "serving.mode PrefillDecode needs exactly two engines, one with phase: Prefill and one with "
+                    f"phase: Decode (found {found})",
+                    at="engines",
                 )
-        elif any(phases):
-            raise ValueError("'phase' is only valid under serving.mode PrefillDecode; remove it or change the mode")
+        else:
+            for i, phase in enumerate(phases):
+                if phase:
+                    raise RuleViolation(
+                        f"'phase' is only valid under serving.mode PrefillDecode (mode is {self.serving.mode}); "
+                        "remove it or set serving.mode: PrefillDecode",
+                        at=f"engines[{i}].phase",
+                    )
         return self
 
 
 class TemplateMetadata(Model):
+    """Labels laneway stamps onto the replicas and endpoints it composes (a service selects by them)."""
+
     labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict, max_length=MAX_ANNOTATIONS)
 
     @field_validator("labels")
     @classmethod
     def _no_system_prefix(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in v if k.startswith(LABEL_PREFIX)]
-        if bad:
-            raise ValueError(
-                f"labels {', '.join(bad)} use the system prefix {LABEL_PREFIX!r}, which laneway sets itself; "
-                "choose another key"
-            )
-        return v
+        return check_user_labels(v, what="template.metadata.labels")
 
 
 class ReplicaTemplate(Model):
@@ -236,8 +298,8 @@ class ReplicaTemplate(Model):
 
 
 class Autoscaling(Model):
-    min_replicas: int = Field(default=0, ge=0)
-    max_replicas: int = Field(ge=0)
+    min_replicas: int = Field(default=0, ge=0, le=MAX_REPLICAS)
+    max_replicas: int = Field(ge=0, le=MAX_REPLICAS)
     target_in_flight: float = Field(default=8, gt=0)
     scale_to_zero_after: str | None = None
     scale_up_stabilization: str | None = None
@@ -251,16 +313,43 @@ class Autoscaling(Model):
     @model_validator(mode="after")
     def _bounds(self) -> "Autoscaling":
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"autoscaling.minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}")
+            raise RuleViolation(
+                f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}; raise maxReplicas or lower minReplicas",
+                at="minReplicas",
+            )
         return self
 
 
+_TEMPLATE_SPEC_KEYS = ("engines", "clusterSelector", "modelCacheRef", "serving", "tolerations")
+
+
 class ModelDeploymentSpec(Model):
-    replicas: int = Field(default=1, ge=0, le=100000)
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     template: ReplicaTemplate
     autoscaling: Autoscaling | None = None
     revision_history_limit: int = Field(default=10, ge=0, le=1000)
     retire_after: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_form(cls, data: Any) -> Any:
+        """Earlier Modelplane v1alpha1 manifests put `engines` (and its siblings) directly under
+        spec; read them as the template they became, so those manifests still apply."""
+        if isinstance(data, dict) and "template" not in data and "engines" in data:
+            data = dict(data)
+            inner = {k: data.pop(k) for k in _TEMPLATE_SPEC_KEYS if k in data}
+            data["template"] = {"spec": inner}
+        return data
+
+    @field_validator("retire_after", mode="before")
+    @classmethod
+    def _retire_text(cls, v: object) -> object:
+        return date_text(v)
+
+    @field_validator("retire_after")
+    @classmethod
+    def _retire_date(cls, v: str | None) -> str | None:
+        return check_date(v, what="retireAfter")
 
 
 class ReplicaCounts(OpenModel):

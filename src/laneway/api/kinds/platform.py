@@ -2,26 +2,45 @@
 
 InferenceClass devices are DRA-style: a device has a driver, typed attributes and capacity
 quantities, which device requests' CEL selectors are evaluated against by the scheduler.
+
+Shapes follow Modelplane v1alpha1 so its manifests load unchanged. Provider blocks that only a
+cloud driver reads (`gke`, `eks`, ...) are kept as written; laneway checks that the block the
+chosen provider needs is there, and leaves their contents to the driver that uses them.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
-from laneway.api.kinds.common import SecretKeyRef
+from laneway.api.errors import RuleViolation
+from laneway.api.kinds.common import SecretKeyRef, check_user_labels
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label
+from laneway.api.selectors import LabelSelector
 
-MAX_DEVICES_PER_CLASS = 32
+MAX_DEVICES_PER_CLASS = 16
+MAX_DEVICE_ATTRIBUTES = 32
+MAX_DEVICE_CAPACITIES = 32
+MAX_DEVICES_PER_NODE = 1024
 MAX_POOLS = 64
+MAX_TAINTS = 64
+MAX_ZONES = 32
+MAX_LISTENERS = 16
+
+Provider = Literal["GKE", "EKS", "AKS", "Nebius", "Vultr"]
+_PROVIDER_BLOCK = {"GKE": "gke", "EKS": "eks", "AKS": "aks", "Nebius": "nebius", "Vultr": "vultr"}
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 class DeviceAttribute(Model):
     """Exactly one typed value, as in DRA's DeviceAttribute."""
 
-    string: str | None = None
-    version: str | None = None
+    string: str | None = Field(default=None, max_length=253)
+    version: str | None = Field(default=None, max_length=32)
     bool: StrictBool | None = None
     int: StrictInt | None = None
 
@@ -29,7 +48,11 @@ class DeviceAttribute(Model):
     def _exactly_one(self) -> "DeviceAttribute":
         set_ = [k for k in ("string", "version", "bool", "int") if getattr(self, k) is not None]
         if len(set_) != 1:
-            raise ValueError("a device attribute holds exactly one of 'string', 'version', 'bool' or 'int'")
+            found = ", ".join(set_) or "none"
+            raise ValueError(
+                f"a device attribute holds exactly one of 'string', 'version', 'bool' or 'int' (found {found}); "
+                "e.g. architecture: {string: Hopper}"
+            )
         return self
 
     def value(self) -> str | bool | int:
@@ -41,7 +64,7 @@ class DeviceAttribute(Model):
 
 
 class DeviceCapacity(Model):
-    value: str
+    value: str = Field(max_length=32)
 
     @field_validator("value", mode="before")
     @classmethod
@@ -52,35 +75,47 @@ class DeviceCapacity(Model):
 
 
 class ClassDevice(Model):
-    name: str
+    name: str = Field(min_length=1, max_length=63)
     claim: Literal["DRA", "Synthetic"] = "DRA"
-    driver: str
-    device_class_name: str | None = None
-    count: int = Field(default=1, ge=1, le=1024)
-    attributes: dict[str, DeviceAttribute] = Field(default_factory=dict)
-    capacity: dict[str, DeviceCapacity] = Field(default_factory=dict)
+    driver: str = Field(min_length=1, max_length=253)
+    device_class_name: str | None = Field(default=None, min_length=1, max_length=253)
+    count: int = Field(default=1, ge=1, le=MAX_DEVICES_PER_NODE)
+    attributes: dict[str, DeviceAttribute] = Field(default_factory=dict, max_length=MAX_DEVICE_ATTRIBUTES)
+    capacity: dict[str, DeviceCapacity] = Field(default_factory=dict, max_length=MAX_DEVICE_CAPACITIES)
 
     @model_validator(mode="after")
     def _dra_has_class(self) -> "ClassDevice":
         if self.claim == "DRA" and not self.device_class_name:
-            raise ValueError(
-                f"device {self.name!r} has claim DRA and needs 'deviceClassName' (e.g. gpu.nvidia.com); "
-                "or set claim: Synthetic for a device that only constrains placement"
+            raise RuleViolation(
+                f"device {self.name!r} has claim DRA (the default) and needs 'deviceClassName' (e.g. gpu.nvidia.com); "
+                "or set claim: Synthetic for a device that only constrains placement",
+                at="deviceClassName",
             )
         return self
 
 
 class Provisioning(OpenModel):
-    provider: Literal["GKE", "EKS", "AKS", "Nebius", "Vultr"]
+    """How a node pool of this class is created; the provider's block is kept as written."""
+
+    provider: Provider
+
+    @model_validator(mode="after")
+    def _has_block(self) -> "Provisioning":
+        block = _PROVIDER_BLOCK[self.provider]
+        if not isinstance(getattr(self, block, None), dict):
+            raise RuleViolation(
+                f"provider {self.provider} needs its block '{block}' (e.g. the machine type and accelerator)", at=block
+            )
+        return self
 
 
 class Pricing(Model):
     per_node_hour: float = Field(ge=0)
-    currency: str = "USD"
+    currency: str = Field(default="USD", min_length=3, max_length=3)
 
 
 class InferenceClassSpec(Model):
-    description: str = ""
+    description: str = Field(default="", max_length=1024)
     devices: list[ClassDevice] = Field(min_length=1, max_length=MAX_DEVICES_PER_CLASS)
     provisioning: Provisioning | None = None
     pricing: Pricing | None = None
@@ -88,17 +123,16 @@ class InferenceClassSpec(Model):
     @field_validator("devices")
     @classmethod
     def _unique_names(cls, v: list[ClassDevice]) -> list[ClassDevice]:
-        names = [d.name for d in v]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = _duplicates([d.name for d in v])
         if dup:
-            raise ValueError(f"device names must be unique within a class; repeated: {', '.join(sorted(dup))}")
+            raise ValueError(f"device names must be unique within a class; repeated: {', '.join(dup)}")
         return v
 
 
 class InferenceClass(Resource):
     KIND: ClassVar[str] = "InferenceClass"
     PLURAL: ClassVar[str] = "inferenceclasses"
-    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("ic",)
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("icl",)
     NAMESPACED: ClassVar[bool] = False
 
     kind: Literal["InferenceClass"] = "InferenceClass"
@@ -106,73 +140,170 @@ class InferenceClass(Resource):
     status: Status = Field(default_factory=Status)
 
 
-class ExistingSource(Model):
-    secret_ref: SecretKeyRef
+class KubeconfigSecretRef(SecretKeyRef):
+    """The Secret (in `laneway-system`) holding an existing cluster's kubeconfig."""
+
+    key: str = Field(default="kubeconfig", min_length=1, max_length=253)
+
+
+class ExistingSource(OpenModel):
+    """A cluster laneway does not provision. Modelplane's further settings (`components`,
+    `identitySecretRef`, `cache`) are kept as written for the Kubernetes driver."""
+
+    secret_ref: KubeconfigSecretRef
 
 
 class LocalSource(OpenModel):
-    pass
+    """This machine: engines run as supervised local processes, no Kubernetes at all."""
+
+
+ClusterSourceKind = Literal["Local", "Existing", "GKE", "EKS", "AKS", "Nebius", "Vultr"]
 
 
 class ClusterSource(OpenModel):
     """Where the cluster comes from; cloud sources keep their provider blocks as written."""
 
-    source: Literal["Local", "Existing", "GKE", "EKS", "AKS", "Nebius", "Vultr"]
+    source: ClusterSourceKind
     local: LocalSource | None = None
     existing: ExistingSource | None = None
 
     @model_validator(mode="after")
     def _block_matches_source(self) -> "ClusterSource":
         if self.source == "Existing" and self.existing is None:
-            raise ValueError("source Existing needs an 'existing.secretRef' naming the Secret that holds the kubeconfig")
+            raise RuleViolation(
+                "source Existing needs 'existing.secretRef' naming the Secret (in laneway-system) that holds the kubeconfig",
+                at="existing",
+            )
+        block = _PROVIDER_BLOCK.get(self.source)
+        if block is not None and not isinstance(getattr(self, block, None), dict):
+            raise RuleViolation(f"source {self.source} needs its block '{block}' (e.g. its region)", at=block)
         return self
+
+
+class InfinibandFabric(Model):
+    fabric: str = Field(min_length=1, max_length=63)
+
+
+class Fabric(Model):
+    """Node-to-node fabric of a pool. Written as Modelplane's object, or as a bare type name."""
+
+    type: Literal["None", "EFA", "InfiniBand"] = "None"
+    infiniband: InfinibandFabric | None = None
+
+    @model_validator(mode="after")
+    def _infiniband_block(self) -> "Fabric":
+        if self.infiniband is not None and self.type != "InfiniBand":
+            raise RuleViolation("fabric.infiniband is only valid when fabric.type is InfiniBand", at="infiniband")
+        return self
+
+
+class CapacityBlock(Model):
+    capacity_reservation_id: str = Field(pattern=r"^cr-[0-9a-f]+$", min_length=4, max_length=64)
 
 
 class NodePool(Model):
     name: str
-    class_name: str
+    role: Literal["GPU", "System"] = "GPU"
+    class_name: str = Field(default="", max_length=253)
+    instance_type: str | None = Field(default=None, max_length=253)
     node_count: int = Field(default=1, ge=0, le=100000)
-    min_node_count: int | None = Field(default=None, ge=0)
-    max_node_count: int | None = Field(default=None, ge=0)
-    zones: list[str] = Field(default_factory=list)
-    fabric: str | None = None
+    min_node_count: int | None = Field(default=None, ge=0, le=100000)
+    max_node_count: int | None = Field(default=None, ge=0, le=100000)
+    zones: list[str] = Field(default_factory=list, max_length=MAX_ZONES)
+    fabric: Fabric | None = None
+    capacity_block: CapacityBlock | None = None
     accounting: Literal["Node", "Device"] = "Node"
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
+        if len(v) > 40:
+            raise ValueError(f"node pool name {v!r} is {len(v)} characters; at most 40 are allowed")
         return check_dns1123_label(v, "node pool name")
+
+    @field_validator("fabric", mode="before")
+    @classmethod
+    def _fabric_shorthand(cls, v: object) -> object:
+        return {"type": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _bounds(self) -> "NodePool":
+        if self.role == "GPU" and not self.class_name:
+            raise RuleViolation(
+                f"pool {self.name!r} needs 'className' naming the InferenceClass that describes its nodes "
+                "(or role: System for a pool that runs no engines)",
+                at="className",
+            )
         if self.min_node_count is not None and self.max_node_count is not None and self.min_node_count > self.max_node_count:
-            raise ValueError(f"pool {self.name!r}: minNodeCount {self.min_node_count} is above maxNodeCount {self.max_node_count}")
+            raise RuleViolation(
+                f"pool {self.name!r}: minNodeCount {self.min_node_count} is above maxNodeCount {self.max_node_count}",
+                at="minNodeCount",
+            )
         return self
 
     @property
     def published_nodes(self) -> int:
-        """Nodes the scheduler may plan onto: the autoscaling ceiling when set, else the fixed count."""
+        """Nodes the scheduler may plan onto: the autoscaling ceiling when set, else the fixed count.
+        System pools run no engines and publish none."""
+        if self.role == "System":
+            return 0
         return self.max_node_count if self.max_node_count is not None else self.node_count
 
 
 class Taint(Model):
-    key: str
-    value: str = ""
+    key: str = Field(min_length=1, max_length=316)
+    value: str = Field(default="", max_length=63)
     effect: Literal["NoSchedule", "NoExecute"]
+
+
+class PlacementMetadata(Model):
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_user_labels(v, what="placement.metadata.labels")
+
+
+class ClusterPlacement(Model):
+    """Facts about where the cluster is, stamped onto every replica and endpoint composed there."""
+
+    metadata: PlacementMetadata = Field(default_factory=PlacementMetadata)
+
+
+class ClusterGateway(Model):
+    hostname: str | None = Field(default=None, min_length=1, max_length=253)
+
+    @field_validator("hostname")
+    @classmethod
+    def _bare(cls, v: str | None) -> str | None:
+        if v is not None and ("/" in v or ":" in v):
+            raise ValueError(f"hostname {v!r} must be a bare DNS name, with no scheme, port or path")
+        return v
 
 
 class InferenceClusterSpec(Model):
     cluster: ClusterSource
+    stack: Literal["Standard", "Dynamo"] | None = None
+    placement: ClusterPlacement | None = None
+    gateway: ClusterGateway | None = None
     node_pools: list[NodePool] = Field(default_factory=list, max_length=MAX_POOLS)
-    taints: list[Taint] = Field(default_factory=list, max_length=64)
+    taints: list[Taint] = Field(default_factory=list, max_length=MAX_TAINTS)
 
     @field_validator("node_pools")
     @classmethod
     def _unique_pools(cls, v: list[NodePool]) -> list[NodePool]:
-        names = [p.name for p in v]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = _duplicates([p.name for p in v])
         if dup:
-            raise ValueError(f"node pool names must be unique; repeated: {', '.join(sorted(dup))}")
+            raise ValueError(f"node pool names must be unique; repeated: {', '.join(dup)}")
+        return v
+
+    @field_validator("taints")
+    @classmethod
+    def _unique_taints(cls, v: list[Taint]) -> list[Taint]:
+        dup = _duplicates([f"{t.key}:{t.effect}" for t in v])
+        if dup:
+            raise ValueError(f"a taint key may appear once per effect; repeated: {', '.join(dup)}")
         return v
 
 
@@ -194,7 +325,7 @@ class InferenceClusterStatus(Status):
 class InferenceCluster(Resource):
     KIND: ClassVar[str] = "InferenceCluster"
     PLURAL: ClassVar[str] = "inferenceclusters"
-    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("icl",)
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("ic",)
     NAMESPACED: ClassVar[bool] = False
 
     kind: Literal["InferenceCluster"] = "InferenceCluster"
@@ -208,10 +339,15 @@ class Listener(OpenModel):
     protocol: Literal["HTTP", "HTTPS"] = "HTTP"
 
 
+class CertificateRef(Model):
+    name: str = Field(min_length=1, max_length=253)
+
+
 class GatewayTLS(Model):
     secret_ref: SecretKeyRef | None = None
     cert_secret_ref: SecretKeyRef | None = None
     key_secret_ref: SecretKeyRef | None = None
+    certificate_refs: list[CertificateRef] = Field(default_factory=list, max_length=16)
 
 
 class GatewayPolicy(OpenModel):
@@ -219,11 +355,32 @@ class GatewayPolicy(OpenModel):
     max_request_body_bytes: int | None = Field(default=None, ge=1)
 
 
+class GatewayApiKeyAuth(Model):
+    """Caller keys: every key of every Secret the selector matches is one caller."""
+
+    secret_selector: LabelSelector
+
+
+class GatewayAuth(Model):
+    method: Literal["APIKey", "None"] = "APIKey"
+    api_key: GatewayApiKeyAuth | None = None
+
+
+class GatewayListenerPort(Model):
+    port: int = Field(default=80, ge=1, le=65535)
+
+
 class InferenceGatewaySpec(Model):
     address: str | None = None
-    listeners: list[Listener] = Field(default_factory=list, max_length=16)
+    listeners: list[Listener] = Field(default_factory=list, max_length=MAX_LISTENERS)
     tls: GatewayTLS | None = None
     policy: GatewayPolicy = Field(default_factory=GatewayPolicy)
+    auth: GatewayAuth | None = None
+    service_selector: LabelSelector | None = None
+    cluster_name: str | None = Field(default=None, max_length=253)
+    backend: Literal["EnvoyGateway"] | None = None
+    envoy_gateway: dict[str, Any] | None = None
+    gateway: GatewayListenerPort | None = None
 
 
 class InferenceGatewayStatus(Status):

@@ -4,14 +4,21 @@ A service entry's weight is its share of traffic, spread over the ready endpoint
 Tiers and the data boundary are laneway's additions: Overflow and BreakGlass entries take
 traffic only under the conditions the gateway documents, and no endpoint outside the boundary
 is ever chosen.
+
+Modelplane's later endpoint shape (`origin`, `api`, `credential`) is read too: `origin` fills
+`url` and `credential.apiKey.secretRef` fills `auth.secretRef`, so one field is read downstream
+whichever shape the manifest used.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from typing import Any
 
+from pydantic import Field, field_validator, model_validator
+
+from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef, check_duration
 from laneway.api.meta import Model, OpenModel, Resource, Status
 from laneway.api.selectors import LabelSelector
@@ -20,22 +27,80 @@ Tier = Literal["Primary", "Overflow", "BreakGlass"]
 
 
 class EndpointAuth(Model):
+    """The upstream credential, sent as a bearer token; never the caller's own key."""
+
     secret_ref: SecretKeyRef
 
 
+class EndpointApi(Model):
+    """Which API the backend speaks and the path it serves it under (Modelplane's `api`)."""
+
+    schema_: Literal["OpenAI", "Anthropic"] = Field(default="OpenAI", alias="schema")
+    prefix: str = "/v1"
+
+    @field_validator("prefix")
+    @classmethod
+    def _absolute(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError(f"prefix {v!r} must start with '/' (e.g. /v1 or /openai/v1)")
+        return v
+
+
+class CredentialSecretRef(Model):
+    name: str = Field(min_length=1, max_length=253)
+    key: str = Field(default="apiKey", min_length=1, max_length=253)
+
+
+class ApiKeyCredential(Model):
+    secret_ref: CredentialSecretRef
+
+
+class EndpointCredential(Model):
+    """Modelplane's credential block; laneway reads it as `auth.secretRef`."""
+
+    method: Literal["APIKey"] = "APIKey"
+    api_key: ApiKeyCredential
+
+
+def _check_http_url(v: str, what: str) -> str:
+    if not (v.startswith("http://") or v.startswith("https://")) or len(v) <= len("https://"):
+        raise ValueError(f"{what} {v!r} must be an http:// or https:// URL such as https://api.example.com")
+    return v
+
+
 class ModelEndpointSpec(Model):
-    url: str
+    url: str = ""
     rewrite_path: str | None = None
     auth: EndpointAuth | None = None
     model: str | None = None
-    max_in_flight: int | None = Field(default=None, ge=1)
+    max_in_flight: int | None = Field(default=None, ge=1, le=100000)
+    origin: str | None = None
+    api: EndpointApi | None = None
+    credential: EndpointCredential | None = None
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        if not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError(f"url {v!r} must start with http:// or https://")
-        return v
+        return v if v == "" else _check_http_url(v, "url")
+
+    @field_validator("origin")
+    @classmethod
+    def _http_origin(cls, v: str | None) -> str | None:
+        return v if v is None else _check_http_url(v, "origin")
+
+    @model_validator(mode="after")
+    def _one_address(self) -> "ModelEndpointSpec":
+        if not self.url:
+            if not self.origin:
+                raise RuleViolation(
+                    "an endpoint needs 'url' (e.g. https://api.example.com/v1 or http://127.0.0.1:8000)", at="url"
+                )
+            prefix = self.api.prefix if self.api else ""
+            self.url = self.origin.rstrip("/") + prefix
+        if self.auth is None and self.credential is not None:
+            ref = self.credential.api_key.secret_ref
+            self.auth = EndpointAuth(secret_ref=SecretKeyRef(name=ref.name, key=ref.key))
+        return self
 
 
 class ModelEndpointStatus(Status):
@@ -53,14 +118,29 @@ class ModelEndpoint(Resource):
 
 
 class ServiceEntry(Model):
+    """A set of endpoints chosen by label. `weight` shares traffic among entries of one tier and
+    priority; a weight of 0 parks the entry (rollback uses it) without removing it."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=63)
     weight: int = Field(default=1, ge=0, le=1000000)
     selector: LabelSelector
     tier: Tier = "Primary"
+    priority: int = Field(default=0, ge=0, le=63)
+
+    @field_validator("selector")
+    @classmethod
+    def _selects_something(cls, v: LabelSelector) -> LabelSelector:
+        if v.is_empty():
+            raise ValueError(
+                "an empty selector would match every endpoint in the namespace; "
+                "add matchLabels such as {laneway.dev/deployment: my-model}"
+            )
+        return v
 
 
 class Owner(Model):
-    team: str
-    contact: str | None = None
+    team: str = Field(min_length=1, max_length=253)
+    contact: str | None = Field(default=None, max_length=253)
 
 
 class ServiceSLO(Model):
@@ -80,12 +160,29 @@ class RateLimit(Model):
 
 class ModelServiceSpec(Model):
     endpoints: list[ServiceEntry] = Field(min_length=1, max_length=64)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_entry_names(cls, v: list[ServiceEntry]) -> list[ServiceEntry]:
+        names = [e.name for e in v if e.name]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"endpoint entry names must be unique within a service; repeated: {', '.join(dup)}")
+        return v
+
+    @field_validator("model_names")
+    @classmethod
+    def _model_names(cls, v: list[str]) -> list[str]:
+        bad = [n for n in v if not n or len(n) > 253]
+        if bad:
+            raise ValueError("model names must be 1-253 characters")
+        return v
     data_boundary: LabelSelector | None = None
     owner: Owner | None = None
     slo: ServiceSLO | None = None
     break_glass: bool = False
     allow_break_glass_fallback: bool = False
-    api_keys: list[SecretKeyRef] = Field(default_factory=list)
+    api_keys: list[SecretKeyRef] = Field(default_factory=list, max_length=64)
     rate_limit: RateLimit | None = None
     model_names: list[str] = Field(default_factory=list, max_length=64)
     queue_timeout: str | None = None

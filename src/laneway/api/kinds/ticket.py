@@ -1,18 +1,27 @@
 """InferenceTicket: the ten questions answered before any GPU is bought or endpoint exposed.
 
-The spec has exactly one key per row, in the ticket's order. A row answered with
-`none: <why>` is deliberately empty and counts as filled; a missing row does not. Rows keep
-what the later checks and composition need typed, and tolerate extra fields as written.
+The spec has exactly one key per row, in the ticket's order (`TICKET_ROWS`). A row answered
+with `none: <why>` is deliberately empty and counts as filled; a missing row does not.
+
+Validation here checks each row's *shape* (types, formats, a `none` row carrying nothing
+else), never its completeness: a half-filled ticket still loads, so `laneway ticket check` can
+report every unfilled row at once instead of the loader stopping at the first. Rows reuse the
+shapes of the resources they compose into (device requests, selectors, cache sources), so a
+ticket's answers mean exactly what they will mean once composed.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from laneway.api.kinds.common import SecretKeyRef
-from laneway.api.meta import Model, OpenModel, Resource, Status
+from laneway.api.errors import RuleViolation
+from laneway.api.kinds.cache import HTTPSource, HuggingFaceSource, LocalPathSource, S3Source
+from laneway.api.kinds.common import SecretKeyRef, check_date, check_duration, date_text
+from laneway.api.kinds.deployment import MAX_CONTAINER_ARGS, DeviceRequest, EnvVar, MAX_DEVICE_REQUESTS
+from laneway.api.meta import Model, Resource, Status, check_label_key, check_label_value
+from laneway.api.selectors import LabelSelectorRequirement
 
 TICKET_ROWS = (
     "model",
@@ -28,21 +37,130 @@ TICKET_ROWS = (
 )
 
 
-class Row(OpenModel):
-    """Every row may instead say `none: <why>`."""
+class Row(Model):
+    """Every row may instead say `none: <why>`; such a row carries nothing else."""
 
-    none: str | None = None
+    none: str | None = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _none_alone(self) -> "Row":
+        if self.none is None:
+            return self
+        if not self.none.strip():
+            raise RuleViolation("'none' needs the reason the row is deliberately empty, e.g. none: \"public weights\"", at="none")
+        filled = sorted(
+            (type(self).model_fields[f].alias or f)
+            for f in self.model_fields_set
+            if f != "none" and getattr(self, f) not in (None, [], {}, "")
+        )
+        if filled:
+            raise RuleViolation(
+                f"a row answered with 'none' takes no other fields (found {', '.join(filled)}); remove 'none' or the fields",
+                at="none",
+            )
+        return self
+
+    def is_none(self) -> bool:
+        """Deliberately empty: answered with `none: <why>`."""
+        return self.none is not None
 
 
 class ModelRow(Row):
-    name: str | None = None
-    job: str | None = None
+    """Row 1: which model, doing what work for whom (the job is required free text when filled)."""
+
+    name: str | None = Field(default=None, max_length=253)
+    job: str | None = Field(default=None, max_length=2048)
 
 
 class EngineRow(Row):
-    image: str | None = None
-    command: list[str] = Field(default_factory=list)
-    args: list[str] = Field(default_factory=list)
+    """Row 2: the serving engine's container."""
+
+    image: str | None = Field(default=None, max_length=1024)
+    command: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
+    args: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
+    env: list[EnvVar] = Field(default_factory=list, max_length=128)
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class HardwareRow(Row):
+    """Row 3: device requests in CEL, or a named InferenceClass resolved to its devices."""
+
+    devices: list[DeviceRequest] = Field(default_factory=list, max_length=MAX_DEVICE_REQUESTS)
+    class_name: str | None = Field(default=None, max_length=253)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "HardwareRow":
+        if self.devices and self.class_name:
+            raise RuleViolation(
+                "hardware is either 'devices' (requests in CEL) or 'className' (a published class), not both", at="className"
+            )
+        return self
+
+
+class SelectorRow(Row):
+    """A label selector that may also be answered with `none`."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict, max_length=64)
+    match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=64)
+
+    @field_validator("match_labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            check_label_key(key)
+            check_label_value(key, value)
+        return v
+
+
+class FleetBoundaryRow(SelectorRow):
+    """Row 4: which clusters (cloud, neocloud, on-prem; regions) as InferenceCluster labels."""
+
+
+class SovereigntyRow(SelectorRow):
+    """Row 5: where data and model may run; binds placement and the service's data boundary."""
+
+
+class LatencyBudget(Model):
+    p95: str | None = None
+    p95_time_to_first_token: str | None = None
+
+    @field_validator("p95", "p95_time_to_first_token")
+    @classmethod
+    def _durations(cls, v: str | None) -> str | None:
+        return check_duration(v)
+
+
+class ScalingRow(Row):
+    """Row 6: replicas or autoscaling bounds, the peak load, the latency budget."""
+
+    replicas: int | None = Field(default=None, ge=0, le=100000)
+    min_replicas: int | None = Field(default=None, ge=0, le=100000)
+    max_replicas: int | None = Field(default=None, ge=0, le=100000)
+    peak_concurrency: int | None = Field(default=None, ge=1, le=10000000)
+    latency_budget: LatencyBudget | None = None
+
+    @model_validator(mode="after")
+    def _forms(self) -> "ScalingRow":
+        if self.replicas is not None and (self.min_replicas is not None or self.max_replicas is not None):
+            raise RuleViolation(
+                "scaling is either fixed 'replicas' or autoscaling 'minReplicas'/'maxReplicas', not both", at="replicas"
+            )
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise RuleViolation(f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}", at="minReplicas")
+        return self
+
+
+class TicketOwner(Model):
+    team: str | None = Field(default=None, max_length=253)
+    contact: str | None = Field(default=None, max_length=253)
+
+
+class EndpointRow(Row):
+    """Row 7: the service name, the model names it answers to, the owning team and who is paged."""
+
+    service: str | None = Field(default=None, max_length=63)
+    model_names: list[str] = Field(default_factory=list, max_length=64)
+    owner: TicketOwner | None = None
 
 
 class TicketOverflowAuth(Model):
@@ -50,24 +168,93 @@ class TicketOverflowAuth(Model):
 
 
 class OverflowRow(Row):
+    """Row 8: an external endpoint taking Overflow or BreakGlass traffic, and its jurisdiction labels."""
+
     tier: Literal["Overflow", "BreakGlass"] | None = None
     url: str | None = None
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=253)
     auth: TicketOverflowAuth | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=32)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError(f"url {v!r} must start with http:// or https://")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            check_label_key(key)
+            check_label_value(key, value)
+        return v
+
+
+class CacheRow(Row):
+    """Row 9: where the weights come from, as a ModelCache source."""
+
+    source: Literal["HuggingFace", "S3", "HTTP", "Local"] | None = None
+    hugging_face: HuggingFaceSource | None = Field(default=None, alias="huggingFace")
+    s3: S3Source | None = None
+    http: HTTPSource | None = None
+    local: LocalPathSource | None = None
+
+
+class Rollback(Model):
+    on_budget_breach: bool = False
+    to_revision: int | None = Field(default=None, ge=1)
+    window: str | None = None
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str | None) -> str | None:
+        return check_duration(v)
+
+
+class LifecycleRow(Row):
+    """Row 10: revisions kept, the rollback rule, and the retirement date."""
+
+    revision_history_limit: int | None = Field(default=None, ge=0, le=1000)
+    rollback: Rollback | None = None
+    retire_after: str | None = None
+
+    @field_validator("retire_after", mode="before")
+    @classmethod
+    def _retire_text(cls, v: object) -> object:
+        return date_text(v)
+
+    @field_validator("retire_after")
+    @classmethod
+    def _retire_date(cls, v: str | None) -> str | None:
+        return check_date(v, what="retireAfter")
 
 
 class InferenceTicketSpec(Model):
     model: ModelRow | None = None
     engine: EngineRow | None = None
-    hardware: Row | None = None
-    fleet_boundary: Row | None = None
-    sovereignty: Row | None = None
-    scaling: Row | None = None
-    endpoint: Row | None = None
+    hardware: HardwareRow | None = None
+    fleet_boundary: FleetBoundaryRow | None = None
+    sovereignty: SovereigntyRow | None = None
+    scaling: ScalingRow | None = None
+    endpoint: EndpointRow | None = None
     overflow: OverflowRow | None = None
-    cache: Row | None = None
-    lifecycle: Row | None = None
+    cache: CacheRow | None = None
+    lifecycle: LifecycleRow | None = None
+
+    def row(self, key: str) -> Row | None:
+        """A row by its wire key (`fleetBoundary`), as `TICKET_ROWS` names it."""
+        for name, field in type(self).model_fields.items():
+            if (field.alias or name) == key:
+                value = getattr(self, name)
+                return value if isinstance(value, Row) else None
+        raise KeyError(f"{key!r} is not a ticket row; rows are {', '.join(TICKET_ROWS)}")
+
+    def missing_rows(self) -> list[str]:
+        """Rows not answered at all (a `none: <why>` row counts as answered)."""
+        return [key for key in TICKET_ROWS if self.row(key) is None]
 
 
 class InferenceTicketStatus(Status):
