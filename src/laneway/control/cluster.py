@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from laneway.api.conditions import set_condition
 from laneway.api.kinds.platform import (
     ClusterGatewayStatus,
     GpuPoolStatus,
@@ -19,6 +18,7 @@ from laneway.api.kinds.platform import (
 )
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
 
@@ -28,6 +28,8 @@ RECHECK_SECONDS = 15.0
 def pool_capacity(cluster: InferenceCluster, classes: Mapping[str, InferenceClass]) -> list[GpuPoolStatus]:
     out = []
     for pool in cluster.spec.node_pools:
+        if pool.role == "System":
+            continue
         cls = classes.get(pool.class_name)
         per_node = sum(d.count for d in cls.spec.devices if d.claim == "DRA") if cls else 0
         out.append(GpuPoolStatus(name=pool.name, nodes=pool.published_nodes, devices=per_node * pool.published_nodes))
@@ -58,7 +60,7 @@ class ClusterController:
             return Result()
         assert isinstance(cluster, InferenceCluster)
         classes = {c.name: c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)}
-        missing = sorted({p.class_name for p in cluster.spec.node_pools} - set(classes))
+        missing = sorted({p.class_name for p in cluster.spec.node_pools if p.role != "System"} - set(classes))
 
         driver = self.drivers.for_cluster(cluster)
         if driver is None:
@@ -72,51 +74,26 @@ class ClusterController:
             ready, reason, message = ok, ("DriverReady" if ok else "DriverUnavailable"), why
         address = self.ctx.gateway_address if cluster.spec.cluster.source == "Local" else cluster.status.gateway.address
 
-        conditions = list(cluster.status.conditions)
-        conditions = set_condition(
-            conditions,
-            type="BackendReady",
-            status="True" if ready else "False",
-            reason=reason,
-            message=message,
-            observed_generation=cluster.metadata.generation,
-        )
         if missing:
-            conditions = set_condition(
-                conditions,
-                type="Ready",
-                status="False",
-                reason="ClassNotFound",
-                message=f"node pools name InferenceClass(es) that do not exist: {', '.join(missing)}; apply them or fix className",
-                observed_generation=cluster.metadata.generation,
+            ready_condition = ConditionUpdate(
+                "Ready",
+                "False",
+                "ClassNotFound",
+                f"node pools name InferenceClass(es) that do not exist: {', '.join(missing)}; apply them or fix className",
             )
         elif not ready:
-            conditions = set_condition(
-                conditions, type="Ready", status="False", reason=reason, message=message,
-                observed_generation=cluster.metadata.generation,
-            )
+            ready_condition = ConditionUpdate("Ready", "False", reason, message)
         elif not address:
-            conditions = set_condition(
-                conditions, type="Ready", status="False", reason="NoGatewayAddress",
-                message="no gateway address is known for this cluster yet",
-                observed_generation=cluster.metadata.generation,
-            )
+            ready_condition = ConditionUpdate("Ready", "False", "NoGatewayAddress", "no gateway address is known for this cluster yet")
         else:
-            conditions = set_condition(
-                conditions, type="Ready", status="True", reason="Ready", message=f"gateway at {address}",
-                observed_generation=cluster.metadata.generation,
+            ready_condition = ConditionUpdate("Ready", "True", "Ready", f"gateway at {address}")
+        try:
+            write_status(
+                self.store,
+                cluster,
+                conditions=[ConditionUpdate("BackendReady", "True" if ready else "False", reason, message), ready_condition],
+                fields={"gateway": ClusterGatewayStatus(address=address), "gpu_pools": pool_capacity(cluster, classes)},
             )
-        status = cluster.status.model_copy(
-            update={
-                "conditions": conditions,
-                "observed_generation": cluster.metadata.generation,
-                "gateway": ClusterGatewayStatus(address=address),
-                "gpu_pools": pool_capacity(cluster, classes),
-            }
-        )
-        if status != cluster.status:
-            try:
-                self.store.update_status(cluster.model_copy(update={"status": status}))
-            except Conflict:
-                return Result(requeue_after=0.1)
+        except Conflict:
+            return Result(requeue_after=0.1)
         return Result(requeue_after=RECHECK_SECONDS)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from laneway.api.conditions import set_condition
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource
 from laneway.api.selectors import Requirement
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
@@ -156,20 +156,12 @@ class ReplicaController:
                 pass
 
     def _write(self, replica: ModelReplica, status: str, reason: str, message: str, phase: str) -> None:
-        conditions = set_condition(
-            list(replica.status.conditions),
-            type="Ready",
-            status=status,  # type: ignore[arg-type]
-            reason=reason,
-            message=message,
-            observed_generation=replica.metadata.generation,
-        )
-        new_status = replica.status.model_copy(
-            update={"conditions": conditions, "phase": phase, "observed_generation": replica.metadata.generation}
-        )
-        if new_status == replica.status:
-            return
         try:
-            self.store.update_status(replica.model_copy(update={"status": new_status}))
+            write_status(
+                self.store,
+                replica,
+                conditions=[ConditionUpdate("Ready", status, reason, message)],  # type: ignore[arg-type]
+                fields={"phase": phase},
+            )
         except Conflict:
             pass  # a newer write landed; the next reconcile sees it

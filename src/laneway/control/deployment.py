@@ -1,0 +1,126 @@
+"""The ModelDeployment controller: composes ModelReplicas from the scheduler's plan.
+
+Each reconcile reads the fleet (clusters, classes, every replica), asks `placement.plan` where
+this deployment's replicas belong, and applies the difference: creates `<deployment>-<index>`
+replicas (owned by the deployment, labelled `laneway.dev/deployment` and
+`laneway.dev/replica-index`), updates retained ones whose template changed, and deletes the
+ones the plan drops. It then reports `ReplicasScheduled`, `ReplicasReady` and
+`status.replicas.total/.ready` (ready = replicas whose Ready condition is True).
+
+Any change to an InferenceCluster or InferenceClass re-plans every deployment, since free
+capacity and matching are fleet-wide facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from laneway.api.conditions import is_true
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
+from laneway.api.meta import ObjectKey, Resource
+from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.status import ConditionUpdate, write_status
+from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan
+from laneway.placement.compose import compose_replica
+from laneway.placement.existing import DEPLOYMENT_LABEL
+from laneway.store.base import AlreadyExists, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def replicas_ready_condition(placement: Placement, ready: int) -> ConditionUpdate:
+    """ReplicasReady from the plan and the replicas' own readiness (pure)."""
+    wanted = placement.wanted
+    if placement.short:
+        return ConditionUpdate("ReplicasReady", "False", "Scheduling", f"{ready} of {wanted} ready; {placement.short} not placed yet")
+    if ready >= wanted:
+        return ConditionUpdate("ReplicasReady", "True", "Ready", f"{ready} of {wanted} ready")
+    return ConditionUpdate("ReplicasReady", "False", "Starting", f"{ready} of {wanted} ready")
+
+
+class DeploymentController:
+    name = "modeldeployment"
+    kind = "ModelDeployment"
+
+    def __init__(self, ctx: ControlContext, *, matcher: DeviceMatcher = DEFAULT_MATCHER) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.matcher = matcher
+        self.watches: Mapping[str, KeyMapper] = {
+            "ModelReplica": self._owner_of,
+            "InferenceCluster": self._every_deployment,
+            "InferenceClass": self._every_deployment,
+        }
+
+    @staticmethod
+    def _owner_of(replica: Resource) -> list[ObjectKey]:
+        name = replica.metadata.labels.get(DEPLOYMENT_LABEL)
+        return [ObjectKey(replica.namespace, name)] if name else []
+
+    def _every_deployment(self, _: Resource) -> list[ObjectKey]:
+        return [d.key for d in self.store.list("ModelDeployment").items]
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        try:
+            deployment = self.store.get("ModelDeployment", key)
+        except NotFound:
+            return Result()
+        assert isinstance(deployment, ModelDeployment)
+        if deployment.metadata.deletion_timestamp:
+            return Result()  # the garbage collector removes the replicas it owns
+        clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
+        classes = [c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)]
+        replicas = [r for r in self.store.list("ModelReplica").items if isinstance(r, ModelReplica)]
+        placement = plan(deployment, clusters=clusters, classes=classes, replicas=replicas, matcher=self.matcher)
+
+        mine = {
+            r.name: r
+            for r in replicas
+            if r.namespace == deployment.namespace and r.metadata.labels.get(DEPLOYMENT_LABEL) == deployment.name
+        }
+        desired = {}
+        for placed in placement.replicas:
+            obj = compose_replica(deployment, placed)
+            desired[obj.name] = obj
+        changed = self._apply(desired, mine)
+        if changed:
+            log.info("placement of %s changed: %s", deployment.key, ", ".join(changed))
+
+        ready = sum(1 for name in desired if name in mine and is_true(mine[name].status.conditions, "Ready"))
+        c = placement.condition
+        write_status(
+            self.store,
+            deployment,
+            conditions=[ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message), replicas_ready_condition(placement, ready)],
+            fields={"replicas": {"total": len(placement.replicas), "ready": ready}},
+        )
+        return Result()
+
+    def _apply(self, desired: dict[str, ModelReplica], mine: dict[str, ModelReplica]) -> list[str]:
+        changed = []
+        for name, obj in desired.items():
+            current = mine.get(name)
+            if current is None:
+                try:
+                    self.store.create(obj)
+                    changed.append(f"created {name} on {obj.spec.cluster_name}")
+                except AlreadyExists:
+                    pass  # created since we listed; the next reconcile sees it
+                continue
+            if current.metadata.deletion_timestamp:
+                continue
+            if current.spec.wire() != obj.spec.wire() or current.metadata.labels != obj.metadata.labels:
+                update = current.model_copy(
+                    update={"spec": obj.spec, "metadata": current.metadata.model_copy(update={"labels": obj.metadata.labels})}
+                )
+                self.store.update(update)
+                changed.append(f"updated {name}")
+        for name, current in mine.items():
+            if name not in desired and not current.metadata.deletion_timestamp:
+                try:
+                    self.store.delete("ModelReplica", current.key)
+                    changed.append(f"deleted {name}")
+                except NotFound:
+                    pass
+        return changed

@@ -1,0 +1,373 @@
+"""The controller manager: one leader at a time, list-then-watch, queues and workers.
+
+`Manager.run(stop)` loops between two states until `stop` is set:
+
+- **standby**: try to take the leader lease in the store every `retry_interval`;
+- **leading** (one "term"): renew the lease every `renew_interval`; list every kind the
+  controllers need, then follow the store's revision stream from the revision taken before
+  the list (a compacted revision, `Gone`, means list again); map each object to the keys of
+  each controller; re-list everything every `resync_period` (level-triggered controllers
+  converge even if an event was missed, and the garbage collector sweeps this way); run each
+  controller's workers over its de-duplicating queue.
+
+A term ends when `stop` is set (the lease is released so a standby takes over at once), when
+a renew is refused (someone else holds the lease) or keeps failing past `renew_deadline`, or
+when one of the term's own tasks dies unexpectedly. Ending a term cancels and awaits every
+task it started, in-flight reconciles included, and throws its queues away: a new term
+starts from a fresh list, which is enough because controllers are level-triggered.
+
+What it does not guarantee: the lease has no fencing token (see `store.leasing`), so a
+leader that stalls past its TTL may overlap the next one for a moment; reconciles must be
+idempotent and writes carry resourceVersions, which makes such an overlap harmless.
+
+A controller's exception (or a reconcile running past `reconcile_timeout`) is logged with its
+key and the key is retried with per-key exponential backoff; it never stops the manager or
+other keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import socket
+import time
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Sequence
+
+from laneway.api.meta import ObjectKey, Resource
+from laneway.api.registry import KINDS
+from laneway.control.base import NO_PRIMARY_KIND, Controller, Result, concurrency_of
+from laneway.control.queue import Backoff, QueueShutDown, WorkQueue
+from laneway.store.base import Gone, Store
+from laneway.store.watch import watch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_NAME = "laneway-controller-manager"
+
+
+def default_identity() -> str:
+    """A holder name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class ManagerOptions:
+    """Timings of the manager. The defaults suit a fleet; tests shorten them."""
+
+    lease_name: str = DEFAULT_LEASE_NAME
+    lease_ttl: float = 15.0
+    renew_interval: float = 5.0
+    renew_deadline: float = 10.0
+    retry_interval: float = 2.0
+    resync_period: float = 300.0
+    reconcile_timeout: float = 600.0
+    backoff: Backoff = field(default_factory=Backoff)
+    watch_backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=10.0))
+
+    def __post_init__(self) -> None:
+        if not self.lease_name:
+            raise ValueError("ManagerOptions.lease_name must not be empty")
+        for name in (
+            "lease_ttl",
+            "renew_interval",
+            "renew_deadline",
+            "retry_interval",
+            "resync_period",
+            "reconcile_timeout",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ManagerOptions.{name} must be a positive number of seconds, got {getattr(self, name)!r}")
+        if not self.renew_interval < self.renew_deadline <= self.lease_ttl:
+            raise ValueError(
+                f"ManagerOptions need renew_interval < renew_deadline <= lease_ttl, got "
+                f"{self.renew_interval} < {self.renew_deadline} <= {self.lease_ttl}: a leader must renew "
+                "several times before it gives up, and give up before its lease expires"
+            )
+
+
+def keys_for(controller: Controller, obj: Resource) -> list[ObjectKey]:
+    """The keys of `controller` a change to `obj` queues (pure; mappers may raise)."""
+    keys: list[ObjectKey] = []
+    if controller.kind and obj.kind == controller.kind:
+        keys.append(obj.key)
+    mapper = controller.watches.get(obj.kind)
+    if mapper is not None:
+        keys.extend(mapper(obj))
+    return keys
+
+
+def kinds_needed(controllers: Sequence[Controller]) -> frozenset[str]:
+    """Every kind the controllers reconcile or watch; unknown kind names are refused."""
+    known = {info.kind for info in KINDS}
+    needed: set[str] = set()
+    for c in controllers:
+        for kind in (c.kind, *c.watches):
+            if kind == NO_PRIMARY_KIND:
+                continue
+            if kind not in known:
+                raise ValueError(
+                    f"controller {c.name!r} names unknown kind {kind!r}; use a kind name such as "
+                    f"{', '.join(sorted(known))}"
+                )
+            needed.add(kind)
+    return frozenset(needed)
+
+
+class _TermEnd(enum.Enum):
+    STOPPED = "stopped"
+    LOST = "lost"
+    FAILED = "failed"
+
+
+class _Term:
+    """One period of leadership: the queues and the dispatch from objects to keys."""
+
+    def __init__(self, controllers: Sequence[Controller], backoff: Backoff) -> None:
+        self.queues: dict[str, WorkQueue[ObjectKey]] = {c.name: WorkQueue(backoff=backoff) for c in controllers}
+        self._controllers = controllers
+
+    def dispatch(self, obj: Resource) -> None:
+        for c in self._controllers:
+            try:
+                keys = keys_for(c, obj)
+            except Exception:
+                log.exception("controller %s: mapping %s %s to keys failed; skipped", c.name, obj.kind, obj.key)
+                continue
+            queue = self.queues[c.name]
+            for key in keys:
+                queue.add(key)
+
+    def shutdown(self) -> None:
+        for q in self.queues.values():
+            q.shutdown()
+
+
+class Manager:
+    """Runs controllers while this process holds the leader lease; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        controllers: Sequence[Controller],
+        *,
+        identity: str,
+        options: ManagerOptions | None = None,
+    ) -> None:
+        if not identity:
+            raise ValueError("Manager needs a non-empty identity (e.g. laneway.control.manager.default_identity())")
+        names = [c.name for c in controllers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"controller names must be unique; registered twice: {', '.join(duplicates)}")
+        for c in controllers:
+            concurrency_of(c)  # refuse a bad value now, not in the first term
+        self._store = store
+        self._controllers = list(controllers)
+        self._identity = identity
+        self._options = options or ManagerOptions()
+        self._kinds = kinds_needed(self._controllers)
+        self._leading = False
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this manager is reconciling right now (it holds the lease and a term runs)."""
+        return self._leading
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stand by, lead, and stand by again, until `stop` is set; returns once all is stopped."""
+        opts = self._options
+        holding = False
+        try:
+            while not stop.is_set():
+                holding = self._try_acquire()
+                if not holding:
+                    await _wait(stop, opts.retry_interval)
+                    continue
+                log.info("controller manager %s is leading (lease %s)", self._identity, opts.lease_name)
+                end = await self._lead(stop)
+                if end is _TermEnd.LOST:
+                    holding = False
+                    log.warning("controller manager %s lost the lease; standing by", self._identity)
+                elif end is _TermEnd.FAILED:
+                    await _wait(stop, opts.retry_interval)
+        finally:
+            self._leading = False
+            if holding:
+                self._release()
+
+    # -- the lease --------------------------------------------------------------------------
+
+    def _try_acquire(self) -> bool:
+        opts = self._options
+        try:
+            return self._store.acquire_lease(opts.lease_name, self._identity, opts.lease_ttl)
+        except Exception:
+            log.exception("controller manager %s: acquiring lease %s failed", self._identity, opts.lease_name)
+            return False
+
+    def _release(self) -> None:
+        try:
+            self._store.release_lease(self._options.lease_name, self._identity)
+            log.info("controller manager %s released lease %s", self._identity, self._options.lease_name)
+        except Exception:
+            log.exception("controller manager %s: releasing lease failed; it expires on its own", self._identity)
+
+    async def _renew(self) -> None:
+        """Return when leadership is lost: a refused renew, or failures past the deadline."""
+        opts = self._options
+        last_ok = time.monotonic()
+        while True:
+            await asyncio.sleep(opts.renew_interval)
+            try:
+                held = self._store.acquire_lease(opts.lease_name, self._identity, opts.lease_ttl)
+            except Exception:
+                log.exception("controller manager %s: renewing lease %s failed", self._identity, opts.lease_name)
+                if time.monotonic() - last_ok >= opts.renew_deadline:
+                    return
+                continue
+            if not held:
+                return
+            last_ok = time.monotonic()
+
+    # -- one term ---------------------------------------------------------------------------
+
+    async def _lead(self, stop: asyncio.Event) -> _TermEnd:
+        term = _Term(self._controllers, self._options.backoff)
+        renew = asyncio.create_task(self._renew(), name="lease-renew")
+        stopped = asyncio.create_task(stop.wait(), name="stop-wait")
+        core = [
+            asyncio.create_task(self._inform(term), name="informer"),
+            asyncio.create_task(self._resync(term), name="resync"),
+        ]
+        for c in self._controllers:
+            for i in range(concurrency_of(c)):
+                core.append(asyncio.create_task(self._work(c, term.queues[c.name]), name=f"worker-{c.name}-{i}"))
+        self._leading = True
+        try:
+            done, _ = await asyncio.wait([stopped, renew, *core], return_when=asyncio.FIRST_COMPLETED)
+            if stopped in done:
+                return _TermEnd.STOPPED
+            if renew in done:
+                return _TermEnd.LOST
+            for task in done:
+                log.error("controller manager task %s ended unexpectedly: %r", task.get_name(), _outcome(task))
+            return _TermEnd.FAILED
+        finally:
+            self._leading = False
+            term.shutdown()
+            tasks = [stopped, renew, *core]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _list_all(self, term: _Term) -> int:
+        """Queue every stored object; returns the revision to watch from (taken before)."""
+        since = self._store.revision()
+        for kind in sorted(self._kinds):
+            for obj in self._store.list(kind).items:
+                term.dispatch(obj)
+        return since
+
+    async def _inform(self, term: _Term) -> None:
+        """List, then follow the revision stream; list again on Gone or after an error."""
+        failures = 0
+        while True:
+            try:
+                since = self._list_all(term)
+                async with _closing(watch(self._store, kinds=self._kinds, since=since)) as events:
+                    async for event in events:
+                        term.dispatch(event.object)
+                        failures = 0
+                raise RuntimeError("the watch stream ended")
+            except Gone:
+                log.info("watch fell behind the store's retained events; listing again")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                delay = self._options.watch_backoff.delay(failures)
+                log.exception("list/watch failed; listing again in %.1fs", delay)
+                await asyncio.sleep(delay)
+
+    async def _resync(self, term: _Term) -> None:
+        while True:
+            await asyncio.sleep(self._options.resync_period)
+            try:
+                self._list_all(term)
+            except Exception:
+                log.exception("periodic resync failed; the next one retries")
+
+    async def _work(self, controller: Controller, queue: WorkQueue[ObjectKey]) -> None:
+        while True:
+            try:
+                key = await queue.get()
+            except QueueShutDown:
+                return
+            try:
+                # A reconcile that hangs would hold its worker (and its key) forever; past the
+                # timeout it is cancelled and counted as a failure, so the key is retried.
+                result: Any = await asyncio.wait_for(controller.reconcile(key), self._options.reconcile_timeout)
+            except asyncio.CancelledError:
+                queue.done(key)
+                raise
+            except Exception as exc:
+                queue.done(key)
+                delay = queue.add_rate_limited(key)
+                failures = queue.failures(key)
+                log.warning(
+                    "controller %s: reconcile of %s failed (failure %d, retrying in %.2fs): %s",
+                    controller.name,
+                    key,
+                    failures,
+                    delay,
+                    _describe_failure(exc, self._options.reconcile_timeout),
+                    exc_info=exc if failures == 1 else None,  # the traceback once, not on every retry
+                )
+                continue
+            queue.forget(key)
+            queue.done(key)
+            if isinstance(result, Result) and result.requeue_after is not None:
+                queue.add_after(key, result.requeue_after)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds` or until `event` is set, whichever comes first."""
+    with suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def _describe_failure(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"timed out after {timeout}s"
+    return str(exc) or type(exc).__name__
+
+
+def _outcome(task: asyncio.Task[Any]) -> object:
+    if task.cancelled():
+        return "cancelled"
+    return task.exception() or "returned"
+
+
+class _closing:
+    """`contextlib.aclosing` for any async iterator: closes it when it is a generator."""
+
+    def __init__(self, it: AsyncIterator[Any]) -> None:
+        self._it = it
+
+    async def __aenter__(self) -> AsyncIterator[Any]:
+        return self._it
+
+    async def __aexit__(self, *exc: object) -> None:
+        close: Callable[[], Any] | None = getattr(self._it, "aclose", None)
+        if close is not None:
+            with suppress(Exception):
+                await close()

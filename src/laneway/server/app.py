@@ -1,0 +1,102 @@
+"""The control-plane HTTP API: `create_app(store=...)` builds it, `serve(app, host, port)` runs it.
+
+Paths follow Kubernetes so its habits and tools carry over:
+
+    /apis/laneway.dev/v1alpha1/[namespaces/{ns}/]{plural}[/{name}[/status|/scale]]
+    /api/v1/namespaces/{ns}/secrets[/{name}]      Secrets, in the core group as in Kubernetes
+    /api/v1/namespaces[/{ns}]                     namespaces that hold something
+    /apis/laneway.dev/v1alpha1/tokens             token management (admin)
+    /healthz, /version, /openapi/v3               public
+
+The app holds no state of its own beyond the store and a stop event that ends open watch
+streams when the server shuts down. It binds 127.0.0.1 unless told otherwise: exposing the
+control plane is a decision, not a default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from laneway.api.meta import GROUP_VERSION
+from laneway.server import discovery
+from laneway.server.context import STOP, STORE
+from laneway.server.middleware import auth_middleware, error_middleware
+from laneway.server.openapi import build_openapi
+from laneway.server.resources import route_handlers
+from laneway.server.targets import CORE_VERSION
+from laneway.server.tokens_api import tokens
+from laneway.store.base import Store
+
+DEFAULT_HOST = "127.0.0.1"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+SHUTDOWN_TIMEOUT_SECONDS = 5.0
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(build_openapi())
+
+
+async def _stop_streams(app: web.Application) -> None:
+    app[STOP].set()
+
+
+def _add_resource_routes(app: web.Application, prefix: str, group_version: str) -> None:
+    collection, item, subresource = route_handlers(group_version)
+    router = app.router
+    router.add_route("*", f"{prefix}/namespaces/{{namespace}}/{{plural}}", collection)
+    router.add_route("*", f"{prefix}/namespaces/{{namespace}}/{{plural}}/{{name}}", item)
+    router.add_route("*", f"{prefix}/namespaces/{{namespace}}/{{plural}}/{{name}}/{{subresource}}", subresource)
+    router.add_route("*", f"{prefix}/{{plural}}", collection)
+    router.add_route("*", f"{prefix}/{{plural}}/{{name}}", item)
+    router.add_route("*", f"{prefix}/{{plural}}/{{name}}/{{subresource}}", subresource)
+
+
+def create_app(*, store: Store, max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
+    """The API over `store`. Every `/api` and `/apis` request needs a bearer token the store knows."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=max_body_bytes)
+    app[STORE] = store
+    app[STOP] = asyncio.Event()
+    app.on_shutdown.append(_stop_streams)
+
+    router = app.router
+    router.add_get("/healthz", discovery.healthz)
+    router.add_get("/version", discovery.version)
+    router.add_get("/openapi/v3", _openapi)
+
+    group_prefix = f"/apis/{GROUP_VERSION}"
+    router.add_get("/apis", discovery.group_list)
+    router.add_get(group_prefix, discovery.resource_list(GROUP_VERSION))
+    router.add_route("*", f"{group_prefix}/tokens", tokens)
+    _add_resource_routes(app, group_prefix, GROUP_VERSION)
+
+    core_prefix = f"/api/{CORE_VERSION}"
+    router.add_get("/api", discovery.core_versions)
+    router.add_get(core_prefix, discovery.resource_list(CORE_VERSION))
+    router.add_get(f"{core_prefix}/namespaces", discovery.namespaces)
+    router.add_get(f"{core_prefix}/namespaces/{{namespace}}", discovery.namespace)
+    _add_resource_routes(app, core_prefix, CORE_VERSION)
+    return app
+
+
+async def serve(app: web.Application, host: str = DEFAULT_HOST, port: int = 0) -> web.AppRunner:
+    """Start serving `app` on host:port (port 0 picks a free one); the caller owns the runner
+    and stops it with `await runner.cleanup()`, which also ends open watch streams."""
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def bound_address(runner: web.AppRunner) -> str:
+    """`http://host:port` of the first socket the runner listens on (port 0 resolved)."""
+    host, port = runner.addresses[0][:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"

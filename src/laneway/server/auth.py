@@ -1,0 +1,136 @@
+"""Bearer tokens: minted once, shown once, stored only as their SHA-256.
+
+A token is 32 random bytes (URL-safe base64, prefixed `lw_` so it is recognisable in a
+leaked-credential scan). The store keeps `TokenRecord(token_sha256, role, namespaces)`; a
+request's token is hashed and looked up, so a copy of the store grants nothing.
+
+`laneway up` calls `ensure_admin_token` on every start: the first start mints the admin token
+and writes it to the data directory (mode 0600) for the local CLI; later starts read it back
+and make sure the store still knows it (a wiped store with a kept data directory keeps working).
+What each role may do is decided in `authz.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from typing import Sequence
+
+from laneway.api.errors import FieldProblem
+from laneway.api.meta import check_dns1123_label, now_rfc3339
+from laneway.paths import DataDir
+from laneway.store.base import Store, TokenRecord
+
+ROLES: tuple[str, ...] = ("admin", "platform", "team")
+TOKEN_PREFIX = "lw_"
+
+
+class TokenRequestInvalid(ValueError):
+    """A token request that names a bad role or namespaces; `problems` say which field and why."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_token_request(role: object, namespaces: object) -> list[FieldProblem]:
+    """Problems with a requested grant: a known role; team tokens name namespaces, others none."""
+    problems: list[FieldProblem] = []
+    if role not in ROLES:
+        problems.append(FieldProblem("role", f"must be one of {', '.join(ROLES)}; got {role!r}"))
+    if not isinstance(namespaces, (list, tuple)) or not all(isinstance(n, str) for n in namespaces):
+        problems.append(FieldProblem("namespaces", "must be a list of namespace names"))
+        return problems
+    for i, ns in enumerate(namespaces):
+        try:
+            check_dns1123_label(ns, "namespace")
+        except ValueError as e:
+            problems.append(FieldProblem(f"namespaces[{i}]", str(e)))
+    if role == "team" and not namespaces:
+        problems.append(FieldProblem("namespaces", "a team token needs at least one namespace, e.g. ['ml-team']"))
+    if role in ("admin", "platform") and namespaces:
+        problems.append(FieldProblem("namespaces", f"a {role} token is not scoped to namespaces; leave them out"))
+    return problems
+
+
+def create_token(store: Store, *, role: str, namespaces: Sequence[str] = (), description: str = "") -> str:
+    """Mint a token with this grant, store its hash, and return the token (the only time it is seen).
+
+    Raises TokenRequestInvalid when the role or namespaces are not valid."""
+    problems = check_token_request(role, list(namespaces))
+    if problems:
+        raise TokenRequestInvalid(problems)
+    token = new_token()
+    store.put_token(
+        TokenRecord(
+            token_sha256=hash_token(token),
+            role=role,  # type: ignore[arg-type]  # checked against ROLES above
+            namespaces=tuple(dict.fromkeys(namespaces)),
+            description=description,
+            created=now_rfc3339(),
+        )
+    )
+    return token
+
+
+def _write_private(path: os.PathLike[str] | str, text: str) -> None:
+    """Write `text` readable by the owner only, from the first byte on (no chmod window)."""
+    tmp = f"{os.fspath(path)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def ensure_admin_token(store: Store, data_dir: DataDir) -> str:
+    """The admin token of this data directory: minted and written (0600) on first start,
+    read back afterwards and re-registered if the store has lost it."""
+    data_dir.ensure()
+    existing = data_dir.read_admin_token()
+    if existing:
+        if store.find_token(hash_token(existing)) is None:
+            store.put_token(
+                TokenRecord(
+                    token_sha256=hash_token(existing),
+                    role="admin",
+                    description="admin token of the data directory",
+                    created=now_rfc3339(),
+                )
+            )
+        return existing
+    token = create_token(store, role="admin", description="admin token of the data directory")
+    _write_private(data_dir.admin_token_path, token + "\n")
+    return token
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None when there is none."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def authenticate(store: Store, token: str) -> TokenRecord | None:
+    """The grant of `token`, or None when the store does not know it."""
+    digest = hash_token(token)
+    record = store.find_token(digest)
+    if record is None or not hmac.compare_digest(record.token_sha256, digest):
+        return None
+    return record

@@ -1,0 +1,167 @@
+"""The two lanes, as one pure decision: may this token do this to this object?
+
+Roles (a token carries exactly one):
+
+- `admin`: everything, token management included.
+- `platform`: reads everything; writes the cluster-scoped kinds (InferenceGateway,
+  InferenceClass, InferenceCluster) and Secrets in `laneway-system`, where the Secrets that
+  cluster-scoped objects reference live.
+- `team`, scoped to namespaces: writes ModelDeployments, ModelServices, external
+  ModelEndpoints, ModelCaches, InferenceTickets and Secrets in its namespaces; reads those
+  namespaces and every cluster-scoped kind (the published classes, clusters and gateway).
+
+Nobody but admin writes ModelReplicas (only the scheduler composes them, so only it names a
+cluster), a composed object (one with a controller ownerReference: laneway keeps it in line
+with its owner, so the owner is what to change), or a status (controllers write statuses).
+
+Every refusal says which role and namespace would be allowed, so the message is the fix.
+The function reads no state; the server hands it the object as written and as stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from laneway.api.meta import SYSTEM_NAMESPACE, OwnerReference, Resource
+from laneway.api.registry import KindInfo
+from laneway.store.base import TokenRecord
+
+Verb = Literal["get", "list", "watch", "create", "update", "patch", "delete"]
+READ_VERBS: frozenset[str] = frozenset({"get", "list", "watch"})
+
+TEAM_WRITABLE_KINDS: frozenset[str] = frozenset(
+    {"ModelDeployment", "ModelService", "ModelEndpoint", "ModelCache", "InferenceTicket", "Secret"}
+)
+ADMIN_ONLY_KINDS: frozenset[str] = frozenset({"ModelReplica"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """One request, as authorisation sees it.
+
+    `namespace` is "" for cluster-scoped kinds and for lists across all namespaces. `obj` is
+    the object as the client would write it, `existing` as stored; either may be unknown yet
+    (the server asks once before reading the body and again once it has both)."""
+
+    verb: Verb
+    kind: KindInfo
+    namespace: str = ""
+    subresource: str | None = None
+    obj: Resource | None = None
+    existing: Resource | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    message: str = ""
+
+
+ALLOW = Decision(True)
+
+
+def _refuse(message: str) -> Decision:
+    return Decision(False, message)
+
+
+def describe_grant(grant: TokenRecord) -> str:
+    if grant.role == "team":
+        return f"role team (namespaces {', '.join(grant.namespaces) or 'none'})"
+    return f"role {grant.role}"
+
+
+def can_read_namespace(grant: TokenRecord, namespace: str) -> bool:
+    """Whether the token sees objects in `namespace` (team tokens see only their own)."""
+    return grant.role != "team" or namespace in grant.namespaces
+
+
+def composer_of(obj: Resource | None) -> OwnerReference | None:
+    """The controller ownerReference that marks `obj` as composed by laneway, if any."""
+    if obj is None:
+        return None
+    for ref in obj.metadata.owner_references:
+        if ref.controller:
+            return ref
+    return None
+
+
+def _team_token_hint(namespace: str) -> str:
+    return f"a team token for namespace {namespace!r} (laneway token create --role team --namespace {namespace})"
+
+
+def _authorize_read(grant: TokenRecord, access: Access) -> Decision:
+    info = access.kind
+    if not info.namespaced or not access.namespace or can_read_namespace(grant, access.namespace):
+        return ALLOW
+    return _refuse(
+        f"{describe_grant(grant)} may not read {info.plural} in namespace {access.namespace!r}: "
+        f"use {_team_token_hint(access.namespace)}, or a platform or admin token"
+    )
+
+
+def _authorize_write(grant: TokenRecord, access: Access) -> Decision:
+    info = access.kind
+    who = describe_grant(grant)
+    if access.subresource == "status":
+        return _refuse(
+            f"{who} may not write the status of {info.kind}: statuses are written by laneway's controllers; "
+            "only an admin token writes them through the API"
+        )
+    if info.kind in ADMIN_ONLY_KINDS:
+        return _refuse(
+            f"{who} may not {access.verb} {info.kind}: ModelReplicas are composed by laneway's scheduler, the only "
+            "part that names a cluster; change the ModelDeployment (replicas, template, clusterSelector) instead"
+        )
+    if not info.namespaced:
+        if grant.role == "platform":
+            return ALLOW
+        return _refuse(
+            f"{who} may not {access.verb} {info.kind}: cluster-scoped kinds are published by the platform lane; "
+            "use a platform or admin token (laneway token create --role platform)"
+        )
+    namespace = access.namespace
+    if grant.role == "platform":
+        if info.kind == "Secret" and namespace == SYSTEM_NAMESPACE:
+            return ALLOW
+        if info.kind == "Secret":
+            return _refuse(
+                f"{who} writes Secrets only in namespace {SYSTEM_NAMESPACE!r}; a Secret in namespace {namespace!r} "
+                f"is written with {_team_token_hint(namespace)} or an admin token"
+            )
+        return _refuse(
+            f"{who} may not {access.verb} {info.kind}: model-side objects are written by the team lane; "
+            f"use {_team_token_hint(namespace)} or an admin token"
+        )
+    # team
+    if info.kind not in TEAM_WRITABLE_KINDS:
+        return _refuse(f"{who} may not {access.verb} {info.kind}; only an admin token writes it")
+    if namespace not in grant.namespaces:
+        return _refuse(
+            f"{who} may not {access.verb} {info.plural} in namespace {namespace!r}: "
+            f"use {_team_token_hint(namespace)} or an admin token"
+        )
+    for obj in (access.existing, access.obj):
+        ref = composer_of(obj)
+        if ref is not None and obj is not None:
+            return _refuse(
+                f"{who} may not {access.verb} {info.kind} {obj.key}: it is composed by {ref.kind} {ref.name!r} "
+                f"(its controller ownerReference) and laneway keeps it in line with that owner; change the "
+                f"{ref.kind} instead"
+            )
+    return ALLOW
+
+
+def authorize(grant: TokenRecord, access: Access) -> Decision:
+    """Allow or refuse `access` for the token `grant`; a refusal's message says what would be allowed."""
+    if grant.role == "admin":
+        return ALLOW
+    if access.verb in READ_VERBS:
+        return _authorize_read(grant, access)
+    return _authorize_write(grant, access)
+
+
+def may_manage_tokens(grant: TokenRecord) -> Decision:
+    if grant.role == "admin":
+        return ALLOW
+    return _refuse(f"{describe_grant(grant)} may not manage tokens: only an admin token creates or lists tokens")

@@ -1,0 +1,166 @@
+"""Request bodies into typed objects, and typed objects into response bodies.
+
+Reading: JSON (or YAML, as Kubernetes accepts) into a document; the URL's namespace fills an
+absent `metadata.namespace` and must equal a present one; `laneway.api.manifest.parse_object`
+validates (Modelplane's group and label keys included). Writing: every object leaves through
+`outgoing`, which redacts Secrets, so no response path can forget to.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from laneway.api.errors import FieldProblem, InvalidObject
+from laneway.api.kinds.secret import REDACTED, Secret
+from laneway.api.manifest import parse_object
+from laneway.api.meta import Resource
+from laneway.server.errors import Cause, bad_request, invalid, unsupported_media_type
+from laneway.server.targets import Target
+
+JSON_TYPES = frozenset({"application/json", ""})
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
+MERGE_PATCH_TYPE = "application/merge-patch+json"
+SERVER_SET_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp")
+
+
+async def read_body(request: web.Request, *, patch: bool = False) -> Any:
+    """The request's document. A PATCH must say `application/merge-patch+json`."""
+    content_type = request.content_type if "Content-Type" in request.headers else ""
+    raw = await request.read()
+    if patch:
+        if content_type != MERGE_PATCH_TYPE:
+            raise unsupported_media_type(
+                f"PATCH body type {content_type or 'unset'!r} is not supported: send a JSON merge patch (RFC 7386) "
+                f"with Content-Type: {MERGE_PATCH_TYPE}"
+            )
+    elif content_type not in JSON_TYPES and content_type not in YAML_TYPES:
+        raise unsupported_media_type(
+            f"body type {content_type!r} is not supported: send application/json or application/yaml"
+        )
+    if not raw.strip():
+        raise bad_request("the request has no body: send the object as JSON")
+    if content_type in YAML_TYPES:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise bad_request(f"the body is not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise bad_request("the body is not UTF-8 text: send the object as JSON") from None
+    except json.JSONDecodeError as e:
+        raise bad_request(f"the body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+
+
+def require_mapping(document: Any, what: str = "the body") -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise bad_request(f"{what} must be a JSON object with apiVersion, kind, metadata; got {type(document).__name__}")
+    return document
+
+
+def _meta(document: dict[str, Any]) -> dict[str, Any]:
+    metadata = document.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise invalid(str(document.get("kind") or "object"), None, [FieldProblem("metadata", "must be an object")])
+    return dict(metadata)
+
+
+def fit_to_target(document: dict[str, Any], target: Target, *, creating: bool) -> dict[str, Any]:
+    """A copy of `document` whose kind, name and namespace agree with the URL.
+
+    Fills apiVersion, kind and a namespaced kind's namespace when absent; refuses a name or
+    namespace that differs from the URL's; on create, drops the fields the store assigns."""
+    info = target.kind
+    doc = dict(document)
+    doc.setdefault("apiVersion", info.api_version)
+    doc.setdefault("kind", info.kind)
+    if doc["kind"] != info.kind:
+        raise bad_request(
+            f"the body is a {doc['kind']!r} but the URL addresses {info.plural}: send it to the {doc['kind']} collection",
+            causes=[Cause("kind", f"expected {info.kind!r}")],
+        )
+    meta = _meta(doc)
+    if target.name is not None:
+        body_name = meta.setdefault("name", target.name)
+        if body_name != target.name:
+            raise bad_request(
+                f"the name of the object ({body_name!r}) does not match the name in the URL ({target.name!r})",
+                causes=[Cause("metadata.name", f"expected {target.name!r}")],
+            )
+    if info.namespaced:
+        body_ns = meta.setdefault("namespace", target.namespace)
+        if body_ns != target.namespace:
+            raise bad_request(
+                f"the namespace of the object ({body_ns!r}) does not match the namespace in the URL "
+                f"({target.namespace!r}): send it to that namespace's path or fix metadata.namespace",
+                causes=[Cause("metadata.namespace", f"expected {target.namespace!r}")],
+            )
+    elif meta.get("namespace"):
+        raise invalid(
+            info.kind,
+            meta.get("name"),
+            [FieldProblem("metadata.namespace", f"{info.kind} is cluster-scoped; remove metadata.namespace")],
+        )
+    else:
+        meta.pop("namespace", None)
+    if creating:
+        for key in SERVER_SET_METADATA:
+            meta.pop(key, None)
+    doc["metadata"] = meta
+    return doc
+
+
+def parse_for(document: dict[str, Any], target: Target) -> Resource:
+    """Validate `document` into the target's kind, or 422 with one cause per field problem."""
+    try:
+        obj = parse_object(document)
+    except InvalidObject as e:
+        raise invalid(e.kind or target.kind.kind, e.name, e.problems) from None
+    if not isinstance(obj, target.kind.model):
+        raise bad_request(f"the body is a {obj.kind!r} but the URL addresses {target.kind.plural}")
+    return obj
+
+
+def without_status(obj: Resource) -> Resource:
+    """`obj` with its status reset: clients do not claim a status on create (controllers write it)."""
+    field = type(obj).model_fields.get("status")
+    if field is None or field.default_factory is None:
+        return obj
+    return obj.model_copy(update={"status": field.default_factory()})  # type: ignore[call-arg]
+
+
+def restore_redacted(obj: Resource, existing: Resource | None) -> Resource:
+    """A Secret written back as it was read keeps its values: `<redacted>` means "unchanged".
+
+    A placeholder for a key the stored Secret lacks is refused: there is no value to keep."""
+    if not isinstance(obj, Secret):
+        return obj
+    stored = existing.data if isinstance(existing, Secret) else {}
+    missing = [k for k, v in obj.data.items() if v == REDACTED and k not in stored]
+    if missing:
+        raise invalid(
+            "Secret",
+            obj.name,
+            [
+                FieldProblem(f"data.{k}", f"{REDACTED!r} is a placeholder for a stored value, and none is stored; "
+                             "send the value (base64 under data, or plain under stringData)")
+                for k in missing
+            ],
+        )
+    data = {k: (stored[k] if v == REDACTED else v) for k, v in obj.data.items()}
+    return obj.model_copy(update={"data": data})
+
+
+def outgoing(obj: Resource) -> dict[str, Any]:
+    """The wire document of `obj` as a client may see it: Secrets redacted."""
+    if isinstance(obj, Secret):
+        document = obj.redacted().wire()
+        document.pop("stringData", None)  # write-only, as in Kubernetes
+        return document
+    return obj.wire()

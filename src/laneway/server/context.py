@@ -1,0 +1,35 @@
+"""What handlers share: the store, the stop event of streams, and the caller's grant.
+
+Kept in one place so handlers read `store_of(request)` rather than reaching into the app by
+string keys, and a type checker sees what each holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from laneway.server.errors import unauthorized
+from laneway.store.base import Store, TokenRecord
+
+STORE: web.AppKey[Store] = web.AppKey("laneway_store", Store)  # type: ignore[type-abstract]
+STOP: web.AppKey[asyncio.Event] = web.AppKey("laneway_stop", asyncio.Event)
+# aiohttp >= 3.13 wants typed request keys; older versions take a plain string.
+GRANT: Any = web.RequestKey("laneway_grant", TokenRecord) if hasattr(web, "RequestKey") else "laneway_grant"
+
+
+def store_of(request: web.Request) -> Store:
+    return request.app[STORE]
+
+
+def stop_event_of(request: web.Request) -> asyncio.Event:
+    return request.app[STOP]
+
+
+def grant_of(request: web.Request) -> TokenRecord:
+    grant = request.get(GRANT)
+    if grant is None:  # every API route sits behind the auth middleware, so this is defensive
+        raise unauthorized("this request carries no bearer token: send Authorization: Bearer <token>")
+    return grant

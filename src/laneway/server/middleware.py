@@ -1,0 +1,96 @@
+"""Two middlewares every request passes: errors as Status objects, then bearer-token auth.
+
+The error middleware is the one place a refusal becomes a response: an `ApiError` is
+rendered as its Status, aiohttp's own 404/405/413 become Status objects too, and anything
+unexpected is logged with its traceback and answered 500 with no internals. Auth applies to
+everything under `/api` and `/apis`; `/healthz`, `/version` and `/openapi/v3` are public.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from laneway.server.auth import authenticate, bearer_token
+from laneway.server.context import GRANT, store_of
+from laneway.server.errors import ApiError, internal_error, unauthorized
+
+log = logging.getLogger("laneway.server")
+
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def status_response(error: ApiError) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="laneway"'} if error.code == 401 else None
+    return web.json_response(error.status(), status=error.code, headers=headers)
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiError:
+    code = exc.status
+    if code == 404:
+        message = (
+            f"the server has nothing at {request.path}: resources live under /apis/laneway.dev/v1alpha1 and "
+            "/api/v1 (Secrets, namespaces); /openapi/v3 lists every path"
+        )
+    elif code == 405:
+        allowed = exc.headers.get("Allow", "")
+        message = f"{request.method} is not served at {request.path}" + (f"; use {allowed}" if allowed else "")
+    elif code == 413:
+        message = f"the request body is too large ({exc.text}); split the change into smaller objects"
+    else:
+        message = exc.text or exc.reason
+    return ApiError(code, _REASONS.get(code, "BadRequest" if code < 500 else "InternalError"), message)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return status_response(e)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return status_response(_from_http_exception(request, e))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        return status_response(internal_error())
+
+
+PUBLIC_PATHS = frozenset({"/healthz", "/version", "/openapi/v3"})
+
+
+def _needs_auth(path: str) -> bool:
+    return path not in PUBLIC_PATHS and (path in ("/api", "/apis") or path.startswith(("/api/", "/apis/")))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not _needs_auth(request.path):
+        return await handler(request)
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise unauthorized(
+            "this request carries no bearer token: send 'Authorization: Bearer <token>' (the CLI takes --token or "
+            "LANEWAY_TOKEN; `laneway up` writes the admin token to its data directory)"
+        )
+    grant = await asyncio.to_thread(authenticate, store_of(request), token)
+    if grant is None:
+        raise unauthorized("the bearer token is not known to this server: check it, or ask an admin for a new one "
+                           "(laneway token create)")
+    request[GRANT] = grant
+    return await handler(request)

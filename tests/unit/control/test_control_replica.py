@@ -1,0 +1,159 @@
+"""The ModelReplica and InferenceCluster controllers, against the in-memory store and a fake driver."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceClass, InferenceCluster
+from laneway.api.kinds.serving import ModelEndpoint
+from laneway.api.meta import ObjectKey
+from laneway.control.base import ControlContext
+from laneway.control.cluster import ClusterController
+from laneway.control.replica import FINALIZER, ReplicaController
+from laneway.drivers.base import MemberObservation, ReplicaObservation, ServingAddress
+from laneway.drivers.registry import DriverSet
+from laneway.store.memory import MemoryStore
+
+
+class FakeDriver:
+    def __init__(self) -> None:
+        self.ready = False
+        self.applied: list[str] = []
+        self.torn_down: list[str] = []
+
+    async def apply(self, replica, cluster) -> None:
+        self.applied.append(replica.name)
+
+    async def observe(self, replica) -> ReplicaObservation:
+        member = MemberObservation(id="main-0-standalone-0", engine="main", phase="Ready" if self.ready else "Starting", ready=self.ready)
+        address = ServingAddress(engine="main", copy=0, url="http://127.0.0.1:9999", ready=self.ready)
+        reason = "EnginesReady" if self.ready else "EnginesStarting"
+        return ReplicaObservation(self.ready, reason, "", (member,), (address,))
+
+    async def teardown(self, replica) -> None:
+        self.torn_down.append(replica.name)
+
+    async def healthy(self, cluster) -> tuple[bool, str]:
+        return True, "fake"
+
+    async def close(self) -> None:
+        pass
+
+
+def _setup(tmp_path: Path) -> tuple[MemoryStore, FakeDriver, DriverSet, ControlContext]:
+    store = MemoryStore()
+    fake = FakeDriver()
+    drivers = DriverSet(logs_dir=tmp_path)
+    drivers._drivers["Local"] = fake
+    ctx = ControlContext(store=store, gateway_address="http://127.0.0.1:8471", drivers=drivers)
+    store.create(
+        InferenceClass.model_validate(
+            {"metadata": {"name": "cpu"}, "spec": {"devices": [{"name": "cpu", "claim": "Synthetic", "driver": "cpu.laneway.dev", "count": 4}]}}
+        )
+    )
+    store.create(
+        InferenceCluster.model_validate(
+            {
+                "metadata": {"name": "local", "labels": {"region": "eu-west"}},
+                "spec": {"cluster": {"source": "Local", "local": {}}, "nodePools": [{"name": "p", "className": "cpu"}]},
+            }
+        )
+    )
+    store.create(
+        ModelReplica.model_validate(
+            {
+                "metadata": {"name": "m-0", "namespace": "ml", "labels": {"laneway.dev/deployment": "m"}},
+                "spec": {
+                    "clusterName": "local",
+                    "engines": [
+                        {
+                            "name": "main",
+                            "members": [
+                                {
+                                    "nodeSelector": {"devices": [{"name": "cpu", "selectors": [{"cel": "true"}]}]},
+                                    "template": {"spec": {"containers": [{"name": "engine", "image": "sim"}]}},
+                                }
+                            ],
+                        }
+                    ],
+                },
+            }
+        )
+    )
+    return store, fake, drivers, ctx
+
+
+def test_endpoint_exists_only_while_the_replica_is_ready(tmp_path: Path) -> None:
+    store, fake, drivers, ctx = _setup(tmp_path)
+    ctl = ReplicaController(ctx, drivers)
+    key = ObjectKey("ml", "m-0")
+
+    asyncio.run(ctl.reconcile(key))
+    replica = store.get("ModelReplica", key)
+    assert FINALIZER in replica.metadata.finalizers
+    (ready,) = [c for c in replica.status.conditions if c.type == "Ready"]
+    assert (ready.status, ready.reason) == ("False", "EnginesStarting")
+    assert store.list("ModelEndpoint", namespace="ml").items == []
+
+    fake.ready = True
+    asyncio.run(ctl.reconcile(key))
+    (endpoint,) = store.list("ModelEndpoint", namespace="ml").items
+    assert isinstance(endpoint, ModelEndpoint)
+    assert endpoint.name == "m-0" and endpoint.spec.url == "http://127.0.0.1:9999"
+    assert endpoint.metadata.labels["laneway.dev/deployment"] == "m"
+    assert endpoint.metadata.labels["laneway.dev/cluster"] == "local"
+    assert endpoint.metadata.labels["region"] == "eu-west"
+    assert endpoint.metadata.owner_references[0].uid == replica.metadata.uid
+    assert store.get("ModelReplica", key).status.phase == "Ready"
+
+    revision = store.revision()
+    asyncio.run(ctl.reconcile(key))
+    assert store.revision() == revision, "reconciling a steady replica twice writes nothing"
+
+    fake.ready = False
+    asyncio.run(ctl.reconcile(key))
+    assert store.list("ModelEndpoint", namespace="ml").items == []
+
+
+def test_deletion_stops_engines_before_the_replica_goes(tmp_path: Path) -> None:
+    store, fake, drivers, ctx = _setup(tmp_path)
+    ctl = ReplicaController(ctx, drivers)
+    key = ObjectKey("ml", "m-0")
+    fake.ready = True
+    asyncio.run(ctl.reconcile(key))
+    store.delete("ModelReplica", key)
+    assert store.get("ModelReplica", key).metadata.deletion_timestamp
+    asyncio.run(ctl.reconcile(key))
+    assert fake.torn_down == ["m-0"]
+    assert store.list("ModelReplica").items == []
+    assert store.list("ModelEndpoint").items == []
+
+
+def test_replica_on_a_missing_cluster_says_so(tmp_path: Path) -> None:
+    store, fake, drivers, ctx = _setup(tmp_path)
+    store.delete("InferenceCluster", ObjectKey("", "local"))
+    asyncio.run(ReplicaController(ctx, drivers).reconcile(ObjectKey("ml", "m-0")))
+    (ready,) = store.get("ModelReplica", ObjectKey("ml", "m-0")).status.conditions
+    assert ready.reason == "ClusterNotFound" and "local" in ready.message
+
+
+def test_cluster_status_publishes_gateway_and_capacity(tmp_path: Path) -> None:
+    store, fake, drivers, ctx = _setup(tmp_path)
+    asyncio.run(ClusterController(ctx, drivers).reconcile(ObjectKey("", "local")))
+    cluster = store.get("InferenceCluster", ObjectKey("", "local"))
+    assert isinstance(cluster, InferenceCluster)
+    assert cluster.status.gateway.address == "http://127.0.0.1:8471"
+    conditions = {c.type: c.status for c in cluster.status.conditions}
+    assert conditions == {"BackendReady": "True", "Ready": "True"}
+    assert [(p.name, p.nodes) for p in cluster.status.gpu_pools] == [("p", 1)]
+
+
+def test_cluster_naming_a_missing_class_is_not_ready(tmp_path: Path) -> None:
+    store, fake, drivers, ctx = _setup(tmp_path)
+    store.delete("InferenceClass", ObjectKey("", "cpu"))
+    asyncio.run(ClusterController(ctx, drivers).reconcile(ObjectKey("", "local")))
+    cluster = store.get("InferenceCluster", ObjectKey("", "local"))
+    ready = [c for c in cluster.status.conditions if c.type == "Ready"][0]
+    assert ready.status == "False" and ready.reason == "ClassNotFound" and "cpu" in ready.message
