@@ -1,0 +1,148 @@
+"""Full re-plan of a synthetic fleet: 1,000 clusters x 8 pools, 2,000 deployments, mixed selectors.
+
+Prints the time of a full re-plan with the compile-once / evaluate-once caches (cold: fresh
+caches, as after a restart; warm: the steady state of the controller), and the ratio against a
+baseline that compiles every selector on every evaluation and memoizes nothing, run in the
+same process on the same fleet. The baseline is slow by design, so by default it plans a
+deterministic sample of the deployments and scales the time up; `--full-baseline` plans all.
+
+    python benchmarks/placement.py [--clusters 1000] [--deployments 2000] [--baseline-sample 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from typing import Any
+
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment
+from laneway.placement import DeviceMatcher, plan_fleet
+from laneway.placement.fleet import Fleet
+
+GPU = "gpu.nvidia.com"
+PRODUCTS = [("A100", "40Gi"), ("A100", "80Gi"), ("H100", "80Gi"), ("H200", "141Gi"), ("L4", "24Gi"), ("B200", "192Gi")]
+DRIVERS = ["535.104.5", "550.54.15", "560.28.3"]
+REGIONS = ["us-east", "us-west", "eu-west", "eu-central", "ap-south", "ap-east", "sa-east", "ca-central"]
+TIERS = ["gold", "silver", "bronze"]
+SELECTORS = [
+    'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("{mem}")) >= 0',
+    'device.attributes["gpu.nvidia.com"].productName in ["{p1}", "{p2}"]',
+    'device.attributes["gpu.nvidia.com"].driverVersion.isGreaterThan(semver("{drv}"))',
+    'device.driver == "gpu.nvidia.com" && device.capacity["gpu.nvidia.com"].memory.isGreaterThan(quantity("{mem}"))',
+    'has(device.attributes["gpu.nvidia.com"].productName) && device.attributes["gpu.nvidia.com"].productName.startsWith("{p1prefix}")',
+]
+
+
+def classes() -> list[InferenceClass]:
+    out = []
+    for product, memory in PRODUCTS:
+        for driver in DRIVERS:
+            name = f"{product.lower()}-{memory.lower()}-{driver.split('.')[0]}"
+            out.append(
+                InferenceClass.model_validate(
+                    {
+                        "metadata": {"name": name},
+                        "spec": {
+                            "devices": [
+                                {
+                                    "name": "gpu",
+                                    "driver": GPU,
+                                    "deviceClassName": GPU,
+                                    "count": 8,
+                                    "attributes": {"productName": {"string": product}, "driverVersion": {"version": driver}},
+                                    "capacity": {"memory": {"value": memory}},
+                                },
+                                {"name": "nic", "claim": "Synthetic", "driver": "net.example.com", "attributes": {"rdma": {"bool": True}}},
+                            ]
+                        },
+                    }
+                )
+            )
+    return out
+
+
+def clusters(n: int, class_names: list[str], rng: random.Random) -> list[InferenceCluster]:
+    out = []
+    for i in range(n):
+        pools = [{"name": f"pool-{j}", "className": rng.choice(class_names), "nodeCount": rng.randint(2, 16), "accounting": rng.choice(["Node", "Device"])} for j in range(8)]
+        taints = [{"key": "reserved", "value": "batch", "effect": "NoSchedule"}] if i % 25 == 0 else []
+        out.append(
+            InferenceCluster.model_validate(
+                {
+                    "metadata": {"name": f"cluster-{i:04d}", "labels": {"region": REGIONS[i % len(REGIONS)], "tier": TIERS[i % 3]}},
+                    "spec": {"cluster": {"source": "Local", "local": {}}, "nodePools": pools, "taints": taints},
+                    "status": {"conditions": [{"type": "Ready", "status": "True" if i % 50 else "False"}], "gateway": {"address": f"10.0.{i // 256}.{i % 256}:8080"}},
+                }
+            )
+        )
+    return out
+
+
+def deployments(n: int, rng: random.Random) -> list[ModelDeployment]:
+    out = []
+    for i in range(n):
+        p1, p2 = rng.sample([p for p, _ in PRODUCTS], 2)
+        fill: dict[str, Any] = {"mem": rng.choice(["24Gi", "40Gi", "80Gi", "100Gi"]), "p1": p1, "p2": p2, "drv": rng.choice(["530.0.0", "540.0.0", "555.0.0"]), "p1prefix": p1[:1]}
+        selectors = [{"cel": s.format(**fill)} for s in rng.sample(SELECTORS, rng.randint(1, 2))]
+        member = {
+            "role": "Standalone",
+            "nodeSelector": {"devices": [{"name": "gpu", "count": rng.choice([1, 2, 4, 8]), "selectors": selectors}]},
+            "template": {"spec": {"containers": [{"name": "engine", "image": "vllm/vllm-openai:latest"}]}},
+        }
+        match = {"region": REGIONS[i % len(REGIONS)]} if i % 3 else {"tier": TIERS[i % 3]}
+        out.append(
+            ModelDeployment.model_validate(
+                {
+                    "metadata": {"name": f"model-{i:04d}", "namespace": f"team-{i % 20}"},
+                    "spec": {"replicas": rng.randint(1, 3), "template": {"spec": {"clusterSelector": {"matchLabels": match}, "engines": [{"name": "main", "members": [member]}]}}},
+                }
+            )
+        )
+    return out
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, default=1000)
+    parser.add_argument("--deployments", type=int, default=2000)
+    parser.add_argument("--baseline-sample", type=int, default=200, help="deployments the uncached baseline plans (scaled up)")
+    parser.add_argument("--full-baseline", action="store_true", help="run the baseline on every deployment")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    cls = classes()
+    fleet_clusters = clusters(args.clusters, [c.name for c in cls], rng)
+    deps = deployments(args.deployments, rng)
+    print(f"fleet: {len(fleet_clusters)} clusters x 8 pools, {len(cls)} classes, {len(deps)} deployments")
+
+    cached = DeviceMatcher()
+    cold, placements = timed(lambda: plan_fleet(deps, clusters=fleet_clusters, classes=cls, matcher=cached))
+    warm, again = timed(lambda: plan_fleet(deps, clusters=fleet_clusters, classes=cls, matcher=cached))
+    assert again == placements, "re-planning the same inputs must give the same answer"
+    fleet_build, _ = timed(lambda: Fleet.build(fleet_clusters, cls))
+    placed = sum(len(p.replicas) for p in placements)
+    wanted = sum(p.wanted for p in placements)
+    print(f"placed {placed} of {wanted} replicas; {cached.compilations} compilations, {cached.evaluations} evaluations")
+    print(f"full re-plan, cold caches: {cold:.3f} s")
+    print(f"full re-plan, warm caches: {warm:.3f} s (of which fleet indexing {fleet_build:.3f} s)")
+
+    sample = deps if args.full_baseline else deps[: args.baseline_sample]
+    scale = len(deps) / len(sample)
+    baseline = DeviceMatcher(cache=False)
+    base_time, _ = timed(lambda: plan_fleet(sample, clusters=fleet_clusters, classes=cls, matcher=baseline))
+    base_full = base_time * scale
+    how = "all deployments" if scale == 1 else f"{len(sample)} deployments, scaled x{scale:g}"
+    print(f"baseline without compiled-expression caching ({how}): {base_full:.3f} s ({baseline.compilations} compilations)")
+    print(f"ratio baseline / cached: cold {base_full / cold:.1f}x, warm {base_full / warm:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

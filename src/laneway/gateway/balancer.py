@@ -1,0 +1,81 @@
+"""Choosing one endpoint: weighted entries, then power of two choices by requests in flight.
+
+Within a tier, an entry is drawn with probability proportional to its weight among the entries
+that still have a usable endpoint (healthy, not saturated, not already tried by this request),
+so Modelplane's shares hold while everything is healthy and shift to what is left when not.
+Within the entry, two distinct endpoints are drawn at random and the one with fewer requests in
+flight wins: it avoids both blind round robin (which keeps feeding a slow endpoint) and a global
+least-loaded scan (which herds every request onto the same idle endpoint). Pure given its
+inputs: the states, the clock reading and the random source are passed in.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Collection, Mapping, Sequence
+
+from laneway.api.meta import ObjectKey
+from laneway.gateway.health import EndpointState
+from laneway.gateway.weights import Entry, Target
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """No endpoint could be chosen. `saturated` is true when some endpoint was healthy but full."""
+
+    saturated: bool
+    reason: str
+
+
+def choose(
+    entries: Sequence[Entry],
+    states: Mapping[ObjectKey, EndpointState],
+    *,
+    now: float,
+    rng: random.Random,
+    tried: Collection[ObjectKey] = (),
+) -> Target | Unavailable:
+    saturated = False
+    pool: list[tuple[Entry, list[Target]]] = []
+    total = 0
+    for entry in entries:
+        usable: list[Target] = []
+        for t in entry.targets:
+            if t.key in tried:
+                continue
+            st = states.get(t.key)
+            if st is None:
+                usable.append(t)
+                continue
+            if not st.available(now):
+                continue
+            if st.saturated(t.max_in_flight):
+                saturated = True
+                continue
+            usable.append(t)
+        if usable:
+            pool.append((entry, usable))
+            total += entry.weight
+    if not pool:
+        if saturated:
+            return Unavailable(True, "every endpoint is at its maxInFlight")
+        if not entries:
+            return Unavailable(False, "no ready endpoint")
+        return Unavailable(False, "every endpoint is failing or ejected")
+    if len(pool) == 1:
+        targets = pool[0][1]
+    else:
+        x = rng.random() * total
+        targets = pool[-1][1]
+        for entry, usable in pool:
+            x -= entry.weight
+            if x < 0:
+                targets = usable
+                break
+    if len(targets) == 1:
+        return targets[0]
+    a, b = rng.sample(targets, 2)
+    ia = states[a.key].in_flight if a.key in states else 0
+    ib = states[b.key].in_flight if b.key in states else 0
+    return a if ia <= ib else b

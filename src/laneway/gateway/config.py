@@ -1,0 +1,45 @@
+"""Tunables of one gateway process, with the defaults a production fleet wants.
+
+Tests shrink the time constants (ejection, status interval) so behaviour shows in
+milliseconds; nothing else reads a global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    # Retries (before the first byte only).
+    max_attempts: int = 3
+    """Upstream attempts per request, the first included."""
+    retry_budget_ratio: float = 0.2
+    """Retries allowed as a share of requests over `retry_budget_window` seconds."""
+    retry_budget_min: int = 10
+    """Retries always allowed per window, so a quiet gateway can still retry."""
+    retry_budget_window: float = 10.0
+
+    # Passive health.
+    eject_after_failures: int = 3
+    """Consecutive failures that eject an endpoint."""
+    ejection_seconds: float = 10.0
+    """First ejection; each failed probe doubles it, up to `max_ejection_seconds`."""
+    max_ejection_seconds: float = 300.0
+
+    # Upstream timeouts.
+    connect_timeout: float = 5.0
+    headers_timeout: float = 300.0
+    """Longest wait for an upstream's response headers when the service sets no queueTimeout."""
+
+    # Metering and status.
+    status_interval: float = 5.0
+    """Seconds between ModelService status writes (only written when changed)."""
+    latency_window: float = 300.0
+    """Seconds of samples the p95s in the service status cover."""
+    max_samples: int = 4096
+
+    # Limits.
+    max_request_body_bytes: int = 32 * 1024 * 1024
+    rebuild_debounce: float = 0.05
+    """Wait this long after a store change so a burst of writes yields one table rebuild."""

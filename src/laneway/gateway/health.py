@@ -1,0 +1,59 @@
+"""Per-endpoint live state: requests in flight and passive health.
+
+Passive health is an outlier detector in the spirit of Envoy's: an endpoint that fails
+`eject_after_failures` times in a row (connection refused, reset, or a 5xx) is ejected for
+`ejection_seconds`. When that time is up it is not trusted at once: exactly one request is let
+through as a probe. A probe that succeeds returns the endpoint; one that fails ejects it again
+for twice as long (up to a cap). The probe is a real request, so the proxy's retry covers a
+failed probe and the caller never sees it.
+
+The state lives per gateway process, keyed by the endpoint's identity, and outlives routing
+table swaps, so an edit of a service does not forget that an endpoint is failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from laneway.gateway.config import GatewayConfig
+
+
+@dataclass
+class EndpointState:
+    in_flight: int = 0
+    consecutive_failures: int = 0
+    ejected_until: float = 0.0
+    ejection_seconds: float = 0.0
+    probing: bool = False
+    """True from ejection until a probe succeeds: at most one request at a time may go."""
+    total_requests: int = 0
+    total_failures: int = 0
+
+    def available(self, now: float) -> bool:
+        """Whether a new request may go here now (health only; saturation is separate)."""
+        if not self.probing:
+            return True
+        return now >= self.ejected_until and self.in_flight == 0
+
+    def saturated(self, max_in_flight: int | None) -> bool:
+        return max_in_flight is not None and self.in_flight >= max_in_flight
+
+    @property
+    def ejected(self) -> bool:
+        return self.probing
+
+    def on_success(self) -> None:
+        self.consecutive_failures = 0
+        self.probing = False
+        self.ejection_seconds = 0.0
+
+    def on_failure(self, now: float, config: GatewayConfig) -> None:
+        self.total_failures += 1
+        self.consecutive_failures += 1
+        if self.probing:
+            self.ejection_seconds = min(max(self.ejection_seconds * 2, config.ejection_seconds), config.max_ejection_seconds)
+            self.ejected_until = now + self.ejection_seconds
+        elif self.consecutive_failures >= config.eject_after_failures:
+            self.probing = True
+            self.ejection_seconds = config.ejection_seconds
+            self.ejected_until = now + self.ejection_seconds

@@ -1,0 +1,178 @@
+"""Metering: what every request cost, as Prometheus metrics and per-service summaries.
+
+Each finished request is recorded once with its service, endpoint, tier, status, time to first
+byte of the response body (time to first token for a stream), total time and tokens. The
+Prometheus registry belongs to one gateway (no process-global state), served on the gateway's
+`/metrics`. The per-service summary (requests per tier, p95 latency and time to first token
+over a sliding window) is what the status writer puts on the ModelService and compares with
+its `slo`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from laneway.api.kinds.common import parse_duration
+from laneway.api.kinds.serving import ServiceSLO
+from laneway.api.meta import ObjectKey
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    latency: float
+    ttft: float
+
+
+@dataclass
+class ServiceWindow:
+    """Recent samples of one service and its lifetime counts per tier."""
+
+    samples: deque[Sample]
+    requests_by_tier: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    requests_by_tier: dict[str, int]
+    errors: int
+    samples: int
+    p95_latency: float | None
+    p95_ttft: float | None
+
+
+def p95(values: list[float]) -> float | None:
+    """Nearest-rank 95th percentile (no interpolation: a value that was actually observed)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class SLOVerdict:
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+
+
+def judge_slo(slo: ServiceSLO | None, summary: ServiceSummary | None) -> SLOVerdict:
+    """Compare the window's p95s with the service's budget. Pure."""
+    if slo is None or (slo.p95_latency is None and slo.p95_time_to_first_token is None):
+        return SLOVerdict("Unknown", "NoSLO", "the service sets no slo")
+    if summary is None or summary.samples == 0:
+        return SLOVerdict("Unknown", "NoTraffic", "no successful requests in the window yet")
+    broken: list[str] = []
+    if slo.p95_latency is not None and summary.p95_latency is not None:
+        budget = parse_duration(slo.p95_latency)
+        if summary.p95_latency > budget:
+            broken.append(f"p95 latency {summary.p95_latency * 1000:.0f}ms exceeds the budget {slo.p95_latency}")
+    if slo.p95_time_to_first_token is not None and summary.p95_ttft is not None:
+        budget = parse_duration(slo.p95_time_to_first_token)
+        if summary.p95_ttft > budget:
+            broken.append(
+                f"p95 time to first token {summary.p95_ttft * 1000:.0f}ms exceeds the budget {slo.p95_time_to_first_token}"
+            )
+    if broken:
+        return SLOVerdict("False", "BudgetExceeded", "; ".join(broken))
+    return SLOVerdict("True", "WithinBudget", f"p95s within the slo over {summary.samples} requests")
+
+
+class Meter:
+    """Records requests; owned by one gateway."""
+
+    def __init__(self, *, clock: Callable[[], float], window: float, max_samples: int) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._clock = clock
+        self._window = window
+        self._max = max_samples
+        self._services: dict[ObjectKey, ServiceWindow] = {}
+        labels = ("namespace", "service", "endpoint", "tier")
+        self._requests = Counter(
+            "laneway_gateway_requests", "Requests proxied, by outcome.", (*labels, "code"), registry=self.registry
+        )
+        self._latency = Histogram(
+            "laneway_gateway_request_duration_seconds", "Total time of a request.", labels, buckets=_BUCKETS, registry=self.registry
+        )
+        self._ttft = Histogram(
+            "laneway_gateway_time_to_first_token_seconds",
+            "Time from the request to the first byte of the response body.",
+            labels,
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._tokens = Counter(
+            "laneway_gateway_tokens", "Tokens by kind (prompt, completion).", (*labels, "kind"), registry=self.registry
+        )
+        self._refused = Counter(
+            "laneway_gateway_refusals", "Requests the gateway answered itself.", ("namespace", "service", "code"), registry=self.registry
+        )
+        self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
+
+    def _series(self, ns: str, svc: str, endpoint: str, tier: str) -> tuple[Histogram, Histogram]:
+        key = (ns, svc, endpoint, tier)
+        hit = self._children.get(key)
+        if hit is None:
+            hit = self._children[key] = (self._latency.labels(*key), self._ttft.labels(*key))
+        return hit  # type: ignore[return-value]
+
+    def record(
+        self,
+        service: ObjectKey,
+        *,
+        endpoint: str,
+        tier: str,
+        status: int,
+        ttft: float,
+        total: float,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None:
+        ns, svc = service.namespace, service.name
+        self._requests.labels(ns, svc, endpoint, tier, str(status)).inc()
+        lat, tt = self._series(ns, svc, endpoint, tier)
+        lat.observe(total)  # type: ignore[attr-defined]
+        tt.observe(ttft)  # type: ignore[attr-defined]
+        if prompt_tokens:
+            self._tokens.labels(ns, svc, endpoint, tier, "prompt").inc(prompt_tokens)
+        if completion_tokens:
+            self._tokens.labels(ns, svc, endpoint, tier, "completion").inc(completion_tokens)
+        win = self._services.get(service)
+        if win is None:
+            win = self._services[service] = ServiceWindow(samples=deque(maxlen=self._max))
+        win.requests_by_tier[tier] = win.requests_by_tier.get(tier, 0) + 1
+        if status < 400:
+            win.samples.append(Sample(self._clock(), total, ttft))
+        else:
+            win.errors += 1
+
+    def refused(self, service: ObjectKey | None, status: int) -> None:
+        ns, svc = (service.namespace, service.name) if service else ("", "")
+        self._refused.labels(ns, svc, str(status)).inc()
+
+    def summary(self, service: ObjectKey) -> ServiceSummary | None:
+        win = self._services.get(service)
+        if win is None:
+            return None
+        edge = self._clock() - self._window
+        while win.samples and win.samples[0].at < edge:
+            win.samples.popleft()
+        samples = list(win.samples)
+        return ServiceSummary(
+            requests_by_tier=dict(win.requests_by_tier),
+            errors=win.errors,
+            samples=len(samples),
+            p95_latency=p95([s.latency for s in samples]),
+            p95_ttft=p95([s.ttft for s in samples]),
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,415 @@
+"""The hot path: one request in, one upstream chosen (and maybe retried), the response out.
+
+Order of work for a request: route (path or model name) and key check, rate limit, then the
+attempt loop. Each attempt picks an endpoint (tiers in the service's order, weighted entries,
+power of two choices), sends the request, and waits for the response headers. A connection
+failure or a retryable status (429, 5xx) before any body byte is retried on an endpoint this
+request has not tried, while the per-request attempt cap and the gateway's retry budget allow;
+when there is nothing left to try, the last upstream error is passed through as it is.
+Once the body starts, bytes are forwarded as they arrive and nothing is retried. A client that
+goes away closes the upstream connection, which is how an engine learns to stop generating.
+
+Kept lean on purpose: no per-request allocation beyond what the request needs, header
+filtering by set lookup, metrics series cached per label set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from typing import Any, Callable
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from laneway.api.kinds.serving import Tier
+from laneway.api.meta import ObjectKey
+from laneway.gateway.balancer import Unavailable, choose
+from laneway.gateway.config import GatewayConfig
+from laneway.gateway.errors import GatewayError, error_response
+from laneway.gateway.health import EndpointState
+from laneway.gateway.keys import presented_key
+from laneway.gateway.limits import RateLimiter, RetryBudget
+from laneway.gateway.metering import Meter
+from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
+from laneway.gateway.table import RoutingTable, ServiceRoute
+from laneway.gateway.usage import SSEUsageScanner, Usage, ask_for_usage, usage_from_body
+from laneway.gateway.weights import Target
+
+log = logging.getLogger(__name__)
+
+_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+     "transfer-encoding", "upgrade", "host", "content-length"}
+)
+_CALLER_ONLY = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie"}
+_RESPONSE_DROP = _HOP | {"content-length"}
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_BUFFER_LIMIT = 1 << 20
+
+
+class Proxy:
+    """State of the data plane in one gateway process: the table and the live endpoint state."""
+
+    def __init__(self, *, config: GatewayConfig, clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.table = RoutingTable()
+        self.states: dict[ObjectKey, EndpointState] = {}
+        self.meter = Meter(clock=clock, window=config.latency_window, max_samples=config.max_samples)
+        self.limiter = RateLimiter(clock=clock)
+        self.budget = RetryBudget(
+            clock=clock, ratio=config.retry_budget_ratio, minimum=config.retry_budget_min, window=config.retry_budget_window
+        )
+        self.session: aiohttp.ClientSession | None = None
+        self._slot = asyncio.Event()
+        self._waiting = 0
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    def swap(self, table: RoutingTable) -> None:
+        """Replace the routing table in one assignment; requests in flight keep the old one."""
+        self.table = table
+        live = {t.key for r in table.services.values() for entries in r.tiers.values() for e in entries for t in e.targets}
+        for key in [k for k, st in self.states.items() if k not in live and st.in_flight == 0]:
+            del self.states[key]
+
+    # ---- entry point ---------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path == "/metrics" and request.method == "GET":
+            return web.Response(body=self.meter.exposition(), content_type="text/plain", charset="utf-8")
+        if path in ("/healthz", "/readyz"):
+            return web.Response(text="ok")
+        started = self.clock()
+        table = self.table
+        route_key: ObjectKey | None = None
+        try:
+            grant = table.keys.identify(presented_key(request.headers.get("Authorization"), request.headers.get("x-api-key")))
+            if path.startswith("/v1/") and request.method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
+                return self._models(table, grant, path)
+            body = await self._read_body(request, table)
+            payload = _json_payload(request, body)
+            if path.startswith("/v1/"):
+                routed = route_by_model(table, path, payload, grant)
+            else:
+                routed = route_prefixed(table, path, grant)
+            route_key = routed.route.key
+            admission = self.limiter.admit((route_key, routed.key_id), routed.route.rate_limit)
+            if not admission.allowed:
+                raise GatewayError(
+                    429,
+                    f"Rate limit reached for service {route_key}: {admission.reason}. Retry after {admission.retry_after}s.",
+                    "rate_limit_exceeded",
+                    {"Retry-After": str(admission.retry_after)},
+                )
+            if not routed.route.routable():
+                raise GatewayError(503, _no_endpoint_reason(routed.route), "no_endpoint")
+            self.budget.record_request()
+            return await self._forward(request, routed, body, payload, started)
+        except GatewayError as err:
+            self.meter.refused(route_key, err.status)
+            return error_response(err)
+
+    # ---- pieces --------------------------------------------------------------------------
+
+    def _models(self, table: RoutingTable, grant: Any, path: str) -> web.Response:
+        models = [
+            {"id": name, "object": "model", "created": 0, "owned_by": key.namespace, "laneway_service": str(key)}
+            for name, key in visible_models(table, grant)
+        ]
+        if path == "/v1/models":
+            return web.json_response({"object": "list", "data": models})
+        wanted = path[len("/v1/models/"):]
+        for m in models:
+            if m["id"] == wanted:
+                return web.json_response(m)
+        raise GatewayError(404, f"The model {wanted!r} does not exist or you do not have access to it.", "model_not_found")
+
+    async def _read_body(self, request: web.Request, table: RoutingTable) -> bytes:
+        if not request.body_exists:
+            return b""
+        limit = min(self.config.max_request_body_bytes, table.max_request_body_bytes or self.config.max_request_body_bytes)
+        if request.content_length is not None and request.content_length > limit:
+            raise GatewayError(413, f"Request body of {request.content_length} bytes exceeds the gateway's limit of {limit} bytes.", "body_too_large")
+        if request.content_length is not None:
+            return await request.content.readexactly(request.content_length)
+        body = bytearray()
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                raise GatewayError(413, f"Request body exceeds the gateway's limit of {limit} bytes.", "body_too_large")
+        return bytes(body)
+
+    def _select(self, route: ServiceRoute, tried: set[ObjectKey], skip: set[Tier]) -> tuple[Target, Tier] | Unavailable:
+        now = self.clock()
+        saturated = False
+        reason = ""
+        for tier in route.tier_order():
+            if tier in skip:
+                continue
+            entries = route.tiers.get(tier, ())
+            if not entries:
+                continue
+            picked = choose(entries, self.states, now=now, rng=self.rng, tried=tried)
+            if isinstance(picked, Unavailable):
+                saturated = saturated or picked.saturated
+                reason = reason or f"{tier}: {picked.reason}"
+                continue
+            return picked, tier
+        return Unavailable(saturated, reason or "no ready endpoint")
+
+    def _state(self, key: ObjectKey) -> EndpointState:
+        st = self.states.get(key)
+        if st is None:
+            st = self.states[key] = EndpointState()
+        return st
+
+    def _release(self, st: EndpointState) -> None:
+        st.in_flight -= 1
+        if self._waiting:
+            ev, self._slot = self._slot, asyncio.Event()
+            ev.set()
+
+    async def _wait_for_slot(self, timeout: float) -> None:
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(self._slot.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._waiting -= 1
+
+    async def _forward(
+        self, request: web.Request, routed: Routed, body: bytes, payload: dict[str, Any] | None, started: float
+    ) -> web.StreamResponse:
+        assert self.session is not None, "Proxy.start() was not awaited"
+        route = routed.route
+        cfg = self.config
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _CALLER_ONLY)
+        url_tail = routed.upstream_path + (("?" + request.query_string) if request.query_string else "")
+        added_usage = False
+        if payload is not None:
+            added_usage = ask_for_usage(payload, routed.upstream_path)
+            if added_usage:
+                body = json.dumps(payload).encode()
+        tried: set[ObjectKey] = set()
+        skip: set[Tier] = set()
+        attempts = 0
+        queue_deadline = started + route.queue_timeout if route.queue_timeout else started
+        pending: tuple[aiohttp.ClientResponse, Target, Tier, EndpointState] | None = None
+        last_error = ""
+        while True:
+            picked = self._select(route, tried, skip)
+            if isinstance(picked, Unavailable):
+                if pending is not None:
+                    return await self._respond(request, routed, pending, started, added_usage)
+                now = self.clock()
+                if picked.saturated and now < queue_deadline:
+                    await self._wait_for_slot(queue_deadline - now)
+                    continue
+                if picked.saturated:
+                    msg = f"Service {route.key} is saturated: {picked.reason}" + (
+                        f" and no slot freed within its queueTimeout" if route.queue_timeout else ""
+                    ) + "; add replicas, raise maxInFlight, or add an Overflow entry."
+                    raise GatewayError(503, msg, "saturated", {"Retry-After": "1"})
+                detail = f" (last error: {last_error})" if last_error else ""
+                raise GatewayError(503, f"No endpoint of service {route.key} can answer: {picked.reason}{detail}.", "no_endpoint")
+            target, tier = picked
+            if pending is not None:
+                # A better candidate exists: drop the failed response and try it.
+                if not self.budget.try_retry() or attempts >= cfg.max_attempts:
+                    return await self._respond(request, routed, pending, started, added_usage)
+                pending[0].release()
+                self._release(pending[3])
+                pending = None
+            elif attempts and (attempts >= cfg.max_attempts or not self.budget.try_retry()):
+                raise GatewayError(502, f"Upstream of service {route.key} failed after {attempts} attempt(s): {last_error}.", "upstream_failed")
+            attempts += 1
+            tried.add(target.key)
+            st = self._state(target.key)
+            st.in_flight += 1
+            st.total_requests += 1
+            spill_on_timeout = tier == "Primary" and route.queue_timeout is not None and route.has_overflow
+            wait = route.queue_timeout if spill_on_timeout and route.queue_timeout else cfg.headers_timeout
+            try:
+                async with asyncio.timeout(wait):
+                    up = await self.session.request(
+                        request.method,
+                        target.base_url + url_tail,
+                        headers=_upstream_headers(headers, target),
+                        data=_body_for(target, body, payload),
+                        allow_redirects=False,
+                    )
+            except TimeoutError:
+                self._release(st)
+                if spill_on_timeout:
+                    skip.add("Primary")
+                    last_error = f"endpoint {target.name} gave no response within the queueTimeout"
+                else:
+                    st.on_failure(self.clock(), cfg)
+                    last_error = f"endpoint {target.name} gave no response within {wait:g}s"
+                continue
+            except (aiohttp.ClientError, OSError) as exc:
+                self._release(st)
+                st.on_failure(self.clock(), cfg)
+                last_error = f"endpoint {target.name}: {type(exc).__name__}: {exc}"
+                continue
+            except BaseException:
+                self._release(st)
+                raise
+            if up.status in RETRYABLE:
+                if up.status >= 500:
+                    st.on_failure(self.clock(), cfg)
+                last_error = f"endpoint {target.name} answered {up.status}"
+                pending = (up, target, tier, st)
+                continue
+            st.on_success()
+            return await self._respond(request, routed, (up, target, tier, st), started, added_usage)
+
+    async def _respond(
+        self,
+        request: web.Request,
+        routed: Routed,
+        attempt: tuple[aiohttp.ClientResponse, Target, Tier, EndpointState],
+        started: float,
+        added_usage: bool,
+    ) -> web.StreamResponse:
+        up, target, tier, st = attempt
+        route = routed.route
+        headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in _RESPONSE_DROP)
+        headers["x-laneway-endpoint"] = target.name
+        headers["x-laneway-tier"] = tier
+        usage = Usage()
+        status = up.status
+        ttft = 0.0
+        clean = False
+        try:
+            ctype = up.headers.get("Content-Type", "")
+            length = up.content_length
+            if "text/event-stream" not in ctype and length is not None and length <= _BUFFER_LIMIT:
+                try:
+                    body = await up.read()
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    status = 502
+                    st.on_failure(self.clock(), self.config)
+                    raise GatewayError(
+                        502, f"Endpoint {target.name} of service {route.key} broke off its response ({type(exc).__name__}).", "upstream_broken"
+                    ) from None
+                ttft = self.clock() - started
+                if "json" in ctype:
+                    usage = usage_from_body(body)
+                clean = True
+                return web.Response(status=status, body=body, headers=headers)
+            resp = web.StreamResponse(status=status, headers=headers)
+            scanner = SSEUsageScanner(drop_usage_chunk=added_usage) if "text/event-stream" in ctype else None
+            await resp.prepare(request)
+            first = True
+            try:
+                async for chunk in up.content.iter_any():
+                    if first:
+                        ttft = self.clock() - started
+                        first = False
+                    if scanner is not None:
+                        chunk = scanner.feed(chunk)
+                        if not chunk:
+                            continue
+                    await resp.write(chunk)
+                if scanner is not None:
+                    tail = scanner.flush()
+                    if tail:
+                        await resp.write(tail)
+                    usage = scanner.usage
+                await resp.write_eof()
+            except ConnectionResetError:
+                status = 499  # the caller went away; closing `up` below stops the upstream
+                return resp
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                # The upstream broke mid-body: the status line is out, so end the stream abruptly
+                # (no terminating chunk) and the caller sees an incomplete response, not a short one.
+                status = 502
+                st.on_failure(self.clock(), self.config)
+                log.warning("upstream %s broke mid-response for %s: %s", target.name, route.key, type(exc).__name__)
+                if request.transport is not None:
+                    request.transport.close()
+                return resp
+            clean = True
+            return resp
+        finally:
+            if clean:
+                up.release()
+            else:
+                up.close()
+                if status < 400:
+                    status = 499
+            self._release(st)
+            total = self.clock() - started
+            self.meter.record(
+                route.key,
+                endpoint=target.name,
+                tier=tier,
+                status=status,
+                ttft=ttft or total,
+                total=total,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+            )
+            if usage.total:
+                self.limiter.charge_tokens((route.key, routed.key_id), route.rate_limit, usage.total)
+
+
+def _json_payload(request: web.Request, body: bytes) -> dict[str, Any] | None:
+    if not body or request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if "json" not in (request.content_type or "") and not body.lstrip()[:1] == b"{":
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise GatewayError(400, "The request body is not valid JSON; send a JSON object.", "invalid_json") from None
+    return doc if isinstance(doc, dict) else None
+
+
+def _upstream_headers(headers: CIMultiDict[str], target: Target) -> CIMultiDict[str]:
+    if target.bearer is None:
+        return headers
+    out = headers.copy()
+    out["Authorization"] = f"Bearer {target.bearer}"
+    return out
+
+
+def _body_for(target: Target, body: bytes, payload: dict[str, Any] | None) -> bytes:
+    if target.model is None or payload is None or payload.get("model") == target.model:
+        return body
+    return json.dumps({**payload, "model": target.model}).encode()
+
+
+def _no_endpoint_reason(route: ServiceRoute) -> str:
+    reasons = {e.reason.split(" (")[0] for e in route.excluded}
+    if any(r.startswith("outside the data boundary") for r in reasons):
+        lead = "no ready endpoint inside the data boundary"
+    else:
+        lead = "no ready endpoint"
+    detail = "; ".join(f"{e.name}: {e.reason}" for e in route.excluded[:5])
+    return (
+        f"Service {route.key} has {lead}" + (f" ({detail})" if detail else "")
+        + ". Check its endpoints with 'laneway describe ms " + route.key.name + f" -n {route.key.namespace}'."
+    )

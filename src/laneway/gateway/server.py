@@ -1,0 +1,108 @@
+"""Starting and stopping one gateway process: HTTP listener, table source, status writer.
+
+`start_gateway(store=..., host=..., port=...)` is what `laneway up` and `laneway gateway`
+call. It returns once the first routing table is loaded and the socket listens (port 0 picks a
+free port; `handle.address` says which), and `await handle.stop()` stops everything it
+started, in reverse order, leaving no task or connection behind.
+
+The listener is aiohttp's low-level server (no router: the proxy dispatches on the path
+itself), with handler cancellation on, so a client that disconnects cancels its handler and
+with it the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from laneway.api.meta import ObjectKey
+from laneway.gateway.config import GatewayConfig
+from laneway.gateway.proxy import Proxy
+from laneway.gateway.source import TableSource
+from laneway.gateway.status import StatusWriter
+from laneway.store.base import Store
+
+
+@dataclass
+class GatewayHandle:
+    address: str
+    """`http://host:port` the gateway listens on."""
+    proxy: Proxy
+    _runner: web.BaseRunner
+    _source: TableSource
+    _status: StatusWriter
+
+    def service_address(self, key: ObjectKey) -> str:
+        return f"{self.address}/{key.namespace}/{key.name}"
+
+    async def flush_status(self) -> None:
+        """Write every ModelService status now instead of at the next interval."""
+        await self._status.flush()
+
+    async def stop(self) -> None:
+        await self._status.stop()
+        await self._source.stop()
+        await self._runner.cleanup()
+        await self.proxy.close()
+
+
+def _display_host(host: str) -> str:
+    if host in ("0.0.0.0", "", "::"):
+        return socket.gethostname() if host else "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+async def start_gateway(
+    *,
+    store: Store,
+    host: str,
+    port: int,
+    config: GatewayConfig | None = None,
+    identity: str | None = None,
+) -> GatewayHandle:
+    """Listen on host:port and serve the fleet in `store`. See the module docstring."""
+    config = config or GatewayConfig()
+    proxy = Proxy(config=config)
+    await proxy.start()
+    source = TableSource(store, proxy.swap, debounce=config.rebuild_debounce)
+    runner: web.BaseRunner | None = None
+    try:
+        await source.start()
+        server = web.Server(proxy.handle, handler_cancellation=True)
+        runner = web.ServerRunner(server, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        address = f"http://{_display_host(host)}:{bound[1]}"
+    except BaseException:
+        if runner is not None:
+            await runner.cleanup()
+        await source.stop()
+        await proxy.close()
+        raise
+
+    def service_address(key: ObjectKey) -> str:
+        public = _public_address(proxy) or address
+        return f"{public.rstrip('/')}/{key.namespace}/{key.name}"
+
+    writer = StatusWriter(
+        store,
+        table=lambda: proxy.table,
+        summary=proxy.meter.summary,
+        address=service_address,
+        identity=identity or f"{socket.gethostname()}-{os.getpid()}-{bound[1]}",
+        interval=config.status_interval,
+        window=config.latency_window,
+    )
+    writer.start()
+    return GatewayHandle(address=address, proxy=proxy, _runner=runner, _source=source, _status=writer)
+
+
+def _public_address(proxy: Proxy) -> str | None:
+    """An InferenceGateway's spec.address, when the platform team published one."""
+    return proxy.table.public_address

@@ -1,0 +1,101 @@
+"""Keeps the proxy's routing table current: list the store, then follow its revision stream.
+
+Level-triggered like a controller: any write to a watched kind marks the table dirty, and the
+rebuilder lists everything again (after a short debounce, so a burst of writes costs one
+rebuild) and swaps the new table in with one assignment. Listing rather than patching the old
+table means a missed or reordered event can never leave the table wrong. `Gone` (the store
+compacted past our position) simply restarts the list-then-watch cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+from laneway.api.kinds.platform import InferenceGateway
+from laneway.api.kinds.secret import Secret
+from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.store.base import Store
+from laneway.store.watch import watch
+from laneway.gateway.table import RoutingTable, build_table
+
+log = logging.getLogger(__name__)
+
+WATCHED = frozenset({"ModelService", "ModelEndpoint", "Secret", "InferenceGateway"})
+
+
+def snapshot(store: Store) -> RoutingTable:
+    """Build a table from one listing of every watched kind (blocking: run it in a thread)."""
+    services = store.list("ModelService")
+    endpoints = store.list("ModelEndpoint")
+    secrets = store.list("Secret")
+    gateways = store.list("InferenceGateway")
+    return build_table(
+        services=[s for s in services.items if isinstance(s, ModelService)],
+        endpoints=[e for e in endpoints.items if isinstance(e, ModelEndpoint)],
+        secrets=[s for s in secrets.items if isinstance(s, Secret)],
+        gateways=[g for g in gateways.items if isinstance(g, InferenceGateway)],
+        revision=min(services.revision, endpoints.revision, secrets.revision, gateways.revision),
+    )
+
+
+class TableSource:
+    """Owns two tasks (watcher and rebuilder); `stop()` ends both."""
+
+    def __init__(self, store: Store, apply: Callable[[RoutingTable], None], *, debounce: float) -> None:
+        self._store = store
+        self._apply = apply
+        self._debounce = debounce
+        self._dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.address_hint: str | None = None
+
+    async def start(self) -> RoutingTable:
+        """Load the first table (so the gateway never serves with an empty one), then follow."""
+        table = await asyncio.to_thread(snapshot, self._store)
+        self._apply(table)
+        self._tasks = [
+            asyncio.create_task(self._watch(table.revision), name="gateway-watch"),
+            asyncio.create_task(self._rebuild(), name="gateway-rebuild"),
+        ]
+        return table
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+
+    async def _watch(self, since: int) -> None:
+        while True:
+            try:
+                async for _event in watch(self._store, kinds=WATCHED, since=since):
+                    self._dirty.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Gone, or a store hiccup: list again and resume from there
+                log.info("gateway watch restarts after %s", type(exc).__name__)
+                await asyncio.sleep(0.5)
+            self._dirty.set()
+            since = await asyncio.to_thread(self._store.revision)
+
+    async def _rebuild(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self._debounce)
+            self._dirty.clear()
+            try:
+                table = await asyncio.to_thread(snapshot, self._store)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("gateway could not rebuild its routing table; keeping the previous one")
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+                continue
+            self._apply(table)

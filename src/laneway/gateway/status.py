@@ -1,0 +1,152 @@
+"""Writes what the gateway knows onto each ModelService's status, only when it changed.
+
+What a service owner reads there: the address to call, the resolved endpoints with their
+share of their tier, the endpoints excluded and why (outside the data boundary, not ready,
+missing auth Secret), requests per tier with the p95s of the recent window, and two
+conditions: `Ready` (some tier can answer) and `SLOMet` (the p95s against `spec.slo`).
+
+Several gateways may serve one fleet: each writes its own entry in `status.traffic` (keyed by
+its identity) and leaves the others' alone. `status_for` is pure; `StatusWriter` is the thin
+loop around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable
+
+from laneway.api.conditions import set_condition
+from laneway.api.kinds.serving import ExcludedEndpoint, ModelService, ModelServiceStatus, ResolvedEndpoint
+from laneway.api.meta import ObjectKey
+from laneway.gateway.metering import ServiceSummary, judge_slo
+from laneway.gateway.table import RoutingTable, ServiceRoute
+from laneway.store.base import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {"gateway": identity, "windowSeconds": window}
+    if summary is not None:
+        entry["requests"] = dict(sorted(summary.requests_by_tier.items()))
+        entry["errors"] = summary.errors
+        if summary.p95_latency is not None:
+            entry["p95LatencySeconds"] = round(summary.p95_latency, 4)
+        if summary.p95_ttft is not None:
+            entry["p95TimeToFirstTokenSeconds"] = round(summary.p95_ttft, 4)
+    else:
+        entry["requests"] = {}
+    return entry
+
+
+def status_for(
+    current: ModelServiceStatus,
+    route: ServiceRoute,
+    summary: ServiceSummary | None,
+    *,
+    address: str,
+    identity: str,
+    window: float,
+) -> ModelServiceStatus:
+    """The status this gateway wants for one service, built on the stored one."""
+    urls = {t.name: t.base_url for entries in route.tiers.values() for e in entries for t in e.targets}
+    endpoints = [ResolvedEndpoint(name=n, url=urls.get(n), tier=tier, weight=share) for n, tier, share in route.shares]
+    excluded = [ExcludedEndpoint(name=e.name, reason=e.reason) for e in route.excluded]
+    conditions = list(current.conditions)
+    if route.routable():
+        conditions = set_condition(
+            conditions, type="Ready", status="True", reason="EndpointsReady",
+            message=f"{len(endpoints)} endpoint(s) routable", observed_generation=route.generation,
+        )
+    else:
+        why = "; ".join(f"{e.name}: {e.reason}" for e in route.excluded) or "no endpoint matches any entry's selector"
+        conditions = set_condition(
+            conditions, type="Ready", status="False", reason="NoReadyEndpoint",
+            message=f"no tier can answer ({why})", observed_generation=route.generation,
+        )
+    verdict = judge_slo(route.slo, summary)
+    conditions = set_condition(
+        conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
+        message=verdict.message, observed_generation=route.generation,
+    )
+    extra = dict(current.model_extra or {})
+    others = [t for t in extra.get("traffic", []) if isinstance(t, dict) and t.get("gateway") != identity]
+    extra["traffic"] = sorted([*others, _traffic_entry(identity, summary, window)], key=lambda t: str(t.get("gateway")))
+    if route.problems:
+        extra["problems"] = list(route.problems)
+    else:
+        extra.pop("problems", None)
+    return ModelServiceStatus(
+        observed_generation=route.generation,
+        conditions=conditions,
+        address=address,
+        endpoints=endpoints,
+        excluded=excluded,
+        **extra,
+    )
+
+
+class StatusWriter:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        table: Callable[[], RoutingTable],
+        summary: Callable[[ObjectKey], ServiceSummary | None],
+        address: Callable[[ObjectKey], str],
+        identity: str,
+        interval: float,
+        window: float,
+    ) -> None:
+        self._store = store
+        self._table = table
+        self._summary = summary
+        self._address = address
+        self._identity = identity
+        self._interval = interval
+        self._window = window
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gateway-status")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+
+    async def flush(self) -> None:
+        """Write every service's status now (tests and shutdown call it)."""
+        table = self._table()
+        work = [(route, self._summary(key), self._address(key)) for key, route in table.services.items()]
+        await asyncio.to_thread(self._write_all, work)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("gateway could not write service statuses; will try again")
+
+    def _write_all(self, work: list[tuple[ServiceRoute, ServiceSummary | None, str]]) -> None:
+        for route, summary, address in work:
+            try:
+                current = self._store.get("ModelService", route.key)
+            except StoreError:
+                continue
+            assert isinstance(current, ModelService)
+            desired = status_for(current.status, route, summary, address=address, identity=self._identity, window=self._window)
+            if desired.wire() == current.status.wire():
+                continue
+            try:
+                self._store.update_status(current.model_copy(update={"status": desired}))
+            except StoreError as exc:  # a concurrent write: the next tick tries again
+                log.debug("status of %s not written: %s", route.key, exc)

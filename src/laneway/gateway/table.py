@@ -1,0 +1,146 @@
+"""The routing table: everything a request needs, computed once per store change. Pure.
+
+`build_table` turns lists of ModelServices, ModelEndpoints, Secrets and InferenceGateways into
+one immutable `RoutingTable`. The gateway holds a reference to the current table and replaces
+the reference when the store changes, so a request in flight keeps the table it started with
+and never sees a half-built one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from laneway.api.kinds.common import parse_duration
+from laneway.api.kinds.platform import InferenceGateway
+from laneway.api.kinds.secret import Secret
+from laneway.api.kinds.serving import ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
+from laneway.api.meta import ObjectKey
+from laneway.gateway.keys import KeyIndex, build_key_index
+from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, weights
+
+
+@dataclass(frozen=True)
+class ServiceRoute:
+    key: ObjectKey
+    generation: int | None
+    tiers: Mapping[Tier, tuple[Entry, ...]]
+    excluded: tuple[Exclusion, ...]
+    shares: tuple[tuple[str, Tier, float], ...]
+    model_names: tuple[str, ...]
+    break_glass: bool
+    allow_break_glass_fallback: bool
+    queue_timeout: float | None
+    rate_limit: RateLimit | None
+    slo: ServiceSLO | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def has_overflow(self) -> bool:
+        return bool(self.tiers.get("Overflow"))
+
+    def tier_order(self) -> tuple[Tier, ...]:
+        """Tiers in the order a request tries them.
+
+        Switch on: BreakGlass first, the others only if it cannot answer. Switch off: Primary,
+        then Overflow, then BreakGlass only when the service allows it as a last resort.
+        """
+        if self.break_glass:
+            return ("BreakGlass", "Primary", "Overflow")
+        if self.allow_break_glass_fallback:
+            return ("Primary", "Overflow", "BreakGlass")
+        return ("Primary", "Overflow")
+
+    def routable(self) -> bool:
+        return any(self.tiers.get(t) for t in self.tier_order())
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    services: Mapping[ObjectKey, ServiceRoute] = field(default_factory=dict)
+    by_model: Mapping[str, tuple[ObjectKey, ...]] = field(default_factory=dict)
+    keys: KeyIndex = field(default_factory=KeyIndex)
+    max_request_body_bytes: int | None = None
+    public_address: str | None = None
+    """An InferenceGateway's spec.address: what service statuses advertise when set."""
+    revision: int = 0
+
+
+def _resolve_bearers(
+    endpoints: Iterable[ModelEndpoint], secrets: Mapping[ObjectKey, Secret]
+) -> tuple[dict[ObjectKey, str], dict[ObjectKey, str]]:
+    bearers: dict[ObjectKey, str] = {}
+    blocked: dict[ObjectKey, str] = {}
+    for ep in endpoints:
+        if ep.spec.auth is None:
+            continue
+        ref = ep.spec.auth.secret_ref
+        secret = secrets.get(ObjectKey(ep.namespace, ref.name))
+        value = secret.value(ref.key) if secret is not None else None
+        if value:
+            bearers[ep.key] = value
+        else:
+            blocked[ep.key] = f"auth.secretRef: Secret {ref.name!r} with key {ref.key!r} not found in namespace {ep.namespace!r}"
+    return bearers, blocked
+
+
+def _queue_timeout(service: ModelService) -> float | None:
+    return parse_duration(service.spec.queue_timeout) if service.spec.queue_timeout else None
+
+
+def build_table(
+    *,
+    services: Iterable[ModelService],
+    endpoints: Iterable[ModelEndpoint],
+    secrets: Iterable[Secret],
+    gateways: Iterable[InferenceGateway] = (),
+    revision: int = 0,
+) -> RoutingTable:
+    services = [s for s in services if not s.metadata.deletion_timestamp]
+    endpoints = list(endpoints)
+    secret_map = {s.key: s for s in secrets}
+    gateway_list = list(gateways)
+    require_all = any(g.spec.policy.require_api_key for g in gateway_list)
+    body_limits = [g.spec.policy.max_request_body_bytes for g in gateway_list if g.spec.policy.max_request_body_bytes]
+    bearers, blocked = _resolve_bearers(endpoints, secret_map)
+    keys, key_problems = build_key_index(services, secret_map, require_all=require_all)
+
+    by_namespace: dict[str, list[ModelEndpoint]] = {}
+    for ep in endpoints:
+        by_namespace.setdefault(ep.namespace, []).append(ep)
+
+    routes: dict[ObjectKey, ServiceRoute] = {}
+    by_model: dict[str, list[ObjectKey]] = {}
+    for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
+        ns_eps = by_namespace.get(svc.namespace, [])
+        w: ServiceWeights = weights(
+            svc,
+            ns_eps,
+            blocked={k.name: v for k, v in blocked.items() if k.namespace == svc.namespace},
+            bearers={k.name: v for k, v in bearers.items() if k.namespace == svc.namespace},
+        )
+        names = tuple(dict.fromkeys([svc.name, *svc.spec.model_names]))
+        routes[svc.key] = ServiceRoute(
+            key=svc.key,
+            generation=svc.metadata.generation,
+            tiers={tier: w.tier(tier) for tier in ("Primary", "Overflow", "BreakGlass")},
+            excluded=w.excluded,
+            shares=tuple(w.shares()),
+            model_names=names,
+            break_glass=svc.spec.break_glass,
+            allow_break_glass_fallback=svc.spec.allow_break_glass_fallback,
+            queue_timeout=_queue_timeout(svc),
+            rate_limit=svc.spec.rate_limit,
+            slo=svc.spec.slo,
+            problems=tuple(key_problems.get(svc.key, ())),
+        )
+        for name in names:
+            by_model.setdefault(name, []).append(svc.key)
+    return RoutingTable(
+        services=routes,
+        by_model={k: tuple(v) for k, v in by_model.items()},
+        keys=keys,
+        max_request_body_bytes=min(body_limits) if body_limits else None,
+        public_address=next((g.spec.address for g in sorted(gateway_list, key=lambda g: g.name) if g.spec.address), None),
+        revision=revision,
+    )

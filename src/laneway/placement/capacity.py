@@ -1,0 +1,86 @@
+"""What a pool has left: whole nodes (the default) or devices packed onto nodes (`accounting: Device`).
+
+Node accounting charges one node per pod that claims any DRA device, as Modelplane does.
+Device accounting packs pods onto nodes first-fit by their per-device counts, so two pods
+claiming 4 of a node's 8 GPUs share one node. Either way the ledger never goes below zero for
+a new placement; retained replicas are charged with `force` and may leave it short (a pool
+that shrank under running replicas keeps them, and places nothing new).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+PodDemand = Mapping[str, int]
+"""Devices one pod claims, by class device name. An empty demand claims no DRA device."""
+
+
+class PoolCapacity:
+    """A mutable ledger for one pool, cheap to copy for backtracking."""
+
+    __slots__ = ("accounting", "nodes", "per_node", "fresh", "partial")
+
+    def __init__(self, *, nodes: int, per_node: Mapping[str, int], accounting: str) -> None:
+        self.accounting = accounting
+        self.nodes = nodes
+        self.per_node = dict(per_node)
+        self.fresh = nodes  # nodes with nothing on them
+        self.partial: list[dict[str, int]] = []  # free devices of nodes in use (device accounting)
+
+    def copy(self) -> "PoolCapacity":
+        other = PoolCapacity.__new__(PoolCapacity)
+        other.accounting = self.accounting
+        other.nodes = self.nodes
+        other.per_node = self.per_node
+        other.fresh = self.fresh
+        other.partial = [dict(n) for n in self.partial]
+        return other
+
+    @property
+    def free_nodes(self) -> int:
+        """Nodes with nothing on them."""
+        return max(0, self.fresh)
+
+    def fits_on_a_node(self, pod: PodDemand) -> bool:
+        return all(self.per_node.get(d, 0) >= n for d, n in pod.items())
+
+    def take(self, pods: Sequence[PodDemand], *, force: bool = False) -> bool:
+        """Charge pods; all or nothing unless `force`. Returns whether they fit."""
+        charged = [p for p in pods if p]
+        if self.accounting != "Device":
+            if not force and len(charged) > self.fresh:
+                return False
+            self.fresh -= len(charged)
+            return True
+        trial = self if force else self.copy()
+        ok = True
+        for pod in charged:
+            if not trial._place(pod):
+                ok = False
+                if not force:
+                    return False
+                trial.fresh -= 1  # charged beyond what exists: the pool is over-committed by running replicas
+        if not force:
+            self.fresh, self.partial = trial.fresh, trial.partial
+        return ok
+
+    def _place(self, pod: PodDemand) -> bool:
+        for node in self.partial:
+            if all(node.get(d, 0) >= n for d, n in pod.items()):
+                for d, n in pod.items():
+                    node[d] -= n
+                return True
+        if self.fresh <= 0 or not self.fits_on_a_node(pod):
+            return False
+        self.fresh -= 1
+        node = dict(self.per_node)
+        for d, n in pod.items():
+            node[d] -= n
+        self.partial.append(node)
+        return True
+
+    def describe_free(self) -> str:
+        if self.accounting != "Device":
+            return f"{self.free_nodes} free" if self.fresh != 1 else "1 free"
+        spare = sum(sum(n.values()) for n in self.partial)
+        return f"{self.free_nodes} empty nodes and {spare} spare devices on nodes in use"

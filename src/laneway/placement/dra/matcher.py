@@ -1,0 +1,87 @@
+"""Compile-once, evaluate-once: the cache between DRA selectors and the scheduler.
+
+A selector's source compiles once per process; a (selector, device) pair evaluates once per
+distinct device description, because the answer depends on nothing else. A fleet of
+thousands of pools publishes only a handful of InferenceClasses, so a full re-plan evaluates
+almost nothing. `DeviceMatcher(cache=False)` turns both caches off: the benchmark's baseline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any
+
+from laneway.api.kinds.platform import ClassDevice
+from laneway.placement.dra.environment import CompileError, Outcome, Program, compile_selector, device_value, evaluate
+
+DEFAULT_MAX_PROGRAMS = 4096
+DEFAULT_MAX_RESULTS = 262_144
+
+
+def device_fingerprint(device: ClassDevice) -> str:
+    """A stable identity of a device's description: equal descriptions share evaluations."""
+    return hashlib.blake2b(device.model_dump_json(by_alias=True).encode(), digest_size=16).hexdigest()
+
+
+class _Lru(OrderedDict[Any, Any]):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: Any, value: Any) -> Any:
+        self[key] = value
+        if len(self) > self.limit:
+            self.popitem(last=False)
+        return value
+
+
+class DeviceMatcher:
+    """Answers "does this selector match this device?" with bounded caches."""
+
+    def __init__(self, *, cache: bool = True, max_programs: int = DEFAULT_MAX_PROGRAMS, max_results: int = DEFAULT_MAX_RESULTS) -> None:
+        self.cache = cache
+        self._programs: _Lru = _Lru(max_programs)
+        self._results: _Lru = _Lru(max_results)
+        self._values: _Lru = _Lru(max_programs)
+        self.compilations = 0
+        self.evaluations = 0
+
+    def compile(self, source: str) -> Program | CompileError:
+        """The compiled program, or the compile error as a value (errors are cached too)."""
+        if self.cache:
+            hit = self._programs.get(source)
+            if hit is not None:
+                return hit
+        self.compilations += 1
+        try:
+            program: Program | CompileError = compile_selector(source)
+        except CompileError as e:
+            program = e
+        return self._programs.remember(source, program) if self.cache else program
+
+    def matches(self, source: str, device: ClassDevice, fingerprint: str | None = None) -> Outcome:
+        """Evaluate one selector on one device; a selector that does not compile never matches."""
+        if self.cache:
+            key = (source, fingerprint or device_fingerprint(device))
+            hit = self._results.get(key)
+            if hit is not None:
+                return hit
+        program = self.compile(source)
+        if isinstance(program, CompileError):
+            outcome = Outcome(False, f"does not compile: {program}")
+        else:
+            self.evaluations += 1
+            outcome = evaluate(program, self._device_value(device, fingerprint))
+        return self._results.remember(key, outcome) if self.cache else outcome
+
+    def _device_value(self, device: ClassDevice, fingerprint: str | None) -> Any:
+        if not self.cache:
+            return device_value(device)
+        key = fingerprint or device_fingerprint(device)
+        hit = self._values.get(key)
+        return hit if hit is not None else self._values.remember(key, device_value(device))
+
+
+DEFAULT_MATCHER = DeviceMatcher()
+"""The process-wide matcher the controller and the CLI share, so compiled selectors survive re-plans."""

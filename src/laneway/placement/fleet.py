@@ -1,0 +1,115 @@
+"""The fleet as the scheduler reads it: clusters, their pools and the classes those pools use.
+
+Built once per plan from the typed kinds, so the hot loop touches small frozen records rather
+than pydantic models. Clusters that look alike to a deployment (same labels, taints,
+readiness and gateway) share a profile, and eligibility is decided once per profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+from laneway.api.conditions import is_true
+from laneway.api.kinds.platform import ClassDevice, InferenceClass, InferenceCluster
+from laneway.placement.dra.matcher import device_fingerprint
+
+
+@dataclass(frozen=True)
+class ClassView:
+    name: str
+    key: str
+    devices: tuple[tuple[ClassDevice, str], ...]  # (device, fingerprint), in published order
+
+    @property
+    def per_node(self) -> dict[str, int]:
+        """Devices one node has, by device name (DRA devices only: those are what pods claim)."""
+        return {d.name: d.count for d, _ in self.devices if d.claim == "DRA"}
+
+
+@dataclass(frozen=True)
+class PoolView:
+    name: str
+    class_name: str
+    nodes: int
+    accounting: str
+    cls: ClassView | None
+
+
+@dataclass(frozen=True)
+class TaintView:
+    key: str
+    value: str
+    effect: str
+
+    def describe(self) -> str:
+        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    ready: bool
+    has_gateway: bool
+    taints: tuple[TaintView, ...]
+    pools: tuple[PoolView, ...]
+
+    @property
+    def profile(self) -> tuple[object, ...]:
+        return (self.labels, self.ready, self.has_gateway, self.taints)
+
+    def pool(self, name: str) -> PoolView | None:
+        for p in self.pools:
+            if p.name == name:
+                return p
+        return None
+
+
+def class_view(cls: InferenceClass) -> ClassView:
+    devices = tuple((d, device_fingerprint(d)) for d in cls.spec.devices)
+    key = hashlib.blake2b((cls.name + "|" + "|".join(f for _, f in devices)).encode(), digest_size=16).hexdigest()
+    return ClassView(cls.name, key, devices)
+
+
+def cluster_view(cluster: InferenceCluster, classes: dict[str, ClassView]) -> ClusterView:
+    pools = tuple(
+        PoolView(p.name, p.class_name, p.published_nodes, p.accounting, classes.get(p.class_name)) for p in cluster.spec.node_pools
+    )
+    return ClusterView(
+        name=cluster.name,
+        labels=tuple(sorted(cluster.metadata.labels.items())),
+        ready=is_true(cluster.status.conditions, "Ready"),
+        has_gateway=bool(cluster.status.gateway.address),
+        taints=tuple(TaintView(t.key, t.value, t.effect) for t in cluster.spec.taints),
+        pools=pools,
+    )
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Every cluster (sorted by name) and class, indexed for the scheduler."""
+
+    clusters: tuple[ClusterView, ...]
+    by_name: dict[str, ClusterView]
+    classes: dict[str, ClassView]
+    profiles: tuple[tuple[tuple[object, ...], tuple[ClusterView, ...]], ...]
+    profile_of: dict[str, int]  # cluster name -> index into profiles
+    used_classes: tuple[str, ...]  # class names some pool uses, sorted
+
+    @classmethod
+    def build(cls, clusters: Sequence[InferenceCluster], classes: Sequence[InferenceClass]) -> "Fleet":
+        class_views = {c.name: class_view(c) for c in classes}
+        views = tuple(sorted((cluster_view(c, class_views) for c in clusters), key=lambda v: v.name))
+        groups: dict[tuple[object, ...], list[ClusterView]] = {}
+        for v in views:
+            groups.setdefault(v.profile, []).append(v)
+        return cls(
+            clusters=views,
+            by_name={v.name: v for v in views},
+            classes=class_views,
+            profiles=tuple((k, tuple(g)) for k, g in groups.items()),
+            profile_of={c.name: i for i, g in enumerate(groups.values()) for c in g},
+            used_classes=tuple(sorted({p.class_name for v in views for p in v.pools})),
+        )

@@ -1,0 +1,185 @@
+"""Which class devices meet an engine's device requests, and, when none does, why.
+
+A request is met by the first device of the class (in published order) whose per-node `count`
+covers it and on which every selector is true. Every member of an engine must be met on the
+same class, since an engine lands on one pool. The answer for an (engine, class) pair is
+memoized: it depends on nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from laneway.api.kinds.deployment import Engine
+from laneway.api.kinds.platform import ClassDevice
+from laneway.placement.capacity import PodDemand
+from laneway.placement.dra.environment import CompileError
+from laneway.placement.dra.matcher import DeviceMatcher, _Lru
+from laneway.placement.fleet import ClassView
+from laneway.placement.model import DeviceClaim
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    name: str
+    count: int
+    selectors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    role: str
+    pods: int
+    requests: tuple[RequestSpec, ...]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    copies: int
+    members: tuple[MemberSpec, ...]
+
+    @classmethod
+    def of(cls, engine: Engine) -> "EngineSpec":
+        members = tuple(
+            MemberSpec(
+                m.role,
+                m.pods,
+                tuple(
+                    RequestSpec(r.name, r.count, tuple(s.cel for s in r.selectors))
+                    for r in (m.node_selector.devices if m.node_selector else [])
+                ),
+            )
+            for m in engine.members
+        )
+        return cls(engine.name, engine.copies, members)
+
+
+@dataclass(frozen=True)
+class MemberFit:
+    claims: tuple[DeviceClaim, ...]
+    demand: PodDemand  # per pod; empty when the member claims no DRA device
+
+
+@dataclass(frozen=True)
+class EngineFit:
+    members: tuple[MemberFit, ...]
+
+    def pods(self, copies: int, specs: tuple[MemberSpec, ...]) -> list[PodDemand]:
+        """Every pod the engine's copies place on the pool, with its device demand."""
+        out: list[PodDemand] = []
+        for _ in range(copies):
+            for fit, spec in zip(self.members, specs):
+                out.extend([fit.demand] * spec.pods)
+        return out
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    message: str
+
+
+EngineMatch = Union[EngineFit, Mismatch]
+
+_REF = re.compile(r"\.(attributes|capacity)(?:\[\s*['\"]([^'\"]+)['\"]\s*\]|\.([A-Za-z_][A-Za-z0-9_]*))\.([A-Za-z_][A-Za-z0-9_]*)")
+_MEMOS: dict[int, _Lru] = {}
+
+
+def _memo(matcher: DeviceMatcher) -> _Lru | None:
+    if not matcher.cache:
+        return None
+    memo = _MEMOS.get(id(matcher))
+    if memo is None:
+        memo = _MEMOS[id(matcher)] = _Lru(65_536)
+    return memo
+
+
+def compile_errors(engines: tuple[EngineSpec, ...], matcher: DeviceMatcher) -> list[str]:
+    """Every selector that does not compile, located so the author can find it."""
+    problems = []
+    for engine in engines:
+        for mi, member in enumerate(engine.members):
+            for request in member.requests:
+                for si, source in enumerate(request.selectors):
+                    program = matcher.compile(source)
+                    if isinstance(program, CompileError):
+                        problems.append(
+                            f"engine {engine.name!r} member {mi + 1} ({member.role}) device {request.name!r} "
+                            f"selector {si + 1} does not compile: {program}"
+                        )
+    return problems
+
+
+def _values_read(source: str, device: ClassDevice) -> str:
+    """The device values a selector reads, as `memory 80Gi`, so a false selector explains itself."""
+    shown = []
+    for kind, bracket, dotted, name in _REF.findall(source):
+        domain = bracket or dotted
+        key = name if domain == device.driver else f"{domain}/{name}"
+        table = device.attributes if kind == "attributes" else device.capacity
+        raw = table.get(key) or (table.get(name) if domain == device.driver else None)
+        if raw is None:
+            shown.append(f"{name} not published")
+        else:
+            shown.append(f"{name} {raw.value() if kind == 'attributes' else raw.value}")  # type: ignore[union-attr]
+    return ", ".join(dict.fromkeys(shown))
+
+
+def _request_miss(request: RequestSpec, cls: ClassView, matcher: DeviceMatcher) -> str:
+    why = []
+    for device, fingerprint in cls.devices:
+        if device.count < request.count:
+            why.append(f"device {device.name} has {device.count} per node, {request.count} wanted")
+            continue
+        for si, source in enumerate(request.selectors):
+            outcome = matcher.matches(source, device, fingerprint)
+            if not outcome.matched:
+                values = _values_read(source, device)
+                detail = f" ({values})" if values else ""
+                if outcome.error:
+                    why.append(f"selector {si + 1} fails on device {device.name}{detail}: {outcome.error}")
+                else:
+                    why.append(f"selector {si + 1} is false on device {device.name}{detail}: {source}")
+                break
+    return f"device request {request.name!r}: " + "; ".join(why or ["the class has no devices"])
+
+
+def match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> EngineMatch:
+    memo = _memo(matcher)
+    key = (engine.members, cls.key)
+    if memo is not None:
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+    result = _match_engine(engine, cls, matcher)
+    if memo is not None:
+        memo.remember(key, result)
+    return result
+
+
+def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> EngineMatch:
+    fits = []
+    for mi, member in enumerate(engine.members):
+        claims: list[DeviceClaim] = []
+        demand: dict[str, int] = {}
+        for request in member.requests:
+            chosen = None
+            for device, fingerprint in cls.devices:
+                if device.count >= request.count and all(
+                    matcher.matches(s, device, fingerprint).matched for s in request.selectors
+                ):
+                    chosen = device
+                    break
+            if chosen is None:
+                return Mismatch(f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
+            if chosen.claim == "DRA":
+                claims.append(DeviceClaim(request.name, chosen.device_class_name or "", request.count, request.selectors))
+                demand[chosen.name] = demand.get(chosen.name, 0) + request.count
+        for name, n in demand.items():
+            per_node = dict((d.name, d.count) for d, _ in cls.devices)[name]
+            if n > per_node:
+                return Mismatch(f"member {mi + 1} ({member.role}) claims {n} of device {name} per pod; a node has {per_node}")
+        fits.append(MemberFit(tuple(claims), demand))
+    return EngineFit(tuple(fits))

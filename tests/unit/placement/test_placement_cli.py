@@ -1,0 +1,55 @@
+"""`laneway plan` offline: table and JSON output, exit codes."""
+
+import json
+
+import yaml
+from click.testing import CliRunner
+
+from laneway.cli.plan import plan
+
+from .placement_builders import cluster, deployment, gpu_class
+
+BIG = 'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("141Gi")) >= 0'
+
+
+def write_fleet(tmp_path, replicas=3):
+    docs = [gpu_class("h100").wire(), gpu_class("h200", memory="141Gi").wire()]
+    for c in (cluster("us-east-1", [("gpu-h100", "h100", 2), ("gpu-h200", "h200", 1)], labels={"region": "us-east"}), cluster("eu-west-1", [("a", "h200", 4)], labels={"region": "eu-west"})):
+        doc = c.wire()
+        doc.pop("status")  # plan assumes Ready with a gateway
+        docs.append(doc)
+    docs.append(deployment("llama", replicas=replicas, selectors=[BIG], match_labels={"region": "us-east"}).wire())
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+def test_json_shape_and_short_plan_exits_zero(tmp_path):
+    result = CliRunner().invoke(plan, ["-f", str(write_fleet(tmp_path)), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    (d,) = doc["deployments"]
+    assert (d["namespace"], d["name"], d["wanted"]) == ("default", "llama", 3)
+    (r,) = d["replicas"]
+    assert r["index"] == 0 and r["cluster"] == "us-east-1"
+    member = r["engines"][0]["members"][0]
+    assert member["pool"] == "gpu-h200" and member["deviceRequests"][0]["deviceClassName"] == "gpu.nvidia.com"
+    assert d["conditions"][0]["reason"] == "InsufficientCapacity"
+    assert "eu-west-1: not selected (region=us-east wanted)" in d["reasons"]
+
+
+def test_table_output(tmp_path):
+    result = CliRunner().invoke(plan, ["-f", str(write_fleet(tmp_path, replicas=1))])
+    assert result.exit_code == 0, result.output
+    assert "default/llama: 1 of 1 replicas placed (Scheduled)" in result.output
+    assert "gpu-h200" in result.output
+
+
+def test_invalid_input_exits_two(tmp_path):
+    from laneway.cli.main import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: laneway.dev/v1alpha1\nkind: ModelDeployment\nmetadata: {name: x}\nspec: {replicas: -1}\n")
+    result = CliRunner().invoke(main, ["plan", "-f", str(bad)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
