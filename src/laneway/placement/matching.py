@@ -60,7 +60,7 @@ class EngineSpec:
 @dataclass(frozen=True)
 class MemberFit:
     claims: tuple[DeviceClaim, ...]
-    demand: PodDemand  # per pod; empty when the member claims no DRA device
+    demand: PodDemand  # per pod; empty when the member requests no device
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,8 @@ def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) ->
                 return Mismatch(f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
             if chosen.claim == "DRA":
                 claims.append(DeviceClaim(request.name, chosen.device_class_name or "", request.count, request.selectors))
-                demand[chosen.name] = demand.get(chosen.name, 0) + request.count
+            # A Synthetic device is not claimed through DRA, but the pod still occupies it.
+            demand[chosen.name] = demand.get(chosen.name, 0) + request.count
         for name, n in demand.items():
             per_node = dict((d.name, d.count) for d, _ in cls.devices)[name]
             if n > per_node:
