@@ -195,3 +195,17 @@ def test_compose_replica_shape():
     assert r.metadata.owner_references[0].uid == "u-1"
     m = r.spec.engines[0].members[0]
     assert m.node_pool_name == "p" and m.device_requests[0].device_class_name == "gpu.nvidia.com"
+
+
+def test_synthetic_devices_are_capacity_but_not_claims():
+    from laneway.api.kinds import InferenceClass
+
+    cpu = InferenceClass.model_validate(
+        {"metadata": {"name": "cpu"}, "spec": {"devices": [{"name": "gpu", "claim": "Synthetic", "driver": "cpu.laneway.dev", "count": 2}]}}
+    )
+    one_node = cluster("c", [("p", "cpu", 1)])
+    p = plan(deployment("m", replicas=3), clusters=[one_node], classes=[cpu])
+    assert len(p.replicas) == 1, "node accounting: one pod takes the only node, Synthetic or not"
+    assert p.replicas[0].engines[0].members[0].device_requests == ()
+    packed = cluster("c", [{"name": "p", "className": "cpu", "nodeCount": 1, "accounting": "Device"}])
+    assert len(plan(deployment("m", replicas=3), clusters=[packed], classes=[cpu]).replicas) == 2
