@@ -24,8 +24,8 @@ class ClassView:
 
     @property
     def per_node(self) -> dict[str, int]:
-        """Devices one node has, by device name (DRA devices only: those are what pods claim)."""
-        return {d.name: d.count for d, _ in self.devices if d.claim == "DRA"}
+        """Devices one node has, by device name: DRA and Synthetic alike, since a pod occupies both."""
+        return {d.name: d.count for d, _ in self.devices}
 
 
 @dataclass(frozen=True)
