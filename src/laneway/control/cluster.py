@@ -31,7 +31,7 @@ def pool_capacity(cluster: InferenceCluster, classes: Mapping[str, InferenceClas
         if pool.role == "System":
             continue
         cls = classes.get(pool.class_name)
-        per_node = sum(d.count for d in cls.spec.devices if d.claim == "DRA") if cls else 0
+        per_node = sum(d.count for d in cls.spec.devices) if cls else 0
         out.append(GpuPoolStatus(name=pool.name, nodes=pool.published_nodes, devices=per_node * pool.published_nodes))
     return out
 

