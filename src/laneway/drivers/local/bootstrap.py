@@ -22,7 +22,12 @@ from laneway.store.base import NotFound, Store
 
 LOCAL_CLUSTER = "local"
 LOCAL_POOL = "local"
-LOCAL_LABELS = {"region": "local", "cloud": "on-prem", "tier": "dev", "laneway.dev/source": "local"}
+LOCAL_LABELS = {
+    "laneway.dev/region": "local",
+    "laneway.dev/cloud": "on-prem",
+    "laneway.dev/tier": "dev",
+    "laneway.dev/source": "local",
+}
 
 
 def local_cluster(cls: InferenceClass) -> InferenceCluster:
