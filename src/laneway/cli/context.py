@@ -1,0 +1,78 @@
+"""What every client command shares: connection flags, the namespace flag, and the Client.
+
+The connection flags (`--server`, `--token`, `--data-dir`) are accepted both before the
+command (`laneway --server URL get md`) and after it (`laneway get md --server URL`); the later
+one wins. Commands written by other parts (plan, engine, gateway, logs) use the same helpers:
+
+    @click.command()
+    @connection_options
+    @click.pass_context
+    def plan(ctx, ...):
+        client = open_client(ctx)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import click
+
+from laneway.cli.config import discover
+from laneway.client import Client
+
+DEFAULT_NAMESPACE = "default"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class GlobalOptions:
+    server: str | None = None
+    token: str | None = None
+    data_dir: str | None = None
+
+
+def _remember(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(GlobalOptions), field, value)
+
+    return callback
+
+
+def connection_options(f: F) -> F:
+    """Add --server, --token and --data-dir to a command (stored, not passed as arguments)."""
+    for name, field, help_ in reversed(
+        (
+            ("--server", "server", "API address, e.g. http://127.0.0.1:8470 (else LANEWAY_SERVER, else the local `laneway up`)."),
+            ("--token", "token", "Bearer token (else LANEWAY_TOKEN, else the local admin token)."),
+            ("--data-dir", "data_dir", "Data directory of a local `laneway up` (else LANEWAY_DATA_DIR, else ~/.laneway)."),
+        )
+    ):
+        f = click.option(
+            name, metavar="TEXT" if field != "data_dir" else "DIR", default=None, expose_value=False,
+            is_eager=True, callback=_remember(field), help=help_,
+        )(f)
+    return f
+
+
+def namespace_option(f: F) -> F:
+    return click.option(
+        "-n", "--namespace", default=None, metavar="NS",
+        help=f"Namespace of namespaced kinds (default: {DEFAULT_NAMESPACE!r}).",
+    )(f)
+
+
+def global_options(ctx: click.Context) -> GlobalOptions:
+    return ctx.ensure_object(GlobalOptions)
+
+
+def open_client(ctx: click.Context) -> Client:
+    """The Client for this invocation, closed when the command ends."""
+    opts = global_options(ctx)
+    conn = discover(server_flag=opts.server, token_flag=opts.token, data_dir_flag=opts.data_dir, env=os.environ)
+    client = Client(conn.server, conn.token)
+    ctx.call_on_close(client.close)
+    return client

@@ -1,0 +1,63 @@
+"""How the CLI fails: one clear message on stderr and an exit code a script can branch on.
+
+Exit codes: 0 ok; 1 the server refused, could not be reached, or an object was not found;
+2 bad usage or invalid manifests (nothing was sent). Every exception the commands can raise
+is mapped here once, at the top of `main`, so no command prints a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any
+
+import click
+
+from laneway.api.errors import InvalidManifests, InvalidObject
+from laneway.api.registry import UnknownKind
+from laneway.api.selectors import SelectorSyntaxError
+from laneway.cli.config import NoServer
+from laneway.client import ApiError, ServerUnreachable, UnreadableObject
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+class Failure(click.ClickException):
+    """A failure with its exit code, printed as `error: <message>`."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+def to_failure(error: BaseException) -> Failure | None:
+    """The Failure for an error the CLI expects; None for one it does not (a bug)."""
+    if isinstance(error, Failure):
+        return error
+    if isinstance(error, InvalidManifests):
+        n = len(error.errors)
+        return Failure(f"{n} invalid manifest{'s' if n != 1 else ''}; nothing was applied\n{error}", EXIT_USAGE)
+    if isinstance(error, InvalidObject):
+        return Failure(str(error), EXIT_USAGE)
+    if isinstance(error, (UnknownKind, SelectorSyntaxError)):
+        return Failure(str(error).strip("'\""), EXIT_USAGE)
+    if isinstance(error, ApiError):
+        return Failure(str(error), EXIT_REFUSED)
+    if isinstance(error, (ServerUnreachable, NoServer, UnreadableObject)):
+        return Failure(str(error), EXIT_REFUSED)
+    return None
+
+
+def unexpected(error: BaseException) -> Failure:
+    """A bug: still one line, with the way to see more."""
+    if os.environ.get("LANEWAY_DEBUG"):
+        raise error
+    return Failure(
+        f"internal error: {error.__class__.__name__}: {error}. This is a laneway bug; "
+        "rerun with LANEWAY_DEBUG=1 to see the traceback and report it",
+        EXIT_REFUSED,
+    )

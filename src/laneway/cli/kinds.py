@@ -1,0 +1,43 @@
+"""Kind arguments on the command line: `md`, `modeldeployments`, `ModelDeployment`, `md,ms`."""
+
+from __future__ import annotations
+
+from laneway.api.registry import KindInfo, UnknownKind, lookup
+from laneway.cli.context import DEFAULT_NAMESPACE
+
+
+def parse_kinds(text: str) -> list[KindInfo]:
+    """Comma-separated kind names, each resolved through the registry; duplicates collapse.
+    Raises UnknownKind naming the known spellings."""
+    out: list[KindInfo] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        info = lookup(part)
+        if info not in out:
+            out.append(info)
+    if not out:
+        raise UnknownKind(text)
+    return out
+
+
+def namespace_for(info: KindInfo, namespace: str | None) -> str | None:
+    """The namespace a request about this kind uses: None for cluster-scoped kinds."""
+    if not info.namespaced:
+        return None
+    return namespace or DEFAULT_NAMESPACE
+
+
+def ref(info: KindInfo, name: str) -> str:
+    """How the CLI names one object in its messages: `modeldeployment/llama`."""
+    return f"{info.singular}/{name}"
+
+
+def one_kind(text: str) -> KindInfo:
+    """Exactly one kind (describe, delete, scale, wait name one object)."""
+    infos = parse_kinds(text)
+    if len(infos) != 1:
+        from laneway.cli.errors import EXIT_USAGE, Failure
+
+        raise Failure(f"this command takes one kind, got {text!r}", EXIT_USAGE)
+    return infos[0]

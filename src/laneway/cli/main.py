@@ -1,0 +1,110 @@
+"""The `laneway` command: a click group that gathers every part's commands.
+
+The resource commands (apply, get, describe, delete, scale, wait), `token`, `version` and
+`up` live in this package. Other parts contribute commands from their own modules, listed in
+`COMMAND_MODULES`; each module exports a click command named by its last dotted part
+(`laneway.cli.plan` exports `plan`). A module that does not exist yet is skipped silently;
+one that exists but fails to import is a real error and surfaces as one.
+
+Errors never reach the user as tracebacks: `LanewayGroup.invoke` maps every expected
+exception to one message and an exit code (see `laneway.cli.errors`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+import click
+
+from laneway import __version__
+from laneway.cli.context import GlobalOptions
+from laneway.cli.errors import to_failure, unexpected
+
+COMMAND_MODULES = [
+    "laneway.cli.plan",
+    "laneway.cli.engine",
+    "laneway.cli.gateway",
+    "laneway.cli.logs",
+    "laneway.cli.service",
+    "laneway.cli.demo",
+    "laneway.cli.ticket",
+    "laneway.cli.rollout",
+    "laneway.cli.audit",
+    "laneway.cli.render",
+    "laneway.cli.cluster",
+]
+
+BUILTIN_MODULES = [
+    "laneway.cli.apply",
+    "laneway.cli.get",
+    "laneway.cli.describe",
+    "laneway.cli.delete",
+    "laneway.cli.scale",
+    "laneway.cli.wait",
+    "laneway.cli.token",
+    "laneway.cli.up",
+]
+
+
+class LanewayGroup(click.Group):
+    """A group whose every failure is one clear message, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:  # noqa: BLE001 - the one place every error is turned into a message
+            failure = to_failure(error)
+            raise (failure if failure is not None else unexpected(error)) from None
+
+
+def load_command(module_name: str) -> click.Command | None:
+    """The click command a module exports, or None when the module does not exist (yet)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        return None
+    module = importlib.import_module(module_name)  # errors inside an existing module surface
+    name = module_name.rsplit(".", 1)[1]
+    command = getattr(module, name, None)
+    if not isinstance(command, click.Command):
+        raise RuntimeError(f"{module_name} should export a click command named {name!r}")
+    return command
+
+
+@click.group(cls=LanewayGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--server", default=None, metavar="URL", help="API address (else LANEWAY_SERVER, else the local `laneway up`).")
+@click.option("--token", default=None, metavar="TEXT", help="Bearer token (else LANEWAY_TOKEN, else the local admin token).")
+@click.option("--data-dir", default=None, metavar="DIR", help="Data directory of a local `laneway up` (else LANEWAY_DATA_DIR, else ~/.laneway).")
+@click.pass_context
+def main(ctx: click.Context, server: str | None, token: str | None, data_dir: str | None) -> None:
+    """laneway: a fleet control plane for self-hosted LLM inference.
+
+    Platform teams publish capacity (clusters, classes, a gateway); ML teams declare what a
+    model needs and get one OpenAI-compatible URL. Start with `laneway up`.
+    """
+    ctx.obj = GlobalOptions(server=server, token=token, data_dir=data_dir)
+
+
+@main.command()
+def version() -> None:
+    """Print laneway's version."""
+    click.echo(f"laneway {__version__}")
+
+
+def _register() -> None:
+    commands = [load_command(m) for m in [*BUILTIN_MODULES, *COMMAND_MODULES]]
+    for command in commands:
+        if command is not None:
+            main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":  # `python -m laneway.cli.main`, as tests run it with the same interpreter
+    main()

@@ -1,0 +1,75 @@
+"""`laneway up`: run the control plane of this machine in the foreground until Ctrl-C.
+
+The composition lives in `laneway.up`; this command parses flags, wires SIGINT/SIGTERM to a
+clean stop, and prints the banner. A second Ctrl-C while stopping falls back to Python's
+default handling, so a stuck shutdown can still be interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import click
+
+from laneway.cli.config import local_root
+from laneway.cli.context import global_options
+from laneway.cli.errors import Failure
+from laneway.paths import DEFAULT_DATA_DIR
+from laneway.up import DEFAULT_GATEWAY_PORT, DEFAULT_HOST, DEFAULT_PORT, Running, UpError, UpOptions, banner, run_up
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+async def _serve(options: UpOptions, *, default_data_dir: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        stop.set()
+        for sig in signals:  # the next Ctrl-C interrupts a stuck shutdown the default way
+            loop.remove_signal_handler(sig)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal)
+
+    def on_ready(running: Running) -> None:
+        click.echo(banner(running, default_data_dir=default_data_dir), err=False)
+
+    try:
+        await run_up(options, stop=stop, on_ready=on_ready)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    click.echo("laneway stopped.")
+
+
+@click.command()
+@click.option("--data-dir", default=None, metavar="DIR", help="Where the store, admin token and logs live (else LANEWAY_DATA_DIR, else ~/.laneway).")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address the API and gateway listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the control-plane API.")
+@click.option("--gateway-port", default=DEFAULT_GATEWAY_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the OpenAI-compatible gateway.")
+@click.option("--no-local-cluster", is_flag=True, help="Do not register this machine as the `local` InferenceCluster.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="How much the control plane logs to stderr.")
+@click.pass_context
+def up(
+    ctx: click.Context, data_dir: str | None, host: str, port: int, gateway_port: int, no_local_cluster: bool, log_level: str
+) -> None:
+    """Start laneway on this machine: API server, controllers and gateway, in one process.
+
+    Runs in the foreground until Ctrl-C (or SIGTERM), then stops everything it started.
+    """
+    root = local_root(data_dir or global_options(ctx).data_dir, os.environ)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    if log_level != "debug":
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per request is noise
+    options = UpOptions(
+        data_dir=root, host=host, port=port, gateway_port=gateway_port, local_cluster=not no_local_cluster
+    )
+    try:
+        asyncio.run(_serve(options, default_data_dir=root == DEFAULT_DATA_DIR))
+    except UpError as e:
+        raise Failure(str(e)) from None

@@ -1,0 +1,228 @@
+"""`laneway up`: the whole control plane of one machine, in one asyncio process.
+
+It opens the SQLite store in the data directory, makes sure the admin token exists, registers
+the `local` cluster that describes this machine (once the local driver provides it), and
+starts, in this order: the API server, the gateway (once that part exists), and the
+controller manager. It then writes `server.json` so the CLI finds it, prints where
+everything is, and runs until `stop` is set (SIGINT/SIGTERM in the CLI).
+
+Lifecycle: every part started here is stopped here, in reverse order, whatever happens (an
+`AsyncExitStack` owns them): `server.json` is removed first so no new client finds a
+stopping server, then the manager, the gateway and the API server stop, and the store closes
+last. A port already taken fails before anything else has started serving, with a message
+naming the flag to change.
+
+Optional parts are found by module name, so this file runs with whatever exists:
+`laneway.gateway.server`, `laneway.drivers.registry` (the drivers that run replicas; they
+are closed after the manager stops, which stops every engine process they started) and
+`laneway.drivers.local.bootstrap` are used when present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import importlib.util
+import logging
+import os
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from laneway import __version__
+from laneway.paths import DataDir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8470
+DEFAULT_GATEWAY_PORT = 8471
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    gateway_port: int = DEFAULT_GATEWAY_PORT
+    local_cluster: bool = True  # register this machine as the `local` InferenceCluster
+
+
+@dataclass(frozen=True)
+class Running:
+    """Where a running `laneway up` listens, as `server.json` records it."""
+
+    api: str
+    gateway: str | None
+    data_dir: DataDir
+    local_cluster: str | None
+
+    def server_info(self) -> dict[str, str]:
+        info = {"server": self.api, "version": __version__, "pid": str(os.getpid())}
+        if self.gateway:
+            info["gateway"] = self.gateway
+        return info
+
+
+class UpError(Exception):
+    """`laneway up` cannot start; the message says what to change."""
+
+
+def _optional_module(name: str) -> Any | None:
+    """A part that may not be built yet; errors inside one that exists are not hidden."""
+    try:
+        if importlib.util.find_spec(name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(name)
+
+
+def _bind_error(error: OSError, *, what: str, host: str, port: int, flag: str) -> UpError:
+    if error.errno == errno.EADDRINUSE:
+        return UpError(
+            f"the {what} port {host}:{port} is already in use (another `laneway up`?); "
+            f"stop what holds it or choose another port with {flag} N"
+        )
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return UpError(f"not allowed to listen on {host}:{port} for the {what}; choose a port above 1024 with {flag} N")
+    if error.errno == errno.EADDRNOTAVAIL:
+        return UpError(f"{host} is not an address of this machine; use --host 127.0.0.1 (or another local address)")
+    return UpError(f"cannot listen on {host}:{port} for the {what} ({error.strerror or error}); try another {flag}")
+
+
+async def _start_api(stack: AsyncExitStack, store: Any, options: UpOptions) -> str:
+    from laneway.server.app import bound_address, create_app, serve
+
+    try:
+        runner = await serve(create_app(store=store), options.host, options.port)
+    except OSError as e:
+        raise _bind_error(e, what="API", host=options.host, port=options.port, flag="--port") from None
+    stack.push_async_callback(runner.cleanup)
+    return bound_address(runner)
+
+
+async def _start_gateway(stack: AsyncExitStack, store: Any, options: UpOptions) -> str | None:
+    module = _optional_module("laneway.gateway.server")
+    if module is None:
+        log.info("the gateway is not part of this build yet; running without it")
+        return None
+    try:
+        handle = await module.start_gateway(store=store, host=options.host, port=options.gateway_port)
+    except OSError as e:
+        raise _bind_error(e, what="gateway", host=options.host, port=options.gateway_port, flag="--gateway-port") from None
+    stack.push_async_callback(handle.stop)
+    address = str(handle.address)
+    return address if address.startswith(("http://", "https://")) else "http://" + address
+
+
+def _register_local_cluster(store: Any) -> str | None:
+    module = _optional_module("laneway.drivers.local.bootstrap")
+    if module is None:
+        return None
+    _, cluster = module.register_local_cluster(store)
+    return str(cluster.metadata.name)
+
+
+def _driver_set(data: DataDir) -> Any | None:
+    """The drivers that run replicas (engine processes on this machine, for a Local cluster)."""
+    module = _optional_module("laneway.drivers.registry")
+    return None if module is None else module.DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir)
+
+
+async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None) -> asyncio.Task[None]:
+    from laneway.control.base import ControlContext
+    from laneway.control.manager import Manager, default_identity
+    from laneway.control.registry import build_controllers
+
+    drivers = _driver_set(data)
+    if drivers is not None:
+        stack.push_async_callback(drivers.close)  # after the manager stops: engines go last
+    ctx = ControlContext(store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers)
+    manager = Manager(store, build_controllers(ctx), identity=default_identity())
+    manager_stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(manager_stop), name="laneway-controller-manager")
+
+    async def stop_manager() -> None:
+        manager_stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=30)
+        except asyncio.TimeoutError:
+            log.warning("the controller manager did not stop within 30 s; cancelling it")
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        except Exception:  # noqa: BLE001 - already reported by run_up; stopping must go on
+            pass
+
+    stack.push_async_callback(stop_manager)
+    return task
+
+
+def _remove_server_info(data: DataDir, info: dict[str, str]) -> None:
+    """Remove server.json only if it is still ours (another `up` may have replaced it)."""
+    if data.read_server_info() == info:
+        try:
+            data.server_info_path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[[Running], None]) -> None:
+    """Start everything, call `on_ready`, run until `stop` is set, then stop everything.
+    Raises UpError when a part cannot start (nothing is left running)."""
+    from laneway.server.auth import ensure_admin_token
+    from laneway.store import open_store
+
+    data = DataDir(options.data_dir).ensure()
+    store = open_store(data.store_path)
+    try:
+        ensure_admin_token(store, data)
+        async with AsyncExitStack() as stack:
+            api = await _start_api(stack, store, options)
+            gateway = await _start_gateway(stack, store, options)
+            local_cluster = _register_local_cluster(store) if options.local_cluster else None
+            manager_task = await _start_manager(stack, store, data, gateway)
+
+            running = Running(api=api, gateway=gateway, data_dir=data, local_cluster=local_cluster)
+            info = running.server_info()
+            data.write_server_info(info)
+            stack.callback(_remove_server_info, data, info)
+            on_ready(running)
+
+            stopped = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({stopped, manager_task}, return_when=asyncio.FIRST_COMPLETED)
+            if manager_task in done and not stopped.done():
+                stopped.cancel()
+                error = manager_task.exception()
+                raise UpError(f"the controller manager stopped unexpectedly: {error!r}; see the log above")
+            log.info("stopping laneway")
+    finally:
+        store.close()
+
+
+def banner(running: Running, *, default_data_dir: bool) -> str:
+    """What `laneway up` prints once everything listens: where things are and what to do next."""
+    d = running.data_dir
+    env = "" if default_data_dir else f"  export LANEWAY_DATA_DIR={d.root}   # so the CLI finds this instance\n"
+    lines = [
+        f"laneway {__version__} is up.",
+        f"  API         {running.api}",
+        f"  gateway     {running.gateway + '   (OpenAI-compatible: /v1/chat/completions, /v1/models)' if running.gateway else 'not in this build yet'}",
+        f"  local       {'cluster ' + repr(running.local_cluster) + ' (this machine)' if running.local_cluster else 'no local cluster registered'}",
+        f"  data dir    {d.root}",
+        f"  store       {d.store_path}",
+        f"  admin token {d.admin_token_path}   (the CLI uses it by default)",
+        "",
+        "Next, in another terminal:",
+        env.rstrip("\n") if env else None,
+        "  laneway apply -f examples/platform/    # publish capacity: gateway, classes, clusters",
+        "  laneway apply -f examples/models/      # declare a model: deployment and service",
+        "  laneway get md,ms                      # watch them come up",
+        "  laneway token create --role team --namespace ml-team   # a token for an ML team",
+        "",
+        "Stop with Ctrl-C.",
+    ]
+    return "\n".join(line for line in lines if line is not None)
