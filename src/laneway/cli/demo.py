@@ -119,7 +119,7 @@ def _fleet(running: Running) -> str:
     return "\n\n".join(parts)
 
 
-def usage(running: Running) -> str:
+def usage(running: Running, *, serving: bool) -> str:
     base = f"{running.gateway}/{NAMESPACE}/{SERVICE}/v1"
     return "\n".join(
         [
@@ -133,7 +133,7 @@ def usage(running: Running) -> str:
             "",
             f"Or through the shared URL {running.gateway}/v1 with model \"{MODEL_NAME}\".",
             f"In another terminal (LANEWAY_DATA_DIR={running.data_dir.root}): laneway get md,mr,me -n {NAMESPACE}",
-            "Serving until Ctrl-C.",
+            "Serving until Ctrl-C." if serving else "Stopping (--exit).",
         ]
     )
 
@@ -165,7 +165,7 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
         click.echo("")
         click.echo(await asyncio.to_thread(_fleet, running))
         click.echo("")
-        click.echo(usage(running))
+        click.echo(usage(running, serving=serve))
         if serve:
             await stop.wait()
     finally:

@@ -35,6 +35,7 @@ class ServingAddress:
     copy: int
     url: str
     ready: bool
+    models: tuple[str, ...] = ()  # the model ids the engine lists on /v1/models, when known
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,12 @@ def test_cache_path_is_injected_when_mounted() -> None:
     (spec,) = replica_processes(replica, allocate_port=lambda pid: 1, cache_path="/data/cache/m")
     assert spec.argv[-1] == "/data/cache/m/w.gguf"
     assert dict(spec.env)["MODELPLANE_MODEL_CACHE"] == "/data/cache/m"
+
+
+def test_served_models_reads_openai_model_lists() -> None:
+    from laneway.drivers.local.supervisor import served_models
+
+    assert served_models(b'{"object": "list", "data": [{"id": "sim-chat"}]}') == ("sim-chat",)
+    assert served_models(b'{"data": [{"id": "a"}, {"id": "b"}]}') == ("a", "b")
+    assert served_models(b"not json") == ()
+    assert served_models(b'{"data": "x"}') == ()

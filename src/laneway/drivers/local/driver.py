@@ -74,7 +74,7 @@ class LocalDriver:
             return ReplicaObservation(ready=False, reason="NotStarted", message="no process runs for this replica yet")
         members = tuple(s.observe() for s in running.values())
         addresses = tuple(
-            ServingAddress(engine=s.spec.engine, copy=s.spec.copy, url=s.url, ready=s.observe().ready)
+            ServingAddress(engine=s.spec.engine, copy=s.spec.copy, url=s.url, ready=s.observe().ready, models=s.models)
             for s in running.values()
             if s.spec.serving
         )

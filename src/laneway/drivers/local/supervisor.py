@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import sys
@@ -65,6 +66,12 @@ class Supervisor:
         self._crashes_in_row = 0
         self._last_exit: int | None = None
         self._message = ""
+        self._models: tuple[str, ...] = ()
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Model ids the engine listed on /v1/models at its last successful probe."""
+        return self._models
 
     @property
     def url(self) -> str:
@@ -173,11 +180,23 @@ class Supervisor:
                 await asyncio.sleep(self.probe_interval if not ready else self.probe_interval * 4)
 
     async def _probe_once(self, session: aiohttp.ClientSession) -> bool:
-        for path in ("/health", "/v1/models"):
-            try:
-                async with session.get(self.url + path) as resp:
-                    if resp.status >= 300:
-                        return False
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-                return False
+        try:
+            async with session.get(self.url + "/health") as resp:
+                if resp.status >= 300:
+                    return False
+            async with session.get(self.url + "/v1/models") as resp:
+                if resp.status >= 300:
+                    return False
+                self._models = served_models(await resp.read())
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
         return True
+
+
+def served_models(body: bytes) -> tuple[str, ...]:
+    """Model ids of an OpenAI `/v1/models` answer; empty when it is not one."""
+    try:
+        data = json.loads(body).get("data")
+        return tuple(str(m["id"]) for m in data if isinstance(m, dict) and "id" in m)
+    except (ValueError, AttributeError, TypeError):
+        return ()
