@@ -12,6 +12,8 @@ from laneway.control.cluster import ClusterController
 from laneway.control.deployment import DeploymentController
 from laneway.control.gc import GarbageCollector
 from laneway.control.replica import ReplicaController
+from laneway.control.rollout import RolloutController
+from laneway.control.ticket import TicketController
 
 
 def build_controllers(ctx: ControlContext) -> list[Controller]:
@@ -19,6 +21,8 @@ def build_controllers(ctx: ControlContext) -> list[Controller]:
     controllers: list[Controller] = [
         GarbageCollector(ctx.store),
         DeploymentController(ctx),
+        TicketController(ctx),
+        RolloutController(ctx),
     ]
     if ctx.drivers is not None:
         controllers += [ClusterController(ctx, ctx.drivers), ReplicaController(ctx, ctx.drivers)]

@@ -34,6 +34,8 @@ TEAM_WRITABLE_KINDS: frozenset[str] = frozenset(
     {"ModelDeployment", "ModelService", "ModelEndpoint", "ModelCache", "InferenceTicket", "Secret"}
 )
 ADMIN_ONLY_KINDS: frozenset[str] = frozenset({"ModelReplica"})
+PLATFORM_STATUS_KINDS: frozenset[str] = frozenset({"InferenceTicket"})
+"""Kinds whose status the platform role may write: a ticket's approval lives there."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def _authorize_read(grant: TokenRecord, access: Access) -> Decision:
 def _authorize_write(grant: TokenRecord, access: Access) -> Decision:
     info = access.kind
     who = describe_grant(grant)
+    if access.subresource == "status" and info.kind in PLATFORM_STATUS_KINDS and grant.role == "platform":
+        return ALLOW  # approving a ticket (`laneway ticket approve`) is the platform lane's decision
     if access.subresource == "status":
         return _refuse(
             f"{who} may not write the status of {info.kind}: statuses are written by laneway's controllers; "

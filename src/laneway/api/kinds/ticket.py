@@ -220,6 +220,13 @@ class LifecycleRow(Row):
     revision_history_limit: int | None = Field(default=None, ge=0, le=1000)
     rollback: Rollback | None = None
     retire_after: str | None = None
+    warn_before: str | None = None
+    grace_period: str | None = None
+
+    @field_validator("warn_before", "grace_period")
+    @classmethod
+    def _periods(cls, v: str | None) -> str | None:
+        return check_duration(v)
 
     @field_validator("retire_after", mode="before")
     @classmethod

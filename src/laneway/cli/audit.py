@@ -1,0 +1,36 @@
+"""`laneway audit`: deployments nobody owns or no ticket stands for, so nothing runs by accident."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from laneway.api.kinds import ModelDeployment, ModelService
+from laneway.cli.context import connection_options, open_client
+from laneway.cli.output import render_table
+from laneway.ticket.audit import audit as find_unowned
+
+
+@click.command("audit")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@connection_options
+@click.pass_context
+def audit(ctx: click.Context, output: str) -> None:
+    """List ModelDeployments in every namespace that have no owner or no ticket."""
+    client = open_client(ctx)
+    deployments = [d for d in client.list("ModelDeployment", all_namespaces=True).items if isinstance(d, ModelDeployment)]
+    services = [s for s in client.list("ModelService", all_namespaces=True).items if isinstance(s, ModelService)]
+    findings = find_unowned(deployments, services, now=time.time())
+    if output == "json":
+        click.echo(json.dumps({"findings": [
+            {"namespace": f.namespace, "name": f.name, "owner": f.owner, "ticket": f.ticket, "retires": f.retires, "problems": list(f.problems)}
+            for f in findings
+        ]}, indent=2))
+        return
+    if not findings:
+        click.echo(f"all {len(deployments)} deployment(s) have an owner and a ticket")
+        return
+    rows = [[f.namespace, f.name, f.owner or "<none>", f.ticket or "<none>", f.retires, "; ".join(f.problems)] for f in findings]
+    click.echo(render_table(rows, ["NAMESPACE", "NAME", "OWNER", "TICKET", "RETIRES", "PROBLEMS"]))

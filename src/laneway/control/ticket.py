@@ -1,0 +1,319 @@
+"""The InferenceTicket controller: checks every row against the live fleet, reports each as a
+condition, and once every row passes and the ticket is approved, composes its objects.
+
+Each reconcile:
+1. checks the ticket (`laneway.ticket.checks.check_ticket`, a dry run of the real scheduler)
+   and writes one condition per row (`ModelRow`, `HardwareRow`, ...) plus `Approved`,
+   `Composed`, `Ready`, and `RetirementWarning`/`Retired` when the lifecycle row has a date;
+2. if the ticket passes and is approved, composes (`laneway.ticket.compose.compose`) and applies
+   the difference: creates what is missing, updates what drifted, deletes what the ticket no
+   longer stands for. Every composed object carries a controller ownerReference, so deleting
+   the ticket removes them through the garbage collector;
+3. a failing ticket leaves what runs alone (a bad edit never tears anything down);
+4. judges a canary (a ModelDeployment labelled `laneway.dev/canary-for: <ticket>`) against the
+   budget when the lifecycle row asks for automatic rollback, and drops its weight to zero;
+5. follows the retirement timeline: scaled to zero and answering 410 from the date, deleted
+   once the grace period is over. Time comes from `ControlContext.clock`.
+
+It never overwrites an object of the same name that the ticket does not own: it reports
+`Composed=False (NameTaken)` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from laneway.api.kinds import InferenceTicket, ModelDeployment, ModelService
+from laneway.api.meta import ObjectKey, Resource
+from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.status import ConditionUpdate, write_status
+from laneway.store.base import AlreadyExists, NotFound, Store
+from laneway.ticket.approval import approval
+from laneway.ticket.canary import CanaryWatch, budget_of, figures_from_status, judge_canary
+from laneway.ticket.checks import RowCheck, TicketReport, check_ticket
+from laneway.ticket.compose import CANARY_ENTRY, Canary, Composition, CompositionError, compose, service_name
+from laneway.ticket.fleet import FleetSnapshot
+from laneway.ticket.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
+from laneway.ticket.retirement import (
+    BadRetirementDate,
+    RetirementRule,
+    RetirementState,
+    gone_message,
+    retirement_state,
+    warning_message,
+)
+
+log = logging.getLogger(__name__)
+
+COMPOSED_KINDS = ("ModelCache", "ModelEndpoint", "ModelDeployment", "ModelService")
+CANARY_CHECK_INTERVAL = 15.0
+"""How often a watched canary is judged again while nothing else changes (seconds)."""
+
+
+def rule_of(ticket: InferenceTicket) -> RetirementRule | None:
+    life = ticket.spec.lifecycle
+    if life is None or life.is_none() or not life.retire_after:
+        return None
+    try:
+        return RetirementRule.of(life.retire_after, warn_before=life.warn_before, grace_period=life.grace_period)
+    except (BadRetirementDate, ValueError):
+        return None
+
+
+def owned_by(obj: Resource, ticket: InferenceTicket) -> bool:
+    return any(ref.uid == ticket.metadata.uid for ref in obj.metadata.owner_references)
+
+
+def canary_weight(deployment: ModelDeployment) -> int:
+    """The canary's share in percent from its annotation, clamped to 1-99 (10 when unreadable)."""
+    try:
+        value = int(deployment.metadata.annotations.get(CANARY_WEIGHT_ANNOTATION, "10"))
+    except ValueError:
+        value = 10
+    return max(1, min(99, value))
+
+
+def row_conditions(report: TicketReport) -> list[ConditionUpdate]:
+    return [
+        ConditionUpdate(r.condition_type, "True" if r.passed else "False", r.reason, _condition_message(r)) for r in report.rows
+    ]
+
+
+def _condition_message(r: RowCheck) -> str:
+    return r.message + ("" if not r.details else " (" + "; ".join(r.details[:3]) + ")")
+
+
+class TicketController:
+    name = "inferenceticket"
+    kind = "InferenceTicket"
+
+    def __init__(self, ctx: ControlContext) -> None:
+        self.ctx = ctx
+        self.store: Store = ctx.store
+        self.watches: Mapping[str, KeyMapper] = {
+            "ModelDeployment": self._ticket_of,
+            "ModelService": self._ticket_of,
+            "ModelEndpoint": self._ticket_of,
+            "ModelCache": self._ticket_of,
+            "InferenceCluster": self._every_ticket,
+            "InferenceClass": self._every_ticket,
+            "InferenceGateway": self._every_ticket,
+        }
+
+    @staticmethod
+    def _ticket_of(obj: Resource) -> list[ObjectKey]:
+        names = {obj.metadata.labels.get(TICKET_LABEL), obj.metadata.labels.get(CANARY_LABEL)}
+        return [ObjectKey(obj.namespace, n) for n in sorted(n for n in names if n)]
+
+    def _every_ticket(self, _: Resource) -> list[ObjectKey]:
+        return [t.key for t in self.store.list("InferenceTicket").items]
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        try:
+            ticket = self.store.get("InferenceTicket", key)
+        except NotFound:
+            return Result()
+        assert isinstance(ticket, InferenceTicket)
+        if ticket.metadata.deletion_timestamp:
+            return Result()  # the garbage collector removes what it composed
+        now = self.ctx.clock()
+        fleet = FleetSnapshot.from_store(self.store)
+        report = check_ticket(ticket, fleet, now=now)
+        state = retirement_state(rule_of(ticket), now)
+        report = self._accept_retirement(report, state)
+        approved, approval_reason, approval_message = approval(ticket, fleet.gateways)
+
+        conditions = row_conditions(report)
+        conditions.append(ConditionUpdate("Approved", "True" if approved else "False", approval_reason, approval_message))
+        extra: dict[str, Any] = {}
+        requeue: list[float] = [state.next_change] if state.next_change is not None else []
+
+        if state.phase == "Expired":
+            deleted = self._delete_children(ticket, keep=set())
+            conditions.append(ConditionUpdate("Composed", "False", "Retired", self._retired_text(ticket, "its resources were deleted after the grace period")))
+            if deleted:
+                log.info("ticket %s retired: deleted %s", ticket.key, ", ".join(deleted))
+            extra["composed"] = []
+        elif not report.passed:
+            failing = ", ".join(report.failing)
+            conditions.append(ConditionUpdate("Composed", "False", "RowsFailing", f"not composed while row(s) fail: {failing}; what runs is kept"))
+        elif not approved:
+            conditions.append(ConditionUpdate("Composed", "False", "AwaitingApproval", approval_message))
+        else:
+            canary, watch_doc, canary_conditions, canary_requeue = self._canary(ticket, now)
+            conditions += canary_conditions
+            if canary_requeue is not None:
+                requeue.append(canary_requeue)
+            extra["canary"] = watch_doc
+            try:
+                composition = compose(ticket, classes=fleet.classes, retired=state.phase == "Retired", canary=canary)
+            except CompositionError as e:  # the checks passed, so this is a row they do not cover
+                conditions.append(ConditionUpdate("Composed", "False", "CannotCompose", str(e)))
+            else:
+                if state.phase == "Retired":
+                    composition = self._mark_retired(ticket, composition)
+                taken = self._apply(ticket, composition)
+                if taken:
+                    conditions.append(ConditionUpdate("Composed", "False", "NameTaken", "; ".join(taken)))
+                else:
+                    conditions.append(ConditionUpdate("Composed", "True", "Composed", ", ".join(f"{o.kind}/{o.name}" for o in composition.objects())))
+                extra["composed"] = [f"{o.kind}/{o.name}" for o in composition.objects()]
+        conditions += self._retirement_conditions(ticket, state)
+        ready = report.passed and approved and state.phase not in ("Retired", "Expired")
+        conditions.append(
+            ConditionUpdate("Ready", "True" if ready else "False", "Ready" if ready else "NotReady",
+                            "every row passes and the ticket is approved" if ready else "see the row and Approved conditions")
+        )
+        status_fields: dict[str, Any] = {"approved": ticket.status.approved}
+        status_fields.update(extra)
+        write_status(self.store, ticket, conditions=conditions, fields=status_fields)
+        return Result(requeue_after=max(1.0, min(requeue))) if requeue else Result()
+
+    # retirement -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _accept_retirement(report: TicketReport, state: RetirementState) -> TicketReport:
+        """Past its date a ticket's lifecycle row is being honoured, not failing."""
+        if state.phase not in ("Retired", "Expired"):
+            return report
+        rows = tuple(
+            RowCheck(r.key, "Pass", "Retired", "the retirement date has passed; the retirement rule is applied")
+            if r.key == "lifecycle" and r.reason == "RetirementPast" else r
+            for r in report.rows
+        )
+        return TicketReport(report.ticket, rows, report.notes)
+
+    @staticmethod
+    def _owner(ticket: InferenceTicket) -> tuple[str | None, str | None]:
+        row = ticket.spec.endpoint
+        owner = row.owner if row is not None and not row.is_none() else None
+        return (owner.team if owner else None, owner.contact if owner else None)
+
+    def _retired_text(self, ticket: InferenceTicket, tail: str) -> str:
+        life = ticket.spec.lifecycle
+        date = life.retire_after if life and life.retire_after else "?"
+        return f"retired on {date}: {tail}"
+
+    def _retirement_conditions(self, ticket: InferenceTicket, state: RetirementState) -> list[ConditionUpdate]:
+        rule = rule_of(ticket)
+        if rule is None:
+            return []
+        team, contact = self._owner(ticket)
+        what = f"service {service_name(ticket)}"
+        if state.phase == "Warning":
+            warning = ConditionUpdate("RetirementWarning", "True", "RetirementSoon",
+                                      warning_message(what=what, state=state, date_text=rule.date_text, team=team, contact=contact))
+        else:
+            warning = ConditionUpdate("RetirementWarning", "False", state.phase, f"retires on {rule.date_text}")
+        retired = state.phase in ("Retired", "Expired")
+        return [
+            warning,
+            ConditionUpdate("Retired", "True" if retired else "False", state.phase,
+                            gone_message(what=what, date_text=rule.date_text, team=team, contact=contact) if retired else f"active until {rule.date_text}"),
+        ]
+
+    def _mark_retired(self, ticket: InferenceTicket, composition: Composition) -> Composition:
+        rule = rule_of(ticket)
+        team, contact = self._owner(ticket)
+        message = gone_message(what=f"service {composition.service.name}", date_text=rule.date_text if rule else "?", team=team, contact=contact)
+        meta = composition.service.metadata
+        service = composition.service.model_copy(
+            update={"metadata": meta.model_copy(update={"annotations": {**meta.annotations, RETIRED_ANNOTATION: message}})}
+        )
+        return Composition(composition.deployment, service, composition.endpoints, composition.cache)
+
+    # canary -----------------------------------------------------------------------------------
+
+    def _canary(self, ticket: InferenceTicket, now: float) -> tuple[Canary | None, dict[str, Any] | None, list[ConditionUpdate], float | None]:
+        candidates = [
+            d for d in self.store.list("ModelDeployment", namespace=ticket.namespace).items
+            if isinstance(d, ModelDeployment) and d.metadata.labels.get(CANARY_LABEL) == ticket.name and not d.metadata.deletion_timestamp
+        ]
+        if not candidates:
+            return None, None, [ConditionUpdate("CanaryRolledBack", "False", "NoCanary", "no canary deployment")], None
+        canary_md = sorted(candidates, key=lambda d: d.name)[0]
+        weight = canary_weight(canary_md)
+        budget = budget_of(ticket.spec)
+        if budget is None:
+            return Canary(canary_md.name, weight), None, [
+                ConditionUpdate("CanaryRolledBack", "False", "RollbackOff", f"canary {canary_md.name} takes {weight}%; automatic rollback is off")
+            ], None
+        traffic: list[Any] = []
+        try:
+            service = self.store.get("ModelService", ObjectKey(ticket.namespace, service_name(ticket)))
+            if isinstance(service, ModelService):
+                traffic = list((service.status.model_extra or {}).get("traffic", []))
+        except NotFound:
+            pass
+        figures = figures_from_status(traffic, entry=CANARY_ENTRY)
+        previous = CanaryWatch.from_wire((ticket.status.model_extra or {}).get("canary"))
+        decision = judge_canary(budget, figures, previous, deployment=canary_md.name, generation=canary_md.metadata.generation or 0, now=now)
+        if decision.action == "rollback":
+            if previous is None or not previous.rolled_back:
+                log.warning("ticket %s: %s; its weight drops to zero", ticket.key, decision.message)
+            cond = ConditionUpdate("CanaryRolledBack", "True", "BudgetBreached", decision.message + f"; weight set to 0 (was {weight}%)")
+            return Canary(canary_md.name, 0), decision.watch.wire(), [cond], None
+        cond = ConditionUpdate("CanaryRolledBack", "False", "WithinBudget", f"{decision.message}; takes {weight}%")
+        return Canary(canary_md.name, weight), decision.watch.wire(), [cond], CANARY_CHECK_INTERVAL
+
+    # applying ---------------------------------------------------------------------------------
+
+    def _apply(self, ticket: InferenceTicket, composition: Composition) -> list[str]:
+        """Create, update and delete children to match; returns the names held by others."""
+        taken: list[str] = []
+        keep: set[tuple[str, str]] = set()
+        for desired in composition.objects():
+            keep.add((desired.kind, desired.name))
+            try:
+                live = self.store.get(desired.kind, desired.key)
+            except NotFound:
+                try:
+                    self.store.create(desired)
+                    log.info("ticket %s created %s %s", ticket.key, desired.kind, desired.name)
+                except AlreadyExists:
+                    pass  # created since we looked; the next reconcile compares it
+                continue
+            if not owned_by(live, ticket):
+                taken.append(f"{desired.kind} {desired.name!r} already exists and is not owned by this ticket; rename the ticket's object or delete the other")
+                continue
+            if live.metadata.deletion_timestamp:
+                continue
+            merged = self._merged(desired, live)
+            if merged is not None:
+                self.store.update(merged)
+                log.info("ticket %s updated %s %s", ticket.key, desired.kind, desired.name)
+        self._delete_children(ticket, keep=keep)
+        return taken
+
+    @staticmethod
+    def _merged(desired: Resource, live: Resource) -> Resource | None:
+        """The live object with the desired spec, labels and annotations (keeping annotations other
+        controllers own, such as the revision history); None when nothing differs."""
+        annotations = {k: v for k, v in live.metadata.annotations.items() if k != RETIRED_ANNOTATION}
+        annotations.update(desired.metadata.annotations)
+        labels = {**live.metadata.labels, **desired.metadata.labels}
+        same = (
+            getattr(live, "spec").wire() == getattr(desired, "spec").wire()
+            and annotations == live.metadata.annotations
+            and labels == live.metadata.labels
+        )
+        if same:
+            return None
+        meta = live.metadata.model_copy(update={"annotations": annotations, "labels": labels})
+        return live.model_copy(update={"metadata": meta, "spec": getattr(desired, "spec")})
+
+    def _delete_children(self, ticket: InferenceTicket, *, keep: set[tuple[str, str]]) -> list[str]:
+        deleted = []
+        for kind in COMPOSED_KINDS:
+            for obj in self.store.list(kind, namespace=ticket.namespace).items:
+                if obj.metadata.labels.get(TICKET_LABEL) != ticket.name or not owned_by(obj, ticket):
+                    continue
+                if (kind, obj.name) in keep or obj.metadata.deletion_timestamp:
+                    continue
+                try:
+                    self.store.delete(kind, obj.key)
+                    deleted.append(f"{kind}/{obj.name}")
+                except NotFound:
+                    pass
+        return deleted

@@ -1,0 +1,131 @@
+"""The ticket, rollout and audit commands against a real `laneway up` on 127.0.0.1 (no local
+cluster: nothing starts engines), and `ticket check` offline as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
+
+from cli_harness import Cli, Up  # noqa: E402
+
+TICKETS = ROOT / "examples" / "tickets"
+DEADLINE = 20.0
+
+
+def eventually(what: str, probe: Callable[[], bool]) -> None:
+    """Poll a condition the controllers reach asynchronously; fail with `what` after DEADLINE."""
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        if probe():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    instance = Up.start(tmp_path_factory.mktemp("ticket-up") / "data", local_cluster=False)
+    try:
+        instance.wait_ready()
+        yield instance
+    finally:
+        code = instance.stop()
+        assert code == 0, instance.output
+        assert instance.leftovers() == [], "processes left running after laneway up stopped"
+
+
+@pytest.fixture(scope="module")
+def cli(up: Up) -> Cli:
+    c = Cli(up.data_dir)
+    result = c("apply", "-f", str(TICKETS / "fleet.yaml"), "-f", str(TICKETS / "pr-review.yaml"))
+    assert result.exit_code == 0, result.output
+    return c
+
+
+def test_offline_check_as_a_subprocess(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    good = cli.subprocess("ticket", "check", str(TICKETS / "pr-review.yaml"), "-f", str(TICKETS / "fleet.yaml"))
+    assert good.returncode == 0, good.stderr
+    assert "all 10 rows pass" in good.stdout
+    bad = cli.subprocess("ticket", "check", str(TICKETS / "pr-review-failing.yaml"), "-f", str(TICKETS / "fleet.yaml"), "-o", "json")
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["failing"] == ["scaling", "endpoint", "overflow"]
+    missing = cli.subprocess("ticket", "check", str(tmp_path / "nope.yaml"), "-f", str(TICKETS / "fleet.yaml"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_new_and_render(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    new = cli("ticket", "new", "draft", "-n", "team")
+    assert new.exit_code == 0 and "fleetBoundary:" in new.output
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(new.output)
+    check = cli("ticket", "check", str(draft), "-f", str(TICKETS / "fleet.yaml"))
+    assert check.exit_code == 1 and "10 of 10 rows fail" in check.output
+    rendered = cli("ticket", "render", str(TICKETS / "pr-review.yaml"))
+    assert rendered.exit_code == 0
+    kinds = [line.split(": ")[1] for line in rendered.output.splitlines() if line.startswith("kind: ")]
+    assert kinds == ["ModelCache", "ModelEndpoint", "ModelDeployment", "ModelService"]
+
+
+def test_online_check_reports_rows_and_the_controller_writes_conditions(cli: Cli) -> None:
+    result = cli("ticket", "check", str(TICKETS / "pr-review.yaml"))
+    # the example clusters have no kubeconfig, so none is Ready: the scheduler says so
+    assert result.exit_code == 1 and "scaling" in result.output and "not Ready" in result.output
+
+    def has_rows() -> bool:
+        got = cli("get", "tk", "pr-review", "-n", "internal-tools", "-o", "json")
+        doc = json.loads(got.output) if got.exit_code == 0 else {}
+        types = {c["type"] for c in doc.get("status", {}).get("conditions", [])}
+        return {"ModelRow", "ScalingRow", "Approved", "Composed"} <= types
+
+    eventually("the ticket's row conditions", has_rows)
+
+
+def test_approve_needs_the_platform_role(cli: Cli) -> None:
+    team = cli("token", "create", "--role", "team", "-n", "internal-tools").stdout.strip()
+    refused = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=team)
+    assert refused.exit_code == 1 and "status" in refused.output
+    platform = cli("token", "create", "--role", "platform").stdout.strip()
+    ok = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=platform)
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(cli("get", "tk", "pr-review", "-n", "internal-tools", "-o", "json").output)
+    assert doc["status"]["approved"] is True
+
+
+def test_rollout_history_and_undo_and_audit(cli: Cli, tmp_path: Path) -> None:
+    manifest = ROOT / "tests" / "integration" / "cli" / "manifests" / "team" / "deployment.yaml"
+    text = manifest.read_text()
+    assert cli("apply", "-f", str(manifest)).exit_code == 0
+    name = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("name:"))
+    ns_lines = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("namespace:")]
+    ns = ns_lines[0] if ns_lines else "default"
+
+    def revisions() -> str:
+        return cli("rollout", "history", f"md/{name}", "-n", ns).output
+
+    eventually("revision 1", lambda: "1 (current)" in revisions())
+    image = next(line.split("image:", 1)[1].strip() for line in text.splitlines() if "image:" in line)
+    changed = tmp_path / "deployment.yaml"
+    changed.write_text(text.replace(f"image: {image}", "image: example.com/engine:v2", 1))
+    assert cli("apply", "-f", str(changed)).exit_code == 0
+    eventually("revision 2", lambda: "2 (current)" in revisions())
+    assert "example.com/engine:v2" in revisions()
+    undo = cli("rollout", "undo", f"md/{name}", "-n", ns, "--to-revision", "1")
+    assert undo.exit_code == 0, undo.output
+    eventually("revision 3 restoring 1", lambda: "3 (current)" in revisions() and "rollback to revision 1" in revisions())
+    bad = cli("rollout", "undo", f"md/{name}", "-n", ns, "--to-revision", "99")
+    assert bad.exit_code == 2 and "kept revisions" in bad.output
+
+    audit = cli("audit")
+    assert audit.exit_code == 0 and name in audit.output and "no ticket" in audit.output
+    wide = cli("get", "md", "-n", ns, "-o", "wide")
+    assert "RETIRES" in wide.output and "TICKET" in wide.output and "OWNER" in wide.output

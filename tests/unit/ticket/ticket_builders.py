@@ -1,0 +1,38 @@
+"""Plain-data builders for the ticket tests: a small EU/US fleet and a filled ticket."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from laneway.api.kinds import InferenceTicket
+from laneway.api.manifest import load_paths
+from laneway.cli.plan import assume_ready
+from laneway.ticket.fleet import FleetSnapshot
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "tickets"
+NOW = 1_900_000_000.0  # 2030-03-17, a fixed clock for every test
+
+
+def fleet() -> FleetSnapshot:
+    snap = FleetSnapshot.of(load_paths([str(EXAMPLES / "fleet.yaml")]))
+    return snap.with_clusters([assume_ready(c) for c in snap.clusters])
+
+
+def ticket_doc() -> dict[str, Any]:
+    return yaml.safe_load((EXAMPLES / "pr-review.yaml").read_text())
+
+
+def ticket(**rows: Any) -> InferenceTicket:
+    """The filled example, with rows replaced (a value of None removes the row)."""
+    doc = copy.deepcopy(ticket_doc())
+    for key, value in rows.items():
+        key = {"fleet_boundary": "fleetBoundary"}.get(key, key)
+        if value is None:
+            doc["spec"].pop(key, None)
+        else:
+            doc["spec"][key] = value
+    return InferenceTicket.model_validate(doc)
