@@ -140,6 +140,8 @@ async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gatew
 
     drivers = _driver_set(data)
     if drivers is not None:
+        drivers.store = store  # Existing (Kubernetes) clusters: their kubeconfig Secrets live in the store
+    if drivers is not None:
         stack.push_async_callback(drivers.close)  # after the manager stops: engines go last
     ctx = ControlContext(store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers)
     manager = Manager(store, build_controllers(ctx), identity=default_identity())

@@ -73,6 +73,9 @@ class ClusterController:
             ok, why = await driver.healthy(cluster)
             ready, reason, message = ok, ("DriverReady" if ok else "DriverUnavailable"), why
         address = self.ctx.gateway_address if cluster.spec.cluster.source == "Local" else cluster.status.gateway.address
+        read_gateway = getattr(driver, "gateway_address", None)  # drivers that know their cluster's gateway (Kubernetes)
+        if cluster.spec.cluster.source != "Local" and read_gateway is not None:
+            address = await read_gateway(cluster)
 
         if missing:
             ready_condition = ConditionUpdate(

@@ -19,6 +19,7 @@ from typing import Mapping
 from laneway.api.conditions import is_true
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
 from laneway.api.meta import ObjectKey, Resource
+from laneway.cache.gate import deployments_using_cache, placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan
@@ -51,6 +52,7 @@ class DeploymentController:
             "ModelReplica": self._owner_of,
             "InferenceCluster": self._every_deployment,
             "InferenceClass": self._every_deployment,
+            "ModelCache": deployments_using_cache(self.store),
         }
 
     @staticmethod
@@ -70,6 +72,8 @@ class DeploymentController:
         if deployment.metadata.deletion_timestamp:
             return Result()  # the garbage collector removes the replicas it owns
         clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
+        cache_gate = placement_gate_for(self.store, deployment, clusters)  # only clusters its ModelCache covers
+        clusters = cache_gate.clusters
         classes = [c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)]
         replicas = [r for r in self.store.list("ModelReplica").items if isinstance(r, ModelReplica)]
         placement = plan(deployment, clusters=clusters, classes=classes, replicas=replicas, matcher=self.matcher)
@@ -88,7 +92,7 @@ class DeploymentController:
             log.info("placement of %s changed: %s", deployment.key, ", ".join(changed))
 
         ready = sum(1 for name in desired if name in mine and is_true(mine[name].status.conditions, "Ready"))
-        c = placement.condition
+        c = cache_gate.explain(placement.condition)
         write_status(
             self.store,
             deployment,

@@ -7,7 +7,9 @@ globals, so a test builds exactly the controllers it wants.
 
 from __future__ import annotations
 
+from laneway.control.autoscaler import AutoscalerController
 from laneway.control.base import ControlContext, Controller
+from laneway.control.cache import CacheController
 from laneway.control.cluster import ClusterController
 from laneway.control.deployment import DeploymentController
 from laneway.control.gc import GarbageCollector
@@ -23,6 +25,8 @@ def build_controllers(ctx: ControlContext) -> list[Controller]:
         DeploymentController(ctx),
         TicketController(ctx),
         RolloutController(ctx),
+        CacheController(ctx),
+        AutoscalerController(ctx),
     ]
     if ctx.drivers is not None:
         controllers += [ClusterController(ctx, ctx.drivers), ReplicaController(ctx, ctx.drivers)]

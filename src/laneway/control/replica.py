@@ -15,6 +15,7 @@ from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource
 from laneway.api.selectors import Requirement
+from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import ReplicaObservation, ServingAddress
@@ -27,6 +28,9 @@ CLUSTER_LABEL = LABEL_PREFIX + "cluster"
 DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
 REQUEUE_STARTING = 1.0
 REQUEUE_STEADY = 3.0
+# A Ready replica is looked at every second, so a crashed engine's endpoint leaves within about
+# a second (rule 6); the supervisor restarts it no sooner than its 1 s backoff.
+REQUEUE_READY = 1.0
 
 
 def endpoint_name(replica: ModelReplica, address: ServingAddress, total: int) -> str:
@@ -55,7 +59,9 @@ def desired_endpoints(
                     labels=labels,
                     owner_references=[replica.owner_reference()],
                 ),
-                spec=ModelEndpointSpec(url=address.url),
+                # An engine serving exactly one model gets requests under that name, whatever
+                # name the service publishes; one serving several (adapters) gets the name asked.
+                spec=ModelEndpointSpec(url=address.url, model=address.models[0] if len(address.models) == 1 else None),
                 status=ModelEndpointStatus(ready=True),
             )
         )
@@ -73,6 +79,7 @@ class ReplicaController:
         self.drivers = drivers
         self.watches: Mapping[str, KeyMapper] = {
             "InferenceCluster": self._replicas_on_cluster,
+            "ModelCache": replicas_using_cache(self.store),
         }
 
     def _replicas_on_cluster(self, cluster: Resource) -> list[ObjectKey]:
@@ -119,12 +126,18 @@ class ReplicaController:
             )
             return Result(requeue_after=REQUEUE_STEADY * 10)
 
+        waiting = start_wait_for(self.store, replica) if replica.status.phase in (None, "Pending") else None
+        if waiting is not None:  # engines start only once the replica's ModelCache is Ready on its cluster
+            self._sync_endpoints(replica, [])
+            self._write(replica, "False", "WaitingForCache", waiting, "Pending")
+            return Result(requeue_after=REQUEUE_STEADY)
         await driver.apply(replica, cluster)
         observation = await driver.observe(replica)
         self._sync_endpoints(replica, desired_endpoints(replica, cluster.metadata.labels, observation))
         phase = "Ready" if observation.ready else ("Failed" if observation.reason == "CrashLoopBackOff" else "Starting")
-        self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase)
-        return Result(requeue_after=REQUEUE_STEADY if observation.ready else REQUEUE_STARTING)
+        restarts = sum(m.restarts for m in observation.members) or None
+        self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase, restarts)
+        return Result(requeue_after=REQUEUE_READY if observation.ready else REQUEUE_STARTING)
 
     def _cluster(self, name: str) -> InferenceCluster | None:
         try:
@@ -155,13 +168,18 @@ class ReplicaController:
             except NotFound:
                 pass
 
-    def _write(self, replica: ModelReplica, status: str, reason: str, message: str, phase: str) -> None:
+    def _write(
+        self, replica: ModelReplica, status: str, reason: str, message: str, phase: str, restarts: int | None = None
+    ) -> None:
+        fields: dict[str, object] = {"phase": phase}
+        if restarts is not None:
+            fields["restarts"] = restarts
         try:
             write_status(
                 self.store,
                 replica,
                 conditions=[ConditionUpdate("Ready", status, reason, message)],  # type: ignore[arg-type]
-                fields={"phase": phase},
+                fields=fields,
             )
         except Conflict:
             pass  # a newer write landed; the next reconcile sees it

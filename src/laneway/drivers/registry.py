@@ -8,22 +8,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers.base import Driver
+
+if TYPE_CHECKING:
+    from laneway.store.base import Store
 
 
 @dataclass
 class DriverSet:
     logs_dir: Path
     cache_dir: Path | None = None
+    store: "Store | None" = None  # the Existing (Kubernetes) driver reads kubeconfig Secrets from it
     _drivers: dict[str, Driver] = field(default_factory=dict)
 
     def factories(self) -> dict[str, Callable[[], Driver]]:
         from laneway.drivers.local.driver import LocalDriver
 
-        return {"Local": lambda: LocalDriver(logs_dir=self.logs_dir, cache_dir=self.cache_dir)}
+        factories: dict[str, Callable[[], Driver]] = {
+            "Local": lambda: LocalDriver(logs_dir=self.logs_dir, cache_dir=self.cache_dir)
+        }
+        if self.store is not None:
+            store = self.store
+
+            def kubernetes() -> Driver:
+                from laneway.drivers.kubernetes.driver import KubernetesDriver
+
+                return KubernetesDriver(store=store)
+
+            factories["Existing"] = kubernetes
+        return factories
 
     def for_cluster(self, cluster: InferenceCluster) -> Driver | None:
         """The driver for this cluster's source, or None when this build has none for it."""

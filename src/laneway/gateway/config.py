@@ -41,5 +41,7 @@ class GatewayConfig:
 
     # Limits.
     max_request_body_bytes: int = 32 * 1024 * 1024
+    cold_start_timeout: float = 120.0
+    """Longest a request waits for a service scaling from zero to get a ready replica."""
     rebuild_debounce: float = 0.05
     """Wait this long after a store change so a burst of writes yields one table rebuild."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -24,11 +24,30 @@ from laneway.api.meta import ObjectKey
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
+    """One successful request in the window (a tuple: one is made per request)."""
+
     at: float
     latency: float
     ttft: float
+
+
+class _Series:
+    """The metric children of one (service, endpoint, tier), looked up once and kept.
+
+    `labels()` validates and joins its arguments on every call, which on the gateway's hot
+    path costs more than the increments themselves; token children are made on first use so
+    /metrics shows no zero token series for an endpoint that never reported usage."""
+
+    __slots__ = ("labels", "latency", "ttft", "codes", "prompt", "completion")
+
+    def __init__(self, labels: tuple[str, str, str, str], latency: object, ttft: object) -> None:
+        self.labels = labels
+        self.latency = latency
+        self.ttft = ttft
+        self.codes: dict[int, object] = {}
+        self.prompt: object | None = None
+        self.completion: object | None = None
 
 
 @dataclass
@@ -115,14 +134,16 @@ class Meter:
         self._refused = Counter(
             "laneway_gateway_refusals", "Requests the gateway answered itself.", ("namespace", "service", "code"), registry=self.registry
         )
-        self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
+        self._children: dict[tuple[ObjectKey, str, str], _Series] = {}
 
-    def _series(self, ns: str, svc: str, endpoint: str, tier: str) -> tuple[Histogram, Histogram]:
-        key = (ns, svc, endpoint, tier)
-        hit = self._children.get(key)
+    def _series(self, service: ObjectKey, endpoint: str, tier: str) -> _Series:
+        hit = self._children.get((service, endpoint, tier))
         if hit is None:
-            hit = self._children[key] = (self._latency.labels(*key), self._ttft.labels(*key))
-        return hit  # type: ignore[return-value]
+            labels = (service.namespace, service.name, endpoint, tier)
+            hit = self._children[(service, endpoint, tier)] = _Series(
+                labels, self._latency.labels(*labels), self._ttft.labels(*labels)
+            )
+        return hit
 
     def record(
         self,
@@ -136,15 +157,21 @@ class Meter:
         prompt_tokens: int,
         completion_tokens: int,
     ) -> None:
-        ns, svc = service.namespace, service.name
-        self._requests.labels(ns, svc, endpoint, tier, str(status)).inc()
-        lat, tt = self._series(ns, svc, endpoint, tier)
-        lat.observe(total)  # type: ignore[attr-defined]
-        tt.observe(ttft)  # type: ignore[attr-defined]
+        series = self._series(service, endpoint, tier)
+        code = series.codes.get(status)
+        if code is None:
+            code = series.codes[status] = self._requests.labels(*series.labels, str(status))
+        code.inc()  # type: ignore[attr-defined]
+        series.latency.observe(total)  # type: ignore[attr-defined]
+        series.ttft.observe(ttft)  # type: ignore[attr-defined]
         if prompt_tokens:
-            self._tokens.labels(ns, svc, endpoint, tier, "prompt").inc(prompt_tokens)
+            if series.prompt is None:
+                series.prompt = self._tokens.labels(*series.labels, "prompt")
+            series.prompt.inc(prompt_tokens)  # type: ignore[attr-defined]
         if completion_tokens:
-            self._tokens.labels(ns, svc, endpoint, tier, "completion").inc(completion_tokens)
+            if series.completion is None:
+                series.completion = self._tokens.labels(*series.labels, "completion")
+            series.completion.inc(completion_tokens)  # type: ignore[attr-defined]
         win = self._services.get(service)
         if win is None:
             win = self._services[service] = ServiceWindow(samples=deque(maxlen=self._max))

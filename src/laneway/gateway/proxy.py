@@ -28,6 +28,8 @@ from multidict import CIMultiDict
 
 from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
+from laneway.autoscale.gauges import DemandCollector, ServiceDemand
+from laneway.autoscale.hold import ColdStartHold
 from laneway.gateway.balancer import Unavailable, choose
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.errors import GatewayError, error_response
@@ -37,7 +39,7 @@ from laneway.gateway.limits import RateLimiter, RetryBudget
 from laneway.gateway.metering import Meter
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
 from laneway.gateway.table import RoutingTable, ServiceRoute
-from laneway.gateway.usage import SSEUsageScanner, Usage, ask_for_usage, usage_from_body
+from laneway.gateway.usage import SSEUsageScanner, Usage, body_asking_usage, usage_from_body
 from laneway.gateway.weights import Target
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,10 @@ class Proxy:
         self.session: aiohttp.ClientSession | None = None
         self._slot = asyncio.Event()
         self._waiting = 0
+        # Demand per service for the autoscaler, and the waiting room for scale from zero.
+        self.demand = ServiceDemand()
+        self.meter.registry.register(DemandCollector(self.demand))
+        self.cold_start = ColdStartHold(timeout=config.cold_start_timeout)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -87,6 +93,7 @@ class Proxy:
     def swap(self, table: RoutingTable) -> None:
         """Replace the routing table in one assignment; requests in flight keep the old one."""
         self.table = table
+        self.cold_start.notify()
         live = {t.key for r in table.services.values() for entries in r.tiers.values() for e in entries for t in e.targets}
         for key in [k for k, st in self.states.items() if k not in live and st.in_flight == 0]:
             del self.states[key]
@@ -121,15 +128,36 @@ class Proxy:
                     "rate_limit_exceeded",
                     {"Retry-After": str(admission.retry_after)},
                 )
-            if not routed.route.routable():
-                raise GatewayError(503, _no_endpoint_reason(routed.route), "no_endpoint")
-            self.budget.record_request()
-            return await self._forward(request, routed, body, payload, started)
+            with self.demand.serving(route_key):
+                if not routed.route.routable():
+                    routed = await self._await_cold_start(request, routed, payload, grant)
+                self.budget.record_request()
+                return await self._forward(request, routed, body, payload, started)
         except GatewayError as err:
             self.meter.refused(route_key, err.status)
             return error_response(err)
 
     # ---- pieces --------------------------------------------------------------------------
+
+    async def _await_cold_start(self, request: web.Request, routed: Routed, payload: dict[str, Any] | None, grant: Any) -> Routed:
+        """A service with no routable endpoint: 503 at once, or, when it scales from zero, hold
+        the request (bounded, see `autoscale.hold`) until a replica is ready, then route again."""
+        key = routed.route.key
+        if not routed.route.scale_from_zero:
+            raise GatewayError(503, _no_endpoint_reason(routed.route), "no_endpoint")
+
+        def routable() -> bool:
+            route = self.table.services.get(key)
+            return route is not None and route.routable()
+
+        with self.demand.waiting(key):
+            outcome = await self.cold_start.wait(key, routable, clock=self.clock)
+        if not outcome.ready:
+            raise GatewayError(503, outcome.message, "model_starting", {"Retry-After": "5"})
+        table = self.table
+        if request.path.startswith("/v1/"):
+            return route_by_model(table, request.path, payload, grant)
+        return route_prefixed(table, request.path, grant)
 
     def _models(self, table: RoutingTable, grant: Any, path: str) -> web.Response:
         models = [
@@ -208,9 +236,9 @@ class Proxy:
         url_tail = routed.upstream_path + (("?" + request.query_string) if request.query_string else "")
         added_usage = False
         if payload is not None:
-            added_usage = ask_for_usage(payload, routed.upstream_path)
-            if added_usage:
-                body = json.dumps(payload).encode()
+            asking = body_asking_usage(payload, routed.upstream_path, body)
+            if asking is not None:
+                body, added_usage = asking, True
         tried: set[ObjectKey] = set()
         skip: set[Tier] = set()
         attempts = 0
@@ -224,7 +252,8 @@ class Proxy:
                     return await self._respond(request, routed, pending, started, added_usage)
                 now = self.clock()
                 if picked.saturated and now < queue_deadline:
-                    await self._wait_for_slot(queue_deadline - now)
+                    with self.demand.waiting(route.key):
+                        await self._wait_for_slot(queue_deadline - now)
                     continue
                 if picked.saturated:
                     msg = f"Service {route.key} is saturated: {picked.reason}" + (
@@ -324,21 +353,26 @@ class Proxy:
             await resp.prepare(request)
             first = True
             try:
-                async for chunk in up.content.iter_any():
+                content = up.content
+                last = b""
+                async for chunk in content.iter_any():
                     if first:
                         ttft = self.clock() - started
                         first = False
                     if scanner is not None:
                         chunk = scanner.feed(chunk)
-                        if not chunk:
-                            continue
-                    await resp.write(chunk)
+                    if content.at_eof():
+                        # The upstream's end arrived with these bytes: send them and the
+                        # terminating chunk in one write (one send, one wake-up of the caller).
+                        # Nothing waits for it, so the stream stays unbuffered.
+                        last = chunk
+                        break
+                    if chunk:
+                        await resp.write(chunk)
                 if scanner is not None:
-                    tail = scanner.flush()
-                    if tail:
-                        await resp.write(tail)
+                    last += scanner.flush()
                     usage = scanner.usage
-                await resp.write_eof()
+                await resp.write_eof(last)
             except ConnectionResetError:
                 status = 499  # the caller went away; closing `up` below stops the upstream
                 return resp

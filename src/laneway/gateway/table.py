@@ -34,6 +34,9 @@ class ServiceRoute:
     rate_limit: RateLimit | None
     slo: ServiceSLO | None
     problems: tuple[str, ...] = ()
+    scale_from_zero: bool = False
+    """A deployment behind it scales from zero (the autoscaler marks `status.scaleFromZero`):
+    with no routable endpoint, requests wait for a replica instead of failing at once."""
 
     @property
     def has_overflow(self) -> bool:
@@ -133,6 +136,7 @@ def build_table(
             rate_limit=svc.spec.rate_limit,
             slo=svc.spec.slo,
             problems=tuple(key_problems.get(svc.key, ())),
+            scale_from_zero=bool((svc.status.model_extra or {}).get("scaleFromZero")),
         )
         for name in names:
             by_model.setdefault(name, []).append(svc.key)

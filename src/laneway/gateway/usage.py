@@ -11,6 +11,7 @@ holding more than one partial event, so streaming stays pass-through.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +63,24 @@ def _usage_of_event(doc: Any, usage: Usage) -> None:
         usage.absorb(message.get("usage"))
 
 
+_USAGE_KEY = re.compile(rb'"usage"\s*:(?!\s*null)')
+"""A `"usage"` key whose value is not `null`. OpenAI sends `"usage": null` on every chunk of a
+stream that asked for usage, so matching the key alone would parse every event; this pattern
+lets the bytes search skip those in C. A match inside a JSON string is impossible (a quote
+inside a string is escaped), and a false match only costs one needless parse."""
+
+
 class SSEUsageScanner:
     """Feed it the stream's bytes; it returns the bytes to forward and keeps the usage.
 
     With `drop_usage_chunk`, an OpenAI chunk that carries only usage (`choices: []`) is not
     forwarded: the caller did not ask for it, the gateway did.
+
+    Why it is shaped this way: it runs on every chunk of every stream, so the common chunk
+    (no usage in it) costs two reverse searches and one regex search, all in C, and is
+    forwarded as the same bytes object. Only an event that names a non-null usage is cut out
+    and parsed as JSON, which is once or twice per stream. Complete events are returned at
+    once; only a trailing partial event is held until its end arrives.
     """
 
     __slots__ = ("usage", "_tail", "_drop")
@@ -86,38 +100,51 @@ class SSEUsageScanner:
                 return data
             self._tail = data
             return b""
-        self._tail = data[cut:]
-        complete = data[:cut]
-        if b'"usage"' not in complete:
-            return complete
-        out: list[bytes] = []
-        for event in _events(complete):
-            if b'"usage"' in event and self._read(event):
-                continue
-            out.append(event)
-        return b"".join(out)
+        if cut == len(data):
+            self._tail = b""
+            complete = data
+        else:
+            self._tail = data[cut:]
+            complete = data[:cut]
+        return self._scan(complete)
+
+    def flush(self) -> bytes:
+        """The bytes still held when the stream ends: a last event without its blank line.
+        Its usage counts too (an upstream may end the stream right after the usage chunk)."""
+        tail, self._tail = self._tail, b""
+        return self._scan(tail) if tail else tail
+
+    def _scan(self, data: bytes) -> bytes:
+        """Absorb the usage of every event in `data` that names one; cut out dropped events."""
+        hit = _USAGE_KEY.search(data)
+        if hit is None:
+            return data
+        kept: list[bytes] = []
+        kept_from = 0
+        while hit is not None:
+            at = hit.start()
+            start, end = _event_start(data, at), _event_end(data, at)
+            if self._read(data[start:end]):
+                kept.append(data[kept_from:start])
+                kept_from = end
+            hit = _USAGE_KEY.search(data, end)
+        if not kept_from:
+            return data
+        kept.append(data[kept_from:])
+        return b"".join(kept)
 
     def _read(self, event: bytes) -> bool:
         """Absorb usage of one event; True when the event is to be dropped."""
-        drop = False
-        for line in event.replace(b"\r\n", b"\n").split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
-            if not payload.startswith(b"{"):
-                continue
-            try:
-                doc = json.loads(payload)
-            except ValueError:
-                continue
-            _usage_of_event(doc, self.usage)
-            if self._drop and isinstance(doc, dict) and doc.get("choices") == [] and doc.get("usage") is not None:
-                drop = True
-        return drop
-
-    def flush(self) -> bytes:
-        tail, self._tail = self._tail, b""
-        return tail
+        lines = [line[5:].strip() for line in event.replace(b"\r\n", b"\n").split(b"\n") if line.startswith(b"data:")]
+        payload = b"\n".join(lines)  # an event's data lines form one value (the SSE rule)
+        if not payload.startswith(b"{"):
+            return False
+        try:
+            doc = json.loads(payload)
+        except ValueError:
+            return False
+        _usage_of_event(doc, self.usage)
+        return self._drop and isinstance(doc, dict) and doc.get("choices") == [] and doc.get("usage") is not None
 
 
 _MAX_EVENT = 1 << 20
@@ -130,18 +157,19 @@ def _last_boundary(data: bytes) -> int:
     return max(a + 2 if a >= 0 else -1, b + 4 if b >= 0 else -1)
 
 
-def _events(data: bytes) -> list[bytes]:
-    """Split complete events, each keeping its own terminator so forwarding is byte-exact."""
-    out: list[bytes] = []
-    start = 0
-    while start < len(data):
-        a = data.find(b"\n\n", start)
-        b = data.find(b"\r\n\r\n", start)
-        candidates = [x + 2 for x in (a,) if x >= 0] + [x + 4 for x in (b,) if x >= 0]
-        end = min(candidates) if candidates else len(data)
-        out.append(data[start:end])
-        start = end
-    return out
+def _event_start(data: bytes, at: int) -> int:
+    """Index where the event holding byte `at` begins: just past the blank line before it."""
+    a = data.rfind(b"\n\n", 0, at)
+    b = data.rfind(b"\r\n\r\n", 0, at)
+    return max(a + 2 if a >= 0 else 0, b + 4 if b >= 0 else 0)
+
+
+def _event_end(data: bytes, at: int) -> int:
+    """Index just past the blank line that ends the event holding byte `at` (or the end)."""
+    a = data.find(b"\n\n", at)
+    b = data.find(b"\r\n\r\n", at)
+    ends = [x for x in (a + 2 if a >= 0 else -1, b + 4 if b >= 0 else -1) if x >= 0]
+    return min(ends) if ends else len(data)
 
 
 def wants_stream(payload: dict[str, Any]) -> bool:
@@ -158,3 +186,27 @@ def ask_for_usage(payload: dict[str, Any], path: str) -> bool:
         return False
     payload["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
     return True
+
+
+_USAGE_OPTION = b',"stream_options":{"include_usage":true}'
+
+
+def body_asking_usage(payload: dict[str, Any], path: str, body: bytes) -> bytes | None:
+    """The request body to send upstream when the gateway asks an OpenAI-style stream for its
+    usage on the caller's behalf (updating `payload` to match), or None when it does not need
+    to (not a stream, Anthropic's /messages, or the caller asked itself).
+
+    When the caller sent no `stream_options`, the option is spliced in before the object's
+    closing brace instead of re-encoding the whole body: the body is a JSON object already
+    parsed, so the splice is valid JSON, costs one copy, and keeps every other byte as the
+    caller sent it. Bodies in other encodings (UTF-16/32) or with `stream_options` present are
+    re-encoded from `payload`.
+    """
+    had_options = "stream_options" in payload
+    if not ask_for_usage(payload, path):
+        return None
+    if not had_options:
+        end = body.rstrip()
+        if end.endswith(b"}") and body.lstrip()[:1] == b"{":
+            return end[:-1] + _USAGE_OPTION + b"}"
+    return json.dumps(payload).encode()

@@ -16,9 +16,11 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from laneway.api.kinds import ModelDeployment
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.meta import Resource
 from laneway.api.selectors import Requirement, SelectorSyntaxError, parse_selector
 from laneway.server import bodies, scale
+from laneway.server.admission import refuse_cache_in_use
 from laneway.server.authz import Access, Verb, authorize, can_read_namespace
 from laneway.server.context import grant_of, stop_event_of, store_of
 from laneway.server.errors import ApiError, bad_request, forbidden, invalid, method_not_allowed
@@ -242,6 +244,8 @@ async def _delete(request: web.Request, target: Target) -> web.Response:
                 raise bad_request("DeleteOptions.preconditions.resourceVersion must be a string as read from the object")
     existing = await _read(request, target)
     _check(request, "delete", target, existing=existing)
+    if isinstance(existing, ModelCache):
+        await run_store(refuse_cache_in_use, store_of(request), existing)
     deleted = await run_store(store_of(request).delete, target.kind.kind, target.key, resource_version=resource_version)
     return _json(bodies.outgoing(deleted))
 

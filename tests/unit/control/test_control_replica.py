@@ -28,7 +28,7 @@ class FakeDriver:
 
     async def observe(self, replica) -> ReplicaObservation:
         member = MemberObservation(id="main-0-standalone-0", engine="main", phase="Ready" if self.ready else "Starting", ready=self.ready)
-        address = ServingAddress(engine="main", copy=0, url="http://127.0.0.1:9999", ready=self.ready)
+        address = ServingAddress(engine="main", copy=0, url="http://127.0.0.1:9999", ready=self.ready, models=("sim-chat",))
         reason = "EnginesReady" if self.ready else "EnginesStarting"
         return ReplicaObservation(self.ready, reason, "", (member,), (address,))
 
@@ -102,6 +102,7 @@ def test_endpoint_exists_only_while_the_replica_is_ready(tmp_path: Path) -> None
     (endpoint,) = store.list("ModelEndpoint", namespace="ml").items
     assert isinstance(endpoint, ModelEndpoint)
     assert endpoint.name == "m-0" and endpoint.spec.url == "http://127.0.0.1:9999"
+    assert endpoint.spec.model == "sim-chat", "requests reach the engine under the one name it serves"
     assert endpoint.metadata.labels["laneway.dev/deployment"] == "m"
     assert endpoint.metadata.labels["laneway.dev/cluster"] == "local"
     assert endpoint.metadata.labels["region"] == "eu-west"

@@ -401,6 +401,8 @@ class ModelReplicaSpec(Model):
 class ModelReplicaStatus(Status):
     phase: str | None = None
     endpoint: str | None = None
+    # How many times the replica's engine processes were restarted after exiting (None: never).
+    restarts: int | None = None
 
 
 class ModelReplica(Resource):

@@ -1,0 +1,40 @@
+"""`python -m laneway.cache`: the hydration Job's entry point on a Kubernetes cluster.
+
+Reads the ModelCache spec from `LANEWAY_CACHE_SPEC` (JSON), the credential (if any) from
+`LANEWAY_CACHE_SECRET`, stages into `LANEWAY_CACHE_DEST` in place, and exits 0 once the
+manifest is written. Any failure prints one line saying what failed and exits 1, so the Job
+retries (and resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from laneway.api.kinds.cache import ModelCacheSpec
+from laneway.cache.errors import CacheError
+from laneway.cache.hydrate import hydrate
+from laneway.cache.sources import source_for
+
+
+def main() -> int:
+    try:
+        spec = ModelCacheSpec.model_validate(json.loads(os.environ["LANEWAY_CACHE_SPEC"]))
+        dest = Path(os.environ.get("LANEWAY_CACHE_DEST", "/cache"))
+    except (KeyError, ValueError) as exc:
+        print(f"laneway cache: LANEWAY_CACHE_SPEC must hold a ModelCache spec as JSON ({exc})", file=sys.stderr)
+        return 2
+    secret = os.environ.get("LANEWAY_CACHE_SECRET")
+    try:
+        result = hydrate(source_for(spec, lambda _ref: secret), dest, in_place=True)
+    except CacheError as exc:
+        print(f"laneway cache: {exc.reason}: {exc}", file=sys.stderr)
+        return 1
+    print(f"laneway cache: {result.manifest.files} files, {result.manifest.bytes} bytes staged from {result.manifest.source}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Errors of cache hydration. Each message says what failed, where, and what would fix it."""
+
+from __future__ import annotations
+
+
+class CacheError(Exception):
+    """A hydration that cannot finish as asked; `reason` is the short word a status shows."""
+
+    reason = "HydrationFailed"
+
+
+class SourceUnavailable(CacheError):
+    """The source could not be read (network, credentials, missing object); retried later."""
+
+    reason = "SourceUnavailable"
+
+
+class VerificationFailed(CacheError):
+    """Bytes arrived but do not match what the source promised (size or checksum).
+
+    The partial file is removed, so the next attempt starts over instead of resuming from
+    corrupt bytes."""
+
+    reason = "VerificationFailed"
+
+
+class SourceInvalid(CacheError):
+    """The spec names something that cannot be a cache (an empty prefix, a file where a
+    directory was expected); retrying will not help until the ModelCache is edited."""
+
+    reason = "InvalidSource"

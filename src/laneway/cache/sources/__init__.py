@@ -1,0 +1,49 @@
+"""The sources a ModelCache stages weights from, and `source_for(spec)` that picks one."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from laneway.api.kinds.cache import ModelCacheSpec
+from laneway.api.kinds.common import SecretKeyRef
+from laneway.cache.errors import SourceInvalid
+from laneway.cache.sources.base import Opened, RemoteFile, Source
+from laneway.cache.sources.http import HTTPFileSource
+from laneway.cache.sources.huggingface import HuggingFaceSource
+from laneway.cache.sources.local import LocalPathSource
+from laneway.cache.sources.s3 import S3Source, parse_credentials
+
+SecretLookup = Callable[[SecretKeyRef], "str | None"]
+"""The value of a Secret key in the cache's namespace, or None when it is missing."""
+
+
+def _secret(lookup: SecretLookup, ref: SecretKeyRef | None, field: str) -> str | None:
+    if ref is None:
+        return None
+    value = lookup(ref)
+    if value is None:
+        raise SourceInvalid(f"{field}: Secret {ref.name!r} with key {ref.key!r} was not found in the cache's namespace; create it")
+    return value
+
+
+def source_for(spec: ModelCacheSpec, secrets: SecretLookup) -> Source:
+    """The Source a cache spec names, with its credentials resolved."""
+    if spec.source == "HTTP" and spec.http is not None:
+        return HTTPFileSource(spec.http.url, sha256=spec.http.sha256, bearer=_secret(secrets, spec.http.auth_secret, "http.authSecret"))
+    if spec.source == "S3" and spec.s3 is not None:
+        raw = _secret(secrets, spec.s3.credentials_secret, "s3.credentialsSecret")
+        return S3Source(
+            spec.s3.uri,
+            region=spec.s3.region,
+            endpoint=spec.s3.endpoint,
+            credentials=parse_credentials(raw) if raw is not None else None,
+        )
+    if spec.source == "HuggingFace" and spec.hugging_face is not None:
+        hf = spec.hugging_face
+        return HuggingFaceSource(hf.repo, revision=hf.revision, token=_secret(secrets, hf.auth_secret, "huggingFace.authSecret"))
+    if spec.source == "Local" and spec.local is not None:
+        return LocalPathSource(spec.local.path)
+    raise SourceInvalid(f"source {spec.source} has no block; add it")
+
+
+__all__ = ["HTTPFileSource", "HuggingFaceSource", "LocalPathSource", "Opened", "RemoteFile", "S3Source", "SecretLookup", "Source", "source_for"]

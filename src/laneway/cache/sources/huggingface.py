@@ -1,0 +1,69 @@
+"""Hugging Face source: a model repository at a revision, through `huggingface_hub`.
+
+`huggingface_hub` lists the repository (with each file's size and, for LFS files, its
+SHA-256) and resolves the revision to a commit, and builds each file's URL; the bytes go
+through the shared resumable reader so resume, verification and progress work as for every
+other source. `HF_ENDPOINT` (a mirror) is honoured as by every Hugging Face tool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from laneway.cache.errors import SourceInvalid, SourceUnavailable
+from laneway.cache.sources.base import RemoteFile, check_relative
+from laneway.cache.sources.http import ranged_get
+
+
+class HuggingFaceSource:
+    def __init__(self, repo: str, *, revision: str | None = None, token: str | None = None, api: Any = None) -> None:
+        self.repo = repo
+        self.revision = revision
+        self._token = token
+        self._api = api
+
+    def describe(self) -> str:
+        return f"huggingface.co/{self.repo}" + (f"@{self.revision}" if self.revision else "")
+
+    def fingerprint(self) -> str:
+        return f"hf:{self.repo}@{self.revision or 'main'}"
+
+    def _hub(self) -> Any:
+        if self._api is None:
+            from huggingface_hub import HfApi
+
+            self._api = HfApi(token=self._token or False)
+        return self._api
+
+    def files(self) -> list[RemoteFile]:
+        from huggingface_hub import hf_hub_url
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            info = self._hub().model_info(self.repo, revision=self.revision, files_metadata=True)
+        except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+            raise SourceInvalid(
+                f"{self.describe()} was not found ({type(exc).__name__}); check repo and revision, and the authSecret for a gated model"
+            ) from None
+        except (HfHubHTTPError, OSError) as exc:
+            raise SourceUnavailable(f"listing {self.describe()} failed: {exc}") from None
+        commit = getattr(info, "sha", None) or self.revision
+        out = []
+        for sibling in info.siblings or []:
+            lfs = getattr(sibling, "lfs", None)
+            sha = getattr(lfs, "sha256", None) if lfs is not None else None
+            out.append(
+                RemoteFile(
+                    path=check_relative(sibling.rfilename, where=self.describe()),
+                    size=getattr(sibling, "size", None),
+                    sha256=sha,
+                    locator=hf_hub_url(self.repo, sibling.rfilename, revision=commit),
+                )
+            )
+        if not out:
+            raise SourceInvalid(f"{self.describe()} lists no files")
+        return out
+
+    def open(self, file: RemoteFile, offset: int):  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        return ranged_get(file.locator, offset, headers=headers, what=self.describe())

@@ -1,0 +1,136 @@
+"""`laneway cluster check NAME`: is an Existing cluster fit to run replicas?
+
+    laneway cluster check gpu-eu                                  # cluster from the running laneway
+    laneway cluster check gpu-eu -f platform.yaml --kubeconfig ~/.kube/gpu-eu.yaml   # before applying
+
+What it checks, and what each failure says to do, is in `laneway.drivers.kubernetes.checks`.
+The cluster and its classes come from `-f` manifests, else from the API. The kubeconfig comes
+from `--kubeconfig`, else from the cluster's Secret in the `-f` manifests, else from the local
+laneway's store (Secrets are never returned by the API, so on another machine pass
+`--kubeconfig`). Exits 0 when every check passes (warnings allowed), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, Secret
+from laneway.api.manifest import load_paths
+from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
+from laneway.cli.context import connection_options, global_options, open_client
+from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
+from laneway.drivers.kubernetes.checks import Check, evaluate, failed, gather
+from laneway.drivers.kubernetes.connection import connect
+from laneway.drivers.kubernetes.errors import ClusterUnavailable
+from laneway.paths import DataDir, data_dir
+
+_MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+
+
+def _from_manifests(name: str, resources: Sequence[Any]) -> tuple[InferenceCluster, dict[str, InferenceClass]]:
+    cluster = next((r for r in resources if isinstance(r, InferenceCluster) and r.name == name), None)
+    if cluster is None:
+        raise Failure(f"no InferenceCluster named {name!r} in the -f manifests", EXIT_USAGE)
+    return cluster, {r.name: r for r in resources if isinstance(r, InferenceClass)}
+
+
+def _from_api(ctx: click.Context, name: str) -> tuple[InferenceCluster, dict[str, InferenceClass]]:
+    client = open_client(ctx)
+    cluster = client.get("InferenceCluster", name)
+    assert isinstance(cluster, InferenceCluster)
+    classes = {c.name: c for c in client.list("InferenceClass").items if isinstance(c, InferenceClass)}
+    return cluster, classes
+
+
+def _kubeconfig(ctx: click.Context, cluster: InferenceCluster, resources: Sequence[Any], path: Path | None) -> tuple[str, str]:
+    """(kubeconfig text, where it came from)."""
+    if path is not None:
+        try:
+            return path.read_text(), str(path)
+        except OSError as error:
+            raise Failure(f"cannot read --kubeconfig {path}: {error.strerror}", EXIT_USAGE) from None
+    existing = cluster.spec.cluster.existing
+    if cluster.spec.cluster.source != "Existing" or existing is None:
+        raise Failure(
+            f"cluster {cluster.name} has source {cluster.spec.cluster.source}; only Existing (Kubernetes) clusters are checked",
+            EXIT_USAGE,
+        )
+    ref = existing.secret_ref
+    for r in resources:
+        if isinstance(r, Secret) and r.name == ref.name and (r.namespace or SYSTEM_NAMESPACE) == SYSTEM_NAMESPACE:
+            text = r.value(ref.key)
+            if text:
+                return text, f"Secret {SYSTEM_NAMESPACE}/{ref.name} in the manifests"
+    store_path = DataDir(data_dir(global_options(ctx).data_dir)).store_path
+    if store_path.exists():
+        from laneway.store import open_store
+        from laneway.store.base import NotFound
+
+        store = open_store(store_path)
+        try:
+            secret = store.get("Secret", ObjectKey(SYSTEM_NAMESPACE, ref.name))
+        except NotFound:
+            secret = None
+        finally:
+            store.close()
+        if isinstance(secret, Secret) and secret.value(ref.key):
+            return str(secret.value(ref.key)), f"Secret {SYSTEM_NAMESPACE}/{ref.name}"
+    raise Failure(
+        f"no kubeconfig for cluster {cluster.name}: Secret {SYSTEM_NAMESPACE}/{ref.name} (key {ref.key!r}) is not in the "
+        f"local store {store_path} nor in the -f manifests; pass --kubeconfig FILE",
+        EXIT_USAGE,
+    )
+
+
+def render_checks(checks: Sequence[Check]) -> str:
+    lines = []
+    for c in checks:
+        lines.append(f"{_MARK[c.status]}  {c.name}: {c.message}")
+        if c.fix and c.status != "ok":
+            lines.append(f"      fix: {c.fix}")
+    return "\n".join(lines)
+
+
+@click.group("cluster")
+def cluster() -> None:
+    """Inspect the clusters of the fleet."""
+
+
+@cluster.command("check")
+@click.argument("name")
+@click.option("-f", "--filename", "paths", multiple=True, help="Read the cluster, its classes (and Secret) from manifests instead of the API.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Kubeconfig file to use instead of the cluster's Secret.")
+@click.option("--inference-extension", is_flag=True, default=False, help="Also require the Gateway API Inference Extension (PrefillDecode serving).")
+@connection_options
+@click.pass_context
+def check(ctx: click.Context, name: str, paths: tuple[str, ...], kubeconfig: Path | None, inference_extension: bool) -> None:
+    """Check an Existing cluster the way laneway will use it.
+
+    API reachable, Kubernetes 1.34+, resource.k8s.io/v1, LeaderWorkerSet, the Gateway API (and
+    the Inference Extension when asked or when a -f deployment uses PrefillDecode), the Gateway's
+    address, each pool's nodes labelled laneway.dev/pool, and the class's devices published in
+    ResourceSlices. Each failure says what to install or label.
+    """
+    resources = load_paths(paths) if paths else []
+    target, classes = _from_manifests(name, resources) if paths else _from_api(ctx, name)
+    text, where = _kubeconfig(ctx, target, resources, kubeconfig)
+    needs_inference = inference_extension or any(
+        isinstance(r, ModelDeployment) and r.spec.template.spec.serving.mode == "PrefillDecode" for r in resources
+    )
+    try:
+        conn = connect(text, where=where)
+    except ClusterUnavailable as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+    try:
+        facts = gather(conn, target)
+    finally:
+        conn.close()
+    checks = evaluate(facts, target, classes, needs_inference=needs_inference)
+    click.echo(f"cluster {target.name} ({conn.host}, kubeconfig from {where})")
+    click.echo(render_checks(checks))
+    bad = failed(checks)
+    if bad:
+        raise Failure(f"{len(bad)} check(s) failed on cluster {target.name}; fix them and run the check again", EXIT_REFUSED)

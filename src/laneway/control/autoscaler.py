@@ -1,0 +1,182 @@
+"""The autoscaler: drives each autoscaled ModelDeployment's `spec.replicas` from demand.
+
+Every `interval` seconds per deployment with `spec.autoscaling`, it reads demand (the
+gateway's in-flight and queued gauges for the services that front the deployment, split
+evenly when a service fronts several, plus the engines' own queue metrics), asks the pure
+policy (`laneway.autoscale.policy.decide`), checks a scale-up against a dry run of the
+scheduler so it never asks for more than placement can fit, and writes `spec.replicas` (the
+field the scale subresource exposes) only when it changes. What it decided and why is in
+`status.autoscaling` and the `ScalingLimited` condition (capacity, max or min, not demand).
+
+It also marks each ModelService that fronts a deployment able to scale from zero
+(`status.scaleFromZero: true`), which tells the gateway to hold requests while the first
+replica starts instead of failing them.
+
+Demand that cannot be read (no gateway yet, a failed scrape) changes nothing: the count
+stays as it is. Stabilization memory lives in this process only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
+from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.api.meta import ObjectKey, Resource
+from laneway.autoscale.demand import (
+    EngineDemand,
+    GatewayDemand,
+    ScrapedEngineDemand,
+    ScrapedGatewayDemand,
+    ServiceLoad,
+)
+from laneway.autoscale.policy import AutoscalingConfig, AutoscalingContext, Decision, Demand, PolicyState, decide
+from laneway.autoscale.services import DEPLOYMENT_LABEL, services_for
+from laneway.cache.gate import placement_gate_for
+from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.status import ConditionUpdate, write_status
+from laneway.placement import plan
+from laneway.store.base import Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 1.0
+SCALE_FROM_ZERO_FIELD = "scaleFromZero"
+
+
+def scales_from_zero(deployment: ModelDeployment) -> bool:
+    a = deployment.spec.autoscaling
+    return a is not None and a.min_replicas == 0 and not deployment.metadata.deletion_timestamp
+
+
+def limited_condition(decision: Decision) -> ConditionUpdate:
+    if decision.limited:
+        return ConditionUpdate("ScalingLimited", "True", decision.reason, decision.message)
+    return ConditionUpdate("ScalingLimited", "False", decision.reason, decision.message)
+
+
+class AutoscalerController:
+    name = "autoscaler"
+    kind = "ModelDeployment"
+
+    def __init__(
+        self,
+        ctx: ControlContext,
+        *,
+        gateway: GatewayDemand | None = None,
+        engines: EngineDemand | None = None,
+        interval: float = DEFAULT_INTERVAL,
+    ) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.gateway = gateway if gateway is not None else (ScrapedGatewayDemand(ctx.gateway_address) if ctx.gateway_address else None)
+        self.engines = engines if engines is not None else ScrapedEngineDemand()
+        self.interval = interval
+        self.states: dict[ObjectKey, PolicyState] = {}
+        self.watches: Mapping[str, KeyMapper] = {"ModelService": self._deployments_in_namespace}
+
+    def _deployments_in_namespace(self, service: Resource) -> list[ObjectKey]:
+        return [d.key for d in self.store.list("ModelDeployment", namespace=service.namespace).items]
+
+    async def reconcile(self, key: ObjectKey) -> Result:
+        try:
+            deployment = self.store.get("ModelDeployment", key)
+        except NotFound:
+            self.states.pop(key, None)
+            return Result()
+        assert isinstance(deployment, ModelDeployment)
+        services = [s for s in self.store.list("ModelService", namespace=key.namespace).items if isinstance(s, ModelService)]
+        clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
+        endpoints = [e for e in self.store.list("ModelEndpoint", namespace=key.namespace).items if isinstance(e, ModelEndpoint)]
+        self._mark_services(services, clusters, endpoints)
+        if deployment.spec.autoscaling is None or deployment.metadata.deletion_timestamp:
+            self.states.pop(key, None)
+            return Result()
+
+        demand = await self._demand(deployment, services, clusters, endpoints)
+        if demand is None:
+            return Result(requeue_after=self.interval)
+        ctx = AutoscalingContext(
+            config=AutoscalingConfig.from_spec(deployment.spec.autoscaling),
+            current_replicas=deployment.spec.replicas,
+            demand=demand,
+            now=self.ctx.clock(),
+            state=self.states.get(key, PolicyState()),
+        )
+        decision = decide(ctx)
+        if decision.replicas > ctx.current_replicas:
+            fits = self._fits(deployment, decision.replicas, clusters)
+            if fits < decision.replicas:
+                decision = decide(AutoscalingContext(ctx.config, ctx.current_replicas, demand, ctx.now, ctx.state, capacity=fits))
+        self.states[key] = decision.state
+        if decision.replicas != deployment.spec.replicas:
+            log.info("autoscaling %s: %d -> %d replicas (%s)", key, deployment.spec.replicas, decision.replicas, decision.message)
+            deployment.spec.replicas = decision.replicas
+            try:
+                deployment = self.store.update(deployment)  # type: ignore[assignment]
+            except Conflict:
+                return Result(requeue_after=0.1)  # someone else wrote it; decide again on fresh state
+        try:
+            write_status(
+                self.store,
+                deployment,
+                conditions=[limited_condition(decision)],
+                fields={"autoscaling": {"desiredReplicas": decision.replicas, "wantedByDemand": decision.wanted,
+                                        "load": round(demand.load, 3), "reason": decision.reason}},
+            )
+        except Conflict:
+            pass  # the deployment controller wrote in between; the next tick writes ours
+        return Result(requeue_after=self.interval)
+
+    async def _demand(
+        self, deployment: ModelDeployment, services: list[ModelService], clusters: list[InferenceCluster], endpoints: list[ModelEndpoint]
+    ) -> Demand | None:
+        gateway = await self.gateway.services() if self.gateway is not None else None
+        mine = [e for e in endpoints if e.metadata.labels.get(DEPLOYMENT_LABEL) == deployment.name and e.status.ready]
+        engine = await self.engines.engines([e.spec.url for e in mine]) if self.engines is not None and mine else None
+        if gateway is None and engine is None:
+            return None
+        in_flight = queued = 0.0
+        if gateway is not None:
+            deployments = [d for d in self.store.list("ModelDeployment", namespace=deployment.namespace).items if isinstance(d, ModelDeployment)]
+            for key in services_for(deployment, services, clusters, endpoints):
+                load = gateway.get(key, ServiceLoad())
+                service = next(s for s in services if s.key == key)
+                sharing = sum(1 for d in deployments if key in services_for(d, [service], clusters, endpoints)) or 1
+                in_flight += load.in_flight / sharing
+                queued += load.queued / sharing
+        return Demand(
+            in_flight=in_flight,
+            queued=queued,
+            engine_running=engine.running if engine else None,
+            engine_waiting=engine.waiting if engine else None,
+        )
+
+    def _fits(self, deployment: ModelDeployment, wanted: int, clusters: list[InferenceCluster]) -> int:
+        """How many replicas placement would place at `wanted` (a dry run, nothing written)."""
+        classes = [c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)]
+        replicas = [r for r in self.store.list("ModelReplica").items if isinstance(r, ModelReplica)]
+        trial = deployment.model_copy(update={"spec": deployment.spec.model_copy(update={"replicas": wanted})})
+        allowed = placement_gate_for(self.store, trial, clusters).clusters
+        return len(plan(trial, clusters=allowed, classes=classes, replicas=replicas).replicas)
+
+    def _mark_services(self, services: list[ModelService], clusters: list[InferenceCluster], endpoints: list[ModelEndpoint]) -> None:
+        if not services:
+            return
+        namespace = services[0].namespace
+        zeroable = [d for d in self.store.list("ModelDeployment", namespace=namespace).items if isinstance(d, ModelDeployment) and scales_from_zero(d)]
+        for service in services:
+            wanted = any(service.key in services_for(d, [service], clusters, endpoints) for d in zeroable)
+            if bool((service.status.model_extra or {}).get(SCALE_FROM_ZERO_FIELD)) == wanted:
+                continue
+            data = service.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if wanted:
+                data[SCALE_FROM_ZERO_FIELD] = True
+            else:
+                data.pop(SCALE_FROM_ZERO_FIELD, None)
+            status = type(service.status).model_validate(data)
+            try:
+                self.store.update_status(service.model_copy(update={"status": status}))
+            except (Conflict, NotFound):
+                pass  # the gateway wrote the status in between; the next tick tries again

@@ -1,0 +1,305 @@
+"""KubernetesDriver: the Driver for `cluster.source: Existing`, one API connection per cluster.
+
+How it works:
+- The kubeconfig comes from the Secret `spec.cluster.existing.secretRef` names, in
+  `laneway-system`, read from the store. One `KubeConnection` per cluster, rebuilt when the
+  Secret's content changes; several clusters are driven side by side.
+- `apply` renders the replica (pure), validates every object against the official schemas,
+  then sends them in order with server-side apply under field manager `laneway`, and deletes
+  objects it owned that the rendering no longer has (an engine renamed or removed). A
+  rendering already applied is not re-sent for `REAPPLY_SECONDS`, so steady reconciles cost
+  reads only; drift is corrected at the next re-apply.
+- `apply` never raises for a replica's or cluster's problem: it remembers the failure and
+  `observe` reports it (reason RenderFailed, InvalidManifests, MissingAPI, ClusterUnavailable,
+  ApplyFailed), so the ModelReplica's Ready condition says what to fix.
+- `observe` reads the replica's workloads, pods, claims and route and summarizes them (see
+  `observe.py`); `teardown` deletes every object carrying the replica's labels, kind by kind.
+- `healthy` is Ready when the API answers and the required APIs are served; it also reads
+  the cluster's Gateway, whose address `gateway_address` returns for the cluster controller.
+
+Every blocking client call runs in a worker thread (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.kinds.secret import Secret
+from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
+from laneway.drivers.base import ReplicaObservation
+from laneway.drivers.kubernetes import kinds
+from laneway.drivers.kubernetes.checks import api_checks, failed, gateway_address, gather
+from laneway.drivers.kubernetes.connection import KubeConnection, connect
+from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError
+from laneway.drivers.kubernetes.naming import gateway_ref, replica_selector, route_name, target_namespace
+from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
+from laneway.drivers.kubernetes.render import RenderOptions, object_id, render
+from laneway.drivers.kubernetes.validation import validate_objects
+from laneway.store.base import NotFound, Store
+
+log = logging.getLogger(__name__)
+
+REAPPLY_SECONDS = 300.0
+Connector = Callable[[str, str], KubeConnection]  # (kubeconfig text, where) -> connection
+
+
+def _default_connector(kubeconfig: str, where: str) -> KubeConnection:
+    return connect(kubeconfig, where=where)
+
+
+@dataclass
+class _Link:
+    fingerprint: str
+    conn: KubeConnection
+
+
+@dataclass(frozen=True)
+class _Applied:
+    digest: str
+    at: float
+
+
+class KubernetesDriver:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        options: RenderOptions = RenderOptions(),
+        connector: Connector = _default_connector,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self.connector = connector
+        self.clock = clock
+        self._links: dict[str, _Link] = {}
+        self._applied: dict[str, _Applied] = {}
+        self._failures: dict[str, tuple[str, str]] = {}
+        self._gateways: dict[str, str | None] = {}
+        self._validated: set[str] = set()
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _kubeconfig(self, cluster: InferenceCluster) -> str:
+        existing = cluster.spec.cluster.existing
+        if existing is None:
+            raise ClusterUnavailable(f"cluster {cluster.name} has no spec.cluster.existing.secretRef naming its kubeconfig Secret")
+        ref = existing.secret_ref
+        try:
+            secret = self.store.get("Secret", ObjectKey(SYSTEM_NAMESPACE, ref.name))
+        except NotFound:
+            raise ClusterUnavailable(
+                f"Secret {SYSTEM_NAMESPACE}/{ref.name} (the kubeconfig of cluster {cluster.name}) does not exist: "
+                f"create it with the kubeconfig under key {ref.key!r}"
+            ) from None
+        assert isinstance(secret, Secret)
+        text = secret.value(ref.key)
+        if not text:
+            raise ClusterUnavailable(
+                f"Secret {SYSTEM_NAMESPACE}/{ref.name} has no key {ref.key!r}; put the kubeconfig there "
+                "or set existing.secretRef.key to the key that holds it"
+            )
+        return text
+
+    async def _connection(self, cluster: InferenceCluster) -> KubeConnection:
+        text = self._kubeconfig(cluster)
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        link = self._links.get(cluster.name)
+        if link is not None and link.fingerprint == fingerprint:
+            return link.conn
+        where = f"the kubeconfig of cluster {cluster.name}"
+        conn = await asyncio.to_thread(self.connector, text, where)
+        if link is not None:
+            await asyncio.to_thread(link.conn.close)
+        self._links[cluster.name] = _Link(fingerprint, conn)
+        return conn
+
+    def _cluster(self, name: str) -> InferenceCluster | None:
+        try:
+            cluster = self.store.get("InferenceCluster", ObjectKey("", name))
+        except NotFound:
+            return None
+        return cluster if isinstance(cluster, InferenceCluster) else None
+
+    @staticmethod
+    def _rkey(replica: ModelReplica) -> str:
+        return f"{replica.namespace}/{replica.name}/{replica.metadata.uid}"
+
+    # --- Driver --------------------------------------------------------------------------
+
+    async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
+        rkey = self._rkey(replica)
+        try:
+            objects = render(replica, cluster, self.options)
+        except RenderError as error:
+            self._failures[rkey] = ("RenderFailed", str(error))
+            return
+        digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+        last = self._applied.get(rkey)
+        if last is not None and last.digest == digest and self.clock() - last.at < REAPPLY_SECONDS and rkey not in self._failures:
+            return
+        try:
+            if digest not in self._validated:
+                await asyncio.to_thread(validate_objects, objects)
+                self._validated.add(digest)
+            conn = await self._connection(cluster)
+            await asyncio.to_thread(self._send, conn, replica, objects)
+        except InvalidRendered as error:
+            self._failures[rkey] = ("InvalidManifests", str(error))
+            return
+        except ClusterUnavailable as error:
+            self._failures[rkey] = ("ClusterUnavailable", str(error))
+            return
+        except _MissingApi as error:
+            self._failures[rkey] = ("MissingAPI", str(error))
+            return
+        except KubeApiError as error:
+            self._failures[rkey] = ("ApplyFailed", str(error))
+            return
+        self._failures.pop(rkey, None)
+        self._applied[rkey] = _Applied(digest, self.clock())
+
+    def _send(self, conn: KubeConnection, replica: ModelReplica, objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            try:
+                conn.apply(obj)
+            except KubeApiError as error:
+                if error.status == 404 and obj["kind"] != "Namespace" and "namespaces" not in str(error):
+                    raise _MissingApi(
+                        f"the cluster does not serve {obj['apiVersion']} {obj['kind']}: {kinds.install_hint(obj['apiVersion'])}"
+                    ) from None
+                raise KubeApiError(error.status, error.reason, f"{object_id(obj)}: {error}") from None
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in objects}
+        namespace = target_namespace(replica.namespace)
+        for resource in kinds.OWNED:
+            for stale in self._owned(conn, resource, replica, namespace):
+                name = stale["metadata"]["name"]
+                if (resource.kind, name) not in wanted:
+                    conn.delete(resource, name, namespace=namespace)
+
+    @staticmethod
+    def _owned(conn: KubeConnection, resource: kinds.ApiResource, replica: ModelReplica, namespace: str) -> list[dict[str, Any]]:
+        try:
+            return conn.list(resource, namespace=namespace, selector=replica_selector(replica))
+        except KubeApiError as error:
+            if error.status == 404:
+                return []  # the kind is not served here (a CRD not installed): nothing of it to own
+            raise
+
+    async def observe(self, replica: ModelReplica) -> ReplicaObservation:
+        failure = self._failures.get(self._rkey(replica))
+        if failure is not None:
+            return ReplicaObservation(False, failure[0], failure[1])
+        cluster = self._cluster(replica.spec.cluster_name)
+        if cluster is None:
+            return ReplicaObservation(False, "ClusterNotFound", f"cluster {replica.spec.cluster_name!r} does not exist")
+        try:
+            conn = await self._connection(cluster)
+            snapshot = await asyncio.to_thread(self._snapshot, conn, replica, cluster)
+        except ClusterUnavailable as error:
+            return ReplicaObservation(False, "ClusterUnavailable", str(error))
+        except KubeApiError as error:
+            return ReplicaObservation(False, "ObserveFailed", f"reading the replica's objects failed: {error}")
+        return summarize(replica, snapshot)
+
+    def _snapshot(self, conn: KubeConnection, replica: ModelReplica, cluster: InferenceCluster) -> Snapshot:
+        namespace = target_namespace(replica.namespace)
+        selector = replica_selector(replica)
+        workloads: dict[str, dict[str, Any]] = {}
+        for expected in expected_workloads(replica):
+            resource = kinds.DEPLOYMENT if expected.kind == "Deployment" else kinds.LEADER_WORKER_SET
+            try:
+                found = conn.find(resource, expected.name, namespace=namespace)
+            except KubeApiError as error:
+                if error.status != 404:
+                    raise
+                found = None
+            if found is not None:
+                workloads[expected.name] = found
+        pods = tuple(conn.list(kinds.POD, namespace=namespace, selector=selector))
+        try:
+            claims = tuple(conn.list(kinds.RESOURCE_CLAIM, namespace=namespace, selector=selector))
+        except KubeApiError:
+            claims = ()
+        try:
+            route = conn.find(kinds.HTTP_ROUTE, route_name(replica), namespace=namespace)
+        except KubeApiError:
+            route = None
+        address = self._gateways.get(cluster.name)
+        if address is None:
+            address = self._read_gateway(conn, cluster)
+        return Snapshot(workloads=workloads, pods=pods, claims=claims, route=route, gateway_address=address)
+
+    def _read_gateway(self, conn: KubeConnection, cluster: InferenceCluster) -> str | None:
+        ref = gateway_ref(cluster)
+        try:
+            gateway = conn.find(kinds.GATEWAY, ref.name, namespace=ref.namespace)
+        except KubeApiError:
+            gateway = None
+        address = gateway_address(gateway, cluster)
+        self._gateways[cluster.name] = address
+        return address
+
+    async def teardown(self, replica: ModelReplica) -> None:
+        rkey = self._rkey(replica)
+        self._failures.pop(rkey, None)
+        self._applied.pop(rkey, None)
+        cluster = self._cluster(replica.spec.cluster_name)
+        if cluster is None:
+            log.warning(
+                "cluster %s of replica %s is gone; objects labelled %s stay on it", replica.spec.cluster_name, replica.key,
+                replica_selector(replica),
+            )
+            return
+        conn = await self._connection(cluster)
+        await asyncio.to_thread(self._delete_all, conn, replica)
+
+    def _delete_all(self, conn: KubeConnection, replica: ModelReplica) -> None:
+        namespace = target_namespace(replica.namespace)
+        for resource in kinds.OWNED:
+            for obj in self._owned(conn, resource, replica, namespace):
+                conn.delete(resource, obj["metadata"]["name"], namespace=namespace)
+
+    async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
+        try:
+            conn = await self._connection(cluster)
+        except ClusterUnavailable as error:
+            self._gateways.pop(cluster.name, None)
+            return False, str(error)
+        facts = await asyncio.to_thread(gather, conn, cluster, deep=False)
+        problems = failed(api_checks(facts))
+        address = None if facts.error else await asyncio.to_thread(self._read_gateway, conn, cluster)
+        if facts.error:
+            self._gateways.pop(cluster.name, None)
+        if problems:
+            return False, "; ".join(f"{c.message}: {c.fix}" if c.fix else c.message for c in problems)
+        where = f"gateway at {address}" if address else "no gateway address yet"
+        return True, f"Kubernetes {facts.version.get('gitVersion', '?')} serves the required APIs; {where}"
+
+    async def gateway_address(self, cluster: InferenceCluster) -> str | None:
+        """The cluster's gateway address as last read by `healthy` (or now, when never read)."""
+        if cluster.name not in self._gateways:
+            try:
+                conn = await self._connection(cluster)
+            except ClusterUnavailable:
+                return None
+            return await asyncio.to_thread(self._read_gateway, conn, cluster)
+        return self._gateways[cluster.name]
+
+    async def close(self) -> None:
+        links = list(self._links.values())
+        self._links.clear()
+        for link in links:
+            await asyncio.to_thread(link.conn.close)
+
+
+class _MissingApi(Exception):
+    """A rendered kind the cluster does not serve (its CRD is not installed)."""

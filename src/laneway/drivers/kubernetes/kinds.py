@@ -1,0 +1,95 @@
+"""The Kubernetes API resources laneway reads and writes, with their REST paths.
+
+A fixed table rather than discovery: laneway renders a known, small set of kinds, and knowing
+their paths up front saves a discovery round trip per cluster and keeps working when a CRD
+is missing (the request then fails with 404, which the driver turns into "install X").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    def path(self, *, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/api/{self.api_version}" if not self.group else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+            if subresource:
+                base += f"/{subresource}"
+        return base
+
+
+NAMESPACE = ApiResource("v1", "Namespace", "namespaces", namespaced=False)
+NODE = ApiResource("v1", "Node", "nodes", namespaced=False)
+POD = ApiResource("v1", "Pod", "pods")
+SERVICE = ApiResource("v1", "Service", "services")
+CONFIG_MAP = ApiResource("v1", "ConfigMap", "configmaps")
+SERVICE_ACCOUNT = ApiResource("v1", "ServiceAccount", "serviceaccounts")
+DEPLOYMENT = ApiResource("apps/v1", "Deployment", "deployments")
+ROLE = ApiResource("rbac.authorization.k8s.io/v1", "Role", "roles")
+ROLE_BINDING = ApiResource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings")
+RESOURCE_CLAIM_TEMPLATE = ApiResource("resource.k8s.io/v1", "ResourceClaimTemplate", "resourceclaimtemplates")
+RESOURCE_CLAIM = ApiResource("resource.k8s.io/v1", "ResourceClaim", "resourceclaims")
+RESOURCE_SLICE = ApiResource("resource.k8s.io/v1", "ResourceSlice", "resourceslices", namespaced=False)
+LEADER_WORKER_SET = ApiResource("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets")
+HTTP_ROUTE = ApiResource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
+GATEWAY = ApiResource("gateway.networking.k8s.io/v1", "Gateway", "gateways")
+INFERENCE_POOL = ApiResource("inference.networking.k8s.io/v1", "InferencePool", "inferencepools")
+CRD = ApiResource("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False)
+
+ALL = (
+    NAMESPACE, NODE, POD, SERVICE, CONFIG_MAP, SERVICE_ACCOUNT, DEPLOYMENT, ROLE, ROLE_BINDING,
+    RESOURCE_CLAIM_TEMPLATE, RESOURCE_CLAIM, RESOURCE_SLICE, LEADER_WORKER_SET, HTTP_ROUTE, GATEWAY,
+    INFERENCE_POOL, CRD,
+)
+_BY_TYPE = {(r.api_version, r.kind): r for r in ALL}
+
+# What a replica can own on a cluster, in the order they are deleted (routes first, so no
+# traffic reaches pods that are going; the Namespace is shared and never deleted).
+OWNED = (
+    HTTP_ROUTE, INFERENCE_POOL, DEPLOYMENT, LEADER_WORKER_SET, SERVICE, RESOURCE_CLAIM_TEMPLATE,
+    CONFIG_MAP, ROLE_BINDING, ROLE, SERVICE_ACCOUNT,
+)
+
+
+def resource_of(obj: Mapping[str, Any]) -> ApiResource:
+    """The API resource of a rendered object. Raises KeyError for a kind laneway never renders."""
+    return _BY_TYPE[(str(obj.get("apiVersion")), str(obj.get("kind")))]
+
+
+# Where to get what a missing API needs, for messages and `laneway cluster check`.
+INSTALL_HINTS = {
+    "resource.k8s.io/v1": "upgrade the cluster to Kubernetes 1.34 or later (DRA's resource.k8s.io/v1 is GA there)",
+    "leaderworkerset.x-k8s.io/v1": (
+        "install LeaderWorkerSet: kubectl apply --server-side -f "
+        "https://github.com/kubernetes-sigs/lws/releases/latest/download/manifests.yaml"
+    ),
+    "gateway.networking.k8s.io/v1": (
+        "install the Gateway API CRDs and an implementation: kubectl apply --server-side -f "
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml "
+        "(then e.g. Envoy Gateway or Istio)"
+    ),
+    "inference.networking.k8s.io/v1": (
+        "install the Gateway API Inference Extension: kubectl apply -f "
+        "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.0.1/manifests.yaml"
+    ),
+}
+
+
+def install_hint(api_version: str) -> str:
+    return INSTALL_HINTS.get(api_version, f"install the CRD that serves {api_version}")

@@ -1,0 +1,144 @@
+"""Names and labels of what laneway puts on a workload cluster, in one place.
+
+Every object rendered for a replica carries the same ownership labels, so the driver can find
+(and delete) everything a replica owns by one label selector, and an operator reading the
+cluster with kubectl sees whose each object is:
+
+- `app.kubernetes.io/managed-by: laneway` and `app.kubernetes.io/part-of: laneway`;
+- `laneway.dev/namespace`, `laneway.dev/deployment`, `laneway.dev/replica` (the laneway
+  objects it serves) and `laneway.dev/cluster` (the InferenceCluster it was placed on);
+- on pods also `laneway.dev/engine`, `laneway.dev/role` and `laneway.dev/pool`.
+
+Object names are derived from the replica's name and stay within Kubernetes' limits: a name
+that would be too long keeps a readable prefix and ends with a short hash of the whole, so two
+long names never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.meta import LABEL_PREFIX, SYSTEM_NAMESPACE
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PART_OF = "app.kubernetes.io/part-of"
+MANAGER = "laneway"
+FIELD_MANAGER = "laneway"
+
+NAMESPACE_LABEL = LABEL_PREFIX + "namespace"
+DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
+REPLICA_LABEL = LABEL_PREFIX + "replica"
+CLUSTER_LABEL = LABEL_PREFIX + "cluster"
+ENGINE_LABEL = LABEL_PREFIX + "engine"
+ROLE_LABEL = LABEL_PREFIX + "role"
+POOL_LABEL = LABEL_PREFIX + "pool"
+SERVING_LABEL = LABEL_PREFIX + "serving"
+TARGET_CLUSTER_ANNOTATION = LABEL_PREFIX + "target-cluster"
+LLMD_ROLE_LABEL = "llm-d.ai/role"
+
+NAMESPACE_PREFIX = "laneway-"
+DEFAULT_GATEWAY_NAME = "laneway"
+DEFAULT_GATEWAY_NAMESPACE = SYSTEM_NAMESPACE
+ENGINE_PORT = 8000
+MODEL_CACHE_PATH = "/mnt/models"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+
+_MAX_NAME = 63
+_MAX_WORKLOAD_NAME = 50
+
+
+def bounded_name(*parts: str, limit: int = _MAX_NAME) -> str:
+    """`a-b-c`, or when longer than `limit` a prefix of it plus an 8-character hash of the
+    whole name (so it stays unique and a valid DNS label)."""
+    full = "-".join(p for p in parts if p)
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: limit - 9].rstrip('-')}-{digest}"
+
+
+def service_name(*parts: str, limit: int = _MAX_NAME) -> str:
+    """A Service name must also start with a letter (DNS-1035); prefix one that does not."""
+    name = bounded_name(*parts, limit=limit)
+    return name if name[0].isalpha() else bounded_name("r", *parts, limit=limit)
+
+
+def target_namespace(namespace: str) -> str:
+    """The workload cluster's namespace for one laneway namespace: `laneway-<namespace>`."""
+    return bounded_name(NAMESPACE_PREFIX.rstrip("-"), namespace)
+
+
+def workload_name(replica: ModelReplica, engine: str) -> str:
+    """Deployment / LeaderWorkerSet of one engine. LeaderWorkerSet names its pods
+    `<name>-<group>-<index>` and its headless Service after itself, so keep it short."""
+    return service_name(replica.name, engine, limit=_MAX_WORKLOAD_NAME)
+
+
+def claim_template_name(replica: ModelReplica, engine: str, role: str) -> str:
+    return bounded_name(replica.name, engine, role.lower())
+
+
+def engine_service_name(replica: ModelReplica, engine: str) -> str:
+    return service_name(replica.name, engine)
+
+
+def route_name(replica: ModelReplica) -> str:
+    return bounded_name(replica.name)
+
+
+def pool_name(replica: ModelReplica) -> str:
+    return bounded_name(replica.name)
+
+
+def picker_name(replica: ModelReplica) -> str:
+    return service_name(replica.name, "epp")
+
+
+def route_prefix(replica: ModelReplica) -> str:
+    """The path the replica is exposed under on its cluster's gateway (rewritten to `/`)."""
+    return f"/{replica.namespace}/{replica.name}"
+
+
+def owner_labels(replica: ModelReplica) -> dict[str, str]:
+    """The labels that tie an object to its replica, deployment and laneway."""
+    labels = {
+        MANAGED_BY: MANAGER,
+        PART_OF: MANAGER,
+        NAMESPACE_LABEL: replica.namespace,
+        REPLICA_LABEL: replica.name,
+        CLUSTER_LABEL: replica.spec.cluster_name,
+    }
+    deployment = replica.metadata.labels.get(DEPLOYMENT_LABEL)
+    if deployment:
+        labels[DEPLOYMENT_LABEL] = deployment
+    return labels
+
+
+def replica_selector(replica: ModelReplica) -> str:
+    """The label selector (string form) that finds everything one replica owns."""
+    return f"{MANAGED_BY}={MANAGER},{NAMESPACE_LABEL}={replica.namespace},{REPLICA_LABEL}={replica.name}"
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    """The Gateway (on the workload cluster) that HTTPRoutes attach to and whose status
+    carries the cluster's gateway address."""
+
+    name: str = DEFAULT_GATEWAY_NAME
+    namespace: str = DEFAULT_GATEWAY_NAMESPACE
+
+
+def gateway_ref(cluster: InferenceCluster) -> GatewayRef:
+    """`spec.cluster.existing.gatewayRef {name, namespace}` when written, else laneway-system/laneway."""
+    existing = cluster.spec.cluster.existing
+    extra = (existing.model_extra or {}) if existing is not None else {}
+    ref = extra.get("gatewayRef")
+    if isinstance(ref, dict):
+        return GatewayRef(
+            name=str(ref.get("name") or DEFAULT_GATEWAY_NAME),
+            namespace=str(ref.get("namespace") or DEFAULT_GATEWAY_NAMESPACE),
+        )
+    return GatewayRef()

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from cache_servers import FileServer, MotoS3
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    with FileServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[MotoS3]:
+    with MotoS3() as server:
+        yield server

@@ -1,0 +1,130 @@
+"""Two fake workload clusters (eu and us) on loopback, and a store that describes them (fixtures in conftest.py).
+
+Each fake cluster has the LeaderWorkerSet, Gateway API and Inference Extension CRDs
+installed (the bundled copies), a Gateway `laneway-system/laneway` with an address, and two
+nodes labelled for the `h100` pool publishing 8 GPUs each in ResourceSlices. The store holds
+the kubeconfig Secrets, the class and the two InferenceClusters of examples/kubernetes.
+Every server is stopped when its test ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica, Secret
+from laneway.api.manifest import load_paths
+from laneway.api.meta import ObjectKey
+from laneway.cli.plan import run_plan
+from laneway.drivers.kubernetes.driver import KubernetesDriver
+from laneway.drivers.kubernetes.validation import bundled_crds
+from laneway.placement.compose import compose_replica
+from laneway.store.memory import MemoryStore
+from laneway.testing.fake_kube import FakeKube
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "kubernetes"
+GATEWAY_IP = {"gpu-eu": "10.0.0.10", "gpu-us": "10.1.0.10"}
+
+
+def prepare_cluster(fake: FakeKube, *, crds: bool = True, gateway_ip: str | None = "10.0.0.10", gpus: int = 8) -> None:
+    if crds:
+        fake.install_crds(bundled_crds())
+        fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "laneway-system"}})
+        if gateway_ip is not None:
+            fake.put(
+                {
+                    "apiVersion": "gateway.networking.k8s.io/v1",
+                    "kind": "Gateway",
+                    "metadata": {"name": "laneway", "namespace": "laneway-system"},
+                    "spec": {
+                        "gatewayClassName": "eg",
+                        "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}],
+                    },
+                    "status": {"addresses": [{"type": "IPAddress", "value": gateway_ip}]},
+                }
+            )
+    for i in range(2):
+        node = f"gpu-node-{i}"
+        fake.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": {"laneway.dev/pool": "h100"}}})
+        if fake.state.dra:
+            fake.put(
+                {
+                    "apiVersion": "resource.k8s.io/v1",
+                    "kind": "ResourceSlice",
+                    "metadata": {"name": f"{node}-gpu"},
+                    "spec": {
+                        "driver": "gpu.nvidia.com",
+                        "nodeName": node,
+                        "pool": {"name": node, "generation": 1, "resourceSliceCount": 1},
+                        "devices": [{"name": f"gpu-{d}"} for d in range(gpus)],
+                    },
+                }
+            )
+
+
+@dataclass
+class Fleet:
+    store: MemoryStore
+    clusters: dict[str, FakeKube]
+    resources: list[Any]
+
+    def cluster(self, name: str) -> InferenceCluster:
+        c = self.store.get("InferenceCluster", ObjectKey("", name))
+        assert isinstance(c, InferenceCluster)
+        return c
+
+    def replicas(self, deployment: str) -> list[ModelReplica]:
+        """The deployment's replicas as the scheduler places them, stored (so they have uids)."""
+        deployments = {r.name: r for r in self.resources if isinstance(r, ModelDeployment)}
+        out = []
+        for placement in run_plan(self.resources):
+            if placement.deployment.name != deployment:
+                continue
+            for placed in placement.replicas:
+                replica = compose_replica(deployments[deployment], placed)
+                stored = self.store.create(replica)
+                assert isinstance(stored, ModelReplica)
+                out.append(stored)
+        return out
+
+    def fake_of(self, replica: ModelReplica) -> FakeKube:
+        return self.clusters[replica.spec.cluster_name]
+
+
+def _store_for(resources: list[Any], fakes: dict[str, FakeKube]) -> MemoryStore:
+    store = MemoryStore()
+    for r in resources:
+        if isinstance(r, (InferenceClass, InferenceCluster)):
+            store.create(r)
+    for name, fake in fakes.items():
+        store.create(
+            Secret.model_validate(
+                {"metadata": {"name": f"{name}-kubeconfig", "namespace": "laneway-system"}, "stringData": {"kubeconfig": fake.kubeconfig()}}
+            )
+        )
+    return store
+
+
+@pytest.fixture
+def fleet() -> Iterator[Fleet]:
+    resources = load_paths([str(EXAMPLES)])
+    fakes = {name: FakeKube(name=name) for name in ("gpu-eu", "gpu-us")}
+    try:
+        for name, fake in fakes.items():
+            fake.start()
+            prepare_cluster(fake, gateway_ip=GATEWAY_IP[name])
+        yield Fleet(store=_store_for(resources, fakes), clusters=fakes, resources=resources)
+    finally:
+        for fake in fakes.values():
+            fake.stop()
+
+
+@pytest.fixture
+def driver(fleet: Fleet) -> Iterator[KubernetesDriver]:
+    d = KubernetesDriver(store=fleet.store)
+    yield d
+    asyncio.run(d.close())

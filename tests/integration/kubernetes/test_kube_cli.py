@@ -1,0 +1,84 @@
+"""`laneway render` and `laneway cluster check` as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+from kube_fleet import EXAMPLES, prepare_cluster
+
+from laneway.api.kinds import InferenceCluster, ModelReplica
+from laneway.cli import render as render_module
+from laneway.cli.main import main
+from laneway.client import ResourceList
+from laneway.testing.fake_kube import FakeKube
+
+
+def test_render_offline_prints_a_stream_with_target_clusters() -> None:
+    result = CliRunner().invoke(main, ["render", "-f", str(EXAMPLES / "platform.yaml"), "-f", str(EXAMPLES / "standalone.yaml")])
+    assert result.exit_code == 0, result.output
+    docs = [d for d in yaml.safe_load_all(result.output) if d]
+    targets = {d["metadata"]["annotations"]["laneway.dev/target-cluster"] for d in docs}
+    assert targets == {"gpu-eu", "gpu-us"}
+    assert sum(1 for d in docs if d["kind"] == "Deployment") == 2
+
+
+def test_render_to_dir_writes_one_file_per_object(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["render", "-f", str(EXAMPLES), "--to-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "gpu-eu" / "laneway-ml-team" / "leaderworkerset-llama-405b-0-vllm.yaml").exists()
+    assert (tmp_path / "out" / "gpu-us" / "_cluster" / "namespace-laneway-ml-team.yaml").exists()
+
+
+def test_render_usage_errors_are_one_line() -> None:
+    result = CliRunner().invoke(main, ["render"])
+    assert result.exit_code == 2 and "nothing to render" in result.output
+    result = CliRunner().invoke(main, ["render", "svc/x", "--server", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+
+
+class _StubClient:
+    def __init__(self, replicas: list[ModelReplica], clusters: list[InferenceCluster]) -> None:
+        self.replicas = {r.name: r for r in replicas}
+        self.clusters = {c.name: c for c in clusters}
+
+    def get(self, kind: str, name: str, *, namespace: str | None = None) -> Any:
+        return {"ModelReplica": self.replicas, "InferenceCluster": self.clusters}.get(kind, {"qwen-7b": object()}).get(name)
+
+    def list(self, kind: str, *, namespace: str | None = None, label_selector: str | None = None) -> ResourceList:
+        return ResourceList(items=list(self.replicas.values()), resource_version="1")
+
+
+def test_render_online_replica_and_deployment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "kubernetes"))
+    from kube_samples import cluster, replica
+
+    r0, r1 = replica("qwen-7b", 0), replica("qwen-7b", 1)
+    stub = _StubClient([r0, r1], [cluster("gpu-eu"), cluster("gpu-us")])
+    monkeypatch.setattr(render_module, "open_client", lambda ctx: stub)
+    result = CliRunner().invoke(main, ["render", "mr/qwen-7b-0", "-n", "ml-team"])
+    assert result.exit_code == 0, result.output
+    assert {d["metadata"]["annotations"]["laneway.dev/target-cluster"] for d in yaml.safe_load_all(result.output) if d} == {r0.spec.cluster_name}
+    result = CliRunner().invoke(main, ["render", "md/qwen-7b", "-n", "ml-team"])
+    assert result.exit_code == 0, result.output
+    assert sum(1 for d in yaml.safe_load_all(result.output) if d and d["kind"] == "Deployment") == 2
+
+
+def test_cluster_check_against_fake_clusters(tmp_path: Path) -> None:
+    with FakeKube(name="gpu-eu") as good, FakeKube(name="old", version="1.33", dra=False) as old:
+        prepare_cluster(good)
+        prepare_cluster(old, crds=False)
+        for fake, code in ((good, 0), (old, 1)):
+            kubeconfig = tmp_path / f"{fake.name}.yaml"
+            kubeconfig.write_text(fake.kubeconfig())
+            result = CliRunner().invoke(
+                main, ["cluster", "check", "gpu-eu", "-f", str(EXAMPLES / "platform.yaml"), "--kubeconfig", str(kubeconfig)]
+            )
+            assert result.exit_code == code, result.output
+        assert "FAIL  leaderworkerset.x-k8s.io/v1" in result.output
+        assert "kubectl apply --server-side" in result.output
+        assert "1.33 is older than 1.34" in result.output

@@ -1,0 +1,40 @@
+"""The CRD schemas bundled with laneway are the upstream ones (when ../shared/crds is there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from laneway.drivers.kubernetes.validation import SCHEMA_FILES, bundled_crd, crd_schema, strict_schema
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "crds"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/crds is not next to this checkout")
+def test_bundled_crds_match_upstream() -> None:
+    upstream = {}
+    for path in SHARED.glob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                upstream[doc["metadata"]["name"]] = doc
+    for file_name in set(SCHEMA_FILES.values()):
+        bundled = bundled_crd(file_name)
+        original = upstream[bundled["metadata"]["name"]]
+        assert bundled["spec"] == original["spec"], file_name
+
+
+def test_strict_schema_refuses_unknown_fields_but_keeps_preserved_ones() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}},
+                                                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+    strict = strict_schema(schema)
+    assert strict["additionalProperties"] is False and strict["properties"]["a"]["additionalProperties"] is False
+    assert "additionalProperties" not in strict["properties"]["free"]
+
+
+def test_every_rendered_crd_kind_has_a_served_schema() -> None:
+    for (group, kind), file_name in SCHEMA_FILES.items():
+        crd = bundled_crd(file_name)
+        assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
+        assert crd_schema(crd, "v1") is not None
