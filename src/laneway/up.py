@@ -16,6 +16,10 @@ Optional parts are found by module name, so this file runs with whatever exists:
 `laneway.gateway.server`, `laneway.drivers.registry` (the drivers that run replicas; they
 are closed after the manager stops, which stops every engine process they started) and
 `laneway.drivers.local.bootstrap` are used when present.
+
+Threads: the API server and the gateway share this process's event loop; the controller
+manager and the drivers run on a loop of their own in one thread (`control.threaded`), since
+controllers call the blocking store directly. They meet only through the thread-safe store.
 """
 
 from __future__ import annotations
@@ -127,40 +131,37 @@ def _register_local_cluster(store: Any) -> str | None:
     return str(cluster.metadata.name)
 
 
+def _forget_stale_engines(store: Any) -> None:
+    """Endpoints and Ready statuses of Local replicas left by a previous run point at engines
+    that no longer run; drop them before the gateway routes (see the bootstrap module)."""
+    module = _optional_module("laneway.drivers.local.bootstrap")
+    if module is not None and hasattr(module, "forget_stale_engines"):
+        module.forget_stale_engines(store)
+
+
 def _driver_set(data: DataDir) -> Any | None:
     """The drivers that run replicas (engine processes on this machine, for a Local cluster)."""
     module = _optional_module("laneway.drivers.registry")
     return None if module is None else module.DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir)
 
 
-async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None) -> asyncio.Task[None]:
+async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None) -> asyncio.Future[None]:
+    """Start the controller manager on a thread and loop of its own (see control.threaded:
+    its blocking store calls must not stall the API and the gateway on this loop)."""
     from laneway.control.base import ControlContext
     from laneway.control.manager import Manager, default_identity
     from laneway.control.registry import build_controllers
+    from laneway.control.threaded import ManagerThread
 
     drivers = _driver_set(data)
     if drivers is not None:
         drivers.store = store  # Existing (Kubernetes) clusters: their kubeconfig Secrets live in the store
-    if drivers is not None:
-        stack.push_async_callback(drivers.close)  # after the manager stops: engines go last
     ctx = ControlContext(store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers)
     manager = Manager(store, build_controllers(ctx), identity=default_identity())
-    manager_stop = asyncio.Event()
-    task = asyncio.create_task(manager.run(manager_stop), name="laneway-controller-manager")
-
-    async def stop_manager() -> None:
-        manager_stop.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=30)
-        except asyncio.TimeoutError:
-            log.warning("the controller manager did not stop within 30 s; cancelling it")
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        except Exception:  # noqa: BLE001 - already reported by run_up; stopping must go on
-            pass
-
-    stack.push_async_callback(stop_manager)
-    return task
+    runner = ManagerThread(manager, drivers=drivers)  # closes the drivers after the manager: engines go last
+    finished = runner.start()
+    stack.push_async_callback(runner.stop)
+    return finished
 
 
 def _remove_server_info(data: DataDir, info: dict[str, str]) -> None:
@@ -184,6 +185,7 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
         ensure_admin_token(store, data)
         async with AsyncExitStack() as stack:
             api = await _start_api(stack, store, options)
+            _forget_stale_engines(store)
             gateway = await _start_gateway(stack, store, options)
             local_cluster = _register_local_cluster(store) if options.local_cluster else None
             manager_task = await _start_manager(stack, store, data, gateway)
@@ -198,7 +200,7 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
             done, _ = await asyncio.wait({stopped, manager_task}, return_when=asyncio.FIRST_COMPLETED)
             if manager_task in done and not stopped.done():
                 stopped.cancel()
-                error = manager_task.exception()
+                error = None if manager_task.cancelled() else manager_task.exception()
                 raise UpError(f"the controller manager stopped unexpectedly: {error!r}; see the log above")
             log.info("stopping laneway")
     finally:

@@ -22,6 +22,7 @@ The rules:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -113,6 +114,28 @@ def _fmt(load: float) -> str:
     return f"{load:g}"
 
 
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def compact(recs: tuple[tuple[float, int], ...]) -> tuple[tuple[float, int], ...]:
+    """Drop the recommendations that can no longer decide anything (pure, exact).
+
+    The windows are suffixes in time, so an entry matters to the scale-down maximum only while
+    no later entry is as high, and to the scale-up minimum only while no later entry is as
+    low. Keeping just those (and the newest) gives the same `up` and `down` for every window,
+    and bounds the memory by the number of distinct replica counts instead of by ticks, which
+    is what lets the controller keep it in the deployment's status."""
+    kept: list[tuple[float, int]] = []
+    high = low = None
+    for t, r in reversed(recs):
+        if high is None or low is None or r > high or r < low:
+            kept.append((t, r))
+        high = r if high is None else max(high, r)
+        low = r if low is None else min(low, r)
+    return tuple(reversed(kept))
+
+
 def decide(ctx: AutoscalingContext) -> Decision:
     """The replica count for this moment (see the module docstring)."""
     cfg, now, current, load = ctx.config, ctx.now, ctx.current_replicas, ctx.demand.load
@@ -125,7 +148,7 @@ def decide(ctx: AutoscalingContext) -> Decision:
     bounded = max(cfg.min_replicas, min(cfg.max_replicas, raw))
 
     horizon = max(cfg.scale_up_stabilization, cfg.scale_down_stabilization)
-    recs = tuple((t, r) for t, r in ctx.state.recommendations if now - t <= horizon) + ((now, bounded),)
+    recs = compact(tuple((t, r) for t, r in ctx.state.recommendations if now - t <= horizon) + ((now, bounded),))
     up = min(r for t, r in recs if now - t <= cfg.scale_up_stabilization)
     down = max(r for t, r in recs if now - t <= cfg.scale_down_stabilization)
     if bounded > current:
@@ -159,7 +182,9 @@ def decide(ctx: AutoscalingContext) -> Decision:
         return Decision(desired, state, "Stabilizing",
                         f"{load_text} suggests {bounded}; keeping {desired} within the stabilization window", wanted)
     if load == 0:
-        return Decision(desired, state, "Idle", f"no demand for {idle_for:g}s", wanted)
+        # The time demand was last seen, not how long ago: a message that changed every tick
+        # would rewrite an idle deployment's status every second.
+        return Decision(desired, state, "Idle", f"no demand since {_when(last_active)}", wanted)
     return Decision(desired, state, "Demand", f"{load_text}", wanted)
 
 

@@ -13,7 +13,13 @@ It also marks each ModelService that fronts a deployment able to scale from zero
 replica starts instead of failing them.
 
 Demand that cannot be read (no gateway yet, a failed scrape) changes nothing: the count
-stays as it is. Stabilization memory lives in this process only.
+stays as it is. The policy's memory (recent recommendations, when demand was last seen) is
+kept in `status.autoscaling` too (`laneway.autoscale.memory`), so a restarted or newly
+elected control plane continues the stabilization windows instead of starting fresh.
+
+Each deployment is decided at most once per `interval`: a reconcile queued sooner (by its own
+status write, the deployment controller's, or a ModelService change) only marks services and
+waits for the rest of the interval, so writes cannot feed a busy loop of scrapes.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from laneway.autoscale.demand import (
     ScrapedGatewayDemand,
     ServiceLoad,
 )
+from laneway.autoscale.memory import state_fields, state_from_status
 from laneway.autoscale.policy import AutoscalingConfig, AutoscalingContext, Decision, Demand, PolicyState, decide
 from laneway.autoscale.services import DEPLOYMENT_LABEL, services_for
 from laneway.cache.gate import placement_gate_for
@@ -74,6 +81,8 @@ class AutoscalerController:
         self.engines = engines if engines is not None else ScrapedEngineDemand()
         self.interval = interval
         self.states: dict[ObjectKey, PolicyState] = {}
+        self._decided_at: dict[ObjectKey, float] = {}
+        """When each deployment was last decided, on the controller's clock (the throttle)."""
         self.watches: Mapping[str, KeyMapper] = {"ModelService": self._deployments_in_namespace}
 
     def _deployments_in_namespace(self, service: Resource) -> list[ObjectKey]:
@@ -83,7 +92,7 @@ class AutoscalerController:
         try:
             deployment = self.store.get("ModelDeployment", key)
         except NotFound:
-            self.states.pop(key, None)
+            self._forget(key)
             return Result()
         assert isinstance(deployment, ModelDeployment)
         services = [s for s in self.store.list("ModelService", namespace=key.namespace).items if isinstance(s, ModelService)]
@@ -91,18 +100,27 @@ class AutoscalerController:
         endpoints = [e for e in self.store.list("ModelEndpoint", namespace=key.namespace).items if isinstance(e, ModelEndpoint)]
         self._mark_services(services, clusters, endpoints)
         if deployment.spec.autoscaling is None or deployment.metadata.deletion_timestamp:
-            self.states.pop(key, None)
+            self._forget(key)
             return Result()
+        now = self.ctx.clock()
+        last = self._decided_at.get(key)
+        if last is not None and 0 <= now - last < self.interval:
+            return Result(requeue_after=self.interval - (now - last))
 
         demand = await self._demand(deployment, services, clusters, endpoints)
         if demand is None:
             return Result(requeue_after=self.interval)
+        now = self.ctx.clock()
+        self._decided_at[key] = now
+        state = self.states.get(key)
+        if state is None:  # first look since this process started: continue what the status remembers
+            state = state_from_status((deployment.status.model_extra or {}).get("autoscaling"), now)
         ctx = AutoscalingContext(
             config=AutoscalingConfig.from_spec(deployment.spec.autoscaling),
             current_replicas=deployment.spec.replicas,
             demand=demand,
-            now=self.ctx.clock(),
-            state=self.states.get(key, PolicyState()),
+            now=now,
+            state=state,
         )
         decision = decide(ctx)
         if decision.replicas > ctx.current_replicas:
@@ -116,6 +134,7 @@ class AutoscalerController:
             try:
                 deployment = self.store.update(deployment)  # type: ignore[assignment]
             except Conflict:
+                self._decided_at.pop(key, None)
                 return Result(requeue_after=0.1)  # someone else wrote it; decide again on fresh state
         try:
             write_status(
@@ -123,11 +142,16 @@ class AutoscalerController:
                 deployment,
                 conditions=[limited_condition(decision)],
                 fields={"autoscaling": {"desiredReplicas": decision.replicas, "wantedByDemand": decision.wanted,
-                                        "load": round(demand.load, 3), "reason": decision.reason}},
+                                        "load": round(demand.load, 3), "reason": decision.reason,
+                                        **state_fields(decision.state, now)}},
             )
         except Conflict:
             pass  # the deployment controller wrote in between; the next tick writes ours
         return Result(requeue_after=self.interval)
+
+    def _forget(self, key: ObjectKey) -> None:
+        self.states.pop(key, None)
+        self._decided_at.pop(key, None)
 
     async def _demand(
         self, deployment: ModelDeployment, services: list[ModelService], clusters: list[InferenceCluster], endpoints: list[ModelEndpoint]

@@ -1,8 +1,12 @@
 """Loopback servers for cache tests: a Range-aware HTTP file server that can cut a download
-short once, and moto's S3 server. Each is started and stopped by one fixture."""
+short once, a fake Hugging Face Hub on top of it (the two calls `huggingface_hub` and the
+source make: the model-info API and `resolve` downloads), and moto's S3 server. Each is
+started and stopped by one fixture."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -20,9 +24,11 @@ def free_port() -> int:
 class FileServerState:
     files: dict[str, bytes] = field(default_factory=dict)
     cut_after: int | None = None
-    """Send this many body bytes of the next GET, then drop the connection (once)."""
+    """Send this many body bytes of the next GET longer than that, then drop the connection (once)."""
     ranges: list[str | None] = field(default_factory=list)
     gets: int = 0
+    api: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    """Fixed answers by path (query ignored): status, headers, body."""
 
 
 def _handler(state: FileServerState) -> type[BaseHTTPRequestHandler]:
@@ -33,7 +39,16 @@ def _handler(state: FileServerState) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            body = state.files.get(self.path)
+            path = self.path.partition("?")[0]
+            if path in state.api:
+                status, headers, payload = state.api[path]
+                self.send_response(status)
+                for k, v in {**headers, "Content-Length": str(len(payload))}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            body = state.files.get(path)
             state.gets += 1
             rng = self.headers.get("Range")
             state.ranges.append(rng)
@@ -58,7 +73,7 @@ def _handler(state: FileServerState) -> type[BaseHTTPRequestHandler]:
             payload = body[start:]
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            if state.cut_after is not None:
+            if state.cut_after is not None and len(payload) > state.cut_after:
                 cut, state.cut_after = state.cut_after, None
                 self.wfile.write(payload[:cut])
                 self.wfile.flush()
@@ -89,6 +104,29 @@ class FileServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class FakeHub(FileServer):
+    """A Hugging Face Hub on loopback: `add_repo` publishes files at a commit; LFS files carry
+    their SHA-256 in the listing as the real Hub's does (`lfs` can be overridden to lie)."""
+
+    def add_repo(self, repo: str, commit: str, files: dict[str, bytes], *, lfs: set[str], wrong_sha: frozenset[str] = frozenset()) -> None:
+        siblings = []
+        for name, data in files.items():
+            sibling: dict[str, object] = {"rfilename": name, "size": len(data)}
+            if name in lfs:
+                sha = hashlib.sha256(b"not these bytes" if name in wrong_sha else data).hexdigest()
+                sibling["lfs"] = {"size": len(data), "sha256": sha, "pointerSize": 134}
+            siblings.append(sibling)
+            self.state.files[f"/{repo}/resolve/{commit}/{name}"] = data
+        doc = json.dumps({"id": repo, "modelId": repo, "sha": commit, "siblings": siblings}).encode()
+        self.state.api[f"/api/models/{repo}"] = (200, {"Content-Type": "application/json"}, doc)
+        for revision in ("main", commit):
+            self.state.api[f"/api/models/{repo}/revision/{revision}"] = (200, {"Content-Type": "application/json"}, doc)
+
+    def missing_repo(self, repo: str) -> None:
+        body = json.dumps({"error": "Repository not found"}).encode()
+        self.state.api[f"/api/models/{repo}/revision/main"] = (404, {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"}, body)
 
 
 class MotoS3:

@@ -4,12 +4,18 @@ from typing import Iterator
 
 import pytest
 
-from cache_servers import FileServer, MotoS3
+from cache_servers import FakeHub, FileServer, MotoS3
 
 
 @pytest.fixture
 def file_server() -> Iterator[FileServer]:
     with FileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_hub() -> Iterator[FakeHub]:
+    with FakeHub() as server:
         yield server
 
 

@@ -31,7 +31,7 @@ from laneway.api.kinds.serving import ModelEndpoint  # noqa: E402
 from laneway.api.manifest import load_text  # noqa: E402
 from laneway.client import Client  # noqa: E402
 
-__all__ = ["Cli", "Fleet", "Up", "eventually", "free_port", "sim_deployment", "service", "wide_cluster"]
+__all__ = ["Cli", "EngineProcess", "Fleet", "Up", "alive", "eventually", "free_port", "service", "sim_deployment", "wide_cluster"]
 
 DEADLINE = 60.0
 T = TypeVar("T")

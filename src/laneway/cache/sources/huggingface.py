@@ -3,7 +3,9 @@
 `huggingface_hub` lists the repository (with each file's size and, for LFS files, its
 SHA-256) and resolves the revision to a commit, and builds each file's URL; the bytes go
 through the shared resumable reader so resume, verification and progress work as for every
-other source. `HF_ENDPOINT` (a mirror) is honoured as by every Hugging Face tool.
+other source. `HF_ENDPOINT` (a mirror) is honoured as by every Hugging Face tool; the file
+URLs are built against the same endpoint the listing came from, so a mirror (or the `endpoint`
+given here) serves both.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from laneway.cache.sources.http import ranged_get
 
 
 class HuggingFaceSource:
-    def __init__(self, repo: str, *, revision: str | None = None, token: str | None = None, api: Any = None) -> None:
+    def __init__(
+        self, repo: str, *, revision: str | None = None, token: str | None = None, endpoint: str | None = None, api: Any = None
+    ) -> None:
         self.repo = repo
         self.revision = revision
         self._token = token
+        self._endpoint = endpoint.rstrip("/") if endpoint else None
         self._api = api
 
     def describe(self) -> str:
-        return f"huggingface.co/{self.repo}" + (f"@{self.revision}" if self.revision else "")
+        host = self._endpoint.partition("://")[2] if self._endpoint else "huggingface.co"
+        return f"{host}/{self.repo}" + (f"@{self.revision}" if self.revision else "")
 
     def fingerprint(self) -> str:
         return f"hf:{self.repo}@{self.revision or 'main'}"
@@ -32,7 +38,7 @@ class HuggingFaceSource:
         if self._api is None:
             from huggingface_hub import HfApi
 
-            self._api = HfApi(token=self._token or False)
+            self._api = HfApi(endpoint=self._endpoint, token=self._token or False)
         return self._api
 
     def files(self) -> list[RemoteFile]:
@@ -48,6 +54,7 @@ class HuggingFaceSource:
         except (HfHubHTTPError, OSError) as exc:
             raise SourceUnavailable(f"listing {self.describe()} failed: {exc}") from None
         commit = getattr(info, "sha", None) or self.revision
+        endpoint = getattr(self._hub(), "endpoint", None) or self._endpoint
         out = []
         for sibling in info.siblings or []:
             lfs = getattr(sibling, "lfs", None)
@@ -57,7 +64,7 @@ class HuggingFaceSource:
                     path=check_relative(sibling.rfilename, where=self.describe()),
                     size=getattr(sibling, "size", None),
                     sha256=sha,
-                    locator=hf_hub_url(self.repo, sibling.rfilename, revision=commit),
+                    locator=hf_hub_url(self.repo, sibling.rfilename, revision=commit, endpoint=endpoint),
                 )
             )
         if not out:

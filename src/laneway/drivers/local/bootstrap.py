@@ -4,10 +4,15 @@ The pool uses device-granular accounting, so several replicas that each claim fe
 than the machine has share it (a 2-core machine takes two replicas asking for one core each).
 Registration is an upsert: the class follows the hardware each start, and a platform team's
 own edits to the cluster (labels, taints) are kept.
+
+At start, `forget_stale_engines` also drops the endpoints and Ready statuses a previous run
+left for replicas on Local clusters, whose engines cannot have outlived that run.
 """
 
 from __future__ import annotations
 
+from laneway.api.conditions import set_condition
+from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import (
     ClusterSource,
     InferenceClass,
@@ -17,8 +22,9 @@ from laneway.api.kinds.platform import (
     NodePool,
 )
 from laneway.api.meta import ObjectKey, ObjectMeta
+from laneway.api.selectors import Requirement
 from laneway.drivers.local.discovery import Nvml, discover_local_class
-from laneway.store.base import NotFound, Store
+from laneway.store.base import Conflict, NotFound, Store
 
 LOCAL_CLUSTER = "local"
 LOCAL_POOL = "local"
@@ -62,3 +68,41 @@ def register_local_cluster(store: Store, *, nvml: Nvml | None = None) -> tuple[I
         cluster = store.create(wanted)
     assert isinstance(stored_cls, InferenceClass) and isinstance(cluster, InferenceCluster)
     return stored_cls, cluster
+
+
+def forget_stale_engines(store: Store) -> int:
+    """Drop what a previous run said about engines on Local clusters; returns how many replicas.
+
+    Why: when `laneway up` starts, none of its engines runs yet (they stopped with the previous
+    run, even one killed with SIGKILL: PR_SET_PDEATHSIG), but the store still holds their
+    ModelEndpoints and Ready statuses. Left there, the gateway would send requests to dead
+    ports, and clients would see Ready replicas, until the controllers (which may first wait
+    for the previous run's lease to expire) start the engines again. So the endpoints go and
+    the replicas read as starting; the ModelReplica controller then takes over as usual.
+    """
+    local = {
+        c.name for c in store.list("InferenceCluster").items
+        if isinstance(c, InferenceCluster) and c.spec.cluster.source == "Local"
+    }
+    count = 0
+    for replica in store.list("ModelReplica").items:
+        if not isinstance(replica, ModelReplica) or replica.spec.cluster_name not in local:
+            continue
+        count += 1
+        selector = [Requirement("laneway.dev/replica", "In", (replica.name,))]
+        for endpoint in store.list("ModelEndpoint", namespace=replica.namespace, selector=selector).items:
+            try:
+                store.delete("ModelEndpoint", endpoint.key)
+            except NotFound:
+                pass
+        if replica.status.phase == "Ready":  # others (Pending on a cache, Failed) say nothing stale
+            replica.status.conditions = set_condition(
+                list(replica.status.conditions), type="Ready", status="False", reason="EnginesStarting",
+                message="laneway restarted; starting the engines again", observed_generation=replica.metadata.generation,
+            )
+            replica.status.phase = "Starting"
+            try:
+                store.update_status(replica)
+            except (Conflict, NotFound):
+                pass  # someone else wrote it first: their word is newer than ours
+    return count
