@@ -29,8 +29,8 @@ def deployment_name(target: str) -> str:
     return name
 
 
-def _read(client: Client, target: str, namespace: str | None) -> ModelDeployment:
-    obj = client.get("ModelDeployment", deployment_name(target), namespace=namespace or DEFAULT_NAMESPACE)
+def _read(client: Client, name: str, namespace: str | None) -> ModelDeployment:
+    obj = client.get("ModelDeployment", name, namespace=namespace or DEFAULT_NAMESPACE)
     assert isinstance(obj, ModelDeployment)
     return obj
 
@@ -47,7 +47,8 @@ def rollout() -> None:
 @click.pass_context
 def history(ctx: click.Context, target: str, namespace: str | None) -> None:
     """List the kept revisions of a deployment, with what changed in each."""
-    deployment = _read(open_client(ctx), target, namespace)
+    name = deployment_name(target)  # a usage error before any connection is tried
+    deployment = _read(open_client(ctx), name, namespace)
     try:
         revisions = read_history(deployment)
     except BadHistory as e:
@@ -68,13 +69,21 @@ def history(ctx: click.Context, target: str, namespace: str | None) -> None:
 @click.pass_context
 def undo(ctx: click.Context, target: str, to_revision: int | None, namespace: str | None) -> None:
     """Restore a deployment's template from an earlier revision."""
+    name = deployment_name(target)
     client = open_client(ctx)
-    deployment = _read(client, target, namespace)
+    deployment = _read(client, name, namespace)
     if any(ref.controller for ref in deployment.metadata.owner_references):
         owner = next(ref for ref in deployment.metadata.owner_references if ref.controller)
+        if owner.kind == "InferenceTicket":
+            target_text = f"lifecycle.rollback.toRevision: {to_revision}" if to_revision else "lifecycle.rollback.toRevision: N"
+            raise Failure(
+                f"modeldeployment/{deployment.name} is composed by InferenceTicket {owner.name!r}, so the ticket says which "
+                f"template runs: set {target_text} in the ticket and apply it (remove it to roll forward); "
+                f"revisions: laneway rollout history md/{deployment.name} -n {deployment.namespace}", EXIT_USAGE,
+            )
         raise Failure(
             f"modeldeployment/{deployment.name} is composed by {owner.kind} {owner.name!r}; change the {owner.kind} "
-            "(its engine or hardware row) instead, or its next reconcile undoes the undo", EXIT_USAGE,
+            "instead, or its next reconcile undoes the undo", EXIT_USAGE,
         )
     try:
         revision = find_revision(read_history(deployment), to_revision)

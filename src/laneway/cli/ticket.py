@@ -17,15 +17,16 @@ from typing import Sequence
 
 import click
 
-from laneway.api.kinds import InferenceTicket
+from laneway.api.errors import InvalidManifests
+from laneway.api.kinds import InferenceTicket, ModelDeployment
 from laneway.api.manifest import load_paths
-from laneway.api.meta import Resource
+from laneway.api.meta import Resource, check_dns1123_label
 from laneway.api.registry import lookup
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
 from laneway.cli.output import to_json, to_yaml, without_empties
 from laneway.cli.plan import assume_ready
-from laneway.client import MERGE_PATCH, Client, object_path
+from laneway.client import MERGE_PATCH, ApiError, Client, object_path
 from laneway.ticket.checks import check_ticket
 from laneway.ticket.compose import CompositionError, compose
 from laneway.ticket.fleet import FleetSnapshot
@@ -35,7 +36,11 @@ from laneway.ticket.scaffold import new_ticket
 
 def read_ticket(path: str) -> InferenceTicket:
     """The one InferenceTicket in a file; a clear Failure for anything else."""
-    tickets = [r for r in load_paths([path]) if isinstance(r, InferenceTicket)]
+    try:
+        loaded = load_paths([path])
+    except InvalidManifests as e:
+        raise Failure(f"{path} does not load; fix these and check again\n{e}", EXIT_USAGE) from None
+    tickets = [r for r in loaded if isinstance(r, InferenceTicket)]
     if len(tickets) != 1:
         raise Failure(f"{path} holds {len(tickets)} InferenceTickets; give a file with exactly one", EXIT_USAGE)
     return tickets[0]
@@ -69,7 +74,15 @@ def ticket() -> None:
 @namespace_option
 def new(name: str, from_paths: tuple[str, ...], namespace: str | None) -> None:
     """Print a new ticket NAME with every row present and a question under each."""
+    for what, value in (("ticket name", name), ("namespace", namespace)):
+        if value is not None:
+            try:
+                check_dns1123_label(value, what)
+            except ValueError as e:
+                raise Failure(str(e), EXIT_USAGE) from None
     source = load_paths(from_paths) if from_paths else []
+    if from_paths and not any(isinstance(r, ModelDeployment) for r in source):
+        raise Failure(f"--from {', '.join(from_paths)} holds no ModelDeployment to fill the ticket from", EXIT_USAGE)
     click.echo(new_ticket(name, namespace=namespace, source=source), nl=False)
 
 
@@ -99,13 +112,23 @@ def approve(ctx: click.Context, name: str, namespace: str | None) -> None:
     client = open_client(ctx)
     ns = namespace or DEFAULT_NAMESPACE
     when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    client.request(
-        "PATCH",
-        object_path(lookup("InferenceTicket"), ns, name) + "/status",
-        body={"status": {"approved": True, "approvedBy": "laneway ticket approve", "approvedAt": when}},
-        content_type=MERGE_PATCH,
-    )
-    click.echo(f"inferenceticket/{name} approved in namespace {ns}")
+    try:
+        client.request(
+            "PATCH",
+            object_path(lookup("InferenceTicket"), ns, name) + "/status",
+            body={"status": {"approved": True, "approvedBy": "laneway ticket approve", "approvedAt": when}},
+            content_type=MERGE_PATCH,
+        )
+    except ApiError as e:
+        if e.code != 403:
+            raise
+        raise Failure(
+            f"approving a ticket is the platform team's decision: run it with a platform or admin token "
+            f"(laneway token create --role platform), or ask the platform to auto-approve namespace {ns} "
+            "(the laneway.dev/auto-approve-tickets annotation of an InferenceGateway)"
+        ) from None
+    click.echo(f"inferenceticket/{name} approved in namespace {ns}; it composes once every row passes "
+               f"(laneway describe tk {name} -n {ns})")
 
 
 @ticket.command("render")

@@ -13,6 +13,11 @@ period; from the date the deployment is scaled to zero and those services get th
 the owner); after the grace period the deployment is deleted. A deployment composed by an
 InferenceTicket is scaled and deleted by the ticket controller instead (the ticket is its
 source of truth), and only gets the conditions here. Time comes from `ControlContext.clock`.
+
+A service shows the retirement of the least retired deployment it routes to: it is Gone only
+once every deployment behind it is retired, and every deployment's reconcile reaches the same
+verdict, so two deployments behind one service cannot overwrite each other in a loop. A date
+that is removed (or a new deployment under a retired one's name) takes the mark back.
 """
 
 from __future__ import annotations
@@ -89,14 +94,24 @@ def _iso(seconds: float) -> str:
 
 def retirement_conditions(what: str, rule: RetirementRule, state: RetirementState, team: str | None, contact: str | None) -> list[ConditionUpdate]:
     """The RetirementWarning and Retired conditions for a phase (pure)."""
+    retired = state.phase in ("Retired", "Expired")
     if state.phase == "Warning":
         warning = ConditionUpdate("RetirementWarning", "True", "RetirementSoon",
                                   warning_message(what=what, state=state, date_text=rule.date_text, team=team, contact=contact))
     else:
-        warning = ConditionUpdate("RetirementWarning", "False", state.phase, f"retires on {rule.date_text}")
-    retired = state.phase in ("Retired", "Expired")
+        warning = ConditionUpdate("RetirementWarning", "False", state.phase, f"{'retired' if retired else 'retires'} on {rule.date_text}")
     message = gone_message(what=what, date_text=rule.date_text, team=team, contact=contact) if retired else f"active until {rule.date_text}"
     return [warning, ConditionUpdate("Retired", "True" if retired else "False", state.phase, message)]
+
+
+_PHASE_ORDER = {"Active": 0, "Warning": 1, "Retired": 2, "Expired": 3}
+
+
+def _reset_retirement_conditions(store: Store, obj: ModelDeployment | ModelService) -> None:
+    """Turn retirement conditions an earlier date set to False (written only when one is True)."""
+    live = [c for c in obj.status.conditions if c.type in ("RetirementWarning", "Retired") and c.status == "True"]
+    if live:
+        write_status(store, obj, conditions=[ConditionUpdate(c.type, "False", "NoRetirement", "no retirement date") for c in live])
 
 
 class RolloutController:
@@ -127,28 +142,50 @@ class RolloutController:
         if self._record_revision(deployment, now):
             return Result()  # the write queues this key again; continue on fresh state
         rule = deployment_rule(deployment)
-        if rule is None:
-            return Result()
-        state = retirement_state(rule, now)
         services = [
             s for s in self.store.list("ModelService", namespace=deployment.namespace).items
             if isinstance(s, ModelService) and selects_deployment(s, deployment.name)
         ]
-        team, contact = owner_of(deployment, services)
         by_ticket = composed_by_ticket(deployment)
-        if state.phase == "Expired" and not by_ticket:
+        state = retirement_state(rule, now)
+        if rule is not None and state.phase == "Expired" and not by_ticket:
             self.store.delete("ModelDeployment", deployment.key)
             log.info("deleted retired ModelDeployment %s: its grace period after %s is over", deployment.key, rule.date_text)
             return Result()
-        if state.phase == "Retired" and not by_ticket:
+        if rule is not None and state.phase == "Retired" and not by_ticket:
             deployment = self._scale_to_zero(deployment)
         for service in services:
-            self._mark_service(service, rule, state, team, contact, by_ticket)
+            self._mark_service(service, now)
+        if rule is None:
+            _reset_retirement_conditions(self.store, deployment)
+            return Result()
+        team, contact = owner_of(deployment, services)
         write_status(
             self.store, deployment,
             conditions=retirement_conditions(f"deployment {deployment.name}", rule, state, team, contact),
         )
         return Result(requeue_after=max(1.0, state.next_change)) if state.next_change is not None else Result()
+
+    def _service_retirement(self, service: ModelService, now: float) -> tuple[ModelDeployment, RetirementRule | None, RetirementState] | None:
+        """The retirement a service shows: that of the *least* retired deployment it routes to (a
+        service is Gone only once every deployment behind it is), ties by the earlier date, then
+        name. Every deployment's reconcile computes the same answer, so two deployments behind
+        one service never overwrite each other's verdict. None when none of them exists."""
+        found = []
+        for name in sorted({n for e in service.spec.endpoints if (n := e.selector.match_labels.get(DEPLOYMENT_LABEL))}):
+            try:
+                d = self.store.get("ModelDeployment", ObjectKey(service.namespace, name))
+            except NotFound:
+                continue
+            if not isinstance(d, ModelDeployment) or d.metadata.deletion_timestamp:
+                continue
+            rule = deployment_rule(d)
+            state = retirement_state(rule, now)
+            found.append((_PHASE_ORDER[state.phase], rule.retire_at if rule else float("inf"), d.name, d, rule, state))
+        if not found:
+            return None
+        _, _, _, d, rule, state = min(found, key=lambda f: f[:3])
+        return d, rule, state
 
     def _record_revision(self, deployment: ModelDeployment, now: float) -> bool:
         try:
@@ -172,14 +209,16 @@ class RolloutController:
         assert isinstance(stored, ModelDeployment)
         return stored
 
-    def _mark_service(
-        self, service: ModelService, rule: RetirementRule, state: RetirementState, team: str | None, contact: str | None, by_ticket: bool
-    ) -> None:
-        retired = state.phase in ("Retired", "Expired")
-        if not by_ticket:  # a ticket's service gets its annotation from the ticket's composition
+    def _mark_service(self, service: ModelService, now: float) -> None:
+        verdict = self._service_retirement(service, now)
+        if verdict is None:
+            return  # every deployment behind it is gone: a retired mark stays, so callers still get 410
+        deployment, rule, state = verdict
+        team, contact = owner_of(deployment, [service])
+        retired = rule is not None and state.phase in ("Retired", "Expired")
+        if not composed_by_ticket(service):  # a ticket's service gets its annotation from the ticket's composition
             has = service.metadata.annotations.get(RETIRED_ANNOTATION)
-            message = gone_message(what=f"service {service.name}", date_text=rule.date_text, team=team, contact=contact)
-            wanted = message if retired else None
+            wanted = gone_message(what=f"service {service.name}", date_text=rule.date_text, team=team, contact=contact) if retired and rule else None
             if has != wanted:
                 annotations = {k: v for k, v in service.metadata.annotations.items() if k != RETIRED_ANNOTATION}
                 if wanted is not None:
@@ -187,4 +226,9 @@ class RolloutController:
                 stored = self.store.update(service.model_copy(update={"metadata": service.metadata.model_copy(update={"annotations": annotations})}))
                 assert isinstance(stored, ModelService)
                 service = stored
-        write_status(self.store, service, conditions=retirement_conditions(f"service {service.name}", rule, state, team, contact))
+                if wanted is None:
+                    log.info("ModelService %s is no longer retired: ModelDeployment %s is active", service.key, deployment.name)
+        if rule is None:
+            _reset_retirement_conditions(self.store, service)
+        else:
+            write_status(self.store, service, conditions=retirement_conditions(f"service {service.name}", rule, state, team, contact))

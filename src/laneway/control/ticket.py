@@ -13,7 +13,16 @@ Each reconcile:
 4. judges a canary (a ModelDeployment labelled `laneway.dev/canary-for: <ticket>`) against the
    budget when the lifecycle row asks for automatic rollback, and drops its weight to zero;
 5. follows the retirement timeline: scaled to zero and answering 410 from the date, deleted
-   once the grace period is over. Time comes from `ControlContext.clock`.
+   once the grace period is over. Time comes from `ControlContext.clock`. Retirement does not
+   wait for the rows: past its date a ticket whose rows now fail (or that lost its approval)
+   still scales what it composed to zero and marks its service retired;
+6. honours the rollback target `lifecycle.rollback.toRevision: N`: the deployment runs
+   revision N's template (read once from the deployment's history and pinned in the ticket's
+   status as `rollback`, since restoring a revision renumbers it) until the field is removed.
+
+Fields the ticket has no row for are left as others set them: the replica count of an
+autoscaled deployment (the autoscaler's, kept within the ticket's bounds) and a service's
+`breakGlass` switch (`laneway service break-glass`).
 
 It never overwrites an object of the same name that the ticket does not own: it reports
 `Composed=False (NameTaken)` instead.
@@ -25,6 +34,7 @@ import logging
 from typing import Any, Mapping
 
 from laneway.api.kinds import InferenceTicket, ModelDeployment, ModelService
+from laneway.api.kinds.deployment import ReplicaTemplate
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
@@ -43,6 +53,7 @@ from laneway.ticket.retirement import (
     retirement_state,
     warning_message,
 )
+from laneway.ticket.revisions import BadHistory, read_history
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +83,19 @@ def canary_weight(deployment: ModelDeployment) -> int:
     except ValueError:
         value = 10
     return max(1, min(99, value))
+
+
+def keep_runtime_fields(desired: Resource, live: Resource) -> Resource:
+    """`desired` with the fields the ticket has no row for taken from `live` (pure): an
+    autoscaled deployment's replica count (the autoscaler's, clamped into the ticket's bounds)
+    and a service's break-glass switch. Without this each reconcile would undo them."""
+    if isinstance(desired, ModelDeployment) and isinstance(live, ModelDeployment) and desired.spec.autoscaling is not None:
+        bounds = desired.spec.autoscaling
+        replicas = max(bounds.min_replicas, min(bounds.max_replicas, live.spec.replicas))
+        return desired.model_copy(update={"spec": desired.spec.model_copy(update={"replicas": replicas})})
+    if isinstance(desired, ModelService) and isinstance(live, ModelService) and live.spec.break_glass != desired.spec.break_glass:
+        return desired.model_copy(update={"spec": desired.spec.model_copy(update={"break_glass": live.spec.break_glass})})
+    return desired
 
 
 def row_conditions(report: TicketReport) -> list[ConditionUpdate]:
@@ -129,6 +153,7 @@ class TicketController:
         extra: dict[str, Any] = {}
         requeue: list[float] = [state.next_change] if state.next_change is not None else []
 
+        applied = False
         if state.phase == "Expired":
             deleted = self._delete_children(ticket, keep=set())
             conditions.append(ConditionUpdate("Composed", "False", "Retired", self._retired_text(ticket, "its resources were deleted after the grace period")))
@@ -151,14 +176,20 @@ class TicketController:
             except CompositionError as e:  # the checks passed, so this is a row they do not cover
                 conditions.append(ConditionUpdate("Composed", "False", "CannotCompose", str(e)))
             else:
+                composition, pin_doc, pin_condition = self._pin_revision(ticket, composition)
+                conditions.append(pin_condition)
+                extra["rollback"] = pin_doc
                 if state.phase == "Retired":
                     composition = self._mark_retired(ticket, composition)
                 taken = self._apply(ticket, composition)
+                applied = True
                 if taken:
                     conditions.append(ConditionUpdate("Composed", "False", "NameTaken", "; ".join(taken)))
                 else:
                     conditions.append(ConditionUpdate("Composed", "True", "Composed", ", ".join(f"{o.kind}/{o.name}" for o in composition.objects())))
                 extra["composed"] = [f"{o.kind}/{o.name}" for o in composition.objects()]
+        if state.phase == "Retired" and not applied:
+            self._retire_live(ticket)
         conditions += self._retirement_conditions(ticket, state)
         ready = report.passed and approved and state.phase not in ("Retired", "Expired")
         conditions.append(
@@ -201,12 +232,13 @@ class TicketController:
             return []
         team, contact = self._owner(ticket)
         what = f"service {service_name(ticket)}"
+        retired = state.phase in ("Retired", "Expired")
         if state.phase == "Warning":
             warning = ConditionUpdate("RetirementWarning", "True", "RetirementSoon",
                                       warning_message(what=what, state=state, date_text=rule.date_text, team=team, contact=contact))
         else:
-            warning = ConditionUpdate("RetirementWarning", "False", state.phase, f"retires on {rule.date_text}")
-        retired = state.phase in ("Retired", "Expired")
+            warning = ConditionUpdate("RetirementWarning", "False", state.phase,
+                                      f"{'retired' if retired else 'retires'} on {rule.date_text}")
         return [
             warning,
             ConditionUpdate("Retired", "True" if retired else "False", state.phase,
@@ -222,6 +254,83 @@ class TicketController:
             update={"metadata": meta.model_copy(update={"annotations": {**meta.annotations, RETIRED_ANNOTATION: message}})}
         )
         return Composition(composition.deployment, service, composition.endpoints, composition.cache)
+
+    def _retire_live(self, ticket: InferenceTicket) -> None:
+        """Past the date without a composition to apply (rows failing, not approved): scale the
+        deployments the ticket composed to zero and mark its services retired, in place."""
+        rule = rule_of(ticket)
+        team, contact = self._owner(ticket)
+        for obj in self._owned(ticket, "ModelDeployment"):
+            assert isinstance(obj, ModelDeployment)
+            spec = obj.spec
+            autoscaling = spec.autoscaling.model_copy(update={"min_replicas": 0, "max_replicas": 0}) if spec.autoscaling else None
+            if spec.replicas != 0 or spec.autoscaling != autoscaling:
+                self.store.update(obj.model_copy(update={"spec": spec.model_copy(update={"replicas": 0, "autoscaling": autoscaling})}))
+                log.info("ticket %s retired: scaled ModelDeployment %s to zero", ticket.key, obj.name)
+        for obj in self._owned(ticket, "ModelService"):
+            message = gone_message(what=f"service {obj.name}", date_text=rule.date_text if rule else "?", team=team, contact=contact)
+            if obj.metadata.annotations.get(RETIRED_ANNOTATION) != message:
+                annotations = {**obj.metadata.annotations, RETIRED_ANNOTATION: message}
+                self.store.update(obj.model_copy(update={"metadata": obj.metadata.model_copy(update={"annotations": annotations})}))
+
+    def _owned(self, ticket: InferenceTicket, kind: str) -> list[Resource]:
+        return [
+            o for o in self.store.list(kind, namespace=ticket.namespace).items
+            if o.metadata.labels.get(TICKET_LABEL) == ticket.name and owned_by(o, ticket) and not o.metadata.deletion_timestamp
+        ]
+
+    # rollback target --------------------------------------------------------------------------
+
+    def _pin_revision(self, ticket: InferenceTicket, composition: Composition) -> tuple[Composition, dict[str, Any] | None, ConditionUpdate]:
+        """Apply `lifecycle.rollback.toRevision`: the composed deployment gets that revision's
+        template. The template is pinned in the ticket's status on first use, because restoring
+        a revision gives it the next number and the old number leaves the history."""
+        life = ticket.spec.lifecycle
+        wanted = life.rollback.to_revision if life is not None and not life.is_none() and life.rollback is not None else None
+        if wanted is None:
+            return composition, None, ConditionUpdate("RolledBack", "False", "NoRollbackTarget", "runs the template the rows compose")
+        deployment = composition.deployment
+        pinned = (ticket.status.model_extra or {}).get("rollback")
+        template_doc = pinned.get("template") if isinstance(pinned, dict) and pinned.get("toRevision") == wanted else None
+        if not isinstance(template_doc, dict):
+            template_doc, problem = self._revision_template(ticket, deployment, wanted)
+            if template_doc is None:
+                return composition, None, ConditionUpdate(
+                    "RolledBack", "False", "RevisionNotKept", f"lifecycle.rollback.toRevision {wanted}: {problem}; running the template the rows compose"
+                )
+        try:
+            template = ReplicaTemplate.model_validate(template_doc)
+        except ValueError as e:
+            return composition, None, ConditionUpdate("RolledBack", "False", "RevisionUnreadable", f"revision {wanted} cannot be restored: {e}")
+        restored = deployment.model_copy(update={"spec": deployment.spec.model_copy(update={"template": template})})
+        condition = ConditionUpdate(
+            "RolledBack", "True", "PinnedToRevision",
+            f"ModelDeployment {deployment.name} runs the template of revision {wanted} (lifecycle.rollback.toRevision), "
+            "not the engine and hardware rows; remove toRevision to roll forward",
+        )
+        return (
+            Composition(restored, composition.service, composition.endpoints, composition.cache, composition.extra),
+            {"toRevision": wanted, "template": template_doc},
+            condition,
+        )
+
+    def _revision_template(self, ticket: InferenceTicket, deployment: ModelDeployment, number: int) -> tuple[dict[str, Any] | None, str]:
+        """Revision `number`'s template from the live deployment's history, or why there is none."""
+        try:
+            live = self.store.get("ModelDeployment", deployment.key)
+        except NotFound:
+            return None, "the deployment has no history yet"
+        if not isinstance(live, ModelDeployment) or not owned_by(live, ticket):
+            return None, "the deployment is not this ticket's"
+        try:
+            history = read_history(live)
+        except BadHistory as e:
+            return None, str(e)
+        for r in history:
+            if r.number == number:
+                return r.template, ""
+        kept = ", ".join(str(r.number) for r in history) or "none yet"
+        return None, f"revision {number} is not kept (kept: {kept}; see laneway rollout history md/{deployment.name})"
 
     # canary -----------------------------------------------------------------------------------
 
@@ -290,6 +399,7 @@ class TicketController:
     def _merged(desired: Resource, live: Resource) -> Resource | None:
         """The live object with the desired spec, labels and annotations (keeping annotations other
         controllers own, such as the revision history); None when nothing differs."""
+        desired = keep_runtime_fields(desired, live)
         annotations = {k: v for k, v in live.metadata.annotations.items() if k != RETIRED_ANNOTATION}
         annotations.update(desired.metadata.annotations)
         labels = {**live.metadata.labels, **desired.metadata.labels}

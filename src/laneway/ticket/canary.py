@@ -11,7 +11,9 @@ ModelService's `status.traffic` (one entry per gateway: requests, errors, p95 la
 to first token over its window) and of a small watch record the ticket keeps in its status:
 when the canary was first seen, the counters then, and since when it has been in breach.
 A breach must hold for the whole window (one bad minute is not a rollback); the error rate is
-counted over the requests since the watch began, so old errors never count against it.
+counted over the requests since the watch began, so old errors never count against it. The
+gateway's counters are lifetime counts: when they go back (a restarted gateway) the watch
+counts from zero again instead of waiting for them to pass their old value.
 
 Figures of the canary alone are used when the gateway reports them per service entry
 (`traffic[].entries.<entry name>`); otherwise the service-wide figures are judged while the
@@ -180,6 +182,10 @@ def judge_canary(
         return CanaryDecision("keep", fresh, f"watching canary {deployment} from now")
     if watch.rolled_back:
         return CanaryDecision("rollback", watch, watch.reason)
+    if figures.requests < watch.base_requests or figures.errors < watch.base_errors:
+        # the gateway's lifetime counters went back (it restarted): everything it counts now
+        # came after the watch began, so count from zero rather than never judging again
+        watch = replace(watch, base_requests=0, base_errors=0)
     broken = breaches(budget, figures, watch)
     if not broken:
         return CanaryDecision("keep", replace(watch, breach_since=None), f"canary {deployment} is within budget")

@@ -330,6 +330,15 @@ _CHECKS: dict[str, Callable[[InferenceTicket, FleetSnapshot, float, DeviceMatche
 }
 
 
+OPTIONAL_ROWS = frozenset({"fleetBoundary", "sovereignty", "overflow", "cache", "lifecycle"})
+"""Rows a deployment can do without, so `none: <why>` answers them; the others must be filled."""
+
+
+def _how_to_answer(key: str) -> str:
+    """The hint after an unanswered row's question: `none` only where the row may be empty."""
+    return " (or write none: <why>)" if key in OPTIONAL_ROWS else " (this row cannot be none)"
+
+
 def check_ticket(
     ticket: InferenceTicket, fleet: FleetSnapshot, *, now: float, matcher: DeviceMatcher = DEFAULT_MATCHER
 ) -> TicketReport:
@@ -338,10 +347,10 @@ def check_ticket(
     for key in TICKET_ROWS:
         row = ticket.spec.row(key)
         if row is None:
-            rows.append(_fail(key, "Missing", f"not answered: {QUESTIONS[key]} (or write none: <why>)"))
+            rows.append(_fail(key, "Missing", f"not answered: {QUESTIONS[key]}{_how_to_answer(key)}"))
             continue
         if row.none is not None and row.none.strip().upper().startswith(PLACEHOLDER):
-            rows.append(_fail(key, "Unanswered", f"still the placeholder: {QUESTIONS[key]} (or write none: <why>)"))
+            rows.append(_fail(key, "Unanswered", f"still the placeholder: {QUESTIONS[key]}{_how_to_answer(key)}"))
             continue
         rows.append(_CHECKS[key](ticket, fleet, now, matcher))
     return TicketReport(ticket.name, tuple(rows))

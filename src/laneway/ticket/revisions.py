@@ -84,6 +84,22 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _one_change(key: str, before: Any, after: Any) -> str:
+    """`key: old -> new`; two lists show only the stretch that differs (`args[4:]: [] -> ["-v"]`),
+    so a flag added at the end of a long argument list is not cut off by the shortening."""
+    if isinstance(before, list) and isinstance(after, list):
+        head = 0
+        while head < min(len(before), len(after)) and before[head] == after[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(before), len(after)) - head and before[-1 - tail] == after[-1 - tail]:
+            tail += 1
+        if head or tail:
+            end = f"{-tail}" if tail else ""
+            return f"{key}[{head}:{end}]: {_short(before[head:len(before) - tail])} -> {_short(after[head:len(after) - tail])}"
+    return f"{key}: {_short(before)} -> {_short(after)}"
+
+
 def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
     """What changed between two templates, as `field: old -> new` (pure)."""
     if before is None:
@@ -93,8 +109,8 @@ def describe_change(before: dict[str, Any] | None, after: dict[str, Any]) -> str
     changed = [k for k in keys if old.get(k) != new.get(k)]
     if not changed:
         return "no change"
-    parts = [f"{k.replace('spec.engines[0].members[0].template.spec.containers[0].', 'container.')}: "
-             f"{_short(old.get(k))} -> {_short(new.get(k))}" for k in changed[:MAX_CHANGES_SHOWN]]
+    parts = [_one_change(k.replace("spec.engines[0].members[0].template.spec.containers[0].", "container."), old.get(k), new.get(k))
+             for k in changed[:MAX_CHANGES_SHOWN]]
     if len(changed) > MAX_CHANGES_SHOWN:
         parts.append(f"and {len(changed) - MAX_CHANGES_SHOWN} more")
     return "; ".join(parts)

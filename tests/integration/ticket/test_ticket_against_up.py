@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
@@ -76,6 +77,20 @@ def test_new_and_render(tmp_path: Path) -> None:
     assert kinds == ["ModelCache", "ModelEndpoint", "ModelDeployment", "ModelService"]
 
 
+def test_new_and_check_refuse_bad_input_with_what_to_fix(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    bad_name = cli("ticket", "new", "Bad_Name")
+    assert bad_name.exit_code == 2 and "DNS-1123" in bad_name.output
+    no_source = cli("ticket", "new", "draft", "--from", str(TICKETS / "fleet.yaml"))
+    assert no_source.exit_code == 2 and "holds no ModelDeployment" in no_source.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((TICKETS / "pr-review.yaml").read_text().replace("replicas: 2", "replicas: -1"))
+    check = cli("ticket", "check", str(broken), "-f", str(TICKETS / "fleet.yaml"))
+    assert check.exit_code == 2 and "spec.scaling.replicas" in check.output and "nothing was applied" not in check.output
+    undo_target = cli("rollout", "history", "ms/pr-review")
+    assert undo_target.exit_code == 2 and "md/NAME" in undo_target.output
+
+
 def test_online_check_reports_rows_and_the_controller_writes_conditions(cli: Cli) -> None:
     result = cli("ticket", "check", str(TICKETS / "pr-review.yaml"))
     # the example clusters have no kubeconfig, so none is Ready: the scheduler says so
@@ -93,7 +108,7 @@ def test_online_check_reports_rows_and_the_controller_writes_conditions(cli: Cli
 def test_approve_needs_the_platform_role(cli: Cli) -> None:
     team = cli("token", "create", "--role", "team", "-n", "internal-tools").stdout.strip()
     refused = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=team)
-    assert refused.exit_code == 1 and "status" in refused.output
+    assert refused.exit_code == 1 and "platform or admin token" in refused.output
     platform = cli("token", "create", "--role", "platform").stdout.strip()
     ok = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=platform)
     assert ok.exit_code == 0, ok.output
@@ -124,6 +139,17 @@ def test_rollout_history_and_undo_and_audit(cli: Cli, tmp_path: Path) -> None:
     eventually("revision 3 restoring 1", lambda: "3 (current)" in revisions() and "rollback to revision 1" in revisions())
     bad = cli("rollout", "undo", f"md/{name}", "-n", ns, "--to-revision", "99")
     assert bad.exit_code == 2 and "kept revisions" in bad.output
+    # a deployment a ticket owns: undo points at the ticket's rollback target instead
+    uid = json.loads(cli("get", "tk", "pr-review", "-n", "internal-tools", "-o", "json").output)["metadata"]["uid"]
+    doc = yaml.safe_load(text)
+    doc["metadata"] = {"name": "owned-by-ticket", "namespace": "internal-tools", "ownerReferences": [
+        {"apiVersion": "laneway.dev/v1alpha1", "kind": "InferenceTicket", "name": "pr-review", "uid": uid, "controller": True}]}
+    owned = tmp_path / "owned.yaml"
+    owned.write_text(yaml.safe_dump(doc))
+    applied = cli("apply", "-f", str(owned))
+    assert applied.exit_code == 0, applied.output
+    composed = cli("rollout", "undo", "md/owned-by-ticket", "-n", "internal-tools", "--to-revision", "1")
+    assert composed.exit_code == 2 and "lifecycle.rollback.toRevision: 1" in composed.output, composed.output
 
     audit = cli("audit")
     assert audit.exit_code == 0 and name in audit.output and "no ticket" in audit.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from laneway.api.kinds.ticket import TICKET_ROWS
-from laneway.ticket.checks import check_ticket
+from laneway.ticket.checks import OPTIONAL_ROWS, check_ticket
 from laneway.ticket.report import report_json, report_text
 
 from ticket_builders import NOW, fleet, ticket
@@ -31,6 +31,17 @@ def test_missing_row_fails_by_its_key(key: str) -> None:
 def test_placeholder_row_is_not_an_answer() -> None:
     row = verdict(ticket(cache={"none": "TODO: Where are the weights fetched from?"}), "cache")
     assert not row.passed and row.reason == "Unanswered"
+
+
+@pytest.mark.parametrize("key", TICKET_ROWS)
+def test_unanswered_row_suggests_none_only_where_the_row_may_be_empty(key: str) -> None:
+    placeholder = verdict(ticket(**{key: {"none": "TODO: later"}}), key)
+    missing = verdict(ticket(**{key: None}), key)
+    for row in (placeholder, missing):
+        if key in OPTIONAL_ROWS:
+            assert "or write none" in row.message
+        else:
+            assert "none" not in row.message.replace("cannot be none", "") and "cannot be none" in row.message
 
 
 @pytest.mark.parametrize("key", ["overflow", "cache", "lifecycle", "fleetBoundary", "sovereignty"])

@@ -123,6 +123,9 @@ def test_undo_restores_and_renumbers() -> None:
 def test_describe_change() -> None:
     assert describe_change(None, {"a": 1}) == "initial template"
     assert describe_change({"a": 1}, {"a": 2}) == "a: 1 -> 2"
+    long_args = ["--port", "$(LANEWAY_PORT)", "--served-model-name", "a-long-served-model-name", "--max-model-len", "65536"]
+    assert describe_change({"args": long_args}, {"args": [*long_args, "--max-num-seqs", "8"]}) == 'args[6:]: [] -> ["--max-num-seqs", "8"]'
+    assert describe_change({"args": ["-n", "8", "-v"]}, {"args": ["-n", "16", "-v"]}) == 'args[1:-1]: ["8"] -> ["16"]'
 
 
 # canary -----------------------------------------------------------------------------------
@@ -157,6 +160,15 @@ def test_canary_error_rate_counts_only_requests_since_the_watch() -> None:
     d = judge_canary(BUDGET, TrafficFigures(requests=1200, errors=530), d.watch, deployment="c", generation=1, now=500)
     d = judge_canary(BUDGET, TrafficFigures(requests=1300, errors=560), d.watch, deployment="c", generation=1, now=800)
     assert d.action == "rollback" and "error rate" in d.message
+
+
+def test_canary_counts_from_zero_after_the_gateway_restarts() -> None:
+    d = judge_canary(BUDGET, TrafficFigures(requests=5000, errors=10), None, deployment="c", generation=1, now=0)
+    # the gateway restarted: its lifetime counters start again below the watch's base
+    d = judge_canary(BUDGET, TrafficFigures(requests=100, errors=50), d.watch, deployment="c", generation=1, now=100)
+    assert d.watch.base_requests == 0 and d.watch.breach_since == 100
+    d = judge_canary(BUDGET, TrafficFigures(requests=200, errors=100), d.watch, deployment="c", generation=1, now=400)
+    assert d.action == "rollback" and "error rate 50.0% over 200 requests" in d.message
 
 
 def test_figures_from_gateway_status_prefer_entry_figures() -> None:
