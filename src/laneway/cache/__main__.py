@@ -3,7 +3,9 @@
 Reads the ModelCache spec from `LANEWAY_CACHE_SPEC` (JSON), the credential (if any) from
 `LANEWAY_CACHE_SECRET`, stages into `LANEWAY_CACHE_DEST` in place, and exits 0 once the
 manifest is written. Any failure prints one line saying what failed and exits 1, so the Job
-retries (and resumes).
+retries (and resumes). On success, when `LANEWAY_CACHE_REPORT` names a file (the Job sets the
+container's termination-message path), the size staged is written there as JSON, which is
+how the Kubernetes driver learns it from the pod's status.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def main() -> int:
     except CacheError as exc:
         print(f"laneway cache: {exc.reason}: {exc}", file=sys.stderr)
         return 1
+    report = os.environ.get("LANEWAY_CACHE_REPORT")
+    if report:
+        try:
+            Path(report).write_text(json.dumps({"bytes": result.manifest.bytes, "files": result.manifest.files}))
+        except OSError as exc:  # the report is informative only; the cache is staged
+            print(f"laneway cache: could not write the report to {report}: {exc}", file=sys.stderr)
     print(f"laneway cache: {result.manifest.files} files, {result.manifest.bytes} bytes staged from {result.manifest.source}")
     return 0
 

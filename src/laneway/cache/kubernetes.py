@@ -1,21 +1,40 @@
 """A ModelCache on a Kubernetes cluster: a ReadWriteMany PersistentVolumeClaim and the Job
-that hydrates it. Pure functions returning manifests as dicts; applying them belongs to the
-Kubernetes driver.
+that hydrates it, and what those objects say about the cache's state there. Pure functions
+over plain dicts; the Kubernetes driver applies, reads and deletes the objects.
 
 The claim is the one the driver mounts read-only at `/mnt/models` into every engine pod of a
 replica that references the cache (`modelcache-<cache>` in `laneway-<namespace>`), so one
 copy serves every replica on the cluster. The Job runs `python -m laneway.cache` from the
-laneway image with the cache's spec in `LANEWAY_CACHE_SPEC`; it stages in place (the volume
+laneway image with the cache's source in `LANEWAY_CACHE_SPEC`; it stages in place (the volume
 root cannot be renamed) and writes the manifest last, so engines never see a cache the Job
 has not finished. The Job is retried by Kubernetes (`backoffLimit`) and resumes partial files.
+
+The Job's name ends with a digest of the source (`hydrate-<cache>-<digest>`): a Job's pod
+template is immutable, so a changed source is a new Job (the driver deletes the old one),
+never a refused update.
+
+Per-cluster state, read from the Job (`cache_state`): no Job yet is Pending; a Job whose pod
+cannot be scheduled (often: no storage class provisions ReadWriteMany volumes) is Pending
+with the scheduler's words; a running pod is Hydrating; `Complete` is Ready, with the size
+the Job reported in its termination message; `Failed`, or a pod that cannot start (image
+pull), is Failed with the reason. Progress in bytes is not reported while a Job runs (only
+the Local clusters' in-process hydration sees it).
+
+Cluster settings, under the InferenceCluster's `spec.cluster.existing.cache` (both optional):
+`storageClassName` for the claim (else the cluster's default class, which must support
+ReadWriteMany) and `image` for the Job (else `DEFAULT_IMAGE`).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
 
-from laneway.api.kinds.cache import ModelCache
+from laneway.api.kinds.cache import ModelCache, ModelCacheSpec
+from laneway.api.kinds.common import SecretKeyRef
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import LABEL_PREFIX
 from laneway.drivers.kubernetes.naming import bounded_name, target_namespace
@@ -25,15 +44,47 @@ DEFAULT_IMAGE = "ghcr.io/laneway/laneway:0.1.0"
 DEFAULT_SIZE_GIB = 100
 MOUNT_PATH = "/cache"
 SECRET_ENV = "LANEWAY_CACHE_SECRET"
+SECRET_KEY = "value"
+REPORT_ENV = "LANEWAY_CACHE_REPORT"
+TERMINATION_LOG = "/dev/termination-log"
 BACKOFF_LIMIT = 6
+CACHE_LABEL = LABEL_PREFIX + "modelcache"
+JOB_LABEL = LABEL_PREFIX + "hydration-job"
+NAMESPACE_LABEL = LABEL_PREFIX + "namespace"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+CacheStateName = Literal["Pending", "Hydrating", "Ready", "Failed"]
+_CONTAINER_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
 
 
-def _labels(cache: ModelCache) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/managed-by": "laneway",
-        LABEL_PREFIX + "modelcache": cache.name,
-        LABEL_PREFIX + "namespace": cache.namespace,
-    }
+def labels(cache: ModelCache) -> dict[str, str]:
+    """What ties the claim, Job and credential Secret to their ModelCache (and finds them)."""
+    return {MANAGED_BY: "laneway", CACHE_LABEL: cache.name, NAMESPACE_LABEL: cache.namespace}
+
+
+def cache_selector(cache: ModelCache) -> str:
+    """The label selector (string form) that finds every object of this cache on a cluster."""
+    return f"{MANAGED_BY}=laneway,{CACHE_LABEL}={cache.name},{NAMESPACE_LABEL}={cache.namespace}"
+
+
+@dataclass(frozen=True)
+class ClusterCacheSettings:
+    """`spec.cluster.existing.cache` of an InferenceCluster."""
+
+    storage_class: str | None = None
+    image: str = DEFAULT_IMAGE
+
+
+def cluster_settings(cluster: InferenceCluster) -> ClusterCacheSettings:
+    existing = cluster.spec.cluster.existing
+    block = ((existing.model_extra or {}) if existing is not None else {}).get("cache")
+    if not isinstance(block, dict):
+        return ClusterCacheSettings()
+    storage = block.get("storageClassName")
+    image = block.get("image")
+    return ClusterCacheSettings(
+        storage_class=str(storage) if storage else None, image=str(image) if image else DEFAULT_IMAGE
+    )
 
 
 def size_gib(cache: ModelCache) -> int:
@@ -43,8 +94,20 @@ def size_gib(cache: ModelCache) -> int:
     return (block.size_gib if block is not None and block.size_gib else None) or DEFAULT_SIZE_GIB
 
 
+def source_json(spec: ModelCacheSpec) -> str:
+    """The spec the Job stages from: the source only (a changed clusterSelector is not a new Job)."""
+    wire = {k: v for k, v in spec.wire().items() if k != "clusterSelector"}
+    return json.dumps(wire, sort_keys=True)
+
+
 def job_name(cache: ModelCache) -> str:
-    return bounded_name("hydrate", cache.name)
+    digest = hashlib.sha256(source_json(cache.spec).encode()).hexdigest()[:8]
+    return f"{bounded_name('hydrate', cache.name, limit=63 - 9)}-{digest}"
+
+
+def job_pod_selector(cache: ModelCache) -> str:
+    """The label selector of the current Job's pods (not those of a Job for an older source)."""
+    return f"{JOB_LABEL}={job_name(cache)}"
 
 
 def credentials_secret_name(cache: ModelCache) -> str:
@@ -52,13 +115,15 @@ def credentials_secret_name(cache: ModelCache) -> str:
     return bounded_name("modelcache", cache.name, "credentials")
 
 
-def _secret_ref(cache: ModelCache) -> bool:
-    spec = cache.spec
-    return bool(
-        (spec.hugging_face and spec.hugging_face.auth_secret)
-        or (spec.s3 and spec.s3.credentials_secret)
-        or (spec.http and spec.http.auth_secret)
-    )
+def credential_ref(spec: ModelCacheSpec) -> SecretKeyRef | None:
+    """The laneway Secret (in the cache's namespace) whose value the Job needs, if any."""
+    if spec.hugging_face is not None and spec.hugging_face.auth_secret is not None:
+        return spec.hugging_face.auth_secret
+    if spec.s3 is not None and spec.s3.credentials_secret is not None:
+        return spec.s3.credentials_secret
+    if spec.http is not None and spec.http.auth_secret is not None:
+        return spec.http.auth_secret
+    return None
 
 
 def render_pvc(cache: ModelCache, *, storage_class: str | None = None) -> dict[str, Any]:
@@ -71,26 +136,27 @@ def render_pvc(cache: ModelCache, *, storage_class: str | None = None) -> dict[s
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": cache_claim_name(cache.name), "namespace": target_namespace(cache.namespace), "labels": _labels(cache)},
+        "metadata": {"name": cache_claim_name(cache.name), "namespace": target_namespace(cache.namespace), "labels": labels(cache)},
         "spec": spec,
     }
 
 
 def render_hydration_job(cache: ModelCache, *, image: str = DEFAULT_IMAGE) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
-        {"name": "LANEWAY_CACHE_SPEC", "value": json.dumps(cache.spec.wire(), sort_keys=True)},
+        {"name": "LANEWAY_CACHE_SPEC", "value": source_json(cache.spec)},
         {"name": "LANEWAY_CACHE_DEST", "value": MOUNT_PATH},
+        {"name": REPORT_ENV, "value": TERMINATION_LOG},
     ]
-    if _secret_ref(cache):
-        env.append({"name": SECRET_ENV, "valueFrom": {"secretKeyRef": {"name": credentials_secret_name(cache), "key": "value"}}})
+    if credential_ref(cache.spec) is not None:
+        env.append({"name": SECRET_ENV, "valueFrom": {"secretKeyRef": {"name": credentials_secret_name(cache), "key": SECRET_KEY}}})
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": job_name(cache), "namespace": target_namespace(cache.namespace), "labels": _labels(cache)},
+        "metadata": {"name": job_name(cache), "namespace": target_namespace(cache.namespace), "labels": labels(cache)},
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
             "template": {
-                "metadata": {"labels": _labels(cache)},
+                "metadata": {"labels": {**labels(cache), JOB_LABEL: job_name(cache)}},
                 "spec": {
                     "restartPolicy": "OnFailure",
                     "containers": [
@@ -100,6 +166,8 @@ def render_hydration_job(cache: ModelCache, *, image: str = DEFAULT_IMAGE) -> di
                             "command": ["python", "-m", "laneway.cache"],
                             "env": env,
                             "volumeMounts": [{"name": "cache", "mountPath": MOUNT_PATH}],
+                            "terminationMessagePath": TERMINATION_LOG,
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                         }
                     ],
                     "volumes": [{"name": "cache", "persistentVolumeClaim": {"claimName": cache_claim_name(cache.name)}}],
@@ -109,8 +177,108 @@ def render_hydration_job(cache: ModelCache, *, image: str = DEFAULT_IMAGE) -> di
     }
 
 
-def render_cache_objects(cache: ModelCache, cluster: InferenceCluster, *, image: str = DEFAULT_IMAGE, storage_class: str | None = None) -> list[dict[str, Any]]:
-    """The claim and the Job for one cluster (the same on every cluster today; `cluster` is
-    the seam for per-cluster storage classes)."""
-    del cluster
-    return [render_pvc(cache, storage_class=storage_class), render_hydration_job(cache, image=image)]
+def render_credentials_secret(cache: ModelCache, value: str) -> dict[str, Any]:
+    """The credential the Job reads, as a workload-cluster Secret. Never printed or logged."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": credentials_secret_name(cache), "namespace": target_namespace(cache.namespace), "labels": labels(cache)},
+        "type": "Opaque",
+        "data": {SECRET_KEY: base64.b64encode(value.encode()).decode()},
+    }
+
+
+def render_cache_objects(cache: ModelCache, cluster: InferenceCluster, *, image: str | None = None, storage_class: str | None = None) -> list[dict[str, Any]]:
+    """The claim and the Job for one cluster, with the cluster's `existing.cache` settings
+    unless `image` / `storage_class` are given."""
+    settings = cluster_settings(cluster)
+    return [
+        render_pvc(cache, storage_class=storage_class or settings.storage_class),
+        render_hydration_job(cache, image=image or settings.image),
+    ]
+
+
+# --- what the objects say ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheState:
+    state: CacheStateName
+    message: str | None = None
+    bytes: int | None = None
+
+
+def _conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {str(c.get("type")): c for c in ((obj.get("status") or {}).get("conditions") or [])}
+
+
+def _terminated(pods: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Terminated container states of the Job's pods, newest pod last."""
+    out = []
+    for pod in sorted(pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or "")):
+        for c in (pod.get("status") or {}).get("containerStatuses") or []:
+            for state in ((c.get("state") or {}).get("terminated"), (c.get("lastState") or {}).get("terminated")):
+                if state:
+                    out.append(state)
+    return out
+
+
+def _reported_bytes(pods: Sequence[Mapping[str, Any]]) -> int | None:
+    """The size the Job reported in its termination message (`{"bytes": N, ...}`) on success."""
+    for state in reversed(_terminated(pods)):
+        if state.get("exitCode") != 0:
+            continue
+        try:
+            report = json.loads(str(state.get("message") or ""))
+        except ValueError:
+            continue
+        if isinstance(report, dict) and isinstance(report.get("bytes"), int):
+            return int(report["bytes"])
+    return None
+
+
+def _last_error(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    for state in reversed(_terminated(pods)):
+        if state.get("exitCode") not in (0, None):
+            text = str(state.get("message") or state.get("reason") or "").strip()
+            if text:
+                return text.splitlines()[-1][:500]
+    return None
+
+
+def cache_state(job_name: str, job: Mapping[str, Any] | None, claim: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]]) -> CacheState:
+    """The cache's state on one cluster from its Job, claim and the Job's pods (pure)."""
+    if job is None:
+        return CacheState("Pending", f"Job {job_name} is not on the cluster yet")
+    conditions = _conditions(job)
+    if (conditions.get("Complete") or {}).get("status") == "True":
+        return CacheState("Ready", f"staged by Job {job_name}", _reported_bytes(pods))
+    failed = conditions.get("Failed") or {}
+    if failed.get("status") == "True":
+        why = f"Job {job_name} failed ({failed.get('reason') or 'Failed'}: {failed.get('message') or 'no message'})"
+        last = _last_error(pods)
+        return CacheState("Failed", f"{why}; last attempt: {last}" if last else why)
+    for pod in pods:
+        for c in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (c.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in _CONTAINER_FAILURES:
+                return CacheState(
+                    "Failed",
+                    f"Job {job_name}: {waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
+                    + "; set spec.cluster.existing.cache.image to a laneway image the cluster can pull",
+                )
+    attempts = int((job.get("status") or {}).get("failed") or 0)
+    retried = f" (after {attempts} failed attempt{'s' if attempts != 1 else ''}: {_last_error(pods) or 'see the pod logs'})" if attempts else ""
+    if any((p.get("status") or {}).get("phase") == "Running" for p in pods):
+        return CacheState("Hydrating", f"Job {job_name} is staging the weights{retried}")
+    claim_phase = ((claim or {}).get("status") or {}).get("phase")
+    for pod in pods:
+        scheduled = _conditions(pod).get("PodScheduled") or {}
+        if scheduled.get("status") == "False":
+            hint = (
+                "; the claim needs a storage class that provisions ReadWriteMany volumes "
+                "(set spec.cluster.existing.cache.storageClassName)"
+                if claim_phase != "Bound" else ""
+            )
+            return CacheState("Pending", f"Job {job_name}: pod cannot be scheduled: {scheduled.get('message') or scheduled.get('reason')}{hint}")
+    return CacheState("Pending", f"Job {job_name} created; waiting for its pod to start{retried}")

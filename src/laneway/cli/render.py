@@ -6,7 +6,9 @@
 
 Every object carries the annotation `laneway.dev/target-cluster` naming the cluster it is for,
 and is validated against the official schemas before it is printed (nothing invalid is
-printed). `--to-dir` writes `<dir>/<cluster>/<namespace>/<kind>-<name>.yaml` (cluster-scoped
+printed). A replica that references a ModelCache also gets the cache's claim and hydration
+Job on its cluster (once per cluster), when the ModelCache is in the input (or, online, in the
+API); a credential Secret the Job reads is never printed: create it yourself. `--to-dir` writes `<dir>/<cluster>/<namespace>/<kind>-<name>.yaml` (cluster-scoped
 objects under `_cluster/`), the layout Argo CD and Flux read per cluster.
 """
 
@@ -18,14 +20,17 @@ from typing import Any, Iterable, Sequence
 import click
 import yaml
 
-from laneway.api.kinds import InferenceCluster, ModelDeployment, ModelReplica
+from laneway.api.kinds import InferenceCluster, ModelCache, ModelDeployment, ModelReplica
 from laneway.api.manifest import load_paths
 from laneway.api.registry import lookup
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
+from laneway.cache.gate import cache_selects
+from laneway.cache.kubernetes import render_cache_objects
 from laneway.cli.plan import assume_ready, run_plan
+from laneway.client import ApiError
 from laneway.drivers.kubernetes.errors import InvalidRendered, RenderError
-from laneway.drivers.kubernetes.naming import DEPLOYMENT_LABEL
+from laneway.drivers.kubernetes.naming import DEPLOYMENT_LABEL, TARGET_CLUSTER_ANNOTATION
 from laneway.drivers.kubernetes.render import RenderOptions
 from laneway.drivers.kubernetes.render import render as render_replica
 from laneway.drivers.kubernetes.validation import validate_objects
@@ -39,12 +44,16 @@ def render_offline(resources: Sequence[Any]) -> Rendered:
     """Plan the manifests' deployments as `laneway plan` does and render every placed replica."""
     clusters = {r.name: assume_ready(r) for r in resources if isinstance(r, InferenceCluster)}
     deployments = {r.key: r for r in resources if isinstance(r, ModelDeployment)}
+    caches = {(r.namespace or DEFAULT_NAMESPACE, r.name): r for r in resources if isinstance(r, ModelCache)}
     out: Rendered = []
     for placement in run_plan(resources):
         deployment = deployments.get(placement.deployment) or _by_name(deployments.values(), placement.deployment.name)
         for placed in placement.replicas:
             replica = compose_replica(deployment, placed)
-            out.append((placed.cluster, _render_one(replica, clusters[placed.cluster])))
+            cluster = clusters[placed.cluster]
+            ref = replica.spec.model_cache_ref
+            cache = caches.get((replica.namespace, ref.name)) if ref is not None else None
+            out.append((placed.cluster, _render_one(replica, cluster, cache)))
     return out
 
 
@@ -55,7 +64,7 @@ def _by_name(deployments: Iterable[ModelDeployment], name: str) -> ModelDeployme
     raise Failure(f"deployment {name!r} was planned but is not in the input", EXIT_USAGE)
 
 
-def _render_one(replica: ModelReplica, cluster: InferenceCluster) -> list[dict[str, Any]]:
+def _render_one(replica: ModelReplica, cluster: InferenceCluster, cache: ModelCache | None = None) -> list[dict[str, Any]]:
     if cluster.spec.cluster.source != "Existing":
         raise Failure(
             f"replica {replica.key} is placed on cluster {cluster.name}, whose source is {cluster.spec.cluster.source}; "
@@ -64,6 +73,11 @@ def _render_one(replica: ModelReplica, cluster: InferenceCluster) -> list[dict[s
         )
     try:
         objects = render_replica(replica, cluster, _OPTIONS)
+        if cache is not None and cache_selects(cache, cluster):  # the claim the pods mount, and the Job that fills it, first
+            staged = render_cache_objects(cache.model_copy(update={"metadata": cache.metadata.model_copy(update={"namespace": replica.namespace})}), cluster)
+            for obj in staged:
+                obj["metadata"].setdefault("annotations", {})[TARGET_CLUSTER_ANNOTATION] = cluster.name
+            objects[1:1] = staged
         validate_objects(objects)
     except (RenderError, InvalidRendered) as error:
         raise Failure(str(error), EXIT_USAGE) from None
@@ -84,7 +98,7 @@ def _render_online(ctx: click.Context, target: str, namespace: str) -> Rendered:
         if not replicas:
             raise Failure(f"deployment {namespace}/{name} has no replicas yet: nothing is placed, so nothing to render")
     else:
-        raise Failure(f"render takes a ModelReplica (mr/NAME) or a ModelDeployment (md/NAME), not a {kind}", EXIT_USAGE)
+        raise Failure(f"render takes a ModelReplica (mr/NAME) or a ModelDeployment (md/NAME); {target!r} is a {kind}", EXIT_USAGE)
     out: Rendered = []
     clusters: dict[str, InferenceCluster] = {}
     for replica in replicas:
@@ -94,8 +108,33 @@ def _render_online(ctx: click.Context, target: str, namespace: str) -> Rendered:
             cluster = client.get("InferenceCluster", cname)
             assert isinstance(cluster, InferenceCluster)
             clusters[cname] = cluster
-        out.append((cname, _render_one(replica, clusters[cname])))
+        out.append((cname, _render_one(replica, clusters[cname], _cache_of(client, replica))))
     return out
+
+
+def _cache_of(client: Any, replica: ModelReplica) -> ModelCache | None:
+    ref = replica.spec.model_cache_ref
+    if ref is None:
+        return None
+    try:
+        cache = client.get("ModelCache", ref.name, namespace=replica.namespace)
+    except ApiError as error:
+        if error.not_found:
+            return None  # not created yet: the replica's objects alone
+        raise
+    return cache if isinstance(cache, ModelCache) else None
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """A YAML dumper that never writes anchors and aliases (`&id001`): GitOps tools and people
+    read each object on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(obj: Any) -> str:
+    return yaml.dump(obj, Dumper=_PlainDumper, sort_keys=False)
 
 
 def write_tree(rendered: Rendered, root: Path) -> list[Path]:
@@ -109,7 +148,7 @@ def write_tree(rendered: Rendered, root: Path) -> list[Path]:
             path = folder / f"{obj['kind'].lower()}-{meta['name']}.yaml"
             if path in written:
                 continue  # a Namespace shared by several replicas of one cluster
-            path.write_text(yaml.safe_dump(obj, sort_keys=False))
+            path.write_text(_dump(obj))
             written.append(path)
     return written
 
@@ -125,7 +164,7 @@ def stream(rendered: Rendered) -> str:
                 continue
             seen.add(ident)
             docs.append(obj)
-    return yaml.safe_dump_all(docs, sort_keys=False)
+    return yaml.dump_all(docs, Dumper=_PlainDumper, sort_keys=False)
 
 
 @click.command("render")

@@ -9,12 +9,15 @@ size) or Failed (with the reason; retried after `retry_after` seconds).
   while it runs. Readiness is read from the staged directory's manifest (see
   `laneway.cache.layout`), so a restarted controller finds finished caches Ready without
   downloading again and resumes unfinished ones.
-- Other clusters: a ReadWriteMany PersistentVolumeClaim and a hydration Job are rendered
-  (`laneway.cache.kubernetes`); applying them is the Kubernetes driver's job, so the entry
-  stays Pending and says so until that driver reports on them.
+- Kubernetes (Existing) clusters: the cluster's driver applies a ReadWriteMany
+  PersistentVolumeClaim and a hydration Job (`laneway.cache.kubernetes`, with the source's
+  credential copied into a workload Secret) and reports the state it reads from the Job;
+  the controller polls every `POLL_REMOTE` seconds until it is Ready or Failed. A `Local`
+  source names a path on this machine, which a cluster cannot read: Failed, saying so.
 
-A finalizer makes deleting a cache remove its staged files on Local clusters; a cluster the
-selector stops matching loses its copy the same way. Deleting a cache that a deployment still
+A finalizer makes deleting a cache remove its staged files on Local clusters and its claim,
+Job and Secret on Kubernetes clusters; a cluster the selector stops matching loses its copy
+the same way. Deleting a cache that a deployment still
 references is refused earlier, by the API server.
 """
 
@@ -24,7 +27,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache
 from laneway.api.kinds.common import SecretKeyRef
@@ -34,7 +37,7 @@ from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource
 from laneway.cache.errors import CacheError
 from laneway.cache.gate import cache_selects
 from laneway.cache.hydrate import Progress, hydrate, remove
-from laneway.cache.kubernetes import render_cache_objects
+from laneway.cache.kubernetes import CacheState, credential_ref
 from laneway.cache.layout import cache_path, read_manifest
 from laneway.cache.sources import Source, source_for
 from laneway.control.base import ControlContext, KeyMapper, Result
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 FINALIZER = LABEL_PREFIX + "cache-files"
 POLL_HYDRATING = 1.0
+POLL_REMOTE = 5.0
 RETRY_FAILED = 30.0
 
 Hydrator = Callable[[Source, Path, Progress], object]
@@ -67,6 +71,16 @@ class _Job:
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
+
+
+class CacheDriver(Protocol):
+    """What a driver offers to stage caches on its clusters (the Kubernetes driver does)."""
+
+    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None: ...
+
+    async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState: ...
+
+    async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None: ...
 
 
 def _is_local(cluster: InferenceCluster) -> bool:
@@ -100,6 +114,7 @@ class CacheController:
         self.hydrator = hydrator
         self.retry_after = retry_after
         self._jobs: dict[tuple[str, str, str], _Job] = {}
+        self._undeleted: set[tuple[str, str, str]] = set()  # (namespace, cache, cluster) still to clean
         self.watches: Mapping[str, KeyMapper] = {"InferenceCluster": self._every_cache}
 
     def _every_cache(self, _: Resource) -> list[ObjectKey]:
@@ -123,6 +138,8 @@ class CacheController:
             if any(self._jobs[k].running for k in self._jobs if k[:2] == (cache.namespace, cache.name)):
                 return Result(requeue_after=POLL_HYDRATING)  # remove the files once the writer is done
             self._forget(cache, {e.cluster for e in cache.status.clusters} | self._job_clusters(cache))
+            if await self._forget_remote(cache, {e.cluster for e in cache.status.clusters} | self._undeleted_on(cache)):
+                return Result(requeue_after=POLL_REMOTE)  # a cluster could not delete its copy yet
             if FINALIZER in cache.metadata.finalizers:
                 cache.metadata.finalizers = [f for f in cache.metadata.finalizers if f != FINALIZER]
                 self.store.update(cache)
@@ -136,6 +153,10 @@ class CacheController:
         gone = {e.cluster for e in cache.status.clusters} - {c.name for c in selected}
         if gone:
             self._forget(cache, gone)
+        to_clean = (gone | self._undeleted_on(cache)) - {c.name for c in selected}
+        self._undeleted -= {(cache.namespace, cache.name, c.name) for c in selected}  # selected again: kept
+        if to_clean:
+            await self._forget_remote(cache, to_clean)
 
         source: Source | None = None
         problem: str | None = None
@@ -144,13 +165,19 @@ class CacheController:
         except CacheError as exc:
             problem = str(exc)
 
-        entries = [self._entry(cache, c, source, problem) for c in sorted(selected, key=lambda c: c.name)]
+        ordered = sorted(selected, key=lambda c: c.name)
+        entries = []
+        for c in ordered:
+            remote = problem is None and source is not None and not _is_local(c)
+            entries.append(await self._remote_entry(cache, c) if remote else self._entry(cache, c, source, problem))
         try:
             write_status(self.store, cache, conditions=[ready_condition(entries)], fields={"clusters": [e.model_dump() for e in entries]})
         except Conflict:
             return Result(requeue_after=POLL_HYDRATING)
         if any(e.state == "Hydrating" for e in entries):
             return Result(requeue_after=POLL_HYDRATING)
+        if self._undeleted_on(cache) or any(e.state == "Pending" and not _is_local(c) for e, c in zip(entries, ordered)):
+            return Result(requeue_after=POLL_REMOTE)
         if any(e.state == "Failed" for e in entries):
             return Result(requeue_after=self.retry_after)
         return Result()
@@ -159,13 +186,6 @@ class CacheController:
         name = cluster.name
         if problem is not None or source is None:
             return ClusterCacheStatus(cluster=name, state="Failed", message=problem)
-        if not _is_local(cluster):
-            objects = render_cache_objects(cache, cluster)
-            kinds = " and ".join(f"{o['kind']} {o['metadata']['name']}" for o in objects)
-            return ClusterCacheStatus(
-                cluster=name, state="Pending",
-                message=f"{kinds} rendered for cluster source {cluster.spec.cluster.source}; waiting for the Kubernetes driver to apply them",
-            )
         if self.ctx.data_dir is None:
             return ClusterCacheStatus(
                 cluster=name, state="Pending", message="this control plane has no data directory, so it cannot stage caches on Local clusters"
@@ -185,6 +205,58 @@ class CacheController:
                 return ClusterCacheStatus(cluster=name, state="Failed", bytes=job.progress.done or None, message=f"{job.error.reason}: {job.error}")
         job = self._start(job_key, source, dest)
         return self._hydrating(name, job)
+
+    def _cache_driver(self, cluster: InferenceCluster) -> CacheDriver | None:
+        driver = self.ctx.drivers.for_cluster(cluster) if self.ctx.drivers is not None else None
+        return driver if driver is not None and hasattr(driver, "apply_cache") else None  # type: ignore[return-value]
+
+    async def _remote_entry(self, cache: ModelCache, cluster: InferenceCluster) -> ClusterCacheStatus:
+        """The cache on a cluster its driver stages (Kubernetes): apply, then read the Job."""
+        name = cluster.name
+        if cache.spec.source == "Local":
+            return ClusterCacheStatus(
+                cluster=name, state="Failed",
+                message=f"source Local names a path on the control-plane machine, which cluster {name} cannot read; "
+                "use a HuggingFace, S3 or HTTP source, or narrow clusterSelector to Local clusters",
+            )
+        driver = self._cache_driver(cluster)
+        if driver is None:
+            return ClusterCacheStatus(
+                cluster=name, state="Pending",
+                message=f"this control plane has no driver that stages caches on cluster source {cluster.spec.cluster.source}",
+            )
+        ref = credential_ref(cache.spec)
+        credential = self._secret(cache.namespace, ref) if ref is not None else None
+        await driver.apply_cache(cache, cluster, credential=credential)
+        seen = await driver.observe_cache(cache, cluster)
+        return ClusterCacheStatus(cluster=name, state=seen.state, bytes=seen.bytes, message=seen.message)
+
+    def _undeleted_on(self, cache: ModelCache) -> set[str]:
+        return {c for (ns, n, c) in self._undeleted if (ns, n) == (cache.namespace, cache.name)}
+
+    async def _forget_remote(self, cache: ModelCache, clusters: set[str]) -> set[str]:
+        """Delete the cache's objects from these clusters where a driver stages them; returns
+        the clusters that could not do it now (remembered and retried by later reconciles).
+        A cluster that no longer exists is skipped."""
+        failed: set[str] = set()
+        for name in sorted(clusters):
+            self._undeleted.discard((cache.namespace, cache.name, name))
+            try:
+                cluster = self.store.get("InferenceCluster", ObjectKey("", name))
+            except NotFound:
+                continue
+            if not isinstance(cluster, InferenceCluster) or _is_local(cluster):
+                continue
+            driver = self._cache_driver(cluster)
+            if driver is None:
+                continue
+            try:
+                await driver.delete_cache(cache, cluster)
+            except Exception as exc:  # noqa: BLE001 - an unreachable cluster: retried, never fatal
+                log.warning("could not delete ModelCache %s from cluster %s yet (retrying): %s", cache.key, name, exc)
+                self._undeleted.add((cache.namespace, cache.name, name))
+                failed.add(name)
+        return failed
 
     @staticmethod
     def _hydrating(cluster: str, job: _Job) -> ClusterCacheStatus:

@@ -82,3 +82,38 @@ def test_cluster_check_against_fake_clusters(tmp_path: Path) -> None:
         assert "FAIL  leaderworkerset.x-k8s.io/v1" in result.output
         assert "kubectl apply --server-side" in result.output
         assert "1.33 is older than 1.34" in result.output
+
+
+def test_render_online_includes_the_cache_claim_and_job_never_a_secret(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from laneway.api.kinds import ModelCache
+    from laneway.client import ApiError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "kubernetes"))
+    from kube_samples import cluster, replica
+
+    rag = replica("qwen-rag", 0)
+    cache = ModelCache.model_validate({"metadata": {"name": "qwen-weights", "namespace": "ml-team"}, "spec": {
+        "source": "HTTP", "http": {"url": "https://example.com/m.gguf", "authSecret": {"name": "tok", "key": "t"}}}})
+
+    class WithCache(_StubClient):
+        present = True
+
+        def get(self, kind: str, name: str, *, namespace: str | None = None) -> Any:
+            if kind == "ModelCache":
+                if not self.present:
+                    raise ApiError(code=404, reason="NotFound", message="not found")
+                return cache
+            return super().get(kind, name, namespace=namespace)
+
+    stub = WithCache([rag], [cluster(rag.spec.cluster_name)])
+    monkeypatch.setattr(render_module, "open_client", lambda ctx: stub)
+    result = CliRunner().invoke(main, ["render", "mr/qwen-rag-0", "-n", "ml-team"])
+    assert result.exit_code == 0, result.output
+    kinds = [d["kind"] for d in yaml.safe_load_all(result.output) if d]
+    assert kinds[:3] == ["Namespace", "PersistentVolumeClaim", "Job"] and "Secret" not in kinds
+    stub.present = False
+    result = CliRunner().invoke(main, ["render", "mr/qwen-rag-0", "-n", "ml-team"])
+    assert result.exit_code == 0, result.output
+    assert "PersistentVolumeClaim" not in result.output

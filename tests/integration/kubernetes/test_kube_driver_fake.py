@@ -221,3 +221,34 @@ def _with_kubeconfig(fleet: Fleet, cluster: str, text: str) -> Any:
     return Secret.model_validate(
         {"metadata": secret.metadata.model_dump(by_alias=True, exclude_none=True), "stringData": {"kubeconfig": text}}
     )
+
+
+def test_concurrent_reconciles_share_one_connection_and_close_the_extra(fleet: Fleet) -> None:
+    import threading
+
+    from laneway.drivers.kubernetes.connection import KubeConnection, connect
+
+    made: list[KubeConnection] = []
+    closed: list[KubeConnection] = []
+    both_connecting = threading.Barrier(2, timeout=10)
+
+    def connector(text: str, where: str) -> KubeConnection:
+        conn = connect(text, where=where)
+        made.append(conn)
+        original = conn.close
+        conn.close = lambda: (closed.append(conn), original())[1]  # type: ignore[method-assign]
+        both_connecting.wait()  # both reconciles are connecting at the same time
+        return conn
+
+    driver = KubernetesDriver(store=fleet.store, connector=connector)
+    cluster = fleet.cluster("gpu-eu")
+
+    async def twice() -> list[tuple[bool, str]]:
+        return list(await asyncio.gather(driver.healthy(cluster), driver.healthy(cluster)))
+
+    try:
+        assert all(ok for ok, _ in run(twice()))
+        assert len(made) == 2 and len(closed) == 1  # the loser's connection is closed, not leaked
+    finally:
+        run(driver.close())
+    assert sorted(map(id, closed)) == sorted(map(id, made))  # close() closes the one kept

@@ -89,3 +89,36 @@ def test_checks_say_what_to_install_and_label() -> None:
     assert "kubectl label node NODE laneway.dev/pool=h100" in bad["pool h100"].fix
     unreachable = evaluate(ClusterFacts(error="refused"), c, {})
     assert [x.status for x in unreachable] == ["fail"]
+
+
+def _has_command(fix: str) -> bool:
+    return any(tool in fix for tool in ("kubectl ", "helm ", "laneway apply", "kubeadm ", "kube-apiserver "))
+
+
+def test_every_failed_check_says_what_to_run() -> None:
+    from laneway.api.manifest import load_paths
+    from kube_samples import EXAMPLES
+
+    c = cluster("gpu-eu")
+    classes = {r.name: r for r in load_paths([str(EXAMPLES / "platform.yaml")]) if r.kind == "InferenceClass"}
+    node = {"metadata": {"name": "n0", "labels": {"laneway.dev/pool": "h100"}}}
+    short = {"spec": {"driver": "gpu.nvidia.com", "nodeName": "n0", "devices": [{"name": "g0"}]}}
+    cases = [
+        evaluate(ClusterFacts(error="the API server at https://x did not answer"), c, classes),
+        evaluate(ClusterFacts(version={"minor": "33"}, served=frozenset({"v1"})), c, {}, needs_inference=True),
+        evaluate(ClusterFacts(version={"minor": "34"}, served=frozenset({"v1"})), c, classes),
+        evaluate(ClusterFacts(version={"minor": "34"}, served=frozenset({"v1", "gateway.networking.k8s.io/v1"}),
+                              gateway={"spec": {}, "status": {}}, nodes=(node,), slices=(short,)), c, classes),
+        evaluate(ClusterFacts(version={"minor": "34"}, served=frozenset({"v1"}), read_error="403 Forbidden: nodes is forbidden"), c, classes),
+    ]
+    names = set()
+    for checks in cases:
+        for check in failed(checks):
+            names.add(check.name)
+            assert _has_command(check.fix), f"{check.name}: {check.fix}"
+    assert {"api", "version", "resource.k8s.io/v1", "leaderworkerset.x-k8s.io/v1", "gateway.networking.k8s.io/v1",
+            "inference.networking.k8s.io/v1", "gateway", "pool h100", "pool h100 devices", "access"} <= names
+    dra_off = {x.name: x for x in failed(cases[2])}["resource.k8s.io/v1"]
+    assert "--runtime-config=resource.k8s.io/v1=true" in dra_off.fix
+    devices = {x.name: x for x in failed(cases[3])}["pool h100 devices"]
+    assert "nvidia-dra-driver-gpu" in devices.fix and "n0 (1)" in devices.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -55,10 +56,11 @@ def test_leader_worker_is_one_leaderworkerset_group_with_lws_variables() -> None
     [lws] = _by_kind(objects, "LeaderWorkerSet")
     template = lws["spec"]["leaderWorkerTemplate"]
     assert template["size"] == 3  # a leader and worker.nodes: 2
+    rank = {"fieldRef": {"fieldPath": "metadata.labels['leaderworkerset.sigs.k8s.io/worker-index']"}}
     for pod in (template["leaderTemplate"], template["workerTemplate"]):
-        env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"] if "value" in e}
-        assert env["LANEWAY_LEADER_ADDRESS"] == "$(LWS_LEADER_ADDRESS)" == env["MODELPLANE_LEADER_ADDRESS"]
-        assert env["LANEWAY_RANK"] == "$(LWS_WORKER_INDEX)" == env["MODELPLANE_RANK"]
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        assert env["LANEWAY_LEADER_ADDRESS"]["value"] == "$(LWS_LEADER_ADDRESS)" == env["MODELPLANE_LEADER_ADDRESS"]["value"]
+        assert env["LANEWAY_RANK"]["valueFrom"] == rank == env["MODELPLANE_RANK"]["valueFrom"]
     assert "readinessProbe" in template["leaderTemplate"]["spec"]["containers"][0]
     assert "readinessProbe" not in template["workerTemplate"]["spec"]["containers"][0]
 
@@ -171,3 +173,40 @@ def test_gateway_ref_default_and_override() -> None:
     c.spec.cluster.existing.__pydantic_extra__["gatewayRef"] = {"name": "inference", "namespace": "gw"}
     ref = gateway_ref(c)
     assert (ref.name, ref.namespace) == ("inference", "gw")
+
+
+def _expand(value: str, defined: dict[str, str]) -> str:
+    """Kubernetes' `$(VAR)` expansion: only variables defined earlier resolve; others stay literal."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: defined.get(m.group(1), m.group(0)), value)
+
+
+def _pod_env_as_the_kubelet_sees_it(container: dict[str, Any], pod_labels: dict[str, str], lws: list[dict[str, str]]) -> dict[str, str]:
+    """LeaderWorkerSet's webhook prepends its variables (sigs.k8s.io/lws pkg/utils/pod
+    addEnvVarsIfNotExists); the kubelet then resolves each entry in order."""
+    resolved: dict[str, str] = {}
+    names = {e["name"] for e in lws}
+    for entry in [*lws, *(e for e in container["env"] if e["name"] not in names)]:
+        if "value" in entry:
+            resolved[entry["name"]] = _expand(entry["value"], resolved)
+        else:
+            path = entry["valueFrom"]["fieldRef"]["fieldPath"]
+            label = re.fullmatch(r"metadata\.labels\['(.+)'\]", path)
+            resolved[entry["name"]] = pod_labels[label.group(1)] if label else f"<{path}>"
+    return resolved
+
+
+def test_leader_worker_variables_resolve_in_kubernetes_env_order() -> None:
+    objects = _render("llama-405b")
+    [lws] = _by_kind(objects, "LeaderWorkerSet")
+    template = lws["spec"]["leaderWorkerTemplate"]
+    leader_address = "llama-405b-0-vllm-0.llama-405b-0-vllm.laneway-ml-team"
+    injected = [{"name": "LWS_LEADER_ADDRESS", "value": leader_address}, {"name": "LWS_GROUP_SIZE", "value": "3"}]
+    for pod, index in ((template["leaderTemplate"], "0"), (template["workerTemplate"], "2")):
+        container = dict(pod["spec"]["containers"][0])
+        container["env"] = [*container["env"], {"name": "ENGINE_ARGS", "value": "--rank=$(LANEWAY_RANK) --head=$(LANEWAY_LEADER_ADDRESS)"}]
+        labels = {**pod["metadata"]["labels"], "leaderworkerset.sigs.k8s.io/worker-index": index}
+        env = _pod_env_as_the_kubelet_sees_it(container, labels, injected)
+        assert env["LANEWAY_LEADER_ADDRESS"] == env["MODELPLANE_LEADER_ADDRESS"] == leader_address
+        assert env["LANEWAY_RANK"] == env["MODELPLANE_RANK"] == index
+        assert env["ENGINE_ARGS"] == f"--rank={index} --head={leader_address}"  # the user's env comes after laneway's
+        assert not any("$(" in v for k, v in env.items() if k.startswith(("LANEWAY_", "MODELPLANE_")))

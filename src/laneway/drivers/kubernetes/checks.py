@@ -14,7 +14,9 @@ one saying what to install or label, with the command:
    those nodes, by the class's driver, at least `count` per node.
 
 `healthy` (the InferenceCluster's Ready) needs 1-3 only: the rest is reported by the check
-command, not held against a cluster that serves what it has.
+command, not held against a cluster that serves what it has. A read the kubeconfig's user is
+not allowed (403) is its own failed check ("access"), naming the RBAC to grant, rather than
+making the whole API look unreachable.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ class Check:
 
 @dataclass(frozen=True)
 class ClusterFacts:
-    """What was read from the cluster. `error` is set (and the rest empty) when it did not answer."""
+    """What was read from the cluster. `error` is set (and the rest empty) when it did not answer;
+    `read_error` when it answered but a later read (gateway, nodes, slices) was refused."""
 
     error: str = ""
+    read_error: str = ""
     version: Mapping[str, Any] = field(default_factory=dict)
     served: frozenset[str] = frozenset()
     gateway: Mapping[str, Any] | None = None
@@ -60,14 +64,23 @@ def gather(conn: KubeConnection, cluster: InferenceCluster, *, deep: bool = True
     try:
         version = conn.version()
         served = frozenset(conn.served_group_versions())
-        if not deep:
-            return ClusterFacts(version=version, served=served)
-        ref = gateway_ref(cluster)
-        gateway = conn.find(kinds.GATEWAY, ref.name, namespace=ref.namespace) if "gateway.networking.k8s.io/v1" in served else None
-        nodes = tuple(conn.list(kinds.NODE, selector=POOL_LABEL))
-        slices = tuple(conn.list(kinds.RESOURCE_SLICE)) if "resource.k8s.io/v1" in served else ()
     except (ClusterUnavailable, KubeApiError) as error:
         return ClusterFacts(error=str(error))
+    if not deep:
+        return ClusterFacts(version=version, served=served)
+    ref = gateway_ref(cluster)
+    gateway: Mapping[str, Any] | None = None
+    nodes: tuple[Mapping[str, Any], ...] = ()
+    slices: tuple[Mapping[str, Any], ...] = ()
+    try:
+        if "gateway.networking.k8s.io/v1" in served:
+            gateway = conn.find(kinds.GATEWAY, ref.name, namespace=ref.namespace)
+        nodes = tuple(conn.list(kinds.NODE, selector=POOL_LABEL))
+        slices = tuple(conn.list(kinds.RESOURCE_SLICE)) if "resource.k8s.io/v1" in served else ()
+    except ClusterUnavailable as error:
+        return ClusterFacts(error=str(error))
+    except KubeApiError as error:
+        return ClusterFacts(version=version, served=served, gateway=gateway, nodes=nodes, read_error=str(error))
     return ClusterFacts(version=version, served=served, gateway=gateway, nodes=nodes, slices=slices)
 
 
@@ -102,13 +115,21 @@ def api_checks(facts: ClusterFacts, *, needs_inference: bool = False) -> list[Ch
     minor = _minor(facts.version)
     if minor is not None and minor < MIN_MINOR:
         out.append(Check("version", "fail", f"Kubernetes 1.{minor} is older than 1.{MIN_MINOR}",
-                         f"upgrade to 1.{MIN_MINOR} or later: laneway claims devices with DRA's resource.k8s.io/v1"))
+                         f"upgrade the control plane and nodes to 1.{MIN_MINOR} or later (laneway claims devices with DRA's "
+                         f"resource.k8s.io/v1), e.g. kubeadm upgrade apply v1.{MIN_MINOR}.0, gcloud container clusters upgrade "
+                         f"CLUSTER --cluster-version 1.{MIN_MINOR}, az aks upgrade -n CLUSTER -g GROUP -k 1.{MIN_MINOR}, "
+                         f"eksctl upgrade cluster --name CLUSTER --version 1.{MIN_MINOR}"))
     else:
         out.append(Check("version", "ok", f"Kubernetes 1.{minor if minor is not None else '?'} is 1.{MIN_MINOR} or later"))
     wanted = [*REQUIRED_APIS, *([INFERENCE_API] if needs_inference else [])]
     for api in wanted:
         if api in facts.served:
             out.append(Check(api, "ok", f"{api} is served"))
+        elif api == "resource.k8s.io/v1" and minor is not None and minor >= MIN_MINOR:
+            out.append(Check(api, "fail", f"{api} is not served although Kubernetes 1.{minor} has it",
+                             "the API server runs with DRA switched off: start kube-apiserver with "
+                             "--runtime-config=resource.k8s.io/v1=true --feature-gates=DynamicResourceAllocation=true "
+                             "(on a managed cluster, turn on its DRA option), then kubectl api-versions | grep resource.k8s.io"))
         else:
             out.append(Check(api, "fail", f"{api} is not served", kinds.install_hint(api)))
     return out
@@ -117,8 +138,10 @@ def api_checks(facts: ClusterFacts, *, needs_inference: bool = False) -> list[Ch
 def _gateway_check(facts: ClusterFacts, cluster: InferenceCluster, ref: GatewayRef) -> Check:
     if facts.gateway is None:
         return Check("gateway", "fail", f"Gateway {ref.namespace}/{ref.name} does not exist",
-                     f"create a Gateway named {ref.name} in {ref.namespace} whose listener allows routes from all "
-                     "namespaces (allowedRoutes.namespaces.from: All), or set spec.cluster.existing.gatewayRef")
+                     f"kubectl create namespace {ref.namespace}; then kubectl apply -f a Gateway named {ref.name} in "
+                     f"{ref.namespace} whose listener allows routes from all namespaces (allowedRoutes.namespaces.from: All; "
+                     "the manifest is in docs/kubernetes.md) with gatewayClassName from kubectl get gatewayclass; "
+                     "or point spec.cluster.existing.gatewayRef at the Gateway you have")
     address = gateway_address(facts.gateway, cluster)
     if address is None:
         return Check("gateway", "fail", f"Gateway {ref.namespace}/{ref.name} has no address yet",
@@ -135,16 +158,19 @@ def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mappin
         names = sorted(str(n["metadata"]["name"]) for n in nodes)
         if not nodes:
             out.append(Check(f"pool {pool.name}", "fail", f"no node is labelled {POOL_LABEL}={pool.name}",
-                             f"kubectl label node NODE {POOL_LABEL}={pool.name} (for each of the pool's nodes)"))
+                             f"kubectl label node NODE {POOL_LABEL}={pool.name} (for each of the pool's {pool.published_nodes} "
+                             f"node(s); see the labels with kubectl get nodes -L {POOL_LABEL})"))
             continue
         declared = pool.published_nodes
         status: CheckStatus = "ok" if len(nodes) >= declared else "warn"
         out.append(Check(f"pool {pool.name}", status, f"{len(nodes)} node(s) labelled {POOL_LABEL}={pool.name} (declared {declared})",
-                         "" if status == "ok" else f"label {declared - len(nodes)} more node(s) or lower nodeCount"))
+                         "" if status == "ok" else
+                         f"kubectl label node NODE {POOL_LABEL}={pool.name} on {declared - len(nodes)} more node(s), "
+                         f"or lower the pool's nodeCount to {len(nodes)} and laneway apply -f the InferenceCluster"))
         cls = classes.get(pool.class_name)
         if cls is None:
             out.append(Check(f"pool {pool.name} devices", "fail", f"InferenceClass {pool.class_name!r} is not known",
-                             "apply the InferenceClass (or pass its manifest with -f)"))
+                             f"laneway apply -f FILE with the InferenceClass {pool.class_name} (or pass that file to this check with -f)"))
             continue
         for device in cls.spec.devices:
             if device.claim != "DRA":
@@ -163,12 +189,33 @@ def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mappin
                     f"pool {pool.name} devices", "fail",
                     f"class {cls.name} declares {device.count} {device.name} device(s) per node from driver {device.driver}, "
                     f"but ResourceSlices publish fewer on: {', '.join(short)}",
-                    f"install or fix the DRA driver {device.driver} on those nodes (kubectl get resourceslices -o wide)",
+                    f"{dra_driver_hint(device.driver)}; see what each node publishes with kubectl get resourceslices -o wide",
                 ))
             else:
                 out.append(Check(f"pool {pool.name} devices", "ok",
                                  f"{device.count} {device.name} device(s) from {device.driver} published on every labelled node"))
     return out
+
+
+# How to install the DRA drivers laneway users meet most, for the devices check's fix line.
+DRA_DRIVER_INSTALL = {
+    "gpu.nvidia.com": (
+        "install NVIDIA's DRA driver: helm repo add nvidia https://helm.ngc.nvidia.com/nvidia && "
+        "helm install nvidia-dra-driver-gpu nvidia/nvidia-dra-driver-gpu --namespace nvidia-dra-driver-gpu --create-namespace"
+    ),
+}
+
+
+def dra_driver_hint(driver: str) -> str:
+    return DRA_DRIVER_INSTALL.get(driver, f"install (or fix) the DRA driver {driver} on those nodes, following its vendor's instructions")
+
+
+def _access_check(facts: ClusterFacts) -> Check:
+    return Check(
+        "access", "fail", f"the API refused a read laneway needs: {facts.read_error}",
+        "grant the kubeconfig's user the rights in docs/kubernetes.md (\"What laneway's credentials need\"); check with "
+        "kubectl --kubeconfig FILE auth can-i list nodes (and list resourceslices, get gateways -n laneway-system)",
+    )
 
 
 def evaluate(
@@ -181,6 +228,8 @@ def evaluate(
     out = api_checks(facts, needs_inference=needs_inference)
     if facts.error:
         return out
+    if facts.read_error:
+        return [*out, _access_check(facts)]
     out.append(_gateway_check(facts, cluster, gateway_ref(cluster)))
     out += _pool_checks(facts, cluster, classes)
     return out

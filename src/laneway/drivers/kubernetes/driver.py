@@ -16,6 +16,9 @@ How it works:
   `observe.py`); `teardown` deletes every object carrying the replica's labels, kind by kind.
 - `healthy` is Ready when the API answers and the required APIs are served; it also reads
   the cluster's Gateway, whose address `gateway_address` returns for the cluster controller.
+- `apply_cache` / `observe_cache` / `delete_cache` do the same for a ModelCache's claim,
+  hydration Job and credential Secret (rendered by `laneway.cache.kubernetes`), for the
+  ModelCache controller: the cache's state on the cluster is read from its Job.
 
 Every blocking client call runs in a worker thread (`asyncio.to_thread`).
 """
@@ -30,24 +33,27 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
+from laneway.cache.kubernetes import CacheState, render_cache_objects, render_credentials_secret
 from laneway.drivers.base import ReplicaObservation
-from laneway.drivers.kubernetes import kinds
+from laneway.drivers.kubernetes import cache_objects, kinds
 from laneway.drivers.kubernetes.checks import api_checks, failed, gateway_address, gather
 from laneway.drivers.kubernetes.connection import KubeConnection, connect
 from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError
 from laneway.drivers.kubernetes.naming import gateway_ref, replica_selector, route_name, target_namespace
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
-from laneway.drivers.kubernetes.render import RenderOptions, object_id, render
+from laneway.drivers.kubernetes.render import RenderOptions, namespace_object, object_id, render
 from laneway.drivers.kubernetes.validation import validate_objects
 from laneway.store.base import NotFound, Store
 
 log = logging.getLogger(__name__)
 
 REAPPLY_SECONDS = 300.0
+MAX_VALIDATED = 4096
 Connector = Callable[[str, str], KubeConnection]  # (kubeconfig text, where) -> connection
 
 
@@ -117,10 +123,23 @@ class KubernetesDriver:
             return link.conn
         where = f"the kubeconfig of cluster {cluster.name}"
         conn = await asyncio.to_thread(self.connector, text, where)
-        if link is not None:
-            await asyncio.to_thread(link.conn.close)
+        # Several reconciles may connect at once: keep the first connection made for this
+        # kubeconfig and close the others, so none is left open and unowned.
+        current = self._links.get(cluster.name)
+        if current is not None and current.fingerprint == fingerprint:
+            await asyncio.to_thread(conn.close)
+            return current.conn
         self._links[cluster.name] = _Link(fingerprint, conn)
+        if current is not None:  # the kubeconfig changed: the old connection goes
+            await asyncio.to_thread(current.conn.close)
         return conn
+
+    def _remember_valid(self, digest: str) -> None:
+        """Validation is slow (schemas of two Kubernetes versions), so a rendering already found
+        valid is not checked again; the memory is bounded, forgetting everything when full."""
+        if len(self._validated) >= MAX_VALIDATED:
+            self._validated.clear()
+        self._validated.add(digest)
 
     def _cluster(self, name: str) -> InferenceCluster | None:
         try:
@@ -149,7 +168,7 @@ class KubernetesDriver:
         try:
             if digest not in self._validated:
                 await asyncio.to_thread(validate_objects, objects)
-                self._validated.add(digest)
+                self._remember_valid(digest)
             conn = await self._connection(cluster)
             await asyncio.to_thread(self._send, conn, replica, objects)
         except InvalidRendered as error:
@@ -293,6 +312,70 @@ class KubernetesDriver:
                 return None
             return await asyncio.to_thread(self._read_gateway, conn, cluster)
         return self._gateways[cluster.name]
+
+    # --- ModelCache objects -------------------------------------------------------------
+
+    @staticmethod
+    def _ckey(cache: ModelCache, cluster: InferenceCluster) -> str:
+        return f"cache:{cache.namespace}/{cache.name}/{cache.metadata.uid}@{cluster.name}"
+
+    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
+        """Put the cache's claim and hydration Job (and, when the source needs one, the
+        credential Secret) on the cluster; idempotent. Like `apply`, it never raises for the
+        cluster's or the objects' problems: `observe_cache` reports them."""
+        ckey = self._ckey(cache, cluster)
+        namespace = target_namespace(cache.namespace)
+        objects = [namespace_object(namespace, cache.namespace), *render_cache_objects(cache, cluster)]
+        secret = render_credentials_secret(cache, credential) if credential else None
+        digest = hashlib.sha256(json.dumps([objects, secret], sort_keys=True).encode()).hexdigest()
+        last = self._applied.get(ckey)
+        if last is not None and last.digest == digest and self.clock() - last.at < REAPPLY_SECONDS and ckey not in self._failures:
+            return
+        if secret is not None:  # Secret before the Job that reads it; its value never reaches a message
+            objects.insert(2, secret)
+        try:
+            if digest not in self._validated:
+                shown = [o if o is not secret else {**o, "data": {k: "" for k in o["data"]}} for o in objects]
+                await asyncio.to_thread(validate_objects, shown)
+                self._remember_valid(digest)
+            conn = await self._connection(cluster)
+            await asyncio.to_thread(cache_objects.send, conn, cache, objects)
+        except InvalidRendered as error:
+            self._failures[ckey] = ("InvalidManifests", str(error))
+            return
+        except ClusterUnavailable as error:
+            self._failures[ckey] = ("ClusterUnavailable", str(error))
+            return
+        except KubeApiError as error:
+            self._failures[ckey] = ("ApplyFailed", str(error))
+            return
+        self._failures.pop(ckey, None)
+        self._applied[ckey] = _Applied(digest, self.clock())
+
+    async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
+        """The cache's state on the cluster: from the last apply's failure, else from its Job."""
+        failure = self._failures.get(self._ckey(cache, cluster))
+        if failure is not None:
+            reason, message = failure
+            if reason == "ClusterUnavailable":
+                return CacheState("Pending", f"cluster {cluster.name} cannot be reached: {message}")
+            return CacheState("Failed", f"{reason}: {message}")
+        try:
+            conn = await self._connection(cluster)
+            return await asyncio.to_thread(cache_objects.read, conn, cache)
+        except ClusterUnavailable as error:
+            return CacheState("Pending", f"cluster {cluster.name} cannot be reached: {error}")
+        except KubeApiError as error:
+            return CacheState("Pending", f"reading the cache's Job on cluster {cluster.name} failed: {error}")
+
+    async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None:
+        """Delete the cache's Job, credential Secret and claim from the cluster; idempotent.
+        Raises ClusterUnavailable or KubeApiError when the cluster cannot do it now."""
+        ckey = self._ckey(cache, cluster)
+        self._failures.pop(ckey, None)
+        self._applied.pop(ckey, None)
+        conn = await self._connection(cluster)
+        await asyncio.to_thread(cache_objects.delete_all, conn, cache)
 
     async def close(self) -> None:
         links = list(self._links.values())

@@ -51,11 +51,14 @@ HTTP_ROUTE = ApiResource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproute
 GATEWAY = ApiResource("gateway.networking.k8s.io/v1", "Gateway", "gateways")
 INFERENCE_POOL = ApiResource("inference.networking.k8s.io/v1", "InferencePool", "inferencepools")
 CRD = ApiResource("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False)
+PERSISTENT_VOLUME_CLAIM = ApiResource("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
+SECRET = ApiResource("v1", "Secret", "secrets")
+JOB = ApiResource("batch/v1", "Job", "jobs")
 
 ALL = (
     NAMESPACE, NODE, POD, SERVICE, CONFIG_MAP, SERVICE_ACCOUNT, DEPLOYMENT, ROLE, ROLE_BINDING,
     RESOURCE_CLAIM_TEMPLATE, RESOURCE_CLAIM, RESOURCE_SLICE, LEADER_WORKER_SET, HTTP_ROUTE, GATEWAY,
-    INFERENCE_POOL, CRD,
+    INFERENCE_POOL, CRD, PERSISTENT_VOLUME_CLAIM, SECRET, JOB,
 )
 _BY_TYPE = {(r.api_version, r.kind): r for r in ALL}
 
@@ -67,6 +70,11 @@ OWNED = (
 )
 
 
+# What a ModelCache owns on a cluster, in the order they are deleted (the Job first, so nothing
+# writes the claim while it goes).
+CACHE_OWNED = (JOB, SECRET, PERSISTENT_VOLUME_CLAIM)
+
+
 def resource_of(obj: Mapping[str, Any]) -> ApiResource:
     """The API resource of a rendered object. Raises KeyError for a kind laneway never renders."""
     return _BY_TYPE[(str(obj.get("apiVersion")), str(obj.get("kind")))]
@@ -74,7 +82,10 @@ def resource_of(obj: Mapping[str, Any]) -> ApiResource:
 
 # Where to get what a missing API needs, for messages and `laneway cluster check`.
 INSTALL_HINTS = {
-    "resource.k8s.io/v1": "upgrade the cluster to Kubernetes 1.34 or later (DRA's resource.k8s.io/v1 is GA there)",
+    "resource.k8s.io/v1": (
+        "upgrade the cluster to Kubernetes 1.34 or later, where DRA's resource.k8s.io/v1 is GA "
+        "(e.g. kubeadm upgrade apply v1.34.0; managed clusters: their upgrade command), then kubectl api-versions | grep resource.k8s.io"
+    ),
     "leaderworkerset.x-k8s.io/v1": (
         "install LeaderWorkerSet: kubectl apply --server-side -f "
         "https://github.com/kubernetes-sigs/lws/releases/latest/download/manifests.yaml"
@@ -82,7 +93,8 @@ INSTALL_HINTS = {
     "gateway.networking.k8s.io/v1": (
         "install the Gateway API CRDs and an implementation: kubectl apply --server-side -f "
         "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml "
-        "(then e.g. Envoy Gateway or Istio)"
+        "and an implementation, e.g. Envoy Gateway: helm install eg oci://docker.io/envoyproxy/gateway-helm "
+        "-n envoy-gateway-system --create-namespace"
     ),
     "inference.networking.k8s.io/v1": (
         "install the Gateway API Inference Extension: kubectl apply -f "

@@ -38,6 +38,7 @@ POOL_LABEL = LABEL_PREFIX + "pool"
 SERVING_LABEL = LABEL_PREFIX + "serving"
 TARGET_CLUSTER_ANNOTATION = LABEL_PREFIX + "target-cluster"
 LLMD_ROLE_LABEL = "llm-d.ai/role"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"  # set by LeaderWorkerSet on its pods
 
 NAMESPACE_PREFIX = "laneway-"
 DEFAULT_GATEWAY_NAME = "laneway"

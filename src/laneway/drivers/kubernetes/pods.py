@@ -12,9 +12,14 @@ What every pod gets, so an engine behaves on Kubernetes as it does under the loc
 - laneway's variables before the user's, so the user's `$(VAR)` references resolve:
   `LANEWAY_PORT`, `LANEWAY_RANK`, `LANEWAY_LEADER_ADDRESS`, `LANEWAY_REPLICA`,
   `LANEWAY_NAMESPACE`, `LANEWAY_ENGINE`, `LANEWAY_MODEL_CACHE` and the `MODELPLANE_` aliases.
-  In a LeaderWorkerSet, rank and leader address are the set's own `$(LWS_WORKER_INDEX)` and
-  `$(LWS_LEADER_ADDRESS)` (which LeaderWorkerSet puts first in the container's env); a
-  Standalone pod has rank 0 and its own pod IP;
+  In a LeaderWorkerSet, the leader address is the set's own `$(LWS_LEADER_ADDRESS)`: LWS's
+  pod webhook puts `LWS_LEADER_ADDRESS` and `LWS_GROUP_SIZE` first in every container's env
+  (`addEnvVarsIfNotExists` in sigs.k8s.io/lws/pkg/utils/pod), and Kubernetes expands a
+  `$(VAR)` only from variables defined earlier in the list, so the reference resolves. The
+  rank is read with the downward API from the pod's `leaderworkerset.sigs.k8s.io/worker-index`
+  label (0 for the leader), which every LWS release sets, rather than `$(LWS_WORKER_INDEX)`,
+  which older releases do not inject (the reference would stay literal). A Standalone pod has
+  rank 0 and its own pod IP;
 - the ModelCache volume read-only at `/mnt/models` when the replica references a cache: the
   PersistentVolumeClaim `modelcache-<cache>` in the replica's namespace;
 - the member's ResourceClaimTemplate as a pod resource claim the container consumes.
@@ -22,6 +27,7 @@ What every pod gets, so an engine behaves on Kubernetes as it does under the loc
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
@@ -30,6 +36,7 @@ from laneway.drivers.kubernetes.naming import (
     ENGINE_PORT,
     GPU_TAINT_KEY,
     LLMD_ROLE_LABEL,
+    LWS_WORKER_INDEX_LABEL,
     MANAGED_BY,
     MANAGER,
     MODEL_CACHE_PATH,
@@ -91,7 +98,7 @@ def replica_pod_selector(replica: ModelReplica) -> dict[str, str]:
 def _injected_env(replica: ModelReplica, engine: ReplicaEngine, *, leader_worker: bool, port: int) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": "LANEWAY_PORT", "value": str(port)}]
     if leader_worker:
-        env.append({"name": "LANEWAY_RANK", "value": "$(LWS_WORKER_INDEX)"})
+        env.append({"name": "LANEWAY_RANK", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{LWS_WORKER_INDEX_LABEL}']"}}})
         env.append({"name": "LANEWAY_LEADER_ADDRESS", "value": "$(LWS_LEADER_ADDRESS)"})
     else:
         env.append({"name": "LANEWAY_RANK", "value": "0"})
@@ -107,7 +114,7 @@ def _injected_env(replica: ModelReplica, engine: ReplicaEngine, *, leader_worker
     for key in _ALIASED:
         source = by_name.get(f"LANEWAY_{key}")
         if source is not None:
-            env.append({**source, "name": f"MODELPLANE_{key}"})
+            env.append({**copy.deepcopy(source), "name": f"MODELPLANE_{key}"})  # no shared dicts (YAML anchors)
     return env
 
 

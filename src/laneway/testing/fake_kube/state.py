@@ -12,6 +12,7 @@ Faithful where laneway's driver relies on it:
 - every write is validated (422 Invalid): built-in kinds against the official schemas of
   the server's Kubernetes version (`kubernetes-validate`, strict), custom resources against
   the installed CRD's `openAPIV3Schema` with unknown fields refused;
+- a Job's `spec.template` cannot change once created (422, "field is immutable");
 - custom resources are not served (404) until their CRD is created, and deleting a CRD
   deletes its objects; a namespaced object needs its Namespace to exist (404), and deleting
   a Namespace deletes what is in it.
@@ -88,7 +89,9 @@ BUILTINS: tuple[Served, ...] = (
     _b("", "v1", "ConfigMap", "configmaps", status=False),
     _b("", "v1", "ServiceAccount", "serviceaccounts", status=False),
     _b("", "v1", "Secret", "secrets", status=False),
+    _b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
     _b("apps", "v1", "Deployment", "deployments"),
+    _b("batch", "v1", "Job", "jobs"),
     _b("rbac.authorization.k8s.io", "v1", "Role", "roles", status=False),
     _b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", status=False),
     _b("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False),
@@ -297,6 +300,11 @@ class ClusterState:
             return self._commit(served, key, current, new, "apply")
 
     def _commit(self, served: Served, key: Key, current: dict[str, Any], new: dict[str, Any], verb: str) -> dict[str, Any]:
+        if served.kind == "Job" and (new.get("spec") or {}).get("template") != (current.get("spec") or {}).get("template"):
+            raise ApiFailure(
+                422, "Invalid",
+                f'Job.batch "{key[3]}" is invalid: spec.template: Invalid value: field is immutable',
+            )
         generation = current["metadata"].get("generation", 1)
         if new.get("spec") != current.get("spec"):
             generation += 1
