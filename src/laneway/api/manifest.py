@@ -168,6 +168,33 @@ def parse_object(document: Any, *, source: str | None = None, index: int | None 
         raise InvalidObject(problems_from(e, model=info.model), kind=kind, name=name, source=source, document=index) from None
 
 
+MAX_NESTING = 100
+"""How deep a document may nest. Real manifests stay under 20 levels; a deeper one is a
+mistake (or an attack) that would otherwise exhaust Python's recursion limit somewhere
+between the parser and the models, and surface as an internal error instead of a refusal."""
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether `value` nests mappings and lists more than `limit` levels (iterative, so it
+    cannot itself run out of stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+TOO_DEEP_MESSAGE = f"nested more than {MAX_NESTING} levels deep; a manifest is never this deep: check how it was generated"
+
+
 def _kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
@@ -192,14 +219,13 @@ def _yaml_error(e: yaml.YAMLError, source: str) -> InvalidObject:
     detail = f"{context}, {problem}" if context else problem
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     hint = ""
-    if "tab" in detail.lower():
+    if "\\t" in detail or "\t" in detail or "tab" in detail.lower():  # PyYAML shows a tab as '\t'
         hint = "; indent with spaces, not tabs"
     elif "mapping values are not allowed" in detail:
         hint = "; check the indentation and quote values that contain ': '"
-    return InvalidObject(
-        [FieldProblem("", f"not valid YAML{where}: {detail}{hint}", line=mark.line + 1 if mark is not None else None)],
-        source=source,
-    )
+    # The message names the line and column itself, so the problem carries no separate line
+    # (which would print it twice).
+    return InvalidObject([FieldProblem("", f"not valid YAML{where}: {detail}{hint}")], source=source)
 
 
 def iter_documents(text: str, source: str) -> Iterator[Document]:
@@ -213,6 +239,8 @@ def iter_documents(text: str, source: str) -> Iterator[Document]:
             if node is None:
                 continue
             data = loader.construct_document(node)
+            if too_deep(data):
+                raise InvalidObject([FieldProblem("", TOO_DEEP_MESSAGE)], source=source, document=index)
             if data is None:
                 continue
             if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
@@ -225,6 +253,8 @@ def iter_documents(text: str, source: str) -> Iterator[Document]:
                 index += 1
     except yaml.YAMLError as e:
         raise _yaml_error(e, source) from None
+    except RecursionError:
+        raise InvalidObject([FieldProblem("", TOO_DEEP_MESSAGE)], source=source, document=index) from None
     finally:
         loader.dispose()
 

@@ -101,6 +101,13 @@ def problem_message(error: Mapping[str, Any], *, model: type | None = None, loc:
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
+        if loc and loc[-1] == "clusterName":
+            # Rule 1 of the design: only the scheduler names a cluster (on a ModelReplica).
+            return (
+                "unknown field: a model never names its cluster; laneway's scheduler picks one. "
+                "Constrain where it may run with spec.template.spec.clusterSelector (labels such as "
+                "laneway.dev/region) instead"
+            )
         holder = model_at(model, loc)
         if holder is not None:
             return f"unknown field; the fields allowed here are: {', '.join(allowed_fields(holder))}"

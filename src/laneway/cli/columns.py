@@ -138,12 +138,20 @@ def _mc_ready(mc: Any) -> str:
     return f"{sum(1 for c in clusters if c.state == 'Ready')}/{len(clusters)}"
 
 
+MAX_CACHE_CLUSTERS_SHOWN = 3
+"""A cache on a dozen clusters would make the row wider than any screen; past this many the
+cell counts the rest (`describe` lists them all)."""
+
+
 def _mc_clusters(mc: Any) -> str:
-    """Per-cluster state and size: `local=Ready(98.0MB),eu-1=Hydrating(12.5MB)`."""
+    """Per-cluster state and size: `local=Ready(98.0MB),eu-1=Hydrating(12.5MB),+9 more`."""
     parts = []
-    for c in mc.status.clusters:
+    for c in mc.status.clusters[:MAX_CACHE_CLUSTERS_SHOWN]:
         size = f"({c.bytes / 1e6:.1f}MB)" if c.bytes is not None else ""
         parts.append(f"{c.cluster}={c.state}{size}")
+    rest = len(mc.status.clusters) - MAX_CACHE_CLUSTERS_SHOWN
+    if rest > 0:
+        parts.append(f"+{rest} more")
     return ",".join(parts) or NONE
 
 

@@ -30,10 +30,21 @@ def _indent(text: str, spaces: int = 2) -> str:
     return "\n".join(pad + line if line else line for line in text.splitlines())
 
 
+MAX_VALUE_CHARS = 120
+"""Longer label or annotation values (a JSON history a controller keeps, say) are shortened
+so they do not bury the rest; `-o yaml` shows them whole."""
+
+
+def _shortened(value: str) -> str:
+    if len(value) <= MAX_VALUE_CHARS:
+        return value
+    return f"{value[:MAX_VALUE_CHARS - 40]}... ({len(value)} characters; see -o yaml)"
+
+
 def _mapping(values: dict[str, str]) -> str:
     if not values:
         return "<none>"
-    return "\n" + "\n".join(f"  {k}={v}" for k, v in sorted(values.items()))
+    return "\n" + "\n".join(f"  {k}={_shortened(v)}" for k, v in sorted(values.items()))
 
 
 def _field(label: str, value: str) -> str:
@@ -72,26 +83,34 @@ def describe_text(obj: Resource, *, related: Sequence[Related], now: datetime) -
     if status:
         lines.append("Status:")
         lines.append(_indent(to_yaml(status)))
-    lines.append("Conditions:")
-    if conditions:
-        rows = [
-            [c.get("type", ""), c.get("status", ""), c.get("reason") or NONE, age(c.get("lastTransitionTime"), now), c.get("message") or ""]
-            for c in conditions
-        ]
-        lines.append(_indent(render_table(rows, ["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"])))
-    else:
-        lines.append("  <none yet: no controller has reported on this object>")
+    if "status" in type(obj).model_fields:  # a Secret has no status, hence no conditions
+        lines += _conditions(conditions, now)
 
     lines.append("Related:")
     if related:
         rows = [
-            [r.relation, f"{r.object.kind}/{r.object.name}", r.object.namespace or NONE, condition_status(r.object)]
+            [r.relation, f"{r.object.kind}/{r.object.name}", r.object.namespace or NONE, condition_status(r.object, _ready_type(r.object))]
             for r in related
         ]
         lines.append(_indent(render_table(rows, ["RELATION", "OBJECT", "NAMESPACE", "READY"])))
     else:
         lines.append("  <none>")
     return "\n".join(lines)
+
+
+def _ready_type(obj: Resource) -> str:
+    """The condition that says an object is ready: a ModelDeployment reports ReplicasReady."""
+    return "ReplicasReady" if obj.kind == "ModelDeployment" else "Ready"
+
+
+def _conditions(conditions: list[dict[str, Any]], now: datetime) -> list[str]:
+    if not conditions:
+        return ["Conditions:", "  <none yet: no controller has reported on this object>"]
+    rows = [
+        [c.get("type", ""), c.get("status", ""), c.get("reason") or NONE, age(c.get("lastTransitionTime"), now), c.get("message") or ""]
+        for c in conditions
+    ]
+    return ["Conditions:", _indent(render_table(rows, ["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"]))]
 
 
 def related_objects(obj: Resource, candidates: Sequence[Resource]) -> list[Related]:

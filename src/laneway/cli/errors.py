@@ -44,7 +44,9 @@ def to_failure(error: BaseException) -> Failure | None:
     if isinstance(error, InvalidObject):
         return Failure(str(error), EXIT_USAGE)
     if isinstance(error, (UnknownKind, SelectorSyntaxError)):
-        return Failure(str(error).strip("'\""), EXIT_USAGE)
+        # The message itself, not str() (which would quote a KeyError's) and not stripped of
+        # quotes (which would eat the closing quote of a message that ends in one).
+        return Failure(str(error.args[0]) if error.args else str(error), EXIT_USAGE)
     if isinstance(error, ApiError):
         return Failure(str(error), EXIT_REFUSED)
     if isinstance(error, (ServerUnreachable, NoServer, UnreadableObject)):

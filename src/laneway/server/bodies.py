@@ -16,7 +16,7 @@ from aiohttp import web
 
 from laneway.api.errors import FieldProblem, InvalidObject
 from laneway.api.kinds.secret import REDACTED, Secret
-from laneway.api.manifest import parse_object
+from laneway.api.manifest import TOO_DEEP_MESSAGE, parse_object, too_deep
 from laneway.api.meta import Resource
 from laneway.server.errors import Cause, bad_request, invalid, unsupported_media_type
 from laneway.server.targets import Target
@@ -43,7 +43,20 @@ async def read_body(request: web.Request, *, patch: bool = False) -> Any:
         )
     if not raw.strip():
         raise bad_request("the request has no body: send the object as JSON")
-    if content_type in YAML_TYPES:
+    try:
+        document = _decode(raw, yaml_body=content_type in YAML_TYPES)
+    except RecursionError:
+        document = None
+        deep = True
+    else:
+        deep = too_deep(document)
+    if deep:
+        raise bad_request(f"the body is {TOO_DEEP_MESSAGE}")
+    return document
+
+
+def _decode(raw: bytes, *, yaml_body: bool) -> Any:
+    if yaml_body:
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError as e:

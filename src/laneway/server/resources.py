@@ -34,6 +34,8 @@ from laneway.store.base import Conflict
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PATCH_ATTEMPTS = 5
 FIELD_SELECTOR_KEYS = frozenset({"metadata.name", "metadata.namespace"})
+MAX_INT_PARAM = 2**63 - 1
+"""The largest revision or timeout a query may name: the store's integers are 64-bit."""
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -86,6 +88,8 @@ def _int_param(request: web.Request, param: str) -> int | None:
         raise bad_request(f"{param} must be a whole number, got {raw!r}") from None
     if value < 0:
         raise bad_request(f"{param} must not be negative, got {value}")
+    if value > MAX_INT_PARAM:
+        raise bad_request(f"{param} must be at most {MAX_INT_PARAM}, got {raw!r}")
     return value
 
 

@@ -89,6 +89,9 @@ def test_client_mistakes_are_4xx_statuses(admin: httpx.Client) -> None:
     assert_status(admin.get("/nowhere"), 404, "NotFound")
     assert_status(admin.get(url, params={"labelSelector": "a in ()"}), 400, "BadRequest")
     assert_status(admin.get(url, params={"fieldSelector": "spec.replicas=1"}), 400, "BadRequest")
+    deep = b'{"a":' * 50_000 + b"1" + b"}" * 50_000  # past Python's recursion limit
+    assert_status(admin.post(url, content=deep, headers={"Content-Type": "application/json"}), 400, "BadRequest")
+    assert_status(admin.post(url, content=b"[" * 200 + b"]" * 200, headers={"Content-Type": "application/yaml"}), 400, "BadRequest")
 
     bad = deployment()
     bad["spec"]["replicas"] = -1

@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import RunningApi, run_api
+from server_harness import RunningApi, run_api
 from laneway.store.base import StoreError
 from laneway.store.memory import MemoryStore
 from server_objects import collection

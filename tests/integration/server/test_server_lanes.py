@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import RunningApi
+from server_harness import RunningApi
 from server_objects import cluster, collection, deployment, endpoint, replica, secret
 
 MERGE = {"Content-Type": "application/merge-patch+json"}

@@ -9,7 +9,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from conftest import RunningApi, run_api
+from server_harness import RunningApi, run_api
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import ObjectKey
 from laneway.store.sqlite import SqliteStore

@@ -8,7 +8,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from conftest import RunningApi, run_api
+from server_harness import RunningApi, run_api
 from laneway.store.memory import MemoryStore
 from server_objects import collection, deployment, secret
 
@@ -87,6 +87,9 @@ def test_watch_from_compacted_revision_is_gone(short_history: RunningApi) -> Non
 def test_bad_watch_parameters(admin: httpx.Client) -> None:
     response = admin.get(collection("modeldeployments"), params={"watch": "true", "resourceVersion": "abc"})
     assert response.status_code == 400 and response.json()["kind"] == "Status"
+    huge = str(2**64)  # past the store's 64-bit integers: a client mistake, not a fault
+    response = admin.get(collection("modeldeployments"), params={"watch": "true", "resourceVersion": huge})
+    assert response.status_code == 400 and "resourceVersion must be at most" in response.json()["message"]
 
 
 def test_server_stop_ends_open_watches() -> None:

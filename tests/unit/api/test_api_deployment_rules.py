@@ -219,3 +219,15 @@ def test_several_problems_reported_together() -> None:
     doc = deployment(spec={"replicas": "two", "revisionHistoryLimit": -1})
     paths = {p for p, _ in problems(doc)}
     assert {"spec.replicas", "spec.revisionHistoryLimit"} <= paths
+
+
+def test_a_deployment_never_names_its_cluster() -> None:
+    """Rule 1: only the scheduler sets clusterName (on a ModelReplica); a deployment that tries
+    is refused with the field to use instead."""
+    path, msg = only_problem(deployment(clusterName="local"))
+    assert path == "spec.template.spec.clusterName"
+    assert "never names its cluster" in msg and "clusterSelector" in msg
+    doc = deployment()
+    doc["spec"]["clusterName"] = "local"
+    path, msg = only_problem(doc)
+    assert path == "spec.clusterName" and "clusterSelector" in msg

@@ -99,8 +99,10 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 
 def test_tab_indentation_hint() -> None:
     with pytest.raises(InvalidManifests) as info:
-        load_text("kind: InferenceGateway\nmetadata:\n\tname: g\n", source="tabs.yaml")
-    assert "tabs" in str(info.value)
+        load_text("kind: InferenceGateway\nmetadata:\n\tname: g\n", source="gw.yaml")
+    (problem,) = info.value.errors[0].problems
+    assert "line 3, column 1" in problem.message and "indent with spaces, not tabs" in problem.message
+    assert str(problem).count("line 3") == 1  # the location is said once
 
 
 def test_readable_type_messages() -> None:
@@ -168,3 +170,11 @@ def test_modelplane_translation() -> None:
 def test_empty_directory_is_an_error(tmp_path: Path) -> None:
     (err,) = _errors([str(tmp_path)]).errors
     assert "no manifests" in err.problems[0].message
+
+
+def test_absurdly_deep_documents_are_refused_not_crashed_on() -> None:
+    for text in ("[" * 5000 + "]" * 5000, '{"a":' * 150 + "1" + "}" * 150):
+        with pytest.raises(InvalidManifests) as info:
+            load_text(text, source="deep.yaml")
+        (problem,) = info.value.errors[0].problems
+        assert "nested more than" in problem.message

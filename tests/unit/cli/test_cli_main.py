@@ -76,6 +76,7 @@ def test_broken_yaml_from_stdin(run) -> None:
 def test_bad_selector_is_usage_error(run) -> None:
     result = run("get", "md", "-l", "tier in ()")
     assert result.exit_code == 2 and "selector" in result.output
+    assert result.output.rstrip().endswith("'tier in (gold)'")  # printed whole, closing quote included
 
 
 def test_bad_wait_for_and_timeout(run) -> None:

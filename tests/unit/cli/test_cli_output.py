@@ -118,3 +118,17 @@ def test_every_kind_has_a_table_that_renders() -> None:
     from laneway.cli.columns import COLUMNS
 
     assert {i.kind for i in KINDS} <= set(COLUMNS)
+
+
+def test_cache_table_counts_clusters_past_three() -> None:
+    cache = obj(
+        """
+apiVersion: laneway.dev/v1alpha1
+kind: ModelCache
+metadata: {name: weights, namespace: ml-team}
+spec: {source: HuggingFace, huggingFace: {repo: org/model}}
+""",
+        status={"clusters": [{"cluster": f"c{i}", "state": "Pending"} for i in range(12)]},
+    )
+    table = resource_table([cache], kind="ModelCache", now=NOW)
+    assert "c0=Pending,c1=Pending,c2=Pending,+9 more" in table and "c3=" not in table
