@@ -1,15 +1,26 @@
 """Gateway benchmark: the laneway gateway against the floor (a bare aiohttp pass-through).
 
 Runs on loopback, each server in its own process:
-  upstream  a minimal OpenAI-shaped server (fixed JSON, or a 5-event SSE stream with usage);
+  upstream  a minimal OpenAI-shaped server: fixed JSON, or a 5-event SSE stream; when the
+            request asks `stream_options.include_usage` it behaves like OpenAI's API (every
+            chunk carries `"usage": null`, then one usage chunk with `choices: []`);
   bare      the floor: aiohttp server + aiohttp client, forwarding bytes, nothing else;
   laneway   the laneway gateway with routing, two weighted entries, an API key, a rate limit
             (high enough never to refuse) and metering all on, over a SQLite store;
-  litellm   LiteLLM's proxy, only when `litellm` is installed (it is not a dependency).
-For non-streaming and streaming requests at concurrency 1 and 64 it prints requests per second,
-p50/p99 latency added over calling the upstream directly, and the ratio to the bare proxy.
+  litellm   LiteLLM's proxy (one worker, a master key), only when an executable is found: set
+            LANEWAY_BENCH_LITELLM=/path/to/bin/litellm or pass --litellm (it is not a
+            dependency; install it in a throwaway venv).
 
-    python benchmarks/gateway.py [--seconds 3] [--only laneway]
+Modes: `plain` (non-streaming), `stream` (the caller does not ask for usage, so laneway asks
+the upstream for it and strips the extra chunk again) and `stream+usage` (the caller asks),
+each at concurrency 1 and 64. The machine this runs on is usually shared and noisy, so every
+configuration is measured in several rounds, the targets side by side in a rotating order,
+and the ratio to the bare proxy is the median of the per-round ratios (the spread is printed
+too). Before measuring, one request per target and mode checks the response; after, the
+gateway's token counters are compared with what the upstream reported, so the numbers are
+only printed for a gateway that metered every request exactly.
+
+    python benchmarks/gateway.py [--seconds 2] [--rounds 3] [--only laneway] [--litellm PATH]
 """
 
 from __future__ import annotations
@@ -18,12 +29,16 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +51,17 @@ CHAT = {
     "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
 }
 CHAT_BYTES = json.dumps(CHAT).encode()
+STREAM_EVENTS = 5
+"""Content chunks per streamed answer; the usage chunk reports this many completion tokens."""
+PROMPT_TOKENS = 5
 REQUEST = {"model": "bench", "messages": [{"role": "user", "content": "hi"}]}
 KEY = "sk-bench"
+LITELLM_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+MODES: dict[str, dict[str, Any]] = {
+    "plain": {"stream": False},
+    "stream": {"stream": True},
+    "stream+usage": {"stream": True, "stream_options": {"include_usage": True}},
+}
 
 
 def free_port() -> int:
@@ -51,16 +75,24 @@ def free_port() -> int:
 
 async def _upstream(port: int) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:
-        payload = await request.json()
-        if not payload.get("stream"):
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:  # a proxy's own probe (LiteLLM sends some): not a chat request
+            return web.json_response({"error": {"message": "send a JSON chat request"}}, status=400)
+        if not isinstance(payload, dict) or not payload.get("stream"):
             return web.Response(body=CHAT_BYTES, content_type="application/json")
+        usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        for i in range(5):
-            chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f"t{i}"}}]}
+        for i in range(STREAM_EVENTS):
+            chunk: dict[str, Any] = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f"t{i}"}}]}
+            if usage:
+                chunk["usage"] = None  # what OpenAI's API sends on every chunk once usage is asked for
             await resp.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-        if (payload.get("stream_options") or {}).get("include_usage"):
-            await resp.write(b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":5}}\n\n')
+        if usage:
+            done = {"id": "c", "object": "chat.completion.chunk", "choices": [],
+                    "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": STREAM_EVENTS}}
+            await resp.write(b"data: " + json.dumps(done).encode() + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
@@ -124,31 +156,110 @@ def seed_store(db: str, upstream: str) -> None:
     store.close()
 
 
+def litellm_executable(flag: str | None) -> str | None:
+    """The LiteLLM executable to measure, or None: --litellm, else $LANEWAY_BENCH_LITELLM, else
+    `litellm` on PATH."""
+    candidate = flag or os.environ.get("LANEWAY_BENCH_LITELLM") or shutil.which("litellm")
+    if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+        return candidate
+    return None
+
+
+def spawn_litellm(exe: str, port: int, upstream: str, workdir: Path) -> subprocess.Popen[bytes]:
+    config = workdir / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: bench\n"
+        "    litellm_params: {model: openai/bench, api_base: " + upstream + "/v1, api_key: sk-upstream}\n"
+        "general_settings: {master_key: " + LITELLM_KEY + "}\n"
+    )
+    log = open(workdir / "litellm.log", "wb")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    return subprocess.Popen(
+        [exe, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+
+
 # ---- load generator ------------------------------------------------------------------------
 
 
-async def load(url: str, *, stream: bool, concurrency: int, seconds: float, headers: dict[str, str]) -> tuple[float, list[float]]:
-    body = json.dumps({**REQUEST, "stream": stream}).encode()
-    hdrs = {"Content-Type": "application/json", **headers}
+@dataclass
+class Target:
+    name: str
+    url: str
+    headers: dict[str, str]
+    requests: dict[str, int] = field(default_factory=dict)
+    """Requests sent per mode, warm-up and checks included (to audit the gateway's metering)."""
+
+
+async def load(target: Target, mode: str, *, concurrency: int, seconds: float) -> tuple[float, list[float]]:
+    body = json.dumps({**REQUEST, **MODES[mode]}).encode()
+    hdrs = {"Content-Type": "application/json", **target.headers}
     latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
+    sent = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        async def one() -> None:
+            nonlocal sent
+            sent += 1
+            async with s.post(target.url, data=body, headers=hdrs) as r:
+                data = await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"{target.name}: HTTP {r.status}: {data[:200]!r}")
+
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
-                async with s.post(url, data=body, headers=hdrs) as r:
-                    await r.read()
-                    if r.status != 200:
-                        raise RuntimeError(f"{url}: HTTP {r.status}: {(await r.read())[:200]!r}")
+                await one()
                 latencies.append(time.perf_counter() - t0)
 
-        for _ in range(20):  # warm up connections
-            async with s.post(url, data=body, headers=hdrs) as r:
-                await r.read()
+        for _ in range(min(20, 2 * concurrency)):  # warm up connections
+            await one()
         started = time.perf_counter()
+        deadline = started + seconds
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+    target.requests[mode] = target.requests.get(mode, 0) + sent
     return len(latencies) / elapsed, latencies
+
+
+async def check(target: Target, mode: str) -> None:
+    """One request: a well-formed answer, and no usage chunk the caller did not ask for."""
+    body = json.dumps({**REQUEST, **MODES[mode]}).encode()
+    async with aiohttp.ClientSession() as s:
+        async with s.post(target.url, data=body, headers={"Content-Type": "application/json", **target.headers}) as r:
+            data = await r.read()
+    target.requests[mode] = target.requests.get(mode, 0) + 1
+    if r.status != 200:
+        raise RuntimeError(f"{target.name} {mode}: HTTP {r.status}: {data[:300]!r}")
+    if mode == "plain":
+        return
+    if not data.rstrip().endswith(b"data: [DONE]"):
+        raise RuntimeError(f"{target.name} {mode}: the stream does not end with [DONE]: {data[-200:]!r}")
+    has_usage_chunk = b'"choices": []' in data or b'"choices":[]' in data
+    if mode == "stream" and has_usage_chunk:
+        raise RuntimeError(f"{target.name} {mode}: the caller did not ask for usage but got a usage chunk")
+    if mode == "stream+usage" and target.name in ("bare", "laneway") and not has_usage_chunk:
+        raise RuntimeError(f"{target.name} {mode}: the caller asked for usage but got no usage chunk")
+
+
+async def audit_metering(target: Target) -> str:
+    """Compare the gateway's token counters with what the upstream reported for every request."""
+    async with aiohttp.ClientSession() as s:
+        async with s.get(target.url.split("/bench/")[0] + "/metrics") as r:
+            text = await r.text()
+    got = {"prompt": 0.0, "completion": 0.0}
+    for m in re.finditer(r'^laneway_gateway_tokens_total\{[^}]*kind="(\w+)"[^}]*\} ([0-9.e+]+)$', text, re.M):
+        got[m.group(1)] += float(m.group(2))
+    n = target.requests
+    want_prompt = PROMPT_TOKENS * sum(n.values())
+    want_completion = 2 * n.get("plain", 0) + STREAM_EVENTS * (n.get("stream", 0) + n.get("stream+usage", 0))
+    if (got["prompt"], got["completion"]) != (want_prompt, want_completion):
+        raise RuntimeError(
+            f"laneway metered {got['prompt']:.0f} prompt / {got['completion']:.0f} completion tokens, "
+            f"the upstream reported {want_prompt} / {want_completion}"
+        )
+    return f"metering exact: {want_prompt} prompt + {want_completion} completion tokens over {sum(n.values())} requests"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -160,70 +271,115 @@ def spawn(role: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, __file__, "--serve", role, *args])
 
 
-async def wait_listening(port: int) -> None:
-    for _ in range(300):
+async def wait_listening(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             _, w = await asyncio.open_connection("127.0.0.1", port)
             w.close()
             return
         except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout:g}s")
+
+
+async def measure(targets: list[Target], mode: str, conc: int, args: argparse.Namespace) -> None:
+    rps: dict[str, list[float]] = {t.name: [] for t in targets}
+    lat: dict[str, list[float]] = {t.name: [] for t in targets}
+    ratio: dict[str, list[float]] = {t.name: [] for t in targets}
+    vs_litellm: list[float] = []
+    for r in range(args.rounds):
+        order = targets[r % len(targets):] + targets[:r % len(targets)]  # no target always goes first
+        this: dict[str, float] = {}
+        for t in order:
+            seconds = args.seconds if t.name != "litellm" else max(args.seconds, 3.0)
+            this[t.name], latencies = await load(t, mode, concurrency=conc, seconds=seconds)
+            rps[t.name].append(this[t.name])
+            lat[t.name].extend(latencies)
+        for name, value in this.items():
+            if "bare" in this:
+                ratio[name].append(value / this["bare"])
+        if this.get("litellm") and "laneway" in this:
+            vs_litellm.append(this["laneway"] / this["litellm"])
+    d50 = pct(lat["direct"], 0.5)
+    d99 = pct(lat["direct"], 0.99)
+    for t in targets:
+        p50, p99 = pct(lat[t.name], 0.5), pct(lat[t.name], 0.99)
+        spread = f"{min(ratio[t.name]):.2f}-{max(ratio[t.name]):.2f}" if ratio[t.name] else "-"
+        med = f"{statistics.median(ratio[t.name]):.2f}" if ratio[t.name] else "-"
+        print(f"{mode:<13} {conc:>4} {t.name:<8} {statistics.median(rps[t.name]):>8.0f} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} "
+              f"{(p50 - d50) * 1e3:>8.2f} {(p99 - d99) * 1e3:>8.2f} {med:>8} {spread:>10}", flush=True)
+    if vs_litellm:
+        print(f"{'':<13} {'':>4} laneway / litellm: {statistics.median(vs_litellm):.0f}x (per round: "
+              + ", ".join(f"{x:.0f}" for x in vs_litellm) + ")", flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
     procs: list[subprocess.Popen[bytes]] = []
+    groups: list[subprocess.Popen[bytes]] = []
     tmp = tempfile.TemporaryDirectory()
     try:
         up_port = free_port()
         procs.append(spawn("upstream", str(up_port)))
         upstream = f"http://127.0.0.1:{up_port}"
-        targets: dict[str, tuple[str, dict[str, str]]] = {"direct": (upstream + "/v1/chat/completions", {})}
+        targets = [Target("direct", upstream + "/v1/chat/completions", {})]
         if not args.only or "bare" in args.only:
             p = free_port()
             procs.append(spawn("bare", str(p), upstream))
-            targets["bare"] = (f"http://127.0.0.1:{p}/v1/chat/completions", {})
+            targets.append(Target("bare", f"http://127.0.0.1:{p}/v1/chat/completions", {}))
         if not args.only or "laneway" in args.only:
             db = str(Path(tmp.name) / "laneway.db")
             seed_store(db, upstream)
             p = free_port()
             procs.append(spawn("laneway", str(p), db))
-            targets["laneway"] = (f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"})
-        try:
-            import litellm  # noqa: F401
+            targets.append(Target("laneway", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"}))
+        exe = litellm_executable(args.litellm) if not args.only or "litellm" in args.only else None
+        if exe:
+            p = free_port()
+            groups.append(spawn_litellm(exe, p, upstream, Path(tmp.name)))
+            targets.append(Target("litellm", f"http://127.0.0.1:{p}/v1/chat/completions", {"Authorization": f"Bearer {LITELLM_KEY}"}))
+        for t in targets:
+            await wait_listening(int(t.url.split(":")[2].split("/")[0]), timeout=180.0 if t.name == "litellm" else 15.0)
+        for t in targets:
+            for mode in args.mode:
+                await check(t, mode)
 
-            have_litellm = True
-        except ImportError:
-            have_litellm = False
-        for url, _ in targets.values():
-            await wait_listening(int(url.split(":")[2].split("/")[0]))
-
-        print(f"{'mode':<10} {'conc':>4} {'target':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} {'vs bare':>8}")
-        for stream in (False, True):
-            for conc in (1, 64):
-                results: dict[str, tuple[float, list[float]]] = {}
-                for name, (url, headers) in targets.items():
-                    results[name] = await load(url, stream=stream, concurrency=conc, seconds=args.seconds, headers=headers)
-                d50, d99 = pct(results["direct"][1], 0.5), pct(results["direct"][1], 0.99)
-                for name, (rps, lat) in results.items():
-                    p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
-                    ratio = f"{rps / results['bare'][0]:.2f}" if "bare" in results else "-"
-                    print(f"{'stream' if stream else 'plain':<10} {conc:>4} {name:<8} {rps:>9.0f} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} "
-                          f"{(p50 - d50) * 1e3:>8.2f} {(p99 - d99) * 1e3:>8.2f} {ratio:>8}")
-        if not have_litellm:
-            print("litellm: not installed, skipped (pip install 'litellm[proxy]' to compare)")
+        print(f"{'mode':<13} {'conc':>4} {'target':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
+              f"{'vs bare':>8} {'spread':>10}")
+        for mode in args.mode:
+            for conc in args.concurrency:
+                await measure(targets, mode, conc, args)
+        lane = next((t for t in targets if t.name == "laneway"), None)
+        if lane is not None:
+            await asyncio.sleep(0.5)  # the last responses' metering runs after their last byte
+            print(await audit_metering(lane))
+        if not exe:
+            print("litellm: not measured (set LANEWAY_BENCH_LITELLM to a litellm executable, or pass --litellm)")
     finally:
         for p in procs:
             p.terminate()
-        for p in procs:
-            p.wait(10)
+        for p in groups:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs + groups:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
         tmp.cleanup()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0, help="Duration of each measurement.")
-    parser.add_argument("--only", action="append", choices=("bare", "laneway"), help="Measure only these (repeatable).")
+    parser.add_argument("--seconds", type=float, default=2.0, help="Duration of each measurement (LiteLLM: at least 3).")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds per configuration; ratios are medians over rounds.")
+    parser.add_argument("--only", action="append", choices=("bare", "laneway", "litellm"), help="Measure only these (repeatable).")
+    parser.add_argument("--mode", action="append", choices=tuple(MODES), help="Modes to measure (repeatable; default all).")
+    parser.add_argument("--concurrency", action="append", type=int, help="Concurrency levels (repeatable; default 1 and 64).")
+    parser.add_argument("--litellm", help="LiteLLM executable (default: $LANEWAY_BENCH_LITELLM, else `litellm` on PATH).")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.serve:
@@ -235,4 +391,8 @@ if __name__ == "__main__":
         except KeyboardInterrupt:
             pass
         sys.exit(0)
+    ns.mode = ns.mode or list(MODES)
+    ns.concurrency = ns.concurrency or [1, 64]
+    if ns.rounds < 1 or ns.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds positive")
     asyncio.run(main(ns))

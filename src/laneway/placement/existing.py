@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.meta import LABEL_PREFIX, ObjectKey
 from laneway.placement.capacity import PodDemand
+from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher
 from laneway.placement.fleet import Fleet
+from laneway.placement.matching import EngineFit, EngineSpec, match_engine
 from laneway.placement.model import DeviceClaim, EnginePlacement, MemberPlacement
 
 DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
@@ -36,9 +38,14 @@ def _index(text: str | None) -> int | None:
     return int(text)
 
 
-def existing_replica(replica: ModelReplica, fleet: Fleet) -> ExistingReplica:
-    """Read a replica's pins. Pods are charged by the claims it holds on its pinned pools; a claim
-    whose device the pool's class no longer publishes still charges a node, so nothing overcommits."""
+def existing_replica(replica: ModelReplica, fleet: Fleet, matcher: DeviceMatcher = DEFAULT_MATCHER) -> ExistingReplica:
+    """Read a replica's pins and what it occupies on its pinned pools.
+
+    DRA devices are charged by the claims the replica holds; a claim whose device the pool's
+    class no longer publishes still charges a node, so nothing overcommits. Synthetic devices
+    are never claimed, so they are charged by matching the replica's own device requests on
+    the pool's class, as when it was placed; a request that no longer matches any device of
+    the class charges a whole node."""
     labels = replica.metadata.labels
     deployment = labels.get(DEPLOYMENT_LABEL)
     cluster = fleet.by_name.get(replica.spec.cluster_name)
@@ -48,20 +55,36 @@ def existing_replica(replica: ModelReplica, fleet: Fleet) -> ExistingReplica:
         pools = [m.node_pool_name for m in engine.members if m.node_pool_name]
         pool_name = pools[0] if pools else ""
         pool = cluster.pool(pool_name) if cluster else None
-        by_class = {}
+        by_class: dict[str, str] = {}
+        synthetic: set[str] = set()
+        fit = None
         if pool is not None and pool.cls is not None:
             for d, _ in pool.cls.devices:
                 if d.claim == "DRA" and d.device_class_name:
                     by_class.setdefault(d.device_class_name, d.name)
+                elif d.claim != "DRA":
+                    synthetic.add(d.name)
+            if synthetic:
+                fit = match_engine(EngineSpec.of(engine), pool.cls, matcher)
         members = []
         pods: list[PodDemand] = []
-        for m in engine.members:
+        for mi, m in enumerate(engine.members):
             claims = tuple(DeviceClaim(c.name, c.device_class_name, c.count, tuple(s.cel for s in c.selectors)) for c in m.device_requests)
             members.append(MemberPlacement(m.role, m.node_pool_name or pool_name, claims))
             demand: dict[str, int] = {}
             for c in claims:
                 device = by_class.get(c.device_class_name, f"?{c.device_class_name}")
                 demand[device] = demand.get(device, 0) + c.count
+            if isinstance(fit, EngineFit):
+                for device, n in fit.members[mi].demand.items():
+                    if device in synthetic:
+                        demand[device] = demand.get(device, 0) + n
+            else:
+                claimed = {c.name for c in claims}
+                for request in m.node_selector.devices if m.node_selector else []:
+                    if request.name not in claimed:
+                        device = f"?{request.name}"
+                        demand[device] = demand.get(device, 0) + request.count
             pods.extend([demand] * (m.pods * engine.copies))
         engines.append(EnginePlacement(engine.name, pool_name, tuple(members)))
         usage.append((pool_name, tuple(pods)))

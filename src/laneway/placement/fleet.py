@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 from laneway.api.conditions import is_true
@@ -22,9 +23,10 @@ class ClassView:
     key: str
     devices: tuple[tuple[ClassDevice, str], ...]  # (device, fingerprint), in published order
 
-    @property
+    @cached_property
     def per_node(self) -> dict[str, int]:
-        """Devices one node has, by device name: DRA and Synthetic alike, since a pod occupies both."""
+        """Devices one node has, by device name: DRA and Synthetic alike, since a pod occupies both.
+        Read-only: it is worked out once per class and shared."""
         return {d.name: d.count for d, _ in self.devices}
 
 

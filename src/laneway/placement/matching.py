@@ -8,15 +8,16 @@ memoized: it depends on nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, field
+from typing import Callable, Union
 
 from laneway.api.kinds.deployment import Engine
 from laneway.api.kinds.platform import ClassDevice
 from laneway.placement.capacity import PodDemand
 from laneway.placement.dra.environment import CompileError
-from laneway.placement.dra.matcher import DeviceMatcher, _Lru
+from laneway.placement.dra.matcher import DeviceMatcher
 from laneway.placement.fleet import ClassView
 from laneway.placement.model import DeviceClaim
 
@@ -40,6 +41,14 @@ class EngineSpec:
     name: str
     copies: int
     members: tuple[MemberSpec, ...]
+    key: str = field(default="", compare=False, repr=False)
+    """A digest of `members`, the part matching depends on: memo lookups hash this short string
+    instead of the nested records on every (engine, class) pair of a re-plan."""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            digest = hashlib.blake2b(repr(self.members).encode(), digest_size=16).hexdigest()
+            object.__setattr__(self, "key", digest)
 
     @classmethod
     def of(cls, engine: Engine) -> "EngineSpec":
@@ -76,24 +85,31 @@ class EngineFit:
         return out
 
 
-@dataclass(frozen=True)
 class Mismatch:
-    message: str
+    """Why an engine does not fit a class. The message is worked out only when someone reads it:
+    explaining evaluates every selector on every device of the class, and a re-plan mostly
+    needs the yes/no answer."""
+
+    __slots__ = ("_explain", "_message")
+
+    def __init__(self, message: str | Callable[[], str]) -> None:
+        self._explain = message if callable(message) else None
+        self._message = message if isinstance(message, str) else None
+
+    @property
+    def message(self) -> str:
+        if self._message is None:
+            assert self._explain is not None
+            self._message, self._explain = self._explain(), None
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"Mismatch({self.message!r})"
 
 
 EngineMatch = Union[EngineFit, Mismatch]
 
 _REF = re.compile(r"\.(attributes|capacity)(?:\[\s*['\"]([^'\"]+)['\"]\s*\]|\.([A-Za-z_][A-Za-z0-9_]*))\.([A-Za-z_][A-Za-z0-9_]*)")
-_MEMOS: dict[int, _Lru] = {}
-
-
-def _memo(matcher: DeviceMatcher) -> _Lru | None:
-    if not matcher.cache:
-        return None
-    memo = _MEMOS.get(id(matcher))
-    if memo is None:
-        memo = _MEMOS[id(matcher)] = _Lru(65_536)
-    return memo
 
 
 def compile_errors(engines: tuple[EngineSpec, ...], matcher: DeviceMatcher) -> list[str]:
@@ -127,6 +143,17 @@ def _values_read(source: str, device: ClassDevice) -> str:
     return ", ".join(dict.fromkeys(shown))
 
 
+def _false_detail(source: str, device: ClassDevice, fingerprint: str, matcher: DeviceMatcher) -> str:
+    """` (memory 80Gi, needs >= 141Gi)`, or the false clause itself when what it needs is not a
+    plain comparison: ` (productName L4): size(...) > 10`."""
+    clause = matcher.explain_false(source, device, fingerprint)
+    text = clause.text if clause is not None else source
+    values = _values_read(text, device)
+    if clause is not None and clause.needs:
+        return f" ({values + ', ' if values else ''}needs {clause.needs})"
+    return (f" ({values})" if values else "") + f": {text}"
+
+
 def _request_miss(request: RequestSpec, cls: ClassView, matcher: DeviceMatcher) -> str:
     why = []
     for device, fingerprint in cls.devices:
@@ -136,27 +163,25 @@ def _request_miss(request: RequestSpec, cls: ClassView, matcher: DeviceMatcher) 
         for si, source in enumerate(request.selectors):
             outcome = matcher.matches(source, device, fingerprint)
             if not outcome.matched:
-                values = _values_read(source, device)
-                detail = f" ({values})" if values else ""
                 if outcome.error:
+                    values = _values_read(source, device)
+                    detail = f" ({values})" if values else ""
                     why.append(f"selector {si + 1} fails on device {device.name}{detail}: {outcome.error}")
                 else:
-                    why.append(f"selector {si + 1} is false on device {device.name}{detail}: {source}")
+                    why.append(f"selector {si + 1} is false on device {device.name}{_false_detail(source, device, fingerprint, matcher)}")
                 break
     return f"device request {request.name!r}: " + "; ".join(why or ["the class has no devices"])
 
 
 def match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> EngineMatch:
-    memo = _memo(matcher)
-    key = (engine.members, cls.key)
-    if memo is not None:
-        hit = memo.get(key)
-        if hit is not None:
-            return hit
-    result = _match_engine(engine, cls, matcher)
-    if memo is not None:
-        memo.remember(key, result)
-    return result
+    """Whether (and how) the engine's members are met on the class; memoized on the matcher."""
+    if not matcher.cache:
+        return _match_engine(engine, cls, matcher)
+    key = (engine.key, cls.key)
+    hit = matcher.engine_fits.get(key)
+    if hit is None:
+        hit = matcher.engine_fits.remember(key, _match_engine(engine, cls, matcher))
+    return hit  # type: ignore[no-any-return]
 
 
 def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> EngineMatch:
@@ -173,13 +198,13 @@ def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) ->
                     chosen = device
                     break
             if chosen is None:
-                return Mismatch(f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
+                return Mismatch(lambda mi=mi, member=member, request=request: f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
             if chosen.claim == "DRA":
                 claims.append(DeviceClaim(request.name, chosen.device_class_name or "", request.count, request.selectors))
             # A Synthetic device is not claimed through DRA, but the pod still occupies it.
             demand[chosen.name] = demand.get(chosen.name, 0) + request.count
         for name, n in demand.items():
-            per_node = dict((d.name, d.count) for d, _ in cls.devices)[name]
+            per_node = cls.per_node[name]
             if n > per_node:
                 return Mismatch(f"member {mi + 1} ({member.role}) claims {n} of device {name} per pod; a node has {per_node}")
         fits.append(MemberFit(tuple(claims), demand))

@@ -9,8 +9,8 @@ index. Within a cluster, engines are assigned to pools by a bounded backtracking
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica, Toleration
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
@@ -20,7 +20,8 @@ from laneway.placement.capacity import PoolCapacity
 from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher
 from laneway.placement.existing import ExistingReplica, existing_replica
 from laneway.placement.fleet import ClusterView, Fleet, PoolView
-from laneway.placement.matching import EngineFit, EngineSpec, compile_errors, match_engine
+from laneway.placement.gc_pause import collection_paused
+from laneway.placement.matching import EngineFit, EngineSpec, Mismatch, compile_errors, match_engine
 from laneway.placement.model import (
     EnginePlacement,
     MemberPlacement,
@@ -69,6 +70,14 @@ class _Deployment:
     engines: tuple[EngineSpec, ...]
     requirements: list[Requirement]
     tolerations: list[Toleration]
+    closed: Mapping[str, str] = field(default_factory=dict)
+    """Clusters that take no new replica of this deployment, with why (they keep running ones)."""
+
+    @property
+    def selection_key(self) -> tuple[object, ...]:
+        """What cluster eligibility depends on, besides the cluster: deployments that share it
+        share the answer."""
+        return (tuple(self.requirements), tuple((t.key, t.operator, t.value, t.effect) for t in self.tolerations))
 
 
 def _tolerated(tolerations: Sequence[Toleration], key: str, value: str, effect: str) -> bool:
@@ -82,6 +91,13 @@ def _selected(d: _Deployment, cluster: ClusterView) -> list[Requirement]:
 
 def _ineligibility(d: _Deployment, cluster: ClusterView) -> str | None:
     """Why a cluster takes no new replica of this deployment, or None when it may."""
+    closed = d.closed.get(cluster.name)
+    return closed if closed is not None else _profile_ineligibility(d, cluster)
+
+
+def _profile_ineligibility(d: _Deployment, cluster: ClusterView) -> str | None:
+    """Why a cluster takes no new replica, from what its profile holds (labels, taints,
+    readiness, gateway) and the deployment's selector and tolerations; None when it may."""
     failing = _selected(d, cluster)
     if failing:
         return f"not selected ({', '.join(r.describe() for r in failing)} wanted)"
@@ -236,26 +252,54 @@ def _group(reasons: list[Reason]) -> tuple[Reason, ...]:
     return tuple(out[:MAX_REASONS]) + ((Reason(f"... and {len(out) - MAX_REASONS} more reasons"),) if len(out) > MAX_REASONS else ())
 
 
-def _eligible_stream(d: _Deployment, fleet: Fleet, ineligible: list[tuple[str, tuple[ClusterView, ...]]]) -> Iterator[ClusterView]:
-    """Eligible clusters by name; profiles (clusters that look alike) are judged once.
-    Ineligible profiles are collected with their reason, to explain a short placement."""
-    ok = []
-    for _, members in fleet.profiles:
-        why = _ineligibility(d, members[0])
-        ok.append(why is None)
-        if why is not None:
-            ineligible.append((why, members))
-    profile_of = fleet.profile_of
-    return (c for c in fleet.clusters if ok[profile_of[c.name]])
+Ineligible = list[tuple[str, tuple[ClusterView, ...]]]
 
 
-def _fill(d: _Deployment, kept: list[ReplicaPlacement], wanted: int, fleet: Fleet, usage: Usage, matcher: DeviceMatcher) -> tuple[list[ReplicaPlacement], list[Reason], bool]:
+class Eligibility:
+    """Which clusters take new replicas, per cluster selector and tolerations, for one plan.
+
+    Clusters that look alike (a profile) are judged once, and deployments that select alike
+    share the answer, so a re-plan of thousands of deployments over a thousand clusters judges a
+    few hundred (selection, profile) pairs rather than millions of (deployment, cluster) ones."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._answers: dict[tuple[object, ...], tuple[tuple[ClusterView, ...], Ineligible]] = {}
+
+    def of(self, d: _Deployment) -> tuple[tuple[ClusterView, ...], Ineligible]:
+        """Eligible clusters by name, and the ineligible ones grouped by reason."""
+        key = d.selection_key
+        answer = self._answers.get(key)
+        if answer is None:
+            ok = []
+            ineligible: Ineligible = []
+            for _, members in self.fleet.profiles:
+                why = _profile_ineligibility(d, members[0])
+                ok.append(why is None)
+                if why is not None:
+                    ineligible.append((why, members))
+            profile_of = self.fleet.profile_of
+            answer = self._answers[key] = (tuple(c for c in self.fleet.clusters if ok[profile_of[c.name]]), ineligible)
+        if not d.closed:
+            return answer
+        eligible, ineligible = answer
+        closed: dict[str, list[ClusterView]] = {}
+        for c in eligible:
+            why = d.closed.get(c.name)
+            if why is not None:
+                closed.setdefault(why, []).append(c)
+        return tuple(c for c in eligible if c.name not in d.closed), [*ineligible, *((w, tuple(cs)) for w, cs in closed.items())]
+
+
+def _fill(
+    d: _Deployment, kept: list[ReplicaPlacement], wanted: int, fleet: Fleet, usage: Usage, matcher: DeviceMatcher, eligibility: Eligibility
+) -> tuple[list[ReplicaPlacement], list[Reason], bool]:
     reasons: list[Reason] = []
     placed = list(kept)
     if len(placed) >= wanted:
         return placed, reasons, True
-    ineligible: list[tuple[str, tuple[ClusterView, ...]]] = []
-    fresh = _eligible_stream(d, fleet, ineligible)
+    eligible, ineligible = eligibility.of(d)
+    fresh = iter(eligible)
     count: dict[str, int] = {}
     for r in placed:
         count[r.cluster] = count.get(r.cluster, 0) + 1
@@ -301,7 +345,7 @@ def _fill(d: _Deployment, kept: list[ReplicaPlacement], wanted: int, fleet: Flee
     return placed, reasons, any_eligible
 
 
-def _prepare(obj: ModelDeployment) -> _Deployment:
+def _prepare(obj: ModelDeployment, closed: Mapping[str, str]) -> _Deployment:
     spec = obj.spec.template.spec
     return _Deployment(
         obj=obj,
@@ -309,6 +353,7 @@ def _prepare(obj: ModelDeployment) -> _Deployment:
         engines=tuple(EngineSpec.of(e) for e in spec.engines),
         requirements=spec.cluster_selector.requirements(),
         tolerations=list(spec.tolerations),
+        closed=dict(closed),
     )
 
 
@@ -316,7 +361,7 @@ def _matches_nothing(d: _Deployment, fleet: Fleet, matcher: DeviceMatcher) -> li
     """Engines no published class in use by any pool can meet: the 'matches nothing' bad edit."""
     reasons = []
     for spec in d.engines:
-        misses = []
+        misses: list[tuple[str, Mismatch]] = []
         for name in fleet.used_classes:
             cls = fleet.classes.get(name)
             if cls is None:
@@ -324,10 +369,10 @@ def _matches_nothing(d: _Deployment, fleet: Fleet, matcher: DeviceMatcher) -> li
             m = match_engine(spec, cls, matcher)
             if isinstance(m, EngineFit):
                 break
-            misses.append(Reason(f"class {name}: {m.message}"))
+            misses.append((name, m))
         else:
             prefix = f"engine {spec.name}: " if len(d.engines) > 1 else ""
-            reasons.extend(Reason(prefix + r.message) for r in misses)
+            reasons.extend(Reason(f"{prefix}class {name}: {m.message}") for name, m in misses)
             if not misses:
                 reasons.append(Reason(prefix + "no node pool is published in the fleet"))
     return reasons
@@ -341,14 +386,34 @@ def plan_fleet(
     replicas: Sequence[ModelReplica] = (),
     matcher: DeviceMatcher = DEFAULT_MATCHER,
     fleet: Fleet | None = None,
+    closed: Mapping[ObjectKey, Mapping[str, str]] | None = None,
 ) -> list[Placement]:
     """Plan every deployment against one fleet. Existing replicas of every deployment (and of
     deployments not given, which keep their capacity) are charged first; then deployments fill
-    in (namespace, name) order, each seeing the capacity the ones before it took."""
+    in (namespace, name) order, each seeing the capacity the ones before it took.
+
+    `closed` names, per deployment, clusters that take no new replica of it, with the reason
+    the explanation gives (a ModelCache not staged there): unlike a cluster left out of the
+    input, a closed cluster keeps the replicas already running on it."""
+    with collection_paused():
+        return _plan_fleet(deployments, clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, fleet=fleet, closed=closed)
+
+
+def _plan_fleet(
+    deployments: Sequence[ModelDeployment],
+    *,
+    clusters: Sequence[InferenceCluster],
+    classes: Sequence[InferenceClass],
+    replicas: Sequence[ModelReplica],
+    matcher: DeviceMatcher,
+    fleet: Fleet | None,
+    closed: Mapping[ObjectKey, Mapping[str, str]] | None,
+) -> list[Placement]:
     fleet = fleet or Fleet.build(clusters, classes)
-    prepared = sorted((_prepare(d) for d in deployments), key=lambda d: d.key)
+    closed = closed or {}
+    prepared = sorted((_prepare(d, closed.get(d.key, {})) for d in deployments), key=lambda d: d.key)
     keys = {d.key for d in prepared}
-    existing = [existing_replica(r, fleet) for r in replicas]
+    existing = [existing_replica(r, fleet, matcher) for r in replicas]
     usage = Usage(fleet)
     mine: dict[ObjectKey, list[ExistingReplica]] = {k: [] for k in keys}
     for r in existing:
@@ -382,6 +447,7 @@ def plan_fleet(
         states.append((d, invalid, nothing, kept, sorted(set(removed))))
 
     out = []
+    eligibility = Eligibility(fleet)
     for d, invalid, nothing, kept, removed in states:
         wanted = d.obj.spec.replicas
         if invalid:
@@ -398,7 +464,7 @@ def plan_fleet(
             )
             out.append(Placement(d.key, wanted, tuple(kept), tuple(removed), cond, grouped))
             continue
-        placed, reasons, any_eligible = _fill(d, kept, wanted, fleet, usage, matcher)
+        placed, reasons, any_eligible = _fill(d, kept, wanted, fleet, usage, matcher, eligibility)
         placed.sort(key=lambda r: r.index)
         if len(placed) >= wanted:
             cond = ScheduledCondition("True", "Scheduled", f"{len(placed)} of {wanted} replicas placed")
@@ -421,7 +487,11 @@ def plan(
     classes: Sequence[InferenceClass],
     replicas: Sequence[ModelReplica] = (),
     matcher: DeviceMatcher = DEFAULT_MATCHER,
+    closed: Mapping[str, str] | None = None,
 ) -> Placement:
     """Plan one deployment. `replicas` are every ModelReplica in the fleet: the deployment's own
-    are retained or dropped, everyone else's only take capacity."""
-    return plan_fleet([deployment], clusters=clusters, classes=classes, replicas=replicas, matcher=matcher)[0]
+    are retained or dropped, everyone else's only take capacity. `closed` maps cluster names
+    that take no new replica of it to why (see `plan_fleet`)."""
+    return plan_fleet(
+        [deployment], clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, closed={deployment.key: closed or {}}
+    )[0]

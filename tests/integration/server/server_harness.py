@@ -16,7 +16,6 @@ import httpx
 from laneway.server.app import bound_address, create_app, serve
 from laneway.server.auth import create_token
 from laneway.store.base import Store
-from laneway.store.memory import MemoryStore
 
 START_TIMEOUT = 10.0
 

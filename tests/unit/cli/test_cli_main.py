@@ -122,6 +122,26 @@ def test_other_parts_commands_are_registered_when_present() -> None:
 
     from laneway.cli.main import COMMAND_MODULES
 
+    ctx = click.Context(main)
     for module in COMMAND_MODULES:
         present = importlib.util.find_spec(module) is not None
-        assert (module.rsplit(".", 1)[1] in main.commands) == present
+        name = module.rsplit(".", 1)[1]
+        assert (name in main.list_commands(ctx)) == present
+        if present:
+            command = main.get_command(ctx, name)
+            assert command is not None and command.name == name, f"{module} must export a command named {name!r}"
+
+
+def test_commands_load_lazily() -> None:
+    """`laneway engine sim` (what the local driver starts) must not import the scheduler,
+    the Kubernetes client or the other commands: it runs as a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from laneway.cli.main import main; "
+        "main.get_command(__import__('click').Context(main), 'engine'); "
+        "print(','.join(m for m in ('laneway.placement', 'kubernetes', 'boto3', 'laneway.cli.get') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == ""

@@ -53,3 +53,30 @@ def test_invalid_input_exits_two(tmp_path):
     result = CliRunner().invoke(main, ["plan", "-f", str(bad)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+    assert "nothing was planned" in result.output and "applied" not in result.output
+    assert "spec.replicas" in result.output
+
+
+def test_existing_replicas_are_kept_and_a_replica_without_index_is_refused(tmp_path):
+    from laneway.cli.main import main
+    from laneway.placement import plan as schedule
+
+    fleet = write_fleet(tmp_path, replicas=1)
+    d = deployment("llama", replicas=1, selectors=[BIG], match_labels={"region": "us-east"})
+    clusters = [cluster("us-east-1", [("gpu-h100", "h100", 2), ("gpu-h200", "h200", 1)], labels={"region": "us-east"})]
+    (placed,) = schedule(d, clusters=clusters, classes=[gpu_class("h100"), gpu_class("h200", memory="141Gi")]).replicas
+    from laneway.placement.compose import compose_replica
+
+    replica = compose_replica(d, placed).wire()
+    replica.pop("status", None)
+    kept = tmp_path / "replica.yaml"
+    kept.write_text(yaml.safe_dump(replica))
+    result = CliRunner().invoke(main, ["plan", "-f", str(fleet), "-f", str(kept), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["deployments"][0]["replicas"][0]["retained"] is True
+
+    del replica["metadata"]["labels"]["laneway.dev/replica-index"]
+    kept.write_text(yaml.safe_dump(replica))
+    result = CliRunner().invoke(main, ["plan", "-f", str(fleet), "-f", str(kept)])
+    assert result.exit_code == 2
+    assert "laneway.dev/replica-index label is missing" in result.output and "Traceback" not in result.output

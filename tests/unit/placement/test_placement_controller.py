@@ -3,6 +3,7 @@
 import asyncio
 
 from laneway.api.conditions import find_condition, set_condition
+from laneway.api.kinds.deployment import ModelCacheRef
 from laneway.api.meta import ObjectKey
 from laneway.control.base import ControlContext
 from laneway.control.deployment import DeploymentController
@@ -69,10 +70,13 @@ def test_scale_down_deletes_and_bad_edit_keeps():
     bad = deployment("llama", replicas=3, selectors=["device.driver =="])
     d = store.get("ModelDeployment", key)
     store.update(d.model_copy(update={"spec": bad.spec}))
+    before = replicas(store)["llama-0"]
     reconcile(ctl, key)
     assert sorted(replicas(store)) == ["llama-0"]
     cond = find_condition(store.get("ModelDeployment", key).status.conditions, "ReplicasScheduled")
     assert cond.reason == "InvalidNodeSelector"
+    after = replicas(store)["llama-0"]
+    assert after.metadata.resource_version == before.metadata.resource_version, "the broken template is not rolled onto it"
 
 
 def test_short_placement_and_watches():
@@ -92,3 +96,40 @@ def test_short_placement_and_watches():
     assert find_condition(d.status.conditions, "ReplicasScheduled").reason == "InsufficientCapacity"
     r = next(iter(replicas(store).values()))
     assert ctl.watches["ModelReplica"](r) == [key]
+
+
+def test_placement_change_is_recorded_in_status_and_log(caplog):
+    store, ctl, key = setup(replicas=2)
+    ctl.ctx.clock = lambda: 1_700_000_000.0
+    with caplog.at_level("INFO", logger="laneway.control.deployment"):
+        reconcile(ctl, key)
+    change = store.get("ModelDeployment", key).wire()["status"]["lastPlacementChange"]
+    assert change == {"time": "2023-11-14T22:13:20Z", "message": "created llama-0 on a; created llama-1 on b"}
+    assert "placement of default/llama changed: created llama-0 on a; created llama-1 on b" in caplog.text
+    revision = store.revision()
+    ctl.ctx.clock = lambda: 1_700_000_600.0
+    reconcile(ctl, key)
+    assert store.revision() == revision, "no change, no write: the record keeps the last change"
+    d = store.get("ModelDeployment", key)
+    store.update(d.model_copy(update={"spec": d.spec.model_copy(update={"replicas": 1})}))
+    reconcile(ctl, key)
+    change = store.get("ModelDeployment", key).wire()["status"]["lastPlacementChange"]
+    assert change == {"time": "2023-11-14T22:23:20Z", "message": "deleted llama-1 from b"}
+
+
+def test_cache_gate_closes_clusters_but_keeps_running_replicas():
+    """A modelCacheRef edit to a cache that does not exist is a bad edit: it places nothing new
+    and tears nothing down."""
+    store, ctl, key = setup(replicas=2)
+    reconcile(ctl, key)
+    assert sorted(replicas(store)) == ["llama-0", "llama-1"]
+    d = store.get("ModelDeployment", key)
+    spec = d.spec.model_copy(deep=True)
+    spec.replicas = 3
+    spec.template.spec.model_cache_ref = ModelCacheRef(name="nope")
+    store.update(d.model_copy(update={"spec": spec}))
+    reconcile(ctl, key)
+    assert sorted(replicas(store)) == ["llama-0", "llama-1"]
+    cond = find_condition(store.get("ModelDeployment", key).status.conditions, "ReplicasScheduled")
+    assert (cond.status, cond.reason) == ("False", "NoClusters")
+    assert "ModelCache 'nope' is not staged here" in cond.message and "create it" in cond.message

@@ -209,3 +209,53 @@ def test_synthetic_devices_are_capacity_but_not_claims():
     assert p.replicas[0].engines[0].members[0].device_requests == ()
     packed = cluster("c", [{"name": "p", "className": "cpu", "nodeCount": 1, "accounting": "Device"}])
     assert len(plan(deployment("m", replicas=3), clusters=[packed], classes=[cpu]).replicas) == 2
+
+
+def test_closed_cluster_keeps_running_replicas_and_takes_no_new_one():
+    """What a ModelCache gate uses: a closed cluster is not a gone cluster."""
+    c = [cluster("a", [("p", "h100", 4)]), cluster("b", [("p", "h100", 4)])]
+    d = deployment("m", replicas=1)
+    existing = as_replicas(d, plan(d, clusters=c, classes=[H100]).replicas)
+    assert existing[0].spec.cluster_name == "a"
+    closed = {"a": "ModelCache 'w' is not staged here"}
+    p = plan(deployment("m", replicas=3), clusters=c, classes=[H100], replicas=existing, closed=closed)
+    assert [(r.index, r.cluster, r.retained) for r in p.replicas] == [(0, "a", True), (1, "b", False), (2, "b", False)]
+    short = plan(deployment("m", replicas=3), clusters=c, classes=[H100], replicas=existing, closed={**closed, "b": "closed too"})
+    assert [r.index for r in short.replicas] == [0] and not short.removed
+    assert short.condition.reason == "NoClusters"
+    assert "a: ModelCache 'w' is not staged here" in [r.text() for r in short.reasons]
+
+
+def test_plan_restores_the_garbage_collector_as_it_found_it():
+    import gc
+
+    c = [cluster("a", [("p", "h100", 4)])]
+    assert gc.isenabled()
+    plan(deployment("m"), clusters=c, classes=[H100])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        plan(deployment("m"), clusters=c, classes=[H100])
+        assert not gc.isenabled(), "a caller that disabled collection keeps it disabled"
+    finally:
+        gc.enable()
+
+
+def test_running_replicas_occupy_synthetic_devices_too():
+    """A replica on a Synthetic-only pool (the local CPU) claims nothing through DRA, yet its
+    node is taken: neither another deployment nor its own next replica may land there."""
+    from laneway.api.kinds import InferenceClass
+
+    cpu = InferenceClass.model_validate(
+        {"metadata": {"name": "cpu"}, "spec": {"devices": [{"name": "gpu", "claim": "Synthetic", "driver": "cpu.laneway.dev", "count": 2}]}}
+    )
+    one_node = [cluster("c", [("p", "cpu", 1)])]
+    a = deployment("a")
+    running = as_replicas(a, plan(a, clusters=one_node, classes=[cpu]).replicas)
+    other = plan(deployment("b"), clusters=one_node, classes=[cpu], replicas=running)
+    assert not other.replicas and "needs 1 free node, 0 free" in other.condition.message
+    scaled = plan(deployment("a", replicas=2), clusters=one_node, classes=[cpu], replicas=running)
+    assert [(r.index, r.retained) for r in scaled.replicas] == [(0, True)]
+    packed = [cluster("c", [{"name": "p", "className": "cpu", "nodeCount": 1, "accounting": "Device"}])]
+    running = as_replicas(a, plan(a, clusters=packed, classes=[cpu]).replicas)
+    assert len(plan(deployment("b", replicas=3), clusters=packed, classes=[cpu], replicas=running).replicas) == 1  # 2 cores, 1 taken

@@ -24,6 +24,7 @@ from celpy.evaluation import Activation, CELEvalError, Evaluator
 from laneway.api.kinds.platform import ClassDevice
 from laneway.placement.dra.functions import FUNCTIONS
 from laneway.placement.dra.quantity import QuantityError, parse_quantity
+from laneway.placement.dra.reads import Path, reads
 from laneway.placement.dra.semver import SemverError, parse_semver
 
 DEFAULT_STEP_BUDGET = 20_000
@@ -75,9 +76,23 @@ class _BoundedEvaluator(Evaluator):
 
 class _BoundedRunner(celpy.InterpretedRunner):
     step_budget: int = DEFAULT_STEP_BUDGET
+    _base: Activation | None = None
+
+    def base_activation(self) -> Activation:
+        """The functions and annotations every evaluation starts from, built once per program:
+        celpy rebuilds them on each call, about a sixth of evaluating a small selector
+        (measured: 290 us down to 240 us). The evaluator clones it before binding `device`, so
+        sharing it is safe."""
+        if self._base is None:
+            self._base = self.new_activation()
+        return self._base
 
     def evaluate(self, context: Any) -> celtypes.Value:
-        evaluator = _BoundedEvaluator(self.ast, self.new_activation(), _Budget(self.step_budget))
+        return self.evaluate_tree(self.ast, context)
+
+    def evaluate_tree(self, tree: lark.Tree, context: Any) -> celtypes.Value:
+        """Evaluate `tree` (the program or one of its subtrees) with the step budget."""
+        evaluator = _BoundedEvaluator(tree, self.base_activation(), _Budget(self.step_budget))
         return evaluator.evaluate(context)
 
 
@@ -90,10 +105,12 @@ class CompileError(ValueError):
 
 @dataclass(frozen=True)
 class Program:
-    """One compiled selector, ready to evaluate against many devices."""
+    """One compiled selector, ready to evaluate against many devices. `reads` are the fixed
+    device paths it reads (see `reads.py`), or None when it reads the device another way."""
 
     source: str
     runner: celpy.Runner
+    reads: tuple[Path, ...] | None = None
 
 
 def compile_selector(source: str) -> Program:
@@ -105,7 +122,7 @@ def compile_selector(source: str) -> Program:
         raise CompileError(f"syntax error:\n{str(e).rstrip() or source}") from None
     except Exception as e:  # noqa: BLE001 - any compiler failure is the selector's fault, reported as such
         raise CompileError(f"{type(e).__name__}: {e}") from None
-    return Program(source, runner)
+    return Program(source, runner, reads(ast))
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,17 @@ def evaluate(program: Program, device: Mapping[str, Any]) -> Outcome:
     if not isinstance(result, celtypes.BoolType):
         return Outcome(False, f"the selector returned {type(result).__name__.removesuffix('Type').lower()}, not a bool")
     return Outcome(bool(result))
+
+
+def evaluate_subtree(program: Program, tree: lark.Tree, device: Mapping[str, Any]) -> Any:
+    """The value of one part of a compiled selector on a device (an error or spent budget is
+    returned as the exception, never raised): how explanations find the clause that is false."""
+    runner = program.runner
+    assert isinstance(runner, _BoundedRunner)
+    try:
+        return runner.evaluate_tree(tree, {"device": device})
+    except Exception as e:  # noqa: BLE001 - a clause that fails is simply not true
+        return e
 
 
 def _eval_error_text(error: CELEvalError) -> str:

@@ -1,9 +1,11 @@
 """Compile-once, evaluate-once: the cache between DRA selectors and the scheduler.
 
 A selector's source compiles once per process; a (selector, device) pair evaluates once per
-distinct device description, because the answer depends on nothing else. A fleet of
-thousands of pools publishes only a handful of InferenceClasses, so a full re-plan evaluates
-almost nothing. `DeviceMatcher(cache=False)` turns both caches off: the benchmark's baseline.
+distinct device description, because the answer depends on nothing else, and once per
+distinct set of the values the selector reads when it reads the device only by fixed paths
+(`reads.py`): classes that differ in what a selector does not look at share its evaluation.
+A fleet of thousands of pools publishes only a handful of InferenceClasses, so a full re-plan
+evaluates almost nothing. `DeviceMatcher(cache=False)` turns both caches off: the benchmark's baseline.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from laneway.api.kinds.platform import ClassDevice
 from laneway.placement.dra.environment import CompileError, Outcome, Program, compile_selector, device_value, evaluate
+from laneway.placement.dra.explain import FalseClause, false_clause
+from laneway.placement.dra.reads import projection
 
 DEFAULT_MAX_PROGRAMS = 4096
 DEFAULT_MAX_RESULTS = 262_144
@@ -44,6 +48,10 @@ class DeviceMatcher:
         self._programs: _Lru = _Lru(max_programs)
         self._results: _Lru = _Lru(max_results)
         self._values: _Lru = _Lru(max_programs)
+        self._explanations: _Lru = _Lru(max_programs)
+        self._by_values: _Lru = _Lru(max_results)
+        self.engine_fits: _Lru = _Lru(max_results // 4)
+        """The scheduler's (engine, class) answers, kept here so they live and die with these caches."""
         self.compilations = 0
         self.evaluations = 0
 
@@ -70,10 +78,30 @@ class DeviceMatcher:
         program = self.compile(source)
         if isinstance(program, CompileError):
             outcome = Outcome(False, f"does not compile: {program}")
-        else:
+            return self._results.remember(key, outcome) if self.cache else outcome
+        value = self._device_value(device, fingerprint)
+        if not self.cache:
             self.evaluations += 1
-            outcome = evaluate(program, self._device_value(device, fingerprint))
-        return self._results.remember(key, outcome) if self.cache else outcome
+            return evaluate(program, value)
+        # Devices that agree on every value the selector reads get the same answer: evaluate once.
+        shared = (source, projection(program.reads, value)) if program.reads is not None else None
+        outcome = self._by_values.get(shared) if shared is not None else None
+        if outcome is None:
+            self.evaluations += 1
+            outcome = evaluate(program, value)
+            if shared is not None:
+                self._by_values.remember(shared, outcome)
+        return self._results.remember(key, outcome)  # type: ignore[no-any-return]
+
+    def explain_false(self, source: str, device: ClassDevice, fingerprint: str | None = None) -> FalseClause | None:
+        """Which clause of a selector that is false on `device` fails, and what it needs (None
+        when the selector does not compile). For explanations only: it evaluates clause by clause."""
+        key = (source, fingerprint or device_fingerprint(device))
+        if self.cache and key in self._explanations:
+            return self._explanations[key]  # type: ignore[no-any-return]
+        program = self.compile(source)
+        clause = None if isinstance(program, CompileError) else false_clause(program, self._device_value(device, fingerprint))
+        return self._explanations.remember(key, clause) if self.cache else clause
 
     def _device_value(self, device: ClassDevice, fingerprint: str | None) -> Any:
         if not self.cache:
