@@ -273,9 +273,12 @@ class CacheController:
             except CacheError as exc:
                 job.error = exc
                 log.warning("hydrating %s into %s failed: %s", source.describe(), dest, exc)
-            except Exception as exc:  # a bug or an OS error: report it on the status, do not kill the thread silently
+            except Exception as exc:  # an OS or network error (or a bug): report it on the status
                 job.error = CacheError(f"{type(exc).__name__}: {exc}")
-                log.exception("hydrating %s into %s failed", source.describe(), dest)
+                # One line per failed attempt: an offline machine retries every 30 s, and a
+                # traceback each time buries the log. The traceback is there at debug level.
+                log.warning("hydrating %s into %s failed: %s: %s", source.describe(), dest, type(exc).__name__, exc)
+                log.debug("hydration failure of %s", source.describe(), exc_info=True)
             finally:
                 job.finished_at = self.ctx.clock()
 

@@ -55,6 +55,31 @@ def default_identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+def dead_local_holder(holder: str, *, hostname: str, pid_alive: Callable[[int], bool]) -> bool:
+    """Whether `holder` (a `default_identity()`) names a process of this host that is gone.
+
+    A `laneway up` killed with SIGKILL leaves its lease to expire on its own (15 s); the next
+    one on the same machine need not wait when the holder provably no longer runs. Holders
+    from other hosts, or in another format, are never judged dead.
+    """
+    host, sep, rest = holder.rpartition("-")
+    host, sep2, pid_text = host.rpartition("-")
+    if not (sep and sep2) or host != hostname or not pid_text.isdigit() or not rest:
+        return False
+    pid = int(pid_text)
+    return pid != os.getpid() and not pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class ManagerOptions:
     """Timings of the manager. The defaults suit a fleet; tests shorten them."""
@@ -209,7 +234,14 @@ class Manager:
     def _try_acquire(self) -> bool:
         opts = self._options
         try:
-            return self._store.acquire_lease(opts.lease_name, self._identity, opts.lease_ttl)
+            if self._store.acquire_lease(opts.lease_name, self._identity, opts.lease_ttl):
+                return True
+            current = self._store.get_lease(opts.lease_name)
+            if current is not None and dead_local_holder(current.holder, hostname=socket.gethostname(), pid_alive=_pid_alive):
+                log.info("controller manager %s: lease holder %s no longer runs on this host; taking over", self._identity, current.holder)
+                self._store.release_lease(opts.lease_name, current.holder)
+                return self._store.acquire_lease(opts.lease_name, self._identity, opts.lease_ttl)
+            return False
         except Exception:
             log.exception("controller manager %s: acquiring lease %s failed", self._identity, opts.lease_name)
             return False

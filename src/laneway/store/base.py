@@ -149,6 +149,9 @@ class Store(Protocol):
 
     def release_lease(self, name: str, holder: str) -> None: ...
 
+    def get_lease(self, name: str) -> Lease | None:
+        """The lease as stored (expired or not), or None when never taken."""
+
     def put_token(self, record: TokenRecord) -> None: ...
 
     def find_token(self, token_sha256: str) -> TokenRecord | None: ...
