@@ -191,6 +191,20 @@ class Target:
     headers: dict[str, str]
     requests: dict[str, int] = field(default_factory=dict)
     """Requests sent per mode, warm-up and checks included (to audit the gateway's metering)."""
+    pid: int | None = None
+    """The serving process, whose CPU time per request is measured (None: not measured)."""
+    cpu_per_request: list[float] = field(default_factory=list)
+    """CPU seconds of the serving process per request, one value per measurement."""
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User plus system CPU seconds the process `pid` has used so far (None when not known)."""
+    if pid is None:
+        return None
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 async def load(target: Target, mode: str, *, concurrency: int, seconds: float) -> tuple[float, list[float]]:
@@ -217,9 +231,13 @@ async def load(target: Target, mode: str, *, concurrency: int, seconds: float) -
             await one()
         started = time.perf_counter()
         deadline = started + seconds
+        cpu_before = cpu_seconds(target.pid)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_seconds(target.pid)
     target.requests[mode] = target.requests.get(mode, 0) + sent
+    if cpu_before is not None and cpu_after is not None and latencies:
+        target.cpu_per_request.append((cpu_after - cpu_before) / len(latencies))
     return len(latencies) / elapsed, latencies
 
 
@@ -267,8 +285,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def spawn(role: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--serve", role, *args])
+def spawn(role: str, *args: str, pythonpath: str | None = None) -> subprocess.Popen[bytes]:
+    env = None
+    if pythonpath:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.Popen([sys.executable, __file__, "--serve", role, *args], env=env)
 
 
 async def wait_listening(port: int, timeout: float = 15.0) -> None:
@@ -288,6 +309,8 @@ async def measure(targets: list[Target], mode: str, conc: int, args: argparse.Na
     lat: dict[str, list[float]] = {t.name: [] for t in targets}
     ratio: dict[str, list[float]] = {t.name: [] for t in targets}
     vs_litellm: list[float] = []
+    for t in targets:
+        t.cpu_per_request.clear()
     for r in range(args.rounds):
         order = targets[r % len(targets):] + targets[:r % len(targets)]  # no target always goes first
         this: dict[str, float] = {}
@@ -307,8 +330,9 @@ async def measure(targets: list[Target], mode: str, conc: int, args: argparse.Na
         p50, p99 = pct(lat[t.name], 0.5), pct(lat[t.name], 0.99)
         spread = f"{min(ratio[t.name]):.2f}-{max(ratio[t.name]):.2f}" if ratio[t.name] else "-"
         med = f"{statistics.median(ratio[t.name]):.2f}" if ratio[t.name] else "-"
+        cpu = f"{statistics.median(t.cpu_per_request) * 1e3:.3f}" if t.cpu_per_request else "-"
         print(f"{mode:<13} {conc:>4} {t.name:<8} {statistics.median(rps[t.name]):>8.0f} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} "
-              f"{(p50 - d50) * 1e3:>8.2f} {(p99 - d99) * 1e3:>8.2f} {med:>8} {spread:>10}", flush=True)
+              f"{(p50 - d50) * 1e3:>8.2f} {(p99 - d99) * 1e3:>8.2f} {med:>8} {spread:>10} {cpu:>10}", flush=True)
     if vs_litellm:
         print(f"{'':<13} {'':>4} laneway / litellm: {statistics.median(vs_litellm):.0f}x (per round: "
               + ", ".join(f"{x:.0f}" for x in vs_litellm) + ")", flush=True)
@@ -326,13 +350,21 @@ async def main(args: argparse.Namespace) -> None:
         if not args.only or "bare" in args.only:
             p = free_port()
             procs.append(spawn("bare", str(p), upstream))
-            targets.append(Target("bare", f"http://127.0.0.1:{p}/v1/chat/completions", {}))
+            targets.append(Target("bare", f"http://127.0.0.1:{p}/v1/chat/completions", {}, pid=procs[-1].pid))
         if not args.only or "laneway" in args.only:
             db = str(Path(tmp.name) / "laneway.db")
             seed_store(db, upstream)
             p = free_port()
             procs.append(spawn("laneway", str(p), db))
-            targets.append(Target("laneway", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"}))
+            targets.append(Target("laneway", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"}, pid=procs[-1].pid))
+        if args.baseline:
+            # The same gateway from another source tree (e.g. a copy of src/ before a change),
+            # measured side by side as `before`.
+            db = str(Path(tmp.name) / "before.db")
+            seed_store(db, upstream)
+            p = free_port()
+            procs.append(spawn("laneway", str(p), db, pythonpath=args.baseline))
+            targets.append(Target("before", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"}, pid=procs[-1].pid))
         exe = litellm_executable(args.litellm) if not args.only or "litellm" in args.only else None
         if exe:
             p = free_port()
@@ -345,14 +377,13 @@ async def main(args: argparse.Namespace) -> None:
                 await check(t, mode)
 
         print(f"{'mode':<13} {'conc':>4} {'target':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
-              f"{'vs bare':>8} {'spread':>10}")
+              f"{'vs bare':>8} {'spread':>10} {'cpu ms/req':>10}")
         for mode in args.mode:
             for conc in args.concurrency:
                 await measure(targets, mode, conc, args)
-        lane = next((t for t in targets if t.name == "laneway"), None)
-        if lane is not None:
-            await asyncio.sleep(0.5)  # the last responses' metering runs after their last byte
-            print(await audit_metering(lane))
+        await asyncio.sleep(0.5)  # the last responses' metering runs after their last byte
+        for lane in (t for t in targets if t.name in ("laneway", "before")):
+            print(f"{lane.name}: " + await audit_metering(lane))
         if not exe:
             print("litellm: not measured (set LANEWAY_BENCH_LITELLM to a litellm executable, or pass --litellm)")
     finally:
@@ -380,6 +411,8 @@ if __name__ == "__main__":
     parser.add_argument("--mode", action="append", choices=tuple(MODES), help="Modes to measure (repeatable; default all).")
     parser.add_argument("--concurrency", action="append", type=int, help="Concurrency levels (repeatable; default 1 and 64).")
     parser.add_argument("--litellm", help="LiteLLM executable (default: $LANEWAY_BENCH_LITELLM, else `litellm` on PATH).")
+    parser.add_argument("--baseline", metavar="SRC", help="Also measure the gateway from this source tree (a directory holding "
+                        "a `laneway` package, e.g. a copy of src/ before a change), side by side as `before`.")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.serve:

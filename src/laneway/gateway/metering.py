@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -52,11 +52,24 @@ class _Series:
 
 @dataclass
 class ServiceWindow:
-    """Recent samples of one service and its lifetime counts per tier."""
+    """Recent samples of one service (or one of its entries) and its lifetime counts per tier."""
 
     samples: deque[Sample]
     requests_by_tier: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    entries: dict[str, "ServiceWindow"] = field(default_factory=dict)
+    """The same figures per service entry (by `weights.entry_name`), for a canary's judge."""
+
+    def add(self, tier: str, status: int, sample: Sample) -> None:
+        self.requests_by_tier[tier] = self.requests_by_tier.get(tier, 0) + 1
+        if status < 400:
+            self.samples.append(sample)
+        else:
+            self.errors += 1
+
+    def trim(self, edge: float) -> None:
+        while self.samples and self.samples[0].at < edge:
+            self.samples.popleft()
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,8 @@ class ServiceSummary:
     samples: int
     p95_latency: float | None
     p95_ttft: float | None
+    entries: Mapping[str, "ServiceSummary"] = field(default_factory=dict)
+    """Per service entry, the same figures (their `entries` empty)."""
 
 
 def p95(values: list[float]) -> float | None:
@@ -134,6 +149,12 @@ class Meter:
         self._refused = Counter(
             "laneway_gateway_refusals", "Requests the gateway answered itself.", ("namespace", "service", "code"), registry=self.registry
         )
+        self._failed = Counter(
+            "laneway_gateway_failed_attempts",
+            "Upstream attempts that failed before the response body and were retried elsewhere.",
+            (*labels, "code"),
+            registry=self.registry,
+        )
         self._children: dict[tuple[ObjectKey, str, str], _Series] = {}
 
     def _series(self, service: ObjectKey, endpoint: str, tier: str) -> _Series:
@@ -156,6 +177,7 @@ class Meter:
         total: float,
         prompt_tokens: int,
         completion_tokens: int,
+        entry: str = "",
     ) -> None:
         series = self._series(service, endpoint, tier)
         code = series.codes.get(status)
@@ -175,11 +197,30 @@ class Meter:
         win = self._services.get(service)
         if win is None:
             win = self._services[service] = ServiceWindow(samples=deque(maxlen=self._max))
-        win.requests_by_tier[tier] = win.requests_by_tier.get(tier, 0) + 1
-        if status < 400:
-            win.samples.append(Sample(self._clock(), total, ttft))
-        else:
-            win.errors += 1
+        sample = Sample(self._clock(), total, ttft)
+        win.add(tier, status, sample)
+        if entry:
+            sub = win.entries.get(entry)
+            if sub is None:
+                sub = win.entries[entry] = ServiceWindow(samples=deque(maxlen=self._max))
+            sub.add(tier, status, sample)
+
+    def attempt_failed(self, service: ObjectKey, *, endpoint: str, tier: str, entry: str, code: str) -> None:
+        """An attempt that failed and was retried elsewhere (a connection error, no headers in
+        time, or a 429/5xx dropped for another endpoint). The caller's request is recorded
+        once, by `record`, with its final outcome; the failure counts against the endpoint's
+        entry here, so a failing canary shows its errors even when retries hide them."""
+        self._failed.labels(service.namespace, service.name, endpoint, tier, code).inc()
+        if not entry:
+            return
+        win = self._services.get(service)
+        if win is None:
+            win = self._services[service] = ServiceWindow(samples=deque(maxlen=self._max))
+        sub = win.entries.get(entry)
+        if sub is None:
+            sub = win.entries[entry] = ServiceWindow(samples=deque(maxlen=self._max))
+        sub.requests_by_tier[tier] = sub.requests_by_tier.get(tier, 0) + 1
+        sub.errors += 1
 
     def refused(self, service: ObjectKey | None, status: int) -> None:
         ns, svc = (service.namespace, service.name) if service else ("", "")
@@ -190,16 +231,21 @@ class Meter:
         if win is None:
             return None
         edge = self._clock() - self._window
-        while win.samples and win.samples[0].at < edge:
-            win.samples.popleft()
-        samples = list(win.samples)
-        return ServiceSummary(
-            requests_by_tier=dict(win.requests_by_tier),
-            errors=win.errors,
-            samples=len(samples),
-            p95_latency=p95([s.latency for s in samples]),
-            p95_ttft=p95([s.ttft for s in samples]),
-        )
+        entries = {name: _summarize(sub, edge) for name, sub in sorted(win.entries.items())}
+        return _summarize(win, edge, entries)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _summarize(win: ServiceWindow, edge: float, entries: Mapping[str, ServiceSummary] | None = None) -> ServiceSummary:
+    win.trim(edge)
+    samples = list(win.samples)
+    return ServiceSummary(
+        requests_by_tier=dict(win.requests_by_tier),
+        errors=win.errors,
+        samples=len(samples),
+        p95_latency=p95([s.latency for s in samples]),
+        p95_ttft=p95([s.ttft for s in samples]),
+        entries=dict(entries or {}),
+    )

@@ -32,6 +32,7 @@ from laneway.autoscale.gauges import DemandCollector, ServiceDemand
 from laneway.autoscale.hold import ColdStartHold
 from laneway.gateway.balancer import Unavailable, choose
 from laneway.gateway.config import GatewayConfig
+from laneway.gateway.deadlines import Deadlines
 from laneway.gateway.errors import GatewayError, error_response
 from laneway.gateway.health import EndpointState
 from laneway.gateway.keys import presented_key
@@ -77,6 +78,7 @@ class Proxy:
         self.demand = ServiceDemand()
         self.meter.registry.register(DemandCollector(self.demand))
         self.cold_start = ColdStartHold(timeout=config.cold_start_timeout)
+        self.deadlines = Deadlines(resolution=max(0.01, min(1.0, config.headers_timeout / 10)), clock=clock)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -86,8 +88,10 @@ class Proxy:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
+        self.deadlines.start()
 
     async def close(self) -> None:
+        await self.deadlines.stop()
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -122,6 +126,8 @@ class Proxy:
             else:
                 routed = route_prefixed(table, path, grant)
             route_key = routed.route.key
+            if routed.route.retired:
+                raise GatewayError(410, routed.route.retired, "service_retired")
             admission = self.limiter.admit((route_key, routed.key_id), routed.route.rate_limit)
             if not admission.allowed:
                 raise GatewayError(
@@ -272,6 +278,9 @@ class Proxy:
                     return await self._respond(request, routed, pending, started, added_usage)
                 pending[0].release()
                 self._release(pending[3])
+                self.meter.attempt_failed(
+                    route.key, endpoint=pending[1].name, tier=pending[2], entry=pending[1].entry, code=str(pending[0].status)
+                )
                 pending = None
             elif attempts and (attempts >= cfg.max_attempts or not self.budget.try_retry()):
                 raise GatewayError(502, f"Upstream of service {route.key} failed after {attempts} attempt(s): {last_error}.", "upstream_failed")
@@ -283,14 +292,14 @@ class Proxy:
             spill_on_timeout = tier == "Primary" and route.queue_timeout is not None and route.has_overflow
             wait = route.queue_timeout if spill_on_timeout and route.queue_timeout else cfg.headers_timeout
             try:
-                async with asyncio.timeout(wait):
-                    up = await self.session.request(
-                        request.method,
-                        target.base_url + url_tail,
-                        headers=_upstream_headers(headers, target),
-                        data=_body_for(target, body, payload),
-                        allow_redirects=False,
-                    )
+                up = await self._send(
+                    request.method,
+                    target.base_url + url_tail,
+                    _upstream_headers(headers, target),
+                    _body_for(target, body, payload),
+                    wait=wait,
+                    precise=spill_on_timeout,
+                )
             except TimeoutError:
                 self._release(st)
                 if spill_on_timeout:
@@ -299,11 +308,13 @@ class Proxy:
                 else:
                     st.on_failure(self.clock(), cfg)
                     last_error = f"endpoint {target.name} gave no response within {wait:g}s"
+                    self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="timeout")
                 continue
             except (aiohttp.ClientError, OSError) as exc:
                 self._release(st)
                 st.on_failure(self.clock(), cfg)
                 last_error = f"endpoint {target.name}: {type(exc).__name__}: {exc}"
+                self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="connection")
                 continue
             except BaseException:
                 self._release(st)
@@ -316,6 +327,26 @@ class Proxy:
                 continue
             st.on_success()
             return await self._respond(request, routed, (up, target, tier, st), started, added_usage)
+
+    async def _send(
+        self, method: str, url: str, headers: CIMultiDict[str], data: bytes, *, wait: float, precise: bool
+    ) -> aiohttp.ClientResponse:
+        """Send one attempt and wait at most `wait` seconds for its response headers
+        (TimeoutError after). A `queueTimeout` spill needs the bound to the millisecond and gets
+        its own timer; the long default bound uses the shared coarse `Deadlines` (see there)."""
+        assert self.session is not None
+        if precise:
+            async with asyncio.timeout(wait):
+                return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+        token = self.deadlines.arm(wait)
+        try:
+            return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+        except asyncio.CancelledError:
+            if self.deadlines.expired(token):
+                raise TimeoutError from None
+            raise
+        finally:
+            self.deadlines.disarm(token)
 
     async def _respond(
         self,
@@ -408,6 +439,7 @@ class Proxy:
                 total=total,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
+                entry=target.entry,
             )
             if usage.total:
                 self.limiter.charge_tokens((route.key, routed.key_id), route.rate_limit, usage.total)

@@ -5,6 +5,10 @@
 - `/v1/{rest}`: the request body's `model` picks the service that publishes that name (its
   own name or one of `spec.modelNames`) among those the caller's key may use; the path goes
   upstream unchanged.
+
+A retired service (see `table.RETIRED_ANNOTATION`) still routes, so its callers get its 410
+Gone rather than a 404, but a live service publishing the same model name wins, and
+`/v1/models` no longer lists it.
 """
 
 from __future__ import annotations
@@ -61,13 +65,20 @@ def route_by_model(table: RoutingTable, path: str, payload: dict[str, Any] | Non
             "missing_model",
         )
     first_error: GatewayError | None = None
+    retired: Routed | None = None
     for key in table.by_model.get(model, ()):
         try:
             key_id = table.keys.authorize(key, grant)
         except GatewayError as err:
             first_error = first_error or err
             continue
-        return Routed(table.services[key], key_id, path)
+        route = table.services[key]
+        if route.retired:  # another service may still publish the name; else its 410 answers
+            retired = retired or Routed(route, key_id, path)
+            continue
+        return Routed(route, key_id, path)
+    if retired is not None:
+        return retired
     if first_error is not None:
         raise first_error
     raise GatewayError(
@@ -82,6 +93,8 @@ def visible_models(table: RoutingTable, grant: Grant | None) -> list[tuple[str, 
     """Model names the caller may use, with the service that answers each (first one wins)."""
     out: dict[str, ObjectKey] = {}
     for key, route in table.services.items():
+        if route.retired:
+            continue
         try:
             table.keys.authorize(key, grant)
         except GatewayError:

@@ -13,10 +13,11 @@ with it the upstream request.
 from __future__ import annotations
 
 import asyncio
-import os
+import logging
 import socket
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 
 from laneway.api.meta import ObjectKey
@@ -26,6 +27,10 @@ from laneway.gateway.source import TableSource
 from laneway.gateway.status import StatusWriter
 from laneway.store.base import Store
 
+log = logging.getLogger(__name__)
+
+_FINAL_WRITE_SECONDS = 3.0
+_PROBE_SECONDS = 1.0
 
 @dataclass
 class GatewayHandle:
@@ -44,10 +49,20 @@ class GatewayHandle:
         await self._status.flush()
 
     async def stop(self) -> None:
+        """Stop listening, write the last figures, release the InferenceGateways this process
+        holds (bounded: a store that hangs does not hold shutdown up), then stop the rest."""
         await self._status.stop()
-        await self._source.stop()
         await self._runner.cleanup()
+        try:
+            await asyncio.wait_for(self._final_write(), _FINAL_WRITE_SECONDS)
+        except Exception as exc:  # shutting down: say so, never raise past here
+            log.warning("gateway's last status write skipped: %s", exc or type(exc).__name__)
+        await self._source.stop()
         await self.proxy.close()
+
+    async def _final_write(self) -> None:
+        await self._status.flush()
+        await self._status.release()
 
 
 def _display_host(host: str) -> str:
@@ -95,12 +110,27 @@ async def start_gateway(
         table=lambda: proxy.table,
         summary=proxy.meter.summary,
         address=service_address,
-        identity=identity or f"{socket.gethostname()}-{os.getpid()}-{bound[1]}",
+        identity=identity or f"{socket.gethostname()}-{bound[1]}",
         interval=config.status_interval,
         window=config.latency_window,
+        own_address=address,
+        probe=lambda other: _answers(proxy, other),
     )
     writer.start()
     return GatewayHandle(address=address, proxy=proxy, _runner=runner, _source=source, _status=writer)
+
+
+async def _answers(proxy: Proxy, address: str) -> bool:
+    """Whether a gateway still answers `/healthz` at `address` (within a second)."""
+    if proxy.session is None:
+        return False
+    try:
+        async with proxy.session.get(
+            address.rstrip("/") + "/healthz", timeout=aiohttp.ClientTimeout(total=_PROBE_SECONDS)
+        ) as resp:
+            return resp.status == 200
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+        return False
 
 
 def _public_address(proxy: Proxy) -> str | None:

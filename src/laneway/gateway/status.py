@@ -6,7 +6,9 @@ missing auth Secret), requests per tier with the p95s of the recent window, and 
 conditions: `Ready` (some tier can answer) and `SLOMet` (the p95s against `spec.slo`).
 
 Several gateways may serve one fleet: each writes its own entry in `status.traffic` (keyed by
-its identity) and leaves the others' alone. `status_for` is pure; `StatusWriter` is the thin
+its identity) and leaves the others' alone. An entry holds the service-wide figures and, under
+`entries`, the same figures per service entry (named by `weights.entry_name`), which is what
+the canary rollback judges a canary entry by. `status_for` is pure; `StatusWriter` is the thin
 loop around it.
 """
 
@@ -14,27 +16,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from laneway.api.conditions import set_condition
+from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.serving import ExcludedEndpoint, ModelService, ModelServiceStatus, ResolvedEndpoint
 from laneway.api.meta import ObjectKey
 from laneway.gateway.metering import ServiceSummary, judge_slo
+from laneway.gateway.presence import held_status, holder, released_status, should_claim
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
 
+def _figures(summary: ServiceSummary) -> dict[str, Any]:
+    """{requests: {tier: n}, errors, p95LatencySeconds, p95TimeToFirstTokenSeconds}: the shape
+    `laneway.ticket.canary.figures_from_status` reads, service-wide and per entry alike."""
+    out: dict[str, Any] = {"requests": dict(sorted(summary.requests_by_tier.items())), "errors": summary.errors}
+    if summary.p95_latency is not None:
+        out["p95LatencySeconds"] = round(summary.p95_latency, 4)
+    if summary.p95_ttft is not None:
+        out["p95TimeToFirstTokenSeconds"] = round(summary.p95_ttft, 4)
+    return out
+
+
 def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float) -> dict[str, Any]:
     entry: dict[str, Any] = {"gateway": identity, "windowSeconds": window}
     if summary is not None:
-        entry["requests"] = dict(sorted(summary.requests_by_tier.items()))
-        entry["errors"] = summary.errors
-        if summary.p95_latency is not None:
-            entry["p95LatencySeconds"] = round(summary.p95_latency, 4)
-        if summary.p95_ttft is not None:
-            entry["p95TimeToFirstTokenSeconds"] = round(summary.p95_ttft, 4)
+        entry.update(_figures(summary))
+        if summary.entries:
+            entry["entries"] = {name: _figures(sub) for name, sub in sorted(summary.entries.items())}
     else:
         entry["requests"] = {}
     return entry
@@ -54,7 +66,12 @@ def status_for(
     endpoints = [ResolvedEndpoint(name=n, url=urls.get(n), tier=tier, weight=share) for n, tier, share in route.shares]
     excluded = [ExcludedEndpoint(name=e.name, reason=e.reason) for e in route.excluded]
     conditions = list(current.conditions)
-    if route.routable():
+    if route.retired:
+        conditions = set_condition(
+            conditions, type="Ready", status="False", reason="Retired",
+            message=f"answers 410 Gone: {route.retired}", observed_generation=route.generation,
+        )
+    elif route.routable():
         conditions = set_condition(
             conditions, type="Ready", status="True", reason="EndpointsReady",
             message=f"{len(endpoints)} endpoint(s) routable", observed_generation=route.generation,
@@ -98,8 +115,14 @@ class StatusWriter:
         identity: str,
         interval: float,
         window: float,
+        own_address: str | None = None,
+        probe: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        """`own_address` (this gateway's listen address) turns on the InferenceGateway status
+        (see `presence`); `probe(address)` says whether another gateway there still answers."""
         self._store = store
+        self._own = own_address
+        self._probe = probe
         self._table = table
         self._summary = summary
         self._address = address
@@ -121,10 +144,54 @@ class StatusWriter:
             self._task = None
 
     async def flush(self) -> None:
-        """Write every service's status now (tests and shutdown call it)."""
+        """Write every service's and InferenceGateway's status now (tests and shutdown call it)."""
         table = self._table()
         work = [(route, self._summary(key), self._address(key)) for key, route in table.services.items()]
         await asyncio.to_thread(self._write_all, work)
+        await self._flush_gateways()
+
+    async def release(self) -> None:
+        """On shutdown: leave the InferenceGateways this process holds not Ready, so another
+        gateway claims them (see `presence`)."""
+        if self._own is None:
+            return
+        await asyncio.to_thread(self._release_gateways, self._own)
+
+    async def _flush_gateways(self) -> None:
+        if self._own is None:
+            return
+        gateways = await asyncio.to_thread(self._list_gateways)
+        alive: dict[str, bool] = {}
+        for g in gateways:
+            held_by = holder(g)
+            if held_by is not None and held_by != self._own and held_by not in alive:
+                alive[held_by] = await self._probe(held_by) if self._probe is not None else True
+        await asyncio.to_thread(self._write_gateways, gateways, alive, self._own)
+
+    def _list_gateways(self) -> list[InferenceGateway]:
+        return [g for g in self._store.list("InferenceGateway").items if isinstance(g, InferenceGateway)]
+
+    def _write_gateways(self, gateways: list[InferenceGateway], alive: dict[str, bool], own: str) -> None:
+        for g in gateways:
+            if g.metadata.deletion_timestamp:
+                continue
+            held_by = holder(g)
+            if not should_claim(g, own=own, holder_alive=alive.get(held_by, True) if held_by else True):
+                continue
+            self._put_gateway_status(g, held_status(g, own=own))
+
+    def _release_gateways(self, own: str) -> None:
+        for g in self._list_gateways():
+            if holder(g) == own:
+                self._put_gateway_status(g, released_status(g, own=own))
+
+    def _put_gateway_status(self, gateway: InferenceGateway, desired: Any) -> None:
+        if desired.wire() == gateway.status.wire():
+            return
+        try:
+            self._store.update_status(gateway.model_copy(update={"status": desired}))
+        except StoreError as exc:  # another gateway wrote first: the next tick looks again
+            log.debug("status of inferencegateway %s not written: %s", gateway.name, exc)
 
     async def _run(self) -> None:
         while True:

@@ -15,9 +15,14 @@ from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
-from laneway.api.meta import ObjectKey
+from laneway.api.meta import LABEL_PREFIX, ObjectKey
 from laneway.gateway.keys import KeyIndex, build_key_index
 from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, weights
+
+RETIRED_ANNOTATION = LABEL_PREFIX + "retired"
+"""Written on a ModelService by the ticket and rollout controllers once its deployment retired;
+the value is the message its 410 Gone carries. The same key as `laneway.ticket.labels`
+(spelled here so the gateway does not import the ticket package and its scheduler)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class ServiceRoute:
     scale_from_zero: bool = False
     """A deployment behind it scales from zero (the autoscaler marks `status.scaleFromZero`):
     with no routable endpoint, requests wait for a replica instead of failing at once."""
+    retired: str | None = None
+    """The service's retirement message (`laneway.dev/retired`): every request gets 410 Gone."""
 
     @property
     def has_overflow(self) -> bool:
@@ -65,7 +72,9 @@ class RoutingTable:
     keys: KeyIndex = field(default_factory=KeyIndex)
     max_request_body_bytes: int | None = None
     public_address: str | None = None
-    """An InferenceGateway's spec.address: what service statuses advertise when set."""
+    """What service statuses advertise when set: the first InferenceGateway's (by name)
+    `spec.address`, else its `status.address` (the listen address of the gateway process that
+    holds it, see `presence`), so every gateway process writes the same service address."""
     revision: int = 0
 
 
@@ -137,6 +146,7 @@ def build_table(
             slo=svc.spec.slo,
             problems=tuple(key_problems.get(svc.key, ())),
             scale_from_zero=bool((svc.status.model_extra or {}).get("scaleFromZero")),
+            retired=svc.metadata.annotations.get(RETIRED_ANNOTATION) or None,
         )
         for name in names:
             by_model.setdefault(name, []).append(svc.key)
@@ -145,6 +155,12 @@ def build_table(
         by_model={k: tuple(v) for k, v in by_model.items()},
         keys=keys,
         max_request_body_bytes=min(body_limits) if body_limits else None,
-        public_address=next((g.spec.address for g in sorted(gateway_list, key=lambda g: g.name) if g.spec.address), None),
+        public_address=_advertised(gateway_list),
         revision=revision,
     )
+
+
+def _advertised(gateways: list[InferenceGateway]) -> str | None:
+    ordered = sorted(gateways, key=lambda g: g.name)
+    published = next((g.spec.address for g in ordered if g.spec.address), None)
+    return published or next((g.status.address for g in ordered if g.status.address), None)

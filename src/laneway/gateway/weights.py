@@ -40,6 +40,9 @@ class Target:
     labels: tuple[tuple[str, str], ...]
     bearer: str | None = None
     """The upstream bearer token from `auth.secretRef`, resolved by the table builder."""
+    entry: str = ""
+    """The name of the service entry this target was reached through (see `entry_name`):
+    metering counts per entry, so a canary entry is judged on its own figures."""
 
     @property
     def external(self) -> bool:
@@ -54,6 +57,13 @@ class Entry:
     tier: Tier
     weight: int
     targets: tuple[Target, ...]
+    name: str = ""
+    """`entry_name` of the spec entry."""
+
+
+def entry_name(name: str | None, index: int) -> str:
+    """How metering and the status name a service entry: its `name`, else `endpoints[INDEX]`."""
+    return name or f"endpoints[{index}]"
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,7 @@ def weights(
     entries: list[Entry] = []
     excluded: dict[str, str] = {}
     for index, spec_entry in enumerate(service.spec.endpoints):
+        label = entry_name(spec_entry.name, index)
         targets: list[Target] = []
         for ep in candidates:
             if not spec_entry.selector.matches(ep.metadata.labels):
@@ -141,10 +152,11 @@ def weights(
                     max_in_flight=ep.spec.max_in_flight,
                     labels=tuple(sorted(ep.metadata.labels.items())),
                     bearer=bearers.get(ep.name),
+                    entry=label,
                 )
             )
         if targets and spec_entry.weight > 0:
-            entries.append(Entry(index=index, tier=spec_entry.tier, weight=spec_entry.weight, targets=tuple(targets)))
+            entries.append(Entry(index=index, tier=spec_entry.tier, weight=spec_entry.weight, targets=tuple(targets), name=label))
     return ServiceWeights(
         entries=tuple(entries),
         excluded=tuple(Exclusion(name, reason) for name, reason in sorted(excluded.items())),
