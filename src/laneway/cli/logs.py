@@ -39,7 +39,7 @@ def log_files(root: Path, namespace: str, replica: str, engine: str | None) -> l
 @click.argument("replica")
 @click.option("-n", "--namespace", default="default", show_default=True, help="Namespace of the replica.")
 @click.option("--engine", "-e", default=None, help="Only this engine's processes.")
-@click.option("--tail", "lines", type=int, default=200, show_default=True, help="Lines per process (0: everything).")
+@click.option("--tail", "lines", type=click.IntRange(min=0), default=200, show_default=True, help="Lines per process (0: everything).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until interrupted.")
 @click.option("--data-dir", default=None, help="Data directory of the `laneway up` running the replica.")
 def logs(replica: str, namespace: str, engine: str | None, lines: int, follow: bool, data_dir: str | None) -> None:

@@ -99,8 +99,10 @@ class ReplicaController:
         driver = self.drivers.for_cluster(cluster) if cluster else None
 
         if replica.metadata.deletion_timestamp:
-            if driver is not None:
-                await driver.teardown(replica)
+            # A replica whose cluster was deleted before it may still run: then every driver this
+            # process started is asked to stop it (teardown is idempotent, a no-op elsewhere).
+            for running_on in [driver] if driver is not None else self.drivers.active():
+                await running_on.teardown(replica)
             self._sync_endpoints(replica, [])
             if FINALIZER in replica.metadata.finalizers:
                 replica.metadata.finalizers = [f for f in replica.metadata.finalizers if f != FINALIZER]

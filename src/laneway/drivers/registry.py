@@ -51,6 +51,10 @@ class DriverSet:
             self._drivers[source] = factory()
         return self._drivers[source]
 
+    def active(self) -> list[Driver]:
+        """The drivers this process has started: what may still run a replica whose cluster is gone."""
+        return list(self._drivers.values())
+
     async def close(self) -> None:
         for d in self._drivers.values():
             await d.close()

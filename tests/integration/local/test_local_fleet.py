@@ -201,3 +201,21 @@ def test_llamacpp_serves_a_tiny_gguf_through_the_service_url(fleet: Fleet, tmp_p
     url = fleet.service_url(ns, "tiny")
     assert isinstance(_chat(url, "tiny"), str)  # random weights: word salad, but real llama.cpp tokens
     _chat(url, "tiny", stream=True)
+
+
+def test_deleting_a_cluster_and_then_its_deployment_leaves_no_engine_process(fleet: Fleet) -> None:
+    ns = "orphan"
+    doomed = wide_cluster().replace("lw-wide", "lw-doomed").replace("test-wide", "test-doomed")
+    fleet.apply(doomed)
+    eventually("the cluster lw-doomed to be Ready", lambda: _cluster_ready(fleet, "lw-doomed"))
+    fleet.apply(sim_deployment("orphan", ns, match_labels={"laneway.dev/region": "test-doomed"}))
+    (replica,) = fleet.ready_replicas(ns, "orphan", 1)
+    assert replica.spec.cluster_name == "lw-doomed"
+    pids = [p.pid for p in fleet.wait_engine_processes(ns, 1)]
+
+    fleet.client.delete("InferenceCluster", "lw-doomed")
+    eventually("the endpoint of a replica whose cluster is gone to leave", lambda: not fleet.endpoints(ns, "orphan"))
+    fleet.client.delete("ModelDeployment", "orphan", namespace=ns)
+    eventually("the replicas to go", lambda: not fleet.replicas(ns, "orphan"))
+    fleet.wait_engine_processes(ns, 0, timeout=20)
+    assert alive(pids) == []

@@ -38,7 +38,12 @@ def test_expand_follows_kubernetes_rules() -> None:
 
 
 def test_laneway_resolves_to_the_running_installation() -> None:
-    assert resolve_command(["laneway", "engine", "sim"]) == [sys.executable, "-m", "laneway.cli.main", "engine", "sim"]
+    assert resolve_command(["laneway", "version"]) == [sys.executable, "-m", "laneway.cli.main", "version"]
+
+
+def test_laneway_engine_runs_the_engine_module_without_the_whole_cli() -> None:
+    assert resolve_command(["laneway", "engine", "sim", "--port", "9"]) == [
+        sys.executable, "-m", "laneway.cli.engine", "sim", "--port", "9"]
 
 
 def test_standalone_copies_get_their_own_ports_and_env() -> None:
@@ -83,3 +88,13 @@ def test_served_models_reads_openai_model_lists() -> None:
     assert served_models(b'{"data": [{"id": "a"}, {"id": "b"}]}') == ("a", "b")
     assert served_models(b"not json") == ()
     assert served_models(b'{"data": "x"}') == ()
+
+
+def test_the_driver_never_hands_out_a_port_one_of_its_processes_holds(monkeypatch, tmp_path) -> None:
+    from laneway.drivers.local import driver as driver_module
+
+    offered = iter([9001, 9001, 9002])  # the kernel may offer a port again before its engine binds it
+    monkeypatch.setattr(driver_module, "free_port", lambda: next(offered))
+    local = driver_module.LocalDriver(logs_dir=tmp_path)
+    local._ports["ml/a/u1"] = {"main-0-standalone-0": local._new_port()}
+    assert local._new_port() == 9002

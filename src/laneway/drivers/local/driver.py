@@ -40,6 +40,20 @@ class LocalDriver:
     def _rkey(replica: ModelReplica) -> str:
         return f"{replica.namespace}/{replica.name}/{replica.metadata.uid}"
 
+    def _new_port(self) -> int:
+        """A free port that no process of this driver holds yet.
+
+        Why the check: the kernel may hand the same free port out twice when it is asked again
+        before the first engine binds it (several replicas are applied at once when a
+        deployment scales), and two engines on one port would leave one crash-looping.
+        """
+        taken = {port for ports in self._ports.values() for port in ports.values()}
+        for _ in range(100):
+            port = free_port()
+            if port not in taken:
+                return port
+        raise RuntimeError("no free TCP port on 127.0.0.1 after 100 tries")
+
     def log_dir(self, replica: ModelReplica) -> Path:
         return self.logs_dir / replica.namespace / replica.name
 
@@ -55,7 +69,7 @@ class LocalDriver:
             ports = self._ports.setdefault(rkey, {})
             specs = replica_processes(
                 replica,
-                allocate_port=lambda pid: ports.setdefault(pid, free_port()),
+                allocate_port=lambda pid: ports[pid] if pid in ports else ports.setdefault(pid, self._new_port()),
                 cache_path=self._cache_path(replica),
             )
             running = self._replicas.setdefault(rkey, {})

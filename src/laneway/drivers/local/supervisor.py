@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import signal
@@ -34,10 +35,26 @@ CRASHLOOP_AFTER = 3
 LOG_TAIL_LINES = 20
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)  # the libc this process already has mapped
+    except OSError:
+        return None
+
+
+# Loaded here, in the parent, once: the child between fork and exec must not dlopen (another
+# thread of laneway may hold the loader's lock at the fork, and the child would hang on it).
+_LIBC = _load_libc()
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
+    if _LIBC is None:
+        return
+    _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect: nobody would signal us
+        os._exit(1)
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -135,11 +152,13 @@ class Supervisor:
                         stdin=asyncio.subprocess.DEVNULL,
                         stdout=log,
                         stderr=asyncio.subprocess.STDOUT,
-                        preexec_fn=_die_with_parent,
+                        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
                     )
             except OSError as e:
                 self._message = f"cannot start {self.spec.argv[0]!r}: {e.strerror or e}"
                 code = 127
+                with contextlib.suppress(OSError), open(self.log_path, "ab") as log:
+                    log.write(f"--- laneway: {self._message}\n".encode())
             else:
                 probe = asyncio.create_task(self._probe())
                 try:
@@ -160,7 +179,9 @@ class Supervisor:
             if self._crashes_in_row >= CRASHLOOP_AFTER:
                 self._phase = "CrashLoopBackOff"
                 last = tail(self.log_path, 10)
-                self._message = f"exited with code {code}, restarting in {backoff:.0f}s; last log lines:\n{last}"
+                # "cannot start ..." (a command that is not installed) says more than its code 127.
+                why = self._message if self._message.startswith("cannot start") else f"exited with code {code}"
+                self._message = f"{why}, restarting in {backoff:.0f}s; last log lines:\n{last}"
             else:
                 self._phase = "Pending"
             await asyncio.sleep(backoff)

@@ -1,0 +1,38 @@
+"""The supervisor's crash handling, with a command that cannot start (no process is spawned)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from laneway.drivers.local import supervisor as supervisor_module
+from laneway.drivers.local.processes import ProcessSpec
+from laneway.drivers.local.supervisor import Supervisor
+
+
+def _spec(argv: tuple[str, ...]) -> ProcessSpec:
+    return ProcessSpec(engine="main", copy=0, role="Standalone", rank=0, port=9, argv=argv, env=(), serving=True)
+
+
+def test_a_command_that_is_not_installed_crashloops_saying_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor_module, "BACKOFF_START", 0.01)
+
+    async def run() -> str:
+        sup = Supervisor(_spec(("/nonexistent/vllm", "serve")), log_path=tmp_path / "main.log")
+        sup.start()
+        try:
+            for _ in range(500):
+                if sup.observe().phase == "CrashLoopBackOff":
+                    break
+                await asyncio.sleep(0.01)
+            seen = sup.observe()
+            assert seen.phase == "CrashLoopBackOff" and not seen.ready and seen.restarts >= 3
+            return seen.message
+        finally:
+            await sup.stop()
+
+    message = asyncio.run(run())
+    assert message.startswith("cannot start '/nonexistent/vllm': No such file or directory, restarting in")
+    assert "--- laneway: cannot start '/nonexistent/vllm'" in message, "the log says it too"
