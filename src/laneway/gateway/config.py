@@ -45,3 +45,14 @@ class GatewayConfig:
     """Longest a request waits for a service scaling from zero to get a ready replica."""
     rebuild_debounce: float = 0.05
     """Wait this long after a store change so a burst of writes yields one table rebuild."""
+
+    # Process.
+    gc_young_threshold: int | None = 50_000
+    """The cyclic collector's young-generation threshold while the gateway serves (None: leave
+    the process's setting alone). See `gateway.gc_policy` for why and what it costs."""
+
+    def __post_init__(self) -> None:
+        if self.gc_young_threshold is not None and self.gc_young_threshold < 0:
+            raise ValueError(
+                f"GatewayConfig.gc_young_threshold must be a positive number of objects or None, got {self.gc_young_threshold}"
+            )

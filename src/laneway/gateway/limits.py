@@ -36,6 +36,10 @@ class Admission:
     reason: str = ""
 
 
+_ALLOWED = Admission(True)
+"""The answer for every admitted request: one immutable record, not one per request."""
+
+
 @dataclass
 class RateLimiter:
     clock: Callable[[], float]
@@ -52,7 +56,7 @@ class RateLimiter:
     def admit(self, key: Hashable, limit: RateLimit | None) -> Admission:
         """Charge one request, or say how many seconds until one would pass."""
         if limit is None:
-            return Admission(True)
+            return _ALLOWED
         now = self.clock()
         if limit.tokens_per_minute is not None:
             tb = self._bucket(self._tokens, key, limit.tokens_per_minute, now)
@@ -65,7 +69,7 @@ class RateLimiter:
                 wait = (1 - rb.level) / (limit.requests_per_minute / 60.0)
                 return Admission(False, max(1, math.ceil(wait)), f"requests per minute ({limit.requests_per_minute}) reached")
             rb.level -= 1
-        return Admission(True)
+        return _ALLOWED
 
     def charge_tokens(self, key: Hashable, limit: RateLimit | None, tokens: int) -> None:
         if limit is None or limit.tokens_per_minute is None or tokens <= 0:

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from laneway.api.meta import ObjectKey
 from laneway.gateway.config import GatewayConfig
+from laneway.gateway.gc_policy import PROCESS_GC
 from laneway.gateway.proxy import Proxy
 from laneway.gateway.source import TableSource
 from laneway.gateway.status import StatusWriter
@@ -40,6 +41,7 @@ class GatewayHandle:
     _runner: web.BaseRunner
     _source: TableSource
     _status: StatusWriter
+    _gc_held: bool = False
 
     def service_address(self, key: ObjectKey) -> str:
         return f"{self.address}/{key.namespace}/{key.name}"
@@ -59,6 +61,8 @@ class GatewayHandle:
             log.warning("gateway's last status write skipped: %s", exc or type(exc).__name__)
         await self._source.stop()
         await self.proxy.close()
+        PROCESS_GC.release(self._gc_held)
+        self._gc_held = False
 
     async def _final_write(self) -> None:
         await self._status.flush()
@@ -117,7 +121,8 @@ async def start_gateway(
         probe=lambda other: _answers(proxy, other),
     )
     writer.start()
-    return GatewayHandle(address=address, proxy=proxy, _runner=runner, _source=source, _status=writer)
+    gc_held = PROCESS_GC.hold(config.gc_young_threshold)
+    return GatewayHandle(address=address, proxy=proxy, _runner=runner, _source=source, _status=writer, _gc_held=gc_held)
 
 
 async def _answers(proxy: Proxy, address: str) -> bool:

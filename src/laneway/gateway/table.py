@@ -9,6 +9,7 @@ and never sees a half-built one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Mapping
 
 from laneway.api.kinds.common import parse_duration
@@ -62,6 +63,12 @@ class ServiceRoute:
         return ("Primary", "Overflow")
 
     def routable(self) -> bool:
+        """Whether some tier the service may use has an entry (asked on every request, so
+        computed once: the route is immutable)."""
+        return self._routable
+
+    @cached_property
+    def _routable(self) -> bool:
         return any(self.tiers.get(t) for t in self.tier_order())
 
 

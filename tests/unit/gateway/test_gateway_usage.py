@@ -44,3 +44,45 @@ def test_gateway_asks_for_stream_usage_only_when_needed() -> None:
     assert not ask_for_usage({"stream": True, "stream_options": {"include_usage": True}}, "/v1/chat/completions")
     assert not ask_for_usage({"stream": False}, "/v1/chat/completions")
     assert not ask_for_usage({"stream": True}, "/v1/messages")
+
+
+def _whole_body_usage(body: bytes) -> tuple[int, int, bool]:
+    """The reference: parse the whole body, read its top-level usage (a body that does not
+    spell `"usage"` in ASCII-compatible bytes, UTF-16 say, is not parsed at all)."""
+    from laneway.gateway.usage import Usage
+
+    u = Usage()
+    if b'"usage"' not in body:
+        return (0, 0, False)
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return (0, 0, False)
+    if isinstance(doc, dict):
+        u.absorb(doc.get("usage"))
+    return (u.prompt_tokens, u.completion_tokens, u.seen)
+
+
+def test_usage_from_body_matches_a_whole_parse_whatever_the_shape() -> None:
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    bodies = [
+        json.dumps({"id": "x", "choices": [], "usage": usage}).encode(),  # OpenAI: usage last
+        json.dumps({"id": "x", "choices": [], "usage": usage}, indent=2).encode() + b"\n",  # pretty, trailing newline
+        json.dumps({"id": "x", "usage": usage, "prompt_logprobs": None}).encode(),  # vLLM: fields after usage
+        json.dumps({"id": "x", "choices": [{"message": {"content": '"usage": {"prompt_tokens": 99}}'}}]}).encode(),
+        json.dumps({"id": "x", "usage": usage, "note": 'x, "usage": {"prompt_tokens": 99}}'}).encode(),
+        json.dumps({"id": "x", "meta": {"usage": {"prompt_tokens": 99, "completion_tokens": 1}}}).encode(),  # nested only
+        json.dumps({"usage": {"usage": {"prompt_tokens": 99}}}).encode(),
+        b'{"usage": {"prompt_tokens": 1, "completion_tokens": 1}, "usage": {"prompt_tokens": 3, "completion_tokens": 4}}',
+        json.dumps({"id": "x", "usage": None}).encode(),
+        json.dumps({"id": "x", "usage": [1, 2]}).encode(),
+        json.dumps({"id": "x", "choices": [], "usage": usage}).encode("utf-16"),  # JSON may be UTF-16
+        json.dumps({"id": "é", "usage": usage}, ensure_ascii=False).encode(),
+        b'{"id": "x", "usage": {"prompt_tokens": 5, "completion_tokens": 2}',  # cut short
+        b'{"id": "x", "usage": {"prompt_tokens": 5, "completion_tokens": 2}}}',  # one brace too many
+        b"not json",
+        b'["usage"]',
+    ]
+    for body in bodies:
+        got = usage_from_body(body)
+        assert (got.prompt_tokens, got.completion_tokens, got.seen) == _whole_body_usage(body), body
