@@ -64,7 +64,10 @@ class ServiceWindow:
         self.requests_by_tier[tier] = self.requests_by_tier.get(tier, 0) + 1
         if status < 400:
             self.samples.append(sample)
-        else:
+        elif status >= 500:
+            # Only the server side's failures: a caller's bad request, missing key or rate
+            # limit (4xx, 499 for a caller who left) says nothing about the endpoint, and
+            # must not roll back a canary.
             self.errors += 1
 
     def trim(self, edge: float) -> None:

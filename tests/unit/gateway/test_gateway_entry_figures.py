@@ -69,3 +69,17 @@ def test_the_gateway_reads_the_same_retirement_annotation_the_controllers_write(
     st = status_for(ModelServiceStatus(), route, None, address="http://gw/ml/chat", identity="gw-1", window=300)
     ready = next(c for c in st.conditions if c.type == "Ready")
     assert (ready.status, ready.reason) == ("False", "Retired") and message in ready.message
+
+
+def test_only_server_failures_count_as_errors() -> None:
+    """A caller's 4xx (bad request, no key, rate limited, gone away) is not the endpoint's fault."""
+    from collections import deque
+
+    from laneway.gateway.metering import Sample, ServiceWindow
+
+    window = ServiceWindow(samples=deque(maxlen=10))
+    for status in (200, 400, 401, 429, 499, 500, 503):
+        window.add("Primary", status, Sample(at=0.0, latency=0.1, ttft=0.05))
+    assert window.requests_by_tier == {"Primary": 7}
+    assert window.errors == 2
+    assert len(window.samples) == 1
