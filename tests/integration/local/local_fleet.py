@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+import httpx
 import psutil
 import yaml
 
@@ -162,8 +163,19 @@ class Fleet:
         return f"http://127.0.0.1:{self.up.gateway_port}"
 
     def service_url(self, namespace: str, name: str) -> str:
-        """The OpenAI base URL of a service: the gateway's path route `/{namespace}/{service}/v1`."""
-        return f"{self.gateway}/{namespace}/{name}/v1"
+        """The OpenAI base URL of a service: the gateway's path route `/{namespace}/{service}/v1`,
+        once the gateway routes it. A replica's endpoint reaches the gateway's routing table a
+        moment after the replica turns Ready (the table follows the store's revision stream)."""
+        url = f"{self.gateway}/{namespace}/{name}/v1"
+
+        def routable() -> bool:
+            try:
+                return httpx.get(f"{url}/models", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        eventually(f"the gateway to route {namespace}/{name}", routable, timeout=20)
+        return url
 
     def apply(self, text: str) -> None:
         for obj in load_text(text):
