@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from autoscale_fleet import add_class, add_cluster, add_deployment
+from laneway.testing.fleet import add_class, add_cluster, add_deployment
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.meta import ObjectKey

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from cache_fleet import add_cache, add_class, add_cluster, add_deployment
+from laneway.testing.fleet import add_cache, add_class, add_cluster, add_deployment
 from cache_servers import FileServer
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica

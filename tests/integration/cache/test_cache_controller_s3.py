@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from cache_fleet import add_cache, add_class, add_cluster
+from laneway.testing.fleet import add_cache, add_class, add_cluster
 from cache_servers import MotoS3
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.secret import Secret

@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 
-from cache_fleet import add_cache, add_deployment
+from laneway.testing.fleet import add_cache, add_deployment
 from laneway.server.app import bound_address, create_app, serve
 from laneway.server.auth import create_token
 from laneway.store.memory import MemoryStore

@@ -1,4 +1,4 @@
-"""Builders for a small fleet in a MemoryStore: Local clusters, a class, deployments, caches."""
+"""Builders for a small fleet in a store, for tests: Local clusters, a class, deployments, caches."""
 
 from __future__ import annotations
 
