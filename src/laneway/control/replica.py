@@ -13,6 +13,7 @@ from typing import Mapping
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
+from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource
 from laneway.api.selectors import Requirement
 from laneway.cache.gate import replicas_using_cache, start_wait_for
@@ -23,9 +24,6 @@ from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
 
 FINALIZER = LABEL_PREFIX + "engines"
-REPLICA_LABEL = LABEL_PREFIX + "replica"
-CLUSTER_LABEL = LABEL_PREFIX + "cluster"
-DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
 REQUEUE_STARTING = 1.0
 REQUEUE_STEADY = 3.0
 # A Ready replica is looked at every second, so a crashed engine's endpoint leaves within about

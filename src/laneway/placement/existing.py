@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.meta import LABEL_PREFIX, ObjectKey
+from laneway.api.labels import DEPLOYMENT_LABEL, REPLICA_INDEX_LABEL  # noqa: F401 - re-exported
+from laneway.api.meta import ObjectKey
 from laneway.placement.capacity import PodDemand
 from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher
 from laneway.placement.fleet import Fleet
 from laneway.placement.matching import EngineFit, EngineSpec, match_engine
 from laneway.placement.model import DeviceClaim, EnginePlacement, MemberPlacement
 
-DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
-INDEX_LABEL = LABEL_PREFIX + "replica-index"
+INDEX_LABEL = REPLICA_INDEX_LABEL
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
 from laneway.api.meta import LABEL_PREFIX, SYSTEM_NAMESPACE
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -29,9 +30,6 @@ MANAGER = "laneway"
 FIELD_MANAGER = "laneway"
 
 NAMESPACE_LABEL = LABEL_PREFIX + "namespace"
-DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
-REPLICA_LABEL = LABEL_PREFIX + "replica"
-CLUSTER_LABEL = LABEL_PREFIX + "cluster"
 ENGINE_LABEL = LABEL_PREFIX + "engine"
 ROLE_LABEL = LABEL_PREFIX + "role"
 POOL_LABEL = LABEL_PREFIX + "pool"
