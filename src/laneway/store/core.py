@@ -14,7 +14,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
@@ -93,23 +93,19 @@ class RecordStore(ABC):
         return bk.parse(obj.kind, change.returned)
 
     def update(self, obj: Resource) -> Resource:
-        key = bk.key_of(obj)
-        with self._transaction() as tx:
-            stored = self._stored(tx, obj.kind, key)
-            revision = tx.revision() + 1
-            change = bk.plan_update(stored, obj, key, revision=revision)
-            if change is None:
-                return bk.parse(obj.kind, stored)
-            self._apply(tx, obj.kind, key, change, revision)
-        self._signal.publish(revision)
-        return bk.parse(obj.kind, change.returned)
+        return self._replace(obj, bk.plan_update)
 
     def update_status(self, obj: Resource) -> Resource:
+        return self._replace(obj, bk.plan_update_status)
+
+    def _replace(self, obj: Resource, plan: Any) -> Resource:
+        """An update of a stored object, planned by `plan` (spec and metadata, or status);
+        a plan of None is a no-op write: nothing stored, no revision, no event."""
         key = bk.key_of(obj)
         with self._transaction() as tx:
             stored = self._stored(tx, obj.kind, key)
             revision = tx.revision() + 1
-            change = bk.plan_update_status(stored, obj, key, revision=revision)
+            change = plan(stored, obj, key, revision=revision)
             if change is None:
                 return bk.parse(obj.kind, stored)
             self._apply(tx, obj.kind, key, change, revision)
