@@ -76,6 +76,14 @@ def check_label_value(key: str, value: str) -> str:
     return value
 
 
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Every key and value of a label map, as Kubernetes checks them."""
+    for key, value in labels.items():
+        check_label_key(key)
+        check_label_value(key, value)
+    return labels
+
+
 class Model(BaseModel):
     """Base of every wire shape: camelCase aliases, unknown fields refused (as `kubectl --validate=strict`)."""
 
@@ -132,10 +140,7 @@ class ObjectMeta(Model):
     @field_validator("labels")
     @classmethod
     def _labels_are_valid(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            check_label_key(key)
-            check_label_value(key, value)
-        return v
+        return check_labels(v)
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

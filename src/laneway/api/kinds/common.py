@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 import datetime as _dt
 
-from laneway.api.meta import LABEL_PREFIX, Model, check_label_key, check_label_value
+from laneway.api.meta import LABEL_PREFIX, Model, check_labels
 
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h|d))+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -61,10 +61,7 @@ def check_user_labels(labels: dict[str, str], *, what: str = "labels") -> dict[s
             "(or 'modelplane.ai/', read as the same); laneway sets those itself, so use your own prefix "
             "such as 'example.com/tier'"
         )
-    for key, value in labels.items():
-        check_label_key(key)
-        check_label_value(key, value)
-    return labels
+    return check_labels(labels)
 
 
 def date_text(value: object) -> object:

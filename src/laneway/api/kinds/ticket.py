@@ -20,7 +20,7 @@ from laneway.api.errors import RuleViolation
 from laneway.api.kinds.cache import HTTPSource, HuggingFaceSource, LocalPathSource, S3Source
 from laneway.api.kinds.common import SecretKeyRef, check_date, check_duration, date_text
 from laneway.api.kinds.deployment import MAX_CONTAINER_ARGS, DeviceRequest, EnvVar, MAX_DEVICE_REQUESTS
-from laneway.api.meta import Model, Resource, Status, check_label_key, check_label_value
+from laneway.api.meta import Model, Resource, Status, check_labels
 from laneway.api.selectors import LabelSelectorRequirement
 
 TICKET_ROWS = (
@@ -106,10 +106,7 @@ class SelectorRow(Row):
     @field_validator("match_labels")
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            check_label_key(key)
-            check_label_value(key, value)
-        return v
+        return check_labels(v)
 
 
 class FleetBoundaryRow(SelectorRow):
@@ -186,10 +183,7 @@ class OverflowRow(Row):
     @field_validator("labels")
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            check_label_key(key)
-            check_label_value(key, value)
-        return v
+        return check_labels(v)
 
 
 class CacheRow(Row):
