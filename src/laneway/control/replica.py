@@ -21,7 +21,7 @@ from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
-from laneway.store.base import Conflict, NotFound
+from laneway.store.base import Conflict, NotFound, find
 
 FINALIZER = LABEL_PREFIX + "engines"
 REQUEUE_STARTING = 1.0
@@ -140,11 +140,7 @@ class ReplicaController:
         return Result(requeue_after=REQUEUE_READY if observation.ready else REQUEUE_STARTING)
 
     def _cluster(self, name: str) -> InferenceCluster | None:
-        try:
-            cluster = self.store.get("InferenceCluster", ObjectKey("", name))
-        except NotFound:
-            return None
-        return cluster if isinstance(cluster, InferenceCluster) else None
+        return find(self.store, InferenceCluster, ObjectKey("", name))
 
     def _sync_endpoints(self, replica: ModelReplica, wanted: list[ModelEndpoint]) -> None:
         existing = {

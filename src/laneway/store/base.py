@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol, Sequence, TypeVar
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.api.selectors import Requirement
@@ -159,3 +159,16 @@ class Store(Protocol):
     def list_tokens(self) -> builtins.list[TokenRecord]: ...
 
     def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=Resource)
+
+
+def find(store: Store, kind: type[R], key: ObjectKey) -> R | None:
+    """The object of this kind and key, or None when it is not stored (a typed lookup that
+    can miss, for callers to whom absence is an ordinary answer)."""
+    try:
+        obj = store.get(kind.KIND, key)
+    except NotFound:
+        return None
+    return obj if isinstance(obj, kind) else None

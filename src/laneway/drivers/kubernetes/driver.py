@@ -48,7 +48,7 @@ from laneway.drivers.kubernetes.naming import gateway_ref, replica_selector, rou
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 from laneway.drivers.kubernetes.render import RenderOptions, namespace_object, object_id, render
 from laneway.drivers.kubernetes.validation import validate_objects
-from laneway.store.base import NotFound, Store
+from laneway.store.base import NotFound, Store, find
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,7 @@ class KubernetesDriver:
         self._validated.add(digest)
 
     def _cluster(self, name: str) -> InferenceCluster | None:
-        try:
-            cluster = self.store.get("InferenceCluster", ObjectKey("", name))
-        except NotFound:
-            return None
-        return cluster if isinstance(cluster, InferenceCluster) else None
+        return find(self.store, InferenceCluster, ObjectKey("", name))
 
     @staticmethod
     def _rkey(replica: ModelReplica) -> str:
