@@ -7,9 +7,11 @@ from the bytes on disk; one hydration per destination at a time.
 
 What it does not do: deduplicate identical weights across caches, garbage-collect caches
 no deployment uses, or check files a source gives no size or checksum for beyond their
-arrival. Kubernetes clusters get rendered objects (`kubernetes`), applied by their driver.
+arrival. Kubernetes clusters get rendered objects from their driver
+(`laneway.drivers.kubernetes.cache_render`); this package imports no driver.
 
 Modules: `sources` (HuggingFace, S3, HTTP, Local), `hydrate` (resumable, verified, atomic
 staging), `layout` (paths and the manifest), `gate` (placement and start rules for
-deployments that reference a cache), `kubernetes` (PVC and hydration Job).
+deployments that reference a cache), `state` (a cache's state on one cluster, as drivers
+report it).
 """

@@ -26,9 +26,9 @@ from laneway.api.registry import lookup
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.cache.gate import cache_selects
-from laneway.cache.kubernetes import render_cache_objects
 from laneway.cli.plan import assume_ready, run_plan
 from laneway.client import ApiError
+from laneway.drivers.kubernetes.cache_render import render_cache_objects
 from laneway.drivers.kubernetes.errors import InvalidRendered, RenderError
 from laneway.drivers.kubernetes.naming import DEPLOYMENT_LABEL, TARGET_CLUSTER_ANNOTATION
 from laneway.drivers.kubernetes.render import RenderOptions

@@ -10,7 +10,7 @@ size) or Failed (with the reason; retried after `retry_after` seconds).
   `laneway.cache.layout`), so a restarted controller finds finished caches Ready without
   downloading again and resumes unfinished ones.
 - Kubernetes (Existing) clusters: the cluster's driver applies a ReadWriteMany
-  PersistentVolumeClaim and a hydration Job (`laneway.cache.kubernetes`, with the source's
+  PersistentVolumeClaim and a hydration Job (`laneway.drivers.kubernetes.cache_render`, with the source's
   credential copied into a workload Secret) and reports the state it reads from the Job;
   the controller polls every `POLL_REMOTE` seconds until it is Ready or Failed. A `Local`
   source names a path on this machine, which a cluster cannot read: Failed, saying so.
@@ -37,9 +37,9 @@ from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource
 from laneway.cache.errors import CacheError
 from laneway.cache.gate import cache_selects
 from laneway.cache.hydrate import Progress, hydrate, remove
-from laneway.cache.kubernetes import CacheState, credential_ref
 from laneway.cache.layout import cache_path, read_manifest
-from laneway.cache.sources import Source, source_for
+from laneway.cache.sources import Source, credential_ref, source_for
+from laneway.cache.state import CacheState
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.store.base import Conflict, NotFound

@@ -12,7 +12,7 @@ from typing import Any
 from kube_fleet import Fleet
 
 from laneway.api.kinds import ModelCache, ModelReplica, Secret
-from laneway.cache.kubernetes import job_name
+from laneway.drivers.kubernetes.cache_render import job_name
 from laneway.control.base import ControlContext
 from laneway.control.cache import CacheController
 from laneway.control.replica import ReplicaController

@@ -1,8 +1,7 @@
-"""Pure cache rules: the placement and start gates, rendering for Kubernetes, path safety."""
+"""Pure cache rules: the placement and start gates, path safety."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -11,7 +10,6 @@ from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.cache.errors import SourceInvalid
 from laneway.cache.gate import placement_gate, start_wait, users_of
-from laneway.cache.kubernetes import render_hydration_job, render_pvc
 from laneway.cache.sources.base import check_relative
 from laneway.cache.sources.s3 import parse_credentials
 from laneway.control.cache import ready_condition
@@ -96,27 +94,6 @@ def test_ready_condition_names_what_is_missing() -> None:
     assert (c.status, c.reason) == ("False", "Hydrating") and "b (Hydrating)" in c.message
     assert ready_condition([]).reason == "NoClusters"
     assert ready_condition([ClusterCacheStatus(cluster="a", state="Failed", message="boom")]).message == "a: boom"
-
-
-def test_kubernetes_objects_are_a_rwx_claim_and_a_job_that_mounts_it() -> None:
-    mc = cache()
-    pvc = render_pvc(mc, storage_class="nfs")
-    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
-    assert pvc["spec"]["resources"]["requests"]["storage"] == "2Gi"
-    assert pvc["metadata"]["name"] == "modelcache-tiny" and pvc["metadata"]["namespace"] == "laneway-ml"
-    job = render_hydration_job(mc)
-    pod = job["spec"]["template"]["spec"]
-    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
-    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert json.loads(env["LANEWAY_CACHE_SPEC"])["http"]["url"] == "https://example.com/m.gguf"
-    assert "LANEWAY_CACHE_SECRET" not in env
-
-
-def test_job_takes_the_credential_from_a_secret_when_the_source_has_one() -> None:
-    mc = ModelCache.model_validate({"metadata": {"name": "w", "namespace": "ml"}, "spec": {"source": "S3", "s3": {"uri": "s3://b/p/", "credentialsSecret": {"name": "aws", "key": "creds"}}}})
-    env = render_hydration_job(mc)["spec"]["template"]["spec"]["containers"][0]["env"]
-    (secret,) = [e for e in env if e["name"] == "LANEWAY_CACHE_SECRET"]
-    assert secret["valueFrom"]["secretKeyRef"]["name"] == "modelcache-w-credentials"
 
 
 @pytest.mark.parametrize("path", ["../etc/passwd", "/abs", "a//b", "x/.laneway-cache.json", "f.part", ""])

@@ -3,18 +3,22 @@ supported Kubernetes version) and the per-cluster state read from its Job."""
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from typing import Any
 
 from kube_samples import cluster
 
 from laneway.api.kinds import ModelCache
-from laneway.cache.kubernetes import (
+from laneway.drivers.kubernetes.cache_render import (
     cache_state,
     cluster_settings,
     job_name,
     render_cache_objects,
     render_credentials_secret,
+    render_hydration_job,
+    render_pvc,
 )
 from laneway.drivers.kubernetes.validation import supported_versions, validate_objects
 
@@ -57,6 +61,33 @@ def test_a_changed_source_is_a_new_job_a_changed_selector_is_not() -> None:
     assert len(job_name(long)) <= 63
 
 
+def _http_cache() -> ModelCache:
+    return ModelCache.model_validate(
+        {"metadata": {"name": "tiny", "namespace": "ml"}, "spec": {"source": "HTTP", "http": {"url": "https://example.com/m.gguf", "sizeGiB": 2}}}
+    )
+
+
+def test_kubernetes_objects_are_a_rwx_claim_and_a_job_that_mounts_it() -> None:
+    mc = _http_cache()
+    pvc = render_pvc(mc, storage_class="nfs")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert pvc["metadata"]["name"] == "modelcache-tiny" and pvc["metadata"]["namespace"] == "laneway-ml"
+    job = render_hydration_job(mc)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert json.loads(env["LANEWAY_CACHE_SPEC"])["http"]["url"] == "https://example.com/m.gguf"
+    assert "LANEWAY_CACHE_SECRET" not in env
+
+
+def test_job_takes_the_credential_from_a_secret_when_the_source_has_one() -> None:
+    mc = ModelCache.model_validate({"metadata": {"name": "w", "namespace": "ml"}, "spec": {"source": "S3", "s3": {"uri": "s3://b/p/", "credentialsSecret": {"name": "aws", "key": "creds"}}}})
+    env = render_hydration_job(mc)["spec"]["template"]["spec"]["containers"][0]["env"]
+    (secret,) = [e for e in env if e["name"] == "LANEWAY_CACHE_SECRET"]
+    assert secret["valueFrom"]["secretKeyRef"]["name"] == "modelcache-w-credentials"
+
+
 def _pod(phase: str, **status: Any) -> dict[str, Any]:
     return {"metadata": {"name": "hydrate-qwen-abc", "creationTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": phase, **status}}
 
@@ -94,3 +125,15 @@ def test_failures_say_why() -> None:
     pull = _pod("Pending", containerStatuses=[{"name": "hydrate", "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}])
     seen = cache_state(JOB, {"status": {"active": 1}}, None, [pull])
     assert seen.state == "Failed" and "ImagePullBackOff" in (seen.message or "") and "cache.image" in (seen.message or "")
+
+
+def test_the_cache_package_imports_no_driver() -> None:
+    """Kubernetes cache objects are the driver's business: `laneway.cache` stays below the drivers."""
+    import laneway.cache
+
+    offenders = []
+    for path in Path(laneway.cache.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("laneway.drivers")]
+    assert offenders == []

@@ -9,7 +9,16 @@ import yaml
 
 from laneway.drivers.kubernetes.validation import SCHEMA_FILES, bundled_crd, crd_schema, strict_schema
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "crds"
+def _shared_crds() -> Path:
+    """`shared/crds` next to the checkout, or next to the folder of worktrees that holds it."""
+    root = Path(__file__).resolve().parents[3]
+    for base in (root.parent, root.parent.parent):
+        if (base / "shared" / "crds").is_dir():
+            return base / "shared" / "crds"
+    return root.parent / "shared" / "crds"
+
+
+SHARED = _shared_crds()
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/crds is not next to this checkout")

@@ -26,6 +26,17 @@ def _secret(lookup: SecretLookup, ref: SecretKeyRef | None, field: str) -> str |
     return value
 
 
+def credential_ref(spec: ModelCacheSpec) -> SecretKeyRef | None:
+    """The laneway Secret (in the cache's namespace) whose value staging this source needs, if any."""
+    if spec.hugging_face is not None and spec.hugging_face.auth_secret is not None:
+        return spec.hugging_face.auth_secret
+    if spec.s3 is not None and spec.s3.credentials_secret is not None:
+        return spec.s3.credentials_secret
+    if spec.http is not None and spec.http.auth_secret is not None:
+        return spec.http.auth_secret
+    return None
+
+
 def source_for(spec: ModelCacheSpec, secrets: SecretLookup) -> Source:
     """The Source a cache spec names, with its credentials resolved."""
     if spec.source == "HTTP" and spec.http is not None:
@@ -46,4 +57,4 @@ def source_for(spec: ModelCacheSpec, secrets: SecretLookup) -> Source:
     raise SourceInvalid(f"source {spec.source} has no block; add it")
 
 
-__all__ = ["HTTPFileSource", "HuggingFaceSource", "LocalPathSource", "Opened", "RemoteFile", "S3Source", "SecretLookup", "Source", "source_for"]
+__all__ = ["HTTPFileSource", "HuggingFaceSource", "LocalPathSource", "Opened", "RemoteFile", "S3Source", "SecretLookup", "Source", "credential_ref", "source_for"]

@@ -1,6 +1,6 @@
 """A ModelCache's objects on one workload cluster: send, read and delete them (blocking I/O).
 
-The rendering and the reading of state are pure and live in `laneway.cache.kubernetes`; this
+The rendering and the reading of state are pure and live in `cache_render`; this
 module is the thin I/O around them that `KubernetesDriver.apply_cache`, `observe_cache` and
 `delete_cache` run in a worker thread. Everything a cache owns carries its labels
 (`cache_selector`), so a Job for an older source, or a credential Secret the source no longer
@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from laneway.api.kinds.cache import ModelCache
-from laneway.cache.kubernetes import CacheState, cache_selector, cache_state, job_name, job_pod_selector
+from laneway.cache.state import CacheState
+from laneway.drivers.kubernetes.cache_render import cache_selector, cache_state, job_name, job_pod_selector
 from laneway.drivers.kubernetes import kinds
 from laneway.drivers.kubernetes.connection import KubeConnection
 from laneway.drivers.kubernetes.errors import KubeApiError

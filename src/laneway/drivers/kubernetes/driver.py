@@ -17,7 +17,7 @@ How it works:
 - `healthy` is Ready when the API answers and the required APIs are served; it also reads
   the cluster's Gateway, whose address `gateway_address` returns for the cluster controller.
 - `apply_cache` / `observe_cache` / `delete_cache` do the same for a ModelCache's claim,
-  hydration Job and credential Secret (rendered by `laneway.cache.kubernetes`), for the
+  hydration Job and credential Secret (rendered by `cache_render`), for the
   ModelCache controller: the cache's state on the cluster is read from its Job.
 
 Every blocking client call runs in a worker thread (`asyncio.to_thread`).
@@ -38,7 +38,8 @@ from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
-from laneway.cache.kubernetes import CacheState, render_cache_objects, render_credentials_secret
+from laneway.cache.state import CacheState
+from laneway.drivers.kubernetes.cache_render import render_cache_objects, render_credentials_secret
 from laneway.drivers.base import ReplicaObservation
 from laneway.drivers.kubernetes import cache_objects, kinds
 from laneway.drivers.kubernetes.checks import api_checks, failed, gateway_address, gather

@@ -31,12 +31,13 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from laneway.api.kinds.cache import ModelCache, ModelCacheSpec
-from laneway.api.kinds.common import SecretKeyRef
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import LABEL_PREFIX
+from laneway.cache.sources import credential_ref
+from laneway.cache.state import CacheState
 from laneway.drivers.kubernetes.naming import bounded_name, target_namespace
 from laneway.drivers.kubernetes.pods import cache_claim_name
 
@@ -53,7 +54,6 @@ JOB_LABEL = LABEL_PREFIX + "hydration-job"
 NAMESPACE_LABEL = LABEL_PREFIX + "namespace"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 
-CacheStateName = Literal["Pending", "Hydrating", "Ready", "Failed"]
 _CONTAINER_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
 
 
@@ -113,17 +113,6 @@ def job_pod_selector(cache: ModelCache) -> str:
 def credentials_secret_name(cache: ModelCache) -> str:
     """The workload-cluster Secret the driver copies the cache's credential into."""
     return bounded_name("modelcache", cache.name, "credentials")
-
-
-def credential_ref(spec: ModelCacheSpec) -> SecretKeyRef | None:
-    """The laneway Secret (in the cache's namespace) whose value the Job needs, if any."""
-    if spec.hugging_face is not None and spec.hugging_face.auth_secret is not None:
-        return spec.hugging_face.auth_secret
-    if spec.s3 is not None and spec.s3.credentials_secret is not None:
-        return spec.s3.credentials_secret
-    if spec.http is not None and spec.http.auth_secret is not None:
-        return spec.http.auth_secret
-    return None
 
 
 def render_pvc(cache: ModelCache, *, storage_class: str | None = None) -> dict[str, Any]:
@@ -199,13 +188,6 @@ def render_cache_objects(cache: ModelCache, cluster: InferenceCluster, *, image:
 
 
 # --- what the objects say ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CacheState:
-    state: CacheStateName
-    message: str | None = None
-    bytes: int | None = None
 
 
 def _conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
