@@ -13,3 +13,6 @@ DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
 REPLICA_LABEL = LABEL_PREFIX + "replica"
 REPLICA_INDEX_LABEL = LABEL_PREFIX + "replica-index"
 CLUSTER_LABEL = LABEL_PREFIX + "cluster"
+
+REPLACES_ANNOTATION = LABEL_PREFIX + "replaces"
+"""On a ModelReplica placed to stand in for one on a lost cluster: the name of that replica."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from laneway.api.kinds.deployment import ClaimedDevice, CelSelector, ModelDeployment, ModelReplica
+from laneway.api.labels import DEPLOYMENT_LABEL, REPLACES_ANNOTATION, REPLICA_INDEX_LABEL
 from laneway.api.meta import ObjectMeta
-from laneway.placement.existing import DEPLOYMENT_LABEL, INDEX_LABEL
 from laneway.placement.model import Placement, ReplicaPlacement
+
+INDEX_LABEL = REPLICA_INDEX_LABEL
 
 
 def replica_name(deployment: str, index: int) -> str:
@@ -37,14 +39,17 @@ def compose_replica(deployment: ModelDeployment, placed: ReplicaPlacement) -> Mo
         edoc["members"] = members
         engines.append(edoc)
     labels = {**template.metadata.labels, DEPLOYMENT_LABEL: deployment.name, INDEX_LABEL: str(placed.index)}
+    annotations = dict(template.metadata.annotations)
+    if placed.replaces:
+        annotations[REPLACES_ANNOTATION] = placed.replaces
     owner = [deployment.owner_reference()] if deployment.metadata.uid else []
     return ModelReplica.model_validate(
         {
             "metadata": ObjectMeta(
-                name=replica_name(deployment.name, placed.index),
+                name=placed.name or replica_name(deployment.name, placed.index),
                 namespace=deployment.namespace or None,
                 labels=labels,
-                annotations=dict(template.metadata.annotations),
+                annotations=annotations,
                 owner_references=owner,
             ).model_dump(by_alias=True, exclude_none=True),
             "spec": {
@@ -69,6 +74,7 @@ def placement_json(placement: Placement) -> dict[str, Any]:
         "replicas": [
             {
                 "index": r.index,
+                "name": r.name,
                 "cluster": r.cluster,
                 "retained": r.retained,
                 "engines": [
@@ -93,6 +99,8 @@ def placement_json(placement: Placement) -> dict[str, Any]:
             for r in placement.replicas
         ],
         "removed": list(placement.removed),
+        "removedReplicas": list(placement.removed_names),
+        "stranded": list(placement.stranded),
         "conditions": [{"type": "ReplicasScheduled", "status": c.status, "reason": c.reason, "message": c.message}],
         "reasons": [r.text() for r in placement.reasons],
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.labels import DEPLOYMENT_LABEL, REPLICA_INDEX_LABEL  # noqa: F401 - re-exported
+from laneway.api.conditions import is_true
+from laneway.api.labels import DEPLOYMENT_LABEL, REPLACES_ANNOTATION, REPLICA_INDEX_LABEL  # noqa: F401 - re-exported
 from laneway.api.meta import ObjectKey
 from laneway.placement.capacity import PodDemand
 from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher
@@ -24,6 +25,9 @@ class ExistingReplica:
     cluster: str
     engines: tuple[EnginePlacement, ...]
     usage: tuple[tuple[str, tuple[PodDemand, ...]], ...]  # (pool, pods) it occupies
+    ready: bool = False
+    terminating: bool = False  # being deleted: still holds its capacity, no longer one of the deployment's replicas
+    replaces: str | None = None  # the replica on a lost cluster this one stands in for
 
     def pool_of(self, engine: str) -> str | None:
         for e in self.engines:
@@ -95,4 +99,7 @@ def existing_replica(replica: ModelReplica, fleet: Fleet, matcher: DeviceMatcher
         cluster=replica.spec.cluster_name,
         engines=tuple(engines),
         usage=tuple(usage),
+        ready=is_true(replica.status.conditions, "Ready"),
+        terminating=replica.metadata.deletion_timestamp is not None,
+        replaces=replica.metadata.annotations.get(REPLACES_ANNOTATION) or None,
     )

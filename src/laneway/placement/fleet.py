@@ -1,7 +1,13 @@
 """The fleet as the scheduler reads it: clusters, their pools and the classes those pools use.
 
 Built once per plan from the typed kinds, so the hot loop touches small frozen records rather
-than pydantic models. Clusters that look alike to a deployment (same labels, taints,
+than pydantic models.
+
+Which clusters claim devices through DRA: every source but `Local`. A Kubernetes cluster
+(Existing, or one a provisioner creates) gives a pod only the devices its ResourceClaims name,
+and a simulated cluster stands in for one. A Local cluster runs engines as processes on this
+machine: nothing is claimed, and its own CPU class (one Synthetic `cpu` device) is what an
+engine runs on, so an engine met by Synthetic devices alone is placed there as usual. Clusters that look alike to a deployment (same labels, taints,
 readiness and gateway) share a profile, and eligibility is decided once per profile.
 """
 
@@ -15,6 +21,10 @@ from typing import Sequence
 from laneway.api.conditions import is_true
 from laneway.api.kinds.platform import ClassDevice, InferenceClass, InferenceCluster
 from laneway.placement.dra.matcher import device_fingerprint
+
+
+CLAIMLESS_SOURCES = frozenset({"Local"})
+"""Cluster sources whose engines hold devices without DRA claims (processes on this machine)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class ClusterView:
     has_gateway: bool
     taints: tuple[TaintView, ...]
     pools: tuple[PoolView, ...]
+    claims_dra: bool = True
+    """Whether pods get devices only through DRA claims (every source but Local)."""
 
     @property
     def profile(self) -> tuple[object, ...]:
@@ -86,6 +98,7 @@ def cluster_view(cluster: InferenceCluster, classes: dict[str, ClassView]) -> Cl
         has_gateway=bool(cluster.status.gateway.address),
         taints=tuple(TaintView(t.key, t.value, t.effect) for t in cluster.spec.taints),
         pools=pools,
+        claims_dra=cluster.spec.cluster.source not in CLAIMLESS_SOURCES,
     )
 
 

@@ -1,8 +1,16 @@
 """Which class devices meet an engine's device requests, and, when none does, why.
 
-A request is met by the first device of the class (in published order) whose per-node `count`
-covers it and on which every selector is true. Every member of an engine must be met on the
-same class, since an engine lands on one pool. The answer for an (engine, class) pair is
+The requests of one member are met together, as DRA allocates them: each request takes
+distinct devices from what the earlier requests of the same pod left on a node, so a class
+that publishes its 8 GPUs as two entries of 4 meets a member asking 4 + 4 (one entry each).
+A request may use a device entry whose every selector is true and that has enough left; the
+search tries entries in published order, real (DRA) devices before Synthetic ones, and
+backtracks when a later request finds nothing left (requests per member are few).
+
+Every member of an engine must be met on the same class, since an engine lands on one pool.
+`EngineFit.claims_dra` says whether any member ends up with a DRA claim: on a cluster whose
+devices are claimed through DRA, an engine met by Synthetic devices alone would get no device
+at all, and the scheduler refuses that pool. The answer for an (engine, class) pair is
 memoized: it depends on nothing else.
 """
 
@@ -75,6 +83,20 @@ class MemberFit:
 @dataclass(frozen=True)
 class EngineFit:
     members: tuple[MemberFit, ...]
+
+    @property
+    def claims_dra(self) -> bool:
+        """Whether any member claims a device through DRA (not only Synthetic ones)."""
+        return any(m.claims for m in self.members)
+
+    def synthetic_only(self) -> str:
+        """What the engine's pods would hold on a DRA-claimed cluster: nothing claimable."""
+        names = sorted({d for m in self.members for d in m.demand})
+        return (
+            f"only Synthetic devices ({', '.join(names)}) meet the device requests; this cluster claims devices "
+            "through DRA, so the engine's pods would get no device (ask for a real device, or use a pool whose class "
+            "publishes one that matches)"
+        )
 
     def pods(self, copies: int, specs: tuple[MemberSpec, ...]) -> list[PodDemand]:
         """Every pod the engine's copies place on the pool, with its device demand."""
@@ -184,28 +206,68 @@ def match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> 
     return hit  # type: ignore[no-any-return]
 
 
+def _member_options(request: RequestSpec, cls: ClassView, matcher: DeviceMatcher) -> list[ClassDevice]:
+    """Device entries that meet one request on their own: selectors true and enough per node.
+    Real (DRA) devices come first, then Synthetic ones, each in published order."""
+    fit = [
+        device
+        for device, fingerprint in cls.devices
+        if device.count >= request.count and all(matcher.matches(s, device, fingerprint).matched for s in request.selectors)
+    ]
+    return [d for d in fit if d.claim == "DRA"] + [d for d in fit if d.claim != "DRA"]
+
+
+def _allocate(options: list[list[ClassDevice]], requests: tuple[RequestSpec, ...], per_node: dict[str, int]) -> list[ClassDevice] | None:
+    """One device entry per request such that no entry is asked for more than a node has,
+    searching depth first (as DRA's allocator does); None when no assignment exists."""
+    left = dict(per_node)
+    chosen: list[ClassDevice] = []
+
+    def search(i: int) -> bool:
+        if i == len(requests):
+            return True
+        need = requests[i].count
+        for device in options[i]:
+            if left[device.name] >= need:
+                left[device.name] -= need
+                chosen.append(device)
+                if search(i + 1):
+                    return True
+                chosen.pop()
+                left[device.name] += need
+        return False
+
+    return chosen if search(0) else None
+
+
+def _together_miss(mi: int, member: MemberSpec, options: list[list[ClassDevice]], cls: ClassView) -> str:
+    asked = ", ".join(f"{r.name!r} ({r.count})" for r in member.requests)
+    offered = sorted({d.name for ds in options for d in ds})
+    have = ", ".join(f"{name} {cls.per_node[name]}" for name in offered)
+    return (
+        f"member {mi + 1} ({member.role}) device requests {asked} cannot all be met on one node: each takes distinct "
+        f"devices, and the entries that match have {have} per node"
+    )
+
+
 def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> EngineMatch:
     fits = []
     for mi, member in enumerate(engine.members):
+        options = []
+        for request in member.requests:
+            found = _member_options(request, cls, matcher)
+            if not found:
+                return Mismatch(lambda mi=mi, member=member, request=request: f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
+            options.append(found)
+        chosen = _allocate(options, member.requests, cls.per_node)
+        if chosen is None:
+            return Mismatch(_together_miss(mi, member, options, cls))
         claims: list[DeviceClaim] = []
         demand: dict[str, int] = {}
-        for request in member.requests:
-            chosen = None
-            for device, fingerprint in cls.devices:
-                if device.count >= request.count and all(
-                    matcher.matches(s, device, fingerprint).matched for s in request.selectors
-                ):
-                    chosen = device
-                    break
-            if chosen is None:
-                return Mismatch(lambda mi=mi, member=member, request=request: f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
-            if chosen.claim == "DRA":
-                claims.append(DeviceClaim(request.name, chosen.device_class_name or "", request.count, request.selectors))
+        for request, device in zip(member.requests, chosen):
+            if device.claim == "DRA":
+                claims.append(DeviceClaim(request.name, device.device_class_name or "", request.count, request.selectors))
             # A Synthetic device is not claimed through DRA, but the pod still occupies it.
-            demand[chosen.name] = demand.get(chosen.name, 0) + request.count
-        for name, n in demand.items():
-            per_node = cls.per_node[name]
-            if n > per_node:
-                return Mismatch(f"member {mi + 1} ({member.role}) claims {n} of device {name} per pod; a node has {per_node}")
+            demand[device.name] = demand.get(device.name, 0) + request.count
         fits.append(MemberFit(tuple(claims), demand))
     return EngineFit(tuple(fits))

@@ -41,10 +41,17 @@ class EnginePlacement:
 
 @dataclass(frozen=True)
 class ReplicaPlacement:
+    """One replica of the plan. `name` is the ModelReplica object it is (a retained replica
+    keeps the name it has, whatever its index; a new one is `<deployment>-<index>`), so two
+    input replicas that carry the same index are still two replicas. `replaces` names the
+    replica on a lost cluster this one stands in for (see `Placement`)."""
+
     index: int
     cluster: str
     engines: tuple[EnginePlacement, ...]
     retained: bool = False
+    name: str = field(default="", kw_only=True)
+    replaces: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,12 @@ class Placement:
     removed: tuple[int, ...]
     condition: ScheduledCondition
     reasons: tuple[Reason, ...] = field(default=())
+    removed_names: tuple[str, ...] = field(default=(), kw_only=True)
+    """The ModelReplica objects the plan drops, by name (`removed` holds their indexes)."""
+    stranded: tuple[str, ...] = field(default=(), kw_only=True)
+    """Replicas kept on a lost cluster (NotReady past its grace period) until a replacement is
+    Ready: in `replicas`, but not counted toward `wanted`."""
 
     @property
     def short(self) -> int:
-        return max(0, self.wanted - len(self.replicas))
+        return max(0, self.wanted - (len(self.replicas) - len(self.stranded)))

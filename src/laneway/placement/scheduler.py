@@ -17,6 +17,7 @@ from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.meta import ObjectKey
 from laneway.api.selectors import Requirement
 from laneway.placement.capacity import PoolCapacity
+from laneway.placement.compose import replica_name
 from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher
 from laneway.placement.existing import ExistingReplica, existing_replica
 from laneway.placement.fleet import ClusterView, Fleet, PoolView
@@ -138,17 +139,134 @@ def _engine_placement(spec: EngineSpec, pool: str, fit: EngineFit) -> EnginePlac
     )
 
 
-def _scale_down(kept: list[ReplicaPlacement], wanted: int) -> tuple[list[ReplicaPlacement], list[int]]:
+def _scale_down(kept: list[ReplicaPlacement], wanted: int) -> tuple[list[ReplicaPlacement], list[ReplicaPlacement]]:
+    """Drop replicas beyond `wanted`: first those a replacement stands in for (their cluster
+    came back), then from the most loaded cluster, highest index first."""
     removed = []
     while len(kept) > wanted:
-        load: dict[str, int] = {}
-        for r in kept:
-            load[r.cluster] = load.get(r.cluster, 0) + 1
-        most = max(load.values())
-        victim = max((r for r in kept if load[r.cluster] == most), key=lambda r: r.index)
+        replaced = {r.replaces for r in kept if r.replaces}
+        superseded = [r for r in kept if r.name in replaced]
+        if superseded:
+            victim = max(superseded, key=lambda r: r.index)
+        else:
+            load: dict[str, int] = {}
+            for r in kept:
+                load[r.cluster] = load.get(r.cluster, 0) + 1
+            most = max(load.values())
+            victim = max((r for r in kept if load[r.cluster] == most), key=lambda r: r.index)
         kept.remove(victim)
-        removed.append(victim.index)
+        removed.append(victim)
     return kept, removed
+
+
+class _Taken:
+    """Replica indexes and object names a deployment already uses: a new replica (or one
+    renumbered after an index collision) takes the lowest index whose canonical name
+    `<deployment>-<index>` no input replica holds either, so creating it never collides."""
+
+    def __init__(self, deployment: str) -> None:
+        self.deployment = deployment
+        self.indexes: set[int] = set()
+        self.names: set[str] = set()
+
+    def add(self, index: int | None, name: str | None) -> None:
+        if index is not None:
+            self.indexes.add(index)
+        if name:
+            self.names.add(name)
+
+    def own_index(self, name: str) -> int | None:
+        """The free index whose canonical name is `name` (`m-3` -> 3), if there is one."""
+        prefix = self.deployment + "-"
+        rest = name[len(prefix):] if name.startswith(prefix) else ""
+        if rest.isdigit() and str(int(rest)) == rest and int(rest) not in self.indexes:
+            return int(rest)
+        return None
+
+    def free_from(self, start: int) -> int:
+        i = start
+        while i in self.indexes or replica_name(self.deployment, i) in self.names:
+            i += 1
+        return i
+
+
+@dataclass
+class _Retention:
+    """What a deployment keeps of its input replicas, and what it drops, before filling in."""
+
+    healthy: list[ReplicaPlacement]
+    stranded: list[ReplicaPlacement]
+    removed: list[tuple[int | None, str]]
+    charged: list[ExistingReplica]
+    taken: _Taken
+    to_replace: list[str]
+
+    @property
+    def kept(self) -> list[ReplicaPlacement]:
+        return sorted([*self.healthy, *self.stranded], key=lambda r: r.index)
+
+
+def _retain(
+    d: _Deployment, inputs: list[ExistingReplica], fleet: Fleet, matcher: DeviceMatcher, *, check_pools: bool, lost: frozenset[str]
+) -> _Retention:
+    """Which input replicas stay, by object identity (never by the index label alone).
+
+    Two replicas carrying one index (Modelplane numbers replicas per cluster) are both kept
+    and both charged: the one whose name is `<deployment>-<index>` (else the first by cluster
+    and name) keeps the index, the other takes the lowest free one. A replica with no index
+    gets one the same way. Replicas on a lost cluster are stranded: kept, but not counted
+    toward `replicas`, until a replacement is Ready or enough healthy ones are."""
+    taken = _Taken(d.key.name)
+    for r in inputs:
+        taken.add(r.index, r.name)
+    going = [r for r in inputs if r.terminating]
+    inputs = [r for r in inputs if not r.terminating]
+
+    def order(r: ExistingReplica) -> tuple[object, ...]:
+        return (r.index is None, r.index or 0, r.name != replica_name(d.key.name, r.index or 0), r.cluster, r.name)
+
+    retained: list[tuple[ExistingReplica, ReplicaPlacement]] = []
+    renumber: list[tuple[ExistingReplica, tuple[EnginePlacement, ...]]] = []
+    removed: list[tuple[int | None, str]] = [(r.index, r.name) for r in going]
+    seen: set[int] = set()
+    for r in sorted(inputs, key=order):
+        engines = _retainable(d, r, fleet, matcher, check_pools)
+        if engines is None:
+            removed.append((r.index, r.name))
+        elif r.index is None or r.index in seen:
+            renumber.append((r, engines))
+        else:
+            seen.add(r.index)
+            retained.append((r, ReplicaPlacement(r.index, r.cluster, engines, retained=True, name=r.name, replaces=r.replaces)))
+    for r, engines in renumber:
+        index = taken.own_index(r.name)
+        if index is None:
+            index = taken.free_from(0)
+        taken.add(index, None)
+        retained.append((r, ReplicaPlacement(index, r.cluster, engines, retained=True, name=r.name, replaces=r.replaces)))
+
+    by_name = {p.name: r for r, p in retained}
+    wanted = d.obj.spec.replicas
+    healthy, scaled = _scale_down([p for r, p in retained if r.cluster not in lost], wanted)
+    removed += [(p.index, p.name) for p in scaled]
+    ready = sum(1 for p in healthy if by_name[p.name].ready)
+    replaced_ready = {by_name[p.name].replaces for p in healthy if by_name[p.name].ready}
+    replaced = {p.replaces for p in healthy if p.replaces}
+    stranded = []
+    for r, p in sorted(((r, p) for r, p in retained if r.cluster in lost), key=lambda rp: rp[1].index):
+        if p.name in replaced_ready or ready >= wanted:
+            removed.append((p.index, p.name))
+        else:
+            stranded.append(p)
+    return _Retention(
+        healthy=healthy,
+        stranded=stranded,
+        removed=removed,
+        charged=[*going, *(by_name[p.name] for p in [*healthy, *stranded])],
+        taken=taken,
+        to_replace=[p.name for p in stranded if p.name not in replaced],
+    )
+
 
 
 def _candidates(d: _Deployment, cluster: ClusterView, matcher: DeviceMatcher) -> list[list[tuple[PoolView, EngineFit]]] | None:
@@ -159,7 +277,7 @@ def _candidates(d: _Deployment, cluster: ClusterView, matcher: DeviceMatcher) ->
         for pool in cluster.pools:
             if pool.cls is not None:
                 m = match_engine(spec, pool.cls, matcher)
-                if isinstance(m, EngineFit):
+                if isinstance(m, EngineFit) and (m.claims_dra or not cluster.claims_dra):
                     fits.append((pool, m))
         if not fits:
             return None
@@ -219,6 +337,9 @@ def _explain_cluster(d: _Deployment, cluster: ClusterView, usage: Usage, matcher
             m = match_engine(spec, pool.cls, matcher)
             if not isinstance(m, EngineFit):
                 reasons.append(Reason((f"engine {spec.name}: " if multi else "") + m.message, (cluster.name,), pool.name))
+                continue
+            if cluster.claims_dra and not m.claims_dra:
+                reasons.append(Reason(where + m.synthetic_only(), (cluster.name,), pool.name))
                 continue
             pods = [p for p in m.pods(spec.copies, spec.members) if p]
             cap = usage.get(cluster, pool)
@@ -292,7 +413,16 @@ class Eligibility:
 
 
 def _fill(
-    d: _Deployment, kept: list[ReplicaPlacement], wanted: int, fleet: Fleet, usage: Usage, matcher: DeviceMatcher, eligibility: Eligibility
+    d: _Deployment,
+    kept: list[ReplicaPlacement],
+    wanted: int,
+    fleet: Fleet,
+    usage: Usage,
+    matcher: DeviceMatcher,
+    eligibility: Eligibility,
+    *,
+    taken: _Taken,
+    to_replace: list[str],
 ) -> tuple[list[ReplicaPlacement], list[Reason], bool]:
     reasons: list[Reason] = []
     placed = list(kept)
@@ -305,11 +435,10 @@ def _fill(
         count[r.cluster] = count.get(r.cluster, 0) + 1
     unfit: set[str] = set()
     any_eligible = False
-    used = {r.index for r in placed}
+    pending = iter(to_replace)
     next_index = 0
     while len(placed) < wanted:
-        while next_index in used:
-            next_index += 1
+        next_index = taken.free_from(next_index)
         spot = None
         # clusters with none of this deployment come first, by name; fresh is consumed once
         for cluster in fresh:
@@ -335,8 +464,10 @@ def _fill(
         if spot is None:
             break
         cluster, engines = spot
-        placed.append(ReplicaPlacement(next_index, cluster.name, engines))
-        used.add(next_index)
+        placed.append(
+            ReplicaPlacement(next_index, cluster.name, engines, name=replica_name(d.key.name, next_index), replaces=next(pending, None))
+        )
+        taken.add(next_index, replica_name(d.key.name, next_index))
         count[cluster.name] = count.get(cluster.name, 0) + 1
     if len(placed) < wanted:
         for name in sorted(unfit):
@@ -387,6 +518,7 @@ def plan_fleet(
     matcher: DeviceMatcher = DEFAULT_MATCHER,
     fleet: Fleet | None = None,
     closed: Mapping[ObjectKey, Mapping[str, str]] | None = None,
+    lost: frozenset[str] = frozenset(),
 ) -> list[Placement]:
     """Plan every deployment against one fleet. Existing replicas of every deployment (and of
     deployments not given, which keep their capacity) are charged first; then deployments fill
@@ -394,9 +526,16 @@ def plan_fleet(
 
     `closed` names, per deployment, clusters that take no new replica of it, with the reason
     the explanation gives (a ModelCache not staged there): unlike a cluster left out of the
-    input, a closed cluster keeps the replicas already running on it."""
+    input, a closed cluster keeps the replicas already running on it.
+
+    `lost` names clusters NotReady past their grace period (`laneway.placement.lost` works them
+    out): a replica there is stranded; a replacement is placed elsewhere where capacity allows,
+    and the stranded one is dropped once its replacement is Ready (or once enough healthy
+    replicas are), or, should its cluster come back first, it is the one scale-down drops."""
     with collection_paused():
-        return _plan_fleet(deployments, clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, fleet=fleet, closed=closed)
+        return _plan_fleet(
+            deployments, clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, fleet=fleet, closed=closed, lost=lost
+        )
 
 
 def _plan_fleet(
@@ -408,6 +547,7 @@ def _plan_fleet(
     matcher: DeviceMatcher,
     fleet: Fleet | None,
     closed: Mapping[ObjectKey, Mapping[str, str]] | None,
+    lost: frozenset[str],
 ) -> list[Placement]:
     fleet = fleet or Fleet.build(clusters, classes)
     closed = closed or {}
@@ -427,57 +567,72 @@ def _plan_fleet(
         invalid = compile_errors(d.engines, matcher)
         nothing = [] if invalid else _matches_nothing(d, fleet, matcher)
         bad_edit = bool(invalid or nothing)
-        kept: list[ReplicaPlacement] = []
-        seen: set[int] = set()
-        by_index: dict[int, ExistingReplica] = {}
-        for r in sorted(mine[d.key], key=lambda r: (r.index is None, r.index or 0, r.name)):
-            if r.index is None or r.index in seen:
-                continue
-            engines = _retainable(d, r, fleet, matcher, check_pools=not bad_edit)
-            if engines is not None:
-                seen.add(r.index)
-                by_index[r.index] = r
-                kept.append(ReplicaPlacement(r.index, r.cluster, engines, retained=True))
-        kept, removed = _scale_down(kept, d.obj.spec.replicas)
-        for r in kept:
-            usage.charge(by_index[r.index])
-        removed += sorted(
-            r.index for r in mine[d.key] if r.index is not None and r.index not in {k.index for k in kept} and r.index not in removed
-        )
-        states.append((d, invalid, nothing, kept, sorted(set(removed))))
+        retention = _retain(d, mine[d.key], fleet, matcher, check_pools=not bad_edit, lost=lost)
+        for r in retention.charged:
+            usage.charge(r)
+        states.append((d, invalid, nothing, retention))
 
     out = []
     eligibility = Eligibility(fleet)
-    for d, invalid, nothing, kept, removed in states:
-        wanted = d.obj.spec.replicas
-        if invalid:
-            n = len(kept)
-            cond = ScheduledCondition("False", "InvalidNodeSelector", "; ".join(invalid) + f" ({n} running replica{'s' if n != 1 else ''} kept)")
-            out.append(Placement(d.key, wanted, tuple(kept), tuple(removed), cond, tuple(Reason(p) for p in invalid)))
-            continue
-        if nothing:
-            n = len(kept)
-            grouped = _group(nothing)
-            cond = ScheduledCondition(
-                "False", "NoMatchingDevices",
-                f"no published class meets the device requests ({n} running replica{'s' if n != 1 else ''} kept): " + grouped[0].text(),
-            )
-            out.append(Placement(d.key, wanted, tuple(kept), tuple(removed), cond, grouped))
-            continue
-        placed, reasons, any_eligible = _fill(d, kept, wanted, fleet, usage, matcher, eligibility)
-        placed.sort(key=lambda r: r.index)
-        if len(placed) >= wanted:
-            cond = ScheduledCondition("True", "Scheduled", f"{len(placed)} of {wanted} replicas placed")
-            out.append(Placement(d.key, wanted, tuple(placed), tuple(removed), cond))
-            continue
-        grouped = _group(reasons)
-        summary = "; ".join(r.text() for r in grouped[:3])
-        if not any_eligible:
-            cond = ScheduledCondition("False", "NoClusters", f"{len(placed)} of {wanted} replicas placed; no cluster is eligible: {summary}")
-        else:
-            cond = ScheduledCondition("False", "InsufficientCapacity", f"{len(placed)} of {wanted} replicas placed: {summary}")
-        out.append(Placement(d.key, wanted, tuple(placed), tuple(removed), cond, grouped))
+    for d, invalid, nothing, kept in states:
+        out.append(_decide(d, invalid, nothing, kept, fleet, usage, matcher, eligibility))
     return out
+
+
+def _decide(
+    d: _Deployment,
+    invalid: list[str],
+    nothing: list[Reason],
+    retention: _Retention,
+    fleet: Fleet,
+    usage: Usage,
+    matcher: DeviceMatcher,
+    eligibility: Eligibility,
+) -> Placement:
+    wanted = d.obj.spec.replicas
+    removed = sorted(retention.removed, key=lambda ir: (ir[0] is None, ir[0] or 0, ir[1]))
+
+    def answer(replicas: Sequence[ReplicaPlacement], cond: ScheduledCondition, reasons: tuple[Reason, ...] = ()) -> Placement:
+        return Placement(
+            d.key,
+            wanted,
+            tuple(replicas),
+            tuple(i for i, _ in removed if i is not None),
+            cond,
+            reasons,
+            removed_names=tuple(n for _, n in removed),
+            stranded=tuple(p.name for p in retention.stranded),
+        )
+
+    if invalid or nothing:
+        kept = retention.kept
+        n = len(kept)
+        if invalid:
+            cond = ScheduledCondition("False", "InvalidNodeSelector", "; ".join(invalid) + f" ({n} running replica{'s' if n != 1 else ''} kept)")
+            return answer(kept, cond, tuple(Reason(p) for p in invalid))
+        grouped = _group(nothing)
+        cond = ScheduledCondition(
+            "False", "NoMatchingDevices",
+            f"no published class meets the device requests ({n} running replica{'s' if n != 1 else ''} kept): " + grouped[0].text(),
+        )
+        return answer(kept, cond, grouped)
+    placed, reasons, any_eligible = _fill(
+        d, retention.healthy, wanted, fleet, usage, matcher, eligibility, taken=retention.taken, to_replace=retention.to_replace
+    )
+    everything = tuple(sorted([*placed, *retention.stranded], key=lambda r: r.index))
+    note = ""
+    if retention.stranded:
+        k = len(retention.stranded)
+        note = f"; {k} replica{'s' if k != 1 else ''} on a lost cluster kept until {'their' if k != 1 else 'its'} replacement is Ready"
+    if len(placed) >= wanted:
+        return answer(everything, ScheduledCondition("True", "Scheduled", f"{len(placed)} of {wanted} replicas placed{note}"))
+    grouped = _group(reasons)
+    summary = "; ".join(r.text() for r in grouped[:3])
+    if not any_eligible:
+        cond = ScheduledCondition("False", "NoClusters", f"{len(placed)} of {wanted} replicas placed{note}; no cluster is eligible: {summary}")
+    else:
+        cond = ScheduledCondition("False", "InsufficientCapacity", f"{len(placed)} of {wanted} replicas placed{note}: {summary}")
+    return answer(everything, cond, grouped)
 
 
 def plan(
@@ -488,10 +643,11 @@ def plan(
     replicas: Sequence[ModelReplica] = (),
     matcher: DeviceMatcher = DEFAULT_MATCHER,
     closed: Mapping[str, str] | None = None,
+    lost: frozenset[str] = frozenset(),
 ) -> Placement:
     """Plan one deployment. `replicas` are every ModelReplica in the fleet: the deployment's own
     are retained or dropped, everyone else's only take capacity. `closed` maps cluster names
     that take no new replica of it to why (see `plan_fleet`)."""
     return plan_fleet(
-        [deployment], clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, closed={deployment.key: closed or {}}
+        [deployment], clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, closed={deployment.key: closed or {}}, lost=lost
     )[0]

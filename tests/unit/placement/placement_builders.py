@@ -31,6 +31,12 @@ def gpu_class(name: str, *, memory: str = "80Gi", product: str = "H100", count: 
     )
 
 
+SOURCES: dict[str, dict[str, Any]] = {
+    "Local": {"source": "Local", "local": {}},
+    "Existing": {"source": "Existing", "existing": {"secretRef": {"name": "kubeconfig", "key": "config"}}},
+}
+
+
 def cluster(
     name: str,
     pools: list[tuple[str, str, int]] | list[dict[str, Any]],
@@ -39,12 +45,13 @@ def cluster(
     ready: bool = True,
     gateway: str | None = "10.0.0.1:8080",
     taints: list[dict[str, str]] | None = None,
+    source: str = "Local",
 ) -> InferenceCluster:
     pool_docs = [p if isinstance(p, dict) else {"name": p[0], "className": p[1], "nodeCount": p[2]} for p in pools]
     return InferenceCluster.model_validate(
         {
             "metadata": {"name": name, "labels": labels or {}},
-            "spec": {"cluster": {"source": "Local", "local": {}}, "nodePools": pool_docs, "taints": taints or []},
+            "spec": {"cluster": SOURCES[source], "nodePools": pool_docs, "taints": taints or []},
             "status": {
                 "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "Test"}],
                 "gateway": {"address": gateway} if gateway else {},

@@ -149,7 +149,10 @@ def test_edit_that_pinned_pool_no_longer_meets_moves_replica():
     existing = as_replicas(d, plan(d, clusters=c, classes=[H100, H200]).replicas)
     assert existing[0].spec.cluster_name == "a"
     edited = plan(deployment("m", selectors=[BIG]), clusters=c, classes=[H100, H200], replicas=existing)
-    assert [(r.index, r.cluster, r.retained) for r in edited.replicas] == [(0, "b", False)]
+    # moving is delete plus create: the new replica takes a fresh index (and name), so creating
+    # it never waits for the old m-0 to finish stopping
+    assert [(r.index, r.cluster, r.retained, r.name) for r in edited.replicas] == [(1, "b", False, "m-1")]
+    assert edited.removed == (0,) and edited.removed_names == ("m-0",)
 
 
 def test_bad_edit_invalid_cel_keeps_replicas():

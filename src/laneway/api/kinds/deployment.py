@@ -200,13 +200,16 @@ class Engine(Model):
                 f"(found {', '.join(roles)})",
                 at="members",
             )
-        if not any(m.node_selector and m.node_selector.devices for m in self.members):
+        if not self._names_hardware():
             raise RuleViolation(
                 f"engine {self.name!r}: at least one member needs 'nodeSelector.devices' so the scheduler knows "
                 "what hardware it runs on",
                 at="members",
             )
         return self
+
+    def _names_hardware(self) -> bool:
+        return any(m.node_selector and m.node_selector.devices for m in self.members)
 
 
 class Toleration(Model):
@@ -386,7 +389,13 @@ class ReplicaMember(Member):
 
 
 class ReplicaEngine(Engine):
+    """A replica's engine. Modelplane composes members that carry only what they were pinned
+    to (`nodePoolName`, `deviceRequests`) and no `nodeSelector`; either names the hardware."""
+
     members: list[ReplicaMember] = Field(min_length=1, max_length=MAX_MEMBERS)  # type: ignore[assignment]
+
+    def _names_hardware(self) -> bool:
+        return super()._names_hardware() or any(m.device_requests or m.node_pool_name for m in self.members)
 
 
 class ModelReplicaSpec(Model):
