@@ -14,9 +14,10 @@ retries with a fresh read).
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Generic, Iterator, Mapping, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -145,9 +146,12 @@ def needs_update(*, desired: Resource, live: Resource) -> bool:
     return _desired_shape(merge_for_update(desired=desired, live=live)) != _desired_shape(live)
 
 
+R = TypeVar("R", bound=Resource)
+
+
 @dataclass(frozen=True)
-class ResourceList:
-    items: list[Resource]
+class ResourceList(Generic[R]):
+    items: list[R]
     resource_version: str
 
 
@@ -182,6 +186,18 @@ def parse_resource(document: Any) -> Resource:
             f"the server sent a {document.get('kind')} this client cannot read ({str(e).splitlines()[0]}); "
             "are the CLI and the server the same laneway version? (laneway version)"
         ) from None
+
+
+def parse_as(kind: type[R], document: Any) -> R:
+    """`parse_resource`, checked to be of the kind that was asked for."""
+    obj = parse_resource(document)
+    if not isinstance(obj, kind):
+        raise UnreadableObject(f"asked the server for a {kind.KIND}, it sent a {obj.kind}")
+    return obj
+
+
+def _kind_name(kind: type[Resource] | str) -> str:
+    return kind if isinstance(kind, str) else kind.KIND
 
 
 class Client:
@@ -237,24 +253,40 @@ class Client:
 
     # reads -----------------------------------------------------------------------------------
 
-    def get(self, kind: str, name: str, *, namespace: str | None = None) -> Resource:
-        info = lookup(kind)
-        return parse_resource(self.request("GET", object_path(info, namespace, name)))
+    @overload
+    def get(self, kind: type[R], name: str, *, namespace: str | None = None) -> R: ...
+    @overload
+    def get(self, kind: str, name: str, *, namespace: str | None = None) -> Resource: ...
+    def get(self, kind: type[R] | str, name: str, *, namespace: str | None = None) -> R | Resource:
+        """One object; by model class (typed) or by any spelling of its kind (`md`)."""
+        document = self.request("GET", object_path(lookup(_kind_name(kind)), namespace, name))
+        return parse_resource(document) if isinstance(kind, str) else parse_as(kind, document)
 
+    @overload
+    def list(
+        self, kind: type[R], *, namespace: str | None = None, all_namespaces: bool = False, label_selector: str | None = None
+    ) -> ResourceList[R]: ...
+    @overload
+    def list(
+        self, kind: str, *, namespace: str | None = None, all_namespaces: bool = False, label_selector: str | None = None
+    ) -> ResourceList[Resource]: ...
     def list(
         self,
-        kind: str,
+        kind: type[R] | str,
         *,
         namespace: str | None = None,
         all_namespaces: bool = False,
         label_selector: str | None = None,
-    ) -> ResourceList:
-        info = lookup(kind)
+    ) -> ResourceList[R] | ResourceList[Resource]:
+        """Objects of a kind; by model class (typed) or by any spelling of its kind."""
+        info = lookup(_kind_name(kind))
         params = {"labelSelector": label_selector} if label_selector else None
         body = self.request("GET", collection_path(info, None if all_namespaces else namespace), params=params)
-        items = [parse_resource(i) for i in (body or {}).get("items") or []]
+        documents = (body or {}).get("items") or []
         rv = str(((body or {}).get("metadata") or {}).get("resourceVersion") or "")
-        return ResourceList(items=items, resource_version=rv)
+        if isinstance(kind, str):
+            return ResourceList(items=[parse_resource(i) for i in documents], resource_version=rv)
+        return ResourceList(items=[parse_as(kind, i) for i in documents], resource_version=rv)
 
     def watch(
         self,
@@ -356,7 +388,7 @@ class Client:
 
     # tokens ----------------------------------------------------------------------------------
 
-    def create_token(self, *, role: str, namespaces: list[str], description: str = "") -> str:
+    def create_token(self, *, role: str, namespaces: builtins.list[str], description: str = "") -> str:
         """Mint a bearer token; the server returns it once and stores only its hash."""
         body = self.request(
             "POST",

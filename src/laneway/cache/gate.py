@@ -21,9 +21,8 @@ from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import ObjectKey, Resource
 from laneway.placement.model import ScheduledCondition
-from laneway.store.base import NotFound, Store
+from laneway.store.base import Store
 
-CACHE_KIND = "ModelCache"
 
 
 def cache_selects(cache: ModelCache, cluster: InferenceCluster) -> bool:
@@ -95,11 +94,7 @@ def start_wait(replica: ModelReplica, cache: ModelCache | None) -> str | None:
 
 
 def get_cache(store: Store, namespace: str, name: str) -> ModelCache | None:
-    try:
-        obj = store.get(CACHE_KIND, ObjectKey(namespace, name))
-    except NotFound:
-        return None
-    return obj if isinstance(obj, ModelCache) else None
+    return store.find(ModelCache, ObjectKey(namespace, name))
 
 
 def placement_gate_for(store: Store, deployment: ModelDeployment, clusters: Sequence[InferenceCluster]) -> PlacementGate:
@@ -133,7 +128,7 @@ def replicas_using_cache(store: Store) -> Callable[[Resource], list[ObjectKey]]:
     def keys(cache: Resource) -> list[ObjectKey]:
         return [
             r.key
-            for r in store.list("ModelReplica", namespace=cache.namespace).items
+            for r in store.list(ModelReplica, namespace=cache.namespace).items
             if isinstance(r, ModelReplica) and r.spec.model_cache_ref is not None and r.spec.model_cache_ref.name == cache.name
         ]
 
@@ -146,6 +141,6 @@ def deployments_using_cache(store: Store) -> Callable[[Resource], list[ObjectKey
     def keys(cache: Resource) -> list[ObjectKey]:
         if not isinstance(cache, ModelCache):
             return []
-        return [d.key for d in users_of(cache, store.list("ModelDeployment", namespace=cache.namespace).items)]
+        return [d.key for d in users_of(cache, store.list(ModelDeployment, namespace=cache.namespace).items)]
 
     return keys

@@ -20,8 +20,8 @@ from laneway.ticket.audit import audit as find_unowned
 def audit(ctx: click.Context, output: str) -> None:
     """List ModelDeployments in every namespace that have no owner or no ticket."""
     client = open_client(ctx)
-    deployments = [d for d in client.list("ModelDeployment", all_namespaces=True).items if isinstance(d, ModelDeployment)]
-    services = [s for s in client.list("ModelService", all_namespaces=True).items if isinstance(s, ModelService)]
+    deployments = client.list(ModelDeployment, all_namespaces=True).items
+    services = client.list(ModelService, all_namespaces=True).items
     findings = find_unowned(deployments, services, now=time.time())
     if output == "json":
         click.echo(json.dumps({"findings": [

@@ -39,9 +39,8 @@ def _from_manifests(name: str, resources: Sequence[Any]) -> tuple[InferenceClust
 
 def _from_api(ctx: click.Context, name: str) -> tuple[InferenceCluster, dict[str, InferenceClass]]:
     client = open_client(ctx)
-    cluster = client.get("InferenceCluster", name)
-    assert isinstance(cluster, InferenceCluster)
-    classes = {c.name: c for c in client.list("InferenceClass").items if isinstance(c, InferenceClass)}
+    cluster = client.get(InferenceCluster, name)
+    classes = {c.name: c for c in client.list(InferenceClass).items}
     return cluster, classes
 
 
@@ -71,7 +70,7 @@ def _kubeconfig(ctx: click.Context, cluster: InferenceCluster, resources: Sequen
 
         store = open_store(store_path)
         try:
-            secret = store.get("Secret", ObjectKey(SYSTEM_NAMESPACE, ref.name))
+            secret = store.get(Secret, ObjectKey(SYSTEM_NAMESPACE, ref.name))
         except NotFound:
             secret = None
         finally:

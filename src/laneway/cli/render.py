@@ -30,7 +30,8 @@ from laneway.cli.plan import assume_ready, run_plan
 from laneway.client import ApiError
 from laneway.drivers.kubernetes.cache_render import render_cache_objects
 from laneway.drivers.kubernetes.errors import InvalidRendered, RenderError
-from laneway.drivers.kubernetes.naming import DEPLOYMENT_LABEL, TARGET_CLUSTER_ANNOTATION
+from laneway.api.labels import DEPLOYMENT_LABEL
+from laneway.drivers.kubernetes.naming import TARGET_CLUSTER_ANNOTATION
 from laneway.drivers.kubernetes.render import RenderOptions
 from laneway.drivers.kubernetes.render import render as render_replica
 from laneway.drivers.kubernetes.validation import validate_objects
@@ -91,10 +92,10 @@ def _render_online(ctx: click.Context, target: str, namespace: str) -> Rendered:
     kind = lookup(kind_text).kind
     client = open_client(ctx)
     if kind == "ModelReplica":
-        replicas = [client.get("ModelReplica", name, namespace=namespace)]
+        replicas = [client.get(ModelReplica, name, namespace=namespace)]
     elif kind == "ModelDeployment":
-        client.get("ModelDeployment", name, namespace=namespace)  # a clear 404 when it does not exist
-        replicas = list(client.list("ModelReplica", namespace=namespace, label_selector=f"{DEPLOYMENT_LABEL}={name}").items)
+        client.get(ModelDeployment, name, namespace=namespace)  # a clear 404 when it does not exist
+        replicas = list(client.list(ModelReplica, namespace=namespace, label_selector=f"{DEPLOYMENT_LABEL}={name}").items)
         if not replicas:
             raise Failure(f"deployment {namespace}/{name} has no replicas yet: nothing is placed, so nothing to render")
     else:
@@ -102,12 +103,9 @@ def _render_online(ctx: click.Context, target: str, namespace: str) -> Rendered:
     out: Rendered = []
     clusters: dict[str, InferenceCluster] = {}
     for replica in replicas:
-        assert isinstance(replica, ModelReplica)
         cname = replica.spec.cluster_name
         if cname not in clusters:
-            cluster = client.get("InferenceCluster", cname)
-            assert isinstance(cluster, InferenceCluster)
-            clusters[cname] = cluster
+            clusters[cname] = client.get(InferenceCluster, cname)
         out.append((cname, _render_one(replica, clusters[cname], _cache_of(client, replica))))
     return out
 

@@ -30,9 +30,7 @@ def deployment_name(target: str) -> str:
 
 
 def _read(client: Client, name: str, namespace: str | None) -> ModelDeployment:
-    obj = client.get("ModelDeployment", name, namespace=namespace or DEFAULT_NAMESPACE)
-    assert isinstance(obj, ModelDeployment)
-    return obj
+    return client.get(ModelDeployment, name, namespace=namespace or DEFAULT_NAMESPACE)
 
 
 @click.group("rollout")

@@ -42,6 +42,7 @@ from laneway.autoscale.policy import AutoscalingConfig, AutoscalingContext, Deci
 from laneway.autoscale.services import DEPLOYMENT_LABEL, services_for
 from laneway.cache.gate import placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import is_deleting
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.placement import plan
 from laneway.store.base import Conflict, NotFound
@@ -86,20 +87,18 @@ class AutoscalerController:
         self.watches: Mapping[str, KeyMapper] = {"ModelService": self._deployments_in_namespace}
 
     def _deployments_in_namespace(self, service: Resource) -> list[ObjectKey]:
-        return [d.key for d in self.store.list("ModelDeployment", namespace=service.namespace).items]
+        return [d.key for d in self.store.list(ModelDeployment, namespace=service.namespace).items]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            deployment = self.store.get("ModelDeployment", key)
-        except NotFound:
+        deployment = self.store.find(ModelDeployment, key)
+        if deployment is None:
             self._forget(key)
             return Result()
-        assert isinstance(deployment, ModelDeployment)
-        services = [s for s in self.store.list("ModelService", namespace=key.namespace).items if isinstance(s, ModelService)]
-        clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
-        endpoints = [e for e in self.store.list("ModelEndpoint", namespace=key.namespace).items if isinstance(e, ModelEndpoint)]
+        services = self.store.list(ModelService, namespace=key.namespace).items
+        clusters = self.store.list(InferenceCluster).items
+        endpoints = self.store.list(ModelEndpoint, namespace=key.namespace).items
         self._mark_services(services, clusters, endpoints)
-        if deployment.spec.autoscaling is None or deployment.metadata.deletion_timestamp:
+        if deployment.spec.autoscaling is None or is_deleting(deployment):
             self._forget(key)
             return Result()
         now = self.ctx.clock()
@@ -132,7 +131,7 @@ class AutoscalerController:
             log.info("autoscaling %s: %d -> %d replicas (%s)", key, deployment.spec.replicas, decision.replicas, decision.message)
             deployment.spec.replicas = decision.replicas
             try:
-                deployment = self.store.update(deployment)  # type: ignore[assignment]
+                deployment = self.store.update(deployment)
             except Conflict:
                 self._decided_at.pop(key, None)
                 return Result(requeue_after=0.1)  # someone else wrote it; decide again on fresh state
@@ -163,7 +162,7 @@ class AutoscalerController:
             return None
         in_flight = queued = 0.0
         if gateway is not None:
-            deployments = [d for d in self.store.list("ModelDeployment", namespace=deployment.namespace).items if isinstance(d, ModelDeployment)]
+            deployments = self.store.list(ModelDeployment, namespace=deployment.namespace).items
             for key in services_for(deployment, services, clusters, endpoints):
                 load = gateway.get(key, ServiceLoad())
                 service = next(s for s in services if s.key == key)
@@ -179,8 +178,8 @@ class AutoscalerController:
 
     def _fits(self, deployment: ModelDeployment, wanted: int, clusters: list[InferenceCluster]) -> int:
         """How many replicas placement would place at `wanted` (a dry run, nothing written)."""
-        classes = [c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)]
-        replicas = [r for r in self.store.list("ModelReplica").items if isinstance(r, ModelReplica)]
+        classes = self.store.list(InferenceClass).items
+        replicas = self.store.list(ModelReplica).items
         trial = deployment.model_copy(update={"spec": deployment.spec.model_copy(update={"replicas": wanted})})
         allowed = placement_gate_for(self.store, trial, clusters).clusters
         return len(plan(trial, clusters=allowed, classes=classes, replicas=replicas).replicas)
@@ -189,7 +188,7 @@ class AutoscalerController:
         if not services:
             return
         namespace = services[0].namespace
-        zeroable = [d for d in self.store.list("ModelDeployment", namespace=namespace).items if isinstance(d, ModelDeployment) and scales_from_zero(d)]
+        zeroable = [d for d in self.store.list(ModelDeployment, namespace=namespace).items if isinstance(d, ModelDeployment) and scales_from_zero(d)]
         for service in services:
             wanted = any(service.key in services_for(d, [service], clusters, endpoints) for d in zeroable)
             if bool((service.status.model_extra or {}).get(SCALE_FROM_ZERO_FIELD)) == wanted:

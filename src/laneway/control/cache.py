@@ -41,8 +41,9 @@ from laneway.cache.layout import cache_path, read_manifest
 from laneway.cache.sources import Source, credential_ref, source_for
 from laneway.cache.state import CacheState
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.store.base import Conflict, NotFound
+from laneway.store.base import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class CacheController:
         self.watches: Mapping[str, KeyMapper] = {"InferenceCluster": self._every_cache}
 
     def _every_cache(self, _: Resource) -> list[ObjectKey]:
-        return [c.key for c in self.store.list("ModelCache").items]
+        return [c.key for c in self.store.list(ModelCache).items]
 
     def stop(self, timeout: float = 5.0) -> None:
         """Wait for running hydrations (tests and an orderly shutdown; they resume anyway)."""
@@ -129,26 +130,20 @@ class CacheController:
     # ---- reconcile ---------------------------------------------------------------------
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            cache = self.store.get("ModelCache", key)
-        except NotFound:
+        cache = self.store.find(ModelCache, key)
+        if cache is None:
             return Result()
-        assert isinstance(cache, ModelCache)
-        if cache.metadata.deletion_timestamp:
+        if is_deleting(cache):
             if any(self._jobs[k].running for k in self._jobs if k[:2] == (cache.namespace, cache.name)):
                 return Result(requeue_after=POLL_HYDRATING)  # remove the files once the writer is done
             self._forget(cache, {e.cluster for e in cache.status.clusters} | self._job_clusters(cache))
             if await self._forget_remote(cache, {e.cluster for e in cache.status.clusters} | self._undeleted_on(cache)):
                 return Result(requeue_after=POLL_REMOTE)  # a cluster could not delete its copy yet
-            if FINALIZER in cache.metadata.finalizers:
-                cache.metadata.finalizers = [f for f in cache.metadata.finalizers if f != FINALIZER]
-                self.store.update(cache)
+            allow_deletion(self.store, cache, FINALIZER)
             return Result()
-        if FINALIZER not in cache.metadata.finalizers:
-            cache.metadata.finalizers = [*cache.metadata.finalizers, FINALIZER]
-            cache = self.store.update(cache)  # type: ignore[assignment]
+        cache = block_deletion(self.store, cache, FINALIZER)
 
-        clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
+        clusters = self.store.list(InferenceCluster).items
         selected = [c for c in clusters if cache_selects(cache, c)]
         gone = {e.cluster for e in cache.status.clusters} - {c.name for c in selected}
         if gone:
@@ -241,11 +236,8 @@ class CacheController:
         failed: set[str] = set()
         for name in sorted(clusters):
             self._undeleted.discard((cache.namespace, cache.name, name))
-            try:
-                cluster = self.store.get("InferenceCluster", ObjectKey("", name))
-            except NotFound:
-                continue
-            if not isinstance(cluster, InferenceCluster) or _is_local(cluster):
+            cluster = self.store.find(InferenceCluster, ObjectKey("", name))
+            if cluster is None or _is_local(cluster):
                 continue
             driver = self._cache_driver(cluster)
             if driver is None:
@@ -305,8 +297,5 @@ class CacheController:
                 remove(self._dest(cache, cluster))
 
     def _secret(self, namespace: str, ref: SecretKeyRef) -> str | None:
-        try:
-            secret = self.store.get("Secret", ObjectKey(namespace, ref.name))
-        except NotFound:
-            return None
-        return secret.value(ref.key) if isinstance(secret, Secret) else None
+        secret = self.store.find(Secret, ObjectKey(namespace, ref.name))
+        return secret.value(ref.key) if secret is not None else None

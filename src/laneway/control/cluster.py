@@ -20,7 +20,7 @@ from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.registry import DriverSet
-from laneway.store.base import Conflict, NotFound
+from laneway.store.base import Conflict
 
 RECHECK_SECONDS = 15.0
 
@@ -49,17 +49,15 @@ class ClusterController:
     def _clusters_using(self, cls: Resource) -> list[ObjectKey]:
         return [
             c.key
-            for c in self.store.list("InferenceCluster").items
-            if isinstance(c, InferenceCluster) and any(p.class_name == cls.name for p in c.spec.node_pools)
+            for c in self.store.list(InferenceCluster).items
+            if any(p.class_name == cls.name for p in c.spec.node_pools)
         ]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            cluster = self.store.get("InferenceCluster", key)
-        except NotFound:
+        cluster = self.store.find(InferenceCluster, key)
+        if cluster is None:
             return Result()
-        assert isinstance(cluster, InferenceCluster)
-        classes = {c.name: c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)}
+        classes = {c.name: c for c in self.store.list(InferenceClass).items}
         missing = sorted({p.class_name for p in cluster.spec.node_pools if p.role != "System"} - set(classes))
 
         driver = self.drivers.for_cluster(cluster)

@@ -30,10 +30,11 @@ from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment,
 from laneway.api.meta import ObjectKey, Resource
 from laneway.cache.gate import deployments_using_cache, placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan
 from laneway.placement.compose import compose_replica
-from laneway.placement.existing import DEPLOYMENT_LABEL
+from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.store.base import AlreadyExists, NotFound
 
 log = logging.getLogger(__name__)
@@ -87,20 +88,16 @@ class DeploymentController:
         return [ObjectKey(replica.namespace, name)] if name else []
 
     def _every_deployment(self, _: Resource) -> list[ObjectKey]:
-        return [d.key for d in self.store.list("ModelDeployment").items]
+        return [d.key for d in self.store.list(ModelDeployment).items]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            deployment = self.store.get("ModelDeployment", key)
-        except NotFound:
-            return Result()
-        assert isinstance(deployment, ModelDeployment)
-        if deployment.metadata.deletion_timestamp:
-            return Result()  # the garbage collector removes the replicas it owns
-        clusters = [c for c in self.store.list("InferenceCluster").items if isinstance(c, InferenceCluster)]
+        deployment = live_object(self.store, ModelDeployment, key)
+        if deployment is None:
+            return Result()  # gone, or being deleted: the garbage collector removes the replicas it owns
+        clusters = self.store.list(InferenceCluster).items
         cache_gate = placement_gate_for(self.store, deployment, clusters)  # new replicas only where its ModelCache is
-        classes = [c for c in self.store.list("InferenceClass").items if isinstance(c, InferenceClass)]
-        replicas = [r for r in self.store.list("ModelReplica").items if isinstance(r, ModelReplica)]
+        classes = self.store.list(InferenceClass).items
+        replicas = self.store.list(ModelReplica).items
         placement = plan(
             deployment,
             clusters=clusters,
@@ -163,7 +160,7 @@ class DeploymentController:
         for name, current in mine.items():
             if name not in desired and not current.metadata.deletion_timestamp:
                 try:
-                    self.store.delete("ModelReplica", current.key)
+                    self.store.delete(ModelReplica, current.key)
                     changed.append(f"deleted {name} from {current.spec.cluster_name}")
                 except NotFound:
                     pass

@@ -18,10 +18,11 @@ from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource
 from laneway.api.selectors import Requirement
 from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
-from laneway.store.base import Conflict, NotFound, find
+from laneway.store.base import Conflict, NotFound
 
 FINALIZER = LABEL_PREFIX + "engines"
 REQUEUE_STARTING = 1.0
@@ -83,33 +84,27 @@ class ReplicaController:
     def _replicas_on_cluster(self, cluster: Resource) -> list[ObjectKey]:
         return [
             r.key
-            for r in self.store.list("ModelReplica").items
-            if isinstance(r, ModelReplica) and r.spec.cluster_name == cluster.name
+            for r in self.store.list(ModelReplica).items
+            if r.spec.cluster_name == cluster.name
         ]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            replica = self.store.get("ModelReplica", key)
-        except NotFound:
+        replica = self.store.find(ModelReplica, key)
+        if replica is None:
             return Result()
-        assert isinstance(replica, ModelReplica)
         cluster = self._cluster(replica.spec.cluster_name)
         driver = self.drivers.for_cluster(cluster) if cluster else None
 
-        if replica.metadata.deletion_timestamp:
+        if is_deleting(replica):
             # A replica whose cluster was deleted before it may still run: then every driver this
             # process started is asked to stop it (teardown is idempotent, a no-op elsewhere).
             for running_on in [driver] if driver is not None else self.drivers.active():
                 await running_on.teardown(replica)
             self._sync_endpoints(replica, [])
-            if FINALIZER in replica.metadata.finalizers:
-                replica.metadata.finalizers = [f for f in replica.metadata.finalizers if f != FINALIZER]
-                self.store.update(replica)
+            allow_deletion(self.store, replica, FINALIZER)
             return Result()
 
-        if FINALIZER not in replica.metadata.finalizers:
-            replica.metadata.finalizers = [*replica.metadata.finalizers, FINALIZER]
-            replica = self.store.update(replica)  # type: ignore[assignment]
+        replica = block_deletion(self.store, replica, FINALIZER)
 
         if cluster is None:
             self._sync_endpoints(replica, [])
@@ -140,13 +135,13 @@ class ReplicaController:
         return Result(requeue_after=REQUEUE_READY if observation.ready else REQUEUE_STARTING)
 
     def _cluster(self, name: str) -> InferenceCluster | None:
-        return find(self.store, InferenceCluster, ObjectKey("", name))
+        return self.store.find(InferenceCluster, ObjectKey("", name))
 
     def _sync_endpoints(self, replica: ModelReplica, wanted: list[ModelEndpoint]) -> None:
         existing = {
             e.name: e
             for e in self.store.list(
-                "ModelEndpoint", namespace=replica.namespace, selector=[Requirement(REPLICA_LABEL, "In", (replica.name,))]
+                ModelEndpoint, namespace=replica.namespace, selector=[Requirement(REPLICA_LABEL, "In", (replica.name,))]
             ).items
         }
         for endpoint in wanted:
@@ -154,13 +149,13 @@ class ReplicaController:
             if current is None:
                 created = self.store.create(endpoint)
                 self.store.update_status(created.model_copy(update={"status": endpoint.status}))
-            elif current.spec != endpoint.spec or current.metadata.labels != endpoint.metadata.labels:  # type: ignore[attr-defined]
-                current.spec = endpoint.spec  # type: ignore[attr-defined]
+            elif current.spec != endpoint.spec or current.metadata.labels != endpoint.metadata.labels:
+                current.spec = endpoint.spec
                 current.metadata.labels = endpoint.metadata.labels
                 self.store.update(current)
         for stale in existing.values():
             try:
-                self.store.delete("ModelEndpoint", stale.key)
+                self.store.delete(ModelEndpoint, stale.key)
             except NotFound:
                 pass
 

@@ -29,8 +29,9 @@ from typing import Mapping
 from laneway.api.kinds import ModelDeployment, ModelService
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.store.base import NotFound, Store
+from laneway.store.base import Store
 from laneway.ticket.labels import (
     DEPLOYMENT_LABEL,
     OWNER_CONTACT_ANNOTATION,
@@ -131,25 +132,21 @@ class RolloutController:
         return [ObjectKey(service.namespace, n) for n in sorted(n for n in names if n)]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            deployment = self.store.get("ModelDeployment", key)
-        except NotFound:
-            return Result()
-        assert isinstance(deployment, ModelDeployment)
-        if deployment.metadata.deletion_timestamp:
+        deployment = live_object(self.store, ModelDeployment, key)
+        if deployment is None:
             return Result()
         now = self.ctx.clock()
         if self._record_revision(deployment, now):
             return Result()  # the write queues this key again; continue on fresh state
         rule = deployment_rule(deployment)
         services = [
-            s for s in self.store.list("ModelService", namespace=deployment.namespace).items
-            if isinstance(s, ModelService) and selects_deployment(s, deployment.name)
+            s for s in self.store.list(ModelService, namespace=deployment.namespace).items
+            if selects_deployment(s, deployment.name)
         ]
         by_ticket = composed_by_ticket(deployment)
         state = retirement_state(rule, now)
         if rule is not None and state.phase == "Expired" and not by_ticket:
-            self.store.delete("ModelDeployment", deployment.key)
+            self.store.delete(ModelDeployment, deployment.key)
             log.info("deleted retired ModelDeployment %s: its grace period after %s is over", deployment.key, rule.date_text)
             return Result()
         if rule is not None and state.phase == "Retired" and not by_ticket:
@@ -173,11 +170,8 @@ class RolloutController:
         one service never overwrite each other's verdict. None when none of them exists."""
         found = []
         for name in sorted({n for e in service.spec.endpoints if (n := e.selector.match_labels.get(DEPLOYMENT_LABEL))}):
-            try:
-                d = self.store.get("ModelDeployment", ObjectKey(service.namespace, name))
-            except NotFound:
-                continue
-            if not isinstance(d, ModelDeployment) or d.metadata.deletion_timestamp:
+            d = live_object(self.store, ModelDeployment, ObjectKey(service.namespace, name))
+            if d is None:
                 continue
             rule = deployment_rule(d)
             state = retirement_state(rule, now)
@@ -206,7 +200,6 @@ class RolloutController:
             return deployment
         stored = self.store.update(deployment.model_copy(update={"spec": spec.model_copy(update={"replicas": 0, "autoscaling": autoscaling})}))
         log.info("scaled retired ModelDeployment %s to zero", deployment.key)
-        assert isinstance(stored, ModelDeployment)
         return stored
 
     def _mark_service(self, service: ModelService, now: float) -> None:
@@ -223,9 +216,7 @@ class RolloutController:
                 annotations = {k: v for k, v in service.metadata.annotations.items() if k != RETIRED_ANNOTATION}
                 if wanted is not None:
                     annotations[RETIRED_ANNOTATION] = wanted
-                stored = self.store.update(service.model_copy(update={"metadata": service.metadata.model_copy(update={"annotations": annotations})}))
-                assert isinstance(stored, ModelService)
-                service = stored
+                service = self.store.update(service.model_copy(update={"metadata": service.metadata.model_copy(update={"annotations": annotations})}))
                 if wanted is None:
                     log.info("ModelService %s is no longer retired: ModelDeployment %s is active", service.key, deployment.name)
         if rule is None:

@@ -114,5 +114,4 @@ def write_status(
     wanted = desired_status(obj, status=status, conditions=conditions, fields=fields)
     if not status_changed(current, wanted):
         return obj
-    stored = store.update_status(obj.model_copy(update={"status": wanted}))
-    return stored  # type: ignore[return-value]  # the store returns the same kind it was given
+    return store.update_status(obj.model_copy(update={"status": wanted}))

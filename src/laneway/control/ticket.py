@@ -31,12 +31,13 @@ It never overwrites an object of the same name that the ticket does not own: it 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
-from laneway.api.kinds import InferenceTicket, ModelDeployment, ModelService
+from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.kinds.deployment import ReplicaTemplate
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.store.base import AlreadyExists, NotFound, Store
 from laneway.ticket.approval import approval
@@ -56,8 +57,9 @@ from laneway.ticket.retirement import (
 from laneway.ticket.revisions import BadHistory, read_history
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Resource)
 
-COMPOSED_KINDS = ("ModelCache", "ModelEndpoint", "ModelDeployment", "ModelService")
+COMPOSED_KINDS: tuple[type[Resource], ...] = (ModelCache, ModelEndpoint, ModelDeployment, ModelService)
 CANARY_CHECK_INTERVAL = 15.0
 """How often a watched canary is judged again while nothing else changes (seconds)."""
 
@@ -131,16 +133,12 @@ class TicketController:
         return [ObjectKey(obj.namespace, n) for n in sorted(n for n in names if n)]
 
     def _every_ticket(self, _: Resource) -> list[ObjectKey]:
-        return [t.key for t in self.store.list("InferenceTicket").items]
+        return [t.key for t in self.store.list(InferenceTicket).items]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        try:
-            ticket = self.store.get("InferenceTicket", key)
-        except NotFound:
-            return Result()
-        assert isinstance(ticket, InferenceTicket)
-        if ticket.metadata.deletion_timestamp:
-            return Result()  # the garbage collector removes what it composed
+        ticket = live_object(self.store, InferenceTicket, key)
+        if ticket is None:
+            return Result()  # gone, or being deleted: the garbage collector removes what it composed
         now = self.ctx.clock()
         fleet = FleetSnapshot.from_store(self.store)
         report = check_ticket(ticket, fleet, now=now)
@@ -260,20 +258,19 @@ class TicketController:
         deployments the ticket composed to zero and mark its services retired, in place."""
         rule = rule_of(ticket)
         team, contact = self._owner(ticket)
-        for obj in self._owned(ticket, "ModelDeployment"):
-            assert isinstance(obj, ModelDeployment)
+        for obj in self._owned(ticket, ModelDeployment):
             spec = obj.spec
             autoscaling = spec.autoscaling.model_copy(update={"min_replicas": 0, "max_replicas": 0}) if spec.autoscaling else None
             if spec.replicas != 0 or spec.autoscaling != autoscaling:
                 self.store.update(obj.model_copy(update={"spec": spec.model_copy(update={"replicas": 0, "autoscaling": autoscaling})}))
                 log.info("ticket %s retired: scaled ModelDeployment %s to zero", ticket.key, obj.name)
-        for obj in self._owned(ticket, "ModelService"):
-            message = gone_message(what=f"service {obj.name}", date_text=rule.date_text if rule else "?", team=team, contact=contact)
-            if obj.metadata.annotations.get(RETIRED_ANNOTATION) != message:
-                annotations = {**obj.metadata.annotations, RETIRED_ANNOTATION: message}
-                self.store.update(obj.model_copy(update={"metadata": obj.metadata.model_copy(update={"annotations": annotations})}))
+        for service in self._owned(ticket, ModelService):
+            message = gone_message(what=f"service {service.name}", date_text=rule.date_text if rule else "?", team=team, contact=contact)
+            if service.metadata.annotations.get(RETIRED_ANNOTATION) != message:
+                annotations = {**service.metadata.annotations, RETIRED_ANNOTATION: message}
+                self.store.update(service.model_copy(update={"metadata": service.metadata.model_copy(update={"annotations": annotations})}))
 
-    def _owned(self, ticket: InferenceTicket, kind: str) -> list[Resource]:
+    def _owned(self, ticket: InferenceTicket, kind: type[R]) -> list[R]:
         return [
             o for o in self.store.list(kind, namespace=ticket.namespace).items
             if o.metadata.labels.get(TICKET_LABEL) == ticket.name and owned_by(o, ticket) and not o.metadata.deletion_timestamp
@@ -316,11 +313,10 @@ class TicketController:
 
     def _revision_template(self, ticket: InferenceTicket, deployment: ModelDeployment, number: int) -> tuple[dict[str, Any] | None, str]:
         """Revision `number`'s template from the live deployment's history, or why there is none."""
-        try:
-            live = self.store.get("ModelDeployment", deployment.key)
-        except NotFound:
+        live = self.store.find(ModelDeployment, deployment.key)
+        if live is None:
             return None, "the deployment has no history yet"
-        if not isinstance(live, ModelDeployment) or not owned_by(live, ticket):
+        if not owned_by(live, ticket):
             return None, "the deployment is not this ticket's"
         try:
             history = read_history(live)
@@ -336,8 +332,8 @@ class TicketController:
 
     def _canary(self, ticket: InferenceTicket, now: float) -> tuple[Canary | None, dict[str, Any] | None, list[ConditionUpdate], float | None]:
         candidates = [
-            d for d in self.store.list("ModelDeployment", namespace=ticket.namespace).items
-            if isinstance(d, ModelDeployment) and d.metadata.labels.get(CANARY_LABEL) == ticket.name and not d.metadata.deletion_timestamp
+            d for d in self.store.list(ModelDeployment, namespace=ticket.namespace).items
+            if d.metadata.labels.get(CANARY_LABEL) == ticket.name and not d.metadata.deletion_timestamp
         ]
         if not candidates:
             return None, None, [ConditionUpdate("CanaryRolledBack", "False", "NoCanary", "no canary deployment")], None
@@ -350,7 +346,7 @@ class TicketController:
             ], None
         traffic: list[Any] = []
         try:
-            service = self.store.get("ModelService", ObjectKey(ticket.namespace, service_name(ticket)))
+            service = self.store.get(ModelService, ObjectKey(ticket.namespace, service_name(ticket)))
             if isinstance(service, ModelService):
                 traffic = list((service.status.model_extra or {}).get("traffic", []))
         except NotFound:
@@ -374,9 +370,8 @@ class TicketController:
         keep: set[tuple[str, str]] = set()
         for desired in composition.objects():
             keep.add((desired.kind, desired.name))
-            try:
-                live = self.store.get(desired.kind, desired.key)
-            except NotFound:
+            live = self.store.find(type(desired), desired.key)
+            if live is None:
                 try:
                     self.store.create(desired)
                     log.info("ticket %s created %s %s", ticket.key, desired.kind, desired.name)
@@ -419,11 +414,11 @@ class TicketController:
             for obj in self.store.list(kind, namespace=ticket.namespace).items:
                 if obj.metadata.labels.get(TICKET_LABEL) != ticket.name or not owned_by(obj, ticket):
                     continue
-                if (kind, obj.name) in keep or obj.metadata.deletion_timestamp:
+                if (kind.KIND, obj.name) in keep or obj.metadata.deletion_timestamp:
                     continue
                 try:
                     self.store.delete(kind, obj.key)
-                    deleted.append(f"{kind}/{obj.name}")
+                    deleted.append(f"{kind.KIND}/{obj.name}")
                 except NotFound:
                     pass
         return deleted

@@ -27,15 +27,15 @@ WATCHED = frozenset({"ModelService", "ModelEndpoint", "Secret", "InferenceGatewa
 
 def snapshot(store: Store) -> RoutingTable:
     """Build a table from one listing of every watched kind (blocking: run it in a thread)."""
-    services = store.list("ModelService")
-    endpoints = store.list("ModelEndpoint")
-    secrets = store.list("Secret")
-    gateways = store.list("InferenceGateway")
+    services = store.list(ModelService)
+    endpoints = store.list(ModelEndpoint)
+    secrets = store.list(Secret)
+    gateways = store.list(InferenceGateway)
     return build_table(
-        services=[s for s in services.items if isinstance(s, ModelService)],
-        endpoints=[e for e in endpoints.items if isinstance(e, ModelEndpoint)],
-        secrets=[s for s in secrets.items if isinstance(s, Secret)],
-        gateways=[g for g in gateways.items if isinstance(g, InferenceGateway)],
+        services=services.items,
+        endpoints=endpoints.items,
+        secrets=secrets.items,
+        gateways=gateways.items,
         revision=min(services.revision, endpoints.revision, secrets.revision, gateways.revision),
     )
 

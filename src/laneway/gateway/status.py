@@ -169,7 +169,7 @@ class StatusWriter:
         await asyncio.to_thread(self._write_gateways, gateways, alive, self._own)
 
     def _list_gateways(self) -> list[InferenceGateway]:
-        return [g for g in self._store.list("InferenceGateway").items if isinstance(g, InferenceGateway)]
+        return self._store.list(InferenceGateway).items
 
     def _write_gateways(self, gateways: list[InferenceGateway], alive: dict[str, bool], own: str) -> None:
         for g in gateways:
@@ -206,10 +206,9 @@ class StatusWriter:
     def _write_all(self, work: list[tuple[ServiceRoute, ServiceSummary | None, str]]) -> None:
         for route, summary, address in work:
             try:
-                current = self._store.get("ModelService", route.key)
+                current = self._store.get(ModelService, route.key)
             except StoreError:
                 continue
-            assert isinstance(current, ModelService)
             desired = status_for(current.status, route, summary, address=address, identity=self._identity, window=self._window)
             if desired.wire() == current.status.wire():
                 continue

@@ -8,6 +8,7 @@ named, and the message says what to do first.
 from __future__ import annotations
 
 from laneway.api.kinds.cache import ModelCache
+from laneway.api.kinds.deployment import ModelDeployment
 from laneway.cache.gate import users_of
 from laneway.server.errors import ApiError
 from laneway.store.base import Store
@@ -17,7 +18,7 @@ MAX_NAMED = 5
 
 def refuse_cache_in_use(store: Store, cache: ModelCache) -> None:
     """Raise a 409 naming the deployments that reference `cache`; return when none do."""
-    users = users_of(cache, store.list("ModelDeployment", namespace=cache.namespace).items)
+    users = users_of(cache, store.list(ModelDeployment, namespace=cache.namespace).items)
     if not users:
         return
     names = ", ".join(d.name for d in users[:MAX_NAMED]) + (f" and {len(users) - MAX_NAMED} more" if len(users) > MAX_NAMED else "")

@@ -130,7 +130,7 @@ async def _list_or_watch(request: web.Request, target: Target) -> web.StreamResp
             timeout_seconds=None if timeout is None else float(timeout),
         )
         return await stream_watch(request, store, watch_request, stop_event_of(request))
-    listed = await run_store(store.list, target.kind.kind, namespace=target.namespace or None, selector=filt.selector)
+    listed = await run_store(store.list, target.kind.model, namespace=target.namespace or None, selector=filt.selector)
     items = [bodies.outgoing(s.object) for s in filt.seed(listed.items)]
     return _json(
         {
@@ -177,7 +177,7 @@ async def item(group_version: str, request: web.Request) -> web.StreamResponse:
 
 
 async def _read(request: web.Request, target: Target) -> Resource:
-    return await run_store(store_of(request).get, target.kind.kind, target.key)
+    return await run_store(store_of(request).get, target.kind.model, target.key)
 
 
 async def _get(request: web.Request, target: Target) -> web.Response:
@@ -250,7 +250,7 @@ async def _delete(request: web.Request, target: Target) -> web.Response:
     _check(request, "delete", target, existing=existing)
     if isinstance(existing, ModelCache):
         await run_store(refuse_cache_in_use, store_of(request), existing)
-    deleted = await run_store(store_of(request).delete, target.kind.kind, target.key, resource_version=resource_version)
+    deleted = await run_store(store_of(request).delete, target.kind.model, target.key, resource_version=resource_version)
     return _json(bodies.outgoing(deleted))
 
 
@@ -284,6 +284,12 @@ async def _status(request: web.Request, target: Target) -> web.Response:
     raise method_not_allowed(f"{request.method} is not served on status; use GET, PUT or PATCH")
 
 
+async def _read_deployment(request: web.Request, target: Target) -> ModelDeployment:
+    """The ModelDeployment a scale request names (scale is served on ModelDeployments only)."""
+    store = store_of(request)
+    return await run_store(lambda: store.get(ModelDeployment, target.key))
+
+
 def _with_replicas(deployment: ModelDeployment, replicas: int, resource_version: str | None) -> ModelDeployment:
     meta = deployment.metadata
     if resource_version is not None:
@@ -296,9 +302,7 @@ async def _scale(request: web.Request, target: Target) -> web.Response:
     store = store_of(request)
     if request.method == "GET":
         _check(request, "get", target)
-        deployment = await _read(request, target)
-        assert isinstance(deployment, ModelDeployment)
-        return _json(scale.scale_of(deployment))
+        return _json(scale.scale_of(await _read_deployment(request, target)))
     if request.method not in ("PUT", "PATCH"):
         raise method_not_allowed(f"{request.method} is not served on scale; use GET, PUT or PATCH")
     verb: Verb = "update" if request.method == "PUT" else "patch"
@@ -306,8 +310,7 @@ async def _scale(request: web.Request, target: Target) -> web.Response:
     body = await bodies.read_body(request, patch=request.method == "PATCH")
     pinned = _pins_resource_version(body)  # a version the client named is a precondition: no retry
     for attempt in range(PATCH_ATTEMPTS):
-        deployment = await _read(request, target)
-        assert isinstance(deployment, ModelDeployment)
+        deployment = await _read_deployment(request, target)
         document = body if request.method == "PUT" else merge_patch(scale.scale_of(deployment), body)
         try:
             replicas, resource_version = scale.replicas_from_scale(document)
@@ -320,7 +323,6 @@ async def _scale(request: web.Request, target: Target) -> web.Response:
             if e.reason != Conflict.reason or pinned or attempt == PATCH_ATTEMPTS - 1:
                 raise
             continue
-        assert isinstance(stored, ModelDeployment)
         return _json(scale.scale_of(stored))
     raise AssertionError("unreachable: the last attempt re-raises")
 

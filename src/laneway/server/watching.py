@@ -76,7 +76,7 @@ async def stream_watch(request: web.Request, store: Store, watch_request: WatchR
     initial: list[Shown] = []
     since = watch_request.since
     if since is None:
-        listed = await asyncio.to_thread(store.list, kind, namespace=watch_request.target.namespace or None)
+        listed = await asyncio.to_thread(store.list, watch_request.target.kind.model, namespace=watch_request.target.namespace or None)
         initial = filt.seed(listed.items)
         since = listed.revision
     else:

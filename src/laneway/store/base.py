@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence, TypeVar
+from typing import Generic, Literal, Protocol, Sequence, TypeVar, overload
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.api.selectors import Requirement
@@ -71,9 +71,14 @@ class WatchEvent:
     object: Resource
 
 
+R = TypeVar("R", bound=Resource)
+
+
 @dataclass(frozen=True)
-class ListResult:
-    items: list[Resource]
+class ListResult(Generic[R]):
+    """Objects of one kind and the revision the list is consistent at (where a watch resumes)."""
+
+    items: list[R]
     revision: int
 
 
@@ -97,32 +102,63 @@ class Lease:
 
 
 class Store(Protocol):
-    def create(self, obj: Resource) -> Resource:
+    """The store, typed by kind: `get(ModelReplica, key)` returns a ModelReplica.
+
+    Every read and delete takes the kind as its model class. A kind name (`"ModelReplica"`)
+    is still accepted for callers that hold only a name (the API server resolves names
+    through `api.registry` and passes the class); it returns the base `Resource`.
+    """
+
+    def create(self, obj: R) -> R:
         """Store a new object: assigns uid, generation 1, resourceVersion, creationTimestamp.
         Raises AlreadyExists."""
 
-    def get(self, kind: str, key: ObjectKey) -> Resource:
+    @overload
+    def get(self, kind: type[R], key: ObjectKey) -> R: ...
+    @overload
+    def get(self, kind: str, key: ObjectKey) -> Resource: ...
+    def get(self, kind: type[R] | str, key: ObjectKey) -> R | Resource:
         """Raises NotFound."""
 
+    @overload
+    def find(self, kind: type[R], key: ObjectKey) -> R | None: ...
+    @overload
+    def find(self, kind: str, key: ObjectKey) -> Resource | None: ...
+    def find(self, kind: type[R] | str, key: ObjectKey) -> R | Resource | None:
+        """The object, or None when it is not stored: a lookup that can miss, for callers to
+        whom absence is an ordinary answer."""
+
+    @overload
+    def list(
+        self, kind: type[R], *, namespace: str | None = None, selector: Sequence[Requirement] = ()
+    ) -> ListResult[R]: ...
+    @overload
+    def list(
+        self, kind: str, *, namespace: str | None = None, selector: Sequence[Requirement] = ()
+    ) -> ListResult[Resource]: ...
     def list(
         self,
-        kind: str,
+        kind: type[R] | str,
         *,
         namespace: str | None = None,
         selector: Sequence[Requirement] = (),
-    ) -> ListResult:
+    ) -> ListResult[R] | ListResult[Resource]:
         """Objects of a kind, in one namespace or all (None), filtered by label requirements,
         sorted by (namespace, name), with the revision the list is consistent at."""
 
-    def update(self, obj: Resource) -> Resource:
+    def update(self, obj: R) -> R:
         """Replace metadata (labels, annotations, finalizers, ownerReferences) and spec; status
         is kept as stored. Checks resourceVersion when the object carries one. Finishes a
         pending deletion when no finalizer is left. Raises NotFound, Conflict."""
 
-    def update_status(self, obj: Resource) -> Resource:
+    def update_status(self, obj: R) -> R:
         """Replace status only. Checks resourceVersion when the object carries one."""
 
-    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource:
+    @overload
+    def delete(self, kind: type[R], key: ObjectKey, *, resource_version: str | None = None) -> R: ...
+    @overload
+    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource: ...
+    def delete(self, kind: type[R] | str, key: ObjectKey, *, resource_version: str | None = None) -> R | Resource:
         """Delete now, or mark deletionTimestamp when finalizers remain. Returns the object as
         last stored. Raises NotFound, Conflict."""
 
@@ -161,14 +197,6 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-R = TypeVar("R", bound=Resource)
-
-
 def find(store: Store, kind: type[R], key: ObjectKey) -> R | None:
-    """The object of this kind and key, or None when it is not stored (a typed lookup that
-    can miss, for callers to whom absence is an ordinary answer)."""
-    try:
-        obj = store.get(kind.KIND, key)
-    except NotFound:
-        return None
-    return obj if isinstance(obj, kind) else None
+    """`store.find(kind, key)`, as a function (kept for callers written before the method)."""
+    return store.find(kind, key)

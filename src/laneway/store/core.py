@@ -4,8 +4,13 @@
 leases) once, on top of a small `Transaction` interface a backend provides: read a document,
 read and advance the revision, record a change (object row, owner index, event), read and write
 a lease. What each write means lives in `bookkeeping` and `leasing`; what a backend adds is
-only how it keeps rows and how it makes a transaction atomic. Reads (get, list, events_since,
-...) are each backend's own, since they are one query each.
+only how it keeps rows and how it makes a transaction atomic.
+
+The typed reads (`get`, `find`, `list` by model class, or by kind name for callers that hold
+only a name) are implemented here too, over two raw reads a backend provides
+(`_read_document`, `_read_documents`): parsing into the kind's model and label filtering live
+in one place, so a new backend (PostgreSQL) gets the typed surface by writing two queries.
+Other reads (events_since, dependents, ...) are each backend's own, one query each.
 """
 
 from __future__ import annotations
@@ -14,15 +19,34 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol, Sequence, TypeVar, overload
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
+from laneway.api.registry import by_kind
+from laneway.api.selectors import Requirement
 from laneway.store import bookkeeping as bk
 from laneway.store import leasing
-from laneway.store.base import AlreadyExists, Lease, NotFound
+from laneway.store.base import AlreadyExists, Lease, ListResult, NotFound
 from laneway.store.signal import RevisionSignal
 
 DEFAULT_EVENT_RETENTION = 10_000
+
+R = TypeVar("R", bound=Resource)
+
+
+class _Plan(Protocol):
+    def __call__(self, stored: bk.Document, obj: Resource, key: ObjectKey, *, revision: int) -> bk.Change | None: ...
+
+
+def kind_model(kind: type[R] | str) -> type[R] | type[Resource]:
+    """The model class a read or delete names: the class itself, or the registered class of a
+    kind name. A class that is not a registered kind is refused (a programming error)."""
+    if isinstance(kind, str):
+        return by_kind(kind).model
+    registered = by_kind(kind.KIND).model
+    if not issubclass(kind, registered):
+        raise TypeError(f"{kind.__name__} is not the registered model of kind {kind.KIND!r} ({registered.__name__})")
+    return kind
 
 
 class Transaction(Protocol):
@@ -69,6 +93,55 @@ class RecordStore(ABC):
     @abstractmethod
     def revision(self) -> int: ...
 
+    @abstractmethod
+    def _read_document(self, kind: str, key: ObjectKey) -> bk.Document | None:
+        """The stored document of `kind` under `key` (already a storage key), or None."""
+
+    @abstractmethod
+    def _read_documents(self, kind: str, namespace: str | None) -> tuple[list[bk.Document], int]:
+        """Every stored document of `kind` (in `namespace`, or all when None), sorted by
+        (namespace, name), with the revision they are consistent at: one read snapshot."""
+
+    # -- typed reads --------------------------------------------------------------------------
+
+    @overload
+    def get(self, kind: type[R], key: ObjectKey) -> R: ...
+    @overload
+    def get(self, kind: str, key: ObjectKey) -> Resource: ...
+    def get(self, kind: type[R] | str, key: ObjectKey) -> R | Resource:
+        found = self.find(kind, key)
+        if found is None:
+            name = kind if isinstance(kind, str) else kind.KIND
+            raise NotFound(f"{bk.describe(name, bk.storage_key(name, key.namespace, key.name))} not found")
+        return found
+
+    @overload
+    def find(self, kind: type[R], key: ObjectKey) -> R | None: ...
+    @overload
+    def find(self, kind: str, key: ObjectKey) -> Resource | None: ...
+    def find(self, kind: type[R] | str, key: ObjectKey) -> R | Resource | None:
+        model = kind_model(kind)
+        doc = self._read_document(model.KIND, bk.storage_key(model.KIND, key.namespace, key.name))
+        return None if doc is None else model.model_validate(doc)
+
+    @overload
+    def list(
+        self, kind: type[R], *, namespace: str | None = None, selector: Sequence[Requirement] = ()
+    ) -> ListResult[R]: ...
+    @overload
+    def list(
+        self, kind: str, *, namespace: str | None = None, selector: Sequence[Requirement] = ()
+    ) -> ListResult[Resource]: ...
+    def list(
+        self, kind: type[R] | str, *, namespace: str | None = None, selector: Sequence[Requirement] = ()
+    ) -> ListResult[R] | ListResult[Resource]:
+        model = kind_model(kind)
+        docs, revision = self._read_documents(model.KIND, namespace)
+        wanted = tuple(selector)
+        return ListResult(items=[model.model_validate(d) for d in docs if bk.labels_match(d, wanted)], revision=revision)
+
+    # -- writes -------------------------------------------------------------------------------
+
     def _apply(self, tx: Transaction, kind: str, key: ObjectKey, change: bk.Change, revision: int) -> None:
         tx.record(kind, key, change, revision=revision)
         floor = bk.compaction_floor(revision, tx.compacted(), self._event_retention)
@@ -81,7 +154,7 @@ class RecordStore(ABC):
             raise NotFound(f"{bk.describe(kind, key)} not found")
         return doc
 
-    def create(self, obj: Resource) -> Resource:
+    def create(self, obj: R) -> R:
         key = bk.key_of(obj)
         with self._transaction() as tx:
             if tx.get(obj.kind, key) is not None:
@@ -90,15 +163,15 @@ class RecordStore(ABC):
             change = bk.plan_create(obj, key, revision=revision, uid=str(uuid.uuid4()), now=now_rfc3339())
             self._apply(tx, obj.kind, key, change, revision)
         self._signal.publish(revision)
-        return bk.parse(obj.kind, change.returned)
+        return type(obj).model_validate(change.returned)
 
-    def update(self, obj: Resource) -> Resource:
+    def update(self, obj: R) -> R:
         return self._replace(obj, bk.plan_update)
 
-    def update_status(self, obj: Resource) -> Resource:
+    def update_status(self, obj: R) -> R:
         return self._replace(obj, bk.plan_update_status)
 
-    def _replace(self, obj: Resource, plan: Any) -> Resource:
+    def _replace(self, obj: R, plan: _Plan) -> R:
         """An update of a stored object, planned by `plan` (spec and metadata, or status);
         a plan of None is a no-op write: nothing stored, no revision, no event."""
         key = bk.key_of(obj)
@@ -107,24 +180,30 @@ class RecordStore(ABC):
             revision = tx.revision() + 1
             change = plan(stored, obj, key, revision=revision)
             if change is None:
-                return bk.parse(obj.kind, stored)
+                return type(obj).model_validate(stored)
             self._apply(tx, obj.kind, key, change, revision)
         self._signal.publish(revision)
-        return bk.parse(obj.kind, change.returned)
+        return type(obj).model_validate(change.returned)
 
-    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource:
-        key = bk.storage_key(kind, key.namespace, key.name)
+    @overload
+    def delete(self, kind: type[R], key: ObjectKey, *, resource_version: str | None = None) -> R: ...
+    @overload
+    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource: ...
+    def delete(self, kind: type[R] | str, key: ObjectKey, *, resource_version: str | None = None) -> R | Resource:
+        model = kind_model(kind)
+        name = model.KIND
+        key = bk.storage_key(name, key.namespace, key.name)
         with self._transaction() as tx:
-            stored = self._stored(tx, kind, key)
+            stored = self._stored(tx, name, key)
             revision = tx.revision() + 1
             change = bk.plan_delete(
-                stored, kind, key, revision=revision, now=now_rfc3339(), resource_version_=resource_version
+                stored, name, key, revision=revision, now=now_rfc3339(), resource_version_=resource_version
             )
             if change is None:
-                return bk.parse(kind, stored)
-            self._apply(tx, kind, key, change, revision)
+                return model.model_validate(stored)
+            self._apply(tx, name, key, change, revision)
         self._signal.publish(revision)
-        return bk.parse(kind, change.returned)
+        return model.model_validate(change.returned)
 
     def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
         with self._transaction() as tx:

@@ -14,12 +14,11 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
-from laneway.api.selectors import Requirement
 from laneway.store import bookkeeping as bk
-from laneway.store.base import Gone, Lease, ListResult, NotFound, TokenRecord, WatchEvent
+from laneway.store.base import Gone, Lease, TokenRecord, WatchEvent
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
 
@@ -85,24 +84,18 @@ class MemoryStore(RecordStore):
         with self._lock:
             yield _MemoryTransaction(self._state)
 
-    def get(self, kind: str, key: ObjectKey) -> Resource:
-        key = bk.storage_key(kind, key.namespace, key.name)
+    def _read_document(self, kind: str, key: ObjectKey) -> bk.Document | None:
         with self._lock:
-            doc = self._state.objects.get((kind, key.namespace, key.name))
-        if doc is None:
-            raise NotFound(f"{bk.describe(kind, key)} not found")
-        return bk.parse(kind, doc)
+            return self._state.objects.get((kind, key.namespace, key.name))
 
-    def list(self, kind: str, *, namespace: str | None = None, selector: Sequence[Requirement] = ()) -> ListResult:
+    def _read_documents(self, kind: str, namespace: str | None) -> tuple[builtins.list[bk.Document], int]:
         with self._lock:
-            revision = self._state.revision
             docs = [
                 doc
                 for (k, ns, _), doc in sorted(self._state.objects.items())
                 if k == kind and (namespace is None or ns == namespace)
             ]
-        items = [bk.parse(kind, d) for d in docs if bk.labels_match(d, tuple(selector))]
-        return ListResult(items=items, revision=revision)
+            return docs, self._state.revision
 
     def dependents(self, owner_uid: str) -> builtins.list[Resource]:
         with self._lock:

@@ -30,12 +30,11 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
-from laneway.api.selectors import Requirement
 from laneway.store import bookkeeping as bk
-from laneway.store.base import Gone, Lease, ListResult, NotFound, StoreError, TokenRecord, WatchEvent
+from laneway.store.base import Gone, Lease, StoreError, TokenRecord, WatchEvent
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
 SCHEMA_VERSION = 1
@@ -235,15 +234,11 @@ class SqliteStore(RecordStore):
 
     # -- reads --------------------------------------------------------------------------------
 
-    def get(self, kind: str, key: ObjectKey) -> Resource:
-        key = bk.storage_key(kind, key.namespace, key.name)
+    def _read_document(self, kind: str, key: ObjectKey) -> bk.Document | None:
         with self._read() as c:
-            doc = _SqliteTransaction(c).get(kind, key)
-        if doc is None:
-            raise NotFound(f"{bk.describe(kind, key)} not found")
-        return bk.parse(kind, doc)
+            return _SqliteTransaction(c).get(kind, key)
 
-    def list(self, kind: str, *, namespace: str | None = None, selector: Sequence[Requirement] = ()) -> ListResult:
+    def _read_documents(self, kind: str, namespace: str | None) -> tuple[builtins.list[bk.Document], int]:
         with self._read() as c:
             revision = _SqliteTransaction(c).revision()
             if namespace is None:
@@ -254,9 +249,7 @@ class SqliteStore(RecordStore):
                 rows = c.execute(
                     "SELECT doc FROM objects WHERE kind = ? AND namespace = ? ORDER BY name", (kind, namespace)
                 ).fetchall()
-        docs = (json.loads(r[0]) for r in rows)
-        items = [bk.parse(kind, d) for d in docs if bk.labels_match(d, tuple(selector))]
-        return ListResult(items=items, revision=revision)
+        return [json.loads(r[0]) for r in rows], revision
 
     def dependents(self, owner_uid: str) -> builtins.list[Resource]:
         with self._read() as c:

@@ -26,18 +26,17 @@ def add_cluster(store: Store, name: str, labels: dict[str, str], *, source: str 
             {"metadata": {"name": name, "labels": labels}, "spec": {"cluster": block, "nodePools": [{"name": "p", "className": "cpu", "nodeCount": 4}]}}
         )
     )
-    assert isinstance(created, InferenceCluster)
     status = created.status.model_copy(
         update={
             "conditions": [Condition(type="Ready", status="True", reason="Ready")],
             "gateway": created.status.gateway.model_copy(update={"address": "http://127.0.0.1:1"}),
         }
     )
-    return store.update_status(created.model_copy(update={"status": status}))  # type: ignore[return-value]
+    return store.update_status(created.model_copy(update={"status": status}))
 
 
 def add_cache(store: Store, name: str, spec: dict[str, Any], namespace: str = "ml") -> ModelCache:
-    return store.create(ModelCache.model_validate({"metadata": {"name": name, "namespace": namespace}, "spec": spec}))  # type: ignore[return-value]
+    return store.create(ModelCache.model_validate({"metadata": {"name": name, "namespace": namespace}, "spec": spec}))
 
 
 def deployment_doc(name: str, *, replicas: int = 1, cache: str | None = None, autoscaling: dict[str, Any] | None = None,
@@ -67,4 +66,4 @@ def deployment_doc(name: str, *, replicas: int = 1, cache: str | None = None, au
 
 
 def add_deployment(store: Store, name: str, **kw: Any) -> ModelDeployment:
-    return store.create(ModelDeployment.model_validate(deployment_doc(name, **kw)))  # type: ignore[return-value]
+    return store.create(ModelDeployment.model_validate(deployment_doc(name, **kw)))

@@ -36,10 +36,10 @@ class FleetSnapshot:
         """One listing of each kind the checks read (blocking; cheap at fleet sizes)."""
         return cls.of(
             [
-                *store.list("InferenceCluster").items,
-                *store.list("InferenceClass").items,
-                *store.list("ModelReplica").items,
-                *store.list("InferenceGateway").items,
+                *store.list(InferenceCluster).items,
+                *store.list(InferenceClass).items,
+                *store.list(ModelReplica).items,
+                *store.list(InferenceGateway).items,
             ]
         )
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from kube_fleet import EXAMPLES, prepare_cluster
 
 from laneway.api.kinds import InferenceCluster, ModelReplica
+from laneway.api.meta import Resource
 from laneway.cli import render as render_module
 from laneway.cli.main import main
 from laneway.client import ResourceList
@@ -44,10 +45,11 @@ class _StubClient:
         self.replicas = {r.name: r for r in replicas}
         self.clusters = {c.name: c for c in clusters}
 
-    def get(self, kind: str, name: str, *, namespace: str | None = None) -> Any:
+    def get(self, kind: type[Resource] | str, name: str, *, namespace: str | None = None) -> Any:
+        kind = kind if isinstance(kind, str) else kind.KIND
         return {"ModelReplica": self.replicas, "InferenceCluster": self.clusters}.get(kind, {"qwen-7b": object()}).get(name)
 
-    def list(self, kind: str, *, namespace: str | None = None, label_selector: str | None = None) -> ResourceList:
+    def list(self, kind: type[Resource] | str, *, namespace: str | None = None, label_selector: str | None = None) -> ResourceList:
         return ResourceList(items=list(self.replicas.values()), resource_version="1")
 
 

@@ -18,9 +18,10 @@ class BrokenListStore(MemoryStore):
     """Lists fail as a damaged backend would; everything else works."""
 
     def list(self, kind, **kwargs):  # type: ignore[override]
-        if kind == "ModelService":
+        name = kind if isinstance(kind, str) else kind.KIND
+        if name == "ModelService":
             raise StoreError(INTERNAL_DETAIL)
-        if kind == "ModelCache":
+        if name == "ModelCache":
             raise RuntimeError(INTERNAL_DETAIL)
         return super().list(kind, **kwargs)
 

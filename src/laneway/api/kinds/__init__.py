@@ -20,4 +20,16 @@ ALL_KINDS = (
     InferenceTicket,
 )
 
-__all__ = [k.__name__ for k in ALL_KINDS] + ["ALL_KINDS"]
+__all__ = [
+    "ALL_KINDS",
+    "InferenceClass",
+    "InferenceCluster",
+    "InferenceGateway",
+    "InferenceTicket",
+    "ModelCache",
+    "ModelDeployment",
+    "ModelEndpoint",
+    "ModelReplica",
+    "ModelService",
+    "Secret",
+]

@@ -49,7 +49,7 @@ from laneway.drivers.kubernetes.naming import gateway_ref, replica_selector, rou
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 from laneway.drivers.kubernetes.render import RenderOptions, namespace_object, object_id, render
 from laneway.drivers.kubernetes.validation import validate_objects
-from laneway.store.base import NotFound, Store, find
+from laneway.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,12 @@ class KubernetesDriver:
         if existing is None:
             raise ClusterUnavailable(f"cluster {cluster.name} has no spec.cluster.existing.secretRef naming its kubeconfig Secret")
         ref = existing.secret_ref
-        try:
-            secret = self.store.get("Secret", ObjectKey(SYSTEM_NAMESPACE, ref.name))
-        except NotFound:
+        secret = self.store.find(Secret, ObjectKey(SYSTEM_NAMESPACE, ref.name))
+        if secret is None:
             raise ClusterUnavailable(
                 f"Secret {SYSTEM_NAMESPACE}/{ref.name} (the kubeconfig of cluster {cluster.name}) does not exist: "
                 f"create it with the kubeconfig under key {ref.key!r}"
-            ) from None
-        assert isinstance(secret, Secret)
+            )
         text = secret.value(ref.key)
         if not text:
             raise ClusterUnavailable(
@@ -143,7 +141,7 @@ class KubernetesDriver:
         self._validated.add(digest)
 
     def _cluster(self, name: str) -> InferenceCluster | None:
-        return find(self.store, InferenceCluster, ObjectKey("", name))
+        return self.store.find(InferenceCluster, ObjectKey("", name))
 
     @staticmethod
     def _rkey(replica: ModelReplica) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from laneway.api.conditions import set_condition
 from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.serving import ModelEndpoint
 from laneway.api.kinds.platform import (
     ClusterSource,
     InferenceClass,
@@ -50,23 +51,22 @@ def register_local_cluster(store: Store, *, nvml: Nvml | None = None) -> tuple[I
     """Create or refresh the discovered class and the `local` cluster; returns both as stored."""
     cls = discover_local_class(nvml)
     try:
-        current = store.get("InferenceClass", ObjectKey("", cls.name))
-        if current.spec != cls.spec:  # type: ignore[attr-defined]
-            current.spec = cls.spec  # type: ignore[attr-defined]
+        current = store.get(InferenceClass, ObjectKey("", cls.name))
+        if current.spec != cls.spec:
+            current.spec = cls.spec
             current = store.update(current)
         stored_cls = current
     except NotFound:
         stored_cls = store.create(cls)
     wanted = local_cluster(cls)
     try:
-        cluster = store.get("InferenceCluster", ObjectKey("", LOCAL_CLUSTER))
-        pools = cluster.spec.node_pools  # type: ignore[attr-defined]
+        cluster = store.get(InferenceCluster, ObjectKey("", LOCAL_CLUSTER))
+        pools = cluster.spec.node_pools
         if not any(p.name == LOCAL_POOL and p.class_name == cls.name for p in pools):
-            cluster.spec.node_pools = [p for p in pools if p.name != LOCAL_POOL] + wanted.spec.node_pools  # type: ignore[attr-defined]
+            cluster.spec.node_pools = [p for p in pools if p.name != LOCAL_POOL] + wanted.spec.node_pools
             cluster = store.update(cluster)
     except NotFound:
         cluster = store.create(wanted)
-    assert isinstance(stored_cls, InferenceClass) and isinstance(cluster, InferenceCluster)
     return stored_cls, cluster
 
 
@@ -81,18 +81,17 @@ def forget_stale_engines(store: Store) -> int:
     the replicas read as starting; the ModelReplica controller then takes over as usual.
     """
     local = {
-        c.name for c in store.list("InferenceCluster").items
-        if isinstance(c, InferenceCluster) and c.spec.cluster.source == "Local"
+        c.name for c in store.list(InferenceCluster).items if c.spec.cluster.source == "Local"
     }
     count = 0
-    for replica in store.list("ModelReplica").items:
-        if not isinstance(replica, ModelReplica) or replica.spec.cluster_name not in local:
+    for replica in store.list(ModelReplica).items:
+        if replica.spec.cluster_name not in local:
             continue
         count += 1
         selector = [Requirement("laneway.dev/replica", "In", (replica.name,))]
-        for endpoint in store.list("ModelEndpoint", namespace=replica.namespace, selector=selector).items:
+        for endpoint in store.list(ModelEndpoint, namespace=replica.namespace, selector=selector).items:
             try:
-                store.delete("ModelEndpoint", endpoint.key)
+                store.delete(ModelEndpoint, endpoint.key)
             except NotFound:
                 pass
         if replica.status.phase == "Ready":  # others (Pending on a cache, Failed) say nothing stale
