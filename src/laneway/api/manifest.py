@@ -22,9 +22,17 @@ from pydantic import ValidationError
 from laneway.api.errors import FieldProblem, InvalidManifests, InvalidObject, RuleViolation
 from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, MODELPLANE_GROUP, MODELPLANE_LABEL_PREFIX, Resource
 from laneway.api.registry import UnknownKind, by_kind
+from laneway.api.shape import MAX_DOCUMENT_NODES, TOO_DEEP_MESSAGE, node_problem
 from laneway.api.validation_messages import problem_message
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+Loader = type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+PURE_LOADER: Loader = yaml.SafeLoader
+FAST_LOADER: Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's C parser and composer where PyYAML was built with it (about ten times faster on
+a fleet's manifests), else PyYAML's own. Both give the same nodes, marks and data; libyaml
+also refuses nesting past 1,000 levels on its own, long before a stack could run out."""
 
 
 def _translate_key(key: Any) -> Any:
@@ -128,15 +136,20 @@ def problems_from(error: ValidationError, *, model: type | None = None) -> list[
     return out
 
 
-def parse_object(document: Any, *, source: str | None = None, index: int | None = None) -> Resource:
-    """One document to its typed resource, or InvalidObject naming every problem."""
+def parse_object(
+    document: Any, *, source: str | None = None, index: int | None = None, modelplane: bool = True
+) -> Resource:
+    """One document to its typed resource, or InvalidObject naming every problem.
+
+    `modelplane=False` says the input cannot hold Modelplane's group or label prefix (its text
+    never spells `modelplane.ai`), so the copy that translates them is skipped."""
     if not isinstance(document, dict):
         raise InvalidObject(
             [FieldProblem("", f"expected a mapping with apiVersion, kind, metadata and spec; got {_kind_of(document)}")],
             source=source,
             document=index,
         )
-    doc = translate_modelplane(document)
+    doc = translate_modelplane(document) if modelplane else document
     kind = doc.get("kind")
     metadata = doc.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) and isinstance(metadata.get("name"), str) else None
@@ -168,33 +181,6 @@ def parse_object(document: Any, *, source: str | None = None, index: int | None 
         raise InvalidObject(problems_from(e, model=info.model), kind=kind, name=name, source=source, document=index) from None
 
 
-MAX_NESTING = 100
-"""How deep a document may nest. Real manifests stay under 20 levels; a deeper one is a
-mistake (or an attack) that would otherwise exhaust Python's recursion limit somewhere
-between the parser and the models, and surface as an internal error instead of a refusal."""
-
-
-def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
-    """Whether `value` nests mappings and lists more than `limit` levels (iterative, so it
-    cannot itself run out of stack)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Iterable[Any] = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-TOO_DEEP_MESSAGE = f"nested more than {MAX_NESTING} levels deep; a manifest is never this deep: check how it was generated"
-
-
 def _kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
@@ -212,14 +198,16 @@ class Document:
     node: yaml.Node | None
 
 
-def _yaml_error(e: yaml.YAMLError, source: str) -> InvalidObject:
+def _yaml_error(e: yaml.YAMLError, source: str, text: str | bytes) -> InvalidObject:
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     problem = getattr(e, "problem", None) or str(e)
     context = getattr(e, "context", None)
+    if "maximum nesting depth" in str(problem):  # libyaml's own bound, past ours
+        return InvalidObject([FieldProblem("", TOO_DEEP_MESSAGE)], source=source)
     detail = f"{context}, {problem}" if context else problem
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     hint = ""
-    if "\\t" in detail or "\t" in detail or "tab" in detail.lower():  # PyYAML shows a tab as '\t'
+    if "\\t" in detail or "\t" in detail or "tab" in detail.lower() or _tab_at(text, mark):
         hint = "; indent with spaces, not tabs"
     elif "mapping values are not allowed" in detail:
         hint = "; check the indentation and quote values that contain ': '"
@@ -228,19 +216,74 @@ def _yaml_error(e: yaml.YAMLError, source: str) -> InvalidObject:
     return InvalidObject([FieldProblem("", f"not valid YAML{where}: {detail}{hint}")], source=source)
 
 
-def iter_documents(text: str, source: str) -> Iterator[Document]:
+def _tab_at(text: str | bytes, mark: yaml.Mark | None) -> bool:
+    """Whether the line of `mark` starts with a tab up to the mark (PyYAML names the tab in its
+    message; libyaml only says the character cannot start a token)."""
+    if mark is None:
+        return False
+    lines = (text.decode("utf-8", "replace") if isinstance(text, bytes) else text).split("\n")
+    return mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+
+
+class _NotPlain(Exception):
+    """A node the plain builder leaves to PyYAML's constructor (merge keys, explicit tags)."""
+
+
+def construct(parser: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node) -> Any:
+    """The data of a document whose shape was checked: built directly for the plain mappings,
+    sequences and strings that manifests are made of (the bulk of the cost of PyYAML's
+    generic constructor), with everything else (numbers, booleans, null, dates, merge keys,
+    aliases, explicit tags) left to PyYAML's safe constructor, so the result is identical."""
+    try:
+        return _plain(parser, node)
+    except _NotPlain:
+        return parser.construct_document(node)
+    finally:
+        parser.constructed_objects = {}
+
+
+def _plain(parser: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR_TAG:
+            return node.value
+        return parser.construct_object(node)
+    if id(node) in parser.constructed_objects:  # an alias: keep PyYAML's sharing semantics
+        raise _NotPlain
+    parser.constructed_objects[id(node)] = None
+    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
+        return [_plain(parser, child) for child in node.value]
+    if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                raise _NotPlain
+            out[_plain(parser, key_node)] = _plain(parser, value_node)
+        return out
+    raise _NotPlain
+
+
+def iter_documents(
+    text: str | bytes, source: str, *, loader: Loader = FAST_LOADER, max_nodes: int = MAX_DOCUMENT_NODES
+) -> Iterator[Document]:
     """Every non-empty document of a (multi-document) YAML or JSON text; a `kind: List`
-    document yields its items. Raises InvalidObject, with the line, on broken YAML."""
-    loader = yaml.SafeLoader(text)
+    document yields its items. Raises InvalidObject, with the line, on broken YAML, and
+    before building it, on a document whose shape is out of bounds (see laneway.api.shape)."""
+    parser = loader(text)
     index = 0
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        while parser.check_node():
+            node = parser.get_node()
             if node is None:
                 continue
-            data = loader.construct_document(node)
-            if too_deep(data):
-                raise InvalidObject([FieldProblem("", TOO_DEEP_MESSAGE)], source=source, document=index)
+            problem = node_problem(node, max_nodes=max_nodes)
+            if problem is not None:
+                raise InvalidObject([FieldProblem("", problem)], source=source, document=index)
+            data = construct(parser, node)
             if data is None:
                 continue
             if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
@@ -252,11 +295,32 @@ def iter_documents(text: str, source: str) -> Iterator[Document]:
                 yield Document(index, data, node)
                 index += 1
     except yaml.YAMLError as e:
-        raise _yaml_error(e, source) from None
-    except RecursionError:
+        raise _yaml_error(e, source, text) from None
+    except RecursionError:  # PyYAML's pure composer recurses; libyaml stops at its own bound first
         raise InvalidObject([FieldProblem("", TOO_DEEP_MESSAGE)], source=source, document=index) from None
     finally:
-        loader.dispose()
+        parser.dispose()
+
+
+def load_document(text: str | bytes, *, source: str, max_nodes: int, loader: Loader = FAST_LOADER) -> Any:
+    """The single document of a YAML (or JSON) text, within the shape bounds; None when empty.
+
+    Raises InvalidObject (broken YAML, a shape out of bounds, or more than one document)."""
+    parser = loader(text)
+    try:
+        node = parser.get_single_node()
+        if node is None:
+            return None
+        problem = node_problem(node, max_nodes=max_nodes)
+        if problem is not None:
+            raise InvalidObject([FieldProblem("", problem)], source=source)
+        return construct(parser, node)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, source, text) from None
+    except RecursionError:
+        raise InvalidObject([FieldProblem("", TOO_DEEP_MESSAGE)], source=source) from None
+    finally:
+        parser.dispose()
 
 
 def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
@@ -318,28 +382,31 @@ def _read(path: Path) -> str:
         raise InvalidObject([FieldProblem("", f"cannot read: {e.strerror or e}")], source=str(path)) from None
 
 
-def load_text(text: str, *, source: str = "<input>") -> list[Resource]:
+def load_text(text: str, *, source: str = "<input>", loader: Loader = FAST_LOADER) -> list[Resource]:
     """Every resource in one YAML/JSON text. Raises InvalidManifests with every problem found."""
     resources: list[Resource] = []
     errors: list[InvalidObject] = []
-    _load_into(text, source, resources, errors)
+    _load_into(text, source, resources, errors, loader)
     if errors:
         raise InvalidManifests(errors)
     return resources
 
 
-def _load_into(text: str, source: str, resources: list[Resource], errors: list[InvalidObject]) -> None:
+def _load_into(
+    text: str, source: str, resources: list[Resource], errors: list[InvalidObject], loader: Loader = FAST_LOADER
+) -> None:
+    modelplane = MODELPLANE_GROUP in text
     try:
-        for doc in iter_documents(text, source):
+        for doc in iter_documents(text, source, loader=loader):
             try:
-                resources.append(parse_object(doc.data, source=source, index=doc.index))
+                resources.append(parse_object(doc.data, source=source, index=doc.index, modelplane=modelplane))
             except InvalidObject as e:
                 errors.append(_with_lines(e, doc.node))
     except InvalidObject as e:
         errors.append(e)
 
 
-def load_paths(paths: Iterable[str]) -> list[Resource]:
+def load_paths(paths: Iterable[str], *, loader: Loader = FAST_LOADER) -> list[Resource]:
     """Every resource in files, directories (recursively, *.yaml/*.yml/*.json) and '-' (stdin).
     Raises InvalidManifests with every problem found, so one run reports them all."""
     resources: list[Resource] = []
@@ -351,7 +418,7 @@ def load_paths(paths: Iterable[str]) -> list[Resource]:
             errors.append(e)
             continue
         for source, text in files:
-            _load_into(text, source, resources, errors)
+            _load_into(text, source, resources, errors, loader)
     if errors:
         raise InvalidManifests(errors)
     return resources

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
 
 API_GROUP = "laneway.dev"
@@ -110,8 +110,8 @@ class OwnerReference(Model):
     kind: str
     name: str
     uid: str
-    controller: bool | None = None
-    block_owner_deletion: bool | None = None
+    controller: StrictBool | None = None
+    block_owner_deletion: StrictBool | None = None
 
 
 class ObjectMeta(Model):
@@ -120,7 +120,7 @@ class ObjectMeta(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None
-    generation: int | None = None
+    generation: StrictInt | None = None
     resource_version: str | None = None
     creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
@@ -152,13 +152,13 @@ class Condition(Model):
     reason: str = ""
     message: str = ""
     last_transition_time: str | None = None
-    observed_generation: int | None = None
+    observed_generation: StrictInt | None = None
 
 
 class Status(OpenModel):
     """Common status: the generation last acted on and the conditions that describe the object."""
 
-    observed_generation: int | None = None
+    observed_generation: StrictInt | None = None
     conditions: list[Condition] = Field(default_factory=list)
 
 

@@ -30,6 +30,19 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _unquote_hint(value: Any) -> str:
+    """Numbers and booleans are typed, never read out of strings: say so when one was quoted."""
+    return " (write it without quotes)" if isinstance(value, str) and _looks_scalar(value) else ""
+
+
+def _looks_scalar(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text.strip().lower() in ("true", "false")
+    return True
+
+
 def _plural(n: Any, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -113,13 +126,15 @@ def problem_message(error: Mapping[str, Any], *, model: type | None = None, loc:
             return f"unknown field; the fields allowed here are: {', '.join(allowed_fields(holder))}"
         return "unknown field; check its spelling and depth against docs/reference/resources.md"
     if kind in ("int_parsing", "int_type"):
-        return f"expected an integer, got {_shown(value)}"
+        if isinstance(value, float):
+            return f"expected a whole number, got {_shown(value)}"
+        return f"expected an integer, got {_shown(value)}{_unquote_hint(value)}"
     if kind == "int_from_float":
         return f"expected a whole number, got {_shown(value)}"
     if kind in ("float_parsing", "float_type"):
-        return f"expected a number, got {_shown(value)}"
+        return f"expected a number, got {_shown(value)}{_unquote_hint(value)}"
     if kind in ("bool_parsing", "bool_type"):
-        return f"expected true or false, got {_shown(value)}"
+        return f"expected true or false, got {_shown(value)}{_unquote_hint(value)}"
     if kind == "string_type":
         hint = " (quote it, e.g. \"1.0\")" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
         return f"expected a string, got {_shown(value)}{hint}"

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from laneway.api.meta import GROUP_VERSION
 from laneway.server import discovery
-from laneway.server.context import STOP, STORE
+from laneway.server.context import BODY_TIMEOUT, STOP, STORE
 from laneway.server.middleware import auth_middleware, error_middleware
 from laneway.server.openapi import build_openapi
 from laneway.server.resources import route_handlers
@@ -32,6 +32,14 @@ from laneway.store.base import Store
 DEFAULT_HOST = "127.0.0.1"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
+HEADER_TIMEOUT_SECONDS = 10.0
+"""How long a connection may take to deliver a request's headers (and how long an idle
+keep-alive connection stays open): a slowloris client is cut off after this."""
+BODY_TIMEOUT_SECONDS = 30.0
+"""How long a request may take to deliver its body (4 MiB at most) once its headers are in."""
+LINGER_SECONDS = 2.0
+"""How long the server keeps reading a body nobody will use (after a refusal or a 408) before
+it closes the connection; aiohttp's default of 10 s would let a trickling client stay."""
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -53,10 +61,13 @@ def _add_resource_routes(app: web.Application, prefix: str, group_version: str) 
     router.add_route("*", f"{prefix}/{{plural}}/{{name}}/{{subresource}}", subresource)
 
 
-def create_app(*, store: Store, max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
+def create_app(
+    *, store: Store, max_body_bytes: int = MAX_BODY_BYTES, body_timeout: float = BODY_TIMEOUT_SECONDS
+) -> web.Application:
     """The API over `store`. Every `/api` and `/apis` request needs a bearer token the store knows."""
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=max_body_bytes)
     app[STORE] = store
+    app[BODY_TIMEOUT] = body_timeout
     app[STOP] = asyncio.Event()
     app.on_shutdown.append(_stop_streams)
 
@@ -80,10 +91,19 @@ def create_app(*, store: Store, max_body_bytes: int = MAX_BODY_BYTES) -> web.App
     return app
 
 
-async def serve(app: web.Application, host: str = DEFAULT_HOST, port: int = 0) -> web.AppRunner:
+async def serve(
+    app: web.Application, host: str = DEFAULT_HOST, port: int = 0, *, header_timeout: float = HEADER_TIMEOUT_SECONDS
+) -> web.AppRunner:
     """Start serving `app` on host:port (port 0 picks a free one); the caller owns the runner
-    and stops it with `await runner.cleanup()`, which also ends open watch streams."""
-    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    and stops it with `await runner.cleanup()`, which also ends open watch streams.
+
+    `header_timeout` is aiohttp's keep-alive timeout, which also runs from the moment a
+    connection opens: a connection that has not completed a request by then is closed, so
+    headers sent a byte at a time cannot hold it. A request being served (a watch stream
+    included) is never cut by it."""
+    runner = web.AppRunner(
+        app, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS, keepalive_timeout=header_timeout, lingering_time=LINGER_SECONDS
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

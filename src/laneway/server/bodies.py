@@ -8,29 +8,47 @@ validates (Modelplane's group and label keys included). Writing: every object le
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from laneway.api.errors import FieldProblem, InvalidObject
 from laneway.api.kinds.secret import REDACTED, Secret
-from laneway.api.manifest import TOO_DEEP_MESSAGE, parse_object, too_deep
+from laneway.api.manifest import load_document, parse_object
+from laneway.api.shape import TOO_DEEP_MESSAGE, data_problem
 from laneway.api.meta import Resource
-from laneway.server.errors import Cause, bad_request, invalid, unsupported_media_type
+from laneway.server.context import body_timeout_of
+from laneway.server.errors import ApiError, Cause, bad_request, invalid, unsupported_media_type
 from laneway.server.targets import Target
 
 JSON_TYPES = frozenset({"application/json", ""})
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 MERGE_PATCH_TYPE = "application/merge-patch+json"
 SERVER_SET_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp")
+MAX_BODY_NODES = 100_000
+"""Nodes in one request body. One object never comes near it (a large ModelDeployment is a
+few hundred); the bound keeps validation of any accepted body to milliseconds, so a body
+cannot hold the event loop that also answers `/healthz` and, under `laneway up`, the gateway."""
+
+
+async def read_raw(request: web.Request) -> bytes:
+    """The request's bytes, within the server's body timeout: a client that trickles its body
+    (slowloris) gets a 408 and its connection closed instead of holding it open."""
+    timeout = body_timeout_of(request)
+    try:
+        return await asyncio.wait_for(request.read(), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(
+            408, "Timeout", f"the request body did not arrive within {timeout:g} s; send the whole body at once"
+        ) from None
 
 
 async def read_body(request: web.Request, *, patch: bool = False) -> Any:
     """The request's document. A PATCH must say `application/merge-patch+json`."""
     content_type = request.content_type if "Content-Type" in request.headers else ""
-    raw = await request.read()
+    raw = await read_raw(request)
     if patch:
         if content_type != MERGE_PATCH_TYPE:
             raise unsupported_media_type(
@@ -43,30 +61,38 @@ async def read_body(request: web.Request, *, patch: bool = False) -> Any:
         )
     if not raw.strip():
         raise bad_request("the request has no body: send the object as JSON")
-    try:
-        document = _decode(raw, yaml_body=content_type in YAML_TYPES)
-    except RecursionError:
-        document = None
-        deep = True
-    else:
-        deep = too_deep(document)
-    if deep:
-        raise bad_request(f"the body is {TOO_DEEP_MESSAGE}")
-    return document
+    # Decoding and the shape check run on a worker thread: whatever a body holds, the loop
+    # keeps answering other requests while it is read and, if hostile, refused.
+    return await asyncio.to_thread(decode_body, raw, yaml_body=content_type in YAML_TYPES)
 
 
-def _decode(raw: bytes, *, yaml_body: bool) -> Any:
+def decode_body(raw: bytes, *, yaml_body: bool, max_nodes: int = MAX_BODY_NODES) -> Any:
+    """The document of a request body, or a 400 saying why it is refused: not JSON/YAML, or a
+    shape out of bounds (too deep, too many nodes, YAML aliases that amplify it)."""
     if yaml_body:
         try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as e:
-            raise bad_request(f"the body is not valid YAML: {getattr(e, 'problem', None) or e}") from None
+            return load_document(raw, source="the body", max_nodes=max_nodes)
+        except InvalidObject as e:
+            raise bad_request(f"the body {_without_subject(e.problems[0].message)}") from None
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except UnicodeDecodeError:
         raise bad_request("the body is not UTF-8 text: send the object as JSON") from None
     except json.JSONDecodeError as e:
         raise bad_request(f"the body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise bad_request(f"the body {_without_subject(TOO_DEEP_MESSAGE)}") from None
+    problem = data_problem(document, max_nodes=max_nodes)
+    if problem is not None:
+        raise bad_request(f"the body {_without_subject(problem)}")
+    return document
+
+
+def _without_subject(message: str) -> str:
+    """'the document is nested ...' as 'is nested ...', to follow 'the body'."""
+    if message.startswith("the document "):
+        return message[len("the document "):]
+    return f"is {message}"
 
 
 def require_mapping(document: Any, what: str = "the body") -> dict[str, Any]:

@@ -16,12 +16,17 @@ from laneway.store.base import Store, TokenRecord
 
 STORE: web.AppKey[Store] = web.AppKey("laneway_store", Store)  # type: ignore[type-abstract]
 STOP: web.AppKey[asyncio.Event] = web.AppKey("laneway_stop", asyncio.Event)
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("laneway_body_timeout", float)
 # aiohttp >= 3.13 wants typed request keys; older versions take a plain string.
 GRANT: Any = web.RequestKey("laneway_grant", TokenRecord) if hasattr(web, "RequestKey") else "laneway_grant"
 
 
 def store_of(request: web.Request) -> Store:
     return request.app[STORE]
+
+
+def body_timeout_of(request: web.Request) -> float:
+    return request.app[BODY_TIMEOUT]
 
 
 def stop_event_of(request: web.Request) -> asyncio.Event:

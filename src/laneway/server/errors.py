@@ -37,6 +37,8 @@ class ApiError(Exception):
     causes: list[Cause] = field(default_factory=list)
     name: str | None = None
     kind: str | None = None
+    allow: tuple[str, ...] = ()
+    """For a 405: the methods the path serves, sent as the `Allow` header (RFC 9110)."""
 
     def __str__(self) -> str:
         return self.message
@@ -72,8 +74,8 @@ def not_found(message: str, *, kind: str | None = None, name: str | None = None)
     return ApiError(404, "NotFound", message, kind=kind, name=name)
 
 
-def method_not_allowed(message: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", message)
+def method_not_allowed(message: str, *, allow: tuple[str, ...] = ()) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message, allow=allow)
 
 
 def unauthorized(message: str) -> ApiError:

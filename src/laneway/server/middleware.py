@@ -27,14 +27,22 @@ _REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     406: "NotAcceptable",
+    408: "Timeout",
     413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType",
 }
 
 
 def status_response(error: ApiError) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="laneway"'} if error.code == 401 else None
-    return web.json_response(error.status(), status=error.code, headers=headers)
+    headers: dict[str, str] = {}
+    if error.code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="laneway"'
+    if error.code == 405:
+        headers["Allow"] = ", ".join(error.allow)
+    response = web.json_response(error.status(), status=error.code, headers=headers)
+    if error.code == 408:
+        response.force_close()  # the rest of a trickled body is never waited for
+    return response
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiError:
@@ -45,8 +53,9 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiErr
             "/api/v1 (Secrets, namespaces); /openapi/v3 lists every path"
         )
     elif code == 405:
-        allowed = exc.headers.get("Allow", "")
-        message = f"{request.method} is not served at {request.path}" + (f"; use {allowed}" if allowed else "")
+        allow = tuple(m.strip() for m in exc.headers.get("Allow", "").split(",") if m.strip())
+        message = f"{request.method} is not served at {request.path}" + (f"; use {', '.join(allow)}" if allow else "")
+        return ApiError(code, _REASONS[code], message, allow=allow)
     elif code == 413:
         message = f"the request body is too large ({exc.text}); split the change into smaller objects"
     else:

@@ -23,7 +23,7 @@ from laneway.server import bodies, scale
 from laneway.server.admission import refuse_cache_in_use
 from laneway.server.authz import Access, Verb, authorize, can_read_namespace
 from laneway.server.context import grant_of, stop_event_of, store_of
-from laneway.server.errors import ApiError, bad_request, forbidden, invalid, method_not_allowed
+from laneway.server.errors import ApiError, Cause, bad_request, forbidden, invalid, method_not_allowed
 from laneway.server.patch import merge_patch
 from laneway.server.targets import Target, collection_path, resolve
 from laneway.server.watchfilter import WatchFilter
@@ -34,6 +34,8 @@ from laneway.store.base import Conflict
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PATCH_ATTEMPTS = 5
 FIELD_SELECTOR_KEYS = frozenset({"metadata.name", "metadata.namespace"})
+SUBRESOURCE_METHODS = ("GET", "PUT", "PATCH")
+WATCH_VALUES = {"true": True, "1": True, "false": False, "0": False, "": False}
 MAX_INT_PARAM = 2**63 - 1
 """The largest revision or timeout a query may name: the store's integers are 64-bit."""
 
@@ -93,8 +95,16 @@ def _int_param(request: web.Request, param: str) -> int | None:
     return value
 
 
-def _truthy(request: web.Request, param: str) -> bool:
-    return request.query.get(param, "").lower() in ("true", "1", "yes")
+def _watching(request: web.Request) -> bool:
+    """`watch=true|1` streams, `watch=false|0` (or none) lists; anything else is a mistake
+    worth saying (`watch=null` once listed silently, so a client never saw its watch fail)."""
+    raw = request.query.get("watch", "")
+    value = WATCH_VALUES.get(raw.lower())
+    if value is None:
+        raise ApiError(
+            422, "Invalid", f"watch must be true or false, got {raw!r}", [Cause("watch", "must be true or false")]
+        )
+    return value
 
 
 # --- collections -------------------------------------------------------------------------
@@ -106,11 +116,13 @@ async def collection(group_version: str, request: web.Request) -> web.StreamResp
         return await _list_or_watch(request, target)
     if request.method == "POST":
         return await _create(request, target)
-    raise method_not_allowed(f"{request.method} is not served on a collection; use GET (list, watch) or POST (create)")
+    raise method_not_allowed(
+        f"{request.method} is not served on a collection; use GET (list, watch) or POST (create)", allow=("GET", "POST")
+    )
 
 
 async def _list_or_watch(request: web.Request, target: Target) -> web.StreamResponse:
-    watching = _truthy(request, "watch")
+    watching = _watching(request)
     _check(request, "watch" if watching else "list", target)
     grant = grant_of(request)
     filt = WatchFilter(
@@ -172,7 +184,9 @@ async def item(group_version: str, request: web.Request) -> web.StreamResponse:
     }
     handler = handlers.get(request.method)
     if handler is None:
-        raise method_not_allowed(f"{request.method} is not served on an object; use GET, PUT, PATCH or DELETE")
+        raise method_not_allowed(
+            f"{request.method} is not served on an object; use GET, PUT, PATCH or DELETE", allow=tuple(handlers)
+        )
     return await handler(request, target)
 
 
@@ -236,7 +250,7 @@ async def _patch(request: web.Request, target: Target) -> web.Response:
 async def _delete(request: web.Request, target: Target) -> web.Response:
     _check(request, "delete", target)
     resource_version = None
-    if (await request.read()).strip():  # DeleteOptions are optional
+    if (await bodies.read_raw(request)).strip():  # DeleteOptions are optional
         options = await bodies.read_body(request)
         if options is not None:
             options = bodies.require_mapping(options, "DeleteOptions")
@@ -281,7 +295,7 @@ async def _status(request: web.Request, target: Target) -> web.Response:
         _check(request, "patch", target)
         stored = await _apply_patch(request, target, store.update_status)
         return _json(bodies.outgoing(stored))
-    raise method_not_allowed(f"{request.method} is not served on status; use GET, PUT or PATCH")
+    raise method_not_allowed(f"{request.method} is not served on status; use GET, PUT or PATCH", allow=SUBRESOURCE_METHODS)
 
 
 async def _read_deployment(request: web.Request, target: Target) -> ModelDeployment:
@@ -304,7 +318,7 @@ async def _scale(request: web.Request, target: Target) -> web.Response:
         _check(request, "get", target)
         return _json(scale.scale_of(await _read_deployment(request, target)))
     if request.method not in ("PUT", "PATCH"):
-        raise method_not_allowed(f"{request.method} is not served on scale; use GET, PUT or PATCH")
+        raise method_not_allowed(f"{request.method} is not served on scale; use GET, PUT or PATCH", allow=SUBRESOURCE_METHODS)
     verb: Verb = "update" if request.method == "PUT" else "patch"
     _check(request, verb, target)
     body = await bodies.read_body(request, patch=request.method == "PATCH")

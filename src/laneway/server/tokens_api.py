@@ -40,7 +40,7 @@ async def tokens(request: web.Request) -> web.Response:
     if request.method == "GET":
         return web.json_response({"kind": "TokenList", "items": [_grant_view(r) for r in await run_store(store.list_tokens)]})
     if request.method != "POST":
-        raise method_not_allowed(f"{request.method} is not served on tokens; use GET (list) or POST (create)")
+        raise method_not_allowed(f"{request.method} is not served on tokens; use GET (list) or POST (create)", allow=("GET", "POST"))
     body = bodies.require_mapping(await bodies.read_body(request), "the token request")
     role = body.get("role")
     namespaces = body.get("namespaces", [])

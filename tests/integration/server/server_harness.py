@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import httpx
 
@@ -35,8 +35,10 @@ class RunningApi:
 
 
 class _ServerThread:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, app_options: dict[str, Any], serve_options: dict[str, Any]) -> None:
         self.store = store
+        self.app_options = app_options
+        self.serve_options = serve_options
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="api-test-server", daemon=True)
         self.runner = None
@@ -44,7 +46,7 @@ class _ServerThread:
     def start(self) -> str:
         self.thread.start()
         self.runner = asyncio.run_coroutine_threadsafe(
-            serve(create_app(store=self.store), "127.0.0.1", 0), self.loop
+            serve(create_app(store=self.store, **self.app_options), "127.0.0.1", 0, **self.serve_options), self.loop
         ).result(START_TIMEOUT)
         return bound_address(self.runner)
 
@@ -59,8 +61,12 @@ class _ServerThread:
             self.loop.close()
 
 
-def run_api(store: Store) -> Iterator[RunningApi]:
-    server = _ServerThread(store)
+def run_api(
+    store: Store, *, app_options: dict[str, Any] | None = None, serve_options: dict[str, Any] | None = None
+) -> Iterator[RunningApi]:
+    """The API over `store`; `app_options` go to `create_app`, `serve_options` to `serve`
+    (shorter timeouts, for instance)."""
+    server = _ServerThread(store, app_options or {}, serve_options or {})
     url = server.start()
     try:
         yield RunningApi(url=url, store=store, admin_token=create_token(store, role="admin"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef
@@ -26,7 +26,7 @@ class HuggingFaceSource(Model):
     repo: str
     revision: str | None = None
     auth_secret: SecretKeyRef | None = None
-    size_gib: int | None = Field(default=None, alias="sizeGiB", ge=1, le=MAX_SIZE_GIB)
+    size_gib: StrictInt | None = Field(default=None, alias="sizeGiB", ge=1, le=MAX_SIZE_GIB)
 
     @field_validator("repo")
     @classmethod
@@ -41,7 +41,7 @@ class S3Source(Model):
     region: str | None = None
     endpoint: str | None = None
     credentials_secret: SecretKeyRef | None = None
-    size_gib: int | None = Field(default=None, alias="sizeGiB", ge=1, le=MAX_SIZE_GIB)
+    size_gib: StrictInt | None = Field(default=None, alias="sizeGiB", ge=1, le=MAX_SIZE_GIB)
 
     @field_validator("uri")
     @classmethod
@@ -55,7 +55,7 @@ class HTTPSource(Model):
     url: str
     sha256: str | None = None
     auth_secret: SecretKeyRef | None = None
-    size_gib: int | None = Field(default=None, alias="sizeGiB", ge=1, le=MAX_SIZE_GIB)
+    size_gib: StrictInt | None = Field(default=None, alias="sizeGiB", ge=1, le=MAX_SIZE_GIB)
 
     @field_validator("url")
     @classmethod
@@ -112,7 +112,7 @@ class ModelCacheSpec(Model):
 class ClusterCacheStatus(OpenModel):
     cluster: str
     state: Literal["Pending", "Hydrating", "Ready", "Failed"] = "Pending"
-    bytes: int | None = None
+    bytes: StrictInt | None = None
     message: str | None = None
 
 

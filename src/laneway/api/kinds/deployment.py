@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import check_date, check_duration, check_user_labels, date_text
@@ -56,7 +56,7 @@ class DeviceRequest(Model):
     """Devices each pod of a member needs from its node; every selector must hold for a device."""
 
     name: str = Field(min_length=1, max_length=63)
-    count: int = Field(default=1, ge=1, le=MAX_DEVICE_COUNT)
+    count: StrictInt = Field(default=1, ge=1, le=MAX_DEVICE_COUNT)
     selectors: list[CelSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
 
 
@@ -89,7 +89,7 @@ class EnvVar(OpenModel):
 
 
 class ContainerPort(OpenModel):
-    container_port: int = Field(ge=1, le=65535)
+    container_port: StrictInt = Field(ge=1, le=65535)
     name: str | None = None
     protocol: str | None = None
 
@@ -102,7 +102,7 @@ class Container(OpenModel):
     command: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
     args: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
     env: list[EnvVar] = Field(default_factory=list, max_length=MAX_ENV)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: StrictInt | None = Field(default=None, ge=1, le=65535)
     ports: list[ContainerPort] = Field(default_factory=list)
 
 
@@ -143,7 +143,7 @@ class PodTemplate(Model):
 
 
 class WorkerSpec(Model):
-    nodes: int = Field(default=1, ge=1, le=MAX_WORKER_NODES)
+    nodes: StrictInt = Field(default=1, ge=1, le=MAX_WORKER_NODES)
 
 
 class Member(Model):
@@ -174,7 +174,7 @@ class Member(Model):
 
 class Engine(Model):
     name: str
-    copies: int = Field(default=1, ge=1, le=MAX_COPIES)
+    copies: StrictInt = Field(default=1, ge=1, le=MAX_COPIES)
     phase: Literal["Prefill", "Decode"] | None = None
     members: list[Member] = Field(min_length=1, max_length=MAX_MEMBERS)
 
@@ -301,9 +301,9 @@ class ReplicaTemplate(Model):
 
 
 class Autoscaling(Model):
-    min_replicas: int = Field(default=0, ge=0, le=MAX_REPLICAS)
-    max_replicas: int = Field(ge=0, le=MAX_REPLICAS)
-    target_in_flight: float = Field(default=8, gt=0)
+    min_replicas: StrictInt = Field(default=0, ge=0, le=MAX_REPLICAS)
+    max_replicas: StrictInt = Field(ge=0, le=MAX_REPLICAS)
+    target_in_flight: StrictFloat = Field(default=8, gt=0)
     scale_to_zero_after: str | None = None
     scale_up_stabilization: str | None = None
     scale_down_stabilization: str | None = None
@@ -327,10 +327,10 @@ _TEMPLATE_SPEC_KEYS = ("engines", "clusterSelector", "modelCacheRef", "serving",
 
 
 class ModelDeploymentSpec(Model):
-    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    replicas: StrictInt = Field(default=1, ge=0, le=MAX_REPLICAS)
     template: ReplicaTemplate
     autoscaling: Autoscaling | None = None
-    revision_history_limit: int = Field(default=10, ge=0, le=1000)
+    revision_history_limit: StrictInt = Field(default=10, ge=0, le=1000)
     retire_after: str | None = None
 
     @model_validator(mode="before")
@@ -356,8 +356,8 @@ class ModelDeploymentSpec(Model):
 
 
 class ReplicaCounts(OpenModel):
-    total: int = 0
-    ready: int = 0
+    total: StrictInt = 0
+    ready: StrictInt = 0
 
 
 class ModelDeploymentStatus(Status):
@@ -379,7 +379,7 @@ class ClaimedDevice(Model):
 
     name: str
     device_class_name: str
-    count: int = Field(default=1, ge=1)
+    count: StrictInt = Field(default=1, ge=1)
     selectors: list[CelSelector] = Field(default_factory=list)
 
 
@@ -411,7 +411,7 @@ class ModelReplicaStatus(Status):
     phase: str | None = None
     endpoint: str | None = None
     # How many times the replica's engine processes were restarted after exiting (None: never).
-    restarts: int | None = None
+    restarts: StrictInt | None = None
 
 
 class ModelReplica(Resource):

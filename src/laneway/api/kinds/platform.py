@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef, check_user_labels
@@ -79,7 +79,7 @@ class ClassDevice(Model):
     claim: Literal["DRA", "Synthetic"] = "DRA"
     driver: str = Field(min_length=1, max_length=253)
     device_class_name: str | None = Field(default=None, min_length=1, max_length=253)
-    count: int = Field(default=1, ge=1, le=MAX_DEVICES_PER_NODE)
+    count: StrictInt = Field(default=1, ge=1, le=MAX_DEVICES_PER_NODE)
     attributes: dict[str, DeviceAttribute] = Field(default_factory=dict, max_length=MAX_DEVICE_ATTRIBUTES)
     capacity: dict[str, DeviceCapacity] = Field(default_factory=dict, max_length=MAX_DEVICE_CAPACITIES)
 
@@ -110,7 +110,7 @@ class Provisioning(OpenModel):
 
 
 class Pricing(Model):
-    per_node_hour: float = Field(ge=0)
+    per_node_hour: StrictFloat = Field(ge=0)
     currency: str = Field(default="USD", min_length=3, max_length=3)
 
 
@@ -206,9 +206,9 @@ class NodePool(Model):
     role: Literal["GPU", "System"] = "GPU"
     class_name: str = Field(default="", max_length=253)
     instance_type: str | None = Field(default=None, max_length=253)
-    node_count: int = Field(default=1, ge=0, le=100000)
-    min_node_count: int | None = Field(default=None, ge=0, le=100000)
-    max_node_count: int | None = Field(default=None, ge=0, le=100000)
+    node_count: StrictInt = Field(default=1, ge=0, le=100000)
+    min_node_count: StrictInt | None = Field(default=None, ge=0, le=100000)
+    max_node_count: StrictInt | None = Field(default=None, ge=0, le=100000)
     zones: list[str] = Field(default_factory=list, max_length=MAX_ZONES)
     fabric: Fabric | None = None
     capacity_block: CapacityBlock | None = None
@@ -309,8 +309,8 @@ class InferenceClusterSpec(Model):
 
 class GpuPoolStatus(OpenModel):
     name: str
-    nodes: int = 0
-    devices: int = 0
+    nodes: StrictInt = 0
+    devices: StrictInt = 0
 
 
 class ClusterGatewayStatus(OpenModel):
@@ -335,7 +335,7 @@ class InferenceCluster(Resource):
 
 class Listener(OpenModel):
     name: str
-    port: int = Field(ge=1, le=65535)
+    port: StrictInt = Field(ge=1, le=65535)
     protocol: Literal["HTTP", "HTTPS"] = "HTTP"
 
 
@@ -351,8 +351,8 @@ class GatewayTLS(Model):
 
 
 class GatewayPolicy(OpenModel):
-    require_api_key: bool = False
-    max_request_body_bytes: int | None = Field(default=None, ge=1)
+    require_api_key: StrictBool = False
+    max_request_body_bytes: StrictInt | None = Field(default=None, ge=1)
 
 
 class GatewayApiKeyAuth(Model):
@@ -367,7 +367,7 @@ class GatewayAuth(Model):
 
 
 class GatewayListenerPort(Model):
-    port: int = Field(default=80, ge=1, le=65535)
+    port: StrictInt = Field(default=80, ge=1, le=65535)
 
 
 class InferenceGatewaySpec(Model):

@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef, check_duration
@@ -73,7 +73,7 @@ class ModelEndpointSpec(Model):
     rewrite_path: str | None = None
     auth: EndpointAuth | None = None
     model: str | None = None
-    max_in_flight: int | None = Field(default=None, ge=1, le=100000)
+    max_in_flight: StrictInt | None = Field(default=None, ge=1, le=100000)
     origin: str | None = None
     api: EndpointApi | None = None
     credential: EndpointCredential | None = None
@@ -104,7 +104,7 @@ class ModelEndpointSpec(Model):
 
 
 class ModelEndpointStatus(Status):
-    ready: bool | None = None
+    ready: StrictBool | None = None
 
 
 class ModelEndpoint(Resource):
@@ -122,10 +122,10 @@ class ServiceEntry(Model):
     priority; a weight of 0 parks the entry (rollback uses it) without removing it."""
 
     name: str | None = Field(default=None, min_length=1, max_length=63)
-    weight: int = Field(default=1, ge=0, le=1000000)
+    weight: StrictInt = Field(default=1, ge=0, le=1000000)
     selector: LabelSelector
     tier: Tier = "Primary"
-    priority: int = Field(default=0, ge=0, le=63)
+    priority: StrictInt = Field(default=0, ge=0, le=63)
 
     @field_validator("selector")
     @classmethod
@@ -154,8 +154,8 @@ class ServiceSLO(Model):
 
 
 class RateLimit(Model):
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_minute: StrictInt | None = Field(default=None, ge=1)
+    tokens_per_minute: StrictInt | None = Field(default=None, ge=1)
 
 
 class ModelServiceSpec(Model):
@@ -180,8 +180,8 @@ class ModelServiceSpec(Model):
     data_boundary: LabelSelector | None = None
     owner: Owner | None = None
     slo: ServiceSLO | None = None
-    break_glass: bool = False
-    allow_break_glass_fallback: bool = False
+    break_glass: StrictBool = False
+    allow_break_glass_fallback: StrictBool = False
     api_keys: list[SecretKeyRef] = Field(default_factory=list, max_length=64)
     rate_limit: RateLimit | None = None
     model_names: list[str] = Field(default_factory=list, max_length=64)
@@ -197,7 +197,7 @@ class ResolvedEndpoint(OpenModel):
     name: str
     url: str | None = None
     tier: Tier = "Primary"
-    weight: float = 0.0
+    weight: StrictFloat = 0.0
 
 
 class ExcludedEndpoint(OpenModel):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.cache import HTTPSource, HuggingFaceSource, LocalPathSource, S3Source
@@ -79,7 +79,7 @@ class EngineRow(Row):
     command: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
     args: list[str] = Field(default_factory=list, max_length=MAX_CONTAINER_ARGS)
     env: list[EnvVar] = Field(default_factory=list, max_length=128)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: StrictInt | None = Field(default=None, ge=1, le=65535)
 
 
 class HardwareRow(Row):
@@ -130,10 +130,10 @@ class LatencyBudget(Model):
 class ScalingRow(Row):
     """Row 6: replicas or autoscaling bounds, the peak load, the latency budget."""
 
-    replicas: int | None = Field(default=None, ge=0, le=100000)
-    min_replicas: int | None = Field(default=None, ge=0, le=100000)
-    max_replicas: int | None = Field(default=None, ge=0, le=100000)
-    peak_concurrency: int | None = Field(default=None, ge=1, le=10000000)
+    replicas: StrictInt | None = Field(default=None, ge=0, le=100000)
+    min_replicas: StrictInt | None = Field(default=None, ge=0, le=100000)
+    max_replicas: StrictInt | None = Field(default=None, ge=0, le=100000)
+    peak_concurrency: StrictInt | None = Field(default=None, ge=1, le=10000000)
     latency_budget: LatencyBudget | None = None
 
     @model_validator(mode="after")
@@ -197,10 +197,10 @@ class CacheRow(Row):
 
 
 class Rollback(Model):
-    on_budget_breach: bool = False
-    to_revision: int | None = Field(default=None, ge=1)
+    on_budget_breach: StrictBool = False
+    to_revision: StrictInt | None = Field(default=None, ge=1)
     window: str | None = None
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_error_rate: StrictFloat | None = Field(default=None, ge=0, le=1)
 
     @field_validator("window")
     @classmethod
@@ -211,7 +211,7 @@ class Rollback(Model):
 class LifecycleRow(Row):
     """Row 10: revisions kept, the rollback rule, and the retirement date."""
 
-    revision_history_limit: int | None = Field(default=None, ge=0, le=1000)
+    revision_history_limit: StrictInt | None = Field(default=None, ge=0, le=1000)
     rollback: Rollback | None = None
     retire_after: str | None = None
     warn_before: str | None = None
@@ -259,7 +259,7 @@ class InferenceTicketSpec(Model):
 
 
 class InferenceTicketStatus(Status):
-    approved: bool | None = None
+    approved: StrictBool | None = None
 
 
 class InferenceTicket(Resource):
