@@ -132,9 +132,11 @@ async def _laneway(port: int, db: str) -> None:
     await asyncio.Event().wait()
 
 
-def seed_store(db: str, upstream: str) -> None:
+def seed_store(db: str, upstream: str) -> str:
+    """Seed the benchmark's service; returns a platform token for reading `/metrics`."""
     from laneway.api.kinds.secret import Secret
     from laneway.api.kinds.serving import ModelEndpoint, ModelService
+    from laneway.server.auth import create_token
     from laneway.store import open_store
 
     store = open_store(db)
@@ -153,7 +155,9 @@ def seed_store(db: str, upstream: str) -> None:
             "slo": {"p95Latency": "1s"},
         },
     }))
+    token = create_token(store, role="platform", description="benchmark reads /metrics")
     store.close()
+    return token
 
 
 def litellm_executable(flag: str | None) -> str | None:
@@ -191,6 +195,8 @@ class Target:
     headers: dict[str, str]
     requests: dict[str, int] = field(default_factory=dict)
     """Requests sent per mode, warm-up and checks included (to audit the gateway's metering)."""
+    metrics_token: str | None = None
+    """A platform token for the gateway's `/metrics` (laneway lanes only)."""
     pid: int | None = None
     """The serving process, whose CPU time per request is measured (None: not measured)."""
     cpu_per_request: list[float] = field(default_factory=list)
@@ -264,7 +270,8 @@ async def check(target: Target, mode: str) -> None:
 async def audit_metering(target: Target) -> str:
     """Compare the gateway's token counters with what the upstream reported for every request."""
     async with aiohttp.ClientSession() as s:
-        async with s.get(target.url.split("/bench/")[0] + "/metrics") as r:
+        auth = {"Authorization": f"Bearer {target.metrics_token}"} if target.metrics_token else {}
+        async with s.get(target.url.split("/bench/")[0] + "/metrics", headers=auth) as r:
             text = await r.text()
     got = {"prompt": 0.0, "completion": 0.0}
     for m in re.finditer(r'^laneway_gateway_tokens_total\{[^}]*kind="(\w+)"[^}]*\} ([0-9.e+]+)$', text, re.M):
@@ -353,18 +360,20 @@ async def main(args: argparse.Namespace) -> None:
             targets.append(Target("bare", f"http://127.0.0.1:{p}/v1/chat/completions", {}, pid=procs[-1].pid))
         if not args.only or "laneway" in args.only:
             db = str(Path(tmp.name) / "laneway.db")
-            seed_store(db, upstream)
+            token = seed_store(db, upstream)
             p = free_port()
             procs.append(spawn("laneway", str(p), db))
-            targets.append(Target("laneway", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"}, pid=procs[-1].pid))
+            targets.append(Target("laneway", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"},
+                                  metrics_token=token, pid=procs[-1].pid))
         if args.baseline:
             # The same gateway from another source tree (e.g. a copy of src/ before a change),
             # measured side by side as `before`.
             db = str(Path(tmp.name) / "before.db")
-            seed_store(db, upstream)
+            token = seed_store(db, upstream)
             p = free_port()
             procs.append(spawn("laneway", str(p), db, pythonpath=args.baseline))
-            targets.append(Target("before", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"}, pid=procs[-1].pid))
+            targets.append(Target("before", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"},
+                                  metrics_token=token, pid=procs[-1].pid))
         exe = litellm_executable(args.litellm) if not args.only or "litellm" in args.only else None
         if exe:
             p = free_port()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -71,9 +71,10 @@ def parse_engine(text: str) -> EngineLoad | None:
     return EngineLoad(running or 0.0, waiting or 0.0)
 
 
-async def _get_text(session: aiohttp.ClientSession, url: str) -> str | None:
+async def _get_text(session: aiohttp.ClientSession, url: str, *, token: str | None = None) -> str | None:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT)) as resp:
+        async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT)) as resp:
             if resp.status != 200:
                 return None
             return await resp.text()
@@ -82,14 +83,19 @@ async def _get_text(session: aiohttp.ClientSession, url: str) -> str | None:
 
 
 class ScrapedGatewayDemand:
-    """Scrapes `<gateway>/metrics`. One short-lived session per read keeps no sockets around."""
+    """Scrapes `<gateway>/metrics`. One short-lived session per read keeps no sockets around.
 
-    def __init__(self, address: str) -> None:
+    The gateway serves `/metrics` to platform and admin tokens only: `token()` gives the one
+    to send, asked on every read so a rotated token is picked up."""
+
+    def __init__(self, address: str, *, token: Callable[[], str | None] | None = None) -> None:
         self.address = address.rstrip("/")
+        self._token = token
 
     async def services(self) -> Mapping[ObjectKey, ServiceLoad] | None:
+        token = self._token() if self._token is not None else None
         async with aiohttp.ClientSession() as session:
-            text = await _get_text(session, self.address + "/metrics")
+            text = await _get_text(session, self.address + "/metrics", token=token)
         return None if text is None else parse_gateway(text)
 
 

@@ -41,7 +41,7 @@ async def _serve(target: str, host: str, port: int) -> None:
             raise Failure(f"cannot listen on {host}:{port}: {e.strerror or e}; choose another --port") from None
         click.echo(f"gateway listening on {handle.address} (store: {target})")
         click.echo(f"  OpenAI base URL: {handle.address}/v1   per service: {handle.address}/NAMESPACE/SERVICE/v1")
-        click.echo(f"  metrics: {handle.address}/metrics")
+        click.echo(f"  metrics: {handle.address}/metrics (needs a platform token)")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -25,7 +25,7 @@ waits for the rest of the interval, so writes cannot feed a busy loop of scrapes
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Callable, Mapping
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
@@ -78,7 +78,9 @@ class AutoscalerController:
     ) -> None:
         self.ctx = ctx
         self.store = ctx.store
-        self.gateway = gateway if gateway is not None else (ScrapedGatewayDemand(ctx.gateway_address) if ctx.gateway_address else None)
+        self.gateway = gateway if gateway is not None else (
+            ScrapedGatewayDemand(ctx.gateway_address, token=_gateway_token(ctx)) if ctx.gateway_address else None
+        )
         self.engines = engines if engines is not None else ScrapedEngineDemand()
         self.interval = interval
         self.states: dict[ObjectKey, PolicyState] = {}
@@ -203,3 +205,10 @@ class AutoscalerController:
                 self.store.update_status(service.model_copy(update={"status": status}))
             except (Conflict, NotFound):
                 pass  # the gateway wrote the status in between; the next tick tries again
+
+
+def _gateway_token(ctx: ControlContext) -> Callable[[], str | None] | None:
+    """What the autoscaler sends to read the gateway's `/metrics` (platform tokens only)."""
+    if ctx.gateway_token is not None:
+        return ctx.gateway_token
+    return ctx.data_dir.read_admin_token if ctx.data_dir is not None else None

@@ -76,13 +76,15 @@ class ControlContext:
     Controllers read the time through `clock` (seconds since the epoch) rather than calling
     `time.time()`, so tests can drive time. `data_dir` is None when the manager runs without
     a local data directory (a separate control-plane process against a shared store);
-    `gateway_address` is None until a gateway is known. `drivers` owns the drivers that run
+    `gateway_address` is None until a gateway is known; `gateway_token` gives the platform
+    token its `/metrics` needs (else the data directory's admin token). `drivers` owns the drivers that run
 replicas; without it (a manager that only schedules) no replica or cluster controller runs.
     """
 
     store: Store
     data_dir: DataDir | None = None
     gateway_address: str | None = None
+    gateway_token: Callable[[], str | None] | None = None
     clock: Callable[[], float] = field(default=time.time)
     drivers: "DriverSet | None" = None
 

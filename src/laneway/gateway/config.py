@@ -32,6 +32,17 @@ class GatewayConfig:
     headers_timeout: float = 300.0
     """Longest wait for an upstream's response headers when the service sets no queueTimeout."""
 
+    # Callers (slow clients).
+    client_header_timeout: float = 20.0
+    """Longest a connection may take to send a request's line and headers, counted from its
+    first byte (or from the connection's start): a client that trickles headers (slowloris)
+    is disconnected after this. Does not bound a response, however long it streams."""
+    client_body_timeout: float = 120.0
+    """Longest a request body may take to arrive in full once the headers are in; past it the
+    caller gets 408 and the connection is closed."""
+    client_keepalive_timeout: float = 75.0
+    """Longest an idle keep-alive connection is held open between requests."""
+
     # Metering and status.
     status_interval: float = 5.0
     """Seconds between ModelService status writes (only written when changed)."""
@@ -52,6 +63,10 @@ class GatewayConfig:
     the process's setting alone). See `gateway.gc_policy` for why and what it costs."""
 
     def __post_init__(self) -> None:
+        for name in ("client_header_timeout", "client_body_timeout", "client_keepalive_timeout"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"GatewayConfig.{name} must be a positive number of seconds, got {value!r}")
         if self.gc_young_threshold is not None and self.gc_young_threshold < 0:
             raise ValueError(
                 f"GatewayConfig.gc_young_threshold must be a positive number of objects or None, got {self.gc_young_threshold}"

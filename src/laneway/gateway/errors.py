@@ -17,6 +17,8 @@ _TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    408: "timeout_error",
+    409: "invalid_request_error",
     410: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",

@@ -9,7 +9,12 @@ Two ways to grant a key:
 
 A service requires a key when it lists `apiKeys`, when its namespace holds namespace keys, or
 when an InferenceGateway's `policy.requireApiKey` is on. Then a missing or unknown key is 401
-and a known key without access is 403. Keys are indexed by their SHA-256, and only a short
+and a known key without access is 403.
+
+A key belongs to the namespaces of the Secrets that hold it (`Grant.home`) and grants nothing
+anywhere else: on a service that requires no key, a key that the service did not grant counts
+as no key at all (it is accounted, and rate-limited, as `anonymous`), so a team cannot mint
+keys in its own namespace to get a bucket per key on another team's open service. Keys are indexed by their SHA-256, and only a short
 fingerprint of that hash (`key_id`) is ever used in metrics, limits or logs.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Mapping
 
 from laneway.api.kinds.secret import Secret
@@ -43,6 +49,11 @@ class Grant:
     def allows(self, service: ObjectKey) -> bool:
         return service.namespace in self.namespaces or service in self.services
 
+    @cached_property
+    def home(self) -> frozenset[str]:
+        """The namespaces this key belongs to: those of the Secrets that hold it."""
+        return self.namespaces | {s.namespace for s in self.services}
+
 
 @dataclass(frozen=True)
 class KeyIndex:
@@ -67,7 +78,7 @@ class KeyIndex:
         if grant is not None and grant.allows(service):
             return grant.key_id
         if not self.requires_key(service):
-            return grant.key_id if grant is not None and grant is not UNKNOWN_KEY else ANONYMOUS
+            return ANONYMOUS  # a key this service did not grant is no key here, limits included
         if grant is None:
             raise GatewayError(
                 401,

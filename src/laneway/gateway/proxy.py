@@ -20,11 +20,13 @@ import json
 import logging
 import random
 import time
+from urllib.parse import unquote
 from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
@@ -38,6 +40,8 @@ from laneway.gateway.health import EndpointState
 from laneway.gateway.keys import presented_key
 from laneway.gateway.limits import RateLimiter, RetryBudget
 from laneway.gateway.metering import Meter
+from laneway.gateway.paths import check_path, split_target, upstream_url
+from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.gateway.usage import SSEUsageScanner, Usage, body_asking_usage, usage_from_body
@@ -60,8 +64,17 @@ _BUFFER_LIMIT = 1 << 20
 class Proxy:
     """State of the data plane in one gateway process: the table and the live endpoint state."""
 
-    def __init__(self, *, config: GatewayConfig, clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: GatewayConfig,
+        platform: PlatformTokens | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`platform` checks the tokens `/metrics` needs; without it `/metrics` is refused."""
         self.config = config
+        self.platform = platform
         self.clock = clock
         self.rng = rng or random.Random()
         self.table = RoutingTable()
@@ -107,18 +120,22 @@ class Proxy:
     # ---- entry point ---------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        if path == "/metrics" and request.method == "GET":
-            return web.Response(body=self.meter.exposition(), content_type="text/plain", charset="utf-8")
-        if path in ("/healthz", "/readyz"):
+        raw_path = split_target(request.raw_path)[0]
+        if raw_path in ("/healthz", "/readyz"):
             return web.Response(text="ok")
         started = self.clock()
         table = self.table
         route_key: ObjectKey | None = None
         try:
+            if raw_path == "/metrics" and request.method == "GET":
+                return await self._metrics(request)
+            if request.method == "GET" and (raw_path == "/v1/models" or raw_path.startswith("/v1/models/")):
+                # Answered here, never forwarded: OpenAI's client encodes a model id's '/' as %2F.
+                check_path(raw_path, allow_encoded_slash=True)
+                grant = table.keys.identify(presented_key(request.headers.get("Authorization"), request.headers.get("x-api-key")))
+                return self._models(table, grant, raw_path)
+            path = check_path(raw_path)
             grant = table.keys.identify(presented_key(request.headers.get("Authorization"), request.headers.get("x-api-key")))
-            if path.startswith("/v1/") and request.method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
-                return self._models(table, grant, path)
             body = await self._read_body(request, table)
             payload = _json_payload(request, body)
             if path.startswith("/v1/"):
@@ -143,7 +160,10 @@ class Proxy:
                 return await self._forward(request, routed, body, payload, started)
         except GatewayError as err:
             self.meter.refused(route_key, err.status)
-            return error_response(err)
+            response = error_response(err)
+            if err.status == 408:
+                response.force_close()  # the rest of a body that is late is not waited for
+            return response
 
     # ---- pieces --------------------------------------------------------------------------
 
@@ -163,9 +183,17 @@ class Proxy:
         if not outcome.ready:
             raise GatewayError(503, outcome.message, "model_starting", {"Retry-After": "5"})
         table = self.table
-        if request.path.startswith("/v1/"):
-            return route_by_model(table, request.path, payload, grant)
-        return route_prefixed(table, request.path, grant)
+        path = split_target(request.raw_path)[0]  # checked in `handle` already
+        if path.startswith("/v1/"):
+            return route_by_model(table, path, payload, grant)
+        return route_prefixed(table, path, grant)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text, for platform and admin tokens only (see `platform_auth`)."""
+        if self.platform is None:
+            raise GatewayError(403, "/metrics is not served by this gateway (it has no token store to check against).", "forbidden")
+        await self.platform.require(request.headers.get("Authorization"), what="/metrics")
+        return web.Response(body=self.meter.exposition(), content_type="text/plain", charset="utf-8")
 
     def _models(self, table: RoutingTable, grant: Any, path: str) -> web.Response:
         models = [
@@ -174,7 +202,7 @@ class Proxy:
         ]
         if path == "/v1/models":
             return web.json_response({"object": "list", "data": models})
-        wanted = path[len("/v1/models/"):]
+        wanted = unquote(path[len("/v1/models/"):])
         for m in models:
             if m["id"] == wanted:
                 return web.json_response(m)
@@ -187,14 +215,26 @@ class Proxy:
         length = request.content_length  # parsed from the header on every access: read it once
         if length is not None and length > limit:
             raise GatewayError(413, f"Request body of {length} bytes exceeds the gateway's limit of {limit} bytes.", "body_too_large")
-        if length is not None:
-            return await request.content.readexactly(length)
-        body = bytearray()
-        async for chunk in request.content.iter_any():
-            body += chunk
-            if len(body) > limit:
-                raise GatewayError(413, f"Request body exceeds the gateway's limit of {limit} bytes.", "body_too_large")
-        return bytes(body)
+        timeout = self.config.client_body_timeout
+        token = self.deadlines.arm(timeout)  # a slow body is cut off (see GatewayConfig.client_body_timeout)
+        try:
+            if length is not None:
+                return await request.content.readexactly(length)
+            body = bytearray()
+            async for chunk in request.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise GatewayError(413, f"Request body exceeds the gateway's limit of {limit} bytes.", "body_too_large")
+            return bytes(body)
+        except asyncio.CancelledError:
+            if self.deadlines.expired(token):
+                raise GatewayError(
+                    408, f"The request body did not arrive within {timeout:g}s; send it at once, or in fewer, faster parts.",
+                    "body_timeout",
+                ) from None
+            raise
+        finally:
+            self.deadlines.disarm(token)
 
     def _select(self, route: ServiceRoute, tried: set[ObjectKey], skip: set[Tier]) -> tuple[Target, Tier] | Unavailable:
         now = self.clock()
@@ -242,7 +282,7 @@ class Proxy:
         route = routed.route
         cfg = self.config
         headers = _without(request.headers, _CALLER_ONLY_NAMES)
-        url_tail = routed.upstream_path + (("?" + request.query_string) if request.query_string else "")
+        query = split_target(request.raw_path)[1]
         added_usage = False
         if payload is not None:
             asking = body_asking_usage(payload, routed.upstream_path, body)
@@ -294,7 +334,7 @@ class Proxy:
             try:
                 up = await self._send(
                     request.method,
-                    target.base_url + url_tail,
+                    URL(upstream_url(target.base_url, routed.upstream_path, query), encoded=True),
                     _upstream_headers(headers, target),
                     _body_for(target, body, payload),
                     wait=wait,
@@ -329,7 +369,7 @@ class Proxy:
             return await self._respond(request, routed, (up, target, tier, st), started, added_usage)
 
     async def _send(
-        self, method: str, url: str, headers: CIMultiDict[str], data: bytes, *, wait: float, precise: bool
+        self, method: str, url: URL, headers: CIMultiDict[str], data: bytes, *, wait: float, precise: bool
     ) -> aiohttp.ClientResponse:
         """Send one attempt and wait at most `wait` seconds for its response headers
         (TimeoutError after). A `queueTimeout` spill needs the bound to the millisecond and gets

@@ -3,8 +3,11 @@
 - `/{namespace}/{service}/{rest}` (Modelplane's shape): the prefix is stripped and `/{rest}`
   goes to the endpoint below its `rewritePath`.
 - `/v1/{rest}`: the request body's `model` picks the service that publishes that name (its
-  own name or one of `spec.modelNames`) among those the caller's key may use; the path goes
-  upstream unchanged.
+  own name or one of `spec.modelNames`); only the namespace that owns the name answers (see
+  `ownership`), and a key never takes its caller to another namespace that merely shares a
+  name with its own; the path goes upstream unchanged.
+
+Paths reach here already checked (`paths.check_path`) and still encoded.
 
 A retired service (see `table.RETIRED_ANNOTATION`) still routes, so its callers get its 410
 Gone rather than a 404, but a live service publishing the same model name wins, and
@@ -30,7 +33,10 @@ class Routed:
 
 
 def split_prefixed(path: str) -> tuple[ObjectKey, str] | None:
-    """`/ns/svc/rest...` -> (ObjectKey(ns, svc), "/rest..."); None when the path is too short."""
+    """`/ns/svc/rest...` -> (ObjectKey(ns, svc), "/rest..."); None when the path is too short.
+
+    `path` is the raw (still encoded) path that passed `paths.check_path`: namespaces and
+    service names are DNS labels, which need no encoding, and the rest is forwarded as sent."""
     parts = path.split("/", 3)
     if len(parts) < 3 or not parts[1] or not parts[2]:
         return None
@@ -64,41 +70,60 @@ def route_by_model(table: RoutingTable, path: str, payload: dict[str, Any] | Non
             "(or call /{namespace}/{service}/v1/... directly).",
             "missing_model",
         )
+    return resolve_model(table, model, path, grant)
+
+
+def resolve_model(table: RoutingTable, model: str, path: str, grant: Grant | None) -> Routed:
+    """The service that answers `model` on `/v1` for this caller, or the refusal.
+
+    Only the name's owner namespace is a candidate (see `ownership`). A caller whose key
+    belongs to a namespace that also publishes the name, without owning it, is refused (409)
+    rather than sent to the owner: its callers meant their own team's service and their
+    prompts must not reach another team's. Among the owner's services, one this key was
+    granted comes before one that is merely open, and a live one before a retired one (whose
+    410 answers only when nothing else publishes the name)."""
+    candidates = table.by_model.get(model, ())
+    home = grant.home if grant is not None else frozenset()
+    if home and candidates and candidates[0].namespace not in home and home & table.name_losers.get(model, frozenset()):
+        raise GatewayError(
+            409,
+            f"The model {model!r} is published by a service your key may call, but another namespace claimed the name "
+            "first, so /v1 does not route it there: see the ModelNameConflict condition on that service, rename it in "
+            "spec.modelNames, or call /{namespace}/{service}/v1/... directly.",
+            "model_name_conflict",
+        )
+    if len(candidates) > 1:
+        candidates = tuple(
+            sorted(candidates, key=lambda k: (table.services[k].retired is not None, grant is None or not grant.allows(k)))
+        )
     first_error: GatewayError | None = None
-    retired: Routed | None = None
-    for key in table.by_model.get(model, ()):
+    for key in candidates:
         try:
             key_id = table.keys.authorize(key, grant)
         except GatewayError as err:
             first_error = first_error or err
             continue
-        route = table.services[key]
-        if route.retired:  # another service may still publish the name; else its 410 answers
-            retired = retired or Routed(route, key_id, path)
-            continue
-        return Routed(route, key_id, path)
-    if retired is not None:
-        return retired
+        return Routed(table.services[key], key_id, path)
     if first_error is not None:
         raise first_error
     raise GatewayError(
         404,
         f"The model {model!r} does not exist or you do not have access to it: no ModelService publishes it "
-        "(a service answers to its own name and to spec.modelNames).",
+        "(a service answers to its own name and to spec.modelNames). GET /v1/models lists the models you may call.",
         "model_not_found",
     )
 
 
 def visible_models(table: RoutingTable, grant: Grant | None) -> list[tuple[str, ObjectKey]]:
-    """Model names the caller may use, with the service that answers each (first one wins)."""
-    out: dict[str, ObjectKey] = {}
-    for key, route in table.services.items():
-        if route.retired:
-            continue
+    """Model names the caller may use on `/v1`, with the service that answers each: the same
+    decision `resolve_model` makes, so the list never shows a name the caller would be refused
+    (nor one another namespace's callers own). Retired services are left out."""
+    out: list[tuple[str, ObjectKey]] = []
+    for name in sorted(table.by_model):
         try:
-            table.keys.authorize(key, grant)
+            routed = resolve_model(table, name, "/v1/models", grant)
         except GatewayError:
             continue
-        for name in route.model_names:
-            out.setdefault(name, key)
-    return sorted(out.items())
+        if not routed.route.retired:
+            out.append((name, routed.route.key))
+    return out

@@ -7,7 +7,10 @@ started, in reverse order, leaving no task or connection behind.
 
 The listener is aiohttp's low-level server (no router: the proxy dispatches on the path
 itself), with handler cancellation on, so a client that disconnects cancels its handler and
-with it the upstream request.
+with it the upstream request. Every connection is under a `connections.HeaderGuard` (a client
+that trickles its headers is cut off) and idle keep-alive connections are closed after
+`GatewayConfig.client_keepalive_timeout`. `/metrics` takes platform tokens checked against
+the same store (`platform_auth`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from aiohttp import web
 
 from laneway.api.meta import ObjectKey
 from laneway.gateway.config import GatewayConfig
+from laneway.gateway.connections import GuardedServer, HeaderGuard
 from laneway.gateway.gc_policy import PROCESS_GC
+from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.proxy import Proxy
 from laneway.gateway.source import TableSource
 from laneway.gateway.status import StatusWriter
@@ -41,6 +46,7 @@ class GatewayHandle:
     _runner: web.BaseRunner
     _source: TableSource
     _status: StatusWriter
+    _guard: HeaderGuard
     _gc_held: bool = False
 
     def service_address(self, key: ObjectKey) -> str:
@@ -55,6 +61,7 @@ class GatewayHandle:
         holds (bounded: a store that hangs does not hold shutdown up), then stop the rest."""
         await self._status.stop()
         await self._runner.cleanup()
+        await self._guard.stop()
         try:
             await asyncio.wait_for(self._final_write(), _FINAL_WRITE_SECONDS)
         except Exception as exc:  # shutting down: say so, never raise past here
@@ -85,13 +92,17 @@ async def start_gateway(
 ) -> GatewayHandle:
     """Listen on host:port and serve the fleet in `store`. See the module docstring."""
     config = config or GatewayConfig()
-    proxy = Proxy(config=config)
+    proxy = Proxy(config=config, platform=PlatformTokens(store))
     await proxy.start()
     source = TableSource(store, proxy.swap, debounce=config.rebuild_debounce)
+    guard = HeaderGuard(timeout=config.client_header_timeout)
     runner: web.BaseRunner | None = None
     try:
         await source.start()
-        server = web.Server(proxy.handle, handler_cancellation=True)
+        guard.start()
+        server = GuardedServer(
+            proxy.handle, guard=guard, handler_cancellation=True, keepalive_timeout=config.client_keepalive_timeout
+        )
         runner = web.ServerRunner(server, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -101,6 +112,7 @@ async def start_gateway(
     except BaseException:
         if runner is not None:
             await runner.cleanup()
+        await guard.stop()
         await source.stop()
         await proxy.close()
         raise
@@ -122,7 +134,9 @@ async def start_gateway(
     )
     writer.start()
     gc_held = PROCESS_GC.hold(config.gc_young_threshold)
-    return GatewayHandle(address=address, proxy=proxy, _runner=runner, _source=source, _status=writer, _gc_held=gc_held)
+    return GatewayHandle(
+        address=address, proxy=proxy, _runner=runner, _source=source, _status=writer, _guard=guard, _gc_held=gc_held
+    )
 
 
 async def _answers(proxy: Proxy, address: str) -> bool:

@@ -19,6 +19,7 @@ from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.store.base import Store
 from laneway.store.watch import watch
 from laneway.gateway.table import RoutingTable, build_table
+from laneway.gateway.tasks import log_task_death
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class TableSource:
             asyncio.create_task(self._watch(table.revision), name="gateway-watch"),
             asyncio.create_task(self._rebuild(), name="gateway-rebuild"),
         ]
+        for t in self._tasks:
+            t.add_done_callback(log_task_death)
         return table
 
     async def stop(self) -> None:
@@ -67,7 +70,9 @@ class TableSource:
         for t in self._tasks:
             try:
                 await t
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # already logged by `log_task_death` when it happened
                 pass
         self._tasks = []
 

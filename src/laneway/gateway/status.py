@@ -3,7 +3,8 @@
 What a service owner reads there: the address to call, the resolved endpoints with their
 share of their tier, the endpoints excluded and why (outside the data boundary, not ready,
 missing auth Secret), requests per tier with the p95s of the recent window, and two
-conditions: `Ready` (some tier can answer) and `SLOMet` (the p95s against `spec.slo`).
+conditions: `Ready` (some tier can answer) and `SLOMet` (the p95s against `spec.slo`), plus
+`ModelNameConflict` when a model name it publishes belongs to another namespace.
 
 Several gateways may serve one fleet: each writes its own entry in `status.traffic` (keyed by
 its identity) and leaves the others' alone. An entry holds the service-wide figures and, under
@@ -18,16 +19,22 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
-from laneway.api.conditions import set_condition
+from laneway.api.conditions import find_condition, set_condition
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.serving import ExcludedEndpoint, ModelService, ModelServiceStatus, ResolvedEndpoint
 from laneway.api.meta import ObjectKey
 from laneway.gateway.metering import ServiceSummary, judge_slo
+from laneway.gateway.ownership import conflict_message
 from laneway.gateway.presence import held_status, holder, released_status, should_claim
+from laneway.gateway.tasks import log_task_death
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
+
+NAME_CONFLICT = "ModelNameConflict"
+"""Condition on a ModelService publishing a model name that another namespace owns (see
+`ownership`); False once every name it publishes is its own again."""
 
 
 def _figures(summary: ServiceSummary) -> dict[str, Any]:
@@ -82,6 +89,16 @@ def status_for(
             conditions, type="Ready", status="False", reason="NoReadyEndpoint",
             message=f"no tier can answer ({why})", observed_generation=route.generation,
         )
+    if route.name_conflicts:
+        conditions = set_condition(
+            conditions, type=NAME_CONFLICT, status="True", reason="NameOwnedElsewhere",
+            message=conflict_message(route.key, route.name_conflicts), observed_generation=route.generation,
+        )
+    elif find_condition(conditions, NAME_CONFLICT) is not None:
+        conditions = set_condition(
+            conditions, type=NAME_CONFLICT, status="False", reason="NamesOwned",
+            message="every model name of this service routes to it on /v1", observed_generation=route.generation,
+        )
     verdict = judge_slo(route.slo, summary)
     conditions = set_condition(
         conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
@@ -133,13 +150,16 @@ class StatusWriter:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gateway-status")
+        self._task.add_done_callback(log_task_death)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # already logged by `log_task_death` when it happened
                 pass
             self._task = None
 

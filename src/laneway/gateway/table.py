@@ -18,6 +18,7 @@ from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
 from laneway.api.meta import LABEL_PREFIX, ObjectKey
 from laneway.gateway.keys import KeyIndex, build_key_index
+from laneway.gateway.ownership import published_names, resolve_ownership
 from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, weights
 
 RETIRED_ANNOTATION = LABEL_PREFIX + "retired"
@@ -45,6 +46,9 @@ class ServiceRoute:
     with no routable endpoint, requests wait for a replica instead of failing at once."""
     retired: str | None = None
     """The service's retirement message (`laneway.dev/retired`): every request gets 410 Gone."""
+    name_conflicts: tuple[str, ...] = ()
+    """Model names this service publishes that another namespace owns (see `ownership`): no
+    `/v1` route for them, and a `ModelNameConflict` condition on the status."""
 
     @property
     def has_overflow(self) -> bool:
@@ -76,6 +80,10 @@ class ServiceRoute:
 class RoutingTable:
     services: Mapping[ObjectKey, ServiceRoute] = field(default_factory=dict)
     by_model: Mapping[str, tuple[ObjectKey, ...]] = field(default_factory=dict)
+    """Model name -> the services that answer to it on `/v1`: only the owning namespace's
+    (see `ownership`), in claim order."""
+    name_losers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Model name -> other namespaces that publish it too and were refused it."""
     keys: KeyIndex = field(default_factory=KeyIndex)
     max_request_body_bytes: int | None = None
     public_address: str | None = None
@@ -128,8 +136,8 @@ def build_table(
     for ep in endpoints:
         by_namespace.setdefault(ep.namespace, []).append(ep)
 
+    ownership = resolve_ownership(services)
     routes: dict[ObjectKey, ServiceRoute] = {}
-    by_model: dict[str, list[ObjectKey]] = {}
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
         ns_eps = by_namespace.get(svc.namespace, [])
         w: ServiceWeights = weights(
@@ -138,7 +146,7 @@ def build_table(
             blocked={k.name: v for k, v in blocked.items() if k.namespace == svc.namespace},
             bearers={k.name: v for k, v in bearers.items() if k.namespace == svc.namespace},
         )
-        names = tuple(dict.fromkeys([svc.name, *svc.spec.model_names]))
+        names = published_names(svc)
         routes[svc.key] = ServiceRoute(
             key=svc.key,
             generation=svc.metadata.generation,
@@ -154,12 +162,12 @@ def build_table(
             problems=tuple(key_problems.get(svc.key, ())),
             scale_from_zero=bool((svc.status.model_extra or {}).get("scaleFromZero")),
             retired=svc.metadata.annotations.get(RETIRED_ANNOTATION) or None,
+            name_conflicts=ownership.conflicts.get(svc.key, ()),
         )
-        for name in names:
-            by_model.setdefault(name, []).append(svc.key)
     return RoutingTable(
         services=routes,
-        by_model={k: tuple(v) for k, v in by_model.items()},
+        by_model=ownership.routed,
+        name_losers=ownership.losers,
         keys=keys,
         max_request_body_bytes=min(body_limits) if body_limits else None,
         public_address=_advertised(gateway_list),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +22,7 @@ from laneway.control.base import ControlContext
 from laneway.engines.sim import SimConfig, create_sim_app
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import start_gateway
+from laneway.server.auth import create_token
 from laneway.store.base import NotFound
 from laneway.store.memory import MemoryStore
 
@@ -93,6 +94,12 @@ async def _chat(session: aiohttp.ClientSession, gateway: str, *, tokens: int = 8
         return r.status, r.headers.get("x-laneway-tier", "")
 
 
+def _scrape_token(store: MemoryStore) -> Callable[[], str]:
+    """The platform token the autoscaler reads the gateway's /metrics with."""
+    token = create_token(store, role="platform", description="autoscaler scrapes the gateway")
+    return lambda: token
+
+
 def _setup(overflow: bool = False) -> tuple[MemoryStore, list[float]]:
     store = MemoryStore()
     add_class(store)
@@ -110,7 +117,7 @@ def test_scale_from_zero_up_under_load_and_back_down() -> None:
         store, clock = _setup()
         sim, url = await start_sim(itl=0.01, max_tokens=8, ttft=0.005)
         gw = await start_gateway(store=store, host="127.0.0.1", port=0, config=GatewayConfig(cold_start_timeout=10, status_interval=3600))
-        scaler = AutoscalerController(ControlContext(store=store, gateway_address=gw.address, clock=lambda: clock[0]), interval=0.1)
+        scaler = AutoscalerController(ControlContext(store=store, gateway_address=gw.address, gateway_token=_scrape_token(store), clock=lambda: clock[0]), interval=0.1)
         loop = Loop(store, scaler, url, clock)
         stop = asyncio.Event()
         try:
@@ -157,7 +164,7 @@ def test_held_request_gets_a_503_that_says_the_model_is_starting() -> None:
     async def main() -> None:
         store, clock = _setup()
         gw = await start_gateway(store=store, host="127.0.0.1", port=0, config=GatewayConfig(cold_start_timeout=0.3, status_interval=3600))
-        scaler = AutoscalerController(ControlContext(store=store, gateway_address=gw.address, clock=lambda: clock[0]))
+        scaler = AutoscalerController(ControlContext(store=store, gateway_address=gw.address, gateway_token=_scrape_token(store), clock=lambda: clock[0]))
         try:
             await scaler.reconcile(KEY)
             for _ in range(100):
@@ -184,7 +191,7 @@ def test_overflow_covers_a_pending_scale_up() -> None:
             "metadata": {"name": "provider", "namespace": NS, "labels": {"provider": "external"}}, "spec": {"url": external_url}}))
         store.update_status(created.model_copy(update={"status": created.status.model_copy(update={"ready": True})}))
         gw = await start_gateway(store=store, host="127.0.0.1", port=0, config=GatewayConfig(status_interval=3600))
-        scaler = AutoscalerController(ControlContext(store=store, gateway_address=gw.address, clock=lambda: clock[0]))
+        scaler = AutoscalerController(ControlContext(store=store, gateway_address=gw.address, gateway_token=_scrape_token(store), clock=lambda: clock[0]))
         loop = Loop(store, scaler, url, clock)
         try:
             await asyncio.sleep(0.2)

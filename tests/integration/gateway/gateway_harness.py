@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Iterator, TypeVar
 
+import httpx
 import pytest
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.meta import ObjectKey, Resource
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import GatewayHandle, start_gateway
+from laneway.server.auth import create_token
 from laneway.store.base import NotFound
 from laneway.store.memory import MemoryStore
 
@@ -144,6 +146,13 @@ class Fleet:
         self.gateway: GatewayHandle = self.loop.call(
             start_gateway(store=self.store, host="127.0.0.1", port=0, config=config, identity="test-gw")
         )
+        self.platform_token = create_token(self.store, role="platform", description="gateway tests read /metrics")
+
+    def metrics(self) -> str:
+        """The gateway's /metrics, read with a platform token (as Prometheus would)."""
+        r = httpx.get(f"{self.address}/metrics", headers={"Authorization": f"Bearer {self.platform_token}"}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.text
 
     @property
     def address(self) -> str:

@@ -57,5 +57,5 @@ def test_anthropic_messages_plain_and_streamed(sim_fleet: Fleet) -> None:
         final = s.get_final_message()
     assert text and final.usage.output_tokens > 0
 
-    metrics = __import__("httpx").get(f"{sim_fleet.address}/metrics").text
+    metrics = sim_fleet.metrics()
     assert 'laneway_gateway_tokens_total{endpoint="sim-0",kind="completion",namespace="ml",service="chat",tier="Primary"}' in metrics

@@ -27,7 +27,7 @@ def test_usage_metered_for_plain_and_streamed_requests(fleet: Fleet) -> None:
     assert up.received[1]["payload"]["stream_options"] == {"include_usage": True}
     assert b'"usage"' not in raw and raw.endswith(b"data: [DONE]\n\n")
 
-    m = httpx.get(f"{fleet.address}/metrics").text
+    m = fleet.metrics()
     assert _metric(m, "laneway_gateway_tokens_total", kind="prompt", service="svc") == 5 + 7
     assert _metric(m, "laneway_gateway_tokens_total", kind="completion", service="svc") == 2 + 3
     assert _metric(m, "laneway_gateway_requests_total", code="200", endpoint="up", tier="Primary") == 2

@@ -40,7 +40,7 @@ def _metrics_once(fleet: Fleet, **want: float) -> str:
     last byte is sent, so the caller can get there first); bounded at 5 s."""
     deadline = time.monotonic() + 5
     while True:
-        text = httpx.get(f"{fleet.address}/metrics").text
+        text = fleet.metrics()
         if all(_metric(text, "laneway_gateway_tokens_total", kind=k, service="svc") == v for k, v in want.items()):
             return text
         if time.monotonic() > deadline:

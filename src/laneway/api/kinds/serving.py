@@ -13,6 +13,7 @@ whichever shape the manifest used.
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+from urllib.parse import unquote
 
 from typing import Any
 
@@ -87,6 +88,18 @@ class ModelEndpointSpec(Model):
     @classmethod
     def _http_origin(cls, v: str | None) -> str | None:
         return v if v is None else _check_http_url(v, "origin")
+
+    @field_validator("rewrite_path")
+    @classmethod
+    def _plain_rewrite_path(cls, v: str | None) -> str | None:
+        """The prefix every forwarded path lands under: it may not itself climb elsewhere."""
+        if v is None:
+            return v
+        if any(c in v for c in "?#\\") or not v.isascii() or not v.isprintable():
+            raise ValueError(f"rewritePath {v!r} must be a plain path such as /openai: no query, fragment or backslash")
+        if any(seg in (".", "..") for seg in unquote(unquote(v)).split("/")) or "%2f" in v.lower():
+            raise ValueError(f"rewritePath {v!r} may not contain dot segments ('.', '..') or encoded slashes; write the path it means")
+        return v
 
     @model_validator(mode="after")
     def _one_address(self) -> "ModelEndpointSpec":
