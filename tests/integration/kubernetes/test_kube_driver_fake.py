@@ -62,7 +62,8 @@ def test_apply_places_objects_on_each_replicas_own_cluster(fleet: Fleet, driver:
     us_replica = r1 if eu_replica is r0 else r0
     assert eu.names("apps/v1", "deployments", NS) == [f"{eu_replica.name}-vllm"]
     assert us.names("apps/v1", "deployments", NS) == [f"{us_replica.name}-vllm"]
-    assert eu.names("resource.k8s.io/v1", "resourceclaimtemplates", NS) == [f"{eu_replica.name}-vllm-standalone"]
+    [template] = eu.names("resource.k8s.io/v1", "resourceclaimtemplates", NS)
+    assert template.startswith(f"{eu_replica.name}-vllm-standalone-")  # ends with a digest of its spec
     route = eu.get("gateway.networking.k8s.io/v1", "httproutes", NS, eu_replica.name)
     assert route is not None
     assert route["spec"]["rules"][0]["matches"][0]["path"]["value"] == f"/ml-team/{eu_replica.name}"

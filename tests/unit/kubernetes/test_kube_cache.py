@@ -8,10 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kube_samples import cluster
 
 from laneway.api.kinds import ModelCache
+import laneway
+from laneway.api.kinds import InferenceCluster
 from laneway.drivers.kubernetes.cache_render import (
+    DEFAULT_IMAGE,
+    CacheSettingsMissing,
     cache_state,
     cluster_settings,
     job_name,
@@ -47,9 +53,19 @@ def test_claim_job_and_credential_secret_are_valid_for_every_supported_version()
     assert "aws_access_key_id" not in json.dumps([pvc, job])
 
 
-def test_settings_default_without_an_existing_cache_block() -> None:
-    settings = cluster_settings(cluster("gpu-us"))
-    assert settings.storage_class is None and settings.image.startswith("ghcr.io/laneway/")
+def _without_cache_block(name: str) -> InferenceCluster:
+    c = cluster(name).model_copy(deep=True)
+    assert c.spec.cluster.existing is not None
+    c.spec.cluster.existing.__pydantic_extra__.pop("cache", None)
+    return c
+
+
+def test_default_image_is_what_the_dockerfile_builds_and_the_storage_class_is_required() -> None:
+    settings = cluster_settings(_without_cache_block("gpu-us"))
+    assert settings.storage_class is None and settings.image == f"ghcr.io/laneway/laneway:{laneway.__version__}" == DEFAULT_IMAGE
+    with pytest.raises(CacheSettingsMissing, match="storageClassName") as refused:
+        render_cache_objects(_cache(), _without_cache_block("gpu-us"))
+    assert "ReadWriteMany" in str(refused.value) and "gpu-us" in str(refused.value)
 
 
 def test_a_changed_source_is_a_new_job_a_changed_selector_is_not() -> None:

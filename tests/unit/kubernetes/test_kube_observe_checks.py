@@ -7,9 +7,16 @@ from typing import Any
 from kube_samples import cluster, replica
 
 from laneway.drivers.kubernetes.checks import ClusterFacts, evaluate, failed, gateway_address
+from laneway.api.kinds import ModelReplica
+from laneway.drivers.kubernetes.naming import route_targets
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 
 ROUTE: dict[str, Any] = {"status": {"parents": [{"parentRef": {"name": "laneway"}, "conditions": [{"type": "Accepted", "status": "True"}]}]}}
+
+
+def routes(r: ModelReplica, route: dict[str, Any] = ROUTE) -> dict[str, dict[str, Any]]:
+    """Every route the replica renders, each with the given status."""
+    return {t.name: route for t in route_targets(r)}
 
 
 def _deployment(ready: int, generation: int = 1, observed: int = 1, available: bool = True) -> dict[str, Any]:
@@ -27,23 +34,25 @@ def test_ready_when_every_workload_is_ready_and_the_route_accepted() -> None:
     r = replica("qwen-rag")
     names = [w.name for w in expected_workloads(r)]
     copies = [w.copies for w in expected_workloads(r)]
-    snap = Snapshot(workloads={n: _deployment(c) for n, c in zip(names, copies)}, route=ROUTE, gateway_address="http://gw.example")
+    snap = Snapshot(workloads={n: _deployment(c) for n, c in zip(names, copies)}, routes=routes(r), gateway_address="http://gw.example")
     seen = summarize(r, snap)
     assert seen.ready and seen.reason == "EnginesReady"
-    assert [a.url for a in seen.addresses] == ["http://gw.example/ml-team/qwen-rag-0"]
+    assert [(a.engine, a.url) for a in seen.addresses] == [
+        ("chat", "http://gw.example/ml-team/qwen-rag-0/chat"), ("embed", "http://gw.example/ml-team/qwen-rag-0/embed")
+    ]
 
 
 def test_not_applied_partially_ready_and_route_refused() -> None:
     r = replica("qwen-rag")
     chat, embed = [w.name for w in expected_workloads(r)]
-    assert summarize(r, Snapshot(workloads={chat: _deployment(1)}, route=ROUTE)).reason == "NotApplied"
-    starting = summarize(r, Snapshot(workloads={chat: _deployment(1), embed: _deployment(1)}, route=ROUTE, gateway_address="http://g"))
+    assert summarize(r, Snapshot(workloads={chat: _deployment(1)}, routes=routes(r))).reason == "NotApplied"
+    starting = summarize(r, Snapshot(workloads={chat: _deployment(1), embed: _deployment(1)}, routes=routes(r), gateway_address="http://g"))
     assert starting.reason == "EnginesStarting" and f"Deployment {embed}: 1/2 ready" in starting.message
     refused = {"status": {"parents": [{"parentRef": {"namespace": "laneway-system", "name": "laneway"},
                                         "conditions": [{"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners", "message": "no"}]}]}}
-    seen = summarize(r, Snapshot(workloads={chat: _deployment(1), embed: _deployment(2)}, route=refused, gateway_address="http://g"))
+    seen = summarize(r, Snapshot(workloads={chat: _deployment(1), embed: _deployment(2)}, routes=routes(r, refused), gateway_address="http://g"))
     assert seen.reason == "RouteNotAccepted" and "NotAllowedByListeners" in seen.message
-    no_gw = summarize(r, Snapshot(workloads={chat: _deployment(1), embed: _deployment(2)}, route=ROUTE))
+    no_gw = summarize(r, Snapshot(workloads={chat: _deployment(1), embed: _deployment(2)}, routes=routes(r)))
     assert no_gw.reason == "NoGatewayAddress" and not no_gw.ready
 
 
@@ -51,11 +60,11 @@ def test_leaderworkerset_counts_ready_groups_and_stale_generations_wait() -> Non
     r = replica("llama-405b")
     [w] = expected_workloads(r)
     assert w.kind == "LeaderWorkerSet"
-    ok = summarize(r, Snapshot(workloads={w.name: {"metadata": {"generation": 1}, "status": {"readyReplicas": 1}}}, route=ROUTE, gateway_address="http://g"))
+    ok = summarize(r, Snapshot(workloads={w.name: {"metadata": {"generation": 1}, "status": {"readyReplicas": 1}}}, routes=routes(r), gateway_address="http://g"))
     assert ok.ready
     q = replica("qwen-7b")
     [d] = expected_workloads(q)
-    stale = summarize(q, Snapshot(workloads={d.name: _deployment(1, generation=2, observed=1)}, route=ROUTE, gateway_address="http://g"))
+    stale = summarize(q, Snapshot(workloads={d.name: _deployment(1, generation=2, observed=1)}, routes=routes(q), gateway_address="http://g"))
     assert stale.reason == "EnginesStarting" and "generation 2" in stale.message
 
 
@@ -64,7 +73,7 @@ def test_unschedulable_pod_reports_the_scheduler_message() -> None:
     [d] = expected_workloads(r)
     pod = {"metadata": {"name": "p"}, "status": {"phase": "Pending", "conditions": [
         {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes match pod's node affinity/selector"}]}}
-    seen = summarize(r, Snapshot(workloads={d.name: _deployment(0)}, pods=(pod,), route=ROUTE))
+    seen = summarize(r, Snapshot(workloads={d.name: _deployment(0)}, pods=(pod,), routes=routes(r)))
     assert seen.reason == "Unschedulable" and "node affinity/selector" in seen.message
     assert [m.phase for m in seen.members] == ["Pending"]
 

@@ -16,7 +16,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator,
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef, check_user_labels
-from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label
+from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label, check_labels
 from laneway.api.selectors import LabelSelector
 
 MAX_DEVICES_PER_CLASS = 16
@@ -26,6 +26,7 @@ MAX_DEVICES_PER_NODE = 1024
 MAX_POOLS = 64
 MAX_TAINTS = 64
 MAX_ZONES = 32
+MAX_NODE_SELECTOR = 16
 MAX_LISTENERS = 16
 
 Provider = Literal["GKE", "EKS", "AKS", "Nebius", "Vultr"]
@@ -213,6 +214,14 @@ class NodePool(Model):
     fabric: Fabric | None = None
     capacity_block: CapacityBlock | None = None
     accounting: Literal["Node", "Device"] = "Node"
+    # On Kubernetes clusters: the node labels that select this pool's nodes (else the cluster's
+    # node-pool label with the pool's name; see docs/kubernetes.md).
+    node_selector: dict[str, str] = Field(default_factory=dict, max_length=MAX_NODE_SELECTOR)
+
+    @field_validator("node_selector")
+    @classmethod
+    def _node_selector(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_labels(v)
 
     @field_validator("name")
     @classmethod

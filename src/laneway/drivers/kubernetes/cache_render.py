@@ -20,9 +20,12 @@ the Job reported in its termination message; `Failed`, or a pod that cannot star
 pull), is Failed with the reason. Progress in bytes is not reported while a Job runs (only
 the Local clusters' in-process hydration sees it).
 
-Cluster settings, under the InferenceCluster's `spec.cluster.existing.cache` (both optional):
-`storageClassName` for the claim (else the cluster's default class, which must support
-ReadWriteMany) and `image` for the Job (else `DEFAULT_IMAGE`).
+Cluster settings, under the InferenceCluster's `spec.cluster.existing.cache`:
+`storageClassName` (required) for the claim, a class that provisions ReadWriteMany volumes:
+the default classes of GKE, EKS and AKS are ReadWriteOnce, and a claim on them would stay
+Pending forever, so a cluster that names none gets no objects and the cache fails at once
+with a message saying what to set (`CacheSettingsMissing`); `image` (optional) for the Job,
+else `DEFAULT_IMAGE`, the tag the repository's Dockerfile builds for this version.
 """
 
 from __future__ import annotations
@@ -33,15 +36,18 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from laneway import __version__
 from laneway.api.kinds.cache import ModelCache, ModelCacheSpec
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import LABEL_PREFIX
 from laneway.cache.sources import credential_ref
 from laneway.cache.state import CacheState
+from laneway.drivers.kubernetes.errors import RenderError
 from laneway.drivers.kubernetes.naming import bounded_name, target_namespace
 from laneway.drivers.kubernetes.pods import cache_claim_name
 
-DEFAULT_IMAGE = "ghcr.io/laneway/laneway:0.1.0"
+DEFAULT_IMAGE = f"ghcr.io/laneway/laneway:{__version__}"  # what `docker build` of the repository's Dockerfile is tagged
+JOB_UID = 10001  # the Dockerfile's unprivileged user
 DEFAULT_SIZE_GIB = 100
 MOUNT_PATH = "/cache"
 SECRET_ENV = "LANEWAY_CACHE_SECRET"
@@ -148,6 +154,7 @@ def render_hydration_job(cache: ModelCache, *, image: str = DEFAULT_IMAGE) -> di
                 "metadata": {"labels": {**labels(cache), JOB_LABEL: job_name(cache)}},
                 "spec": {
                     "restartPolicy": "OnFailure",
+                    "securityContext": {"runAsUser": JOB_UID, "runAsGroup": JOB_UID, "fsGroup": JOB_UID, "runAsNonRoot": True},
                     "containers": [
                         {
                             "name": "hydrate",
@@ -177,10 +184,31 @@ def render_credentials_secret(cache: ModelCache, value: str) -> dict[str, Any]:
     }
 
 
+class CacheSettingsMissing(RenderError):
+    """The cluster does not say what a cache needs there (the message says what to set)."""
+
+
+def missing_settings(cluster: InferenceCluster) -> str | None:
+    """What the cluster must declare before a cache can be staged on it, or None."""
+    if cluster_settings(cluster).storage_class is None:
+        return (
+            f"InferenceCluster {cluster.name} names no storage class for ModelCaches: set "
+            "spec.cluster.existing.cache.storageClassName to a class that provisions ReadWriteMany volumes "
+            "(Filestore on GKE, EFS on EKS, Azure Files on AKS, NFS or CephFS elsewhere; the default classes of "
+            "GKE, EKS and AKS are ReadWriteOnce, where the claim would stay Pending forever)"
+        )
+    return None
+
+
 def render_cache_objects(cache: ModelCache, cluster: InferenceCluster, *, image: str | None = None, storage_class: str | None = None) -> list[dict[str, Any]]:
     """The claim and the Job for one cluster, with the cluster's `existing.cache` settings
-    unless `image` / `storage_class` are given."""
+    unless `image` / `storage_class` are given. Raises CacheSettingsMissing when the cluster
+    names no ReadWriteMany storage class and none is given."""
     settings = cluster_settings(cluster)
+    if storage_class is None:
+        problem = missing_settings(cluster)
+        if problem is not None:
+            raise CacheSettingsMissing(f"ModelCache {cache.namespace}/{cache.name}: {problem}")
     return [
         render_pvc(cache, storage_class=storage_class or settings.storage_class),
         render_hydration_job(cache, image=image or settings.image),
@@ -247,7 +275,8 @@ def cache_state(job_name: str, job: Mapping[str, Any] | None, claim: Mapping[str
                 return CacheState(
                     "Failed",
                     f"Job {job_name}: {waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
-                    + "; set spec.cluster.existing.cache.image to a laneway image the cluster can pull",
+                    + f"; build the laneway image from the repository's Dockerfile (docker build -t REGISTRY/laneway:{__version__} .), "
+                    "push it where the cluster pulls, and set spec.cluster.existing.cache.image to it",
                 )
     attempts = int((job.get("status") or {}).get("failed") or 0)
     retried = f" (after {attempts} failed attempt{'s' if attempts != 1 else ''}: {_last_error(pods) or 'see the pod logs'})" if attempts else ""

@@ -39,15 +39,16 @@ from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
 from laneway.cache.state import CacheState
-from laneway.drivers.kubernetes.cache_render import render_cache_objects, render_credentials_secret
+from laneway.drivers.kubernetes.cache_render import CacheSettingsMissing, render_cache_objects, render_credentials_secret
 from laneway.drivers.base import ReplicaObservation
 from laneway.drivers.kubernetes import cache_objects, kinds
-from laneway.drivers.kubernetes.checks import api_checks, failed, gateway_address, gather
+from laneway.drivers.kubernetes.checks import Check, api_checks, failed, gateway_address, gather
 from laneway.drivers.kubernetes.connection import KubeConnection, connect
-from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError
-from laneway.drivers.kubernetes.naming import gateway_ref, replica_selector, route_name, target_namespace
+from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError, StackNotComposed
+from laneway.drivers.kubernetes.naming import gateway_ref, pool_name, replica_selector, route_targets, target_namespace
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 from laneway.drivers.kubernetes.render import RenderOptions, namespace_object, object_id, render
+from laneway.drivers.kubernetes.stacks import stack_refusal
 from laneway.drivers.kubernetes.validation import validate_objects
 from laneway.store.base import Store
 
@@ -153,6 +154,9 @@ class KubernetesDriver:
         rkey = self._rkey(replica)
         try:
             objects = render(replica, cluster, self.options)
+        except StackNotComposed as error:
+            self._failures[rkey] = ("StackNotComposed", str(error))
+            return
         except RenderError as error:
             self._failures[rkey] = ("RenderFailed", str(error))
             return
@@ -243,14 +247,26 @@ class KubernetesDriver:
             claims = tuple(conn.list(kinds.RESOURCE_CLAIM, namespace=namespace, selector=selector))
         except KubeApiError:
             claims = ()
-        try:
-            route = conn.find(kinds.HTTP_ROUTE, route_name(replica), namespace=namespace)
-        except KubeApiError:
-            route = None
+        routes: dict[str, dict[str, Any]] = {}
+        for target in route_targets(replica):
+            try:
+                found = conn.find(kinds.HTTP_ROUTE, target.name, namespace=namespace)
+            except KubeApiError:
+                found = None
+            if found is not None:
+                routes[target.name] = found
+        pool = None
+        if replica.spec.serving.mode == "PrefillDecode":
+            try:
+                pool = conn.find(kinds.INFERENCE_POOL, pool_name(replica), namespace=namespace)
+            except KubeApiError:
+                pool = None
         address = self._gateways.get(cluster.name)
         if address is None:
             address = self._read_gateway(conn, cluster)
-        return Snapshot(workloads=workloads, pods=pods, claims=claims, route=route, gateway_address=address)
+        return Snapshot(
+            workloads=workloads, pods=pods, claims=claims, routes=routes, pool=pool, gateway=gateway_ref(cluster), gateway_address=address
+        )
 
     def _read_gateway(self, conn: KubeConnection, cluster: InferenceCluster) -> str | None:
         ref = gateway_ref(cluster)
@@ -290,6 +306,12 @@ class KubernetesDriver:
             return False, str(error)
         facts = await asyncio.to_thread(gather, conn, cluster, deep=False)
         problems = failed(api_checks(facts))
+        try:
+            refusal = stack_refusal(cluster)
+        except RenderError as error:  # a setting of the cluster that cannot be used
+            refusal = str(error)
+        if refusal is not None:
+            problems.append(Check("stack", "fail", refusal))
         address = None if facts.error else await asyncio.to_thread(self._read_gateway, conn, cluster)
         if facts.error:
             self._gateways.pop(cluster.name, None)
@@ -320,7 +342,11 @@ class KubernetesDriver:
         cluster's or the objects' problems: `observe_cache` reports them."""
         ckey = self._ckey(cache, cluster)
         namespace = target_namespace(cache.namespace)
-        objects = [namespace_object(namespace, cache.namespace), *render_cache_objects(cache, cluster)]
+        try:
+            objects = [namespace_object(namespace, cache.namespace), *render_cache_objects(cache, cluster)]
+        except CacheSettingsMissing as error:
+            self._failures[ckey] = ("CacheSettingsMissing", str(error))
+            return
         secret = render_credentials_secret(cache, credential) if credential else None
         digest = hashlib.sha256(json.dumps([objects, secret], sort_keys=True).encode()).hexdigest()
         last = self._applied.get(ckey)

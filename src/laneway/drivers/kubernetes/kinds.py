@@ -43,6 +43,11 @@ SERVICE_ACCOUNT = ApiResource("v1", "ServiceAccount", "serviceaccounts")
 DEPLOYMENT = ApiResource("apps/v1", "Deployment", "deployments")
 ROLE = ApiResource("rbac.authorization.k8s.io/v1", "Role", "roles")
 ROLE_BINDING = ApiResource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings")
+CLUSTER_ROLE = ApiResource("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", namespaced=False)
+CLUSTER_ROLE_BINDING = ApiResource("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False)
+STORAGE_CLASS = ApiResource("storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False)
+DEVICE_CLASS = ApiResource("resource.k8s.io/v1", "DeviceClass", "deviceclasses", namespaced=False)
+GATEWAY_CLASS = ApiResource("gateway.networking.k8s.io/v1", "GatewayClass", "gatewayclasses", namespaced=False)
 RESOURCE_CLAIM_TEMPLATE = ApiResource("resource.k8s.io/v1", "ResourceClaimTemplate", "resourceclaimtemplates")
 RESOURCE_CLAIM = ApiResource("resource.k8s.io/v1", "ResourceClaim", "resourceclaims")
 RESOURCE_SLICE = ApiResource("resource.k8s.io/v1", "ResourceSlice", "resourceslices", namespaced=False)
@@ -57,16 +62,18 @@ JOB = ApiResource("batch/v1", "Job", "jobs")
 
 ALL = (
     NAMESPACE, NODE, POD, SERVICE, CONFIG_MAP, SERVICE_ACCOUNT, DEPLOYMENT, ROLE, ROLE_BINDING,
+    CLUSTER_ROLE, CLUSTER_ROLE_BINDING, STORAGE_CLASS, DEVICE_CLASS, GATEWAY_CLASS,
     RESOURCE_CLAIM_TEMPLATE, RESOURCE_CLAIM, RESOURCE_SLICE, LEADER_WORKER_SET, HTTP_ROUTE, GATEWAY,
     INFERENCE_POOL, CRD, PERSISTENT_VOLUME_CLAIM, SECRET, JOB,
 )
 _BY_TYPE = {(r.api_version, r.kind): r for r in ALL}
 
 # What a replica can own on a cluster, in the order they are deleted (routes first, so no
-# traffic reaches pods that are going; the Namespace is shared and never deleted).
+# traffic reaches pods that are going; the Namespace is shared and never deleted). The
+# endpoint picker's ClusterRole and binding are cluster-scoped, found by the same labels.
 OWNED = (
     HTTP_ROUTE, INFERENCE_POOL, DEPLOYMENT, LEADER_WORKER_SET, SERVICE, RESOURCE_CLAIM_TEMPLATE,
-    CONFIG_MAP, ROLE_BINDING, ROLE, SERVICE_ACCOUNT,
+    CONFIG_MAP, ROLE_BINDING, ROLE, CLUSTER_ROLE_BINDING, CLUSTER_ROLE, SERVICE_ACCOUNT,
 )
 
 

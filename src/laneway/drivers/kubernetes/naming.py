@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
 from laneway.api.meta import LABEL_PREFIX, SYSTEM_NAMESPACE
@@ -70,22 +70,66 @@ def target_namespace(namespace: str) -> str:
     return bounded_name(NAMESPACE_PREFIX.rstrip("-"), namespace)
 
 
+def is_serving(member: ReplicaMember) -> bool:
+    """Whether a member answers requests (Standalone, or the Leader of a group)."""
+    return member.role in ("Standalone", "Leader")
+
+
+def uses_leader_worker_set(engine: ReplicaEngine) -> bool:
+    """An engine with no Standalone member runs as a LeaderWorkerSet (else as a Deployment)."""
+    return not any(m.role == "Standalone" for m in engine.members)
+
+
 def workload_name(replica: ModelReplica, engine: str) -> str:
     """Deployment / LeaderWorkerSet of one engine. LeaderWorkerSet names its pods
     `<name>-<group>-<index>` and its headless Service after itself, so keep it short."""
     return service_name(replica.name, engine, limit=_MAX_WORKLOAD_NAME)
 
 
-def claim_template_name(replica: ModelReplica, engine: str, role: str) -> str:
-    return bounded_name(replica.name, engine, role.lower())
+def claim_template_name(replica: ModelReplica, engine: str, role: str, digest: str) -> str:
+    """A ResourceClaimTemplate's `spec` is immutable, so its name carries a digest of that spec:
+    a changed device request is a new template (the old one is pruned), never a refused update."""
+    return bounded_name(replica.name, engine, role.lower(), digest)
 
 
-def engine_service_name(replica: ModelReplica, engine: str) -> str:
-    return service_name(replica.name, engine)
+def engine_service_name(replica: ModelReplica, engine: ReplicaEngine) -> str:
+    """The ClusterIP Service of an engine's serving pods. A LeaderWorkerSet owns the name it
+    shares with its headless Service (`<set>`; LWS creates that Service only when none exists,
+    and the leader address resolves through it), so a LeaderWorkerSet engine's own Service is
+    `<set>-leader`, as upstream's examples name it."""
+    if uses_leader_worker_set(engine):
+        return bounded_name(workload_name(replica, engine.name), "leader")
+    return service_name(replica.name, engine.name)
 
 
-def route_name(replica: ModelReplica) -> str:
-    return bounded_name(replica.name)
+@dataclass(frozen=True)
+class RouteTarget:
+    """One HTTPRoute of a replica: the engine it reaches, its name and its path prefix."""
+
+    engine: str
+    name: str
+    prefix: str
+
+
+def route_prefix(replica: ModelReplica) -> str:
+    """The path the replica is exposed under on its cluster's gateway (rewritten to `/`)."""
+    return f"/{replica.namespace}/{replica.name}"
+
+
+def serving_engines(replica: ModelReplica) -> list[ReplicaEngine]:
+    return [e for e in replica.spec.engines if any(is_serving(m) for m in e.members)]
+
+
+def route_targets(replica: ModelReplica) -> list[RouteTarget]:
+    """One route per serving engine, so one route never mixes two models (a chat engine and an
+    embedding engine of one replica are `/<ns>/<replica>/<engine>` each). A replica with one
+    serving engine, or a PrefillDecode replica (one InferencePool behind one route), keeps the
+    replica's own path."""
+    engines = serving_engines(replica)
+    if replica.spec.serving.mode == "PrefillDecode" or len(engines) <= 1:
+        engine = engines[0].name if engines else replica.spec.engines[0].name
+        return [RouteTarget(engine, bounded_name(replica.name), route_prefix(replica))]
+    return [RouteTarget(e.name, bounded_name(replica.name, e.name), f"{route_prefix(replica)}/{e.name}") for e in engines]
 
 
 def pool_name(replica: ModelReplica) -> str:
@@ -94,11 +138,6 @@ def pool_name(replica: ModelReplica) -> str:
 
 def picker_name(replica: ModelReplica) -> str:
     return service_name(replica.name, "epp")
-
-
-def route_prefix(replica: ModelReplica) -> str:
-    """The path the replica is exposed under on its cluster's gateway (rewritten to `/`)."""
-    return f"/{replica.namespace}/{replica.name}"
 
 
 def owner_labels(replica: ModelReplica) -> dict[str, str]:

@@ -1,20 +1,28 @@
 """What a replica's objects on its cluster say about it: pure, from a snapshot to an observation.
 
-The driver reads a `Snapshot` (the replica's workloads, pods, resource claims and route, and
-the cluster's gateway address) and `summarize` turns it into the `ReplicaObservation` the
-ModelReplica controller writes as the Ready condition. Reasons, in the order checked:
+The driver reads a `Snapshot` (the replica's workloads, pods, resource claims, routes and
+InferencePool, and the cluster's gateway address) and `summarize` turns it into the
+`ReplicaObservation` the ModelReplica controller writes as the Ready condition. Reasons, in
+the order checked:
 
-- `NotApplied`: a workload or the route is not on the cluster (yet);
+- `NotApplied`: a workload, a route or the InferencePool is not on the cluster (yet);
 - `ImagePullBackOff`, `ErrImagePull`, `CrashLoopBackOff`, `CreateContainerConfigError`, ...:
   a pod's engine container cannot start (the kubelet's own reason and message);
 - `ResourceClaimNotAllocated`: a pod waits for a ResourceClaim no device was allocated to
   (no node of the pool has the devices the member asks for free);
 - `Unschedulable`: the scheduler cannot place a pod (its message says why);
-- `EnginesStarting`: workloads exist but not every copy is ready;
-- `RouteNotAccepted`: the Gateway refused the HTTPRoute;
+- `EnginesStarting`: workloads exist but not every copy is ready (for PrefillDecode, the
+  endpoint picker's Deployment counts as one of them);
+- `RouteNotAccepted`: a route is not accepted by the cluster's Gateway: refused
+  (`Accepted=False` or `ResolvedRefs=False`), or not yet attached at all (no entry for the
+  Gateway in `status.parents`: the Gateway API says such a route is not attached, so an empty
+  status is never read as accepted);
+- `PoolNotAccepted`: the InferencePool is not accepted by the Gateway (same rules, on its
+  `status.parents`);
 - `NoGatewayAddress`: the cluster's Gateway has no address yet;
 - `EnginesReady`: every Deployment is Available with all copies ready, every
-  LeaderWorkerSet has all groups ready, and the route is accepted.
+  LeaderWorkerSet has all groups ready, and every route (and the pool) is accepted. There is
+  one address per route: `<gateway>/<namespace>/<replica>[/<engine>]`.
 """
 
 from __future__ import annotations
@@ -24,8 +32,7 @@ from typing import Any, Literal, Mapping
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.drivers.base import MemberObservation, MemberPhase, ReplicaObservation, ServingAddress
-from laneway.drivers.kubernetes.naming import ENGINE_LABEL, route_prefix, workload_name
-from laneway.drivers.kubernetes.pods import is_serving
+from laneway.drivers.kubernetes.naming import ENGINE_LABEL, GatewayRef, picker_name, route_targets, workload_name
 
 Obj = Mapping[str, Any]
 _CONTAINER_FAILURES = (
@@ -50,6 +57,8 @@ def expected_workloads(replica: ModelReplica) -> list[ExpectedWorkload]:
             "Deployment" if any(m.role == "Standalone" for m in engine.members) else "LeaderWorkerSet"
         )
         out.append(ExpectedWorkload(engine.name, kind, workload_name(replica, engine.name), engine.copies))
+    if replica.spec.serving.mode == "PrefillDecode":
+        out.append(ExpectedWorkload("epp", "Deployment", picker_name(replica), 1))
     return out
 
 
@@ -58,7 +67,9 @@ class Snapshot:
     workloads: Mapping[str, Obj] = field(default_factory=dict)  # by name
     pods: tuple[Obj, ...] = ()
     claims: tuple[Obj, ...] = ()
-    route: Obj | None = None
+    routes: Mapping[str, Obj] = field(default_factory=dict)  # by name
+    pool: Obj | None = None  # the InferencePool of a PrefillDecode replica
+    gateway: GatewayRef = field(default_factory=GatewayRef)
     gateway_address: str | None = None
 
 
@@ -149,21 +160,37 @@ def _pod_problem(pods: tuple[Obj, ...], claims: tuple[Obj, ...]) -> tuple[str, s
     return None
 
 
-def _route_problem(route: Obj) -> str | None:
-    for parent in (route.get("status") or {}).get("parents") or []:
-        for c in parent.get("conditions") or []:
-            if c.get("type") in ("Accepted", "ResolvedRefs") and c.get("status") == "False":
-                ref = parent.get("parentRef") or {}
-                return f"Gateway {ref.get('namespace', '')}/{ref.get('name', '')} reports {c.get('type')}=False ({c.get('reason')}): {c.get('message', '')}"
-    return None
+def attachment_problem(what: str, obj: Obj, gateway: GatewayRef) -> str | None:
+    """Why a route or pool is not accepted by the cluster's Gateway, or None when it is: an entry
+    for the Gateway in `status.parents` with `Accepted=True` and no `ResolvedRefs=False`."""
+    parents = [
+        p for p in (obj.get("status") or {}).get("parents") or []
+        if ((p.get("parentRef") or {}).get("name"), (p.get("parentRef") or {}).get("namespace", gateway.namespace))
+        == (gateway.name, gateway.namespace)
+    ]
+    where = f"Gateway {gateway.namespace}/{gateway.name}"
+    if not parents:
+        return f"{what} is not attached to {where} yet (no status.parents entry for it; its implementation has not accepted the route)"
+    for parent in parents:
+        conditions = {str(c.get("type")): c for c in parent.get("conditions") or []}
+        for kind in ("Accepted", "ResolvedRefs"):
+            c = conditions.get(kind)
+            if c is not None and c.get("status") == "False":
+                return f"{where} reports {kind}=False for {what} ({c.get('reason')}): {c.get('message', '')}"
+        if (conditions.get("Accepted") or {}).get("status") == "True":
+            return None
+    return f"{where} has not accepted {what} yet (Accepted is not True)"
 
 
 def summarize(replica: ModelReplica, snapshot: Snapshot) -> ReplicaObservation:
     members = members_of(snapshot.pods)
     expected = expected_workloads(replica)
+    targets = route_targets(replica)
     missing = [f"{e.kind} {e.name}" for e in expected if e.name not in snapshot.workloads]
-    if snapshot.route is None:
-        missing.append("HTTPRoute")
+    missing += [f"HTTPRoute {t.name}" for t in targets if t.name not in snapshot.routes]
+    pd = replica.spec.serving.mode == "PrefillDecode"
+    if pd and snapshot.pool is None:
+        missing.append("InferencePool")
     if missing:
         return ReplicaObservation(False, "NotApplied", f"not on the cluster yet: {', '.join(missing)}", members)
     progress = [workload_ready(e, snapshot.workloads[e.name]) for e in expected]
@@ -172,12 +199,16 @@ def summarize(replica: ModelReplica, snapshot: Snapshot) -> ReplicaObservation:
         if problem is not None:
             return ReplicaObservation(False, problem[0], problem[1], members)
         return ReplicaObservation(False, "EnginesStarting", "; ".join(text for ok, text in progress if not ok), members)
-    route_problem = _route_problem(snapshot.route)
-    if route_problem is not None:
-        return ReplicaObservation(False, "RouteNotAccepted", route_problem, members)
+    for target in targets:
+        route_problem = attachment_problem(f"HTTPRoute {target.name}", snapshot.routes[target.name], snapshot.gateway)
+        if route_problem is not None:
+            return ReplicaObservation(False, "RouteNotAccepted", route_problem, members)
+    if pd and snapshot.pool is not None:
+        pool_problem = attachment_problem("the InferencePool", snapshot.pool, snapshot.gateway)
+        if pool_problem is not None:
+            return ReplicaObservation(False, "PoolNotAccepted", pool_problem, members)
     if not snapshot.gateway_address:
         return ReplicaObservation(False, "NoGatewayAddress", "the cluster's Gateway has no address yet; see `laneway cluster check`", members)
-    serving = next((e.name for e in replica.spec.engines if any(is_serving(m) for m in e.members)), replica.spec.engines[0].name)
-    url = snapshot.gateway_address.rstrip("/") + route_prefix(replica)
-    address = ServingAddress(engine=serving, copy=0, url=url, ready=True)
-    return ReplicaObservation(True, "EnginesReady", "; ".join(text for _, text in progress), members, (address,))
+    base = snapshot.gateway_address.rstrip("/")
+    addresses = tuple(ServingAddress(engine=t.engine, copy=0, url=base + t.prefix, ready=True) for t in targets)
+    return ReplicaObservation(True, "EnginesReady", "; ".join(text for _, text in progress), members, addresses)

@@ -22,10 +22,11 @@ from laneway.drivers.kubernetes.naming import (
     MANAGER,
     NAMESPACE_LABEL,
     TARGET_CLUSTER_ANNOTATION,
-    gateway_ref,
     target_namespace,
 )
-from laneway.drivers.kubernetes.routing import DEFAULT_PICKER_IMAGE, RoutingOptions, engine_services, http_route, inference_pool
+from laneway.drivers.kubernetes.routing import DEFAULT_PICKER_IMAGE, RoutingOptions, engine_services, http_routes, inference_pool
+from laneway.drivers.kubernetes.settings import cluster_settings
+from laneway.drivers.kubernetes.stacks import check_stack
 from laneway.drivers.kubernetes.workloads import engine_objects
 
 
@@ -66,21 +67,43 @@ def render(replica: ModelReplica, cluster: InferenceCluster, options: RenderOpti
             f"replica {replica.key} has members that claim devices but name no node pool ({', '.join(unpinned)}); "
             "replicas are pinned by the scheduler, so let laneway place it rather than writing it by hand"
         )
+    settings = cluster_settings(cluster)
+    check_stack(replica, cluster, settings)
     namespace = target_namespace(replica.namespace)
-    routing = RoutingOptions(gateway=gateway_ref(cluster), picker_image=options.picker_image)
+    routing = RoutingOptions(gateway=settings.gateway, picker_image=options.picker_image, route_timeout=settings.route_timeout)
 
     objects: list[dict[str, Any]] = [namespace_object(namespace, replica.namespace)]
     for engine in replica.spec.engines:
-        objects += engine_objects(replica, engine, namespace)
+        objects += engine_objects(replica, engine, namespace, cluster=cluster, settings=settings)
     objects += engine_services(replica, namespace)
     if replica.spec.serving.mode == "PrefillDecode":
         objects += inference_pool(replica, namespace, routing)
-    objects.append(http_route(replica, namespace, routing))
+    objects += http_routes(replica, namespace, routing)
+    check_names(replica, objects)
 
     if options.target_cluster_annotation:
         for obj in objects:
             obj["metadata"].setdefault("annotations", {})[TARGET_CLUSTER_ANNOTATION] = cluster.name
     return objects
+
+
+def check_names(replica: ModelReplica, objects: list[dict[str, Any]]) -> None:
+    """No two objects of a kind share a name, and no Service takes a LeaderWorkerSet's name:
+    LeaderWorkerSet creates its headless Service under the set's name only when none exists,
+    and its leader address resolves only through that Service. Engine names such as `a` and
+    `a-leader` could otherwise collide; the message says which to rename."""
+    seen: dict[tuple[str, str], str] = {}
+    reserved = {("Service", o["metadata"]["name"]): f"the headless Service of LeaderWorkerSet {o['metadata']['name']}"
+                for o in objects if o["kind"] == "LeaderWorkerSet"}
+    for obj in objects:
+        key = (str(obj["kind"]), str(obj["metadata"]["name"]))
+        clash = seen.get(key) or reserved.get(key)
+        if clash is not None:
+            raise RenderError(
+                f"replica {replica.key}: {object_id(obj)} would have the same name as {clash}; "
+                "rename one of the engines so their names do not overlap"
+            )
+        seen[key] = object_id(obj)
 
 
 def object_id(obj: dict[str, Any]) -> str:
@@ -90,4 +113,4 @@ def object_id(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')} {where}"
 
 
-__all__ = ["RenderError", "RenderOptions", "namespace_object", "object_id", "render"]
+__all__ = ["RenderError", "RenderOptions", "check_names", "namespace_object", "object_id", "render"]

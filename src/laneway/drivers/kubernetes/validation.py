@@ -47,7 +47,8 @@ def supported_versions() -> tuple[str, ...]:
 def bundled_crd(file_name: str) -> dict[str, Any]:
     """One bundled upstream CRD document (metadata, names, versions with their schemas)."""
     text = resources.files(SCHEMA_PACKAGE).joinpath("schemas").joinpath(file_name).read_text()
-    return json.loads(text)
+    crd: dict[str, Any] = json.loads(text)
+    return crd
 
 
 def bundled_crds() -> list[dict[str, Any]]:
@@ -62,7 +63,8 @@ def _split(api_version: str) -> tuple[str, str]:
 def crd_schema(crd: Mapping[str, Any], version: str) -> dict[str, Any] | None:
     for v in crd["spec"]["versions"]:
         if v["name"] == version and v.get("served", True):
-            return v["schema"]["openAPIV3Schema"]
+            schema: dict[str, Any] = v["schema"]["openAPIV3Schema"]
+            return schema
     return None
 
 

@@ -12,14 +12,21 @@ Faithful where laneway's driver relies on it:
 - every write is validated (422 Invalid): built-in kinds against the official schemas of
   the server's Kubernetes version (`kubernetes-validate`, strict), custom resources against
   the installed CRD's `openAPIV3Schema` with unknown fields refused;
-- a Job's `spec.template` cannot change once created (422, "field is immutable");
+- a Job's `spec.template`, a ResourceClaimTemplate's `spec` and a Service's `spec.clusterIP`
+  cannot change once created (422, "field is immutable"); a Service gets a cluster IP when
+  it names none;
+- a forced apply over an object another manager also wrote keeps the top-level `spec` fields
+  the apply does not mention (they stay that manager's, as with server-side apply's field
+  ownership): taking over LeaderWorkerSet's headless Service keeps it headless;
+- the controllers of `controllers.py`: LeaderWorkerSet's headless Service, and a Gateway
+  implementation writing HTTPRoute (and InferencePool) `status.parents`;
 - custom resources are not served (404) until their CRD is created, and deleting a CRD
   deletes its objects; a namespaced object needs its Namespace to exist (404), and deleting
   a Namespace deletes what is in it.
 
-Deliberately not modelled: field-level ownership merges (an apply replaces the manager's
-whole intent), watches, admission webhooks, CEL validation rules, garbage collection by
-ownerReferences, and any controller (tests play the controllers by writing statuses).
+Deliberately not modelled: field-level ownership merges below `spec`'s top level, watches,
+admission webhooks, CEL validation rules, garbage collection by ownerReferences, and the
+other controllers (tests play them by writing statuses).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import kubernetes_validate.utils
 
 from laneway.api.selectors import SelectorSyntaxError, matches_all, parse_selector
 from laneway.drivers.kubernetes.validation import crd_schema, strict_schema
+from laneway.testing.fake_kube import controllers
 
 
 class ApiFailure(Exception):
@@ -94,6 +102,9 @@ BUILTINS: tuple[Served, ...] = (
     _b("batch", "v1", "Job", "jobs"),
     _b("rbac.authorization.k8s.io", "v1", "Role", "roles", status=False),
     _b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", status=False),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False, status=False),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False, status=False),
+    _b("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, status=False),
     _b("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False),
 )
 DRA: tuple[Served, ...] = (
@@ -224,9 +235,10 @@ class ClusterState:
             obj = copy.deepcopy(body)
             self._validate(served, obj)
             self._stamp_new(served, obj, namespace, manager, "Update")
+            self._assign_cluster_ip(served, obj)
             self.objects[key] = obj
             self.writes.append(("create", served.kind, name))
-            self._after_write(served, obj)
+            self._after_write(served, obj, "create")
             return copy.deepcopy(obj)
 
     def replace(self, served: Served, namespace: str, name: str, body: dict[str, Any], *, status_only: bool, manager: str = "unknown") -> dict[str, Any]:
@@ -273,9 +285,10 @@ class ClusterState:
                 obj.setdefault("metadata", {})["name"] = name
                 self._validate(served, obj)
                 self._stamp_new(served, obj, namespace, manager, "Apply")
+                self._assign_cluster_ip(served, obj)
                 self.objects[key] = obj
                 self.writes.append(("apply", served.kind, name))
-                self._after_write(served, obj)
+                self._after_write(served, obj, "apply")
                 return copy.deepcopy(obj)
             others = [m["manager"] for m in current["metadata"].get("managedFields", []) if m["manager"] != manager]
             if others and not force and body.get("spec") != current.get("spec"):
@@ -289,6 +302,11 @@ class ClusterState:
             for k in ("uid", "creationTimestamp", "namespace"):
                 if k in current["metadata"]:
                     new["metadata"][k] = current["metadata"][k]
+            if others and isinstance(current.get("spec"), dict):
+                # Fields this apply does not mention stay with the manager that wrote them.
+                new["spec"] = {**copy.deepcopy(current["spec"]), **(new.get("spec") or {})}
+            elif served.kind == "Service" and (current.get("spec") or {}).get("clusterIP"):
+                new.setdefault("spec", {}).setdefault("clusterIP", current["spec"]["clusterIP"])  # allocated, kept
             managers = [m for m in current["metadata"].get("managedFields", []) if m["manager"] != manager or m["operation"] != "Apply"]
             if force:
                 managers = [m for m in managers if m["operation"] != "Update"]
@@ -299,12 +317,34 @@ class ClusterState:
             self._validate(served, new)
             return self._commit(served, key, current, new, "apply")
 
+    @staticmethod
+    def _assign_cluster_ip(served: Served, obj: dict[str, Any]) -> None:
+        if served.kind == "Service" and served.group == "":
+            spec = obj.setdefault("spec", {})
+            if not spec.get("clusterIP"):
+                spec["clusterIP"] = f"10.96.{(int(obj['metadata']['resourceVersion']) // 250) % 250}.{int(obj['metadata']['resourceVersion']) % 250 + 1}"
+
     def _commit(self, served: Served, key: Key, current: dict[str, Any], new: dict[str, Any], verb: str) -> dict[str, Any]:
         if served.kind == "Job" and (new.get("spec") or {}).get("template") != (current.get("spec") or {}).get("template"):
             raise ApiFailure(
                 422, "Invalid",
                 f'Job.batch "{key[3]}" is invalid: spec.template: Invalid value: field is immutable',
             )
+        if served.kind == "ResourceClaimTemplate" and new.get("spec") != current.get("spec"):
+            raise ApiFailure(
+                422, "Invalid",
+                f'ResourceClaimTemplate.resource.k8s.io "{key[3]}" is invalid: spec: Invalid value: field is immutable',
+            )
+        if served.kind == "Service" and served.group == "" and verb != "status":
+            was = (current.get("spec") or {}).get("clusterIP")
+            now = (new.get("spec") or {}).get("clusterIP")
+            if was and not now:
+                new.setdefault("spec", {})["clusterIP"] = was  # an update that omits it keeps the allocated one
+            elif was and now != was:
+                raise ApiFailure(
+                    422, "Invalid",
+                    f'Service "{key[3]}" is invalid: spec.clusterIP: Invalid value: "{now}": field is immutable',
+                )
         generation = current["metadata"].get("generation", 1)
         if new.get("spec") != current.get("spec"):
             generation += 1
@@ -320,7 +360,7 @@ class ClusterState:
         new["kind"] = served.kind
         self.objects[key] = new
         self.writes.append((verb, served.kind, key[3]))
-        self._after_write(served, new)
+        self._after_write(served, new, verb)
         return copy.deepcopy(new)
 
     def delete(self, served: Served, namespace: str, name: str) -> dict[str, Any]:
@@ -336,13 +376,15 @@ class ClusterState:
                     del self.objects[k]
             if served.kind == "CustomResourceDefinition":
                 self._remove_crd(obj)
+            controllers.after_delete(self, served, obj)
             return obj
 
     # --- CRDs ----------------------------------------------------------------------------
 
-    def _after_write(self, served: Served, obj: dict[str, Any]) -> None:
+    def _after_write(self, served: Served, obj: dict[str, Any], verb: str) -> None:
         if served.kind == "CustomResourceDefinition":
             self._install_crd(obj)
+        controllers.after_write(self, served, obj, verb)
 
     def _install_crd(self, crd: dict[str, Any]) -> None:
         spec = crd["spec"]
