@@ -1,5 +1,8 @@
 """Choosing one endpoint: weighted entries, then power of two choices by requests in flight.
 
+The algorithm of the default balancing policy, `LeastOutstanding` (`gateway/policies/`); the
+seam every policy plugs into is `gateway/policy.py`.
+
 Within a tier, an entry is drawn with probability proportional to its weight among the entries
 that still have a usable endpoint (healthy, not saturated, not already tried by this request),
 so Modelplane's shares hold while everything is healthy and shift to what is left when not.
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from typing import Collection, Mapping, Sequence
 
 from laneway.api.meta import ObjectKey
-from laneway.gateway.health import EndpointState
+from laneway.gateway.health import EndpointView
 from laneway.gateway.weights import Entry, Target
 
 
@@ -30,7 +33,7 @@ class Unavailable:
 
 def choose(
     entries: Sequence[Entry],
-    states: Mapping[ObjectKey, EndpointState],
+    states: Mapping[ObjectKey, EndpointView],
     *,
     now: float,
     rng: random.Random,

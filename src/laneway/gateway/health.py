@@ -1,4 +1,4 @@
-"""Per-endpoint live state: requests in flight and passive health.
+"""Per-endpoint live state: requests in flight, passive health, and the engine's own load.
 
 Passive health is an outlier detector in the spirit of Envoy's: an endpoint that fails
 `eject_after_failures` times in a row (connection refused, reset, or a 5xx) is ejected for
@@ -9,13 +9,47 @@ failed probe and the caller never sees it.
 
 The state lives per gateway process, keyed by the endpoint's identity, and outlives routing
 table swaps, so an edit of a service does not forget that an endpoint is failing.
+
+Balancing policies read it through `EndpointView` (read-only); only the proxy and the health
+bookkeeping here write it. `load` is the slot for what the engine itself reports (queue depth,
+running requests, KV-cache use, scraped from its metrics): None until something fills it, and a
+policy must choose sensibly without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from laneway.gateway.config import GatewayConfig
+
+
+@dataclass(frozen=True)
+class EngineLoad:
+    """One reading of an engine's own load, as its metrics report it (vLLM's
+    `vllm:num_requests_waiting`, `vllm:num_requests_running`, `vllm:kv_cache_usage_perc`; the
+    simulator and llama.cpp expose equivalents). A figure the engine does not publish is None.
+    `observed_at` is the gateway clock's reading when scraped, so a policy can ignore stale data."""
+
+    observed_at: float
+    waiting: int | None = None
+    running: int | None = None
+    kv_cache_usage: float | None = None
+    """Fraction of the KV cache in use, 0..1."""
+
+
+class EndpointView(Protocol):
+    """What a balancing policy may read of one endpoint's live state, and nothing it may write."""
+
+    @property
+    def in_flight(self) -> int: ...
+
+    @property
+    def load(self) -> EngineLoad | None: ...
+
+    def available(self, now: float) -> bool: ...
+
+    def saturated(self, max_in_flight: int | None) -> bool: ...
 
 
 @dataclass
@@ -28,6 +62,8 @@ class EndpointState:
     """True from ejection until a probe succeeds: at most one request at a time may go."""
     total_requests: int = 0
     total_failures: int = 0
+    load: EngineLoad | None = None
+    """The engine's last reported load (see `EngineLoad`); None while nothing reports it."""
 
     def available(self, now: float) -> bool:
         """Whether a new request may go here now (health only; saturation is separate)."""

@@ -1,8 +1,9 @@
 """The hot path: one request in, one upstream chosen (and maybe retried), the response out.
 
 Order of work for a request: route (path or model name) and key check, rate limit, then the
-attempt loop. Each attempt picks an endpoint (tiers in the service's order, weighted entries,
-power of two choices), sends the request, and waits for the response headers. A connection
+attempt loop. Each attempt picks an endpoint (tiers in the service's order; within a tier, the
+service's balancing policy, see `policy`), sends the request, and waits for the response
+headers. The request's life is an `attempt.Exchange`, each try an `attempt.Attempt`. A connection
 failure or a retryable status (429, 5xx) before any body byte is retried on an endpoint this
 request has not tried, while the per-request attempt cap and the gateway's retry budget allow;
 when there is nothing left to try, the last upstream error is passed through as it is.
@@ -32,16 +33,19 @@ from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
 from laneway.autoscale.gauges import DemandCollector, ServiceDemand
 from laneway.autoscale.hold import ColdStartHold
-from laneway.gateway.balancer import Unavailable, choose
+from laneway.gateway.attempt import Attempt, Exchange
+from laneway.gateway.balancer import Unavailable
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.deadlines import Deadlines
 from laneway.gateway.errors import GatewayError, error_response
 from laneway.gateway.health import EndpointState
-from laneway.gateway.keys import presented_key
+from laneway.gateway.keys import Grant, presented_key
 from laneway.gateway.limits import RateLimiter, RetryBudget
 from laneway.gateway.metering import Meter
 from laneway.gateway.paths import check_path, split_target, upstream_url
 from laneway.gateway.platform_auth import PlatformTokens
+from laneway.gateway.policy import BalancingPolicy
+from laneway.gateway.request_view import RequestView
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.gateway.usage import SSEUsageScanner, Usage, body_asking_usage, usage_from_body
@@ -79,6 +83,8 @@ class Proxy:
         self.rng = rng or random.Random()
         self.table = RoutingTable()
         self.states: dict[ObjectKey, EndpointState] = {}
+        self.policies: dict[ObjectKey, BalancingPolicy] = {}
+        """One balancing policy instance per service, kept across table swaps (it may learn)."""
         self.meter = Meter(clock=clock, window=config.latency_window, max_samples=config.max_samples)
         self.limiter = RateLimiter(clock=clock)
         self.budget = RetryBudget(
@@ -116,6 +122,16 @@ class Proxy:
         live = {t.key for r in table.services.values() for entries in r.tiers.values() for e in entries for t in e.targets}
         for key in [k for k, st in self.states.items() if k not in live and st.in_flight == 0]:
             del self.states[key]
+        for key in [k for k, p in self.policies.items() if (r := table.services.get(k)) is None or type(p) is not r.policy]:
+            del self.policies[key]
+
+    def policy_for(self, route: ServiceRoute) -> BalancingPolicy:
+        """The service's balancing policy instance: made on first use, replaced when the
+        service names another policy, dropped with the service (see `swap`)."""
+        policy = self.policies.get(route.key)
+        if policy is None or type(policy) is not route.policy:
+            policy = self.policies[route.key] = route.policy()
+        return policy
 
     # ---- entry point ---------------------------------------------------------------------
 
@@ -167,7 +183,7 @@ class Proxy:
 
     # ---- pieces --------------------------------------------------------------------------
 
-    async def _await_cold_start(self, request: web.Request, routed: Routed, payload: dict[str, Any] | None, grant: Any) -> Routed:
+    async def _await_cold_start(self, request: web.Request, routed: Routed, payload: dict[str, Any] | None, grant: Grant | None) -> Routed:
         """A service with no routable endpoint: 503 at once, or, when it scales from zero, hold
         the request (bounded, see `autoscale.hold`) until a replica is ready, then route again."""
         key = routed.route.key
@@ -195,7 +211,7 @@ class Proxy:
         await self.platform.require(request.headers.get("Authorization"), what="/metrics")
         return web.Response(body=self.meter.exposition(), content_type="text/plain", charset="utf-8")
 
-    def _models(self, table: RoutingTable, grant: Any, path: str) -> web.Response:
+    def _models(self, table: RoutingTable, grant: Grant | None, path: str) -> web.Response:
         models = [
             {"id": name, "object": "model", "created": 0, "owned_by": key.namespace, "laneway_service": str(key)}
             for name, key in visible_models(table, grant)
@@ -236,17 +252,17 @@ class Proxy:
         finally:
             self.deadlines.disarm(token)
 
-    def _select(self, route: ServiceRoute, tried: set[ObjectKey], skip: set[Tier]) -> tuple[Target, Tier] | Unavailable:
+    def _select(self, route: ServiceRoute, ex: Exchange) -> tuple[Target, Tier] | Unavailable:
         now = self.clock()
         saturated = False
         reason = ""
         for tier in route.tier_order():
-            if tier in skip:
+            if tier in ex.skip:
                 continue
             entries = route.tiers.get(tier, ())
             if not entries:
                 continue
-            picked = choose(entries, self.states, now=now, rng=self.rng, tried=tried)
+            picked = ex.policy.choose(ex.view, entries, self.states, now=now, rng=self.rng, tried=ex.tried)
             if isinstance(picked, Unavailable):
                 saturated = saturated or picked.saturated
                 reason = reason or f"{tier}: {picked.reason}"
@@ -260,8 +276,12 @@ class Proxy:
             st = self.states[key] = EndpointState()
         return st
 
-    def _release(self, st: EndpointState) -> None:
-        st.in_flight -= 1
+    def _finish(self, attempt: Attempt) -> None:
+        """Give the attempt's in-flight slot back, once, and wake a request waiting for one."""
+        if attempt.phase == "Done":
+            return
+        attempt.phase = "Done"
+        attempt.state.in_flight -= 1
         if self._waiting:
             ev, self._slot = self._slot, asyncio.Event()
             ev.set()
@@ -288,47 +308,52 @@ class Proxy:
             asking = body_asking_usage(payload, routed.upstream_path, body)
             if asking is not None:
                 body, added_usage = asking, True
-        tried: set[ObjectKey] = set()
-        skip: set[Tier] = set()
-        attempts = 0
-        queue_deadline = started + route.queue_timeout if route.queue_timeout else started
-        pending: tuple[aiohttp.ClientResponse, Target, Tier, EndpointState] | None = None
-        last_error = ""
+        ex = Exchange(
+            view=RequestView(
+                service=route.key,
+                model=_model_of(payload),
+                path=routed.upstream_path,
+                key_id=routed.key_id,
+                _payload=payload,
+            ),
+            policy=self.policy_for(route),
+            queue_deadline=started + route.queue_timeout if route.queue_timeout else started,
+        )
         while True:
-            picked = self._select(route, tried, skip)
+            picked = self._select(route, ex)
             if isinstance(picked, Unavailable):
-                if pending is not None:
-                    return await self._respond(request, routed, pending, started, added_usage)
+                if ex.held is not None:
+                    return await self._respond(request, routed, ex.held, started, added_usage)
                 now = self.clock()
-                if picked.saturated and now < queue_deadline:
+                if picked.saturated and now < ex.queue_deadline:
                     with self.demand.waiting(route.key):
-                        await self._wait_for_slot(queue_deadline - now)
+                        await self._wait_for_slot(ex.queue_deadline - now)
                     continue
                 if picked.saturated:
                     msg = f"Service {route.key} is saturated: {picked.reason}" + (
                         f" and no slot freed within its queueTimeout" if route.queue_timeout else ""
                     ) + "; add replicas, raise maxInFlight, or add an Overflow entry."
                     raise GatewayError(503, msg, "saturated", {"Retry-After": "1"})
-                detail = f" (last error: {last_error})" if last_error else ""
+                detail = f" (last error: {ex.last_error})" if ex.last_error else ""
                 raise GatewayError(503, f"No endpoint of service {route.key} can answer: {picked.reason}{detail}.", "no_endpoint")
             target, tier = picked
-            if pending is not None:
+            held = ex.held
+            if held is not None:
                 # A better candidate exists: drop the failed response and try it.
-                if not self.budget.try_retry() or attempts >= cfg.max_attempts:
-                    return await self._respond(request, routed, pending, started, added_usage)
-                pending[0].release()
-                self._release(pending[3])
+                if not self.budget.try_retry() or ex.attempts >= cfg.max_attempts:
+                    return await self._respond(request, routed, held, started, added_usage)
+                held.answered.release()
+                self._finish(held)
                 self.meter.attempt_failed(
-                    route.key, endpoint=pending[1].name, tier=pending[2], entry=pending[1].entry, code=str(pending[0].status)
+                    route.key, endpoint=held.target.name, tier=held.tier, entry=held.target.entry, code=str(held.answered.status)
                 )
-                pending = None
-            elif attempts and (attempts >= cfg.max_attempts or not self.budget.try_retry()):
-                raise GatewayError(502, f"Upstream of service {route.key} failed after {attempts} attempt(s): {last_error}.", "upstream_failed")
-            attempts += 1
-            tried.add(target.key)
-            st = self._state(target.key)
-            st.in_flight += 1
-            st.total_requests += 1
+                ex.held = None
+            elif ex.attempts and (ex.attempts >= cfg.max_attempts or not self.budget.try_retry()):
+                raise GatewayError(
+                    502, f"Upstream of service {route.key} failed after {ex.attempts} attempt(s): {ex.last_error}.", "upstream_failed"
+                )
+            attempt = ex.start(target, tier, self._state(target.key))
+            st = attempt.state
             spill_on_timeout = tier == "Primary" and route.queue_timeout is not None and route.has_overflow
             wait = route.queue_timeout if spill_on_timeout and route.queue_timeout else cfg.headers_timeout
             try:
@@ -341,32 +366,34 @@ class Proxy:
                     precise=spill_on_timeout,
                 )
             except TimeoutError:
-                self._release(st)
+                self._finish(attempt)
                 if spill_on_timeout:
-                    skip.add("Primary")
-                    last_error = f"endpoint {target.name} gave no response within the queueTimeout"
+                    ex.skip.add("Primary")
+                    ex.last_error = f"endpoint {target.name} gave no response within the queueTimeout"
                 else:
                     st.on_failure(self.clock(), cfg)
-                    last_error = f"endpoint {target.name} gave no response within {wait:g}s"
+                    ex.last_error = f"endpoint {target.name} gave no response within {wait:g}s"
                     self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="timeout")
                 continue
             except (aiohttp.ClientError, OSError) as exc:
-                self._release(st)
+                self._finish(attempt)
                 st.on_failure(self.clock(), cfg)
-                last_error = f"endpoint {target.name}: {type(exc).__name__}: {exc}"
+                ex.last_error = f"endpoint {target.name}: {type(exc).__name__}: {exc}"
                 self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="connection")
                 continue
             except BaseException:
-                self._release(st)
+                self._finish(attempt)
                 raise
             if up.status in RETRYABLE:
                 if up.status >= 500:
                     st.on_failure(self.clock(), cfg)
-                last_error = f"endpoint {target.name} answered {up.status}"
-                pending = (up, target, tier, st)
+                ex.last_error = f"endpoint {target.name} answered {up.status}"
+                attempt.hold(up)
+                ex.held = attempt
                 continue
             st.on_success()
-            return await self._respond(request, routed, (up, target, tier, st), started, added_usage)
+            attempt.accept(up)
+            return await self._respond(request, routed, attempt, started, added_usage)
 
     async def _send(
         self, method: str, url: URL, headers: CIMultiDict[str], data: bytes, *, wait: float, precise: bool
@@ -392,11 +419,13 @@ class Proxy:
         self,
         request: web.Request,
         routed: Routed,
-        attempt: tuple[aiohttp.ClientResponse, Target, Tier, EndpointState],
+        attempt: Attempt,
         started: float,
         added_usage: bool,
     ) -> web.StreamResponse:
-        up, target, tier, st = attempt
+        """Relay a `Held` or `Responding` attempt's answer to the caller, meter it, and finish it."""
+        up = attempt.respond()
+        target, tier, st = attempt.target, attempt.tier, attempt.state
         route = routed.route
         headers = _without(up.headers, _RESPONSE_DROP_NAMES)
         headers["x-laneway-endpoint"] = target.name
@@ -468,7 +497,7 @@ class Proxy:
                 up.close()
                 if status < 400:
                     status = 499
-            self._release(st)
+            self._finish(attempt)
             total = self.clock() - started
             self.meter.record(
                 route.key,
@@ -483,6 +512,11 @@ class Proxy:
             )
             if usage.total:
                 self.limiter.charge_tokens((route.key, routed.key_id), route.rate_limit, usage.total)
+
+
+def _model_of(payload: dict[str, Any] | None) -> str | None:
+    model = payload.get("model") if payload is not None else None
+    return model if isinstance(model, str) else None
 
 
 def _json_payload(request: web.Request, body: bytes) -> dict[str, Any] | None:

@@ -15,10 +15,12 @@ from typing import Iterable, Mapping
 from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.secret import Secret
-from laneway.api.kinds.serving import ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
+from laneway.api.kinds.serving import DEFAULT_ROUTING_POLICY, ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
 from laneway.api.meta import LABEL_PREFIX, ObjectKey
 from laneway.gateway.keys import KeyIndex, build_key_index
 from laneway.gateway.ownership import published_names, resolve_ownership
+from laneway.gateway.policies.least_outstanding import LeastOutstanding
+from laneway.gateway.policy import BalancingPolicy, UnknownPolicy, policy_class
 from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, weights
 
 RETIRED_ANNOTATION = LABEL_PREFIX + "retired"
@@ -49,6 +51,9 @@ class ServiceRoute:
     name_conflicts: tuple[str, ...] = ()
     """Model names this service publishes that another namespace owns (see `ownership`): no
     `/v1` route for them, and a `ModelNameConflict` condition on the status."""
+    policy: type[BalancingPolicy] = LeastOutstanding
+    """The balancing policy `spec.routing.policy` names (the gateway keeps one instance per
+    service, see `Proxy.policy_for`)."""
 
     @property
     def has_overflow(self) -> bool:
@@ -111,6 +116,17 @@ def _resolve_bearers(
     return bearers, blocked
 
 
+def _policy(service: ModelService) -> tuple[type[BalancingPolicy], tuple[str, ...]]:
+    """The service's balancing policy. Admission refuses unknown names; one can still arrive
+    from a store written by a build with other policies, and then the default balances and the
+    service's status says why."""
+    name = service.spec.routing_policy
+    try:
+        return policy_class(name), ()
+    except UnknownPolicy as err:
+        return LeastOutstanding, (f"routing.policy: {err}; balancing with {DEFAULT_ROUTING_POLICY} meanwhile",)
+
+
 def _queue_timeout(service: ModelService) -> float | None:
     return parse_duration(service.spec.queue_timeout) if service.spec.queue_timeout else None
 
@@ -147,6 +163,7 @@ def build_table(
             bearers={k.name: v for k, v in bearers.items() if k.namespace == svc.namespace},
         )
         names = published_names(svc)
+        policy, policy_problem = _policy(svc)
         routes[svc.key] = ServiceRoute(
             key=svc.key,
             generation=svc.metadata.generation,
@@ -159,10 +176,11 @@ def build_table(
             queue_timeout=_queue_timeout(svc),
             rate_limit=svc.spec.rate_limit,
             slo=svc.spec.slo,
-            problems=tuple(key_problems.get(svc.key, ())),
+            problems=tuple(key_problems.get(svc.key, ())) + policy_problem,
             scale_from_zero=bool((svc.status.model_extra or {}).get("scaleFromZero")),
             retired=svc.metadata.annotations.get(RETIRED_ANNOTATION) or None,
             name_conflicts=ownership.conflicts.get(svc.key, ()),
+            policy=policy,
         )
     return RoutingTable(
         services=routes,

@@ -171,6 +171,31 @@ class RateLimit(Model):
     tokens_per_minute: StrictInt | None = Field(default=None, ge=1)
 
 
+DEFAULT_ROUTING_POLICY = "LeastOutstanding"
+"""The balancing policy of a service that names none: power of two choices by requests in
+flight (see `laneway.gateway.balancer`)."""
+
+
+class ServiceRouting(Model):
+    """How the gateway picks one endpoint among those a request may use (`spec.routing`).
+
+    `policy` names a balancing policy registered with the gateway
+    (`laneway.gateway.policy.policy_names()`); an unknown name is refused here, listing the
+    registered ones, so a typo never reaches the data plane."""
+
+    policy: str = Field(default=DEFAULT_ROUTING_POLICY, min_length=1, max_length=63)
+
+    @field_validator("policy")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        # Imported here, not at the top: the policies live with the gateway, which imports
+        # this module; by the time a manifest is validated both are loaded.
+        from laneway.gateway.policy import policy_class
+
+        policy_class(v)  # UnknownPolicy is a ValueError naming the registered policies
+        return v
+
+
 class ModelServiceSpec(Model):
     endpoints: list[ServiceEntry] = Field(min_length=1, max_length=64)
 
@@ -199,6 +224,12 @@ class ModelServiceSpec(Model):
     rate_limit: RateLimit | None = None
     model_names: list[str] = Field(default_factory=list, max_length=64)
     queue_timeout: str | None = None
+    routing: ServiceRouting | None = None
+
+    @property
+    def routing_policy(self) -> str:
+        """The balancing policy's name: `routing.policy`, else the default."""
+        return self.routing.policy if self.routing is not None else DEFAULT_ROUTING_POLICY
 
     @field_validator("queue_timeout")
     @classmethod

@@ -1,0 +1,123 @@
+"""What a balancing policy may know of the request it places: a read-only, lazy view. Pure.
+
+The proxy has already parsed the JSON body (it routes `/v1` by `model` and asks for usage), so
+the view holds that parse and derives more only when asked: `prompt` walks the messages or
+prompt once, on first access, and only a policy that reads it pays for it. The default policy
+never does, which keeps the hot path as it was.
+
+The caller appears only as `key_id`, the short fingerprint the gateway already meters by
+(`keys.fingerprint`); the key itself never reaches a policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from laneway.api.meta import ObjectKey
+
+PROMPT_FIELDS = ("system", "messages", "prompt", "input")
+"""Where a prompt lives, in the order it is sent to the model: Anthropic's `system`, then chat
+`messages` (OpenAI and Anthropic), a completion's `prompt`, an embedding's `input`."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn as sent: its role and its content as text (non-text parts as canonical JSON, so
+    an image still counts towards the prefix it belongs to)."""
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The request's prompt as sent, in order. Empty when the body carries none."""
+
+    messages: tuple[Message, ...] = ()
+
+    @cached_property
+    def text(self) -> str:
+        """One canonical string of the whole prompt: role and text of each turn, separated by
+        control characters that cannot be confused with content. Equal prefixes of turns give
+        equal prefixes of `text`, which is what prefix hashing needs."""
+        return "".join(f"{m.role}\x1f{m.text}\x1e" for m in self.messages)
+
+
+EMPTY_PROMPT = Prompt()
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """One request as a balancing policy sees it. Built once per request, shared by its
+    attempts; the payload inside is never handed out, so a policy cannot change what is sent."""
+
+    service: ObjectKey
+    model: str | None
+    """The body's `model` as the caller sent it (None when the body names none)."""
+    path: str
+    """The path sent upstream, e.g. `/v1/chat/completions`."""
+    key_id: str
+    """The caller: its key's fingerprint, or `anonymous`."""
+    _payload: Mapping[str, object] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def namespace(self) -> str:
+        return self.service.namespace
+
+    @cached_property
+    def stream(self) -> bool:
+        """Whether the caller asked for a streamed answer."""
+        return self._payload is not None and self._payload.get("stream") is True
+
+    @cached_property
+    def prompt(self) -> Prompt:
+        """The prompt as sent (see `Prompt`), derived on first access."""
+        if self._payload is None:
+            return EMPTY_PROMPT
+        return prompt_of(self._payload)
+
+
+def prompt_of(payload: Mapping[str, object]) -> Prompt:
+    """The prompt of an OpenAI or Anthropic request body, in the order the model reads it."""
+    out: list[Message] = []
+    for name in PROMPT_FIELDS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if name == "messages" and isinstance(value, list):
+            for m in value:
+                if isinstance(m, dict):
+                    role = m.get("role")
+                    out.append(Message(role if isinstance(role, str) else "", _text(m.get("content"))))
+                else:
+                    out.append(Message("", _text(m)))
+        else:
+            out.append(Message(name, _text(value)))
+    return Prompt(tuple(out)) if out else EMPTY_PROMPT
+
+
+def _text(content: object) -> str:
+    """Content as text: a string as is; a list of content parts joined, a text part by its text
+    and any other part (an image, a tool result) as canonical JSON; anything else (token ids, a
+    batch of prompts) as canonical JSON, so distinct prompts never render alike."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        return "".join(_part(p) for p in content)
+    return _canonical(content)
+
+
+def _part(part: dict[str, object]) -> str:
+    text = part.get("text")
+    if part.get("type") == "text" and isinstance(text, str):
+        return text
+    return _canonical(part)
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
