@@ -316,6 +316,7 @@ async def measure(targets: list[Target], mode: str, conc: int, args: argparse.Na
     lat: dict[str, list[float]] = {t.name: [] for t in targets}
     ratio: dict[str, list[float]] = {t.name: [] for t in targets}
     vs_litellm: list[float] = []
+    vs_before: list[float] = []
     for t in targets:
         t.cpu_per_request.clear()
     for r in range(args.rounds):
@@ -331,6 +332,8 @@ async def measure(targets: list[Target], mode: str, conc: int, args: argparse.Na
                 ratio[name].append(value / this["bare"])
         if this.get("litellm") and "laneway" in this:
             vs_litellm.append(this["laneway"] / this["litellm"])
+        if this.get("before") and "laneway" in this:
+            vs_before.append(this["laneway"] / this["before"])
     d50 = pct(lat["direct"], 0.5)
     d99 = pct(lat["direct"], 0.99)
     for t in targets:
@@ -340,6 +343,11 @@ async def measure(targets: list[Target], mode: str, conc: int, args: argparse.Na
         cpu = f"{statistics.median(t.cpu_per_request) * 1e3:.3f}" if t.cpu_per_request else "-"
         print(f"{mode:<13} {conc:>4} {t.name:<8} {statistics.median(rps[t.name]):>8.0f} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} "
               f"{(p50 - d50) * 1e3:>8.2f} {(p99 - d99) * 1e3:>8.2f} {med:>8} {spread:>10} {cpu:>10}", flush=True)
+    if vs_before:
+        cpu = {t.name: statistics.median(t.cpu_per_request) for t in targets if t.name in ("laneway", "before") and t.cpu_per_request}
+        cpu_ratio = f"; cpu per request {cpu['laneway'] / cpu['before']:.2f}x" if len(cpu) == 2 else ""
+        print(f"{'':<13} {'':>4} laneway / before: {statistics.median(vs_before):.2f}x req/s (per round: "
+              + ", ".join(f"{x:.2f}" for x in vs_before) + f"){cpu_ratio}", flush=True)
     if vs_litellm:
         print(f"{'':<13} {'':>4} laneway / litellm: {statistics.median(vs_litellm):.0f}x (per round: "
               + ", ".join(f"{x:.0f}" for x in vs_litellm) + ")", flush=True)

@@ -314,7 +314,7 @@ class Proxy:
                 model=_model_of(payload),
                 path=routed.upstream_path,
                 key_id=routed.key_id,
-                _payload=payload,
+                payload=payload,
             ),
             policy=self.policy_for(route),
             queue_deadline=started + route.queue_timeout if route.queue_timeout else started,

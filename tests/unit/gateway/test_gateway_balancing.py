@@ -43,7 +43,7 @@ def entry(*targets: Target, weight: int = 1, index: int = 0) -> Entry:
 
 def view(content: str = "hi", **payload: object) -> RequestView:
     body = {"model": "chat", "messages": [{"role": "user", "content": content}], **payload}
-    return RequestView(service=SVC, model="chat", path="/v1/chat/completions", key_id="0123456789ab", _payload=body)
+    return RequestView(service=SVC, model="chat", path="/v1/chat/completions", key_id="0123456789ab", payload=body)
 
 
 def service(**spec: object) -> dict[str, object]:
@@ -74,7 +74,7 @@ def test_least_outstanding_ignores_the_request_and_never_parses_its_prompt() -> 
         a = policy.choose(one, entries, states, now=0.0, rng=random.Random(seed), tried=())
         b = policy.choose(other, entries, states, now=0.0, rng=random.Random(seed), tried=())
         assert a == b
-        assert "prompt" not in vars(one) and "prompt" not in vars(other), "the default policy must not pay for the prompt"
+        assert not one.prompt_parsed and not other.prompt_parsed, "the default policy must not pay for the prompt"
 
 
 def test_least_outstanding_follows_entry_weights() -> None:
@@ -126,9 +126,18 @@ def test_least_outstanding_is_unmoved_by_engine_load_it_does_not_read() -> None:
 
 def test_prompt_is_derived_on_first_access_only() -> None:
     v = view("hello")
-    assert "prompt" not in vars(v)
+    assert not v.prompt_parsed
     assert v.prompt.messages == (Message("user", "hello"),)
-    assert "prompt" in vars(v) and v.prompt is v.prompt
+    assert v.prompt_parsed and v.prompt is v.prompt
+
+
+def test_request_view_is_read_only() -> None:
+    v = view("hello")
+    for name in ("service", "model", "path", "key_id", "stream", "prompt", "namespace"):
+        with pytest.raises(AttributeError):
+            setattr(v, name, None)
+    with pytest.raises(AttributeError):
+        v.extra = 1  # type: ignore[attr-defined]
 
 
 def test_prompt_of_chat_anthropic_completion_and_parts() -> None:

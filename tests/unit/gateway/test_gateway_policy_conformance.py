@@ -33,11 +33,11 @@ REQUESTS = (
         model="chat",
         path="/v1/chat/completions",
         key_id="0123456789ab",
-        _payload={"model": "chat", "stream": True, "messages": [{"role": "system", "content": "You are terse. " * 40},
+        payload={"model": "chat", "stream": True, "messages": [{"role": "system", "content": "You are terse. " * 40},
                                                                 {"role": "user", "content": "hi"}]},
     ),
     RequestView(service=SERVICE, model="chat", path="/v1/completions", key_id="ba9876543210",
-                _payload={"model": "chat", "prompt": [1, 2, 3]}),
+                payload={"model": "chat", "prompt": [1, 2, 3]}),
 )
 
 
