@@ -32,6 +32,50 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 @dataclass(frozen=True)
+class TokenInfo:
+    """A token as `laneway token list` shows it: id, grant and times, never the token."""
+
+    id: str
+    role: str
+    namespaces: tuple[str, ...]
+    description: str
+    created: str
+    last_used: str
+    expires: str
+    revoked: str
+    state: str
+    written_to: str = ""
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> "TokenInfo":
+        def text(key: str) -> str:
+            value = body.get(key)
+            return value if isinstance(value, str) else ""
+
+        namespaces = body.get("namespaces")
+        return cls(
+            id=text("id"), role=text("role"),
+            namespaces=tuple(n for n in namespaces if isinstance(n, str)) if isinstance(namespaces, list) else (),
+            description=text("description"), created=text("created"), last_used=text("lastUsed"),
+            expires=text("expires"), revoked=text("revoked"), state=text("state"), written_to=text("writtenTo"),
+        )
+
+    def wire(self) -> dict[str, object]:
+        return {
+            "id": self.id, "role": self.role, "namespaces": list(self.namespaces), "description": self.description,
+            "created": self.created, "lastUsed": self.last_used or None, "expires": self.expires or None,
+            "revoked": self.revoked or None, "state": self.state,
+        }
+
+
+def _token_of(body: Any) -> str:
+    token = (body or {}).get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        raise UnreadableObject("the server made a token but did not return it")
+    return token
+
+
+@dataclass(frozen=True)
 class Cause:
     """One field-level reason the server gave for refusing an object."""
 
@@ -388,16 +432,31 @@ class Client:
 
     # tokens ----------------------------------------------------------------------------------
 
-    def create_token(self, *, role: str, namespaces: builtins.list[str], description: str = "") -> str:
-        """Mint a bearer token; the server returns it once and stores only its hash."""
+    def create_token(
+        self, *, role: str, namespaces: builtins.list[str], description: str = "", ttl: str | None = None
+    ) -> str:
+        """Mint a bearer token (expiring after `ttl`, e.g. '30d', when given); the server
+        returns it once and stores only its hash."""
+        body: dict[str, Any] = {"role": role, "namespaces": namespaces, "description": description}
+        if ttl is not None:
+            body["ttl"] = ttl
+        return _token_of(self.request("POST", TOKENS_PATH, body=body))
+
+    def list_tokens(self) -> builtins.list[TokenInfo]:
+        """Every token this token may see (all, for an admin; itself, for anyone else)."""
+        body = self.request("GET", TOKENS_PATH) or {}
+        return [TokenInfo.of(item) for item in body.get("items") or [] if isinstance(item, dict)]
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke the token with this id; it stops working on its next request, everywhere."""
+        return TokenInfo.of(self.request("DELETE", f"{TOKENS_PATH}/{quote(token_id, safe='')}") or {})
+
+    def rotate_token(self, token_id: str, *, ttl: str | None = None) -> tuple[str, TokenInfo]:
+        """A successor for the token with this id (`admin`: the data directory's admin token),
+        the old one revoked; the new token (shown this once) and its record."""
         body = self.request(
-            "POST",
-            TOKENS_PATH,
-            body={"role": role, "namespaces": namespaces, "description": description},
+            "POST", f"{TOKENS_PATH}/{quote(token_id, safe='')}/rotate", body={"ttl": ttl} if ttl is not None else None
         )
-        token = (body or {}).get("token")
-        if not isinstance(token, str):
-            raise UnreadableObject("the server created a token but did not return it")
-        return token
+        return _token_of(body), TokenInfo.of(body or {})
 
 

@@ -98,11 +98,11 @@ def _bind_error(error: OSError, *, what: str, host: str, port: int, flag: str) -
     return UpError(f"cannot listen on {host}:{port} for the {what} ({error.strerror or error}); try another {flag}")
 
 
-async def _start_api(stack: AsyncExitStack, store: Any, options: UpOptions) -> str:
+async def _start_api(stack: AsyncExitStack, store: Any, options: UpOptions, data: DataDir) -> str:
     from laneway.server.app import bound_address, create_app, serve
 
     try:
-        runner = await serve(create_app(store=store), options.host, options.port)
+        runner = await serve(create_app(store=store, admin_token_path=data.admin_token_path), options.host, options.port)
     except OSError as e:
         raise _bind_error(e, what="API", host=options.host, port=options.port, flag="--port") from None
     stack.push_async_callback(runner.cleanup)
@@ -184,7 +184,7 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
     try:
         ensure_admin_token(store, data)
         async with AsyncExitStack() as stack:
-            api = await _start_api(stack, store, options)
+            api = await _start_api(stack, store, options, data)
             _forget_stale_engines(store)
             gateway = await _start_gateway(stack, store, options)
             local_cluster = _register_local_cluster(store) if options.local_cluster else None

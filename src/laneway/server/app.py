@@ -5,7 +5,7 @@ Paths follow Kubernetes so its habits and tools carry over:
     /apis/laneway.dev/v1alpha1/[namespaces/{ns}/]{plural}[/{name}[/status|/scale]]
     /api/v1/namespaces/{ns}/secrets[/{name}]      Secrets, in the core group as in Kubernetes
     /api/v1/namespaces[/{ns}]                     namespaces that hold something
-    /apis/laneway.dev/v1alpha1/tokens             token management (admin)
+    /apis/laneway.dev/v1alpha1/tokens[/{id}[/rotate]]   token management (tokens_api.py)
     /healthz, /version, /openapi/v3               public
 
 The app holds no state of its own beyond the store and a stop event that ends open watch
@@ -16,6 +16,7 @@ control plane is a decision, not a default.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from aiohttp import web
 
@@ -26,7 +27,8 @@ from laneway.server.middleware import auth_middleware, error_middleware
 from laneway.server.openapi import build_openapi
 from laneway.server.resources import route_handlers
 from laneway.server.targets import CORE_VERSION
-from laneway.server.tokens_api import tokens
+from laneway.server.token_admin import AdminFile
+from laneway.server.tokens_api import ADMIN_FILE, token_item, token_rotate, tokens
 from laneway.store.base import Store
 
 DEFAULT_HOST = "127.0.0.1"
@@ -62,12 +64,20 @@ def _add_resource_routes(app: web.Application, prefix: str, group_version: str) 
 
 
 def create_app(
-    *, store: Store, max_body_bytes: int = MAX_BODY_BYTES, body_timeout: float = BODY_TIMEOUT_SECONDS
+    *,
+    store: Store,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
+    admin_token_path: Path | None = None,
 ) -> web.Application:
-    """The API over `store`. Every `/api` and `/apis` request needs a bearer token the store knows."""
+    """The API over `store`. Every `/api` and `/apis` request needs a bearer token the store knows.
+
+    `admin_token_path` is where `laneway up` keeps the data directory's admin token, so that
+    rotating it (`laneway token rotate-admin`) writes the successor there."""
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=max_body_bytes)
     app[STORE] = store
     app[BODY_TIMEOUT] = body_timeout
+    app[ADMIN_FILE] = AdminFile(admin_token_path)
     app[STOP] = asyncio.Event()
     app.on_shutdown.append(_stop_streams)
 
@@ -80,6 +90,8 @@ def create_app(
     router.add_get("/apis", discovery.group_list)
     router.add_get(group_prefix, discovery.resource_list(GROUP_VERSION))
     router.add_route("*", f"{group_prefix}/tokens", tokens)
+    router.add_route("*", f"{group_prefix}/tokens/{{id}}", token_item)
+    router.add_route("*", f"{group_prefix}/tokens/{{id}}/rotate", token_rotate)
     _add_resource_routes(app, group_prefix, GROUP_VERSION)
 
     core_prefix = f"/api/{CORE_VERSION}"

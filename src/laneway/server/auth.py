@@ -1,8 +1,14 @@
 """Bearer tokens: minted once, shown once, stored only as their SHA-256.
 
 A token is 32 random bytes (URL-safe base64, prefixed `lw_` so it is recognisable in a
-leaked-credential scan). The store keeps `TokenRecord(token_sha256, role, namespaces)`; a
-request's token is hashed and looked up, so a copy of the store grants nothing.
+leaked-credential scan). The store keeps `TokenRecord(token_sha256, role, namespaces, ...)`;
+a request's token is hashed and looked up, so a copy of the store grants nothing.
+
+`check_token` is the one check every door uses (the API's middleware, and the gateway's
+platform-only paths through `authenticate`): a token is good while the store knows it, it is
+not revoked and not past its expiry. Nothing caches a grant, so a revocation holds on the
+next request everywhere. The time of last use is written at most once a minute per token,
+so authentication does not turn every read into a write.
 
 `laneway up` calls `ensure_admin_token` on every start: the first start mints the admin token
 and writes it to the data directory (mode 0600) for the local CLI; later starts read it back
@@ -16,15 +22,39 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from laneway.api.errors import FieldProblem
-from laneway.api.meta import check_dns1123_label, now_rfc3339
+from laneway.api.meta import check_dns1123_label
 from laneway.paths import DataDir
 from laneway.store.base import Store, TokenRecord
 
 ROLES: tuple[str, ...] = ("admin", "platform", "team")
 TOKEN_PREFIX = "lw_"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+ADMIN_TOKEN_DESCRIPTION = "admin token of the data directory"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_time(when: datetime) -> str:
+    """RFC 3339 in UTC, to the second, as every laneway timestamp is written."""
+    return when.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime | None:
+    """The datetime of a stored timestamp, or None when unset (or unreadable)."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class TokenRequestInvalid(ValueError):
@@ -63,13 +93,24 @@ def check_token_request(role: object, namespaces: object) -> list[FieldProblem]:
     return problems
 
 
-def create_token(store: Store, *, role: str, namespaces: Sequence[str] = (), description: str = "") -> str:
+def create_token(
+    store: Store,
+    *,
+    role: str,
+    namespaces: Sequence[str] = (),
+    description: str = "",
+    ttl: timedelta | None = None,
+    expires: str = "",
+    now: datetime | None = None,
+) -> str:
     """Mint a token with this grant, store its hash, and return the token (the only time it is seen).
 
-    Raises TokenRequestInvalid when the role or namespaces are not valid."""
+    It expires `ttl` from now, or at `expires` (RFC 3339), or never. Raises
+    TokenRequestInvalid when the role or namespaces are not valid."""
     problems = check_token_request(role, list(namespaces))
     if problems:
         raise TokenRequestInvalid(problems)
+    created = now or utc_now()
     token = new_token()
     store.put_token(
         TokenRecord(
@@ -77,7 +118,8 @@ def create_token(store: Store, *, role: str, namespaces: Sequence[str] = (), des
             role=role,  # type: ignore[arg-type]  # checked against ROLES above
             namespaces=tuple(dict.fromkeys(namespaces)),
             description=description,
-            created=now_rfc3339(),
+            created=format_time(created),
+            expires=format_time(created + ttl) if ttl is not None else expires,
         )
     )
     return token
@@ -96,24 +138,33 @@ def _write_private(path: os.PathLike[str] | str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_admin_token(path: os.PathLike[str] | str, token: str) -> None:
+    """Put `token` where `laneway up` keeps the admin token (owner-only, replaced atomically)."""
+    _write_private(path, token + "\n")
+
+
 def ensure_admin_token(store: Store, data_dir: DataDir) -> str:
     """The admin token of this data directory: minted and written (0600) on first start,
-    read back afterwards and re-registered if the store has lost it."""
+    read back afterwards and re-registered if the store has lost it. A token the store
+    records as revoked or expired is never brought back: a new one is minted and written."""
     data_dir.ensure()
     existing = data_dir.read_admin_token()
     if existing:
-        if store.find_token(hash_token(existing)) is None:
+        record = store.find_token(hash_token(existing))
+        if record is None:
             store.put_token(
                 TokenRecord(
                     token_sha256=hash_token(existing),
                     role="admin",
-                    description="admin token of the data directory",
-                    created=now_rfc3339(),
+                    description=ADMIN_TOKEN_DESCRIPTION,
+                    created=format_time(utc_now()),
                 )
             )
-        return existing
-    token = create_token(store, role="admin", description="admin token of the data directory")
-    _write_private(data_dir.admin_token_path, token + "\n")
+            return existing
+        if not refusal_of(record, utc_now()):
+            return existing
+    token = create_token(store, role="admin", description=ADMIN_TOKEN_DESCRIPTION)
+    write_admin_token(data_dir.admin_token_path, token)
     return token
 
 
@@ -127,10 +178,44 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def authenticate(store: Store, token: str) -> TokenRecord | None:
-    """The grant of `token`, or None when the store does not know it."""
+@dataclass(frozen=True)
+class TokenCheck:
+    """The outcome of checking a presented token: its grant, or why it grants nothing."""
+
+    record: TokenRecord | None
+    refusal: str = ""
+
+
+UNKNOWN_TOKEN = "the bearer token is not known to this server"
+
+
+def refusal_of(record: TokenRecord, now: datetime) -> str:
+    """Why a stored token no longer grants anything ("" while it does)."""
+    if record.revoked:
+        return f"the bearer token was revoked at {record.revoked}"
+    expires = parse_time(record.expires)
+    if record.expires and (expires is None or now >= expires):
+        return f"the bearer token expired at {record.expires}"
+    return ""
+
+
+def check_token(store: Store, token: str, *, now: datetime | None = None) -> TokenCheck:
+    """The grant of `token` if it is known, not revoked and not expired; records its use."""
     digest = hash_token(token)
     record = store.find_token(digest)
     if record is None or not hmac.compare_digest(record.token_sha256, digest):
-        return None
-    return record
+        return TokenCheck(None, UNKNOWN_TOKEN)
+    when = now or utc_now()
+    refusal = refusal_of(record, when)
+    if refusal:
+        return TokenCheck(None, refusal)
+    last_used = parse_time(record.last_used)
+    if last_used is None or when - last_used >= LAST_USED_RESOLUTION:
+        store.touch_token(digest, format_time(when))
+    return TokenCheck(record)
+
+
+def authenticate(store: Store, token: str) -> TokenRecord | None:
+    """The grant of `token`, or None when the store does not know it, or it was revoked or
+    has expired. (The gateway's platform-only paths call this too.)"""
+    return check_token(store, token).record

@@ -168,4 +168,7 @@ def authorize(grant: TokenRecord, access: Access) -> Decision:
 def may_manage_tokens(grant: TokenRecord) -> Decision:
     if grant.role == "admin":
         return ALLOW
-    return _refuse(f"{describe_grant(grant)} may not manage tokens: only an admin token creates or lists tokens")
+    return _refuse(
+        f"{describe_grant(grant)} may not manage tokens: only an admin token creates, rotates, lists or revokes "
+        "other tokens (any token may list and revoke itself)"
+    )

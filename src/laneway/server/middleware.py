@@ -14,7 +14,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from laneway.server.auth import authenticate, bearer_token
+from laneway.server.auth import UNKNOWN_TOKEN, bearer_token, check_token
 from laneway.server.context import GRANT, store_of
 from laneway.server.errors import ApiError, internal_error, unauthorized
 
@@ -97,9 +97,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "this request carries no bearer token: send 'Authorization: Bearer <token>' (the CLI takes --token or "
             "LANEWAY_TOKEN; `laneway up` writes the admin token to its data directory)"
         )
-    grant = await asyncio.to_thread(authenticate, store_of(request), token)
-    if grant is None:
-        raise unauthorized("the bearer token is not known to this server: check it, or ask an admin for a new one "
-                           "(laneway token create)")
-    request[GRANT] = grant
+    checked = await asyncio.to_thread(check_token, store_of(request), token)
+    if checked.record is None:
+        why = checked.refusal or UNKNOWN_TOKEN
+        raise unauthorized(f"{why}: check it, or ask an admin for a new one (laneway token create)")
+    request[GRANT] = checked.record
     return await handler(request)

@@ -84,13 +84,20 @@ class ListResult(Generic[R]):
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """A bearer token's grant. Only the token's SHA-256 is stored, never the token."""
+    """A bearer token's grant. Only the token's SHA-256 is stored, never the token.
+
+    Times are RFC 3339 strings in UTC, "" when unset: `expires` (never, when unset),
+    `last_used` (recorded at most once a minute), `revoked` (a revoked record is kept, so a
+    listing shows what was revoked and when, and a revoked token can never come back)."""
 
     token_sha256: str
     role: Literal["admin", "platform", "team"]
     namespaces: tuple[str, ...] = ()
     description: str = ""
     created: str = ""
+    expires: str = ""
+    last_used: str = ""
+    revoked: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,13 @@ class Store(Protocol):
     def find_token(self, token_sha256: str) -> TokenRecord | None: ...
 
     def list_tokens(self) -> builtins.list[TokenRecord]: ...
+
+    def revoke_token(self, token_sha256: str, revoked: str) -> bool:
+        """Mark the token revoked at `revoked` (RFC 3339); True when it existed and was not
+        revoked already. Atomic, so a concurrent `touch_token` cannot undo it."""
+
+    def touch_token(self, token_sha256: str, used: str) -> None:
+        """Record that the token was used at `used`; changes nothing else of the record."""
 
     def close(self) -> None: ...
 

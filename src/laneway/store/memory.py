@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import dataclasses
 import threading
 import time
 from contextlib import contextmanager
@@ -144,13 +145,7 @@ class MemoryStore(RecordStore):
 
     def put_token(self, record: TokenRecord) -> None:
         if not record.created:
-            record = TokenRecord(
-                token_sha256=record.token_sha256,
-                role=record.role,
-                namespaces=tuple(record.namespaces),
-                description=record.description,
-                created=now_rfc3339(),
-            )
+            record = dataclasses.replace(record, created=now_rfc3339())
         with self._lock:
             self._state.tokens[record.token_sha256] = record
 
@@ -162,8 +157,22 @@ class MemoryStore(RecordStore):
         with self._lock:
             return sorted(self._state.tokens.values(), key=lambda r: (r.created, r.token_sha256))
 
+    def revoke_token(self, token_sha256: str, revoked: str) -> bool:
+        with self._lock:
+            record = self._state.tokens.get(token_sha256)
+            if record is None or record.revoked:
+                return False
+            self._state.tokens[token_sha256] = dataclasses.replace(record, revoked=revoked)
+            return True
+
+    def touch_token(self, token_sha256: str, used: str) -> None:
+        with self._lock:
+            record = self._state.tokens.get(token_sha256)
+            if record is not None:
+                self._state.tokens[token_sha256] = dataclasses.replace(record, last_used=used)
+
     def delete_token(self, token_sha256: str) -> bool:
-        """Revoke a token; True when it existed."""
+        """Forget a token record entirely; True when it existed."""
         with self._lock:
             return self._state.tokens.pop(token_sha256, None) is not None
 

@@ -37,7 +37,7 @@ from laneway.store import bookkeeping as bk
 from laneway.store.base import Gone, Lease, StoreError, TokenRecord, WatchEvent
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_POLL_INTERVAL = 0.1
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -83,9 +83,24 @@ CREATE TABLE IF NOT EXISTS tokens (
     role TEXT NOT NULL,
     namespaces TEXT NOT NULL,
     description TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL DEFAULT '',
+    last_used TEXT NOT NULL DEFAULT '',
+    revoked TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 """
+
+_TOKEN_COLUMNS_ADDED = ("expires", "last_used", "revoked")
+"""Columns schema version 2 added to `tokens`; a version-1 file gains them on open."""
+_TOKEN_SELECT = "SELECT token_sha256, role, namespaces, description, created, expires, last_used, revoked FROM tokens"
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older file's tables up to this schema (inside the opening transaction)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(tokens)")}
+    for column in _TOKEN_COLUMNS_ADDED:
+        if column not in have:
+            conn.execute(f"ALTER TABLE tokens ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
 def _dumps(doc: bk.Document) -> str:
@@ -195,6 +210,7 @@ class SqliteStore(RecordStore):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+                _migrate(self._conn)
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -311,28 +327,35 @@ class SqliteStore(RecordStore):
         created = record.created or now_rfc3339()
         with self._transaction():
             self._conn.execute(
-                "INSERT OR REPLACE INTO tokens (token_sha256, role, namespaces, description, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (record.token_sha256, record.role, json.dumps(list(record.namespaces)), record.description, created),
+                "INSERT OR REPLACE INTO tokens (token_sha256, role, namespaces, description, created, expires, "
+                "last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.token_sha256, record.role, json.dumps(list(record.namespaces)), record.description, created,
+                 record.expires, record.last_used, record.revoked),
             )
 
     def find_token(self, token_sha256: str) -> TokenRecord | None:
         with self._read() as c:
-            row = c.execute(
-                "SELECT token_sha256, role, namespaces, description, created FROM tokens WHERE token_sha256 = ?",
-                (token_sha256,),
-            ).fetchone()
+            row = c.execute(f"{_TOKEN_SELECT} WHERE token_sha256 = ?", (token_sha256,)).fetchone()
         return None if row is None else _token(row)
 
     def list_tokens(self) -> builtins.list[TokenRecord]:
         with self._read() as c:
-            rows = c.execute(
-                "SELECT token_sha256, role, namespaces, description, created FROM tokens ORDER BY created, token_sha256"
-            ).fetchall()
+            rows = c.execute(f"{_TOKEN_SELECT} ORDER BY created, token_sha256").fetchall()
         return [_token(r) for r in rows]
 
+    def revoke_token(self, token_sha256: str, revoked: str) -> bool:
+        with self._transaction():
+            cur = self._conn.execute(
+                "UPDATE tokens SET revoked = ? WHERE token_sha256 = ? AND revoked = ''", (revoked, token_sha256)
+            )
+            return cur.rowcount > 0
+
+    def touch_token(self, token_sha256: str, used: str) -> None:
+        with self._transaction():
+            self._conn.execute("UPDATE tokens SET last_used = ? WHERE token_sha256 = ?", (used, token_sha256))
+
     def delete_token(self, token_sha256: str) -> bool:
-        """Revoke a token; True when it existed."""
+        """Forget a token record entirely; True when it existed."""
         with self._transaction():
             cur = self._conn.execute("DELETE FROM tokens WHERE token_sha256 = ?", (token_sha256,))
             return cur.rowcount > 0
@@ -344,11 +367,14 @@ class SqliteStore(RecordStore):
                 self._conn.close()
 
 
-def _token(row: tuple[str, str, str, str, str]) -> TokenRecord:
+def _token(row: tuple[str, str, str, str, str, str, str, str]) -> TokenRecord:
     return TokenRecord(
         token_sha256=row[0],
         role=row[1],  # type: ignore[arg-type]
         namespaces=tuple(json.loads(row[2])),
         description=row[3],
         created=row[4],
+        expires=row[5],
+        last_used=row[6],
+        revoked=row[7],
     )
