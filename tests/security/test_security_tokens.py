@@ -10,6 +10,8 @@ import json
 import re
 import time
 
+import httpx
+
 from cli_harness import Cli, Up
 from security_harness import OTHER_NAMESPACE, TEAM_NAMESPACE, admin_token_of, up_client
 
@@ -80,6 +82,17 @@ def test_attack10_a_team_token_cannot_see_revoke_or_mint_other_tokens(up: Up, up
     with up_client(up, attacker) as team:  # a token may revoke itself (a leak, found by its holder)
         assert team.delete(f"{TOKENS}/{ids['attacker']}").status_code == 200
     assert _status(up, attacker)[0] == 401
+
+
+def test_attack10_a_revoked_platform_token_stops_working_on_the_gateway_at_once(up: Up, up_cli: Cli) -> None:
+    token = _create(up_cli, "--role", "platform", "--description", "prometheus")
+    metrics = f"http://127.0.0.1:{up.gateway_port}/metrics"
+    with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {token}"}) as scraper:
+        assert scraper.get(metrics).status_code == 200
+        with up_client(up, admin_token_of(up)) as admin:
+            (record,) = [t for t in admin.get(TOKENS).json()["items"] if t["description"] == "prometheus"]
+            assert admin.delete(f"{TOKENS}/{record['id']}").status_code == 200
+        assert scraper.get(metrics).status_code == 401
 
 
 def test_attack10_rotate_admin_ends_the_old_admin_token_and_writes_the_new_one(up: Up, up_cli: Cli) -> None:
