@@ -7,6 +7,7 @@ its own port, all reading the same store) or runs the data plane apart from the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import click
@@ -14,6 +15,7 @@ import click
 from laneway.cli.context import global_options
 from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.paths import DataDir, data_dir
+from laneway.redact import redact_logging
 
 
 def _store_target(ctx: click.Context, store: str | None, data_dir_flag: str | None) -> str:
@@ -70,4 +72,6 @@ def gateway(ctx: click.Context, data_dir_flag: str | None, store: str | None, ho
     with Prometheus metrics at /metrics.
     """
     target = _store_target(ctx, store, data_dir_flag)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    redact_logging()  # no signed URL, key or token reaches the log (see laneway.redact)
     asyncio.run(_serve(target, host, port))

@@ -18,6 +18,7 @@ from laneway.cli.config import local_root
 from laneway.cli.context import global_options
 from laneway.cli.errors import Failure
 from laneway.paths import DEFAULT_DATA_DIR
+from laneway.redact import redact_logging
 from laneway.up import DEFAULT_GATEWAY_PORT, DEFAULT_HOST, DEFAULT_PORT, Running, UpError, UpOptions, banner, run_up
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -64,6 +65,7 @@ def up(
     """
     root = local_root(data_dir or global_options(ctx).data_dir, os.environ)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    redact_logging()  # no signed URL, key or token reaches the log (see laneway.redact)
     if log_level != "debug":
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per request is noise
     options = UpOptions(

@@ -15,6 +15,7 @@ import httpx
 
 from laneway.cache.errors import SourceUnavailable
 from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_relative
+from laneway.redact import redact_url
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -75,7 +76,8 @@ class HTTPFileSource:
         self._headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
 
     def describe(self) -> str:
-        return self.url
+        """The URL for logs and statuses: a signed query string or a password stays out."""
+        return redact_url(self.url)
 
     def fingerprint(self) -> str:
         return f"http:{self.url}#sha256={self.sha256 or ''}"
