@@ -142,7 +142,7 @@ def _forget_stale_engines(store: Any) -> None:
 def _driver_set(data: DataDir) -> Any | None:
     """The drivers that run replicas (engine processes on this machine, for a Local cluster)."""
     module = _optional_module("laneway.drivers.registry")
-    return None if module is None else module.DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir)
+    return None if module is None else module.DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir, data_dir=data.root)
 
 
 async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None) -> asyncio.Future[None]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class DriverSet:
     logs_dir: Path
     cache_dir: Path | None = None
+    data_dir: Path | None = None  # what engines must not see; the parent of logs_dir when not given
     store: "Store | None" = None  # the Existing (Kubernetes) driver reads kubeconfig Secrets from it
     _drivers: dict[str, Driver] = field(default_factory=dict)
 
@@ -28,7 +29,7 @@ class DriverSet:
         from laneway.drivers.local.driver import LocalDriver
 
         factories: dict[str, Callable[[], Driver]] = {
-            "Local": lambda: LocalDriver(logs_dir=self.logs_dir, cache_dir=self.cache_dir)
+            "Local": lambda: LocalDriver(logs_dir=self.logs_dir, cache_dir=self.cache_dir, data_dir=self.data_dir)
         }
         if self.store is not None:
             store = self.store

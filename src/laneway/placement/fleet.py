@@ -8,7 +8,7 @@ Which clusters claim devices through DRA: every source but `Local`. A Kubernetes
 and a simulated cluster stands in for one. A Local cluster runs engines as processes on this
 machine: nothing is claimed, and its own CPU class (one Synthetic `cpu` device) is what an
 engine runs on, so an engine met by Synthetic devices alone is placed there as usual. Clusters that look alike to a deployment (same labels, taints,
-readiness and gateway) share a profile, and eligibility is decided once per profile.
+readiness, gateway and allowed engines) share a profile, and eligibility is decided once per profile.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Sequence
 from laneway.api.conditions import is_true
 from laneway.api.kinds.platform import ClassDevice, InferenceClass, InferenceCluster
 from laneway.placement.dra.matcher import device_fingerprint
+from laneway.placement.engines import EnginePolicy, engine_policy
 
 
 CLAIMLESS_SOURCES = frozenset({"Local"})
@@ -69,10 +70,12 @@ class ClusterView:
     pools: tuple[PoolView, ...]
     claims_dra: bool = True
     """Whether pods get devices only through DRA claims (every source but Local)."""
+    engines: EnginePolicy | None = None
+    """The engines a Local cluster allows; None where the cluster does not restrict them."""
 
     @property
     def profile(self) -> tuple[object, ...]:
-        return (self.labels, self.ready, self.has_gateway, self.taints)
+        return (self.labels, self.ready, self.has_gateway, self.taints, self.engines)
 
     def pool(self, name: str) -> PoolView | None:
         for p in self.pools:
@@ -99,6 +102,7 @@ def cluster_view(cluster: InferenceCluster, classes: dict[str, ClassView]) -> Cl
         taints=tuple(TaintView(t.key, t.value, t.effect) for t in cluster.spec.taints),
         pools=pools,
         claims_dra=cluster.spec.cluster.source not in CLAIMLESS_SOURCES,
+        engines=engine_policy(cluster),
     )
 
 

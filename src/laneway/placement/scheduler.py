@@ -19,6 +19,7 @@ from laneway.api.selectors import Requirement
 from laneway.placement.capacity import PoolCapacity
 from laneway.placement.compose import replica_name
 from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher
+from laneway.placement.engines import ContainerRequest, containers_of, refusal
 from laneway.placement.existing import ExistingReplica, existing_replica
 from laneway.placement.fleet import ClusterView, Fleet, PoolView
 from laneway.placement.gc_pause import collection_paused
@@ -71,6 +72,8 @@ class _Deployment:
     engines: tuple[EngineSpec, ...]
     requirements: list[Requirement]
     tolerations: list[Toleration]
+    containers: tuple[ContainerRequest, ...] = ()
+    """What each member runs, which a Local cluster's allowed engines must cover."""
     closed: Mapping[str, str] = field(default_factory=dict)
     """Clusters that take no new replica of this deployment, with why (they keep running ones)."""
 
@@ -78,7 +81,7 @@ class _Deployment:
     def selection_key(self) -> tuple[object, ...]:
         """What cluster eligibility depends on, besides the cluster: deployments that share it
         share the answer."""
-        return (tuple(self.requirements), tuple((t.key, t.operator, t.value, t.effect) for t in self.tolerations))
+        return (tuple(self.requirements), tuple((t.key, t.operator, t.value, t.effect) for t in self.tolerations), self.containers)
 
 
 def _tolerated(tolerations: Sequence[Toleration], key: str, value: str, effect: str) -> bool:
@@ -105,6 +108,9 @@ def _profile_ineligibility(d: _Deployment, cluster: ClusterView) -> str | None:
     untolerated = [t for t in cluster.taints if not _tolerated(d.tolerations, t.key, t.value, t.effect)]
     if untolerated:
         return f"tainted {', '.join(t.describe() for t in untolerated)} (add a toleration to place here)"
+    refused = refusal(d.containers, cluster.engines)
+    if refused is not None:
+        return f"does not run this engine: {refused}"
     if not cluster.ready:
         return "not Ready"
     if not cluster.has_gateway:
@@ -117,6 +123,8 @@ def _retainable(d: _Deployment, r: ExistingReplica, fleet: Fleet, matcher: Devic
     if cluster is None or _selected(d, cluster):
         return None
     if any(t.effect == "NoExecute" and not _tolerated(d.tolerations, t.key, t.value, t.effect) for t in cluster.taints):
+        return None
+    if refusal(d.containers, cluster.engines) is not None:  # the cluster would not run it as it is now
         return None
     if not check_pools:
         return r.engines
@@ -484,6 +492,7 @@ def _prepare(obj: ModelDeployment, closed: Mapping[str, str]) -> _Deployment:
         engines=tuple(EngineSpec.of(e) for e in spec.engines),
         requirements=spec.cluster_selector.requirements(),
         tolerations=list(spec.tolerations),
+        containers=containers_of(spec.engines),
         closed=dict(closed),
     )
 

@@ -12,6 +12,7 @@ last saw, so a broken product fails the test instead of hanging it.
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 import time
@@ -43,7 +44,10 @@ WIDE_CLASS = "lw-test-cpu16"
 WIDE_CLUSTER = "lw-wide"
 
 
-def wide_cluster() -> str:
+def wide_cluster(*, name: str = WIDE_CLUSTER, region: str = "test-wide", engines: list[dict[str, Any]] | None = None) -> str:
+    """The 16-slot test class and a Local cluster using it, labelled `laneway.dev/region: <region>`;
+    `engines` is its `spec.cluster.local.engines` (laneway's own engines when None)."""
+    local = "{}" if engines is None else json.dumps({"engines": engines})
     return textwrap.dedent(f"""\
         apiVersion: laneway.dev/v1alpha1
         kind: InferenceClass
@@ -56,10 +60,10 @@ def wide_cluster() -> str:
         apiVersion: laneway.dev/v1alpha1
         kind: InferenceCluster
         metadata:
-          name: {WIDE_CLUSTER}
-          labels: {{laneway.dev/region: test-wide, laneway.dev/tier: test}}
+          name: {name}
+          labels: {{laneway.dev/region: {region}, laneway.dev/tier: test}}
         spec:
-          cluster: {{source: Local, local: {{}}}}
+          cluster: {{source: Local, local: {local}}}
           nodePools:
           - {{name: cpu, className: {WIDE_CLASS}, nodeCount: 1, accounting: Device}}
         """)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -50,6 +52,18 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         code = up.stop(signal.SIGINT)
         assert code == 0, up.output
         assert up.leftovers() == [] and alive(engines) == [], "engine processes left running after laneway up stopped"
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory a confined engine can read: engines run as an unprivileged user with a private
+    /tmp, so a model file from pytest's tmp_path (under /tmp, mode 0700) would be out of reach."""
+    path = Path(tempfile.mkdtemp(prefix="laneway-test-", dir="/var/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _chat(base_url: str, model: str, *, stream: bool = False) -> str:
@@ -129,8 +143,13 @@ def test_a_killed_engine_restarts_and_its_endpoint_leaves_and_returns(fleet: Fle
 
 def test_a_crashing_engine_shows_crashloopbackoff_with_its_log(fleet: Fleet) -> None:
     ns = "crashloop"
+    # A command of the team's own runs only on a cluster whose platform allowed any command.
+    fleet.apply(wide_cluster(name="lw-any-command", region="test-any-command",
+                             engines=[{"name": "anything", "image": "*", "allowCommand": True}]))
+    eventually("the cluster lw-any-command to be Ready", lambda: _cluster_ready(fleet, "lw-any-command"))
     crash = "import sys; print('crashy: cannot load the model weights', flush=True); sys.exit(3)"
-    fleet.apply(sim_deployment("crashy", ns, command=[sys.executable, "-c", crash], args=[]))
+    fleet.apply(sim_deployment("crashy", ns, command=[sys.executable, "-c", crash], args=[],
+                               match_labels={"laneway.dev/region": "test-any-command"}))
 
     def crashlooping() -> str | None:
         replicas = fleet.replicas(ns, "crashy")
@@ -149,6 +168,7 @@ def test_a_crashing_engine_shows_crashloopbackoff_with_its_log(fleet: Fleet) -> 
 
     fleet.client.delete("ModelDeployment", "crashy", namespace=ns)
     eventually("the crashing replica to go", lambda: not fleet.replicas(ns, "crashy"))
+    fleet.client.delete("InferenceCluster", "lw-any-command")
 
 
 def test_deleting_a_deployment_leaves_no_engine_process(fleet: Fleet) -> None:
@@ -189,11 +209,12 @@ def test_a_two_cluster_fleet_places_replicas_by_cluster_labels(fleet: Fleet) -> 
 @pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None,
                     reason="the real-engine test needs llama.cpp: pip install -e '.[llamacpp]' (xllamacpp)")
 @pytest.mark.skipif(importlib.util.find_spec("gguf") is None, reason="writing the tiny GGUF needs gguf: pip install -e '.[dev]'")
-def test_llamacpp_serves_a_tiny_gguf_through_the_service_url(fleet: Fleet, tmp_path: Path) -> None:
+def test_llamacpp_serves_a_tiny_gguf_through_the_service_url(fleet: Fleet, shared_dir: Path) -> None:
     from laneway.engines.tiny_gguf import write_tiny_llama_gguf
 
     ns = "real"
-    model = write_tiny_llama_gguf(tmp_path / "tiny-llama.gguf")
+    model = write_tiny_llama_gguf(shared_dir / "tiny-llama.gguf")
+    model.chmod(0o644)
     args = ["--model", str(model), "--port", "$(LANEWAY_PORT)", "--served-model-name", "tiny",
             "--n-parallel", "1", "--ctx-size", "512", "--threads", "1"]
     fleet.apply(sim_deployment("tiny", ns, command=["laneway", "engine", "llamacpp"], args=args) + "---\n" + service("tiny", ns))
@@ -205,7 +226,7 @@ def test_llamacpp_serves_a_tiny_gguf_through_the_service_url(fleet: Fleet, tmp_p
 
 def test_deleting_a_cluster_and_then_its_deployment_leaves_no_engine_process(fleet: Fleet) -> None:
     ns = "orphan"
-    doomed = wide_cluster().replace("lw-wide", "lw-doomed").replace("test-wide", "test-doomed")
+    doomed = wide_cluster(name="lw-doomed", region="test-doomed")
     fleet.apply(doomed)
     eventually("the cluster lw-doomed to be Ready", lambda: _cluster_ready(fleet, "lw-doomed"))
     fleet.apply(sim_deployment("orphan", ns, match_labels={"laneway.dev/region": "test-doomed"}))

@@ -6,6 +6,11 @@ import sys
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.drivers.local.processes import expand, replica_processes, resolve_command
+from laneway.placement.engines import AllowedEngine, EnginePolicy
+
+# These tests are about ports, env and expansion, not about which engines a cluster allows: a
+# policy that runs any command (tests/unit/placement/test_placement_engines.py covers the rest).
+ANY = EnginePolicy((AllowedEngine("any", "*", (), allow_command=True),))
 
 
 def _replica(engines: list[dict]) -> ModelReplica:
@@ -51,7 +56,7 @@ def test_standalone_copies_get_their_own_ports_and_env() -> None:
         [{"name": "main", "copies": 2, "members": [_member("Standalone", args=["--port", "$(LANEWAY_PORT)"], env=[{"name": "A", "value": "p$(LANEWAY_PORT)"}])]}]
     )
     ports = iter([9001, 9002])
-    specs = replica_processes(replica, allocate_port=lambda pid: next(ports))
+    specs = replica_processes(replica, allocate_port=lambda pid: next(ports), policy=ANY)
     assert [s.id for s in specs] == ["main-0-standalone-0", "main-1-standalone-0"]
     assert [s.argv[-1] for s in specs] == ["9001", "9002"]
     env = dict(specs[0].env)
@@ -66,7 +71,7 @@ def test_leader_and_workers_share_the_leader_address() -> None:
         [{"name": "big", "members": [_member("Leader"), _member("Worker", nodes=2, devices=False)]}]
     )
     ports = iter([7000, 7001, 7002])
-    specs = replica_processes(replica, allocate_port=lambda pid: next(ports))
+    specs = replica_processes(replica, allocate_port=lambda pid: next(ports), policy=ANY)
     assert [(s.role, s.rank, s.serving) for s in specs] == [("Leader", 0, True), ("Worker", 1, False), ("Worker", 2, False)]
     for s in specs:
         env = dict(s.env)
@@ -76,7 +81,7 @@ def test_leader_and_workers_share_the_leader_address() -> None:
 
 def test_cache_path_is_injected_when_mounted() -> None:
     replica = _replica([{"name": "main", "members": [_member("Standalone", args=["--model", "$(LANEWAY_MODEL_CACHE)/w.gguf"])]}])
-    (spec,) = replica_processes(replica, allocate_port=lambda pid: 1, cache_path="/data/cache/m")
+    (spec,) = replica_processes(replica, allocate_port=lambda pid: 1, cache_path="/data/cache/m", policy=ANY)
     assert spec.argv[-1] == "/data/cache/m/w.gguf"
     assert dict(spec.env)["MODELPLANE_MODEL_CACHE"] == "/data/cache/m"
 

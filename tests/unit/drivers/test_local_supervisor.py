@@ -9,6 +9,7 @@ import pytest
 
 from laneway.drivers.local import supervisor as supervisor_module
 from laneway.drivers.local.processes import ProcessSpec
+from laneway.drivers.local.sandbox import EngineLaunch
 from laneway.drivers.local.supervisor import Supervisor
 
 
@@ -20,7 +21,8 @@ def test_a_command_that_is_not_installed_crashloops_saying_so(tmp_path: Path, mo
     monkeypatch.setattr(supervisor_module, "BACKOFF_START", 0.01)
 
     async def run() -> str:
-        sup = Supervisor(_spec(("/nonexistent/vllm", "serve")), log_path=tmp_path / "main.log")
+        spec = _spec(("/nonexistent/vllm", "serve"))
+        sup = Supervisor(spec, launch=EngineLaunch(spec.argv, {}, tmp_path), log_path=tmp_path / "main.log")
         sup.start()
         try:
             for _ in range(500):

@@ -154,8 +154,65 @@ class ExistingSource(OpenModel):
     secret_ref: KubeconfigSecretRef
 
 
+MAX_LOCAL_ENGINES = 32
+MAX_ENGINE_COMMAND = 64
+
+
+class LocalEngine(Model):
+    """An engine the platform lets run on a Local cluster: which container images select it, and
+    the command it is on this machine.
+
+    A container whose `image` matches `image` (a shell-style pattern: `*`, `?`, `[...]`) runs
+    `command`, followed by the container's `args` when `allowArgs`. The container's own `command`
+    must be empty or equal to `command`, unless `allowCommand`, which lets a team run ANY
+    command on this machine (confined, as every engine is): a dangerous, explicit choice.
+    """
+
+    name: str
+    image: str = Field(default="*", min_length=1, max_length=512)
+    command: list[str] = Field(default_factory=list, max_length=MAX_ENGINE_COMMAND)
+    allow_args: StrictBool = True
+    allow_command: StrictBool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns1123_label(v, "engine name")
+
+    @field_validator("command")
+    @classmethod
+    def _words(cls, v: list[str]) -> list[str]:
+        if any(not w or len(w) > 4096 for w in v):
+            raise ValueError("every word of 'command' must be 1 to 4096 characters")
+        return v
+
+    @model_validator(mode="after")
+    def _runs_something(self) -> "LocalEngine":
+        if not self.command and not self.allow_command:
+            raise RuleViolation(
+                f"engine {self.name!r} needs 'command' (the argv to run on this machine, e.g. [laneway, engine, sim]), "
+                "or allowCommand: true to let teams name their own command",
+                at="command",
+            )
+        return self
+
+
 class LocalSource(OpenModel):
-    """This machine: engines run as supervised local processes, no Kubernetes at all."""
+    """This machine: engines run as supervised, confined local processes, no Kubernetes at all.
+
+    `engines` lists what may run here; left out, laneway's own engines (`laneway engine sim` and
+    `laneway engine llamacpp`, any image) are allowed. An empty list allows nothing.
+    """
+
+    engines: list[LocalEngine] | None = Field(default=None, max_length=MAX_LOCAL_ENGINES)
+
+    @field_validator("engines")
+    @classmethod
+    def _unique_engines(cls, v: list[LocalEngine] | None) -> list[LocalEngine] | None:
+        dup = _duplicates([e.name for e in v or []])
+        if dup:
+            raise ValueError(f"engine names must be unique; repeated: {', '.join(dup)}")
+        return v
 
 
 ClusterSourceKind = Literal["Local", "Existing", "GKE", "EKS", "AKS", "Nebius", "Vultr"]

@@ -3,19 +3,28 @@
 Ports are chosen free once per process and kept across restarts, so an endpoint's URL is
 stable while its replica lives. A replica whose processes' specification changed (another
 command, env or args) has those processes restarted; the others keep running.
+
+Only what the cluster's allowed engines run is started (`spec.cluster.local.engines`, see
+`laneway.placement.engines`): a replica whose container none of them runs gets no process, and
+observing it says `EngineNotAllowed` with the allowed engines. Every process is confined as
+`sandbox.py` describes, with its working directory under `<data-dir>/engines/<replica uid>/`,
+removed when the replica is torn down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 from pathlib import Path
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers.base import ReplicaObservation, ServingAddress
-from laneway.drivers.local.processes import ProcessSpec, replica_processes
+from laneway.drivers.local.processes import EngineNotAllowed, ProcessSpec, replica_processes
+from laneway.drivers.local.sandbox import Confinement, detect_confinement, engine_launch, laneway_root, prepare_workdir
 from laneway.drivers.local.supervisor import Supervisor
+from laneway.placement.engines import DEFAULT_LOCAL_ENGINES, engine_policy
 
 
 def free_port() -> int:
@@ -29,12 +38,32 @@ def _same_process(a: ProcessSpec, b: ProcessSpec) -> bool:
 
 
 class LocalDriver:
-    def __init__(self, *, logs_dir: Path, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        logs_dir: Path,
+        cache_dir: Path | None = None,
+        data_dir: Path | None = None,
+        confinement: Confinement | None = None,
+    ) -> None:
         self.logs_dir = logs_dir
         self.cache_dir = cache_dir
+        self.data_dir = data_dir if data_dir is not None else logs_dir.parent
+        self.work_root = self.data_dir / "engines"
+        self._confinement = confinement
         self._replicas: dict[str, dict[str, Supervisor]] = {}
         self._ports: dict[str, dict[str, int]] = {}
+        self._refused: dict[str, str] = {}
         self._lock = asyncio.Lock()
+
+    async def confinement(self) -> Confinement:
+        """How engines are confined here, looked at once (it runs a trial sandbox)."""
+        if self._confinement is None:
+            self._confinement = await asyncio.to_thread(detect_confinement, data_dir=self.data_dir, work_root=self.work_root)
+        return self._confinement
+
+    def _workdir(self, replica: ModelReplica, spec: ProcessSpec) -> Path:
+        return self.work_root / (replica.metadata.uid or f"{replica.namespace}-{replica.name}") / spec.id
 
     @staticmethod
     def _rkey(replica: ModelReplica) -> str:
@@ -64,25 +93,49 @@ class LocalDriver:
         return str(self.cache_dir / replica.spec.cluster_name / replica.namespace / ref.name)
 
     async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
+        confinement = await self.confinement()
         async with self._lock:
             rkey = self._rkey(replica)
             ports = self._ports.setdefault(rkey, {})
-            specs = replica_processes(
-                replica,
-                allocate_port=lambda pid: ports[pid] if pid in ports else ports.setdefault(pid, self._new_port()),
-                cache_path=self._cache_path(replica),
-            )
+            cache_path = self._cache_path(replica)
+            try:
+                specs = replica_processes(
+                    replica,
+                    allocate_port=lambda pid: ports[pid] if pid in ports else ports.setdefault(pid, self._new_port()),
+                    cache_path=cache_path,
+                    policy=engine_policy(cluster) or DEFAULT_LOCAL_ENGINES,
+                )
+            except EngineNotAllowed as e:
+                self._refused[rkey] = str(e)
+                specs = []
+            else:
+                self._refused.pop(rkey, None)
             running = self._replicas.setdefault(rkey, {})
             wanted = {s.id: s for s in specs}
             for pid in [p for p in running if p not in wanted or not _same_process(running[p].spec, wanted[p])]:
                 await running.pop(pid).stop()
+            package = str(laneway_root())
             for pid, spec in wanted.items():
                 if pid not in running:
-                    sup = Supervisor(spec, log_path=self.log_dir(replica) / f"{pid}.log")
+                    workdir = self._workdir(replica, spec)
+                    prepare_workdir(workdir, confinement)
+                    launch = engine_launch(
+                        confinement,
+                        argv=spec.argv,
+                        spec_env=dict(spec.env),
+                        workdir=workdir,
+                        read_only=[Path(cache_path)] if cache_path else [],
+                        python_path=package if spec.runs_laneway else None,
+                    )
+                    sup = Supervisor(spec, launch=launch, log_path=self.log_dir(replica) / f"{pid}.log",
+                                     tail_in_status=confinement.hides_laneway_data)
                     running[pid] = sup
                     sup.start()
 
     async def observe(self, replica: ModelReplica) -> ReplicaObservation:
+        refused = self._refused.get(self._rkey(replica))
+        if refused is not None:
+            return ReplicaObservation(ready=False, reason="EngineNotAllowed", message=refused)
         running = self._replicas.get(self._rkey(replica))
         if not running:
             return ReplicaObservation(ready=False, reason="NotStarted", message="no process runs for this replica yet")
@@ -107,7 +160,10 @@ class LocalDriver:
             rkey = self._rkey(replica)
             running = self._replicas.pop(rkey, {})
             self._ports.pop(rkey, None)
+            self._refused.pop(rkey, None)
             await asyncio.gather(*(s.stop() for s in running.values()))
+            if replica.metadata.uid:
+                await asyncio.to_thread(shutil.rmtree, self.work_root / replica.metadata.uid, True)
 
     async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
         return True, "processes run on this machine"

@@ -6,6 +6,10 @@ references expanded as Kubernetes expands them, and laneway's variables injected
 `LANEWAY_PORT` (a port chosen by the caller), `LANEWAY_LEADER_ADDRESS` and `LANEWAY_RANK`
 (for Leader/Worker engines), their `MODELPLANE_` aliases, and `LANEWAY_MODEL_CACHE` when a
 ModelCache is mounted.
+
+The argv is the one the cluster's allowed engine gives (`laneway.placement.engines`), never
+simply the container's command: a container no allowed engine runs raises `EngineNotAllowed`
+and no process of the replica is started.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from laneway.api.kinds.deployment import Member, ModelReplica
+from laneway.placement.engines import DEFAULT_LOCAL_ENGINES, EnginePolicy, Launch, choose_engine, containers_of
 
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -52,6 +57,10 @@ def resolve_command(argv: list[str]) -> list[str]:
     return list(argv)
 
 
+class EngineNotAllowed(Exception):
+    """A replica's container is not one the cluster's allowed engines run; the message says which are."""
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     """One process of a replica. `serving` marks the processes whose port is the replica's endpoint."""
@@ -69,30 +78,44 @@ class ProcessSpec:
     def id(self) -> str:
         return f"{self.engine}-{self.copy}-{self.role.lower()}-{self.rank}"
 
+    @property
+    def runs_laneway(self) -> bool:
+        """Whether this is one of laneway's own commands (`laneway ...`), run by this Python."""
+        return len(self.argv) >= 3 and self.argv[0] == sys.executable and self.argv[1] == "-m" and self.argv[2].startswith("laneway.")
+
 
 def replica_processes(
     replica: ModelReplica,
     *,
     allocate_port: Callable[[str], int],
     cache_path: str | None = None,
+    policy: EnginePolicy = DEFAULT_LOCAL_ENGINES,
 ) -> list[ProcessSpec]:
     """Every process the replica needs. `allocate_port(process_id)` returns the port for one
-    process (the caller keeps ports stable across restarts)."""
+    process (the caller keeps ports stable across restarts). Raises `EngineNotAllowed` when a
+    container is not one of `policy`'s engines."""
+    launches: dict[tuple[str, int], Launch] = {}
+    for request in containers_of(replica.spec.engines):
+        choice = choose_engine(request, policy)
+        if not isinstance(choice, Launch):
+            raise EngineNotAllowed(choice.message)
+        launches[(request.engine, request.member)] = choice
     specs: list[ProcessSpec] = []
     for engine in replica.spec.engines:
         for copy in range(engine.copies):
-            ranks: list[tuple[Member, str, int, int]] = []
-            for member in engine.members:
+            ranks: list[tuple[Member, Launch, str, int, int]] = []
+            for mi, member in enumerate(engine.members):
                 for _ in range(member.pods):
                     rank = len(ranks)
                     pid = f"{engine.name}-{copy}-{member.role.lower()}-{rank}"
-                    ranks.append((member, member.role, rank, allocate_port(pid)))
-            leader_port = next((port for _, role, _, port in ranks if role in ("Leader", "Standalone")), ranks[0][3])
-            for member, role, rank, port in ranks:
+                    ranks.append((member, launches[(engine.name, mi)], member.role, rank, allocate_port(pid)))
+            leader_port = next((port for _, _, role, _, port in ranks if role in ("Leader", "Standalone")), ranks[0][4])
+            for member, launch, role, rank, port in ranks:
                 specs.append(
                     _spec(
                         replica,
                         member,
+                        launch,
                         engine=engine.name,
                         copy=copy,
                         role=role,
@@ -108,6 +131,7 @@ def replica_processes(
 def _spec(
     replica: ModelReplica,
     member: Member,
+    launch: Launch,
     *,
     engine: str,
     copy: int,
@@ -134,7 +158,7 @@ def _spec(
     # Container env may refer to earlier variables and to laneway's, as in Kubernetes.
     for var in container.env:
         env[var.name] = expand(var.value or "", env)
-    argv = resolve_command([expand(a, env) for a in [*container.command, *container.args]])
+    argv = resolve_command([expand(a, env) for a in launch.argv])
     return ProcessSpec(
         engine=engine,
         copy=copy,

@@ -5,6 +5,15 @@ backoff resets once the process has stayed up for a while. After repeated crashe
 is `CrashLoopBackOff`, with the last lines of its log as the message. Readiness is probed
 over HTTP: `/health`, then `/v1/models`, both must answer 2xx.
 
+That message reaches the replica's status, which the team lane reads, so the log tail in it is
+bounded (`STATUS_TAIL_LINES` lines of at most `STATUS_TAIL_LINE_CHARS` characters, printable
+text only) and is only shown for a confined engine, one that cannot read laneway's data
+directory (see `sandbox.py`); otherwise the message points at `laneway logs`.
+
+The process is started as the driver's `EngineLaunch` says (the sandbox's argv, a scrubbed
+environment, its working directory, an unprivileged user): nothing of laneway's environment
+is inherited.
+
 Children get PR_SET_PDEATHSIG on Linux, so the kernel stops them if laneway itself dies,
 even by SIGKILL: no engine outlives the control plane that supervises it.
 """
@@ -24,15 +33,19 @@ from collections import deque
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from laneway.drivers.base import MemberObservation, MemberPhase
 from laneway.drivers.local.processes import ProcessSpec
+from laneway.drivers.local.sandbox import EngineLaunch
 
 BACKOFF_START = 1.0
 BACKOFF_MAX = 60.0
 STABLE_AFTER = 30.0
 CRASHLOOP_AFTER = 3
 LOG_TAIL_LINES = 20
+STATUS_TAIL_LINES = 10
+STATUS_TAIL_LINE_CHARS = 200
 
 
 def _load_libc() -> ctypes.CDLL | None:
@@ -57,6 +70,14 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the chi
         os._exit(1)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of a process, deepest last (empty when it has none or is gone)."""
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         with open(path, "rb") as f:
@@ -69,9 +90,29 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(deque(data.splitlines(), maxlen=lines))
 
 
+def bounded_tail(text: str, *, lines: int = STATUS_TAIL_LINES, width: int = STATUS_TAIL_LINE_CHARS) -> str:
+    """The last `lines` lines of `text`, each cut to `width` characters, control characters
+    (terminal escapes included) replaced: what a status message may carry of an engine's log."""
+    out = []
+    for line in deque(text.splitlines(), maxlen=lines):
+        clean = "".join(ch if ch.isprintable() else "?" for ch in line)
+        out.append(clean if len(clean) <= width else clean[: width - 3] + "...")
+    return "\n".join(out)
+
+
 class Supervisor:
-    def __init__(self, spec: ProcessSpec, *, log_path: Path, probe_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        spec: ProcessSpec,
+        *,
+        launch: EngineLaunch,
+        log_path: Path,
+        tail_in_status: bool = True,
+        probe_interval: float = 0.5,
+    ) -> None:
         self.spec = spec
+        self.launch = launch
+        self.tail_in_status = tail_in_status
         self.log_path = log_path
         self.probe_interval = probe_interval
         self._proc: asyncio.subprocess.Process | None = None
@@ -123,16 +164,24 @@ class Supervisor:
         return self._proc.pid if self._proc and self._proc.returncode is None else None
 
     async def _terminate(self, timeout: float) -> None:
+        """Stop the engine: SIGTERM, then SIGKILL after `timeout`; return once it is gone.
+
+        A sandboxed engine is signalled itself, not the bwrap that holds it: bwrap passes no
+        signal on, and dying it would SIGKILL the engine without a chance to shut down. bwrap
+        exits when its engine has, so waiting for bwrap waits for the engine too."""
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
+        inside = _descendants(proc.pid) if self.launch.sandboxed else []
+        for pid in inside or [proc.pid]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            for pid in [*_descendants(proc.pid), proc.pid]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             await proc.wait()
 
     async def _run(self) -> None:
@@ -146,16 +195,21 @@ class Supervisor:
                 with open(self.log_path, "ab") as log:
                     log.write(f"--- laneway: starting {' '.join(self.spec.argv)}\n".encode())
                     log.flush()
+                    uid = self.launch.uid
                     self._proc = await asyncio.create_subprocess_exec(
-                        *self.spec.argv,
-                        env={**os.environ, **dict(self.spec.env)},
+                        *self.launch.argv,
+                        env=dict(self.launch.env),
+                        cwd=str(self.launch.cwd),
+                        user=uid,
+                        group=uid,
+                        extra_groups=[] if uid is not None else None,
                         stdin=asyncio.subprocess.DEVNULL,
                         stdout=log,
                         stderr=asyncio.subprocess.STDOUT,
                         preexec_fn=functools.partial(_die_with_parent, os.getpid()),
                     )
             except OSError as e:
-                self._message = f"cannot start {self.spec.argv[0]!r}: {e.strerror or e}"
+                self._message = f"cannot start {self.launch.argv[0]!r}: {e.strerror or e}"
                 code = 127
                 with contextlib.suppress(OSError), open(self.log_path, "ab") as log:
                     log.write(f"--- laneway: {self._message}\n".encode())
@@ -178,10 +232,14 @@ class Supervisor:
             self._restarts += 1
             if self._crashes_in_row >= CRASHLOOP_AFTER:
                 self._phase = "CrashLoopBackOff"
-                last = tail(self.log_path, 10)
                 # "cannot start ..." (a command that is not installed) says more than its code 127.
                 why = self._message if self._message.startswith("cannot start") else f"exited with code {code}"
-                self._message = f"{why}, restarting in {backoff:.0f}s; last log lines:\n{last}"
+                if self.tail_in_status:
+                    last = bounded_tail(tail(self.log_path, STATUS_TAIL_LINES))
+                    self._message = f"{why}, restarting in {backoff:.0f}s; last log lines:\n{last}"
+                else:
+                    replica = dict(self.spec.env).get("LANEWAY_REPLICA", "NAME")
+                    self._message = f"{why}, restarting in {backoff:.0f}s; its log: laneway logs mr/{replica} on the laneway host"
             else:
                 self._phase = "Pending"
             await asyncio.sleep(backoff)
