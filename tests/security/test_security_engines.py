@@ -31,14 +31,14 @@ from laneway.api.conditions import find_condition  # noqa: E402
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica  # noqa: E402
 from laneway.api.kinds.platform import InferenceCluster  # noqa: E402
 from laneway.api.manifest import load_text  # noqa: E402
-from laneway.client import Client  # noqa: E402
+from laneway.client import ApiError, Client  # noqa: E402
 
 from security_harness import TEAM_NAMESPACE  # noqa: E402
 
 NS = TEAM_NAMESPACE
 ANY_COMMAND_REGION = "test-any-command"
 LOCAL = {"laneway.dev/source": "local"}
-ENGINE_BASE_ENV = {"PATH", "HOME", "LANG", "PYTHONPATH"}
+ENGINE_BASE_ENV = {"PATH", "HOME", "LANG", "PYTHONPATH", "PWD"}  # PWD: bwrap sets it to the working directory
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,10 @@ def _team_sees(client: Client) -> str:
 
 def _crashloop_message(client: Client, replica: str) -> str:
     def probe() -> str | None:
-        r = client.get("ModelReplica", replica, namespace=NS)
+        try:
+            r = client.get("ModelReplica", replica, namespace=NS)
+        except ApiError:  # not created yet
+            return None
         assert isinstance(r, ModelReplica)
         ready = find_condition(r.status.conditions, "Ready")
         return ready.message if ready is not None and ready.reason == "CrashLoopBackOff" else None

@@ -51,8 +51,10 @@ class Up:
 
     @classmethod
     def start(
-        cls, data_dir: Path, *, port: int | None = None, gateway_port: int | None = None, local_cluster: bool = True
+        cls, data_dir: Path, *, port: int | None = None, gateway_port: int | None = None, local_cluster: bool = True,
+        env: dict[str, str] | None = None,
     ) -> "Up":
+        """Start it; `env` adds variables to its environment (the security tests plant canaries)."""
         port = port or free_port()
         gateway_port = gateway_port or free_port()
         log_path = data_dir.parent / f"{data_dir.name}-up.log"
@@ -61,7 +63,7 @@ class Up:
             [sys.executable, "-m", "laneway.cli.main", "up", "--data-dir", str(data_dir),
              "--port", str(port), "--gateway-port", str(gateway_port), "--log-level", "warning",
              *([] if local_cluster else ["--no-local-cluster"])],
-            stdout=log, stderr=subprocess.STDOUT, text=True, env=cli_env(data_dir), start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, text=True, env=cli_env(data_dir, **(env or {})), start_new_session=True,
         )
         log.close()
         return cls(data_dir=data_dir, port=port, gateway_port=gateway_port, process=process, log_path=log_path)

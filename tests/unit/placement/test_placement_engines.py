@@ -86,12 +86,12 @@ def test_loader_variables_cannot_turn_an_allowed_engine_into_another_program() -
         assert not loader_variable(name), name
 
 
-def _cluster(local: dict[str, Any] | None = None, *, source: str = "Local", name: str = "local") -> InferenceCluster:
+def _cluster(local: dict[str, Any] | None = None, *, source: str = "Local", name: str = "local", class_name: str = "cpu") -> InferenceCluster:
     block: dict[str, Any] = {"source": source, "local": local or {}} if source == "Local" else {
         "source": source, "existing": {"secretRef": {"name": "kc"}}}
     cluster = InferenceCluster.model_validate({
         "metadata": {"name": name, "labels": {"region": "here"}},
-        "spec": {"cluster": block, "nodePools": [{"name": "p", "className": "cpu", "nodeCount": 2, "accounting": "Device"}]},
+        "spec": {"cluster": block, "nodePools": [{"name": "p", "className": class_name, "nodeCount": 2, "accounting": "Device"}]},
     })
     cluster.status.conditions = [Condition(type="Ready", status="True", reason="Ready")]
     cluster.status.gateway.address = "http://127.0.0.1:1"
@@ -100,6 +100,9 @@ def _cluster(local: dict[str, Any] | None = None, *, source: str = "Local", name
 
 CLASS = InferenceClass.model_validate(
     {"metadata": {"name": "cpu"}, "spec": {"devices": [{"name": "cpu", "claim": "Synthetic", "driver": "cpu.laneway.dev", "count": 4}]}}
+)
+GPU_CLASS = InferenceClass.model_validate(
+    {"metadata": {"name": "gpu"}, "spec": {"devices": [{"name": "gpu", "driver": "gpu.nvidia.com", "deviceClassName": "gpu.nvidia.com", "count": 4}]}}
 )
 
 
@@ -131,7 +134,8 @@ def test_the_filter_keeps_other_clusters_and_separates_clusters_with_other_engin
     any_command = _cluster({"engines": [{"name": "anything", "allowCommand": True}]}, name="open")
     placement = plan(_deployment(["sh", "-c", "true"]), clusters=[_cluster(), any_command], classes=[CLASS])
     assert [r.cluster for r in placement.replicas] == ["open"]
-    kube = plan(_deployment(["sh", "-c", "true"]), clusters=[_cluster(), _cluster(source="Existing", name="kube")], classes=[CLASS])
+    kube_cluster = _cluster(source="Existing", name="kube", class_name="gpu")
+    kube = plan(_deployment(["sh", "-c", "true"]), clusters=[_cluster(), kube_cluster], classes=[CLASS, GPU_CLASS])
     assert [r.cluster for r in kube.replicas] == ["kube"], "Kubernetes clusters isolate pods themselves"
 
 
