@@ -26,6 +26,8 @@ if str(GATEWAY_TESTS) not in sys.path:
 
 from gateway_harness import FAST, Fleet, endpoint, service  # noqa: E402
 
+from laneway.api.kinds.platform import InferenceGateway  # noqa: E402
+
 from dataclasses import replace  # noqa: E402
 
 from laneway.engines.sim import SimConfig, create_sim_app  # noqa: E402
@@ -125,6 +127,29 @@ def test_attack10_a_slow_body_gets_408_and_never_reaches_the_upstream(slow_fleet
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"body_timeout" in answer
     assert up.received == []
+
+
+def test_attack10_the_platform_sets_the_bounds_on_its_inference_gateway() -> None:
+    """The gateway process keeps its 20 s defaults; the InferenceGateway's policy shortens them."""
+    fleet = Fleet(FAST)
+    try:
+        up = fleet.upstream("engine")
+        fleet.put(
+            InferenceGateway.model_validate(
+                {"metadata": {"name": "front-door"}, "spec": {"policy": {"clientHeaderTimeout": "1s", "clientBodyTimeout": "1s"}}}
+            ),
+            endpoint("engine", up.url),
+            service("svc", [ALL]),
+        )
+        assert fleet.gateway._guard.timeout == 1.0
+        sock = _connect(fleet.address)
+        try:
+            closed, sent, _ = _trickle(sock, b"GET /ml/svc/v1/models HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 2000, every=0.05)
+        finally:
+            sock.close()
+        assert closed and up.received == []
+    finally:
+        fleet.close()
 
 
 def test_a_long_streamed_answer_is_not_cut_by_the_client_timeouts(slow_fleet: Fleet) -> None:

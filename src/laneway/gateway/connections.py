@@ -87,6 +87,8 @@ class HeaderGuard:
         if timeout <= 0:
             raise ValueError(f"the header timeout must be positive, got {timeout!r}")
         self.timeout = timeout
+        """Seconds; may be changed while serving (an InferenceGateway's policy), the sweep
+        reads it each time."""
         self.resolution = resolution if resolution is not None else max(0.05, min(1.0, timeout / 4))
         self.open: set[_Guarded] = set()
         self.closed_slow = 0

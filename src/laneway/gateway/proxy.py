@@ -231,7 +231,7 @@ class Proxy:
         length = request.content_length  # parsed from the header on every access: read it once
         if length is not None and length > limit:
             raise GatewayError(413, f"Request body of {length} bytes exceeds the gateway's limit of {limit} bytes.", "body_too_large")
-        timeout = self.config.client_body_timeout
+        timeout = table.client_body_timeout or self.config.client_body_timeout
         token = self.deadlines.arm(timeout)  # a slow body is cut off (see GatewayConfig.client_body_timeout)
         try:
             if length is not None:

@@ -31,6 +31,7 @@ from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.proxy import Proxy
 from laneway.gateway.source import TableSource
 from laneway.gateway.status import StatusWriter
+from laneway.gateway.table import RoutingTable
 from laneway.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,13 @@ async def start_gateway(
     config = config or GatewayConfig()
     proxy = Proxy(config=config, platform=PlatformTokens(store))
     await proxy.start()
-    source = TableSource(store, proxy.swap, debounce=config.rebuild_debounce)
     guard = HeaderGuard(timeout=config.client_header_timeout)
+
+    def apply(table: RoutingTable) -> None:
+        proxy.swap(table)
+        guard.timeout = table.client_header_timeout or config.client_header_timeout
+
+    source = TableSource(store, apply, debounce=config.rebuild_debounce)
     runner: web.BaseRunner | None = None
     try:
         await source.start()

@@ -91,6 +91,11 @@ class RoutingTable:
     """Model name -> other namespaces that publish it too and were refused it."""
     keys: KeyIndex = field(default_factory=KeyIndex)
     max_request_body_bytes: int | None = None
+    client_header_timeout: float | None = None
+    """Seconds, from an InferenceGateway's `policy.clientHeaderTimeout` (the shortest, when
+    several set it); None: the gateway process's own setting."""
+    client_body_timeout: float | None = None
+    """Seconds, from `policy.clientBodyTimeout`, likewise."""
     public_address: str | None = None
     """What service statuses advertise when set: the first InferenceGateway's (by name)
     `spec.address`, else its `status.address` (the listen address of the gateway process that
@@ -188,9 +193,16 @@ def build_table(
         name_losers=ownership.losers,
         keys=keys,
         max_request_body_bytes=min(body_limits) if body_limits else None,
+        client_header_timeout=_shortest(g.spec.policy.client_header_timeout for g in gateway_list),
+        client_body_timeout=_shortest(g.spec.policy.client_body_timeout for g in gateway_list),
         public_address=_advertised(gateway_list),
         revision=revision,
     )
+
+
+def _shortest(durations: Iterable[str | None]) -> float | None:
+    seconds = [parse_duration(d) for d in durations if d]
+    return min(seconds) if seconds else None
 
 
 def _advertised(gateways: list[InferenceGateway]) -> str | None:

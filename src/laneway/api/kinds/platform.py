@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
-from laneway.api.kinds.common import SecretKeyRef, check_user_labels
+from laneway.api.kinds.common import SecretKeyRef, check_user_labels, parse_duration
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label, check_labels
 from laneway.api.selectors import LabelSelector
 
@@ -419,6 +419,18 @@ class GatewayTLS(Model):
 class GatewayPolicy(OpenModel):
     require_api_key: StrictBool = False
     max_request_body_bytes: StrictInt | None = Field(default=None, ge=1)
+    client_header_timeout: str | None = None
+    """How long a caller may take to send a request's line and headers (a duration, e.g. "20s");
+    unset: the gateway's default. See docs/gateway.md, "Slow clients"."""
+    client_body_timeout: str | None = None
+    """How long a caller may take to send a request's body once its headers are in."""
+
+    @field_validator("client_header_timeout", "client_body_timeout")
+    @classmethod
+    def _positive_duration(cls, v: str | None) -> str | None:
+        if v is not None and parse_duration(v) <= 0:
+            raise ValueError(f"{v!r} must be a positive duration such as 20s or 2m")
+        return v
 
 
 class GatewayApiKeyAuth(Model):
