@@ -1,8 +1,10 @@
 """Two fake workload clusters (eu and us) on loopback, and a store that describes them (fixtures in conftest.py).
 
 Each fake cluster has the LeaderWorkerSet, Gateway API and Inference Extension CRDs
-installed (the bundled copies), a Gateway `laneway-system/laneway` with an address, and two
-nodes labelled for the `h100` pool publishing 8 GPUs each in ResourceSlices. The store holds
+installed (the bundled copies) with LeaderWorkerSet's controller running, an Istio
+GatewayClass and a Gateway `laneway-system/laneway` of it with an address, a ReadWriteMany
+StorageClass `nfs-rwx`, the DeviceClass `gpu.nvidia.com`, and two nodes labelled for the
+`h100` pool publishing 8 GPUs each in ResourceSlices. The store holds
 the kubeconfig Secrets, the class and the two InferenceClusters of examples/kubernetes.
 Every server is stopped when its test ends.
 """
@@ -31,9 +33,17 @@ GATEWAY_IP = {"gpu-eu": "10.0.0.10", "gpu-us": "10.1.0.10"}
 
 
 def prepare_cluster(fake: FakeKube, *, crds: bool = True, gateway_ip: str | None = "10.0.0.10", gpus: int = 8) -> None:
+    fake.put({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "nfs-rwx"}, "provisioner": "nfs.csi.k8s.io"})
+    if fake.state.dra:
+        fake.put({"apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass", "metadata": {"name": "gpu.nvidia.com"},
+                  "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]}})
     if crds:
         fake.install_crds(bundled_crds())
         fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "laneway-system"}})
+        fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lws-system"}})
+        fake.put(_deployment("lws-system", "lws-controller-manager", ready=1))
+        fake.put({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "istio"},
+                  "spec": {"controllerName": "istio.io/gateway-controller"}})
         if gateway_ip is not None:
             fake.put(
                 {
@@ -41,7 +51,7 @@ def prepare_cluster(fake: FakeKube, *, crds: bool = True, gateway_ip: str | None
                     "kind": "Gateway",
                     "metadata": {"name": "laneway", "namespace": "laneway-system"},
                     "spec": {
-                        "gatewayClassName": "eg",
+                        "gatewayClassName": "istio",
                         "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}],
                     },
                     "status": {"addresses": [{"type": "IPAddress", "value": gateway_ip}]},
@@ -64,6 +74,16 @@ def prepare_cluster(fake: FakeKube, *, crds: bool = True, gateway_ip: str | None
                     },
                 }
             )
+
+
+def _deployment(namespace: str, name: str, *, ready: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "manager", "image": "lws:v0.7"}]}}},
+        "status": {"replicas": 1, "readyReplicas": ready},
+    }
 
 
 @dataclass

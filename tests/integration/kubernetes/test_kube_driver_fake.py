@@ -164,7 +164,7 @@ def test_teardown_deletes_everything_the_replica_owns(fleet: Fleet, driver: Kube
     ]:
         assert not [n for n in fake.names(api, plural, NS) if n.startswith(pd.name)], plural
     assert fake.names("leaderworkerset.x-k8s.io/v1", "leaderworkersets", NS) == [f"{other.name}-vllm"]
-    assert fake.names("v1", "namespaces") == ["laneway-ml-team", "laneway-system"]
+    assert fake.names("v1", "namespaces") == ["laneway-ml-team", "laneway-system", "lws-system"]
     run(driver.teardown(pd))  # idempotent
 
 

@@ -7,14 +7,25 @@ one saying what to install or label, with the command:
 1. the API answers (and with which Kubernetes version; 1.34 or later is needed);
 2. `resource.k8s.io/v1` (DRA) is served;
 3. LeaderWorkerSet, the Gateway API, and (only when a PrefillDecode replica needs it) the
-   Inference Extension are installed;
-4. the cluster's Gateway exists and has an address;
-5. every declared GPU pool has nodes labelled `laneway.dev/pool=<pool>`, as many as declared;
-6. the DRA devices the pool's InferenceClass declares are published in ResourceSlices on
-   those nodes, by the class's driver, at least `count` per node.
+   Inference Extension with the InferenceObjective API its endpoint picker watches, are
+   installed;
+4. the LeaderWorkerSet controller runs (its Deployment in `lws-system` has a ready replica:
+   without it a LeaderWorkerSet is accepted and never makes pods);
+5. the cluster's Gateway exists, has an address, and has a listener whose `allowedRoutes`
+   admits routes from other namespaces (laneway's live in `laneway-<namespace>`); for
+   PrefillDecode, its GatewayClass's implementation routes to InferencePools;
+6. every declared GPU pool has nodes carrying its node selector (the provider's pool label,
+   `laneway.dev/pool`, or the pool's own `nodeSelector`), as many as declared;
+7. the DeviceClass each DRA device names exists, and the devices the pool's InferenceClass
+   declares are published in ResourceSlices on those nodes, by the class's driver, at least
+   `count` per node, counting only each resource pool's newest generation (a driver that
+   republishes leaves older slices behind for a while; adding them up would double-count);
+8. the storage class ModelCaches use exists (a warning when none is named, or when its
+   provisioner is not one known to provision ReadWriteMany volumes);
+9. the cluster asks for a serving stack laneway composes (`spec.stack`).
 
-`healthy` (the InferenceCluster's Ready) needs 1-3 only: the rest is reported by the check
-command, not held against a cluster that serves what it has. A read the kubeconfig's user is
+`healthy` (the InferenceCluster's Ready) needs 1-3 and 9 only: the rest is reported by the
+check command, not held against a cluster that serves what it has. A read the kubeconfig's user is
 not allowed (403) is its own failed check ("access"), naming the RBAC to grant, rather than
 making the whole API look unreachable.
 """
@@ -28,11 +39,34 @@ from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.drivers.kubernetes import kinds
 from laneway.drivers.kubernetes.connection import KubeConnection
 from laneway.drivers.kubernetes.errors import ClusterUnavailable, KubeApiError
-from laneway.drivers.kubernetes.naming import POOL_LABEL, GatewayRef, gateway_ref
+from laneway.drivers.kubernetes.cache_render import cluster_settings as cache_settings
+from laneway.drivers.kubernetes.errors import RenderError
+from laneway.drivers.kubernetes.naming import GatewayRef, gateway_ref
+from laneway.drivers.kubernetes.settings import ClusterSettings, cluster_settings
+from laneway.drivers.kubernetes.stacks import stack_refusal
 
 MIN_MINOR = 34
 REQUIRED_APIS = ("resource.k8s.io/v1", "leaderworkerset.x-k8s.io/v1", "gateway.networking.k8s.io/v1")
 INFERENCE_API = "inference.networking.k8s.io/v1"
+OBJECTIVE_API = "inference.networking.x-k8s.io/v1alpha2"  # InferenceObjective, which the endpoint picker watches
+LWS_NAMESPACE = "lws-system"
+LWS_CONTROLLER = "lws-controller-manager"
+
+# GatewayClass controllers that route HTTPRoutes to InferencePool backends.
+INFERENCE_POOL_CONTROLLERS = {
+    "istio.io/gateway-controller": "Istio (with ENABLE_GATEWAY_API_INFERENCE_EXTENSION=true)",
+    "kgateway.dev/kgateway": "kgateway (with its inference extension enabled)",
+    "networking.gke.io/gateway": "GKE Gateway",
+    "gateway.nginx.org/nginx-gateway-controller": "NGINX Gateway Fabric (with gwAPIInferenceExtension enabled)",
+}
+NO_INFERENCE_POOL_CONTROLLERS = {
+    "gateway.envoyproxy.io/gatewayclass-controller": "Envoy Gateway",
+}
+# CSI provisioners whose volumes can be ReadWriteMany.
+RWX_PROVISIONERS = (
+    "filestore.csi.storage.gke.io", "efs.csi.aws.com", "file.csi.azure.com", "nfs.csi.k8s.io", "cephfs.csi.ceph.com",
+    "nfs-subdir-external-provisioner", "cluster.local/nfs", "rook-ceph.cephfs.csi.ceph.com", "openshift-storage.cephfs.csi.ceph.com",
+)
 
 CheckStatus = Literal["ok", "warn", "fail"]
 
@@ -55,8 +89,12 @@ class ClusterFacts:
     version: Mapping[str, Any] = field(default_factory=dict)
     served: frozenset[str] = frozenset()
     gateway: Mapping[str, Any] | None = None
+    gateway_class: Mapping[str, Any] | None = None
     nodes: tuple[Mapping[str, Any], ...] = ()
     slices: tuple[Mapping[str, Any], ...] = ()
+    device_classes: frozenset[str] = frozenset()
+    lws_controller: Mapping[str, Any] | None = None
+    storage_class: Mapping[str, Any] | None = None
 
 
 def gather(conn: KubeConnection, cluster: InferenceCluster, *, deep: bool = True) -> ClusterFacts:
@@ -69,19 +107,27 @@ def gather(conn: KubeConnection, cluster: InferenceCluster, *, deep: bool = True
     if not deep:
         return ClusterFacts(version=version, served=served)
     ref = gateway_ref(cluster)
-    gateway: Mapping[str, Any] | None = None
-    nodes: tuple[Mapping[str, Any], ...] = ()
-    slices: tuple[Mapping[str, Any], ...] = ()
+    read: dict[str, Any] = {}
     try:
         if "gateway.networking.k8s.io/v1" in served:
-            gateway = conn.find(kinds.GATEWAY, ref.name, namespace=ref.namespace)
-        nodes = tuple(conn.list(kinds.NODE, selector=POOL_LABEL))
-        slices = tuple(conn.list(kinds.RESOURCE_SLICE)) if "resource.k8s.io/v1" in served else ()
+            read["gateway"] = conn.find(kinds.GATEWAY, ref.name, namespace=ref.namespace)
+            class_name = ((read["gateway"] or {}).get("spec") or {}).get("gatewayClassName")
+            if class_name:
+                read["gateway_class"] = conn.find(kinds.GATEWAY_CLASS, str(class_name))
+        read["nodes"] = tuple(conn.list(kinds.NODE))
+        if "resource.k8s.io/v1" in served:
+            read["slices"] = tuple(conn.list(kinds.RESOURCE_SLICE))
+            read["device_classes"] = frozenset(str(d["metadata"]["name"]) for d in conn.list(kinds.DEVICE_CLASS))
+        if "leaderworkerset.x-k8s.io/v1" in served:
+            read["lws_controller"] = conn.find(kinds.DEPLOYMENT, LWS_CONTROLLER, namespace=LWS_NAMESPACE)
+        storage = cache_settings(cluster).storage_class
+        if storage:
+            read["storage_class"] = conn.find(kinds.STORAGE_CLASS, storage)
     except ClusterUnavailable as error:
         return ClusterFacts(error=str(error))
     except KubeApiError as error:
-        return ClusterFacts(version=version, served=served, gateway=gateway, nodes=nodes, read_error=str(error))
-    return ClusterFacts(version=version, served=served, gateway=gateway, nodes=nodes, slices=slices)
+        return ClusterFacts(version=version, served=served, gateway=read.get("gateway"), read_error=str(error))
+    return ClusterFacts(version=version, served=served, **read)
 
 
 def gateway_address(gateway: Mapping[str, Any] | None, cluster: InferenceCluster) -> str | None:
@@ -121,7 +167,7 @@ def api_checks(facts: ClusterFacts, *, needs_inference: bool = False) -> list[Ch
                          f"eksctl upgrade cluster --name CLUSTER --version 1.{MIN_MINOR}"))
     else:
         out.append(Check("version", "ok", f"Kubernetes 1.{minor if minor is not None else '?'} is 1.{MIN_MINOR} or later"))
-    wanted = [*REQUIRED_APIS, *([INFERENCE_API] if needs_inference else [])]
+    wanted = [*REQUIRED_APIS, *([INFERENCE_API, OBJECTIVE_API] if needs_inference else [])]
     for api in wanted:
         if api in facts.served:
             out.append(Check(api, "ok", f"{api} is served"))
@@ -149,23 +195,103 @@ def _gateway_check(facts: ClusterFacts, cluster: InferenceCluster, ref: GatewayR
     return Check("gateway", "ok", f"Gateway {ref.namespace}/{ref.name} answers at {address}")
 
 
-def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mapping[str, InferenceClass]) -> list[Check]:
+def _listener_check(facts: ClusterFacts, ref: GatewayRef) -> Check | None:
+    """laneway's routes live in `laneway-<namespace>`: some listener must admit other namespaces."""
+    if facts.gateway is None:
+        return None
+    sources = [
+        str((((l.get("allowedRoutes") or {}).get("namespaces") or {}).get("from")) or "Same")
+        for l in ((facts.gateway.get("spec") or {}).get("listeners") or [])
+    ]
+    if "All" in sources:
+        return Check("gateway routes", "ok", f"Gateway {ref.namespace}/{ref.name} admits routes from all namespaces")
+    if "Selector" in sources:
+        return Check("gateway routes", "warn", f"Gateway {ref.namespace}/{ref.name} admits routes from namespaces its selector matches",
+                     f"check its selector matches the laneway-* namespaces: kubectl -n {ref.namespace} get gateway {ref.name} -o yaml")
+    return Check("gateway routes", "fail",
+                 f"no listener of Gateway {ref.namespace}/{ref.name} admits routes from other namespaces (allowedRoutes: {', '.join(sources) or 'none'}); "
+                 "laneway's routes in laneway-<namespace> would never be attached",
+                 f"kubectl -n {ref.namespace} patch gateway {ref.name} --type json -p "
+                 "'[{\"op\": \"add\", \"path\": \"/spec/listeners/0/allowedRoutes\", \"value\": {\"namespaces\": {\"from\": \"All\"}}}]'")
+
+
+def _inference_gateway_check(facts: ClusterFacts, ref: GatewayRef) -> Check | None:
+    """PrefillDecode routes to an InferencePool: the Gateway's implementation must support it."""
+    if facts.gateway is None:
+        return None
+    class_name = (facts.gateway.get("spec") or {}).get("gatewayClassName")
+    controller = str(((facts.gateway_class or {}).get("spec") or {}).get("controllerName") or "")
+    fix = ("use a Gateway whose implementation routes to InferencePools (Istio, kgateway, GKE Gateway, NGINX Gateway Fabric; "
+           "docs/kubernetes.md) and point spec.cluster.existing.gatewayRef at it: kubectl get gatewayclass -o wide")
+    if controller in INFERENCE_POOL_CONTROLLERS:
+        return Check("gateway inference", "ok", f"GatewayClass {class_name} is {INFERENCE_POOL_CONTROLLERS[controller]}, which routes to InferencePools")
+    if controller in NO_INFERENCE_POOL_CONTROLLERS:
+        return Check("gateway inference", "fail",
+                     f"GatewayClass {class_name} is {NO_INFERENCE_POOL_CONTROLLERS[controller]}, which does not route to InferencePool "
+                     "backends: PrefillDecode replicas would never be reachable", fix)
+    return Check("gateway inference", "warn",
+                 f"GatewayClass {class_name or '?'} ({controller or 'not readable'}) is not an implementation laneway knows to route "
+                 "to InferencePools", fix)
+
+
+def _lws_controller_check(facts: ClusterFacts) -> Check | None:
+    if "leaderworkerset.x-k8s.io/v1" not in facts.served:
+        return None
+    fix = ("install (or repair) LeaderWorkerSet's controller: kubectl apply --server-side -f "
+           f"https://github.com/kubernetes-sigs/lws/releases/latest/download/manifests.yaml; then kubectl -n {LWS_NAMESPACE} get pods")
+    if facts.lws_controller is None:
+        return Check("lws controller", "fail",
+                     f"the LeaderWorkerSet CRD is installed but Deployment {LWS_NAMESPACE}/{LWS_CONTROLLER} is not there: "
+                     "LeaderWorkerSets would be accepted and never make pods", fix)
+    ready = int(((facts.lws_controller.get("status") or {}).get("readyReplicas")) or 0)
+    if ready < 1:
+        return Check("lws controller", "fail", f"Deployment {LWS_NAMESPACE}/{LWS_CONTROLLER} has no ready replica", fix)
+    return Check("lws controller", "ok", f"the LeaderWorkerSet controller runs ({ready} ready)")
+
+
+def _labels(node: Mapping[str, Any]) -> Mapping[str, str]:
+    return (node.get("metadata") or {}).get("labels") or {}
+
+
+def published_devices(slices: Sequence[Mapping[str, Any]], node: str, driver: str) -> int:
+    """Devices `driver` publishes on `node`, counting each resource pool's newest generation only."""
+    newest: dict[str, int] = {}
+    for s in slices:
+        spec = s.get("spec") or {}
+        if spec.get("nodeName") == node and spec.get("driver") == driver:
+            pool = str((spec.get("pool") or {}).get("name") or "")
+            newest[pool] = max(newest.get(pool, 0), int((spec.get("pool") or {}).get("generation") or 0))
+    return sum(
+        len((s.get("spec") or {}).get("devices") or [])
+        for s in slices
+        if (s.get("spec") or {}).get("nodeName") == node and (s.get("spec") or {}).get("driver") == driver
+        and int(((s.get("spec") or {}).get("pool") or {}).get("generation") or 0)
+        == newest.get(str(((s.get("spec") or {}).get("pool") or {}).get("name") or ""), 0)
+    )
+
+
+def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mapping[str, InferenceClass], settings: ClusterSettings) -> list[Check]:
     out = []
     for pool in cluster.spec.node_pools:
         if pool.role == "System":
             continue
-        nodes = [n for n in facts.nodes if ((n.get("metadata") or {}).get("labels") or {}).get(POOL_LABEL) == pool.name]
+        selector = settings.pool_selector(pool.name)
+        shown = ",".join(f"{k}={v}" for k, v in selector.items())
+        nodes = [n for n in facts.nodes if all(_labels(n).get(k) == v for k, v in selector.items())]
         names = sorted(str(n["metadata"]["name"]) for n in nodes)
+        label_fix = (
+            f"kubectl label node NODE {shown} (for each of the pool's {pool.published_nodes} node(s); see the labels with "
+            f"kubectl get nodes -L {','.join(selector)}), or name the labels the pool's nodes have in nodePools[].nodeSelector "
+            "or spec.cluster.existing.nodePoolLabel"
+        )
         if not nodes:
-            out.append(Check(f"pool {pool.name}", "fail", f"no node is labelled {POOL_LABEL}={pool.name}",
-                             f"kubectl label node NODE {POOL_LABEL}={pool.name} (for each of the pool's {pool.published_nodes} "
-                             f"node(s); see the labels with kubectl get nodes -L {POOL_LABEL})"))
+            out.append(Check(f"pool {pool.name}", "fail", f"no node is labelled {shown}", label_fix))
             continue
         declared = pool.published_nodes
         status: CheckStatus = "ok" if len(nodes) >= declared else "warn"
-        out.append(Check(f"pool {pool.name}", status, f"{len(nodes)} node(s) labelled {POOL_LABEL}={pool.name} (declared {declared})",
+        out.append(Check(f"pool {pool.name}", status, f"{len(nodes)} node(s) labelled {shown} (declared {declared})",
                          "" if status == "ok" else
-                         f"kubectl label node NODE {POOL_LABEL}={pool.name} on {declared - len(nodes)} more node(s), "
+                         f"kubectl label node NODE {shown} on {declared - len(nodes)} more node(s), "
                          f"or lower the pool's nodeCount to {len(nodes)} and laneway apply -f the InferenceCluster"))
         cls = classes.get(pool.class_name)
         if cls is None:
@@ -175,15 +301,13 @@ def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mappin
         for device in cls.spec.devices:
             if device.claim != "DRA":
                 continue
-            short = []
-            for name in names:
-                published = sum(
-                    len((s.get("spec") or {}).get("devices") or [])
-                    for s in facts.slices
-                    if (s.get("spec") or {}).get("nodeName") == name and (s.get("spec") or {}).get("driver") == device.driver
-                )
-                if published < device.count:
-                    short.append(f"{name} ({published})")
+            if device.device_class_name and facts.device_classes and device.device_class_name not in facts.device_classes:
+                out.append(Check(
+                    f"pool {pool.name} device class", "fail",
+                    f"class {cls.name} claims {device.name} devices with DeviceClass {device.device_class_name}, which does not exist",
+                    f"{dra_driver_hint(device.driver)} (it creates its DeviceClasses); see them with kubectl get deviceclasses",
+                ))
+            short = [f"{name} ({n})" for name in names if (n := published_devices(facts.slices, name, device.driver)) < device.count]
             if short:
                 out.append(Check(
                     f"pool {pool.name} devices", "fail",
@@ -193,15 +317,36 @@ def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mappin
                 ))
             else:
                 out.append(Check(f"pool {pool.name} devices", "ok",
-                                 f"{device.count} {device.name} device(s) from {device.driver} published on every labelled node"))
+                                 f"{device.count} {device.name} device(s) from {device.driver} published on every pool node"))
     return out
+
+
+def _storage_check(facts: ClusterFacts, cluster: InferenceCluster) -> Check:
+    name = cache_settings(cluster).storage_class
+    fix_name = ("set spec.cluster.existing.cache.storageClassName to a class that provisions ReadWriteMany volumes "
+                "(Filestore on GKE, EFS on EKS, Azure Files on AKS, NFS or CephFS elsewhere): kubectl get storageclass")
+    if name is None:
+        return Check("cache storage", "warn", "no storage class is named for ModelCaches: caches cannot be staged on this cluster", fix_name)
+    if facts.storage_class is None:
+        return Check("cache storage", "fail", f"StorageClass {name} does not exist", fix_name)
+    provisioner = str(facts.storage_class.get("provisioner") or "")
+    if not any(provisioner == p or provisioner.endswith(p) for p in RWX_PROVISIONERS):
+        return Check("cache storage", "warn",
+                     f"StorageClass {name} uses provisioner {provisioner}, not one laneway knows to provision ReadWriteMany volumes",
+                     f"check it does, or {fix_name}")
+    return Check("cache storage", "ok", f"StorageClass {name} ({provisioner}) provisions ReadWriteMany volumes")
 
 
 # How to install the DRA drivers laneway users meet most, for the devices check's fix line.
 DRA_DRIVER_INSTALL = {
     "gpu.nvidia.com": (
-        "install NVIDIA's DRA driver: helm repo add nvidia https://helm.ngc.nvidia.com/nvidia && "
-        "helm install nvidia-dra-driver-gpu nvidia/nvidia-dra-driver-gpu --namespace nvidia-dra-driver-gpu --create-namespace"
+        "install NVIDIA's DRA driver with GPU allocation on (chart v25.8.0 and later refuse it while NVIDIA's device plugin "
+        "also hands out GPUs: disable that first, e.g. --set devicePlugin.enabled=false on the GPU Operator): "
+        "helm repo add nvidia https://helm.ngc.nvidia.com/nvidia && helm install nvidia-dra-driver-gpu "
+        "nvidia/nvidia-dra-driver-gpu --namespace nvidia-dra-driver-gpu --create-namespace "
+        "--set resources.gpus.enabled=true --set gpuResourcesEnabledOverride=true "
+        "(on GKE, create the GPU node pool with --accelerator type=TYPE,count=N,gpu-driver-version=disabled and install "
+        "the NVIDIA driver yourself, so GKE's device plugin does not claim the GPUs)"
     ),
 }
 
@@ -230,8 +375,22 @@ def evaluate(
         return out
     if facts.read_error:
         return [*out, _access_check(facts)]
-    out.append(_gateway_check(facts, cluster, gateway_ref(cluster)))
-    out += _pool_checks(facts, cluster, classes)
+    try:
+        settings = cluster_settings(cluster)
+    except RenderError as error:
+        return [*out, Check("settings", "fail", str(error), "fix the field it names and laneway apply -f the InferenceCluster")]
+    refusal = stack_refusal(cluster, settings)
+    if refusal is not None:
+        out.append(Check("stack", "fail", refusal, "laneway apply -f the InferenceCluster with spec.stack: Standard"))
+    lws = _lws_controller_check(facts)
+    if lws is not None:
+        out.append(lws)
+    out.append(_gateway_check(facts, cluster, settings.gateway))
+    for extra in (_listener_check(facts, settings.gateway), _inference_gateway_check(facts, settings.gateway) if needs_inference else None):
+        if extra is not None:
+            out.append(extra)
+    out += _pool_checks(facts, cluster, classes, settings)
+    out.append(_storage_check(facts, cluster))
     return out
 
 

@@ -107,6 +107,10 @@ INSTALL_HINTS = {
         "install the Gateway API Inference Extension: kubectl apply -f "
         "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.0.1/manifests.yaml"
     ),
+    "inference.networking.x-k8s.io/v1alpha2": (
+        "install the Gateway API Inference Extension's CRDs, InferenceObjective included (the endpoint picker watches it): "
+        "kubectl apply -f https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.0.1/manifests.yaml"
+    ),
 }
 
 

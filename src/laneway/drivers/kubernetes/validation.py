@@ -34,6 +34,8 @@ SCHEMA_FILES = {
     ("gateway.networking.k8s.io", "HTTPRoute"): "httproutes.gateway.networking.k8s.io.json",
     ("gateway.networking.k8s.io", "Gateway"): "gateways.gateway.networking.k8s.io.json",
     ("inference.networking.k8s.io", "InferencePool"): "inferencepools.inference.networking.k8s.io.json",
+    ("gateway.networking.k8s.io", "GatewayClass"): "gatewayclasses.gateway.networking.k8s.io.json",
+    ("inference.networking.x-k8s.io", "InferenceObjective"): "inferenceobjectives.inference.networking.x-k8s.io.json",
 }
 
 
