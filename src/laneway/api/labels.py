@@ -1,18 +1,68 @@
-"""The labels laneway stamps on what it composes, spelled once.
+"""The label and annotation keys laneway stamps and reads, spelled once.
 
-They tie every composed object to what it came from: a ModelReplica to its deployment and
-index, a ModelEndpoint to its replica and cluster, a Kubernetes object to all of them. A
-ModelService selects a deployment's endpoints by `laneway.dev/deployment`.
+Labels tie every composed object to what it came from: a ModelReplica to its deployment and
+index, a ModelEndpoint to its replica and cluster, a ticket's objects to the ticket. A
+ModelService selects a deployment's endpoints by `laneway.dev/deployment`. Annotations carry
+what the controllers and the gateway must agree on (a retired service's 410 message, a
+deployment's revision history). All use laneway's reserved prefix: users do not write them by
+hand, and `laneway apply` keeps them when a manifest leaves them out.
+
+Keys that only the Kubernetes driver writes on the objects it renders into a cluster (pool,
+engine, role, ...) live with it in `drivers/kubernetes/naming.py`.
 """
 
 from __future__ import annotations
 
 from laneway.api.meta import LABEL_PREFIX
 
+# --- placement and serving identity -----------------------------------------------------------
+
 DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
+"""On a ModelReplica, its ModelEndpoints and what a driver runs: the deployment's name."""
 REPLICA_LABEL = LABEL_PREFIX + "replica"
+"""On a ModelEndpoint (and a driver's objects): the ModelReplica it serves."""
 REPLICA_INDEX_LABEL = LABEL_PREFIX + "replica-index"
+"""On a ModelReplica: its index within the deployment (scale-down drops the highest)."""
 CLUSTER_LABEL = LABEL_PREFIX + "cluster"
+"""On a ModelEndpoint: the InferenceCluster its replica runs on."""
 
 REPLACES_ANNOTATION = LABEL_PREFIX + "replaces"
 """On a ModelReplica placed to stand in for one on a lost cluster: the name of that replica."""
+
+NAMESPACE_KEY_LABEL = LABEL_PREFIX + "gateway-api-key"
+"""On a Secret: it holds a gateway API key for its own namespace's services."""
+
+# --- tickets, rollout and retirement ----------------------------------------------------------
+
+TICKET_LABEL = LABEL_PREFIX + "ticket"
+"""On every object a ticket composes: the ticket's name (the owner reference carries its uid)."""
+
+ROLE_LABEL = LABEL_PREFIX + "ticket-role"
+"""On a composed external ModelEndpoint: `overflow`, so the service entry selects exactly it."""
+
+OWNER_TEAM_ANNOTATION = LABEL_PREFIX + "owner-team"
+OWNER_CONTACT_ANNOTATION = LABEL_PREFIX + "owner-contact"
+JOB_ANNOTATION = LABEL_PREFIX + "job"
+MODEL_ANNOTATION = LABEL_PREFIX + "model"
+
+CANARY_LABEL = LABEL_PREFIX + "canary-for"
+"""On a ModelDeployment that is a canary of a ticket's deployment: the ticket's name."""
+CANARY_WEIGHT_ANNOTATION = LABEL_PREFIX + "canary-weight"
+"""On the canary deployment: the percent of the service's Primary traffic it takes (1-99)."""
+
+AUTO_APPROVE_ANNOTATION = LABEL_PREFIX + "auto-approve-tickets"
+"""On an InferenceGateway (written by the platform lane): namespaces whose tickets need no
+`laneway ticket approve`, comma-separated, or `*` for every namespace."""
+
+REVISION_ANNOTATION = LABEL_PREFIX + "revision"
+"""On a ModelDeployment: the number of the revision its template is now."""
+REVISION_HISTORY_ANNOTATION = LABEL_PREFIX + "revision-history"
+"""On a ModelDeployment: JSON list of the kept revisions (see `laneway.ticket.revisions`)."""
+
+RETIRED_ANNOTATION = LABEL_PREFIX + "retired"
+"""On a ModelService whose deployments are retired (written by the ticket and rollout
+controllers): the message the gateway's 410 Gone answers with."""
+RETIREMENT_WARNING_ANNOTATION = LABEL_PREFIX + "retirement-warning"
+"""On a ModelDeployment: how long before `retireAfter` the warning shows (a duration, e.g. 14d)."""
+RETIREMENT_GRACE_ANNOTATION = LABEL_PREFIX + "retirement-grace"
+"""On a ModelDeployment: how long after `retireAfter` its resources are deleted (e.g. 7d)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from laneway.api.kinds.deployment import AutoscalingStatus
 from laneway.autoscale.policy import PolicyState
 
 HISTORY_FIELD = "history"
@@ -38,10 +39,12 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def state_from_status(autoscaling: Mapping[str, Any] | None, now: float) -> PolicyState:
-    """The policy state a previous controller left in `status.autoscaling`; a fresh state when
-    there is none. Malformed entries (a hand-edited status) and times in the future (a clock
-    that stepped back) are ignored rather than trusted."""
+def state_from_status(autoscaling: AutoscalingStatus | Mapping[str, Any] | None, now: float) -> PolicyState:
+    """The policy state a previous controller left in `status.autoscaling` (declared, or its wire
+    form); a fresh state when there is none. Malformed entries (a hand-edited status) and times
+    in the future (a clock that stepped back) are ignored rather than trusted."""
+    if isinstance(autoscaling, AutoscalingStatus):
+        autoscaling = autoscaling.wire()
     if not isinstance(autoscaling, Mapping):
         return PolicyState()
     recs: list[tuple[float, int]] = []

@@ -13,10 +13,9 @@ from typing import Iterable, Mapping, Sequence
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.api.meta import LABEL_PREFIX, ObjectKey
+from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL
+from laneway.api.meta import ObjectKey
 
-DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
-CLUSTER_LABEL = LABEL_PREFIX + "cluster"
 
 
 def endpoint_label_sets(deployment: ModelDeployment, clusters: Iterable[InferenceCluster], endpoints: Iterable[ModelEndpoint]) -> list[Mapping[str, str]]:

@@ -13,7 +13,7 @@ from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace
 from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
 from laneway.cli.output import render_table
 from laneway.client import Client
-from laneway.ticket.labels import REVISION_ANNOTATION
+from laneway.api.labels import REVISION_ANNOTATION
 from laneway.ticket.revisions import BadHistory, find_revision, read_history, restored
 
 _DEPLOYMENT_NAMES = ("md", "modeldeployment", "modeldeployments", "ModelDeployment")

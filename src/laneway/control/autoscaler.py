@@ -39,7 +39,8 @@ from laneway.autoscale.demand import (
 )
 from laneway.autoscale.memory import state_fields, state_from_status
 from laneway.autoscale.policy import AutoscalingConfig, AutoscalingContext, Decision, Demand, PolicyState, decide
-from laneway.autoscale.services import DEPLOYMENT_LABEL, services_for
+from laneway.api.labels import DEPLOYMENT_LABEL
+from laneway.autoscale.services import services_for
 from laneway.cache.gate import placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import is_deleting
@@ -50,7 +51,6 @@ from laneway.store.base import Conflict, NotFound
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0
-SCALE_FROM_ZERO_FIELD = "scaleFromZero"
 
 
 def scales_from_zero(deployment: ModelDeployment) -> bool:
@@ -115,7 +115,7 @@ class AutoscalerController:
         self._decided_at[key] = now
         state = self.states.get(key)
         if state is None:  # first look since this process started: continue what the status remembers
-            state = state_from_status((deployment.status.model_extra or {}).get("autoscaling"), now)
+            state = state_from_status(deployment.status.autoscaling, now)
         ctx = AutoscalingContext(
             config=AutoscalingConfig.from_spec(deployment.spec.autoscaling),
             current_replicas=deployment.spec.replicas,
@@ -190,17 +190,12 @@ class AutoscalerController:
         if not services:
             return
         namespace = services[0].namespace
-        zeroable = [d for d in self.store.list(ModelDeployment, namespace=namespace).items if isinstance(d, ModelDeployment) and scales_from_zero(d)]
+        zeroable = [d for d in self.store.list(ModelDeployment, namespace=namespace).items if scales_from_zero(d)]
         for service in services:
             wanted = any(service.key in services_for(d, [service], clusters, endpoints) for d in zeroable)
-            if bool((service.status.model_extra or {}).get(SCALE_FROM_ZERO_FIELD)) == wanted:
+            if bool(service.status.scale_from_zero) == wanted:
                 continue
-            data = service.status.model_dump(mode="json", by_alias=True, exclude_none=True)
-            if wanted:
-                data[SCALE_FROM_ZERO_FIELD] = True
-            else:
-                data.pop(SCALE_FROM_ZERO_FIELD, None)
-            status = type(service.status).model_validate(data)
+            status = service.status.model_copy(update={"scale_from_zero": True if wanted else None})
             try:
                 self.store.update_status(service.model_copy(update={"status": status}))
             except (Conflict, NotFound):

@@ -129,7 +129,7 @@ class DeploymentController:
         c = cache_gate.explain(placement.condition)
         fields: dict[str, object] = {"replicas": {"total": len(placement.replicas), "ready": ready}}
         if moved:
-            fields["lastPlacementChange"] = placement_change(moved, now=self.ctx.clock())
+            fields["last_placement_change"] = placement_change(moved, now=self.ctx.clock())
         write_status(
             self.store,
             deployment,

@@ -32,7 +32,7 @@ from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.store.base import Store
-from laneway.ticket.labels import (
+from laneway.api.labels import (
     DEPLOYMENT_LABEL,
     OWNER_CONTACT_ANNOTATION,
     OWNER_TEAM_ANNOTATION,

@@ -35,6 +35,7 @@ from typing import Any, Mapping, TypeVar
 
 from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.kinds.deployment import ReplicaTemplate
+from laneway.api.kinds.ticket import CanaryStatus, RollbackPin
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import live_object
@@ -45,7 +46,7 @@ from laneway.ticket.canary import CanaryWatch, budget_of, figures_from_status, j
 from laneway.ticket.checks import RowCheck, TicketReport, check_ticket
 from laneway.ticket.compose import CANARY_ENTRY, Canary, Composition, CompositionError, compose, service_name
 from laneway.ticket.fleet import FleetSnapshot
-from laneway.ticket.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
+from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
 from laneway.ticket.retirement import (
     BadRetirementDate,
     RetirementRule,
@@ -164,19 +165,19 @@ class TicketController:
         elif not approved:
             conditions.append(ConditionUpdate("Composed", "False", "AwaitingApproval", approval_message))
         else:
-            canary, watch_doc, canary_conditions, canary_requeue = self._canary(ticket, now)
+            canary, watch, canary_conditions, canary_requeue = self._canary(ticket, now)
             conditions += canary_conditions
             if canary_requeue is not None:
                 requeue.append(canary_requeue)
-            extra["canary"] = watch_doc
+            extra["canary"] = watch
             try:
                 composition = compose(ticket, classes=fleet.classes, retired=state.phase == "Retired", canary=canary)
             except CompositionError as e:  # the checks passed, so this is a row they do not cover
                 conditions.append(ConditionUpdate("Composed", "False", "CannotCompose", str(e)))
             else:
-                composition, pin_doc, pin_condition = self._pin_revision(ticket, composition)
+                composition, pin, pin_condition = self._pin_revision(ticket, composition)
                 conditions.append(pin_condition)
-                extra["rollback"] = pin_doc
+                extra["rollback"] = pin
                 if state.phase == "Retired":
                     composition = self._mark_retired(ticket, composition)
                 taken = self._apply(ticket, composition)
@@ -278,7 +279,7 @@ class TicketController:
 
     # rollback target --------------------------------------------------------------------------
 
-    def _pin_revision(self, ticket: InferenceTicket, composition: Composition) -> tuple[Composition, dict[str, Any] | None, ConditionUpdate]:
+    def _pin_revision(self, ticket: InferenceTicket, composition: Composition) -> tuple[Composition, RollbackPin | None, ConditionUpdate]:
         """Apply `lifecycle.rollback.toRevision`: the composed deployment gets that revision's
         template. The template is pinned in the ticket's status on first use, because restoring
         a revision gives it the next number and the old number leaves the history."""
@@ -287,9 +288,9 @@ class TicketController:
         if wanted is None:
             return composition, None, ConditionUpdate("RolledBack", "False", "NoRollbackTarget", "runs the template the rows compose")
         deployment = composition.deployment
-        pinned = (ticket.status.model_extra or {}).get("rollback")
-        template_doc = pinned.get("template") if isinstance(pinned, dict) and pinned.get("toRevision") == wanted else None
-        if not isinstance(template_doc, dict):
+        pinned = ticket.status.rollback
+        template_doc = pinned.template if pinned is not None and pinned.to_revision == wanted else None
+        if template_doc is None:
             template_doc, problem = self._revision_template(ticket, deployment, wanted)
             if template_doc is None:
                 return composition, None, ConditionUpdate(
@@ -307,7 +308,7 @@ class TicketController:
         )
         return (
             Composition(restored, composition.service, composition.endpoints, composition.cache, composition.extra),
-            {"toRevision": wanted, "template": template_doc},
+            RollbackPin(to_revision=wanted, template=template_doc),
             condition,
         )
 
@@ -330,7 +331,7 @@ class TicketController:
 
     # canary -----------------------------------------------------------------------------------
 
-    def _canary(self, ticket: InferenceTicket, now: float) -> tuple[Canary | None, dict[str, Any] | None, list[ConditionUpdate], float | None]:
+    def _canary(self, ticket: InferenceTicket, now: float) -> tuple[Canary | None, CanaryStatus | None, list[ConditionUpdate], float | None]:
         candidates = [
             d for d in self.store.list(ModelDeployment, namespace=ticket.namespace).items
             if d.metadata.labels.get(CANARY_LABEL) == ticket.name and not d.metadata.deletion_timestamp
@@ -344,23 +345,18 @@ class TicketController:
             return Canary(canary_md.name, weight), None, [
                 ConditionUpdate("CanaryRolledBack", "False", "RollbackOff", f"canary {canary_md.name} takes {weight}%; automatic rollback is off")
             ], None
-        traffic: list[Any] = []
-        try:
-            service = self.store.get(ModelService, ObjectKey(ticket.namespace, service_name(ticket)))
-            if isinstance(service, ModelService):
-                traffic = list((service.status.model_extra or {}).get("traffic", []))
-        except NotFound:
-            pass
+        service = self.store.find(ModelService, ObjectKey(ticket.namespace, service_name(ticket)))
+        traffic = (service.status.traffic or []) if service is not None else []
         figures = figures_from_status(traffic, entry=CANARY_ENTRY)
-        previous = CanaryWatch.from_wire((ticket.status.model_extra or {}).get("canary"))
+        previous = CanaryWatch.from_status(ticket.status.canary)
         decision = judge_canary(budget, figures, previous, deployment=canary_md.name, generation=canary_md.metadata.generation or 0, now=now)
         if decision.action == "rollback":
             if previous is None or not previous.rolled_back:
                 log.warning("ticket %s: %s; its weight drops to zero", ticket.key, decision.message)
             cond = ConditionUpdate("CanaryRolledBack", "True", "BudgetBreached", decision.message + f"; weight set to 0 (was {weight}%)")
-            return Canary(canary_md.name, 0), decision.watch.wire(), [cond], None
+            return Canary(canary_md.name, 0), decision.watch.status(), [cond], None
         cond = ConditionUpdate("CanaryRolledBack", "False", "WithinBudget", f"{decision.message}; takes {weight}%")
-        return Canary(canary_md.name, weight), decision.watch.wire(), [cond], CANARY_CHECK_INTERVAL
+        return Canary(canary_md.name, weight), decision.watch.status(), [cond], CANARY_CHECK_INTERVAL
 
     # applying ---------------------------------------------------------------------------------
 

@@ -27,10 +27,10 @@ from typing import Iterable, Mapping
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelService
-from laneway.api.meta import LABEL_PREFIX, ObjectKey
+from laneway.api.labels import NAMESPACE_KEY_LABEL
+from laneway.api.meta import ObjectKey
 from laneway.gateway.errors import GatewayError
 
-NAMESPACE_KEY_LABEL = LABEL_PREFIX + "gateway-api-key"
 ANONYMOUS = "anonymous"
 
 

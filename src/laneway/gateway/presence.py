@@ -24,13 +24,13 @@ from laneway.api.conditions import set_condition
 from laneway.api.kinds.platform import InferenceGateway, InferenceGatewayStatus
 
 SERVED_BY = "servedBy"
-"""`status.servedBy`: the listen address of the gateway process that holds the object."""
+"""`status.servedBy` on the wire (`InferenceGatewayStatus.served_by`): the listen address of
+the gateway process that holds the object."""
 
 
 def holder(gateway: InferenceGateway) -> str | None:
     """The listen address of the process that holds `gateway`, or None."""
-    value = (gateway.status.model_extra or {}).get(SERVED_BY)
-    return value if isinstance(value, str) and value else None
+    return gateway.status.served_by or None
 
 
 def should_claim(gateway: InferenceGateway, *, own: str, holder_alive: bool) -> bool:
@@ -63,9 +63,11 @@ def _status(
         list(current.conditions), type="Ready", status=status, reason=reason,  # type: ignore[arg-type]
         message=message, observed_generation=gateway.metadata.generation,
     )
-    extra = {k: v for k, v in (current.model_extra or {}).items() if k != SERVED_BY}
-    if served_by is not None:
-        extra[SERVED_BY] = served_by
-    return InferenceGatewayStatus(
-        observed_generation=gateway.metadata.generation, conditions=conditions, address=address, **extra
+    return current.model_copy(
+        update={
+            "observed_generation": gateway.metadata.generation,
+            "conditions": conditions,
+            "address": address,
+            "served_by": served_by,
+        }
     )

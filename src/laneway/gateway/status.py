@@ -21,7 +21,14 @@ from typing import Any, Awaitable, Callable
 
 from laneway.api.conditions import find_condition, set_condition
 from laneway.api.kinds.platform import InferenceGateway
-from laneway.api.kinds.serving import ExcludedEndpoint, ModelService, ModelServiceStatus, ResolvedEndpoint
+from laneway.api.kinds.serving import (
+    ExcludedEndpoint,
+    GatewayTraffic,
+    ModelService,
+    ModelServiceStatus,
+    ResolvedEndpoint,
+    TrafficFigures,
+)
 from laneway.api.meta import ObjectKey
 from laneway.gateway.metering import ServiceSummary, judge_slo
 from laneway.gateway.ownership import conflict_message
@@ -37,26 +44,31 @@ NAME_CONFLICT = "ModelNameConflict"
 `ownership`); False once every name it publishes is its own again."""
 
 
-def _figures(summary: ServiceSummary) -> dict[str, Any]:
-    """{requests: {tier: n}, errors, p95LatencySeconds, p95TimeToFirstTokenSeconds}: the shape
-    `laneway.ticket.canary.figures_from_status` reads, service-wide and per entry alike."""
-    out: dict[str, Any] = {"requests": dict(sorted(summary.requests_by_tier.items())), "errors": summary.errors}
-    if summary.p95_latency is not None:
-        out["p95LatencySeconds"] = round(summary.p95_latency, 4)
-    if summary.p95_ttft is not None:
-        out["p95TimeToFirstTokenSeconds"] = round(summary.p95_ttft, 4)
-    return out
+def _figures(summary: ServiceSummary) -> TrafficFigures:
+    """Requests per tier, errors and the p95s: the shape `laneway.ticket.canary.figures_from_status`
+    reads, service-wide and per entry alike."""
+    return TrafficFigures(
+        requests=dict(sorted(summary.requests_by_tier.items())),
+        errors=summary.errors,
+        p95_latency_seconds=None if summary.p95_latency is None else round(summary.p95_latency, 4),
+        p95_time_to_first_token_seconds=None if summary.p95_ttft is None else round(summary.p95_ttft, 4),
+    )
 
 
-def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float) -> dict[str, Any]:
-    entry: dict[str, Any] = {"gateway": identity, "windowSeconds": window}
-    if summary is not None:
-        entry.update(_figures(summary))
-        if summary.entries:
-            entry["entries"] = {name: _figures(sub) for name, sub in sorted(summary.entries.items())}
-    else:
-        entry["requests"] = {}
-    return entry
+def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float) -> GatewayTraffic:
+    if summary is None:
+        return GatewayTraffic(gateway=identity, window_seconds=window)
+    entries = {name: _figures(sub) for name, sub in sorted(summary.entries.items())} if summary.entries else None
+    figures = _figures(summary)
+    return GatewayTraffic(
+        gateway=identity,
+        window_seconds=window,
+        requests=figures.requests,
+        errors=figures.errors,
+        p95_latency_seconds=figures.p95_latency_seconds,
+        p95_time_to_first_token_seconds=figures.p95_time_to_first_token_seconds,
+        entries=entries,
+    )
 
 
 def status_for(
@@ -104,20 +116,18 @@ def status_for(
         conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
         message=verdict.message, observed_generation=route.generation,
     )
-    extra = dict(current.model_extra or {})
-    others = [t for t in extra.get("traffic", []) if isinstance(t, dict) and t.get("gateway") != identity]
-    extra["traffic"] = sorted([*others, _traffic_entry(identity, summary, window)], key=lambda t: str(t.get("gateway")))
-    if route.problems:
-        extra["problems"] = list(route.problems)
-    else:
-        extra.pop("problems", None)
-    return ModelServiceStatus(
-        observed_generation=route.generation,
-        conditions=conditions,
-        address=address,
-        endpoints=endpoints,
-        excluded=excluded,
-        **extra,
+    others = [t for t in current.traffic or [] if t.gateway != identity]
+    traffic = sorted([*others, _traffic_entry(identity, summary, window)], key=lambda t: t.gateway)
+    return current.model_copy(
+        update={
+            "observed_generation": route.generation,
+            "conditions": conditions,
+            "address": address,
+            "endpoints": endpoints,
+            "excluded": excluded,
+            "traffic": traffic,
+            "problems": list(route.problems) or None,
+        }
     )
 
 

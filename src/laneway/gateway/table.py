@@ -16,17 +16,14 @@ from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import DEFAULT_ROUTING_POLICY, ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
-from laneway.api.meta import LABEL_PREFIX, ObjectKey
+from laneway.api.labels import RETIRED_ANNOTATION
+from laneway.api.meta import ObjectKey
 from laneway.gateway.keys import KeyIndex, build_key_index
 from laneway.gateway.ownership import published_names, resolve_ownership
 from laneway.gateway.policies.least_outstanding import LeastOutstanding
 from laneway.gateway.policy import BalancingPolicy, UnknownPolicy, policy_class
 from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, weights
 
-RETIRED_ANNOTATION = LABEL_PREFIX + "retired"
-"""Written on a ModelService by the ticket and rollout controllers once its deployment retired;
-the value is the message its 410 Gone carries. The same key as `laneway.ticket.labels`
-(spelled here so the gateway does not import the ticket package and its scheduler)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +179,7 @@ def build_table(
             rate_limit=svc.spec.rate_limit,
             slo=svc.spec.slo,
             problems=tuple(key_problems.get(svc.key, ())) + policy_problem,
-            scale_from_zero=bool((svc.status.model_extra or {}).get("scaleFromZero")),
+            scale_from_zero=bool(svc.status.scale_from_zero),
             retired=svc.metadata.annotations.get(RETIRED_ANNOTATION) or None,
             name_conflicts=ownership.conflicts.get(svc.key, ()),
             policy=policy,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from laneway.api.kinds import InferenceGateway, InferenceTicket
-from laneway.ticket.labels import AUTO_APPROVE_ANNOTATION
+from laneway.api.labels import AUTO_APPROVE_ANNOTATION
 
 
 def auto_approved_namespaces(gateways: Sequence[InferenceGateway]) -> frozenset[str]:
@@ -25,7 +25,7 @@ def auto_approved_namespaces(gateways: Sequence[InferenceGateway]) -> frozenset[
 def approval(ticket: InferenceTicket, gateways: Sequence[InferenceGateway]) -> tuple[bool, str, str]:
     """(approved, reason, message) for the ticket's Approved condition (pure)."""
     if ticket.status.approved:
-        by = (ticket.status.model_extra or {}).get("approvedBy")
+        by = ticket.status.approved_by
         return True, "Approved", f"approved by {by}" if by else "approved with laneway ticket approve"
     allowed = auto_approved_namespaces(gateways)
     if "*" in allowed or ticket.namespace in allowed:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from laneway.api.kinds import ModelDeployment, ModelService
-from laneway.ticket.labels import DEPLOYMENT_LABEL, OWNER_CONTACT_ANNOTATION, OWNER_TEAM_ANNOTATION, TICKET_LABEL
+from laneway.api.labels import DEPLOYMENT_LABEL, OWNER_CONTACT_ANNOTATION, OWNER_TEAM_ANNOTATION, TICKET_LABEL
 from laneway.ticket.retirement import BadRetirementDate, RetirementRule, days_text, retirement_state
 
 

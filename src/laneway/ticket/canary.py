@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Mapping, Sequence
 
 from laneway.api.kinds.common import parse_duration
-from laneway.api.kinds.ticket import InferenceTicketSpec
+from laneway.api.kinds.serving import GatewayTraffic
+from laneway.api.kinds.ticket import CanaryStatus, InferenceTicketSpec
 
 DEFAULT_WINDOW = "5m"
 MIN_REQUESTS = 20
@@ -78,16 +79,19 @@ def _figures(entry: Mapping[str, Any]) -> TrafficFigures:
     )
 
 
-def figures_from_status(traffic: Sequence[Any], *, entry: str) -> TrafficFigures:
-    """Sum what every gateway reports (the worst p95 of any gateway counts). Prefers the
-    figures of service entry `entry` where a gateway reports per entry."""
+def figures_from_status(traffic: Sequence[GatewayTraffic | Mapping[str, Any]], *, entry: str) -> TrafficFigures:
+    """Sum what every gateway reports in a service's `status.traffic` (the worst p95 of any
+    gateway counts). Prefers the figures of service entry `entry` where a gateway reports per
+    entry. Takes the declared entries or their wire form alike; malformed wire entries (a
+    hand-edited status) are skipped."""
     total = TrafficFigures()
-    for item in traffic:
-        if not isinstance(item, dict):
+    for reported in traffic:
+        item = reported.wire() if isinstance(reported, GatewayTraffic) else reported
+        if not isinstance(item, Mapping):
             continue
         per_entry = item.get("entries")
-        source = per_entry.get(entry) if isinstance(per_entry, dict) and isinstance(per_entry.get(entry), dict) else item
-        f = _figures(source)
+        wanted = per_entry.get(entry) if isinstance(per_entry, Mapping) else None
+        f = _figures(wanted if isinstance(wanted, Mapping) else item)
         total = TrafficFigures(
             requests=total.requests + f.requests,
             errors=total.errors + f.errors,
@@ -124,6 +128,15 @@ class CanaryWatch:
         if self.reason:
             out["reason"] = self.reason
         return out
+
+    def status(self) -> CanaryStatus:
+        """The watch as the ticket's declared `status.canary`."""
+        return CanaryStatus.model_validate(self.wire())
+
+    @classmethod
+    def from_status(cls, status: CanaryStatus | None) -> "CanaryWatch | None":
+        """The watch a previous reconcile left in `status.canary`, or None."""
+        return None if status is None else cls.from_wire(status.wire())
 
     @classmethod
     def from_wire(cls, doc: Any) -> "CanaryWatch | None":

@@ -35,7 +35,7 @@ from laneway.api.kinds.ticket import InferenceTicket
 from laneway.api.manifest import problems_from
 from laneway.api.meta import Resource
 from laneway.ticket.hardware import class_requests
-from laneway.ticket.labels import (
+from laneway.api.labels import (
     DEPLOYMENT_LABEL,
     JOB_ANNOTATION,
     MODEL_ANNOTATION,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from laneway.api.kinds.deployment import ModelDeployment, ReplicaTemplate
-from laneway.ticket.labels import REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION
+from laneway.api.labels import REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION
 
 MAX_CHANGES_SHOWN = 4
 

@@ -17,7 +17,7 @@ from laneway.api.kinds.serving import ModelService
 from laneway.api.kinds.ticket import TICKET_ROWS
 from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, Resource
 from laneway.ticket.checks import PLACEHOLDER, QUESTIONS
-from laneway.ticket.labels import JOB_ANNOTATION, MODEL_ANNOTATION
+from laneway.api.labels import JOB_ANNOTATION, MODEL_ANNOTATION
 
 TODO = PLACEHOLDER
 

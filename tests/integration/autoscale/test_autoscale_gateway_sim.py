@@ -123,7 +123,7 @@ def test_scale_from_zero_up_under_load_and_back_down() -> None:
         try:
             await loop.tick()
             svc = store.get("ModelService", KEY)
-            assert svc.status.model_extra.get("scaleFromZero") is True  # type: ignore[union-attr]
+            assert svc.status.wire().get("scaleFromZero") is True
             for _ in range(100):  # the gateway sees the mark after its debounce
                 if gw.proxy.table.services[KEY].scale_from_zero:
                     break
@@ -151,7 +151,7 @@ def test_scale_from_zero_up_under_load_and_back_down() -> None:
                 await loop.tick(advance=1.0)
             assert loop.history[-1] == 0
             d = store.get("ModelDeployment", KEY)
-            assert d.status.model_extra["autoscaling"]["reason"] in ("ScaleToZero", "Idle")  # type: ignore[union-attr]
+            assert d.status.wire()["autoscaling"]["reason"] in ("ScaleToZero", "Idle")
         finally:
             stop.set()
             await gw.stop()

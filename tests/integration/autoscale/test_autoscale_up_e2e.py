@@ -139,7 +139,7 @@ def test_replicas_rise_with_load_and_fall_back_to_zero(fleet: Fleet) -> None:
     def marked() -> bool:
         svc = fleet.client.get("ModelService", NAME, namespace=NS)
         assert isinstance(svc, ModelService)
-        return bool((svc.status.model_extra or {}).get("scaleFromZero"))
+        return bool(svc.status.wire().get("scaleFromZero"))
 
     eventually("the autoscaler to mark the service scaleFromZero", marked, timeout=30)
     assert _deployment(fleet).spec.replicas == 0 and fleet.engine_processes(NS) == []
@@ -170,6 +170,6 @@ def test_replicas_rise_with_load_and_fall_back_to_zero(fleet: Fleet) -> None:
     eventually("the deployment to fall back to zero replicas once the load stopped",
                lambda: _deployment(fleet).spec.replicas == 0, timeout=60, every=0.25)
     fleet.wait_engine_processes(NS, 0, timeout=30)
-    autoscaling = (_deployment(fleet).status.model_extra or {}).get("autoscaling", {})
+    autoscaling = _deployment(fleet).status.wire().get("autoscaling", {})
     assert autoscaling.get("reason") in ("ScaleToZero", "Idle"), autoscaling
     assert "lastActive" in autoscaling, "the autoscaler's memory is kept in the status for a restart"

@@ -119,7 +119,7 @@ def test_an_idle_deployment_does_not_rewrite_its_status_every_tick() -> None:
         asyncio.run(scaler.reconcile(KEY))
     assert store.revision() == revision, "nothing changed, so nothing is written"
     d = store.get("ModelDeployment", KEY)
-    assert d.status.model_extra["autoscaling"]["reason"] == "Idle"  # type: ignore[union-attr]
+    assert d.status.wire()["autoscaling"]["reason"] == "Idle"
 
 
 def test_capacity_not_demand_is_named_as_the_limit() -> None:

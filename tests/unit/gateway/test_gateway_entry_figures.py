@@ -49,7 +49,7 @@ def test_per_entry_figures_round_trip_into_the_canary_judge() -> None:
                  prompt_tokens=0, completion_tokens=0, entry="endpoints[2]")
     route = build_table(services=[_service()], endpoints=[], secrets=[]).services[KEY]
     st = status_for(ModelServiceStatus(), route, meter.summary(KEY), address="http://gw/ml/chat", identity="gw-1", window=300)
-    traffic = (st.model_extra or {})["traffic"]
+    traffic = st.wire()["traffic"]
     entries = traffic[0]["entries"]
     assert set(entries) == {"primary", "canary", "endpoints[2]"}
     assert entries["canary"] == {"requests": {"Primary": 3}, "errors": 2, "p95LatencySeconds": 2.0, "p95TimeToFirstTokenSeconds": 0.5}

@@ -360,8 +360,36 @@ class ReplicaCounts(OpenModel):
     ready: StrictInt = 0
 
 
+class PlacementChange(OpenModel):
+    """When replicas were last created or deleted, and which."""
+
+    time: str
+    message: str = ""
+
+
+class AutoscalingRecord(OpenModel):
+    """One replica recommendation the autoscaler remembers (`at`: seconds since the epoch)."""
+
+    at: float
+    replicas: int
+
+
+class AutoscalingStatus(OpenModel):
+    """What the autoscaler decided last and what it remembers across a restart
+    (`laneway.autoscale.memory` explains `history` and `lastActive`)."""
+
+    desired_replicas: int | None = None
+    wanted_by_demand: int | None = None
+    load: float | None = None
+    reason: str | None = None
+    history: list[AutoscalingRecord] | None = None
+    last_active: float | None = None
+
+
 class ModelDeploymentStatus(Status):
     replicas: ReplicaCounts = Field(default_factory=ReplicaCounts)
+    last_placement_change: PlacementChange | None = None
+    autoscaling: AutoscalingStatus | None = None
 
 
 class ModelDeployment(Resource):

@@ -463,6 +463,8 @@ class InferenceGatewaySpec(Model):
 
 class InferenceGatewayStatus(Status):
     address: str | None = None
+    # The listen address of the gateway process that holds this object (`gateway/presence.py`).
+    served_by: str | None = None
 
 
 class InferenceGateway(Resource):

@@ -249,10 +249,36 @@ class ExcludedEndpoint(OpenModel):
     reason: str
 
 
+class TrafficFigures(OpenModel):
+    """Requests per tier, errors and the p95s of one gateway's recent window: what the canary
+    rollback judges (`laneway.ticket.canary.figures_from_status` reads this shape)."""
+
+    requests: dict[str, int] = Field(default_factory=dict)
+    errors: int | None = None
+    p95_latency_seconds: float | None = None
+    p95_time_to_first_token_seconds: float | None = None
+
+
+class GatewayTraffic(TrafficFigures):
+    """One gateway's entry in `status.traffic`: service-wide figures and, under `entries`, the
+    same figures per service entry. Each gateway writes only its own entry."""
+
+    gateway: str
+    window_seconds: float | None = None
+    entries: dict[str, TrafficFigures] | None = None
+
+
 class ModelServiceStatus(Status):
     address: str | None = None
     endpoints: list[ResolvedEndpoint] = Field(default_factory=list)
     excluded: list[ExcludedEndpoint] = Field(default_factory=list)
+    # Written by the gateway (`gateway/status.py`): traffic per gateway, and what keeps an
+    # entry from routing (a selector that matches nothing, a missing Secret).
+    traffic: list[GatewayTraffic] | None = None
+    problems: list[str] | None = None
+    # Written by the autoscaler, read by the gateway: a request for this service may wake a
+    # deployment scaled to zero, so the gateway queues it instead of answering 503.
+    scale_from_zero: bool | None = None
 
 
 class ModelService(Resource):

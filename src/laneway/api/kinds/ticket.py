@@ -12,7 +12,7 @@ ticket's answers mean exactly what they will mean once composed.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
@@ -20,7 +20,7 @@ from laneway.api.errors import RuleViolation
 from laneway.api.kinds.cache import HTTPSource, HuggingFaceSource, LocalPathSource, S3Source
 from laneway.api.kinds.common import SecretKeyRef, check_date, check_duration, date_text
 from laneway.api.kinds.deployment import MAX_CONTAINER_ARGS, DeviceRequest, EnvVar, MAX_DEVICE_REQUESTS
-from laneway.api.meta import Model, Resource, Status, check_labels
+from laneway.api.meta import Model, OpenModel, Resource, Status, check_labels
 from laneway.api.selectors import LabelSelectorRequirement
 
 TICKET_ROWS = (
@@ -258,8 +258,35 @@ class InferenceTicketSpec(Model):
         return [key for key in TICKET_ROWS if self.row(key) is None]
 
 
+class CanaryStatus(OpenModel):
+    """What the ticket controller remembers of a canary between reconciles
+    (`laneway.ticket.canary.CanaryWatch` on the wire)."""
+
+    deployment: str
+    generation: int
+    since: float
+    base_requests: int = 0
+    base_errors: int = 0
+    rolled_back: bool = False
+    breach_since: float | None = None
+    reason: str | None = None
+
+
+class RollbackPin(OpenModel):
+    """The template `lifecycle.rollback.toRevision` restored, pinned on first use (restoring a
+    revision gives it a new number, and the old one leaves the history)."""
+
+    to_revision: int
+    template: dict[str, Any]
+
+
 class InferenceTicketStatus(Status):
     approved: StrictBool | None = None
+    approved_by: str | None = None
+    approved_at: str | None = None
+    composed: list[str] | None = None
+    canary: CanaryStatus | None = None
+    rollback: RollbackPin | None = None
 
 
 class InferenceTicket(Resource):

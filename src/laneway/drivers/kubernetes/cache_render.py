@@ -43,7 +43,7 @@ from laneway.api.meta import LABEL_PREFIX
 from laneway.cache.sources import credential_ref
 from laneway.cache.state import CacheState
 from laneway.drivers.kubernetes.errors import RenderError
-from laneway.drivers.kubernetes.naming import bounded_name, target_namespace
+from laneway.drivers.kubernetes.naming import MANAGED_BY, NAMESPACE_LABEL, bounded_name, target_namespace
 from laneway.drivers.kubernetes.pods import cache_claim_name
 
 DEFAULT_IMAGE = f"ghcr.io/laneway/laneway:{__version__}"  # what `docker build` of the repository's Dockerfile is tagged
@@ -57,8 +57,6 @@ TERMINATION_LOG = "/dev/termination-log"
 BACKOFF_LIMIT = 6
 CACHE_LABEL = LABEL_PREFIX + "modelcache"
 JOB_LABEL = LABEL_PREFIX + "hydration-job"
-NAMESPACE_LABEL = LABEL_PREFIX + "namespace"
-MANAGED_BY = "app.kubernetes.io/managed-by"
 
 _CONTAINER_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
 

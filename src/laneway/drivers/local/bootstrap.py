@@ -12,6 +12,7 @@ left for replicas on Local clusters, whose engines cannot have outlived that run
 from __future__ import annotations
 
 from laneway.api.conditions import set_condition
+from laneway.api.labels import REPLICA_LABEL
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.serving import ModelEndpoint
 from laneway.api.kinds.platform import (
@@ -88,7 +89,7 @@ def forget_stale_engines(store: Store) -> int:
         if replica.spec.cluster_name not in local:
             continue
         count += 1
-        selector = [Requirement("laneway.dev/replica", "In", (replica.name,))]
+        selector = [Requirement(REPLICA_LABEL, "In", (replica.name,))]
         for endpoint in store.list(ModelEndpoint, namespace=replica.namespace, selector=selector).items:
             try:
                 store.delete(ModelEndpoint, endpoint.key)
