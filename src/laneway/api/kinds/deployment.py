@@ -370,20 +370,20 @@ class PlacementChange(OpenModel):
 class AutoscalingRecord(OpenModel):
     """One replica recommendation the autoscaler remembers (`at`: seconds since the epoch)."""
 
-    at: float
-    replicas: int
+    at: StrictFloat
+    replicas: StrictInt
 
 
 class AutoscalingStatus(OpenModel):
     """What the autoscaler decided last and what it remembers across a restart
     (`laneway.autoscale.memory` explains `history` and `lastActive`)."""
 
-    desired_replicas: int | None = None
-    wanted_by_demand: int | None = None
-    load: float | None = None
+    desired_replicas: StrictInt | None = None
+    wanted_by_demand: StrictInt | None = None
+    load: StrictFloat | None = None
     reason: str | None = None
     history: list[AutoscalingRecord] | None = None
-    last_active: float | None = None
+    last_active: StrictFloat | None = None
 
 
 class ModelDeploymentStatus(Status):

@@ -253,10 +253,10 @@ class TrafficFigures(OpenModel):
     """Requests per tier, errors and the p95s of one gateway's recent window: what the canary
     rollback judges (`laneway.ticket.canary.figures_from_status` reads this shape)."""
 
-    requests: dict[str, int] = Field(default_factory=dict)
-    errors: int | None = None
-    p95_latency_seconds: float | None = None
-    p95_time_to_first_token_seconds: float | None = None
+    requests: dict[str, StrictInt] = Field(default_factory=dict)
+    errors: StrictInt | None = None
+    p95_latency_seconds: StrictFloat | None = None
+    p95_time_to_first_token_seconds: StrictFloat | None = None
 
 
 class GatewayTraffic(TrafficFigures):
@@ -264,7 +264,7 @@ class GatewayTraffic(TrafficFigures):
     same figures per service entry. Each gateway writes only its own entry."""
 
     gateway: str
-    window_seconds: float | None = None
+    window_seconds: StrictFloat | None = None
     entries: dict[str, TrafficFigures] | None = None
 
 
@@ -278,7 +278,7 @@ class ModelServiceStatus(Status):
     problems: list[str] | None = None
     # Written by the autoscaler, read by the gateway: a request for this service may wake a
     # deployment scaled to zero, so the gateway queues it instead of answering 503.
-    scale_from_zero: bool | None = None
+    scale_from_zero: StrictBool | None = None
 
 
 class ModelService(Resource):

@@ -263,12 +263,12 @@ class CanaryStatus(OpenModel):
     (`laneway.ticket.canary.CanaryWatch` on the wire)."""
 
     deployment: str
-    generation: int
-    since: float
-    base_requests: int = 0
-    base_errors: int = 0
-    rolled_back: bool = False
-    breach_since: float | None = None
+    generation: StrictInt
+    since: StrictFloat
+    base_requests: StrictInt = 0
+    base_errors: StrictInt = 0
+    rolled_back: StrictBool = False
+    breach_since: StrictFloat | None = None
     reason: str | None = None
 
 
@@ -276,7 +276,7 @@ class RollbackPin(OpenModel):
     """The template `lifecycle.rollback.toRevision` restored, pinned on first use (restoring a
     revision gives it a new number, and the old one leaves the history)."""
 
-    to_revision: int
+    to_revision: StrictInt
     template: dict[str, Any]
 
 
