@@ -14,13 +14,13 @@ from __future__ import annotations
 import http.client
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-
 from cli_harness import Up
 from security_harness import OTHER_NAMESPACE, TEAM_NAMESPACE, admin_token_of, up_client
 
@@ -28,9 +28,9 @@ GATEWAY_TESTS = Path(__file__).resolve().parents[1] / "integration" / "gateway"
 if str(GATEWAY_TESTS) not in sys.path:
     sys.path.insert(0, str(GATEWAY_TESTS))
 
-from gateway_harness import LoopThread, Upstream  # noqa: E402
+from gateway_harness import LoopThread, Upstream
 
-from laneway.gateway.keys import NAMESPACE_KEY_LABEL  # noqa: E402
+from laneway.gateway.keys import NAMESPACE_KEY_LABEL
 
 T = TypeVar("T")
 GROUP = "/apis/laneway.dev/v1alpha1"

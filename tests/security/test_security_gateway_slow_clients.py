@@ -14,8 +14,9 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -24,13 +25,10 @@ GATEWAY_TESTS = Path(__file__).resolve().parents[1] / "integration" / "gateway"
 if str(GATEWAY_TESTS) not in sys.path:
     sys.path.insert(0, str(GATEWAY_TESTS))
 
-from gateway_harness import FAST, Fleet, endpoint, service  # noqa: E402
+from gateway_harness import FAST, Fleet, endpoint, service
 
-from laneway.api.kinds.platform import InferenceGateway  # noqa: E402
-
-from dataclasses import replace  # noqa: E402
-
-from laneway.engines.sim import SimConfig, create_sim_app  # noqa: E402
+from laneway.api.kinds.platform import InferenceGateway
+from laneway.engines.sim import SimConfig, create_sim_app
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0
@@ -73,7 +71,7 @@ def _trickle(sock: socket.socket, data: bytes, *, every: float) -> tuple[bool, i
             if not chunk:
                 return True, sent, answer
             answer += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
         except OSError:
             return True, sent, answer
@@ -88,7 +86,7 @@ def test_attack10_slowloris_headers_are_cut_off(slow_fleet: Fleet) -> None:
                + b"".join(b"X-Padding-%d: %s\r\n" % (i, b"a" * 20) for i in range(200)) + b"\r\n")
     sock = _connect(slow_fleet.address)
     try:
-        closed, sent, answer = _trickle(sock, request, every=0.05)
+        closed, sent, _ = _trickle(sock, request, every=0.05)
     finally:
         sock.close()
     assert closed, f"the gateway kept a connection open that sent {sent} header bytes over {GIVE_UP_AFTER}s"
@@ -144,7 +142,7 @@ def test_attack10_the_platform_sets_the_bounds_on_its_inference_gateway() -> Non
         assert fleet.gateway._guard.timeout == 1.0
         sock = _connect(fleet.address)
         try:
-            closed, sent, _ = _trickle(sock, b"GET /ml/svc/v1/models HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 2000, every=0.05)
+            closed, _, _ = _trickle(sock, b"GET /ml/svc/v1/models HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 2000, every=0.05)
         finally:
             sock.close()
         assert closed and up.received == []

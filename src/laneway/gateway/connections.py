@@ -21,22 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+"""The proxy's handler. aiohttp's low-level server hands it a `BaseRequest`, which has every
+attribute the proxy reads; `web.Request` is how the proxy is annotated."""
 
 
 class _Guarded(asyncio.Protocol):
     """One connection: aiohttp's protocol, plus when its current request began to arrive."""
 
-    __slots__ = ("inner", "transport", "arriving_since", "busy", "_guard")
+    __slots__ = ("_guard", "arriving_since", "busy", "inner", "transport")
 
-    def __init__(self, inner: RequestHandler, guard: "HeaderGuard") -> None:
+    def __init__(self, inner: RequestHandler, guard: HeaderGuard) -> None:
         self.inner = inner
         self.transport: asyncio.BaseTransport | None = None
         self.arriving_since: float | None = None
@@ -56,8 +59,8 @@ class _Guarded(asyncio.Protocol):
             self.arriving_since = self._guard.now()
         self.inner.data_received(data)
 
-    def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
+    def eof_received(self) -> None:
+        self.inner.eof_received()  # aiohttp's returns None: the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._guard.open.discard(self)
@@ -150,10 +153,10 @@ class GuardedServer(web.Server):
             if isinstance(conn, _Guarded):
                 conn.handling()
                 try:
-                    return await handler(request)
+                    return await handler(cast(web.Request, request))
                 finally:
                     conn.handled()
-            return await handler(request)
+            return await handler(cast(web.Request, request))
 
         super().__init__(guarded, **kwargs)
 

@@ -19,8 +19,8 @@ depends on the caller's key; see `routing`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from laneway.api.kinds.serving import ModelService
 from laneway.api.meta import ObjectKey

@@ -17,7 +17,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def log_task_death(task: "asyncio.Task[Any]") -> None:
+def log_task_death(task: asyncio.Task[Any]) -> None:
     """Done-callback: log a task that ended with an exception (not one that was cancelled)."""
     if task.cancelled():
         return

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from laneway.gateway.errors import GatewayError
-from laneway.gateway.paths import check_path, join_path, split_target, under_prefix, upstream_url
+from laneway.gateway.paths import (
+    check_path,
+    join_path,
+    split_target,
+    under_prefix,
+    upstream_url,
+)
 
 ESCAPES = [
     "/research/chat/../../../X",
