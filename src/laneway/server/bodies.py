@@ -101,7 +101,17 @@ def require_mapping(document: Any, what: str = "the body") -> dict[str, Any]:
     return document
 
 
+def refuse_null_metadata(document: dict[str, Any], kind: str) -> None:
+    """`"metadata": null` would remove the object's metadata whole (its finalizers and
+    laneway's annotations with it): a 422, in a body or in a merge patch."""
+    if "metadata" in document and document["metadata"] is None:
+        raise invalid(kind, None, [FieldProblem(
+            "metadata", "must be an object; null would remove the object's metadata: patch the fields to change instead"
+        )])
+
+
 def _meta(document: dict[str, Any]) -> dict[str, Any]:
+    refuse_null_metadata(document, str(document.get("kind") or "object"))
     metadata = document.get("metadata")
     if metadata is None:
         metadata = {}

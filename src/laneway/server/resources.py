@@ -24,6 +24,7 @@ from laneway.server.admission import refuse_cache_in_use
 from laneway.server.authz import Access, Verb, authorize, can_read_namespace
 from laneway.server.context import grant_of, stop_event_of, store_of
 from laneway.server.errors import ApiError, Cause, bad_request, forbidden, invalid, method_not_allowed
+from laneway.server.owned_metadata import metadata_limits, protect
 from laneway.server.patch import merge_patch
 from laneway.server.targets import Target, collection_path, resolve
 from laneway.server.watchfilter import WatchFilter
@@ -65,6 +66,18 @@ def _check(request: web.Request, verb: Verb, target: Target, *, obj: Resource | 
     )
     if not decision.allowed:
         raise forbidden(decision.message, kind=target.kind.plural, name=target.name)
+
+
+def _guard_metadata(request: web.Request, target: Target, obj: Resource, existing: Resource | None) -> Resource:
+    """`obj` within the metadata limits, and, unless an admin wrote it, with the metadata
+    laneway owns as `existing` holds it (see owned_metadata); a 422 naming the key otherwise."""
+    problems = metadata_limits(obj)
+    if grant_of(request).role != "admin":
+        obj, owned = protect(obj, existing)
+        problems += owned
+    if problems:
+        raise invalid(target.kind.kind, obj.name, problems)
+    return obj
 
 
 def _selector(request: web.Request, param: str, *, allowed_keys: frozenset[str] | None = None) -> list[Requirement]:
@@ -166,6 +179,7 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     obj = bodies.parse_for(document, target)
     obj = bodies.restore_redacted(obj, None)
     obj = bodies.without_status(obj)
+    obj = _guard_metadata(request, target, obj, None)
     _check(request, "create", target, obj=obj)
     stored = await run_store(store_of(request).create, obj)
     return _json(bodies.outgoing(stored), status=201)
@@ -206,6 +220,7 @@ async def _replace(request: web.Request, target: Target) -> web.Response:
     obj = bodies.parse_for(document, target)
     existing = await _read(request, target)
     obj = bodies.restore_redacted(obj, existing)
+    obj = _guard_metadata(request, target, obj, existing)
     _check(request, "update", target, obj=obj, existing=existing)
     stored = await run_store(store_of(request).update, obj)
     return _json(bodies.outgoing(stored))
@@ -225,12 +240,15 @@ async def _apply_patch(
     patch = await bodies.read_body(request, patch=True)
     if not isinstance(patch, dict):
         raise bad_request("a merge patch must be a JSON object of the fields to change (null removes a field)")
+    bodies.refuse_null_metadata(patch, target.kind.kind)
     for attempt in range(PATCH_ATTEMPTS):
         existing = await _read(request, target)
         document = merge_patch(existing.wire(), patch)
         document = bodies.fit_to_target(bodies.require_mapping(document, "the patched object"), target, creating=False)
         obj = bodies.parse_for(document, target)
         obj = bodies.restore_redacted(obj, existing)
+        if target.subresource is None:  # a status write keeps the stored metadata anyway
+            obj = _guard_metadata(request, target, obj, existing)
         _check(request, verb, target, obj=obj, existing=existing)
         try:
             return await run_store(write, obj)
