@@ -121,6 +121,8 @@ def _deployment(name: str) -> dict[str, Any]:
 def test_attack10_a_team_cannot_wipe_or_forge_the_rollout_history(team: httpx.Client) -> None:
     body = _deployment("history")
     assert team.post(DEPLOYMENTS, json=body).status_code == 201
+    _until("the first revision recorded",
+           lambda: team.get(f"{DEPLOYMENTS}/history").json()["metadata"].get("annotations", {}).get(REVISION) == "1")
     changed = json.loads(json.dumps(body))
     changed["spec"]["template"]["spec"]["engines"][0]["members"][0]["template"]["spec"]["containers"][0]["args"] = ["--v2"]
     assert team.put(f"{DEPLOYMENTS}/history", json=changed).status_code == 200

@@ -26,15 +26,19 @@ from __future__ import annotations
 from typing import Mapping
 
 from laneway.api.errors import FieldProblem
-from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLACES_ANNOTATION, REPLICA_INDEX_LABEL, REPLICA_LABEL
-from laneway.api.meta import LABEL_PREFIX, Resource, check_label_key
-from laneway.ticket.labels import (
+from laneway.api.labels import (
+    CLUSTER_LABEL,
+    DEPLOYMENT_LABEL,
+    REPLACES_ANNOTATION,
+    REPLICA_INDEX_LABEL,
+    REPLICA_LABEL,
     RETIRED_ANNOTATION,
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
     TICKET_LABEL,
 )
-from laneway.ticket.labels import ROLE_LABEL as TICKET_ROLE_LABEL
+from laneway.api.labels import ROLE_LABEL as TICKET_ROLE_LABEL
+from laneway.api.meta import LABEL_PREFIX, Resource, check_label_key
 
 OWNED_LABELS: frozenset[str] = frozenset(
     {DEPLOYMENT_LABEL, REPLICA_LABEL, REPLICA_INDEX_LABEL, CLUSTER_LABEL, TICKET_LABEL, TICKET_ROLE_LABEL}
