@@ -27,6 +27,8 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from laneway.gateway.tasks import start_task, stop_task
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,16 +106,11 @@ class HeaderGuard:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._sweep(), name="gateway-header-guard")
+            self._task = start_task(self._sweep(), name="gateway-header-guard")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def close_due(self) -> int:
         """Close every connection whose request has been arriving for longer than the timeout;

@@ -19,7 +19,7 @@ from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.store.base import Store
 from laneway.store.watch import watch
 from laneway.gateway.table import RoutingTable, build_table
-from laneway.gateway.tasks import log_task_death
+from laneway.gateway.tasks import start_task, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +57,16 @@ class TableSource:
         table = await asyncio.to_thread(snapshot, self._store)
         self._apply(table)
         self._tasks = [
-            asyncio.create_task(self._watch(table.revision), name="gateway-watch"),
-            asyncio.create_task(self._rebuild(), name="gateway-rebuild"),
+            start_task(self._watch(table.revision), name="gateway-watch"),
+            start_task(self._rebuild(), name="gateway-rebuild"),
         ]
-        for t in self._tasks:
-            t.add_done_callback(log_task_death)
         return table
 
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # already logged by `log_task_death` when it happened
-                pass
+            await stop_task(t)
         self._tasks = []
 
     async def _watch(self, since: int) -> None:

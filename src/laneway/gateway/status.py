@@ -33,7 +33,7 @@ from laneway.api.meta import ObjectKey
 from laneway.gateway.metering import ServiceSummary, judge_slo
 from laneway.gateway.ownership import conflict_message
 from laneway.gateway.presence import held_status, holder, released_status, should_claim
-from laneway.gateway.tasks import log_task_death
+from laneway.gateway.tasks import start_task, stop_task
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.store.base import Store, StoreError
 
@@ -159,19 +159,11 @@ class StatusWriter:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gateway-status")
-        self._task.add_done_callback(log_task_death)
+        self._task = start_task(self._run(), name="gateway-status")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # already logged by `log_task_death` when it happened
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def flush(self) -> None:
         """Write every service's and InferenceGateway's status now (tests and shutdown call it)."""
