@@ -50,6 +50,7 @@ from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visi
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.gateway.usage import SSEUsageScanner, Usage, body_asking_usage, usage_from_body
 from laneway.gateway.weights import Target
+from laneway.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -378,7 +379,8 @@ class Proxy:
             except (aiohttp.ClientError, OSError) as exc:
                 self._finish(attempt)
                 st.on_failure(self.clock(), cfg)
-                ex.last_error = f"endpoint {target.name}: {type(exc).__name__}: {exc}"
+                # Callers read this: an endpoint URL's query or password (a provider key) stays out.
+                ex.last_error = f"endpoint {target.name}: {type(exc).__name__}: {redact_text(str(exc))}"
                 self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="connection")
                 continue
             except BaseException:
