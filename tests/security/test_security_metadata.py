@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
-
 from cli_harness import Up
 from security_harness import TEAM_NAMESPACE, admin_token_of, up_client
 

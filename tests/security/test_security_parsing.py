@@ -13,11 +13,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from cli_harness import Up
 from security_harness import TEAM_NAMESPACE, up_client
 from server_harness import RunningApi, run_api
@@ -166,7 +165,7 @@ def _closed_after(sock: socket.socket, trickle: bytes) -> tuple[float, bytes]:
             break
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             continue
         except OSError:
             break

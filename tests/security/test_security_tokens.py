@@ -11,7 +11,6 @@ import re
 import time
 
 import httpx
-
 from cli_harness import Cli, Up
 from security_harness import OTHER_NAMESPACE, TEAM_NAMESPACE, admin_token_of, up_client
 

@@ -22,7 +22,8 @@ node is shared. Both are iterative: neither can run out of stack on what it refu
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 

@@ -10,7 +10,7 @@ token `laneway up` keeps in its data directory (the old one stops working at onc
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -98,7 +98,7 @@ def list_tokens(ctx: click.Context, output: str) -> None:
     if not items:
         click.echo("no tokens", err=True)
         return
-    click.echo(tokens_table(items, datetime.now(timezone.utc)))
+    click.echo(tokens_table(items, datetime.now(UTC)))
 
 
 @token.command("revoke")

@@ -23,7 +23,7 @@ at most `MAX_LABELS` labels.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from laneway.api.errors import FieldProblem
 from laneway.api.labels import (

@@ -25,7 +25,13 @@ from laneway.server import bodies
 from laneway.server.auth import check_token_request, create_token, hash_token, utc_now
 from laneway.server.authz import may_manage_tokens
 from laneway.server.context import grant_of, store_of
-from laneway.server.errors import ApiError, forbidden, invalid, method_not_allowed, not_found
+from laneway.server.errors import (
+    ApiError,
+    forbidden,
+    invalid,
+    method_not_allowed,
+    not_found,
+)
 from laneway.server.storecalls import run_store
 from laneway.server.token_admin import (
     AdminFile,
@@ -67,9 +73,10 @@ def _ttl(value: object, problems: list[FieldProblem]) -> timedelta | None:
     return ttl
 
 
-def _created(token: str, record: TokenRecord | None, status: int = 201, **extra: object) -> web.Response:
+def _created(token: str, record: TokenRecord | None, extra: dict[str, object] | None = None) -> web.Response:
+    """201 with the new token (its only showing) and its view."""
     view = token_view(record, utc_now()) if record is not None else {}
-    return web.json_response({"kind": "Token", "token": token, **view, **extra}, status=status)
+    return web.json_response({"kind": "Token", "token": token, **view, **(extra or {})}, status=201)
 
 
 async def tokens(request: web.Request) -> web.Response:
@@ -139,5 +146,5 @@ async def token_rotate(request: web.Request) -> web.Response:
         rotated = await run_store(rotate, store_of(request), record, request.app[ADMIN_FILE], ttl=ttl)
     except TokenRefused as e:
         raise _refused(e) from None
-    extra = {"writtenTo": str(rotated.written_to)} if rotated.written_to is not None else {}
-    return _created(rotated.token, rotated.record, **extra)
+    extra: dict[str, object] = {"writtenTo": str(rotated.written_to)} if rotated.written_to is not None else {}
+    return _created(rotated.token, rotated.record, extra)

@@ -8,8 +8,21 @@ import pytest
 import yaml
 
 from laneway.api.errors import InvalidManifests, InvalidObject
-from laneway.api.manifest import FAST_LOADER, PURE_LOADER, Loader, iter_documents, load_document, load_text
-from laneway.api.shape import MAX_ALIAS_NODES, MAX_ALIASES, MAX_NESTING, data_problem, node_problem
+from laneway.api.manifest import (
+    FAST_LOADER,
+    PURE_LOADER,
+    Loader,
+    iter_documents,
+    load_document,
+    load_text,
+)
+from laneway.api.shape import (
+    MAX_ALIAS_NODES,
+    MAX_ALIASES,
+    MAX_NESTING,
+    data_problem,
+    node_problem,
+)
 
 LOADERS = [FAST_LOADER, PURE_LOADER] if FAST_LOADER is not PURE_LOADER else [PURE_LOADER]
 

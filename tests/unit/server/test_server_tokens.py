@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from laneway.server.token_admin import (
 )
 from laneway.store.memory import MemoryStore
 
-T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def test_a_token_with_a_ttl_stops_working_when_it_expires() -> None:
