@@ -9,7 +9,8 @@ logged, so rather than trusting every call site, the processes laneway starts (`
 on its way out:
 
 - a URL keeps its scheme, host, port and path; a password in it and its whole query string
-  are replaced (`?<redacted>`): query strings are where signatures and keys travel;
+  are replaced (`?<redacted>`): query strings are where signatures and keys travel; so is the
+  query of an HTTP request line quoted in a server's error (`GET /path?<redacted> HTTP/1.1`);
 - `Bearer <anything>`, `Basic <anything>`, and the values of `authorization`, `x-api-key`,
   `api-key`, `cookie` written as header or mapping entries become `<redacted>`;
 - laneway tokens (`lw_...`) anywhere become `lw_<redacted>`.
@@ -33,6 +34,9 @@ _HEADER_SECRET = re.compile(
     r"""(?!<redacted>)[^"',;}\s][^"',;}\n]*"""
 )
 _LANEWAY_TOKEN = re.compile(r"\blw_[A-Za-z0-9_-]{16,}")
+_REQUEST_LINE_QUERY = re.compile(
+    r"""\b((?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT)\s+/[^\s?'"]*)\?[^\s'"]*"""
+)
 
 
 def redact_url(url: str) -> str:
@@ -54,6 +58,8 @@ def redact_text(text: str) -> str:
     """`text` with every credential this module recognises replaced (see the docstring)."""
     if "://" in text:
         text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    if "?" in text:
+        text = _REQUEST_LINE_QUERY.sub(lambda m: f"{m.group(1)}?{REDACTED}", text)
     text = _HEADER_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     text = _SCHEME_SECRET.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     return _LANEWAY_TOKEN.sub("lw_" + REDACTED, text)

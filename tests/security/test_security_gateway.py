@@ -12,6 +12,7 @@ no path outside the provider's prefix was requested, no key got a bucket of its 
 from __future__ import annotations
 
 import http.client
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -304,12 +305,19 @@ def test_attack10_metrics_need_a_platform_token(lanes: Lanes) -> None:
 
 
 def test_attack10_no_key_token_or_query_secret_reaches_the_log(lanes: Lanes) -> None:
-    """Requests carrying keys, tokens and signed query strings, including ones that fail:
-    none of those values appears in laneway up's log."""
-    secrets = ("sk-log-probe-key", "SIGNATURE-log-probe", lanes.team_token)
+    """Requests carrying keys, tokens and signed query strings, including ones that fail and a
+    malformed one that the HTTP server logs with its request line: none of those values
+    appears in laneway up's log."""
+    secrets = ("sk-log-probe-key", "SIGNATURE-log-probe", "SIGNATURE-malformed-probe", lanes.team_token)
     for path in ("/research/provider/v1/chat/completions", "/research/nowhere/v1/x", "/v1/chat/completions"):
         httpx.post(f"{lanes.gateway}{path}?X-Amz-Signature=SIGNATURE-log-probe", timeout=30,
                    headers={"Authorization": "Bearer sk-log-probe-key", "x-api-key": lanes.team_token},
                    json={"model": "gpt-prod", "messages": [{"role": "user", "content": "hi"}]})
+    host, port = lanes.gateway.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /research/provider/v1/x?X-Amz-Signature=SIGNATURE-malformed-probe&q=caf\xc3\xa9 HTTP/1.1\r\n"
+                     b"Host: gateway\r\nConnection: close\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.")
+    until(lambda: "Error handling request" in lanes.up.output, "the HTTP server to log the malformed request")
     log = lanes.up.output
     assert not [s for s in secrets if s in log]

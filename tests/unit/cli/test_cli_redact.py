@@ -15,6 +15,11 @@ def test_urls_lose_their_query_and_password_but_keep_where_they_point() -> None:
     assert redact_url("http://127.0.0.1:8470/apis") == "http://127.0.0.1:8470/apis"
 
 
+def test_a_request_line_quoted_in_an_error_loses_its_query() -> None:
+    text = redact_text("Bad status line: b'GET /ml/svc/v1/x?X-Amz-Signature=SECRET HTTP/1.1'")
+    assert "SECRET" not in text and "GET /ml/svc/v1/x?<redacted> HTTP/1.1" in text
+
+
 def test_headers_bearer_and_laneway_tokens_are_replaced() -> None:
     text = redact_text("{'Authorization': 'Bearer sk-1', 'x-api-key': 'sk-2', 'X-Trace': 't1'} lw_abcdefghijklmnopqrstuv")
     assert "sk-1" not in text and "sk-2" not in text and "abcdefghijklmnop" not in text
