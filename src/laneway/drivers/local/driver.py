@@ -30,7 +30,7 @@ from laneway.placement.engines import DEFAULT_LOCAL_ENGINES, engine_policy
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _same_process(a: ProcessSpec, b: ProcessSpec) -> bool:

@@ -104,11 +104,11 @@ def replica_processes(
     for engine in replica.spec.engines:
         for copy in range(engine.copies):
             ranks: list[tuple[Member, Launch, str, int, int]] = []
-            for mi, member in enumerate(engine.members):
-                for _ in range(member.pods):
+            for mi, declared in enumerate(engine.members):
+                for _ in range(declared.pods):
                     rank = len(ranks)
-                    pid = f"{engine.name}-{copy}-{member.role.lower()}-{rank}"
-                    ranks.append((member, launches[(engine.name, mi)], member.role, rank, allocate_port(pid)))
+                    pid = f"{engine.name}-{copy}-{declared.role.lower()}-{rank}"
+                    ranks.append((declared, launches[(engine.name, mi)], declared.role, rank, allocate_port(pid)))
             leader_port = next((port for _, _, role, _, port in ranks if role in ("Leader", "Standalone")), ranks[0][4])
             for member, launch, role, rank, port in ranks:
                 specs.append(
