@@ -174,13 +174,39 @@ def test_prefill_decode_is_ready_with_picker_and_pool_accepted(fleet: Fleet, dri
     assert fake.names("rbac.authorization.k8s.io/v1", "clusterrolebindings") == []
 
 
-def test_a_dynamo_cluster_is_not_ready_and_gets_no_standard_objects(fleet: Fleet, driver: KubernetesDriver) -> None:
+def test_a_dynamo_cluster_runs_grove_gangs_and_says_what_is_not_composed(fleet: Fleet, driver: KubernetesDriver) -> None:
+    fake = fleet.clusters["gpu-eu"]
     cluster = fleet.cluster("gpu-eu").model_copy(deep=True)
     cluster.spec.stack = "Dynamo"
+    fleet.store.update(cluster)
     ok, why = run(driver.healthy(cluster))
-    assert not ok and "Grove" in why and "spec.stack: Standard" in why
+    assert not ok and "scheduling.run.ai/v2 is not served" in why and "kai-scheduler" in why  # KAI not installed yet
+    fake.install_crds([_kai_queue_crd()])
+    ok, why = run(driver.healthy(cluster))
+    assert ok, why
+    assert "ModelExpress is not composed" in why  # the cluster's Ready condition names the gap
     replica = next(r for r in fleet.replicas("llama-405b"))
     run(driver.apply(replica, cluster))
+    assert fake.names("leaderworkerset.x-k8s.io/v1", "leaderworkersets", NS) == []
+    [pcs] = fake.names("grove.io/v1alpha1", "podcliquesets", NS)
     seen = run(driver.observe(replica))
-    assert seen.reason == "StackNotComposed" and "KAI Scheduler" in seen.message
-    assert fleet.clusters["gpu-eu"].names("leaderworkerset.x-k8s.io/v1", "leaderworkersets", NS) == []
+    assert seen.reason == "EnginesStarting" and f"PodCliqueSet {pcs}" in seen.message
+    obj = fake.get("grove.io/v1alpha1", "podcliquesets", NS, pcs)
+    assert obj is not None
+    fake.set_status("grove.io/v1alpha1", "podcliquesets", NS, pcs,
+                    {"observedGeneration": obj["metadata"]["generation"], "replicas": 1, "availableReplicas": 1})
+    seen = run(driver.observe(replica))
+    assert seen.ready, seen.message
+    run(driver.teardown(replica))
+    assert fake.names("grove.io/v1alpha1", "podcliquesets", NS) == []
+
+
+def _kai_queue_crd() -> dict[str, Any]:
+    """The KAI Scheduler's Queue CRD, reduced to what the checks read (its name and version)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "queues.scheduling.run.ai"},
+        "spec": {"group": "scheduling.run.ai", "scope": "Cluster",
+                 "names": {"kind": "Queue", "plural": "queues", "singular": "queue", "listKind": "QueueList"},
+                 "versions": [{"name": "v2", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+    }

@@ -107,7 +107,20 @@ def test_cache_storage_and_stack_are_checked() -> None:
     assert checks["cache storage"].status == "fail" and "nfs-rwx does not exist" in checks["cache storage"].message
     rwo = _by_name(evaluate(_facts(storage_class={"provisioner": "pd.csi.storage.gke.io"}), cluster("gpu-eu"), _classes()))
     assert rwo["cache storage"].status == "warn"
+
+
+
+def test_a_dynamo_cluster_needs_grove_and_kai_and_is_told_what_is_not_composed() -> None:
     dynamo = cluster("gpu-eu").model_copy(deep=True)
     dynamo.spec.stack = "Dynamo"
-    check = _by_name(evaluate(_facts(), dynamo, _classes()))["stack"]
-    assert check.status == "fail" and "Grove" in check.message
+    checks = _by_name(evaluate(_facts(), dynamo, _classes()))
+    assert checks["grove.io/v1alpha1"].status == "fail" and "helm upgrade -i grove" in checks["grove.io/v1alpha1"].fix
+    assert checks["scheduling.run.ai/v2"].status == "fail" and "kai-scheduler" in checks["scheduling.run.ai/v2"].fix
+    assert "leaderworkerset.x-k8s.io/v1" not in checks and "lws controller" not in checks  # gangs are Grove's there
+    assert checks["stack"].status == "warn" and "ModelExpress is not composed" in checks["stack"].message
+    served = SERVED | {"grove.io/v1alpha1", "scheduling.run.ai/v2"}
+    missing = _by_name(evaluate(_facts(served=served), dynamo, _classes()))
+    assert missing["grove operator"].status == "fail" and missing["kai queue"].status == "fail"
+    assert "kubectl apply -f a Queue" in missing["kai queue"].fix
+    ready = _facts(served=served, grove_operator={"status": {"readyReplicas": 1}}, kai_queue={"metadata": {"name": "default"}})
+    assert [c.name for c in evaluate(ready, dynamo, _classes()) if c.status != "ok"] == ["stack"]

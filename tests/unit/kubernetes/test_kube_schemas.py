@@ -28,10 +28,15 @@ def test_bundled_crds_match_upstream() -> None:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 upstream[doc["metadata"]["name"]] = doc
+    compared = 0
     for file_name in set(SCHEMA_FILES.values()):
         bundled = bundled_crd(file_name)
-        original = upstream[bundled["metadata"]["name"]]
+        original = upstream.get(bundled["metadata"]["name"])
+        if original is None:  # Grove's PodCliqueSet is not in shared/crds; schemas/README.md names its source
+            continue
         assert bundled["spec"] == original["spec"], file_name
+        compared += 1
+    assert compared >= 6
 
 
 def test_strict_schema_refuses_unknown_fields_but_keeps_preserved_ones() -> None:

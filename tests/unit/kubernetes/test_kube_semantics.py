@@ -6,16 +6,18 @@ rendered objects."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from kube_samples import cluster, replica
 
 from laneway.api.kinds import InferenceCluster, ModelReplica
-from laneway.drivers.kubernetes.errors import RenderError, StackNotComposed
+from laneway.drivers.kubernetes.errors import RenderError
 from laneway.drivers.kubernetes.naming import route_targets
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 from laneway.drivers.kubernetes.render import render
+from laneway.drivers.kubernetes.validation import validate_objects
 
 
 def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -291,17 +293,82 @@ def test_a_team_cannot_move_its_pods_off_the_placed_pool_or_take_another_service
             assert spec["serviceAccountName"] == f"{r.name}-epp"
 
 
-# --- a stack laneway does not compose is refused, never replaced -----------------------
+# --- Dynamo: Grove gangs scheduled by KAI, and what is not composed said -----------------
 
 
-def test_a_dynamo_cluster_is_refused_saying_what_is_not_composed() -> None:
-    r = replica("llama-405b")
-    c = cluster(r.spec.cluster_name).model_copy(deep=True)
+def _dynamo(c: InferenceCluster, **settings: Any) -> InferenceCluster:
+    c = _with_existing(c, **settings) if settings else c.model_copy(deep=True)
     c.spec.stack = "Dynamo"
-    with pytest.raises(StackNotComposed) as refused:
-        _render(r, c)
-    message = str(refused.value)
-    for missing in ("Grove", "PodCliqueSet", "KAI Scheduler", "ModelExpress", "spec.stack: Standard"):
-        assert missing in message
-    c.spec.stack = "Standard"
-    assert _by_kind(_render(r, c), "LeaderWorkerSet")
+    return c
+
+
+def _grove_env(container: dict[str, Any], pod_labels: dict[str, str], grove: list[dict[str, str]]) -> dict[str, str]:
+    """Grove prepends its variables to every container's env (PrependEnvVarsToContainers); the
+    kubelet then resolves each entry from those defined before it."""
+    resolved: dict[str, str] = {}
+    for entry in [*grove, *container["env"]]:
+        if "value" in entry:
+            resolved[entry["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: resolved.get(m.group(1), m.group(0)), entry["value"])
+        else:
+            resolved[entry["name"]] = f"<{entry['valueFrom']}>"
+    return resolved
+
+
+def test_a_dynamo_cluster_runs_a_leader_worker_engine_as_a_grove_gang_valid_against_its_crd() -> None:
+    r = replica("llama-405b")
+    objects = _render(r, _dynamo(cluster(r.spec.cluster_name), kaiQueue="inference"))
+    assert not _by_kind(objects, "LeaderWorkerSet")  # never the Standard objects on a Dynamo cluster
+    [pcs] = _by_kind(objects, "PodCliqueSet")
+    validate_objects([pcs])  # Grove's own PodCliqueSet CRD, bundled (strict: unknown fields refused)
+    assert pcs["apiVersion"] == "grove.io/v1alpha1" and pcs["spec"]["replicas"] == 1  # one group per copy
+    template = pcs["spec"]["template"]
+    assert template["cliqueStartupType"] == "CliqueStartupTypeInOrder"
+    cliques = {c["name"]: c for c in template["cliques"]}
+    assert list(cliques) == ["leader", "worker-1", "worker-2"]  # worker.nodes: 2, one clique per rank
+    for name, clique in cliques.items():
+        assert len(pcs["metadata"]["name"]) + len(name) <= 45  # Grove's admission rule for pod names
+        assert clique["spec"]["replicas"] == 1 and clique["labels"]["kai.scheduler/queue"] == "inference"
+        pod = clique["spec"]["podSpec"]
+        assert pod["schedulerName"] == "kai-scheduler"
+        assert pod["resourceClaims"][0]["resourceClaimTemplateName"].startswith(f"{r.name}-vllm-")
+        grove = [{"name": "GROVE_PCS_NAME", "value": pcs["metadata"]["name"]}, {"name": "GROVE_PCS_INDEX", "value": "0"},
+                 {"name": "GROVE_HEADLESS_SERVICE", "value": f"{pcs['metadata']['name']}-0.laneway-ml-team.svc.cluster.local"}]
+        env = _grove_env(pod["containers"][0], clique["labels"], grove)
+        assert env["LANEWAY_RANK"] == ("0" if name == "leader" else name.rsplit("-", 1)[1])
+        assert env["LANEWAY_LEADER_ADDRESS"] == f"{pcs['metadata']['name']}-0-leader-0.{pcs['metadata']['name']}-0.laneway-ml-team.svc.cluster.local"
+    assert cliques["leader"]["labels"]["laneway.dev/serving"] == "true" and "laneway.dev/serving" not in cliques["worker-1"]["labels"]
+    [service] = _by_kind(objects, "Service")
+    assert service["spec"]["selector"].items() <= cliques["leader"]["labels"].items()
+
+
+def test_a_dynamo_cluster_schedules_standalone_engines_with_kai_too() -> None:
+    r = replica("qwen-7b")
+    [(_, spec, _)] = _containers(_render(r, _dynamo(cluster(r.spec.cluster_name))))
+    assert spec["schedulerName"] == "kai-scheduler"
+    [dep] = _by_kind(_render(r, _dynamo(cluster(r.spec.cluster_name))), "Deployment")
+    assert dep["spec"]["template"]["metadata"]["labels"]["kai.scheduler/queue"] == "default"
+
+
+def test_a_long_engine_name_still_fits_grove_and_a_standard_cluster_is_unchanged() -> None:
+    r = replica("llama-405b")
+    doc = r.model_dump(by_alias=True, exclude_none=True)
+    doc["spec"]["engines"][0]["name"] = "a-rather-long-engine-name-for-grove"
+    long = ModelReplica.model_validate(doc)
+    [pcs] = _by_kind(_render(long, _dynamo(cluster(r.spec.cluster_name))), "PodCliqueSet")
+    assert len(pcs["metadata"]["name"]) + len("worker-2") <= 45
+    standard = _render(r)
+    assert _by_kind(standard, "LeaderWorkerSet") and not _by_kind(standard, "PodCliqueSet")
+    assert all("schedulerName" not in spec for _, spec, _ in _containers(standard))
+
+
+def test_readiness_counts_available_grove_groups() -> None:
+    r = replica("llama-405b")
+    [w] = expected_workloads(r, stack="Dynamo")
+    assert w.kind == "PodCliqueSet"
+    [target] = route_targets(r)
+    routes = {target.name: {"status": ACCEPTED}}
+    starting = {"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "replicas": 1, "availableReplicas": 0}}
+    seen = summarize(r, Snapshot(workloads={w.name: starting}, routes=routes, gateway_address="http://g", stack="Dynamo"))
+    assert seen.reason == "EnginesStarting" and "PodCliqueSet" in seen.message
+    ready = {"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "replicas": 1, "availableReplicas": 1}}
+    assert summarize(r, Snapshot(workloads={w.name: ready}, routes=routes, gateway_address="http://g", stack="Dynamo")).ready

@@ -22,9 +22,11 @@ one saying what to install or label, with the command:
    republishes leaves older slices behind for a while; adding them up would double-count);
 8. the storage class ModelCaches use exists (a warning when none is named, or when its
    provisioner is not one known to provision ReadWriteMany volumes);
-9. the cluster asks for a serving stack laneway composes (`spec.stack`).
+9. on a `stack: Dynamo` cluster: Grove's and the KAI Scheduler's APIs are served, Grove's
+   operator runs, the KAI queue laneway's pods join exists, and what laneway does not compose
+   of Dynamo is said (a warning).
 
-`healthy` (the InferenceCluster's Ready) needs 1-3 and 9 only: the rest is reported by the
+`healthy` (the InferenceCluster's Ready) needs 1-3 (and Dynamo's APIs) only: the rest is reported by the
 check command, not held against a cluster that serves what it has. A read the kubeconfig's user is
 not allowed (403) is its own failed check ("access"), naming the RBAC to grant, rather than
 making the whole API look unreachable.
@@ -43,7 +45,7 @@ from laneway.drivers.kubernetes.cache_render import cluster_settings as cache_se
 from laneway.drivers.kubernetes.errors import RenderError
 from laneway.drivers.kubernetes.naming import GatewayRef, gateway_ref
 from laneway.drivers.kubernetes.settings import ClusterSettings, cluster_settings
-from laneway.drivers.kubernetes.stacks import stack_refusal
+from laneway.drivers.kubernetes.stacks import required_apis, stack_note
 
 MIN_MINOR = 34
 REQUIRED_APIS = ("resource.k8s.io/v1", "leaderworkerset.x-k8s.io/v1", "gateway.networking.k8s.io/v1")
@@ -51,6 +53,8 @@ INFERENCE_API = "inference.networking.k8s.io/v1"
 OBJECTIVE_API = "inference.networking.x-k8s.io/v1alpha2"  # InferenceObjective, which the endpoint picker watches
 LWS_NAMESPACE = "lws-system"
 LWS_CONTROLLER = "lws-controller-manager"
+GROVE_NAMESPACE = "grove-system"
+GROVE_OPERATOR = "grove-operator"
 
 # GatewayClass controllers that route HTTPRoutes to InferencePool backends.
 INFERENCE_POOL_CONTROLLERS = {
@@ -95,6 +99,8 @@ class ClusterFacts:
     device_classes: frozenset[str] = frozenset()
     lws_controller: Mapping[str, Any] | None = None
     storage_class: Mapping[str, Any] | None = None
+    grove_operator: Mapping[str, Any] | None = None
+    kai_queue: Mapping[str, Any] | None = None
 
 
 def gather(conn: KubeConnection, cluster: InferenceCluster, *, deep: bool = True) -> ClusterFacts:
@@ -120,6 +126,11 @@ def gather(conn: KubeConnection, cluster: InferenceCluster, *, deep: bool = True
             read["device_classes"] = frozenset(str(d["metadata"]["name"]) for d in conn.list(kinds.DEVICE_CLASS))
         if "leaderworkerset.x-k8s.io/v1" in served:
             read["lws_controller"] = conn.find(kinds.DEPLOYMENT, LWS_CONTROLLER, namespace=LWS_NAMESPACE)
+        if cluster.spec.stack == "Dynamo":
+            if "grove.io/v1alpha1" in served:
+                read["grove_operator"] = conn.find(kinds.DEPLOYMENT, GROVE_OPERATOR, namespace=GROVE_NAMESPACE)
+            if "scheduling.run.ai/v2" in served:
+                read["kai_queue"] = conn.find(kinds.KAI_QUEUE, cluster_settings(cluster).kai_queue)
         storage = cache_settings(cluster).storage_class
         if storage:
             read["storage_class"] = conn.find(kinds.STORAGE_CLASS, storage)
@@ -152,8 +163,8 @@ def _minor(version: Mapping[str, Any]) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def api_checks(facts: ClusterFacts, *, needs_inference: bool = False) -> list[Check]:
-    """Checks 1-3: reachable, version, required APIs."""
+def api_checks(facts: ClusterFacts, *, needs_inference: bool = False, stack: str = "Standard") -> list[Check]:
+    """Checks 1-3: reachable, version, required APIs (and the stack's)."""
     if facts.error:
         return [Check("api", "fail", facts.error,
                       "check the kubeconfig Secret's server address and credentials (kubectl --kubeconfig FILE version)")]
@@ -167,7 +178,8 @@ def api_checks(facts: ClusterFacts, *, needs_inference: bool = False) -> list[Ch
                          f"eksctl upgrade cluster --name CLUSTER --version 1.{MIN_MINOR}"))
     else:
         out.append(Check("version", "ok", f"Kubernetes 1.{minor if minor is not None else '?'} is 1.{MIN_MINOR} or later"))
-    wanted = [*REQUIRED_APIS, *([INFERENCE_API, OBJECTIVE_API] if needs_inference else [])]
+    base = [api for api in REQUIRED_APIS if not (stack == "Dynamo" and api.startswith("leaderworkerset."))]  # gangs are Grove's there
+    wanted = [*base, *([INFERENCE_API, OBJECTIVE_API] if needs_inference else []), *required_apis(stack)]
     for api in wanted:
         if api in facts.served:
             out.append(Check(api, "ok", f"{api} is served"))
@@ -232,6 +244,26 @@ def _inference_gateway_check(facts: ClusterFacts, ref: GatewayRef) -> Check | No
     return Check("gateway inference", "warn",
                  f"GatewayClass {class_name or '?'} ({controller or 'not readable'}) is not an implementation laneway knows to route "
                  "to InferencePools", fix)
+
+
+def _dynamo_checks(facts: ClusterFacts, queue: str) -> list[Check]:
+    """Grove's operator runs and the KAI queue exists (their APIs are checked with the others)."""
+    out = []
+    if "grove.io/v1alpha1" in facts.served:
+        ready = int((((facts.grove_operator or {}).get("status") or {}).get("readyReplicas")) or 0)
+        out.append(
+            Check("grove operator", "ok", f"Grove's operator runs ({ready} ready)") if ready else
+            Check("grove operator", "fail", f"Deployment {GROVE_NAMESPACE}/{GROVE_OPERATOR} is missing or has no ready replica: "
+                  "PodCliqueSets would be accepted and never make pods", kinds.install_hint("grove.io/v1alpha1"))
+        )
+    if "scheduling.run.ai/v2" in facts.served:
+        out.append(
+            Check("kai queue", "ok", f"KAI queue {queue} exists") if facts.kai_queue is not None else
+            Check("kai queue", "fail", f"the KAI Scheduler has no Queue {queue}: its pods would stay Pending",
+                  f"kubectl apply -f a Queue (scheduling.run.ai/v2) named {queue}, or set spec.cluster.existing.kaiQueue to one "
+                  "you have: kubectl get queues")
+        )
+    return out
 
 
 def _lws_controller_check(facts: ClusterFacts) -> Check | None:
@@ -370,7 +402,7 @@ def evaluate(
     *,
     needs_inference: bool = False,
 ) -> list[Check]:
-    out = api_checks(facts, needs_inference=needs_inference)
+    out = api_checks(facts, needs_inference=needs_inference, stack=cluster.spec.stack or "Standard")
     if facts.error:
         return out
     if facts.read_error:
@@ -379,10 +411,11 @@ def evaluate(
         settings = cluster_settings(cluster)
     except RenderError as error:
         return [*out, Check("settings", "fail", str(error), "fix the field it names and laneway apply -f the InferenceCluster")]
-    refusal = stack_refusal(cluster, settings)
-    if refusal is not None:
-        out.append(Check("stack", "fail", refusal, "laneway apply -f the InferenceCluster with spec.stack: Standard"))
-    lws = _lws_controller_check(facts)
+    note = stack_note(cluster, settings)
+    if note is not None:
+        out += _dynamo_checks(facts, settings.kai_queue)
+        out.append(Check("stack", "warn", note, "nothing to run: laneway does not compose ModelExpress yet (docs/kubernetes.md)"))
+    lws = _lws_controller_check(facts) if settings.stack == "Standard" else None
     if lws is not None:
         out.append(lws)
     out.append(_gateway_check(facts, cluster, settings.gateway))

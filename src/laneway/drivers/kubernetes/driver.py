@@ -44,11 +44,11 @@ from laneway.drivers.base import ReplicaObservation
 from laneway.drivers.kubernetes import cache_objects, kinds
 from laneway.drivers.kubernetes.checks import Check, api_checks, failed, gateway_address, gather
 from laneway.drivers.kubernetes.connection import KubeConnection, connect
-from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError, StackNotComposed
+from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError
 from laneway.drivers.kubernetes.naming import gateway_ref, pool_name, replica_selector, route_targets, target_namespace
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 from laneway.drivers.kubernetes.render import RenderOptions, namespace_object, object_id, render
-from laneway.drivers.kubernetes.stacks import stack_refusal
+from laneway.drivers.kubernetes.stacks import stack_note
 from laneway.drivers.kubernetes.validation import validate_objects
 from laneway.store.base import Store
 
@@ -154,9 +154,6 @@ class KubernetesDriver:
         rkey = self._rkey(replica)
         try:
             objects = render(replica, cluster, self.options)
-        except StackNotComposed as error:
-            self._failures[rkey] = ("StackNotComposed", str(error))
-            return
         except RenderError as error:
             self._failures[rkey] = ("RenderFailed", str(error))
             return
@@ -232,8 +229,9 @@ class KubernetesDriver:
         namespace = target_namespace(replica.namespace)
         selector = replica_selector(replica)
         workloads: dict[str, dict[str, Any]] = {}
-        for expected in expected_workloads(replica):
-            resource = kinds.DEPLOYMENT if expected.kind == "Deployment" else kinds.LEADER_WORKER_SET
+        stack = cluster.spec.stack or "Standard"
+        for expected in expected_workloads(replica, stack=stack):
+            resource = kinds.WORKLOADS[expected.kind]
             try:
                 found = conn.find(resource, expected.name, namespace=namespace)
             except KubeApiError as error:
@@ -265,7 +263,8 @@ class KubernetesDriver:
         if address is None:
             address = self._read_gateway(conn, cluster)
         return Snapshot(
-            workloads=workloads, pods=pods, claims=claims, routes=routes, pool=pool, gateway=gateway_ref(cluster), gateway_address=address
+            workloads=workloads, pods=pods, claims=claims, routes=routes, pool=pool, gateway=gateway_ref(cluster),
+            gateway_address=address, stack=stack,
         )
 
     def _read_gateway(self, conn: KubeConnection, cluster: InferenceCluster) -> str | None:
@@ -305,20 +304,21 @@ class KubernetesDriver:
             self._gateways.pop(cluster.name, None)
             return False, str(error)
         facts = await asyncio.to_thread(gather, conn, cluster, deep=False)
-        problems = failed(api_checks(facts))
+        stack = cluster.spec.stack or "Standard"
+        problems = failed(api_checks(facts, stack=stack))
+        note: str | None = None
         try:
-            refusal = stack_refusal(cluster)
+            note = stack_note(cluster)
         except RenderError as error:  # a setting of the cluster that cannot be used
-            refusal = str(error)
-        if refusal is not None:
-            problems.append(Check("stack", "fail", refusal))
+            problems.append(Check("settings", "fail", str(error)))
         address = None if facts.error else await asyncio.to_thread(self._read_gateway, conn, cluster)
         if facts.error:
             self._gateways.pop(cluster.name, None)
         if problems:
             return False, "; ".join(f"{c.message}: {c.fix}" if c.fix else c.message for c in problems)
         where = f"gateway at {address}" if address else "no gateway address yet"
-        return True, f"Kubernetes {facts.version.get('gitVersion', '?')} serves the required APIs; {where}"
+        ready = f"Kubernetes {facts.version.get('gitVersion', '?')} serves the required APIs; {where}"
+        return True, f"{ready}; {note}" if note else ready
 
     async def gateway_address(self, cluster: InferenceCluster) -> str | None:
         """The cluster's gateway address as last read by `healthy` (or now, when never read)."""

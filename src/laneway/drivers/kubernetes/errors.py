@@ -31,7 +31,3 @@ class KubeApiError(KubernetesDriverError):
         self.status = status
         self.reason = reason
         super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
-
-
-class StackNotComposed(RenderError):
-    """The cluster asks for a serving stack laneway does not compose (the message says what is missing)."""

@@ -52,6 +52,8 @@ RESOURCE_CLAIM_TEMPLATE = ApiResource("resource.k8s.io/v1", "ResourceClaimTempla
 RESOURCE_CLAIM = ApiResource("resource.k8s.io/v1", "ResourceClaim", "resourceclaims")
 RESOURCE_SLICE = ApiResource("resource.k8s.io/v1", "ResourceSlice", "resourceslices", namespaced=False)
 LEADER_WORKER_SET = ApiResource("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets")
+POD_CLIQUE_SET = ApiResource("grove.io/v1alpha1", "PodCliqueSet", "podcliquesets")
+KAI_QUEUE = ApiResource("scheduling.run.ai/v2", "Queue", "queues", namespaced=False)
 HTTP_ROUTE = ApiResource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
 GATEWAY = ApiResource("gateway.networking.k8s.io/v1", "Gateway", "gateways")
 INFERENCE_POOL = ApiResource("inference.networking.k8s.io/v1", "InferencePool", "inferencepools")
@@ -63,7 +65,7 @@ JOB = ApiResource("batch/v1", "Job", "jobs")
 ALL = (
     NAMESPACE, NODE, POD, SERVICE, CONFIG_MAP, SERVICE_ACCOUNT, DEPLOYMENT, ROLE, ROLE_BINDING,
     CLUSTER_ROLE, CLUSTER_ROLE_BINDING, STORAGE_CLASS, DEVICE_CLASS, GATEWAY_CLASS,
-    RESOURCE_CLAIM_TEMPLATE, RESOURCE_CLAIM, RESOURCE_SLICE, LEADER_WORKER_SET, HTTP_ROUTE, GATEWAY,
+    RESOURCE_CLAIM_TEMPLATE, RESOURCE_CLAIM, RESOURCE_SLICE, LEADER_WORKER_SET, POD_CLIQUE_SET, KAI_QUEUE, HTTP_ROUTE, GATEWAY,
     INFERENCE_POOL, CRD, PERSISTENT_VOLUME_CLAIM, SECRET, JOB,
 )
 _BY_TYPE = {(r.api_version, r.kind): r for r in ALL}
@@ -72,9 +74,13 @@ _BY_TYPE = {(r.api_version, r.kind): r for r in ALL}
 # traffic reaches pods that are going; the Namespace is shared and never deleted). The
 # endpoint picker's ClusterRole and binding are cluster-scoped, found by the same labels.
 OWNED = (
-    HTTP_ROUTE, INFERENCE_POOL, DEPLOYMENT, LEADER_WORKER_SET, SERVICE, RESOURCE_CLAIM_TEMPLATE,
+    HTTP_ROUTE, INFERENCE_POOL, DEPLOYMENT, LEADER_WORKER_SET, POD_CLIQUE_SET, SERVICE, RESOURCE_CLAIM_TEMPLATE,
     CONFIG_MAP, ROLE_BINDING, ROLE, CLUSTER_ROLE_BINDING, CLUSTER_ROLE, SERVICE_ACCOUNT,
 )
+
+
+# The workload kinds, by the name `naming.workload_of` gives them.
+WORKLOADS = {"Deployment": DEPLOYMENT, "LeaderWorkerSet": LEADER_WORKER_SET, "PodCliqueSet": POD_CLIQUE_SET}
 
 
 # What a ModelCache owns on a cluster, in the order they are deleted (the Job first, so nothing
@@ -102,6 +108,16 @@ INSTALL_HINTS = {
         "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml "
         "and an implementation, e.g. Envoy Gateway: helm install eg oci://docker.io/envoyproxy/gateway-helm "
         "-n envoy-gateway-system --create-namespace"
+    ),
+    "grove.io/v1alpha1": (
+        "install Grove (with its kai-scheduler backend, on by default): helm upgrade -i grove "
+        "oci://ghcr.io/ai-dynamo/grove/grove-charts --version VERSION -n grove-system --create-namespace "
+        "(VERSION from https://github.com/ai-dynamo/grove/releases)"
+    ),
+    "scheduling.run.ai/v2": (
+        "install the KAI Scheduler: helm upgrade -i kai-scheduler oci://ghcr.io/nvidia/kai-scheduler/kai-scheduler "
+        "-n kai-scheduler --create-namespace --version VERSION (VERSION from https://github.com/NVIDIA/KAI-Scheduler/releases), "
+        "then kubectl apply -f a Queue for laneway's pods"
     ),
     "inference.networking.k8s.io/v1": (
         "install the Gateway API Inference Extension: kubectl apply -f "

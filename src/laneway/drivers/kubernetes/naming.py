@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
 from laneway.api.kinds.platform import InferenceCluster
@@ -84,6 +85,32 @@ def workload_name(replica: ModelReplica, engine: str) -> str:
     """Deployment / LeaderWorkerSet of one engine. LeaderWorkerSet names its pods
     `<name>-<group>-<index>` and its headless Service after itself, so keep it short."""
     return service_name(replica.name, engine, limit=_MAX_WORKLOAD_NAME)
+
+
+# Grove (the Dynamo stack's gang workload) refuses a PodCliqueSet whose name and longest
+# clique name exceed 45 characters together: its pod names are built from them.
+GROVE_NAME_BUDGET = 45
+LEADER_CLIQUE = "leader"
+
+WorkloadKind = Literal["Deployment", "LeaderWorkerSet", "PodCliqueSet"]
+
+
+def worker_clique(rank: int) -> str:
+    """The Grove clique of the worker with `rank` (1..N): one clique per rank."""
+    return f"worker-{rank}"
+
+
+def workload_of(replica: ModelReplica, engine: ReplicaEngine, *, stack: str = "Standard") -> tuple[WorkloadKind, str]:
+    """The kind and name of an engine's workload: a Deployment for a Standalone engine; for a
+    Leader/Worker engine a LeaderWorkerSet, or on a Dynamo cluster a Grove PodCliqueSet whose
+    name leaves room for its longest clique name."""
+    if not uses_leader_worker_set(engine):
+        return "Deployment", workload_name(replica, engine.name)
+    if stack != "Dynamo":
+        return "LeaderWorkerSet", workload_name(replica, engine.name)
+    workers = max((m.pods for m in engine.members if m.role == "Worker"), default=1)
+    longest = max(len(LEADER_CLIQUE), len(worker_clique(workers)))
+    return "PodCliqueSet", service_name(replica.name, engine.name, limit=min(_MAX_WORKLOAD_NAME, GROVE_NAME_BUDGET - longest))
 
 
 def claim_template_name(replica: ModelReplica, engine: str, role: str, digest: str) -> str:

@@ -28,11 +28,11 @@ the order checked:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.drivers.base import MemberObservation, MemberPhase, ReplicaObservation, ServingAddress
-from laneway.drivers.kubernetes.naming import ENGINE_LABEL, GatewayRef, picker_name, route_targets, workload_name
+from laneway.drivers.kubernetes.naming import ENGINE_LABEL, GatewayRef, WorkloadKind, picker_name, route_targets, workload_of
 
 Obj = Mapping[str, Any]
 _CONTAINER_FAILURES = (
@@ -44,19 +44,17 @@ _CONTAINER_FAILURES = (
 @dataclass(frozen=True)
 class ExpectedWorkload:
     engine: str
-    kind: Literal["Deployment", "LeaderWorkerSet"]
+    kind: WorkloadKind
     name: str
     copies: int
 
 
-def expected_workloads(replica: ModelReplica) -> list[ExpectedWorkload]:
-    """The workloads `render` makes for this replica (names follow `naming`)."""
+def expected_workloads(replica: ModelReplica, *, stack: str = "Standard") -> list[ExpectedWorkload]:
+    """The workloads `render` makes for this replica on a cluster of `stack` (names follow `naming`)."""
     out = []
     for engine in replica.spec.engines:
-        kind: Literal["Deployment", "LeaderWorkerSet"] = (
-            "Deployment" if any(m.role == "Standalone" for m in engine.members) else "LeaderWorkerSet"
-        )
-        out.append(ExpectedWorkload(engine.name, kind, workload_name(replica, engine.name), engine.copies))
+        kind, name = workload_of(replica, engine, stack=stack)
+        out.append(ExpectedWorkload(engine.name, kind, name, engine.copies))
     if replica.spec.serving.mode == "PrefillDecode":
         out.append(ExpectedWorkload("epp", "Deployment", picker_name(replica), 1))
     return out
@@ -71,6 +69,7 @@ class Snapshot:
     pool: Obj | None = None  # the InferencePool of a PrefillDecode replica
     gateway: GatewayRef = field(default_factory=GatewayRef)
     gateway_address: str | None = None
+    stack: str = "Standard"  # the cluster's serving stack: which workload kinds were rendered
 
 
 def _conditions(obj: Obj) -> dict[str, Obj]:
@@ -78,12 +77,14 @@ def _conditions(obj: Obj) -> dict[str, Obj]:
 
 
 def workload_ready(expected: ExpectedWorkload, obj: Obj) -> tuple[bool, str]:
-    """Whether a Deployment / LeaderWorkerSet serves all its copies, and its progress in words."""
+    """Whether a Deployment / LeaderWorkerSet / PodCliqueSet serves all its copies, and its
+    progress in words. A PodCliqueSet counts available groups (`availableReplicas`: every
+    clique of the group has its pods ready)."""
     status = obj.get("status") or {}
     generation = (obj.get("metadata") or {}).get("generation", 0)
-    ready = int(status.get("readyReplicas") or 0)
+    ready = int(status.get("availableReplicas" if expected.kind == "PodCliqueSet" else "readyReplicas") or 0)
     progress = f"{expected.kind} {expected.name}: {ready}/{expected.copies} ready"
-    if int(status.get("observedGeneration") or 0) < int(generation or 0) and expected.kind == "Deployment":
+    if int(status.get("observedGeneration") or 0) < int(generation or 0) and expected.kind in ("Deployment", "PodCliqueSet"):
         return False, f"{expected.kind} {expected.name}: the rollout of generation {generation} has not been observed yet"
     if ready < expected.copies:
         return False, progress
@@ -184,7 +185,7 @@ def attachment_problem(what: str, obj: Obj, gateway: GatewayRef) -> str | None:
 
 def summarize(replica: ModelReplica, snapshot: Snapshot) -> ReplicaObservation:
     members = members_of(snapshot.pods)
-    expected = expected_workloads(replica)
+    expected = expected_workloads(replica, stack=snapshot.stack)
     targets = route_targets(replica)
     missing = [f"{e.kind} {e.name}" for e in expected if e.name not in snapshot.workloads]
     missing += [f"HTTPRoute {t.name}" for t in targets if t.name not in snapshot.routes]

@@ -36,7 +36,7 @@ What every pod gets, so an engine behaves on Kubernetes as it does under the loc
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
@@ -114,14 +114,30 @@ def replica_pod_selector(replica: ModelReplica) -> dict[str, str]:
     return {MANAGED_BY: MANAGER, NAMESPACE_LABEL: replica.namespace, REPLICA_LABEL: replica.name}
 
 
-def _injected_env(replica: ModelReplica, engine: ReplicaEngine, *, leader_worker: bool, port: int) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [{"name": "LANEWAY_PORT", "value": str(port)}]
-    if leader_worker:
-        env.append({"name": "LANEWAY_RANK", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{LWS_WORKER_INDEX_LABEL}']"}}})
-        env.append({"name": "LANEWAY_LEADER_ADDRESS", "value": "$(LWS_LEADER_ADDRESS)"})
-    else:
-        env.append({"name": "LANEWAY_RANK", "value": "0"})
-        env.append({"name": "LANEWAY_LEADER_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
+@dataclass(frozen=True)
+class GroupIdentity:
+    """Where a pod's rank and its group leader's address come from (the env entry's source:
+    `{"value": ...}` or `{"valueFrom": ...}`), which depends on what runs the group."""
+
+    rank: dict[str, Any]
+    leader_address: dict[str, Any]
+
+
+# A Standalone pod is its own group: rank 0, its own address.
+STANDALONE = GroupIdentity({"value": "0"}, {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
+# LeaderWorkerSet: the worker-index label (0 for the leader) and the set's own leader address.
+LEADER_WORKER_SET = GroupIdentity(
+    {"valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{LWS_WORKER_INDEX_LABEL}']"}}},
+    {"value": "$(LWS_LEADER_ADDRESS)"},
+)
+
+
+def _injected_env(replica: ModelReplica, engine: ReplicaEngine, *, identity: GroupIdentity, port: int) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "LANEWAY_PORT", "value": str(port)},
+        {"name": "LANEWAY_RANK", **copy.deepcopy(identity.rank)},
+        {"name": "LANEWAY_LEADER_ADDRESS", **copy.deepcopy(identity.leader_address)},
+    ]
     env += [
         {"name": "LANEWAY_REPLICA", "value": replica.name},
         {"name": "LANEWAY_NAMESPACE", "value": replica.namespace},
@@ -142,7 +158,7 @@ def container(
     engine: ReplicaEngine,
     member: ReplicaMember,
     *,
-    leader_worker: bool,
+    identity: GroupIdentity,
     claims_devices: bool,
     rdma: bool = False,
     extra_env: tuple[dict[str, Any], ...] = (),
@@ -159,7 +175,7 @@ def container(
         out["args"] = list(spec.args)
     user_env = [e.model_dump(by_alias=True, exclude_none=True) for e in spec.env]
     user_names = {e["name"] for e in user_env}
-    injected = [*_injected_env(replica, engine, leader_worker=leader_worker, port=port), *copy.deepcopy(list(extra_env))]
+    injected = [*_injected_env(replica, engine, identity=identity, port=port), *copy.deepcopy(list(extra_env))]
     out["env"] = [e for e in injected if e["name"] not in user_names]
     out["env"] += user_env
     if is_serving(member):
@@ -227,6 +243,8 @@ class PodPlacement:
 
     node_selector: dict[str, str]
     rdma: bool = False  # the pool's nodes are on InfiniBand: one RDMA device and IPC_LOCK
+    scheduler_name: str | None = None  # a gang scheduler (the KAI Scheduler on Dynamo clusters)
+    labels: dict[str, str] = field(default_factory=dict)  # e.g. the KAI queue
 
 
 def pod_template(
@@ -234,7 +252,7 @@ def pod_template(
     engine: ReplicaEngine,
     member: ReplicaMember,
     *,
-    leader_worker: bool,
+    identity: GroupIdentity,
     claim_template: str | None,
     placement: PodPlacement,
     extras: PodExtras = PodExtras(),
@@ -243,14 +261,14 @@ def pod_template(
     `extras` are what disaggregated serving adds, see `prefill_decode`)."""
     claims_devices = claim_template is not None
     annotations = dict(member.template.metadata.annotations) if member.template.metadata else {}
-    metadata: dict[str, Any] = {"labels": pod_labels(replica, engine, member)}
+    metadata: dict[str, Any] = {"labels": {**placement.labels, **pod_labels(replica, engine, member)}}
     if annotations:
         metadata["annotations"] = annotations
     per = max(devices_claimed(member), 1) if claims_devices else 0
     spec: dict[str, Any] = {
         "containers": [
             container(
-                replica, engine, member, leader_worker=leader_worker, claims_devices=claims_devices,
+                replica, engine, member, identity=identity, claims_devices=claims_devices,
                 rdma=placement.rdma, extra_env=extras.env,
             )
         ],
@@ -263,6 +281,8 @@ def pod_template(
         spec["serviceAccountName"] = extras.service_account
     if placement.node_selector:
         spec["nodeSelector"] = dict(placement.node_selector)
+    if placement.scheduler_name:
+        spec["schedulerName"] = placement.scheduler_name
     tol = tolerations(replica, claims_devices=claims_devices)
     if tol:
         spec["tolerations"] = tol

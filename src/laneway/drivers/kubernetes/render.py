@@ -26,7 +26,6 @@ from laneway.drivers.kubernetes.naming import (
 )
 from laneway.drivers.kubernetes.routing import DEFAULT_PICKER_IMAGE, RoutingOptions, engine_services, http_routes, inference_pool
 from laneway.drivers.kubernetes.settings import cluster_settings
-from laneway.drivers.kubernetes.stacks import check_stack
 from laneway.drivers.kubernetes.workloads import engine_objects
 
 
@@ -68,7 +67,6 @@ def render(replica: ModelReplica, cluster: InferenceCluster, options: RenderOpti
             "replicas are pinned by the scheduler, so let laneway place it rather than writing it by hand"
         )
     settings = cluster_settings(cluster)
-    check_stack(replica, cluster, settings)
     namespace = target_namespace(replica.namespace)
     routing = RoutingOptions(gateway=settings.gateway, picker_image=options.picker_image, route_timeout=settings.route_timeout)
 
@@ -95,6 +93,10 @@ def check_names(replica: ModelReplica, objects: list[dict[str, Any]]) -> None:
     seen: dict[tuple[str, str], str] = {}
     reserved = {("Service", o["metadata"]["name"]): f"the headless Service of LeaderWorkerSet {o['metadata']['name']}"
                 for o in objects if o["kind"] == "LeaderWorkerSet"}
+    for o in objects:  # Grove's headless Service per group: `<set>-<index>`
+        if o["kind"] == "PodCliqueSet":
+            for index in range(int(o["spec"]["replicas"])):
+                reserved[("Service", f"{o['metadata']['name']}-{index}")] = f"the headless Service of PodCliqueSet {o['metadata']['name']}"
     for obj in objects:
         key = (str(obj["kind"]), str(obj["metadata"]["name"]))
         clash = seen.get(key) or reserved.get(key)

@@ -13,7 +13,9 @@ open, and so does laneway), and on each node pool:
   provider on every node it creates, so it survives autoscaling and repairs), else
   `laneway.dev/pool` (labelled by hand);
 - per pool `nodeSelector`: the exact labels that select the pool's nodes, when a label per pool
-  is not how the cluster is organised (it wins over `nodePoolLabel`).
+  is not how the cluster is organised (it wins over `nodePoolLabel`);
+- `kaiQueue`: on a `stack: Dynamo` cluster, the KAI Scheduler queue engine pods join
+  (default `default`).
 
 Pure; a value that cannot be used raises `RenderError` naming the field and what would fix it.
 """
@@ -25,11 +27,12 @@ from dataclasses import dataclass
 from typing import Literal, Mapping
 
 from laneway.api.kinds.platform import InferenceCluster
-from laneway.api.meta import check_label_key
+from laneway.api.meta import check_label_key, check_label_value
 from laneway.drivers.kubernetes.errors import RenderError
 from laneway.drivers.kubernetes.naming import POOL_LABEL, GatewayRef, gateway_ref
 
 DEFAULT_ROUTE_TIMEOUT = "600s"
+DEFAULT_KAI_QUEUE = "default"
 # Gateway API's Duration (GEP-2257), as the HTTPRoute CRD's pattern has it.
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 
@@ -50,6 +53,7 @@ class ClusterSettings:
     pool_label: str
     pool_selectors: Mapping[str, Mapping[str, str]]  # pool name -> node labels
     stack: Stack
+    kai_queue: str = DEFAULT_KAI_QUEUE
 
     def pool_selector(self, pool: str) -> dict[str, str]:
         """The nodeSelector that pins a pod to `pool`."""
@@ -96,4 +100,14 @@ def cluster_settings(cluster: InferenceCluster) -> ClusterSettings:
         pool_label=_pool_label(cluster, extra.get("nodePoolLabel")),
         pool_selectors=_pool_selectors(cluster),
         stack=cluster.spec.stack or "Standard",
+        kai_queue=_kai_queue(cluster, extra.get("kaiQueue")),
     )
+
+
+def _kai_queue(cluster: InferenceCluster, value: object) -> str:
+    if value is None:
+        return DEFAULT_KAI_QUEUE
+    try:
+        return check_label_value("kai.scheduler/queue", str(value))
+    except ValueError as error:
+        raise RenderError(f"InferenceCluster {cluster.name}: spec.cluster.existing.kaiQueue: {error}") from None

@@ -36,6 +36,7 @@ SCHEMA_FILES = {
     ("inference.networking.k8s.io", "InferencePool"): "inferencepools.inference.networking.k8s.io.json",
     ("gateway.networking.k8s.io", "GatewayClass"): "gatewayclasses.gateway.networking.k8s.io.json",
     ("inference.networking.x-k8s.io", "InferenceObjective"): "inferenceobjectives.inference.networking.x-k8s.io.json",
+    ("grove.io", "PodCliqueSet"): "podcliquesets.grove.io.json",
 }
 
 

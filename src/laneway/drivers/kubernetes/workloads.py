@@ -25,8 +25,9 @@ from typing import Any
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers.kubernetes.errors import RenderError
-from laneway.drivers.kubernetes.naming import ENGINE_LABEL, claim_template_name, owner_labels, uses_leader_worker_set, workload_name
-from laneway.drivers.kubernetes.pods import PodPlacement, pod_template, selector_labels
+from laneway.drivers.kubernetes.grove import KAI_QUEUE_LABEL, KAI_SCHEDULER, pod_clique_set
+from laneway.drivers.kubernetes.naming import ENGINE_LABEL, claim_template_name, owner_labels, uses_leader_worker_set, workload_of
+from laneway.drivers.kubernetes.pods import LEADER_WORKER_SET, STANDALONE, GroupIdentity, PodPlacement, pod_template, selector_labels
 from laneway.drivers.kubernetes.prefill_decode import pod_extras
 from laneway.drivers.kubernetes.settings import ClusterSettings
 
@@ -73,13 +74,16 @@ def placement_of(
     and the engine talks across nodes: a LeaderWorkerSet group (NCCL) or a prefill/decode
     engine (NIXL moves the KV cache between pods)."""
     if not member.node_pool_name:
-        return PodPlacement(node_selector={})
+        return PodPlacement(node_selector={}, scheduler_name=KAI_SCHEDULER if settings.stack == "Dynamo" else None)
     pool = next((p for p in cluster.spec.node_pools if p.name == member.node_pool_name), None)
     infiniband = pool is not None and pool.fabric is not None and pool.fabric.type == "InfiniBand"
     across_nodes = uses_leader_worker_set(engine) or (replica.spec.serving.mode == "PrefillDecode" and engine.phase is not None)
+    dynamo = settings.stack == "Dynamo"
     return PodPlacement(
         node_selector=settings.pool_selector(member.node_pool_name),
         rdma=infiniband and across_nodes and bool(member.device_requests),
+        scheduler_name=KAI_SCHEDULER if dynamo else None,
+        labels={KAI_QUEUE_LABEL: settings.kai_queue} if dynamo else {},
     )
 
 
@@ -90,15 +94,16 @@ def engine_objects(
     claims = {id(m): claim_template(replica, engine, m, namespace) for m in engine.members}
     out: list[dict[str, Any]] = [c for c in claims.values() if c is not None]
 
-    def template(member: ReplicaMember, *, leader_worker: bool) -> dict[str, Any]:
+    def template(member: ReplicaMember, identity: GroupIdentity) -> dict[str, Any]:
         claim = claims[id(member)]
         return pod_template(
-            replica, engine, member, leader_worker=leader_worker, claim_template=claim["metadata"]["name"] if claim else None,
+            replica, engine, member, identity=identity, claim_template=claim["metadata"]["name"] if claim else None,
             placement=placement_of(replica, engine, member, cluster, settings), extras=pod_extras(replica, engine, member),
         )
 
+    kind, name = workload_of(replica, engine, stack=settings.stack)
     metadata = {
-        "name": workload_name(replica, engine.name),
+        "name": name,
         "namespace": namespace,
         "labels": {**owner_labels(replica), ENGINE_LABEL: engine.name},
     }
@@ -116,7 +121,7 @@ def engine_objects(
                         {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}}
                         if standalone.device_requests else {}
                     ),
-                    "template": template(standalone, leader_worker=False),
+                    "template": template(standalone, STANDALONE),
                 },
             }
         )
@@ -127,9 +132,13 @@ def engine_objects(
     if leader is None or len(workers) != 1:
         raise RenderError(
             f"engine {engine.name!r} of replica {replica.key} has {len(workers)} Worker members; a LeaderWorkerSet "
-            "has one worker template, so write one Worker member with worker.nodes set to the total number of worker pods"
+            "(or a Grove gang) has one worker template, so write one Worker member with worker.nodes set to the total "
+            "number of worker pods"
         )
     worker = workers[0]
+    if kind == "PodCliqueSet":
+        out.append(pod_clique_set(replica, engine, leader=leader, worker=worker, metadata=metadata, queue=settings.kai_queue, template=template))
+        return out
     out.append(
         {
             "apiVersion": "leaderworkerset.x-k8s.io/v1",
@@ -141,8 +150,8 @@ def engine_objects(
                 "leaderWorkerTemplate": {
                     "size": 1 + worker.pods,
                     "restartPolicy": "RecreateGroupOnPodRestart",
-                    "leaderTemplate": template(leader, leader_worker=True),
-                    "workerTemplate": template(worker, leader_worker=True),
+                    "leaderTemplate": template(leader, LEADER_WORKER_SET),
+                    "workerTemplate": template(worker, LEADER_WORKER_SET),
                 },
             },
         }
