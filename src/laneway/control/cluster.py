@@ -19,6 +19,7 @@ from laneway.api.kinds.platform import (
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
+from laneway.drivers.base import GatewayReporter
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict
 
@@ -70,10 +71,12 @@ class ClusterController:
         else:
             ok, why = await driver.healthy(cluster)
             ready, reason, message = ok, ("DriverReady" if ok else "DriverUnavailable"), why
-        address = self.ctx.gateway_address if cluster.spec.cluster.source == "Local" else cluster.status.gateway.address
-        read_gateway = getattr(driver, "gateway_address", None)  # drivers that know their cluster's gateway (Kubernetes)
-        if cluster.spec.cluster.source != "Local" and read_gateway is not None:
-            address = await read_gateway(cluster)
+        if isinstance(driver, GatewayReporter):  # the cluster has a gateway of its own (Kubernetes)
+            address = await driver.gateway_address(cluster)
+        elif driver is not None:  # engines this laneway runs answer through its own gateway
+            address = self.ctx.gateway_address
+        else:
+            address = cluster.status.gateway.address
 
         if missing:
             ready_condition = ConditionUpdate(

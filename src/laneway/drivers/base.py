@@ -1,18 +1,32 @@
-"""The Driver protocol: where replicas run, behind one interface.
+"""The Driver protocol and the capabilities a driver may add, each a declared seam.
 
 A driver applies a replica on its cluster, observes it, tears it down and reports the URLs
-its serving members answer on. The ModelReplica controller is the only caller; it turns what
-a driver observes into conditions and ModelEndpoints. Drivers are looked up by the cluster's
-`spec.cluster.source` (see `drivers/registry.py`).
+its serving members answer on. The ModelReplica controller is the only caller of that core;
+it turns what a driver observes into conditions and ModelEndpoints. Drivers are looked up by
+the cluster's `spec.cluster.source` (see `drivers/registry.py`).
+
+Beyond the core, a driver declares what else it can do by implementing a capability protocol,
+and callers ask with `isinstance(driver, Capability)` (the protocols are `runtime_checkable`),
+never by probing for a method name:
+
+- `CacheStager`: stages ModelCaches on its clusters (Local: files under the data directory;
+  Kubernetes: a claim and a hydration Job). The ModelCache controller uses it.
+- `GatewayReporter`: knows the address of its cluster's gateway (Kubernetes reads its
+  Gateway's status). The InferenceCluster controller uses it.
+
+`tests/unit/drivers/test_driver_conformance.py` checks that every registered driver conforms
+to the protocols it claims, signature by signature.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
+from laneway.cache.state import CacheState
 
 MemberPhase = Literal["Pending", "Starting", "Running", "Ready", "CrashLoopBackOff", "Stopped"]
 
@@ -47,7 +61,10 @@ class ReplicaObservation:
     addresses: tuple[ServingAddress, ...] = field(default=())
 
 
+@runtime_checkable
 class Driver(Protocol):
+    """Where replicas run: the core every driver implements."""
+
     async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
         """Make the replica run as specified; idempotent."""
 
@@ -62,3 +79,36 @@ class Driver(Protocol):
 
     async def close(self) -> None:
         """Stop what this driver owns in this process."""
+
+
+@runtime_checkable
+class CacheStager(Protocol):
+    """A driver that stages ModelCaches on its clusters, once per cluster.
+
+    `apply_cache` starts (or keeps going) what stages the cache and returns at once;
+    `observe_cache` reports where staging stands without changing anything; `delete_cache`
+    removes the cluster's copy (idempotent). Each raises only for a cluster it cannot reach
+    now; a cache that cannot be staged there is a `Failed` state with its reason.
+    """
+
+    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None: ...
+
+    async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState: ...
+
+    async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None: ...
+
+
+@runtime_checkable
+class GatewayReporter(Protocol):
+    """A driver that knows the address its cluster's gateway answers on (None: not yet)."""
+
+    async def gateway_address(self, cluster: InferenceCluster) -> str | None: ...
+
+
+@runtime_checkable
+class StandaloneStager(CacheStager, Protocol):
+    """A `CacheStager` that needs no running driver, only this process and its data directory
+    (Local clusters' cache files): the ModelCache controller runs one for a source whose
+    driver is not started here. It stages in threads of its own; `wait` joins them."""
+
+    def wait(self, timeout: float = 5.0) -> None: ...

@@ -341,6 +341,13 @@ class KubernetesDriver:
         credential Secret) on the cluster; idempotent. Like `apply`, it never raises for the
         cluster's or the objects' problems: `observe_cache` reports them."""
         ckey = self._ckey(cache, cluster)
+        if cache.spec.source == "Local":
+            self._failures[ckey] = (
+                "SourceNotReachable",
+                f"source Local names a path on the control-plane machine, which cluster {cluster.name} cannot read; "
+                "use a HuggingFace, S3 or HTTP source, or narrow clusterSelector to Local clusters",
+            )
+            return
         namespace = target_namespace(cache.namespace)
         try:
             objects = [namespace_object(namespace, cache.namespace), *render_cache_objects(cache, cluster)]

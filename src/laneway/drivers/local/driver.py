@@ -18,9 +18,12 @@ import shutil
 import socket
 from pathlib import Path
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
+from laneway.cache.state import CacheState
 from laneway.drivers.base import ReplicaObservation, ServingAddress
+from laneway.drivers.local.caches import LocalCaches
 from laneway.drivers.local.processes import EngineNotAllowed, ProcessSpec, replica_processes
 from laneway.drivers.local.sandbox import Confinement, detect_confinement, engine_launch, laneway_root, prepare_workdir
 from laneway.drivers.local.supervisor import Supervisor
@@ -45,9 +48,11 @@ class LocalDriver:
         cache_dir: Path | None = None,
         data_dir: Path | None = None,
         confinement: Confinement | None = None,
+        caches: LocalCaches | None = None,
     ) -> None:
         self.logs_dir = logs_dir
         self.cache_dir = cache_dir
+        self.caches = caches if caches is not None else LocalCaches(cache_dir)
         self.data_dir = data_dir if data_dir is not None else logs_dir.parent
         self.work_root = self.data_dir / "engines"
         self._confinement = confinement
@@ -167,6 +172,17 @@ class LocalDriver:
 
     async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
         return True, "processes run on this machine"
+
+    # -- CacheStager: the cache directories engines here mount (see caches.py) ---------------
+
+    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
+        await self.caches.apply_cache(cache, cluster, credential=credential)
+
+    async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
+        return await self.caches.observe_cache(cache, cluster)
+
+    async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None:
+        await self.caches.delete_cache(cache, cluster)
 
     async def close(self) -> None:
         async with self._lock:
