@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -277,6 +278,12 @@ def test_a_confined_engine_cannot_read_laneway_data_another_replica_or_laneway_e
     assert cwd.parent.parent == data / "engines" and cwd != neighbour_dir
     assert (cwd / "mine.txt").read_text() == "written in my own directory"
     assert secret.read_text() == "neighbour secret"
+    cluster = team.get("InferenceCluster", "lw-any-command")
+    assert isinstance(cluster, InferenceCluster)
+    backend = find_condition(cluster.status.conditions, "BackendReady")
+    assert backend is not None, "the cluster says how its engines are confined"
+    if shutil.which("bwrap"):
+        assert "engines run confined by bubblewrap" in backend.message, backend.message
     for name in ("neighbour", "prober"):
         team.delete("ModelDeployment", name, namespace=NS)
     eventually("the probes to go", lambda: not fleet.replicas(NS, "neighbour") and not fleet.replicas(NS, "prober"))

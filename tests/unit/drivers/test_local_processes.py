@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from laneway.api.kinds.deployment import ModelReplica
@@ -93,6 +94,8 @@ def test_served_models_reads_openai_model_lists() -> None:
     assert served_models(b'{"data": [{"id": "a"}, {"id": "b"}]}') == ("a", "b")
     assert served_models(b"not json") == ()
     assert served_models(b'{"data": "x"}') == ()
+    flood = json.dumps({"data": [{"id": f"m{i}"} for i in range(1000)] + [{"id": "x" * 10_000}, {"id": "a\x1b[2J"}]})
+    assert served_models(flood.encode()) == tuple(f"m{i}" for i in range(64)), "an engine's answer is stored: bounded"
 
 
 def test_the_driver_never_hands_out_a_port_one_of_its_processes_holds(monkeypatch, tmp_path) -> None:

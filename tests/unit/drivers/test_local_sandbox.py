@@ -94,6 +94,12 @@ def test_only_a_confinement_that_hides_laneway_data_shows_log_tails() -> None:
     assert not _confinement(uid=None, bwrap=None).hides_laneway_data
 
 
+def test_the_cluster_status_says_how_engines_are_confined() -> None:
+    assert _confinement().describe() == "engines run confined by bubblewrap, as uid 65534, with a scrubbed environment"
+    weaker = Confinement(bwrap=None, setpriv=None, uid=65534, hidden=(), needed=(), weaker="engines run without a sandbox because x")
+    assert weaker.describe() == "engines run without a sandbox because x"
+
+
 def test_the_engine_uid_is_nobody_unless_the_platform_names_another() -> None:
     assert engine_uid({}) == 65534
     assert engine_uid({"LANEWAY_ENGINE_UID": "1234"}) == 1234

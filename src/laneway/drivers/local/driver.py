@@ -171,7 +171,8 @@ class LocalDriver:
                 await asyncio.to_thread(shutil.rmtree, self.work_root / replica.metadata.uid, True)
 
     async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
-        return True, "processes run on this machine"
+        confinement = await self.confinement()
+        return True, f"processes run on this machine; {confinement.describe()}"
 
     # -- CacheStager: the cache directories engines here mount (see caches.py) ---------------
 

@@ -67,6 +67,13 @@ class Confinement:
     weaker: str = ""
     """Empty when fully confined; else why the sandbox is weaker, for the log and `describe`."""
 
+    def describe(self) -> str:
+        """One line for the cluster's BackendReady condition: how its engines are confined."""
+        who = f"as uid {self.uid}" if self.uid is not None else "as laneway's own user"
+        if self.bwrap is not None:
+            return f"engines run confined by bubblewrap, {who}, with a scrubbed environment"
+        return self.weaker or f"engines run {who} with a scrubbed environment, without a sandbox"
+
     @property
     def hides_laneway_data(self) -> bool:
         """Whether engines cannot read laneway's data directory: a sandbox hides it, or they run

@@ -272,10 +272,19 @@ class Supervisor:
         return True
 
 
+MAX_SERVED_MODELS = 64
+MAX_MODEL_ID = 256
+
+
 def served_models(body: bytes) -> tuple[str, ...]:
-    """Model ids of an OpenAI `/v1/models` answer; empty when it is not one."""
+    """Model ids of an OpenAI `/v1/models` answer; empty when it is not one.
+
+    The engine writes this answer and laneway stores what it says (an endpoint's `spec.model`),
+    so only the first `MAX_SERVED_MODELS` printable ids of at most `MAX_MODEL_ID` characters
+    are kept."""
     try:
         data = json.loads(body).get("data")
-        return tuple(str(m["id"]) for m in data if isinstance(m, dict) and "id" in m)
+        ids = (str(m["id"]) for m in data if isinstance(m, dict) and "id" in m)
+        return tuple(i for i in ids if 0 < len(i) <= MAX_MODEL_ID and i.isprintable())[:MAX_SERVED_MODELS]
     except (ValueError, AttributeError, TypeError):
         return ()
