@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from laneway.store.memory import MemoryStore
 HEALTHZ_RULE_SECONDS = 0.1  # what the issue asks; asserted with a generous margin below
 HEALTHZ_BOUND_SECONDS = 1.0
 YAML = {"Content-Type": "application/yaml"}
+JSON = {"Content-Type": "application/json"}
 
 
 def alias_bomb() -> bytes:
@@ -41,6 +43,14 @@ def alias_bomb() -> bytes:
 
 def deep_flow(depth: int = 200_000) -> bytes:
     return b"spec: " + b"[" * depth + b"]" * depth + b"\n"
+
+
+def label_flood(count: int = 49_000) -> bytes:
+    """A JSON ModelService just under the node bound, whose labels every validator must walk."""
+    labels = {f"k{i}": "v" * 60 for i in range(count)}
+    return json.dumps({"apiVersion": "laneway.dev/v1alpha1", "kind": "ModelService",
+                       "metadata": {"name": "flood", "labels": labels},
+                       "spec": {"endpoints": [{"selector": {"matchLabels": {"a": "b"}}}]}}).encode()
 
 
 def _healthz_latencies(base_url: str, stop: threading.Event, out: list[float]) -> None:
@@ -74,12 +84,13 @@ def test_attack4_alias_bomb_and_deep_flow_are_refused_while_healthz_answers(up: 
     prober.start()
     try:
         with up_client(up, team_token) as team:
-            bodies = [bomb, deep_flow()]
+            services = url.replace("modeldeployments", "modelservices")
+            hostile = [(url, bomb, YAML), (url, deep_flow(), YAML), (services, label_flood(), JSON)]
             deadline = time.monotonic() + 2.0  # keep posting long enough for many probes to overlap
-            while len(refusals) < 20 or time.monotonic() < deadline:
-                body = bodies[len(refusals) % 2]
+            while len(refusals) < 21 or time.monotonic() < deadline:
+                target, body, headers = hostile[len(refusals) % len(hostile)]
                 start = time.perf_counter()
-                answer = team.post(url, content=body, headers=YAML)
+                answer = team.post(target, content=body, headers=headers)
                 refusals.append((answer.status_code, answer.json()["message"], time.perf_counter() - start))
     finally:
         stop.set()
@@ -87,9 +98,10 @@ def test_attack4_alias_bomb_and_deep_flow_are_refused_while_healthz_answers(up: 
     worst = max(latencies)
     print(f"/healthz while hostile bodies were refused: {len(latencies)} probes, worst {worst * 1000:.1f} ms, "
           f"slowest refusal {max(r[2] for r in refusals) * 1000:.1f} ms")
-    assert {code for code, _, _ in refusals} == {400}
+    assert {code for code, _, _ in refusals} == {400, 422}
     assert any("aliases" in message for _, message, _ in refusals)
     assert any("nested more than" in message for _, message, _ in refusals)
+    assert any("at most 100 are allowed" in message for code, message, _ in refusals if code == 422)
     assert latencies, "the prober never got an answer"
     assert worst < HEALTHZ_BOUND_SECONDS, f"/healthz took {worst:.3f} s (rule: {HEALTHZ_RULE_SECONDS} s)"
     with up_client(up, team_token) as team:  # nothing was stored

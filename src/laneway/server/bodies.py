@@ -17,10 +17,16 @@ from aiohttp import web
 from laneway.api.errors import FieldProblem, InvalidObject
 from laneway.api.kinds.secret import REDACTED, Secret
 from laneway.api.manifest import load_document, parse_object
-from laneway.api.shape import TOO_DEEP_MESSAGE, data_problem
 from laneway.api.meta import Resource
+from laneway.api.shape import TOO_DEEP_MESSAGE, data_problem
 from laneway.server.context import body_timeout_of
-from laneway.server.errors import ApiError, Cause, bad_request, invalid, unsupported_media_type
+from laneway.server.errors import (
+    ApiError,
+    Cause,
+    bad_request,
+    invalid,
+    unsupported_media_type,
+)
 from laneway.server.targets import Target
 
 JSON_TYPES = frozenset({"application/json", ""})
@@ -39,7 +45,7 @@ async def read_raw(request: web.Request) -> bytes:
     timeout = body_timeout_of(request)
     try:
         return await asyncio.wait_for(request.read(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ApiError(
             408, "Timeout", f"the request body did not arrive within {timeout:g} s; send the whole body at once"
         ) from None
@@ -174,6 +180,12 @@ def parse_for(document: dict[str, Any], target: Target) -> Resource:
     if not isinstance(obj, target.kind.model):
         raise bad_request(f"the body is a {obj.kind!r} but the URL addresses {target.kind.plural}")
     return obj
+
+
+async def validate(document: dict[str, Any], target: Target) -> Resource:
+    """`parse_for` on a worker thread: validating a large (if bounded) body runs Python
+    validators over every label and list item, which the event loop should not wait for."""
+    return await asyncio.to_thread(parse_for, document, target)
 
 
 def without_status(obj: Resource) -> Resource:
