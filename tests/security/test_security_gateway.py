@@ -12,6 +12,7 @@ no path outside the provider's prefix was requested, no key got a bucket of its 
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import sys
 import time
@@ -23,7 +24,14 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from cli_harness import Up
-from security_harness import OTHER_NAMESPACE, TEAM_NAMESPACE, admin_token_of, up_client
+from security_harness import (
+    OTHER_NAMESPACE,
+    TEAM_NAMESPACE,
+    admin_token_of,
+    connect,
+    trickle,
+    up_client,
+)
 
 GATEWAY_TESTS = Path(__file__).resolve().parents[1] / "integration" / "gateway"
 if str(GATEWAY_TESTS) not in sys.path:
@@ -321,3 +329,39 @@ def test_attack10_no_key_token_or_query_secret_reaches_the_log(lanes: Lanes) -> 
     until(lambda: "Error handling request" in lanes.up.output, "the HTTP server to log the malformed request")
     log = lanes.up.output
     assert not [s for s in secrets if s in log]
+
+
+def test_attack10_slow_callers_are_cut_off_by_the_platforms_policy(lanes: Lanes) -> None:
+    """The platform bounds slow callers on its InferenceGateway (1 s here, against the 20 s
+    default): a caller trickling its headers, or its body, is cut off and reaches nothing."""
+    with up_client(lanes.up, lanes.platform_token) as platform:
+        made = platform.post(f"{GROUP}/inferencegateways", json={
+            "apiVersion": "laneway.dev/v1alpha1", "kind": "InferenceGateway", "metadata": {"name": "front-door"},
+            "spec": {"policy": {"clientHeaderTimeout": "1s", "clientBodyTimeout": "1s"}},
+        })
+        assert made.status_code == 201, made.text
+
+        def held() -> bool:
+            conditions = platform.get(f"{GROUP}/inferencegateways/front-door").json().get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        until(held, "the gateway to hold the InferenceGateway")
+    engine = lanes.upstream("research-slow")
+    create(lanes.admin, endpoint(OTHER_NAMESPACE, "slow-engine", engine.url))
+    create(lanes.admin, service(OTHER_NAMESPACE, "slow", "slow-engine"))
+    target = f"/{OTHER_NAMESPACE}/slow/v1/chat/completions"
+    until(lambda: httpx.post(lanes.gateway + target, json={"messages": []}, timeout=30).status_code == 200, "research/slow to answer")
+    answered = len(engine.received)
+
+    give_up = 12.0  # well under the 20 s default: only the policy's 1 s can explain a cut
+    with connect(lanes.gateway, timeout=30) as sock:
+        headers = trickle(sock, f"POST {target} HTTP/1.1\r\nHost: gateway\r\nX-Pad: {'a' * 4000}\r\n\r\n".encode(),
+                          every=0.05, give_up=give_up)
+    assert headers.closed, f"a caller trickling headers was not cut off within {give_up}s"
+    body = json.dumps({"model": "slow", "messages": [{"role": "user", "content": "x" * 2000}]}).encode()
+    with connect(lanes.gateway, timeout=30) as sock:
+        sock.sendall(f"POST {target} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode())
+        slow_body = trickle(sock, body, every=0.05, give_up=give_up)
+    assert slow_body.closed and slow_body.answer.startswith(b"HTTP/1.1 408"), slow_body.answer[:200]
+    assert len(engine.received) == answered

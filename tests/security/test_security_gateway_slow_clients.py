@@ -11,7 +11,6 @@ checks are that the connection was closed and the upstream received nothing, nev
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ if str(GATEWAY_TESTS) not in sys.path:
     sys.path.insert(0, str(GATEWAY_TESTS))
 
 from gateway_harness import FAST, Fleet, endpoint, service
+from security_harness import connect, trickle
 
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.engines.sim import SimConfig, create_sim_app
@@ -45,52 +45,15 @@ def slow_fleet() -> Iterator[Fleet]:
         fleet.close()
 
 
-def _connect(address: str) -> socket.socket:
-    host, port = address.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=GIVE_UP_AFTER)
-    sock.settimeout(0.5)
-    return sock
-
-
-def _trickle(sock: socket.socket, data: bytes, *, every: float) -> tuple[bool, int, bytes]:
-    """Send `data` a byte every `every` seconds until the peer closes; returns (closed by the
-    peer, bytes sent, what the peer answered)."""
-    sent = 0
-    answer = b""
-    deadline = time.monotonic() + GIVE_UP_AFTER
-    for byte in data:
-        if time.monotonic() > deadline:
-            break
-        try:
-            sock.sendall(bytes([byte]))
-            sent += 1
-        except OSError:
-            return True, sent, answer
-        try:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return True, sent, answer
-            answer += chunk
-        except TimeoutError:
-            pass
-        except OSError:
-            return True, sent, answer
-        time.sleep(every)
-    return False, sent, answer
-
-
 def test_attack10_slowloris_headers_are_cut_off(slow_fleet: Fleet) -> None:
     up = slow_fleet.upstream("engine")
     slow_fleet.put(endpoint("engine", up.url), service("svc", [ALL]))
     request = (b"POST /ml/svc/v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
                + b"".join(b"X-Padding-%d: %s\r\n" % (i, b"a" * 20) for i in range(200)) + b"\r\n")
-    sock = _connect(slow_fleet.address)
-    try:
-        closed, sent, _ = _trickle(sock, request, every=0.05)
-    finally:
-        sock.close()
-    assert closed, f"the gateway kept a connection open that sent {sent} header bytes over {GIVE_UP_AFTER}s"
-    assert sent < len(request), "the whole request went through"
+    with connect(slow_fleet.address, timeout=GIVE_UP_AFTER) as sock:
+        got = trickle(sock, request, every=0.05, give_up=GIVE_UP_AFTER)
+    assert got.closed, f"the gateway kept a connection open that sent {got.sent} header bytes over {GIVE_UP_AFTER}s"
+    assert got.sent < len(request), "the whole request went through"
     assert up.received == []
     assert slow_fleet.gateway._guard.closed_slow >= 1
     # The gateway still serves everyone else.
@@ -98,12 +61,9 @@ def test_attack10_slowloris_headers_are_cut_off(slow_fleet: Fleet) -> None:
 
 
 def test_attack10_an_idle_connection_that_never_sends_a_request_is_closed(slow_fleet: Fleet) -> None:
-    sock = _connect(slow_fleet.address)
-    try:
+    with connect(slow_fleet.address, timeout=GIVE_UP_AFTER) as sock:
         sock.settimeout(GIVE_UP_AFTER)
         assert sock.recv(1) == b""  # closed by the gateway, not by our own timeout
-    finally:
-        sock.close()
 
 
 def test_attack10_a_slow_body_gets_408_and_never_reaches_the_upstream(slow_fleet: Fleet) -> None:
@@ -112,18 +72,13 @@ def test_attack10_a_slow_body_gets_408_and_never_reaches_the_upstream(slow_fleet
     body = json.dumps({"model": "svc", "messages": [{"role": "user", "content": "x" * 400}]}).encode()
     head = (b"POST /ml/svc/v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body))
-    sock = _connect(slow_fleet.address)
-    try:
+    with connect(slow_fleet.address, timeout=GIVE_UP_AFTER) as sock:
         sock.sendall(head)
-        closed, sent, answer = _trickle(sock, body, every=0.05)
-        if not closed:
-            answer += sock.recv(65536)
-    finally:
-        sock.close()
-    assert closed, f"the gateway kept reading a body trickled over {GIVE_UP_AFTER}s"
-    assert sent < len(body)
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert b"body_timeout" in answer
+        got = trickle(sock, body, every=0.05, give_up=GIVE_UP_AFTER)
+    assert got.closed, f"the gateway kept reading a body trickled over {GIVE_UP_AFTER}s"
+    assert got.sent < len(body)
+    assert got.answer.startswith(b"HTTP/1.1 408"), got.answer[:200]
+    assert b"body_timeout" in got.answer
     assert up.received == []
 
 
@@ -140,12 +95,9 @@ def test_attack10_the_platform_sets_the_bounds_on_its_inference_gateway() -> Non
             service("svc", [ALL]),
         )
         assert fleet.gateway._guard.timeout == 1.0
-        sock = _connect(fleet.address)
-        try:
-            closed, _, _ = _trickle(sock, b"GET /ml/svc/v1/models HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 2000, every=0.05)
-        finally:
-            sock.close()
-        assert closed and up.received == []
+        with connect(fleet.address, timeout=GIVE_UP_AFTER) as sock:
+            got = trickle(sock, b"GET /ml/svc/v1/models HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 2000, every=0.05, give_up=GIVE_UP_AFTER)
+        assert got.closed and up.received == []
     finally:
         fleet.close()
 
