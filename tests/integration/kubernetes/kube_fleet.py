@@ -117,8 +117,8 @@ class Fleet:
 
 def _store_for(resources: list[Any], fakes: dict[str, FakeKube]) -> MemoryStore:
     store = MemoryStore()
-    for r in resources:
-        if isinstance(r, (InferenceClass, InferenceCluster)):
+    for r in resources:  # the clusters that have a fake API server (not examples/kubernetes/dynamo.yaml's)
+        if isinstance(r, InferenceClass) or (isinstance(r, InferenceCluster) and r.name in fakes):
             store.create(r)
     for name, fake in fakes.items():
         store.create(

@@ -21,7 +21,7 @@ from laneway.drivers.kubernetes.validation import supported_versions, validate_o
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "kubernetes"
 GOLDEN = ROOT / "tests" / "golden" / "kubernetes"
-CASES = ["standalone", "leader-worker", "multi-engine", "prefill-decode"]
+CASES = ["standalone", "leader-worker", "multi-engine", "prefill-decode", "dynamo"]
 
 
 @pytest.mark.parametrize("case", CASES)
