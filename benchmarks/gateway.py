@@ -292,11 +292,24 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _env(pythonpath: str | None) -> dict[str, str] | None:
+    if not pythonpath:
+        return None
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH")) if p)}
+
+
 def spawn(role: str, *args: str, pythonpath: str | None = None) -> subprocess.Popen[bytes]:
-    env = None
-    if pythonpath:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH")) if p)}
-    return subprocess.Popen([sys.executable, __file__, "--serve", role, *args], env=env)
+    return subprocess.Popen([sys.executable, __file__, "--serve", role, *args], env=_env(pythonpath))
+
+
+def seed_store_with(db: str, upstream: str, *, pythonpath: str) -> str:
+    """`seed_store` run by the code in `pythonpath`, so a baseline gateway reads a store in the
+    format its own code writes (the store's schema may have moved since)."""
+    done = subprocess.run([sys.executable, __file__, "--serve", "seed", db, upstream], env=_env(pythonpath),
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"seeding the baseline's store failed: {done.stderr[-2000:]}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 async def wait_listening(port: int, timeout: float = 15.0) -> None:
@@ -377,7 +390,7 @@ async def main(args: argparse.Namespace) -> None:
             # The same gateway from another source tree (e.g. a copy of src/ before a change),
             # measured side by side as `before`.
             db = str(Path(tmp.name) / "before.db")
-            token = seed_store(db, upstream)
+            token = seed_store_with(db, upstream, pythonpath=args.baseline)  # its own code writes its own store
             p = free_port()
             procs.append(spawn("laneway", str(p), db, pythonpath=args.baseline))
             targets.append(Target("before", f"http://127.0.0.1:{p}/bench/bench/v1/chat/completions", {"Authorization": f"Bearer {KEY}"},
@@ -432,6 +445,9 @@ if __name__ == "__main__":
                         "a `laneway` package, e.g. a copy of src/ before a change), side by side as `before`.")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     ns = parser.parse_args()
+    if ns.serve and ns.serve[0] == "seed":
+        print(seed_store(ns.serve[1], ns.serve[2]))
+        sys.exit(0)
     if ns.serve:
         role, *rest = ns.serve
         coro: Any = {"upstream": lambda: _upstream(int(rest[0])), "bare": lambda: _bare(int(rest[0]), rest[1]),
