@@ -161,3 +161,27 @@ def test_attack10_label_and_annotation_limits(team: httpx.Client) -> None:
     assert team.post(DEPLOYMENTS, json=long_value).status_code == 422
     for name in ("many-labels", "big-annotation", "long-label"):
         assert team.get(f"{DEPLOYMENTS}/{name}").status_code == 404
+
+
+WRITTEN_BY = "laneway.dev/written-by"
+SECRETS = f"/api/v1/namespaces/{TEAM_NAMESPACE}/secrets"
+
+
+def test_attack5_a_team_cannot_forge_or_strip_which_lane_wrote_a_secret(up: Up, team: httpx.Client) -> None:
+    forged = team.post(SECRETS, json={"apiVersion": "v1", "kind": "Secret",
+                                      "metadata": {"name": "mine", "annotations": {WRITTEN_BY: "platform"}},
+                                      "stringData": {"key": "x"}})
+    assert forged.status_code == 422 and WRITTEN_BY in forged.json()["message"]
+    with up_client(up, admin_token_of(up)) as admin:
+        placed = admin.post(SECRETS, json={"apiVersion": "v1", "kind": "Secret",
+                                           "metadata": {"name": "provider", "annotations": {WRITTEN_BY: "platform"}},
+                                           "stringData": {"key": "sk-platform"}})
+        assert placed.status_code == 201, placed.text
+    stripped = team.put(f"{SECRETS}/provider", json={"apiVersion": "v1", "kind": "Secret",
+                                                     "metadata": {"name": "provider"}, "stringData": {"key": "x"}})
+    relabelled = team.patch(f"{SECRETS}/provider", headers=MERGE,
+                            content=json.dumps({"metadata": {"annotations": {WRITTEN_BY: "team"}}}))
+    assert stripped.status_code in (200, 403) and relabelled.status_code in (403, 422)
+    with up_client(up, admin_token_of(up)) as admin:
+        stored = admin.get(f"{SECRETS}/provider").json()
+    assert stored["metadata"]["annotations"][WRITTEN_BY] == "platform"

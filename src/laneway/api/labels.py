@@ -31,6 +31,9 @@ REPLACES_ANNOTATION = LABEL_PREFIX + "replaces"
 
 NAMESPACE_KEY_LABEL = LABEL_PREFIX + "gateway-api-key"
 """On a Secret: it holds a gateway API key for its own namespace's services."""
+WRITTEN_BY_ANNOTATION = LABEL_PREFIX + "written-by"
+"""On a Secret: the lane that wrote it (`platform` or `team`), stamped by the API server from the
+writer's token; where a credential may be sent depends on it, so no client may set it."""
 
 # --- tickets, rollout and retirement ----------------------------------------------------------
 

@@ -36,6 +36,7 @@ from laneway.api.labels import (
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
     TICKET_LABEL,
+    WRITTEN_BY_ANNOTATION,
 )
 from laneway.api.labels import ROLE_LABEL as TICKET_ROLE_LABEL
 from laneway.api.meta import LABEL_PREFIX, Resource, check_label_key
@@ -46,10 +47,11 @@ OWNED_LABELS: frozenset[str] = frozenset(
 """Identity labels laneway stamps on what it composes."""
 
 OWNED_ANNOTATIONS: frozenset[str] = frozenset(
-    {REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, RETIRED_ANNOTATION, REPLACES_ANNOTATION}
+    {REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, RETIRED_ANNOTATION, REPLACES_ANNOTATION, WRITTEN_BY_ANNOTATION}
 )
-"""Annotations laneway's controllers write (rollout history, retirement, replica succession).
-A part of laneway that records something of its own in an annotation adds the key here."""
+"""Annotations laneway writes (rollout history, retirement, replica succession, the lane that
+wrote a Secret). A part of laneway that records something of its own in an annotation adds
+the key here."""
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 MAX_LABELS = 100
