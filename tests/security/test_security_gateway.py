@@ -307,7 +307,7 @@ def test_attack10_metrics_need_a_platform_token(lanes: Lanes) -> None:
     team = httpx.get(url, headers={"Authorization": f"Bearer {lanes.team_token}"}, timeout=30)
     assert team.status_code == 403 and "laneway_gateway" not in team.text
     made_up = httpx.get(url, headers={"Authorization": "Bearer lw_not-a-token"}, timeout=30)
-    assert made_up.status_code == 401
+    assert made_up.status_code == 401 and "not known" in made_up.json()["error"]["message"]
     platform = httpx.get(url, headers={"Authorization": f"Bearer {lanes.platform_token}"}, timeout=30)
     assert platform.status_code == 200 and "laneway_gateway_" in platform.text
 

@@ -3,7 +3,7 @@
 `/metrics` names every namespace's services, endpoints, callers' key fingerprints and
 traffic, which is the platform's to see, not a team's nor an anonymous caller's. It takes
 the same bearer tokens as the control-plane API (`laneway token create --role platform`, or
-the admin token) and checks them the same way, with `server.auth.authenticate` against the
+the admin token) and checks them the same way, with `server.auth.check_token` against the
 store, on every request and without a cache: a token revoked or expired through the API stops
 working on the gateway at once. Prometheus sends one with `authorization: {credentials: ...}`
 (or `bearer_token_file`) in its scrape config.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 
 from laneway.gateway.errors import GatewayError
-from laneway.server.auth import authenticate, bearer_token
+from laneway.server.auth import bearer_token, check_token
 from laneway.store.base import Store
 
 PLATFORM_ROLES = frozenset({"admin", "platform"})
@@ -41,11 +41,12 @@ class PlatformTokens:
                 "missing_platform_token",
                 {"WWW-Authenticate": 'Bearer realm="laneway"'},
             )
-        record = await asyncio.to_thread(authenticate, self._store, token)
+        checked = await asyncio.to_thread(check_token, self._store, token)
+        record = checked.record
         if record is None:
             raise GatewayError(
                 401,
-                f"{what}: the token is not known (revoked, expired or mistyped); use a platform or admin token.",
+                f"{what}: {checked.refusal}; use a platform or admin token.",
                 "invalid_platform_token",
                 {"WWW-Authenticate": 'Bearer realm="laneway", error="invalid_token"'},
             )
