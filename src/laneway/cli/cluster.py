@@ -7,7 +7,7 @@ What it checks, and what each failure says to do, is in `laneway.drivers.kuberne
 The cluster and its classes come from `-f` manifests, else from the API. The kubeconfig comes
 from `--kubeconfig`, else from the cluster's Secret in the `-f` manifests, else from the local
 laneway's store (Secrets are never returned by the API, so on another machine pass
-`--kubeconfig`). Exits 0 when every check passes (warnings allowed), 1 otherwise.
+`--kubeconfig`): the kubeconfig sources of `laneway.drivers.kubeconfig`, tried in that order. Exits 0 when every check passes (warnings allowed), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any, Sequence
 
 import click
 
-from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, Secret
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment
 from laneway.api.manifest import load_paths
-from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
 from laneway.cli.context import connection_options, global_options, open_client
 from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
+from laneway.drivers.kubeconfig import FileKubeconfig, FirstOf, Kubeconfig, ManifestKubeconfigs, NoKubeconfig, StoreFileKubeconfigs
 from laneway.drivers.kubernetes.checks import Check, evaluate, failed, gather
 from laneway.drivers.kubernetes.connection import connect
 from laneway.drivers.kubernetes.errors import ClusterUnavailable
@@ -44,44 +44,24 @@ def _from_api(ctx: click.Context, name: str) -> tuple[InferenceCluster, dict[str
     return cluster, classes
 
 
-def _kubeconfig(ctx: click.Context, cluster: InferenceCluster, resources: Sequence[Any], path: Path | None) -> tuple[str, str]:
-    """(kubeconfig text, where it came from)."""
+def _kubeconfig(ctx: click.Context, cluster: InferenceCluster, resources: Sequence[Any], path: Path | None) -> Kubeconfig:
+    """The kubeconfig to check with: `--kubeconfig`, else the cluster's Secret in the `-f`
+    manifests, else in the local laneway's store (see `laneway.drivers.kubeconfig`)."""
     if path is not None:
         try:
-            return path.read_text(), str(path)
-        except OSError as error:
-            raise Failure(f"cannot read --kubeconfig {path}: {error.strerror}", EXIT_USAGE) from None
-    existing = cluster.spec.cluster.existing
-    if cluster.spec.cluster.source != "Existing" or existing is None:
+            return FileKubeconfig(path).kubeconfig(cluster)
+        except NoKubeconfig as missing:
+            raise Failure(f"--kubeconfig: {missing}", EXIT_USAGE) from None
+    if cluster.spec.cluster.source != "Existing" or cluster.spec.cluster.existing is None:
         raise Failure(
             f"cluster {cluster.name} has source {cluster.spec.cluster.source}; only Existing (Kubernetes) clusters are checked",
             EXIT_USAGE,
         )
-    ref = existing.secret_ref
-    for r in resources:
-        if isinstance(r, Secret) and r.name == ref.name and (r.namespace or SYSTEM_NAMESPACE) == SYSTEM_NAMESPACE:
-            text = r.value(ref.key)
-            if text:
-                return text, f"Secret {SYSTEM_NAMESPACE}/{ref.name} in the manifests"
     store_path = DataDir(data_dir(global_options(ctx).data_dir)).store_path
-    if store_path.exists():
-        from laneway.store import open_store
-        from laneway.store.base import NotFound
-
-        store = open_store(store_path)
-        try:
-            secret = store.get(Secret, ObjectKey(SYSTEM_NAMESPACE, ref.name))
-        except NotFound:
-            secret = None
-        finally:
-            store.close()
-        if isinstance(secret, Secret) and secret.value(ref.key):
-            return str(secret.value(ref.key)), f"Secret {SYSTEM_NAMESPACE}/{ref.name}"
-    raise Failure(
-        f"no kubeconfig for cluster {cluster.name}: Secret {SYSTEM_NAMESPACE}/{ref.name} (key {ref.key!r}) is not in the "
-        f"local store {store_path} nor in the -f manifests; pass --kubeconfig FILE",
-        EXIT_USAGE,
-    )
+    try:
+        return FirstOf(ManifestKubeconfigs(resources), StoreFileKubeconfigs(store_path)).kubeconfig(cluster)
+    except NoKubeconfig as missing:
+        raise Failure(f"no kubeconfig for cluster {cluster.name}: {missing}; pass --kubeconfig FILE", EXIT_USAGE) from None
 
 
 def render_checks(checks: Sequence[Check]) -> str:
@@ -115,7 +95,8 @@ def check(ctx: click.Context, name: str, paths: tuple[str, ...], kubeconfig: Pat
     """
     resources = load_paths(paths) if paths else []
     target, classes = _from_manifests(name, resources) if paths else _from_api(ctx, name)
-    text, where = _kubeconfig(ctx, target, resources, kubeconfig)
+    found = _kubeconfig(ctx, target, resources, kubeconfig)
+    text, where = found.text, found.where
     needs_inference = inference_extension or any(
         isinstance(r, ModelDeployment) and r.spec.template.spec.serving.mode == "PrefillDecode" for r in resources
     )

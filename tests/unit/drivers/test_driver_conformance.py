@@ -16,6 +16,8 @@ import pytest
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers import registry
 from laneway.drivers.base import CacheStager, Driver, GatewayReporter, StandaloneStager
+from laneway.drivers.kubeconfig import Kubeconfig, KubeconfigSource, NoKubeconfig
+from laneway.drivers.provisioning import ProvisionedDriver, Provisioner, ProvisionState
 from laneway.drivers.registry import DriverContext, DriverSet, DuplicateSource, StagerContext, register_source
 from laneway.store.memory import MemoryStore
 
@@ -120,3 +122,29 @@ def test_a_new_source_registers_by_name_and_drivers_find_it(tmp_path: Path, monk
     assert built == [drivers.context()]
     assert "GKE" in registry.source_names()
     asyncio.run(drivers.close())
+
+
+class _Unprovisioned:
+    """A provisioner that never gets anywhere: enough to build the composed driver."""
+
+    async def ensure(self, cluster: InferenceCluster) -> ProvisionState:
+        return ProvisionState("Pending")
+
+    async def release(self, cluster: InferenceCluster) -> ProvisionState:
+        return ProvisionState("Pending")
+
+    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
+        raise NoKubeconfig("never")
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_provisioned_driver_is_everything_the_kubernetes_driver_is(tmp_path: Path) -> None:
+    provisioner = _Unprovisioned()
+    assert_conforms(provisioner, Provisioner)
+    assert_conforms(provisioner, KubeconfigSource)
+    driver = ProvisionedDriver(provisioner, _context(tmp_path))
+    for protocol in EXPECTED["Existing"]:
+        assert_conforms(driver, protocol)
+    asyncio.run(driver.close())

@@ -36,11 +36,11 @@ from typing import Any, Callable
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
-from laneway.api.kinds.secret import Secret
-from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
+from laneway.api.meta import ObjectKey
 from laneway.cache.state import CacheState
 from laneway.drivers.kubernetes.cache_render import CacheSettingsMissing, render_cache_objects, render_credentials_secret
 from laneway.drivers.base import ReplicaObservation
+from laneway.drivers.kubeconfig import KubeconfigSource, NoKubeconfig, SecretKubeconfigs
 from laneway.drivers.kubernetes import cache_objects, kinds
 from laneway.drivers.kubernetes.checks import Check, api_checks, failed, gateway_address, gather
 from laneway.drivers.kubernetes.connection import KubeConnection, connect
@@ -83,8 +83,12 @@ class KubernetesDriver:
         options: RenderOptions = RenderOptions(),
         connector: Connector = _default_connector,
         clock: Callable[[], float] = time.monotonic,
+        kubeconfigs: KubeconfigSource | None = None,
     ) -> None:
+        """`kubeconfigs` says where each cluster's kubeconfig comes from: by default the Secret
+        an Existing cluster names, read from `store`; a provisioner for the clusters it made."""
         self.store = store
+        self.kubeconfigs: KubeconfigSource = kubeconfigs if kubeconfigs is not None else SecretKubeconfigs(store)
         self.options = options
         self.connector = connector
         self.clock = clock
@@ -97,23 +101,10 @@ class KubernetesDriver:
     # --- connections ---------------------------------------------------------------------
 
     def _kubeconfig(self, cluster: InferenceCluster) -> str:
-        existing = cluster.spec.cluster.existing
-        if existing is None:
-            raise ClusterUnavailable(f"cluster {cluster.name} has no spec.cluster.existing.secretRef naming its kubeconfig Secret")
-        ref = existing.secret_ref
-        secret = self.store.find(Secret, ObjectKey(SYSTEM_NAMESPACE, ref.name))
-        if secret is None:
-            raise ClusterUnavailable(
-                f"Secret {SYSTEM_NAMESPACE}/{ref.name} (the kubeconfig of cluster {cluster.name}) does not exist: "
-                f"create it with the kubeconfig under key {ref.key!r}"
-            )
-        text = secret.value(ref.key)
-        if not text:
-            raise ClusterUnavailable(
-                f"Secret {SYSTEM_NAMESPACE}/{ref.name} has no key {ref.key!r}; put the kubeconfig there "
-                "or set existing.secretRef.key to the key that holds it"
-            )
-        return text
+        try:
+            return self.kubeconfigs.kubeconfig(cluster).text
+        except NoKubeconfig as missing:
+            raise ClusterUnavailable(str(missing)) from None
 
     async def _connection(self, cluster: InferenceCluster) -> KubeConnection:
         text = self._kubeconfig(cluster)

@@ -1,0 +1,127 @@
+"""Provisioned clusters: a provisioner plus the Kubernetes driver.
+
+A cloud InferenceCluster (`source: EKS`, `GKE`, ...) names a cluster that does not exist yet.
+A `Provisioner` creates it (and its node pools) from the cluster's provider block, reports
+where creation stands, and then hands over the kubeconfig; from there on the cluster is an
+ordinary Kubernetes cluster, driven by the same `KubernetesDriver` that drives Existing ones.
+`ProvisionedDriver` is that composition, so a provider adds only its provisioner:
+
+    register_provisioned_source("EKS", lambda context: EksProvisioner(...))
+
+`ProvisionedDriver.healthy` asks the provisioner to converge first (creating what is missing,
+idempotently) and reports its progress until the cluster is Ready; only then does it ask the
+Kubernetes driver, whose kubeconfig comes from the provisioner (a `KubeconfigSource`). Every
+other call goes to the Kubernetes driver as is, so caches, gateway address and replicas work
+as on an Existing cluster.
+
+What this module does not do yet: no provider is implemented here (issue 18 adds EKS and GKE);
+tearing a cluster down when its InferenceCluster is deleted is the provisioner's `release`,
+which the InferenceCluster controller will call once it holds a finalizer for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Protocol, runtime_checkable
+
+from laneway.api.kinds.cache import ModelCache
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.cache.state import CacheState
+from laneway.drivers.base import ReplicaObservation
+from laneway.drivers.kubeconfig import Kubeconfig
+from laneway.drivers.registry import DriverContext, register_source
+
+ProvisionPhase = Literal["Pending", "Provisioning", "Ready", "Failed", "Deleting"]
+
+
+@dataclass(frozen=True)
+class ProvisionState:
+    """Where creating (or deleting) a cluster stands, and what to do when it failed."""
+
+    phase: ProvisionPhase
+    message: str = ""
+
+
+@runtime_checkable
+class Provisioner(Protocol):
+    """Creates the clusters of one cloud source and hands them to the Kubernetes driver."""
+
+    async def ensure(self, cluster: InferenceCluster) -> ProvisionState:
+        """Create what is missing or converge what differs (node pools, versions); idempotent,
+        returns at once with where it stands (it never waits for the cloud)."""
+        ...
+
+    async def release(self, cluster: InferenceCluster) -> ProvisionState:
+        """Delete what `ensure` created; idempotent. `Deleting` until gone, then `Pending`."""
+        ...
+
+    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
+        """The created cluster's kubeconfig (a `KubeconfigSource`); raises NoKubeconfig until
+        the cluster is Ready."""
+        ...
+
+    async def close(self) -> None:
+        """Release what this provisioner holds in this process (clients, sessions)."""
+        ...
+
+
+class ProvisionedDriver:
+    """The Driver (and CacheStager, GatewayReporter) of a provisioned source: a provisioner
+    in front of the Kubernetes driver, which connects with the provisioner's kubeconfigs."""
+
+    def __init__(self, provisioner: Provisioner, context: DriverContext) -> None:
+        from laneway.drivers.kubernetes.driver import KubernetesDriver  # the client and schemas: loaded when used
+
+        if context.store is None:
+            raise ValueError("a provisioned cluster's driver needs the store (to read its clusters)")
+        self.provisioner = provisioner
+        self.kubernetes = KubernetesDriver(store=context.store, kubeconfigs=provisioner)
+
+    async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
+        state = await self.provisioner.ensure(cluster)
+        if state.phase != "Ready":
+            return False, f"cluster {cluster.name} is {state.phase}" + (f": {state.message}" if state.message else "")
+        return await self.kubernetes.healthy(cluster)
+
+    async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
+        await self.kubernetes.apply(replica, cluster)
+
+    async def observe(self, replica: ModelReplica) -> ReplicaObservation:
+        return await self.kubernetes.observe(replica)
+
+    async def teardown(self, replica: ModelReplica) -> None:
+        await self.kubernetes.teardown(replica)
+
+    async def gateway_address(self, cluster: InferenceCluster) -> str | None:
+        return await self.kubernetes.gateway_address(cluster)
+
+    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
+        await self.kubernetes.apply_cache(cache, cluster, credential=credential)
+
+    async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
+        return await self.kubernetes.observe_cache(cache, cluster)
+
+    async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None:
+        await self.kubernetes.delete_cache(cache, cluster)
+
+    async def close(self) -> None:
+        try:
+            await self.kubernetes.close()
+        finally:
+            await self.provisioner.close()
+
+
+ProvisionerFactory = Callable[[DriverContext], Provisioner]
+
+
+def register_provisioned_source(name: str, provisioner: ProvisionerFactory) -> None:
+    """Register a cloud cluster source whose clusters `provisioner` creates (see the module
+    docstring). A process without a store runs no driver for it, as for Existing clusters."""
+
+    def driver(context: DriverContext) -> ProvisionedDriver | None:
+        if context.store is None:
+            return None
+        return ProvisionedDriver(provisioner(context), context)
+
+    register_source(name, driver=driver)
