@@ -120,6 +120,18 @@ def _icl_devices(icl: Any) -> str:
 # ModelService / ModelEndpoint / ModelCache / InferenceTicket ------------------------------------
 
 
+def _icl_engines(icl: Any) -> str:
+    """The engines a Local cluster allows (`!` marks one that runs any command); `-` elsewhere."""
+    from laneway.placement.engines import engine_policy
+
+    policy = engine_policy(icl)
+    if policy is None:
+        return NONE
+    if not policy.engines:
+        return "none allowed"
+    return _join([e.name + ("!" if e.allow_command else "") for e in policy.engines])
+
+
 def _ms_endpoints(ms: Any) -> str:
     resolved = ms.status.endpoints
     return str(len(resolved)) if resolved or ms.status.conditions else NONE
@@ -202,6 +214,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         STATUS,
         Column("LABELS", _labels, wide_only=True),
         Column("TAINTS", lambda o: _join([f"{t.key}={t.value}:{t.effect}" for t in o.spec.taints]), wide_only=True),
+        Column("ENGINES", _icl_engines, wide_only=True),
     ),
     "Secret": (
         Column("TYPE", lambda o: o.type),

@@ -132,3 +132,24 @@ spec: {source: HuggingFace, huggingFace: {repo: org/model}}
     )
     table = resource_table([cache], kind="ModelCache", now=NOW)
     assert "c0=Pending,c1=Pending,c2=Pending,+9 more" in table and "c3=" not in table
+
+
+def test_wide_cluster_table_shows_the_engines_a_local_cluster_allows() -> None:
+    def cluster(name: str, block: str) -> object:
+        return obj(f"""
+apiVersion: laneway.dev/v1alpha1
+kind: InferenceCluster
+metadata: {{name: {name}}}
+spec: {{cluster: {block}}}
+""")
+
+    clusters = [
+        cluster("a-default", "{source: Local, local: {}}"),
+        cluster("b-open", "{source: Local, local: {engines: [{name: sim, command: [laneway, engine, sim]}, {name: any, allowCommand: true}]}}"),
+        cluster("c-closed", "{source: Local, local: {engines: []}}"),
+        cluster("d-kube", "{source: Existing, existing: {secretRef: {name: kc}}}"),
+    ]
+    lines = resource_table(clusters, kind="InferenceCluster", now=NOW, wide=True).splitlines()  # type: ignore[arg-type]
+    assert lines[0].split()[-2:] == ["ENGINES", "AGE"]
+    column = lines[0].index("ENGINES")
+    assert [line[column:].rsplit(None, 1)[0].strip() for line in lines[1:]] == ["sim,llamacpp", "sim,any!", "none allowed", "-"]
