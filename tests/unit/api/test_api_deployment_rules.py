@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+from pydantic import ValidationError
+
 from api_builders import deployment, engine, member, only_problem, problems
 
-from laneway.api.kinds.deployment import MAX_CEL_BYTES, ModelDeployment
+from laneway.api.kinds.deployment import MAX_CEL_BYTES, ModelCacheRef, ModelDeployment
 from laneway.api.manifest import parse_object
 
 ENGINES = "spec.template.spec.engines"
@@ -231,3 +234,10 @@ def test_a_deployment_never_names_its_cluster() -> None:
     doc["spec"]["clusterName"] = "local"
     path, msg = only_problem(doc)
     assert path == "spec.clusterName" and "clusterSelector" in msg
+
+
+def test_a_cache_reference_is_an_object_name_never_a_path() -> None:
+    """Issue #11: the name becomes part of the directory a Local engine's cache is mounted from."""
+    for bad in ("../../..", "a/b", "", "A"):
+        with pytest.raises(ValidationError, match="modelCacheRef.name"):
+            ModelCacheRef.model_validate({"name": bad})

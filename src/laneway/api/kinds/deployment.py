@@ -245,7 +245,15 @@ class Serving(Model):
 
 
 class ModelCacheRef(Model):
+    """A ModelCache of the deployment's namespace. Its name becomes part of the path a Local
+    engine's cache is mounted from, so it is a DNS label like every object name, never `..`."""
+
     name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns1123_label(v, "modelCacheRef.name")
 
 
 class ReplicaTemplateSpec(Model):
