@@ -28,9 +28,13 @@ _TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class GatewayError(Exception):
-    """A refusal with the status, the message that says what to change, and a stable code."""
+    """A refusal with the status, the message that says what to change, and a stable code.
+
+    Not a frozen dataclass: Python sets `__traceback__` on an exception it re-raises (a
+    `contextlib.contextmanager` exit does), and a frozen one turns that into a
+    FrozenInstanceError, that is a 500 where a 4xx was meant."""
 
     status: int
     message: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from laneway.gateway.errors import GatewayError
@@ -86,3 +89,13 @@ def test_under_prefix_sees_an_escape_the_way_a_server_resolves_it() -> None:
     assert not under_prefix("https://p.example/openai/v1", "https://p.example/openai/v1/%2e%2e/%2e%2e/admin")
     assert not under_prefix("https://p.example/openai", "https://evil.example/openai/x")
     assert under_prefix("https://p.example/openai", "https://p.example/openai/v1/x")
+
+
+def test_a_refusal_survives_being_reraised_through_a_context_manager() -> None:
+    @contextmanager
+    def around() -> Iterator[None]:
+        yield
+
+    with pytest.raises(GatewayError) as err, around():
+        check_path("/a/../b")
+    assert err.value.status == 400
