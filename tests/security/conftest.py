@@ -9,8 +9,8 @@ API), and token helpers for both. The harnesses are the integration tests' own.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -21,11 +21,10 @@ for harness_dir in (TESTS / "integration" / "server", TESTS / "integration" / "c
         sys.path.insert(0, str(harness_dir))
 
 from cli_harness import Cli, Up  # noqa: E402
+from security_harness import TEAM_NAMESPACE, run_up  # noqa: E402
 from server_harness import RunningApi, run_api  # noqa: E402
 
 from laneway.store.memory import MemoryStore  # noqa: E402
-
-from security_harness import TEAM_NAMESPACE  # noqa: E402
 
 
 @pytest.fixture
@@ -50,13 +49,7 @@ def team(api: RunningApi) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     """A real `laneway up` (no local cluster unless a test module overrides this fixture)."""
-    instance = Up.start(tmp_path_factory.mktemp("up") / "data", local_cluster=False)
-    try:
-        instance.wait_ready()
-        yield instance
-    finally:
-        instance.stop()
-        assert instance.leftovers() == [], "processes left running after laneway up stopped"
+    yield from run_up(tmp_path_factory.mktemp("up") / "data", local_cluster=False)
 
 
 @pytest.fixture(scope="module")

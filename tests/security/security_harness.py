@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
-
 from cli_harness import Up
 
 TEAM_NAMESPACE = "ml-team"
@@ -65,3 +66,14 @@ def trickle(sock: socket.socket, data: bytes, *, every: float, give_up: float) -
             return Trickled(True, sent, answer)
         time.sleep(every)
     return Trickled(False, sent, answer)
+
+
+def run_up(data_dir: Path, *, local_cluster: bool) -> Iterator[Up]:
+    """A real `laneway up` in `data_dir`, ready; stopped afterwards, with nothing left running."""
+    instance = Up.start(data_dir, local_cluster=local_cluster)
+    try:
+        instance.wait_ready()
+        yield instance
+    finally:
+        instance.stop()
+        assert instance.leftovers() == [], "processes left running after laneway up stopped"

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_harness import Up
-from security_harness import TEAM_NAMESPACE, admin_token_of, up_client
+from security_harness import TEAM_NAMESPACE, admin_token_of, run_up, up_client
 
 GROUP = "/apis/laneway.dev/v1alpha1"
 CACHES = f"{GROUP}/namespaces/{TEAM_NAMESPACE}/modelcaches"
@@ -34,13 +34,7 @@ WAIT = 60.0
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     """`laneway up` with its Local cluster, so a Local ModelCache really stages files."""
-    instance = Up.start(tmp_path_factory.mktemp("up") / "data", local_cluster=True)
-    try:
-        instance.wait_ready()
-        yield instance
-    finally:
-        instance.stop()
-        assert instance.leftovers() == [], "processes left running after laneway up stopped"
+    yield from run_up(tmp_path_factory.mktemp("up") / "data", local_cluster=True)
 
 
 @pytest.fixture(scope="module")

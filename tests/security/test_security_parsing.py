@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from cli_harness import Up
-from security_harness import TEAM_NAMESPACE, up_client
+from security_harness import TEAM_NAMESPACE, connect, trickle, up_client
 from server_harness import RunningApi, run_api
 
 from laneway.store.memory import MemoryStore
@@ -159,52 +158,26 @@ def short_timeouts() -> Iterator[RunningApi]:
     yield from run_api(MemoryStore(), app_options={"body_timeout": TIMEOUT}, serve_options={"header_timeout": TIMEOUT})
 
 
-def _connect(api: RunningApi) -> socket.socket:
-    host, port = api.url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=CUT_OFF_BOUND)
-    return sock
-
-
-def _closed_after(sock: socket.socket, trickle: bytes) -> tuple[float, bytes]:
-    """Send `trickle` a byte every 0.2 s until the server closes; the seconds it took and what it said."""
-    start = time.monotonic()
-    received = b""
-    sock.settimeout(0.2)
-    for byte in trickle:
-        try:
-            sock.sendall(bytes([byte]))
-        except OSError:
-            break
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
-        except OSError:
-            break
-        if not chunk:
-            break
-        received += chunk
-        if time.monotonic() - start > CUT_OFF_BOUND:
-            break
-    return time.monotonic() - start, received
-
-
 def test_attack10_slowloris_headers_are_cut_off(short_timeouts: RunningApi) -> None:
-    with _connect(short_timeouts) as sock:
+    start = time.monotonic()
+    with connect(short_timeouts.url, timeout=CUT_OFF_BOUND) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        took, said = _closed_after(sock, b"X-Slow: " + b"a" * 500)
+        result = trickle(sock, b"X-Slow: " + b"a" * 500, every=0.2, give_up=CUT_OFF_BOUND)
+    took = time.monotonic() - start
     print(f"slow-header connection closed after {took:.2f} s (timeout {TIMEOUT} s)")
-    assert took < CUT_OFF_BOUND and b"200 OK" not in said
+    assert result.closed and b"200 OK" not in result.answer
 
 
 def test_attack10_slow_bodies_get_a_408(short_timeouts: RunningApi) -> None:
     token = short_timeouts.token("team", TEAM_NAMESPACE)
-    with _connect(short_timeouts) as sock:
+    start = time.monotonic()
+    with connect(short_timeouts.url, timeout=CUT_OFF_BOUND) as sock:
         head = (f"POST /apis/laneway.dev/v1alpha1/namespaces/{TEAM_NAMESPACE}/modelservices HTTP/1.1\r\n"
                 f"Host: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                 "Content-Length: 1000\r\n\r\n{").encode()
         sock.sendall(head)
-        took, said = _closed_after(sock, b" " * 900)
+        result = trickle(sock, b" " * 900, every=0.2, give_up=CUT_OFF_BOUND)
+    took = time.monotonic() - start
     print(f"slow-body request answered after {took:.2f} s (timeout {TIMEOUT} s)")
-    assert took < CUT_OFF_BOUND
-    assert said.startswith(b"HTTP/1.1 408"), said[:200]
+    assert result.closed
+    assert result.answer.startswith(b"HTTP/1.1 408"), result.answer[:200]

@@ -164,21 +164,3 @@ def data_problem(value: Any, *, max_nodes: int = MAX_DOCUMENT_NODES) -> str | No
             return TOO_DEEP_MESSAGE
         stack.extend((child, depth + 1) for child in children)
     return None
-
-
-def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
-    """Whether `value` nests mappings and lists more than `limit` levels (iterative, so it
-    cannot itself run out of stack)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Iterable[Any] = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
