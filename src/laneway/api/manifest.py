@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import yaml
 from pydantic import ValidationError
@@ -27,7 +27,10 @@ from laneway.api.validation_messages import problem_message
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
-Loader = type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+if TYPE_CHECKING:
+    Loader = type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+else:  # PyYAML built without libyaml has no CSafeLoader to name at run time
+    Loader = type
 PURE_LOADER: Loader = yaml.SafeLoader
 FAST_LOADER: Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's C parser and composer where PyYAML was built with it (about ten times faster on
@@ -73,7 +76,8 @@ def translate_modelplane(document: dict[str, Any]) -> dict[str, Any]:
     api_version = doc.get("apiVersion")
     if isinstance(api_version, str) and api_version.startswith(MODELPLANE_GROUP + "/"):
         doc["apiVersion"] = GROUP_VERSION.split("/")[0] + "/" + api_version.split("/", 1)[1]
-    return _translate_labels_everywhere(doc)
+    translated: dict[str, Any] = _translate_labels_everywhere(doc)
+    return translated
 
 
 def _path_part(part: Any, first: bool) -> str:
@@ -327,9 +331,10 @@ def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and (key.value == part or _translate_key(key.value) == part):
-                return value
+                return value if isinstance(value, yaml.Node) else None
     elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        return node.value[part]
+        item = node.value[part]
+        return item if isinstance(item, yaml.Node) else None
     return None
 
 
