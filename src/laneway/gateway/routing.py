@@ -105,13 +105,26 @@ def resolve_model(table: RoutingTable, model: str, path: str, grant: Grant | Non
             continue
         return Routed(table.services[key], key_id, path)
     if first_error is not None:
-        raise first_error
+        raise _by_model_name(first_error, model)
     raise GatewayError(
         404,
         f"The model {model!r} does not exist or you do not have access to it: no ModelService publishes it "
         "(a service answers to its own name and to spec.modelNames). GET /v1/models lists the models you may call.",
         "model_not_found",
     )
+
+
+def _by_model_name(err: GatewayError, model: str) -> GatewayError:
+    """A key refusal on `/v1`, phrased by the model name the caller asked for: the caller named
+    no service, and which namespace and service answer a name is not for every caller to learn
+    (the owner's callers know it; see `ownership.conflict_message`)."""
+    if err.code == "missing_api_key":
+        message = f"The model {model!r} requires an API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key')."
+    elif err.code == "forbidden":
+        message = f"This API key may not call the model {model!r}: use a key its owners gave you."
+    else:
+        return err
+    return GatewayError(err.status, message, err.code, err.headers)
 
 
 def visible_models(table: RoutingTable, grant: Grant | None) -> list[tuple[str, ObjectKey]]:

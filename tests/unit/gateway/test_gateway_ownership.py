@@ -69,6 +69,7 @@ def test_research_callers_never_reach_the_later_keyless_claim() -> None:
     with pytest.raises(GatewayError) as err:
         resolve_model(t, "gpt-prod", "/v1/chat/completions", None)  # the keyless one does not shadow it
     assert err.value.status == 401
+    assert "research" not in err.value.message and "'gpt-prod'" in err.value.message
     assert t.services[HIJACK.key].name_conflicts == ("gpt-prod",)
 
 
