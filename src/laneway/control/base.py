@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.paths import DataDir
@@ -87,6 +87,23 @@ replicas; without it (a manager that only schedules) no replica or cluster contr
     gateway_token: Callable[[], str | None] | None = None
     clock: Callable[[], float] = field(default=time.time)
     drivers: "DriverSet | None" = None
+    plan_in_batches: bool = True
+    """Plan every queued deployment in one pass (False: one per reconcile, for comparison)."""
+
+
+@runtime_checkable
+class BatchController(Controller, Protocol):
+    """A controller that reconciles many keys in one pass over one read of the world (the
+    deployment controller plans every deployment that needs it against one fleet snapshot).
+
+    The manager hands it every key ready at that moment (at most `batch_limit`); it returns a
+    Result per key it wants to see again (keys left out need nothing more). An exception fails
+    the whole batch: every key of it is retried with its backoff. The same guarantees as for
+    `reconcile` hold per key: never two passes over one key at once."""
+
+    batch_limit: int
+
+    async def reconcile_batch(self, keys: Sequence[ObjectKey]) -> Mapping[ObjectKey, Result]: ...
 
 
 def concurrency_of(controller: Controller) -> int:

@@ -1,14 +1,25 @@
 """The ModelDeployment controller: composes ModelReplicas from the scheduler's plan.
 
-Each reconcile reads the fleet (clusters, classes, every replica), asks `placement.plan` where
-this deployment's replicas belong, and applies the difference: creates `<deployment>-<index>`
-replicas (owned by the deployment, labelled `laneway.dev/deployment` and
+A pass reads the fleet once (clusters, classes, every replica), asks `placement.plan_fleet`
+where the replicas of every deployment it was handed belong, and applies each difference:
+creates replicas (owned by the deployment, labelled `laneway.dev/deployment` and
 `laneway.dev/replica-index`), updates retained ones whose template changed, and deletes the
 ones the plan drops. It then reports `ReplicasScheduled`, `ReplicasReady` and
 `status.replicas.total/.ready` (ready = replicas whose Ready condition is True).
 
-Any change to an InferenceCluster or InferenceClass re-plans every deployment, since free
-capacity and matching are fleet-wide facts.
+`BatchedDeploymentController` (what `laneway up` runs) takes every deployment that is queued
+at once into one pass, so a burst of 2,000 applies, or a cluster coming back, costs a few plans
+over one snapshot rather than 2,000 reads of the fleet. `DeploymentController` plans one per
+pass (kept for comparison: `benchmarks/fleet_live.py` runs both).
+
+Wake-ups (`control.wakeups`): a deployment is queued by its own changes and its replicas', and
+by every change that can change its answer without re-planning the world on every event: a
+replica going away wakes the deployments waiting for capacity; a cluster or class whose
+placement-relevant fields changed wakes those waiting and those with replicas there.
+
+Lost clusters: a cluster NotReady past its grace period (`placement.lost`) has its replicas
+replaced elsewhere; the controller looks again when a grace period ends, and while replicas
+stay stranded.
 
 A deployment with `modelCacheRef` takes new replicas only on clusters its ModelCache covers;
 the other clusters are passed to the scheduler as closed (not removed from the fleet), so a
@@ -22,23 +33,29 @@ has no events API, and a status field is where a user already looks.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
-from laneway.api.meta import ObjectKey, Resource
-from laneway.cache.gate import deployments_using_cache, placement_gate_for
+from laneway.api.meta import ObjectKey
+from laneway.cache.gate import PlacementGate, deployments_using_cache, placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result
-from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan
+from laneway.control.wakeups import PlanWakeups
+from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan_fleet
 from laneway.placement.compose import compose_replica
 from laneway.api.labels import DEPLOYMENT_LABEL
-from laneway.store.base import AlreadyExists, NotFound
+from laneway.placement.lost import LostClusters, lost_clusters
+from laneway.store.base import AlreadyExists, Conflict, NotFound, Store
 
 log = logging.getLogger(__name__)
 
+
+STRANDED_RECHECK_SECONDS = 5.0
+"""How often a deployment with replicas stranded on a lost cluster looks at its replacements
+(their turning Ready also wakes it; this is the backstop)."""
 
 BAD_EDIT_REASONS = frozenset({"InvalidNodeSelector", "NoMatchingDevices"})
 """ReplicasScheduled reasons of a bad edit: running replicas stay, and stay as they are."""
@@ -67,7 +84,40 @@ def placement_change(changes: Sequence[str], *, now: float) -> dict[str, str]:
     return {"time": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "message": "; ".join(changes)}
 
 
+@dataclass
+class FleetSnapshot:
+    """One read of what plans depend on, shared by every deployment planned in a pass."""
+
+    clusters: list[InferenceCluster]
+    classes: list[InferenceClass]
+    replicas: list[ModelReplica]
+    deployments: dict[ObjectKey, ModelDeployment]
+
+    @classmethod
+    def read(cls, store: Store, keys: Sequence[ObjectKey]) -> "FleetSnapshot":
+        if len(keys) > LIST_DEPLOYMENTS_FROM:
+            deployments = {d.key: d for d in store.list("ModelDeployment").items if isinstance(d, ModelDeployment)}
+        else:
+            deployments = {}
+            for key in keys:
+                found = store.find(ModelDeployment, key)
+                if found is not None:
+                    deployments[key] = found
+        return cls(
+            clusters=[c for c in store.list("InferenceCluster").items if isinstance(c, InferenceCluster)],
+            classes=[c for c in store.list("InferenceClass").items if isinstance(c, InferenceClass)],
+            replicas=[r for r in store.list("ModelReplica").items if isinstance(r, ModelReplica)],
+            deployments=deployments,
+        )
+
+
+LIST_DEPLOYMENTS_FROM = 20
+"""A pass over more keys than this lists every deployment once instead of reading each."""
+
+
 class DeploymentController:
+    """Plans one deployment per reconcile, reading the fleet each time (one at a time)."""
+
     name = "modeldeployment"
     kind = "ModelDeployment"
 
@@ -75,43 +125,71 @@ class DeploymentController:
         self.ctx = ctx
         self.store = ctx.store
         self.matcher = matcher
+        self.wakeups = PlanWakeups()
         self.watches: Mapping[str, KeyMapper] = {
-            "ModelReplica": self._owner_of,
-            "InferenceCluster": self._every_deployment,
-            "InferenceClass": self._every_deployment,
+            "ModelReplica": self.wakeups.replica_changed,
+            "InferenceCluster": self.wakeups.cluster_changed,
+            "InferenceClass": self.wakeups.class_changed,
             "ModelCache": deployments_using_cache(self.store),
         }
 
-    @staticmethod
-    def _owner_of(replica: Resource) -> list[ObjectKey]:
-        name = replica.metadata.labels.get(DEPLOYMENT_LABEL)
-        return [ObjectKey(replica.namespace, name)] if name else []
-
-    def _every_deployment(self, _: Resource) -> list[ObjectKey]:
-        return [d.key for d in self.store.list(ModelDeployment).items]
-
     async def reconcile(self, key: ObjectKey) -> Result:
-        deployment = live_object(self.store, ModelDeployment, key)
-        if deployment is None:
-            return Result()  # gone, or being deleted: the garbage collector removes the replicas it owns
-        clusters = self.store.list(InferenceCluster).items
-        cache_gate = placement_gate_for(self.store, deployment, clusters)  # new replicas only where its ModelCache is
-        classes = self.store.list(InferenceClass).items
-        replicas = self.store.list(ModelReplica).items
-        placement = plan(
-            deployment,
-            clusters=clusters,
-            classes=classes,
-            replicas=replicas,
-            matcher=self.matcher,
-            closed=closed_by_cache(deployment, clusters, cache_gate.clusters),
-        )
+        return self.plan_pass([key]).get(key, Result())
 
-        mine = {
-            r.name: r
-            for r in replicas
-            if r.namespace == deployment.namespace and r.metadata.labels.get(DEPLOYMENT_LABEL) == deployment.name
-        }
+    def plan_pass(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, Result]:
+        """Plan the deployments named by `keys` together over one snapshot of the fleet, apply
+        each difference and report each status; returns when to look again, per key."""
+        snapshot = FleetSnapshot.read(self.store, keys)
+        now = self.ctx.clock()
+        lost = lost_clusters(snapshot.clusters, now=now)
+        todo = [
+            d for key in dict.fromkeys(keys) if (d := snapshot.deployments.get(key)) is not None and not d.metadata.deletion_timestamp
+        ]  # a deployment being deleted: the garbage collector removes the replicas it owns
+        gates = {d.key: placement_gate_for(self.store, d, snapshot.clusters) for d in todo}
+        placements = plan_fleet(
+            todo,
+            clusters=snapshot.clusters,
+            classes=snapshot.classes,
+            replicas=snapshot.replicas,
+            matcher=self.matcher,
+            closed={d.key: closed_by_cache(d, snapshot.clusters, gates[d.key].clusters) for d in todo},
+            lost=lost.names,
+        )
+        by_owner: dict[ObjectKey, dict[str, ModelReplica]] = {}
+        for r in snapshot.replicas:
+            owner = r.metadata.labels.get(DEPLOYMENT_LABEL)
+            if owner:
+                by_owner.setdefault(ObjectKey(r.namespace, owner), {})[r.name] = r
+        results: dict[ObjectKey, Result] = {}
+        created: list[ModelReplica] = []
+        deployments = {d.key: d for d in todo}
+        for placement in placements:
+            deployment = deployments[placement.deployment]
+            created += self._settle(deployment, placement, by_owner.get(deployment.key, {}), gates[deployment.key])
+            again = self._look_again(placement, snapshot.clusters, lost, now)
+            if again is not None:
+                results[deployment.key] = Result(requeue_after=again)
+        self.wakeups.planned(
+            short=[p.deployment for p in placements if p.short],
+            settled=[p.deployment for p in placements if not p.short],
+            replicas=[*snapshot.replicas, *created],
+        )
+        return results
+
+    @staticmethod
+    def _look_again(placement: Placement, clusters: Sequence[InferenceCluster], lost: LostClusters, now: float) -> float | None:
+        """When to plan this deployment again without being told: while replicas are stranded
+        (a backstop; their replacements turning Ready wake it too), and when the grace period
+        of a NotReady cluster holding its replicas ends (no event marks that moment)."""
+        if placement.stranded:
+            return STRANDED_RECHECK_SECONDS
+        unready = {c.name for c in clusters if not is_true(c.status.conditions, "Ready")} - lost.names
+        if lost.next_at is not None and any(r.cluster in unready for r in placement.replicas):
+            return max(0.0, lost.next_at - now) + 0.5
+        return None
+
+    def _settle(self, deployment: ModelDeployment, placement: Placement, mine: dict[str, ModelReplica], gate: PlacementGate) -> list[ModelReplica]:
+        """Apply one deployment's plan and write its status; returns the replicas created."""
         desired = {}
         frozen = placement.condition.reason in BAD_EDIT_REASONS
         for placed in placement.replicas:
@@ -120,43 +198,58 @@ class DeploymentController:
             # A bad edit keeps running replicas as they run: rolling its broken selectors onto
             # them would hand a driver device requests it cannot satisfy (rule 4).
             desired[obj.name] = current if frozen and placed.retained and current is not None else obj
-        changed = self._apply(desired, mine)
+        changed, created = self._apply(desired, mine)
         if changed:
             log.info("placement of %s changed: %s", deployment.key, "; ".join(changed))
         moved = [c for c in changed if not c.startswith("updated ")]
 
-        ready = sum(1 for name in desired if name in mine and is_true(mine[name].status.conditions, "Ready"))
-        c = cache_gate.explain(placement.condition)
-        fields: dict[str, object] = {"replicas": {"total": len(placement.replicas), "ready": ready}}
+        stranded = set(placement.stranded)
+        ready = sum(1 for name in desired if name in mine and name not in stranded and is_true(mine[name].status.conditions, "Ready"))
+        c = gate.explain(placement.condition)
+        fields: dict[str, object] = {"replicas": {"total": len(placement.replicas) - len(stranded), "ready": ready}}
         if moved:
             fields["last_placement_change"] = placement_change(moved, now=self.ctx.clock())
-        write_status(
-            self.store,
-            deployment,
-            conditions=[ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message), replicas_ready_condition(placement, ready)],
-            fields=fields,
-        )
-        return Result()
+        try:
+            write_status(
+                self.store,
+                deployment,
+                conditions=[ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message), replicas_ready_condition(placement, ready)],
+                fields=fields,
+            )
+        except Conflict:
+            pass  # the deployment was written since the snapshot: that write queues it again
+        return created
 
-    def _apply(self, desired: dict[str, ModelReplica], mine: dict[str, ModelReplica]) -> list[str]:
+    def _apply(self, desired: dict[str, ModelReplica], mine: dict[str, ModelReplica]) -> tuple[list[str], list[ModelReplica]]:
         changed = []
+        created = []
         for name, obj in desired.items():
             current = mine.get(name)
             if current is None:
                 try:
-                    self.store.create(obj)
+                    created.append(self.store.create(obj))  # type: ignore[arg-type]
                     changed.append(f"created {name} on {obj.spec.cluster_name}")
                 except AlreadyExists:
                     pass  # created since we listed; the next reconcile sees it
                 continue
             if current.metadata.deletion_timestamp:
                 continue
-            if current.spec.wire() != obj.spec.wire() or current.metadata.labels != obj.metadata.labels:
+            if (
+                current.spec.wire() != obj.spec.wire()
+                or current.metadata.labels != obj.metadata.labels
+                or current.metadata.annotations != obj.metadata.annotations
+            ):
                 update = current.model_copy(
-                    update={"spec": obj.spec, "metadata": current.metadata.model_copy(update={"labels": obj.metadata.labels})}
+                    update={
+                        "spec": obj.spec,
+                        "metadata": current.metadata.model_copy(update={"labels": obj.metadata.labels, "annotations": obj.metadata.annotations}),
+                    }
                 )
-                self.store.update(update)
-                changed.append(f"updated {name}")
+                try:
+                    self.store.update(update)
+                    changed.append(f"updated {name}")
+                except (Conflict, NotFound):
+                    pass  # written or removed since the snapshot: its event queues this deployment again
         for name, current in mine.items():
             if name not in desired and not current.metadata.deletion_timestamp:
                 try:
@@ -164,4 +257,14 @@ class DeploymentController:
                     changed.append(f"deleted {name} from {current.spec.cluster_name}")
                 except NotFound:
                     pass
-        return changed
+        return changed, created
+
+
+class BatchedDeploymentController(DeploymentController):
+    """Plans every deployment that needs it in one pass over one snapshot of the fleet: the
+    manager hands it all the keys that are ready at once (see control.base.BatchController)."""
+
+    batch_limit = 5000
+
+    async def reconcile_batch(self, keys: Sequence[ObjectKey]) -> Mapping[ObjectKey, Result]:
+        return self.plan_pass(keys)

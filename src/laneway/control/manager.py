@@ -38,11 +38,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Sequence
 
-from laneway.api.meta import ObjectKey, Resource
+from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.api.registry import KINDS
-from laneway.control.base import NO_PRIMARY_KIND, Controller, Result, concurrency_of
+from laneway.control.base import NO_PRIMARY_KIND, BatchController, Controller, Result, concurrency_of
 from laneway.control.queue import Backoff, QueueShutDown, WorkQueue
-from laneway.store.base import Gone, Store
+
+from laneway.store.base import Gone, Store, WatchEvent
 from laneway.store.watch import watch
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ class Manager:
         ]
         for c in self._controllers:
             for i in range(concurrency_of(c)):
-                core.append(asyncio.create_task(self._work(c, term.queues[c.name]), name=f"worker-{c.name}-{i}"))
+                work = self._work_batches(c, term.queues[c.name]) if isinstance(c, BatchController) else self._work(c, term.queues[c.name])
+                core.append(asyncio.create_task(work, name=f"worker-{c.name}-{i}"))
         self._leading = True
         try:
             done, _ = await asyncio.wait([stopped, renew, *core], return_when=asyncio.FIRST_COMPLETED)
@@ -317,7 +319,7 @@ class Manager:
                 since = self._list_all(term)
                 async with _closing(watch(self._store, kinds=self._kinds, since=since)) as events:
                     async for event in events:
-                        term.dispatch(event.object)
+                        term.dispatch(_marked_deleted(event))
                         failures = 0
                 raise RuntimeError("the watch stream ended")
             except Gone:
@@ -369,6 +371,48 @@ class Manager:
             queue.done(key)
             if isinstance(result, Result) and result.requeue_after is not None:
                 queue.add_after(key, result.requeue_after)
+
+
+    async def _work_batches(self, controller: BatchController, queue: WorkQueue[ObjectKey]) -> None:
+        """`_work` for a BatchController: every ready key in one call."""
+        while True:
+            try:
+                keys = await queue.get_batch(controller.batch_limit)
+            except QueueShutDown:
+                return
+            try:
+                results = await asyncio.wait_for(controller.reconcile_batch(keys), self._options.reconcile_timeout)
+            except asyncio.CancelledError:
+                for key in keys:
+                    queue.done(key)
+                raise
+            except Exception as exc:
+                for key in keys:
+                    queue.done(key)
+                    queue.add_rate_limited(key)
+                log.warning(
+                    "controller %s: reconcile of %d keys failed (retrying each with backoff): %s",
+                    controller.name,
+                    len(keys),
+                    _describe_failure(exc, self._options.reconcile_timeout),
+                    exc_info=exc,
+                )
+                continue
+            for key in keys:
+                queue.forget(key)
+                queue.done(key)
+                result = results.get(key)
+                if result is not None and result.requeue_after is not None:
+                    queue.add_after(key, result.requeue_after)
+
+
+def _marked_deleted(event: WatchEvent) -> Resource:
+    """The event's object; a deleted one carries deletionTimestamp even when it had no
+    finalizer, so a mapper can tell an object that went away from one that changed."""
+    obj = event.object
+    if event.type != "DELETED" or obj.metadata.deletion_timestamp:
+        return obj
+    return obj.model_copy(update={"metadata": obj.metadata.model_copy(update={"deletion_timestamp": now_rfc3339()})})
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -187,6 +187,18 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return self._state.ready_count() + self._state.delayed_count()
 
+    async def get_batch(self, limit: int) -> list[K]:
+        """Wait for one ready key, then take every other ready key too (at most `limit`), each
+        marked processing: for a controller that handles many keys in one pass. Every key
+        taken must be given back with `done`."""
+        keys = [await self.get()]
+        while len(keys) < limit:
+            key = self._state.pop(self._clock())
+            if key is None:
+                break
+            keys.append(key)
+        return keys
+
     async def get(self) -> K:
         while True:
             if self._shut_down:

@@ -11,7 +11,7 @@ from laneway.control.autoscaler import AutoscalerController
 from laneway.control.base import ControlContext, Controller
 from laneway.control.cache import CacheController
 from laneway.control.cluster import ClusterController
-from laneway.control.deployment import DeploymentController
+from laneway.control.deployment import BatchedDeploymentController, DeploymentController
 from laneway.control.gc import GarbageCollector
 from laneway.control.replica import ReplicaController
 from laneway.control.rollout import RolloutController
@@ -22,7 +22,7 @@ def build_controllers(ctx: ControlContext) -> list[Controller]:
     """The controllers of this laneway build, in no particular order (they run side by side)."""
     controllers: list[Controller] = [
         GarbageCollector(ctx.store),
-        DeploymentController(ctx),
+        BatchedDeploymentController(ctx) if ctx.plan_in_batches else DeploymentController(ctx),
         TicketController(ctx),
         RolloutController(ctx),
         CacheController(ctx),

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
-from laneway.api.kinds.common import SecretKeyRef, check_user_labels, parse_duration
+from laneway.api.kinds.common import SecretKeyRef, check_duration, check_user_labels, parse_duration
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label, check_labels
 from laneway.api.selectors import LabelSelector
 
@@ -215,7 +215,21 @@ class LocalSource(OpenModel):
         return v
 
 
-ClusterSourceKind = Literal["Local", "Existing", "GKE", "EKS", "AKS", "Nebius", "Vultr"]
+class SimulatedSource(Model):
+    """A cluster that exists only in laneway, as kwok's nodes exist only in Kubernetes: its
+    replicas turn Ready without running anything, for tests and capacity planning at scale.
+
+    `endpoints: Simulator` answers every replica's endpoint with one in-process vLLM-like
+    simulator (`laneway engine sim`); `None` (the default) publishes no endpoint, for
+    placement-only runs. `reachable: false` makes the cluster NotReady, to rehearse losing a
+    region. `startupSeconds` is how long a replica takes to turn Ready."""
+
+    reachable: StrictBool = True
+    endpoints: Literal["None", "Simulator"] = "None"
+    startup_seconds: float = Field(default=0.0, ge=0, le=3600)
+
+
+ClusterSourceKind = Literal["Local", "Existing", "Simulated", "GKE", "EKS", "AKS", "Nebius", "Vultr"]
 
 
 class ClusterSource(OpenModel):
@@ -224,6 +238,7 @@ class ClusterSource(OpenModel):
     source: ClusterSourceKind
     local: LocalSource | None = None
     existing: ExistingSource | None = None
+    simulated: SimulatedSource | None = None
 
     @model_validator(mode="after")
     def _block_matches_source(self) -> "ClusterSource":
@@ -232,6 +247,8 @@ class ClusterSource(OpenModel):
                 "source Existing needs 'existing.secretRef' naming the Secret (in laneway-system) that holds the kubeconfig",
                 at="existing",
             )
+        if self.source == "Simulated" and self.simulated is None:
+            self.simulated = SimulatedSource()
         block = _PROVIDER_BLOCK.get(self.source)
         if block is not None and not isinstance(getattr(self, block, None), dict):
             raise RuleViolation(f"source {self.source} needs its block '{block}' (e.g. its region)", at=block)
@@ -355,6 +372,14 @@ class InferenceClusterSpec(Model):
     gateway: ClusterGateway | None = None
     node_pools: list[NodePool] = Field(default_factory=list, max_length=MAX_POOLS)
     taints: list[Taint] = Field(default_factory=list, max_length=MAX_TAINTS)
+    not_ready_grace_period: str | None = None
+    """How long the cluster may stay NotReady before its replicas are placed elsewhere
+    (laneway's; a duration such as '5m'). Unset: DEFAULT_NOT_READY_GRACE_PERIOD."""
+
+    @field_validator("not_ready_grace_period")
+    @classmethod
+    def _grace(cls, v: str | None) -> str | None:
+        return check_duration(v)
 
     @field_validator("node_pools")
     @classmethod
