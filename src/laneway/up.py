@@ -53,6 +53,7 @@ class UpOptions:
     port: int = DEFAULT_PORT
     gateway_port: int = DEFAULT_GATEWAY_PORT
     local_cluster: bool = True  # register this machine as the `local` InferenceCluster
+    plan_in_batches: bool = True  # plan every queued deployment in one pass (see control.deployment)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ def _driver_set(data: DataDir) -> Any | None:
     return None if module is None else module.DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir, data_dir=data.root)
 
 
-async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None) -> asyncio.Future[None]:
+async def _start_manager(
+    stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None, *, plan_in_batches: bool = True
+) -> asyncio.Future[None]:
     """Start the controller manager on a thread and loop of its own (see control.threaded:
     its blocking store calls must not stall the API and the gateway on this loop)."""
     from laneway.control.base import ControlContext
@@ -156,7 +159,9 @@ async def _start_manager(stack: AsyncExitStack, store: Any, data: DataDir, gatew
     drivers = _driver_set(data)
     if drivers is not None:
         drivers.store = store  # Existing (Kubernetes) clusters: their kubeconfig Secrets live in the store
-    ctx = ControlContext(store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers)
+    ctx = ControlContext(
+        store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers, plan_in_batches=plan_in_batches
+    )
     manager = Manager(store, build_controllers(ctx), identity=default_identity())
     runner = ManagerThread(manager, drivers=drivers)  # closes the drivers after the manager: engines go last
     finished = runner.start()
@@ -188,7 +193,7 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
             _forget_stale_engines(store)
             gateway = await _start_gateway(stack, store, options)
             local_cluster = _register_local_cluster(store) if options.local_cluster else None
-            manager_task = await _start_manager(stack, store, data, gateway)
+            manager_task = await _start_manager(stack, store, data, gateway, plan_in_batches=options.plan_in_batches)
 
             running = Running(api=api, gateway=gateway, data_dir=data, local_cluster=local_cluster)
             info = running.server_info()

@@ -55,9 +55,21 @@ async def _serve(options: UpOptions, *, default_data_dir: bool) -> None:
 @click.option("--gateway-port", default=DEFAULT_GATEWAY_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the OpenAI-compatible gateway.")
 @click.option("--no-local-cluster", is_flag=True, help="Do not register this machine as the `local` InferenceCluster.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="How much the control plane logs to stderr.")
+@click.option(
+    "--plan-one-at-a-time",
+    is_flag=True,
+    help="Plan one deployment per pass, re-reading the fleet each time, instead of every queued one together (for comparison).",
+)
 @click.pass_context
 def up(
-    ctx: click.Context, data_dir: str | None, host: str, port: int, gateway_port: int, no_local_cluster: bool, log_level: str
+    ctx: click.Context,
+    data_dir: str | None,
+    host: str,
+    port: int,
+    gateway_port: int,
+    no_local_cluster: bool,
+    log_level: str,
+    plan_one_at_a_time: bool,
 ) -> None:
     """Start laneway on this machine: API server, controllers and gateway, in one process.
 
@@ -69,7 +81,12 @@ def up(
     if log_level != "debug":
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per request is noise
     options = UpOptions(
-        data_dir=root, host=host, port=port, gateway_port=gateway_port, local_cluster=not no_local_cluster
+        data_dir=root,
+        host=host,
+        port=port,
+        gateway_port=gateway_port,
+        local_cluster=not no_local_cluster,
+        plan_in_batches=not plan_one_at_a_time,
     )
     try:
         asyncio.run(_serve(options, default_data_dir=root == DEFAULT_DATA_DIR))

@@ -97,6 +97,11 @@ class AutoscalerController:
             self._forget(key)
             return Result()
         services = self.store.list(ModelService, namespace=key.namespace).items
+        if not services and (deployment.spec.autoscaling is None or deployment.metadata.deletion_timestamp):
+            # Nothing to mark and nothing to decide: skip reading the fleet, which on a large
+            # one is thousands of objects for every status write of every deployment.
+            self._forget(key)
+            return Result()
         clusters = self.store.list(InferenceCluster).items
         endpoints = self.store.list(ModelEndpoint, namespace=key.namespace).items
         self._mark_services(services, clusters, endpoints)

@@ -100,4 +100,7 @@ class ClusterController:
             )
         except Conflict:
             return Result(requeue_after=0.1)
-        return Result(requeue_after=RECHECK_SECONDS)
+        # Drivers whose health changes only with the cluster's spec (simulated clusters) are
+        # not polled: `health_interval = None`.
+        interval: float | None = getattr(driver, "health_interval", RECHECK_SECONDS) if driver is not None else RECHECK_SECONDS
+        return Result(requeue_after=interval)

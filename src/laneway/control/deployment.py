@@ -35,13 +35,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from laneway.api.conditions import is_true
-from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
-from laneway.api.meta import ObjectKey
+from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
+from laneway.api.kinds.platform import InferenceClass, InferenceCluster
+from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.cache.gate import PlacementGate, deployments_using_cache, placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.fleetcache import FleetCache
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.control.wakeups import PlanWakeups
 from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan_fleet
@@ -95,20 +97,26 @@ class FleetSnapshot:
 
     @classmethod
     def read(cls, store: Store, keys: Sequence[ObjectKey]) -> "FleetSnapshot":
-        if len(keys) > LIST_DEPLOYMENTS_FROM:
-            deployments = {d.key: d for d in store.list("ModelDeployment").items if isinstance(d, ModelDeployment)}
-        else:
-            deployments = {}
-            for key in keys:
-                found = store.find(ModelDeployment, key)
-                if found is not None:
-                    deployments[key] = found
         return cls(
-            clusters=[c for c in store.list("InferenceCluster").items if isinstance(c, InferenceCluster)],
-            classes=[c for c in store.list("InferenceClass").items if isinstance(c, InferenceClass)],
-            replicas=[r for r in store.list("ModelReplica").items if isinstance(r, ModelReplica)],
-            deployments=deployments,
+            clusters=store.list(InferenceCluster).items,
+            classes=store.list(InferenceClass).items,
+            replicas=store.list(ModelReplica).items,
+            deployments=cls.deployments_of(store, keys),
         )
+
+    @staticmethod
+    def deployments_of(store: Store, keys: Sequence[ObjectKey]) -> dict[ObjectKey, ModelDeployment]:
+        """The deployments to plan, read from the store (their status is written back with
+        their resourceVersion, so they are never taken from a copy)."""
+        if len(keys) > LIST_DEPLOYMENTS_FROM:
+            wanted = set(keys)
+            return {d.key: d for d in store.list(ModelDeployment).items if d.key in wanted}
+        deployments = {}
+        for key in keys:
+            found = store.find(ModelDeployment, key)
+            if found is not None:
+                deployments[key] = found
+        return deployments
 
 
 LIST_DEPLOYMENTS_FROM = 20
@@ -136,10 +144,20 @@ class DeploymentController:
     async def reconcile(self, key: ObjectKey) -> Result:
         return self.plan_pass([key]).get(key, Result())
 
+    def snapshot(self, keys: Sequence[ObjectKey]) -> FleetSnapshot:
+        """What a pass plans against: read from the store each time."""
+        return FleetSnapshot.read(self.store, keys)
+
+    def wrote(self, obj: ModelReplica) -> None:
+        """A replica this controller created or updated (a cache would record it)."""
+
+    def deleting(self, replica: ModelReplica) -> None:
+        """A replica this controller asked the store to delete."""
+
     def plan_pass(self, keys: Sequence[ObjectKey]) -> dict[ObjectKey, Result]:
         """Plan the deployments named by `keys` together over one snapshot of the fleet, apply
         each difference and report each status; returns when to look again, per key."""
-        snapshot = FleetSnapshot.read(self.store, keys)
+        snapshot = self.snapshot(keys)
         now = self.ctx.clock()
         lost = lost_clusters(snapshot.clusters, now=now)
         todo = [
@@ -227,7 +245,10 @@ class DeploymentController:
             current = mine.get(name)
             if current is None:
                 try:
-                    created.append(self.store.create(obj))  # type: ignore[arg-type]
+                    made = self.store.create(obj)
+                    assert isinstance(made, ModelReplica)
+                    self.wrote(made)
+                    created.append(made)
                     changed.append(f"created {name} on {obj.spec.cluster_name}")
                 except AlreadyExists:
                     pass  # created since we listed; the next reconcile sees it
@@ -246,7 +267,9 @@ class DeploymentController:
                     }
                 )
                 try:
-                    self.store.update(update)
+                    updated = self.store.update(update)
+                    assert isinstance(updated, ModelReplica)
+                    self.wrote(updated)
                     changed.append(f"updated {name}")
                 except (Conflict, NotFound):
                     pass  # written or removed since the snapshot: its event queues this deployment again
@@ -254,6 +277,7 @@ class DeploymentController:
             if name not in desired and not current.metadata.deletion_timestamp:
                 try:
                     self.store.delete(ModelReplica, current.key)
+                    self.deleting(current)
                     changed.append(f"deleted {name} from {current.spec.cluster_name}")
                 except NotFound:
                     pass
@@ -262,9 +286,40 @@ class DeploymentController:
 
 class BatchedDeploymentController(DeploymentController):
     """Plans every deployment that needs it in one pass over one snapshot of the fleet: the
-    manager hands it all the keys that are ready at once (see control.base.BatchController)."""
+    manager hands it all the keys that are ready at once (see control.base.BatchController).
+    The snapshot comes from a copy kept from the manager's events (control.fleetcache), not
+    from listing the store on every pass."""
 
     batch_limit = 5000
 
+    def __init__(self, ctx: ControlContext, *, matcher: DeviceMatcher = DEFAULT_MATCHER) -> None:
+        super().__init__(ctx, matcher=matcher)
+        self.cache = FleetCache(self.store)
+        wake = self.watches
+
+        def observed(mapper: KeyMapper) -> KeyMapper:
+            def keys(obj: Resource) -> Iterable[ObjectKey]:
+                self.cache.observe(obj)
+                return mapper(obj)
+
+            return keys
+
+        self.watches = {kind: observed(mapper) for kind, mapper in wake.items()}
+
     async def reconcile_batch(self, keys: Sequence[ObjectKey]) -> Mapping[ObjectKey, Result]:
         return self.plan_pass(keys)
+
+    def snapshot(self, keys: Sequence[ObjectKey]) -> FleetSnapshot:
+        cache = self.cache.fresh()
+        return FleetSnapshot(
+            clusters=cache.clusters.values(),
+            classes=cache.classes.values(),
+            replicas=cache.replicas.values(),
+            deployments=FleetSnapshot.deployments_of(self.store, keys),
+        )
+
+    def wrote(self, obj: ModelReplica) -> None:
+        self.cache.observe(obj)
+
+    def deleting(self, replica: ModelReplica) -> None:
+        self.cache.deleting(replica, now_rfc3339())

@@ -8,7 +8,7 @@ the design). A finalizer makes deletion stop the replica's engines before the ob
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
@@ -20,7 +20,7 @@ from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.drivers.base import ReplicaObservation, ServingAddress
+from laneway.drivers.base import Driver, ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
 
@@ -67,6 +67,19 @@ def desired_endpoints(
     return out
 
 
+def look_again(driver: Driver, replica: ModelReplica, ready: bool) -> float | None:
+    """When to observe a replica again. Drivers whose replicas change only when told (a
+    simulated cluster) say so with `observe_interval = None`: a Ready replica is then not
+    polled at all, and a starting one is looked at when it is due (`starting_for`)."""
+    if not hasattr(driver, "observe_interval"):
+        return REQUEUE_READY if ready else REQUEUE_STARTING
+    interval: float | None = driver.observe_interval
+    if ready or interval is not None:
+        return interval if ready else REQUEUE_STARTING
+    starting_for: Callable[[ModelReplica], float | None] | None = getattr(driver, "starting_for", None)
+    return starting_for(replica) if starting_for is not None else None
+
+
 class ReplicaController:
     name = "modelreplica"
     kind = "ModelReplica"
@@ -76,17 +89,27 @@ class ReplicaController:
         self.ctx = ctx
         self.store = ctx.store
         self.drivers = drivers
+        self._homes: dict[ObjectKey, str] = {}  # replica -> its cluster, kept from replica events
         self.watches: Mapping[str, KeyMapper] = {
+            "ModelReplica": self._remember_home,
             "InferenceCluster": self._replicas_on_cluster,
             "ModelCache": replicas_using_cache(self.store),
         }
 
+    def _remember_home(self, replica: Resource) -> list[ObjectKey]:
+        """Index replicas by cluster as their events pass (the replica's own key is queued
+        anyway): a cluster event then finds its replicas without listing every replica, which
+        on a fleet of a thousand clusters would read the whole fleet a thousand times."""
+        if isinstance(replica, ModelReplica):
+            gone = replica.metadata.deletion_timestamp and not replica.metadata.finalizers
+            if gone:
+                self._homes.pop(replica.key, None)
+            else:
+                self._homes[replica.key] = replica.spec.cluster_name
+        return []
+
     def _replicas_on_cluster(self, cluster: Resource) -> list[ObjectKey]:
-        return [
-            r.key
-            for r in self.store.list(ModelReplica).items
-            if r.spec.cluster_name == cluster.name
-        ]
+        return sorted(key for key, home in self._homes.items() if home == cluster.name)
 
     async def reconcile(self, key: ObjectKey) -> Result:
         replica = self.store.find(ModelReplica, key)
@@ -132,7 +155,7 @@ class ReplicaController:
         phase = "Ready" if observation.ready else ("Failed" if observation.reason == "CrashLoopBackOff" else "Starting")
         restarts = sum(m.restarts for m in observation.members) or None
         self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase, restarts)
-        return Result(requeue_after=REQUEUE_READY if observation.ready else REQUEUE_STARTING)
+        return Result(requeue_after=look_again(driver, replica, observation.ready))
 
     def _cluster(self, name: str) -> InferenceCluster | None:
         return self.store.find(InferenceCluster, ObjectKey("", name))

@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from laneway.api.conditions import is_true
-from laneway.api.kinds import InferenceClass, InferenceCluster, ModelReplica
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.api.meta import ObjectKey, Resource
 

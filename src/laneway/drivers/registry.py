@@ -28,7 +28,11 @@ from laneway.drivers.base import CacheStager, Driver, StandaloneStager
 if TYPE_CHECKING:
     from laneway.store.base import Store
 
-SOURCE_MODULES: tuple[str, ...] = ("laneway.drivers.local.source", "laneway.drivers.kubernetes.source")
+SOURCE_MODULES: tuple[str, ...] = (
+    "laneway.drivers.local.source",
+    "laneway.drivers.kubernetes.source",
+    "laneway.drivers.simulated.source",
+)
 """The modules whose import registers the built-in sources."""
 
 

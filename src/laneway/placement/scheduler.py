@@ -499,7 +499,7 @@ def _prepare(obj: ModelDeployment, closed: Mapping[str, str]) -> _Deployment:
 
 def _matches_nothing(d: _Deployment, fleet: Fleet, matcher: DeviceMatcher) -> list[Reason]:
     """Engines no published class in use by any pool can meet: the 'matches nothing' bad edit."""
-    reasons = []
+    reasons: list[Reason] = []
     for spec in d.engines:
         misses: list[tuple[str, Mismatch]] = []
         for name in fleet.used_classes:
@@ -566,8 +566,8 @@ def _plan_fleet(
     usage = Usage(fleet)
     mine: dict[ObjectKey, list[ExistingReplica]] = {k: [] for k in keys}
     for r in existing:
-        if r.deployment in keys:
-            mine[r.deployment].append(r)  # type: ignore[index]
+        if r.deployment is not None and r.deployment in keys:
+            mine[r.deployment].append(r)
         else:
             usage.charge(r)
 

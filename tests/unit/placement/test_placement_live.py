@@ -88,7 +88,8 @@ def test_lost_cluster_replicas_are_replaced_by_the_controller() -> None:
     down = Condition(type="Ready", status="False", reason="DriverUnavailable", last_transition_time="2027-01-15T08:00:00Z")
     c.spec.not_ready_grace_period = "30s"
     c = store.update(c)
-    store.update_status(c.model_copy(update={"status": c.status.model_copy(update={"conditions": [down]})}))
+    c = store.update_status(c.model_copy(update={"status": c.status.model_copy(update={"conditions": [down]})}))
+    assert ctl.watches["InferenceCluster"](c) == [key], "the manager dispatches the change; it wakes the deployment"
     import datetime
 
     went = datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.timezone.utc).timestamp()
@@ -102,7 +103,8 @@ def test_lost_cluster_replicas_are_replaced_by_the_controller() -> None:
     [new] = [r for n, r in rs.items() if n != first.name]
     assert new.spec.cluster_name != home and new.metadata.annotations["laneway.dev/replaces"] == first.name
     assert first.name in rs, "the stranded replica stays until its replacement is Ready"
-    store.update_status(new.model_copy(update={"status": new.status.model_copy(update={"conditions": [Condition(type="Ready", status="True", reason="T")]})}))
+    new = store.update_status(new.model_copy(update={"status": new.status.model_copy(update={"conditions": [Condition(type="Ready", status="True", reason="T")]})}))
+    assert ctl.watches["ModelReplica"](new) == [key]
     asyncio.run(ctl.reconcile_batch([key]))
     assert [r.name for r in store.list("ModelReplica").items] == [new.name]
     assert a is not None

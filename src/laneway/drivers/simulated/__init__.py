@@ -1,0 +1,1 @@
+"""Simulated clusters (`source: Simulated`): replicas that turn Ready without running anything."""
