@@ -42,6 +42,8 @@ from laneway.api.kinds import InferenceCluster, ModelDeployment
 from laneway.api.meta import Resource
 from laneway.client import Client
 from laneway.paths import DataDir
+from laneway.store import open_store
+from laneway.store.base import Store
 from laneway.testing.simfleet import gpu_classes, model_deployments, simulated_clusters
 
 START_TIMEOUT = 120.0
@@ -115,19 +117,19 @@ def apply_all(client: Client, objects: list[Resource]) -> None:
         client.create(obj)
 
 
-def wait_clusters_ready(client: Client, count: int, timeout: float) -> None:
+def wait_clusters_ready(store: Store, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        items = client.list("InferenceCluster").items
+        items = store.list("InferenceCluster").items
         if sum(1 for c in items if isinstance(c, InferenceCluster) and is_true(c.status.conditions, "Ready")) >= count:
             return
         time.sleep(1.0)
     raise SystemExit(f"the {count} simulated clusters did not all turn Ready in {timeout:.0f} s")
 
 
-def done_count(client: Client) -> tuple[int, int]:
+def done_count(store: Store) -> tuple[int, int]:
     """(deployments with every replica scheduled and Ready, deployments)."""
-    items = [d for d in client.list("ModelDeployment").items if isinstance(d, ModelDeployment)]
+    items = [d for d in store.list("ModelDeployment").items if isinstance(d, ModelDeployment)]
     done = sum(
         1
         for d in items
@@ -144,14 +146,17 @@ def run(mode: str, *, clusters: int, deployments: int, timeout: float, idle: flo
         up = LanewayUp(data_dir, one_at_a_time=mode == "one-at-a-time")
         try:
             client = up.client()
+            # Progress is read from the store file, in this process: polling through the API
+            # would add its own load to the CPU being measured.
+            store = open_store(DataDir(data_dir).store_path)
             apply_all(client, [*gpu_classes(), *simulated_clusters(clusters)])
-            wait_clusters_ready(client, clusters, timeout)
+            wait_clusters_ready(store, clusters, timeout)
             cpu_start = up.cpu()
             apply_all(client, list(model_deployments(deployments)))
             last_apply = time.monotonic()
             done, total = 0, deployments
             while time.monotonic() - last_apply < timeout:
-                done, total = done_count(client)
+                done, total = done_count(store)
                 if done >= deployments:
                     break
                 time.sleep(2.0)
@@ -160,6 +165,8 @@ def run(mode: str, *, clusters: int, deployments: int, timeout: float, idle: flo
             idle_start = up.cpu()
             time.sleep(idle)
             idle_percent = 100.0 * (up.cpu() - idle_start) / idle
+            store.close()
+            client.close()
             return Outcome(mode, done, total, seconds, cpu, idle_percent)
         finally:
             up.stop()

@@ -50,6 +50,7 @@ from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan_fl
 from laneway.placement.compose import compose_replica
 from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.placement.lost import LostClusters, lost_clusters
+from laneway.placement.memo import PlanMemo
 from laneway.store.base import AlreadyExists, Conflict, NotFound, Store
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ def replicas_ready_condition(placement: Placement, ready: int) -> ConditionUpdat
 
 def closed_by_cache(deployment: ModelDeployment, clusters: Sequence[InferenceCluster], open_: Sequence[InferenceCluster]) -> dict[str, str]:
     """Clusters the cache gate leaves out, as the scheduler's closed clusters, with why (pure)."""
+    if len(open_) == len(clusters):
+        return {}  # the gate leaves every cluster open (no modelCacheRef): nothing to compare
     ref = deployment.spec.template.spec.model_cache_ref
     kept = {c.name for c in open_}
     why = f"ModelCache {ref.name!r} is not staged here" if ref is not None else "left out by the placement gate"
@@ -133,6 +136,7 @@ class DeploymentController:
         self.ctx = ctx
         self.store = ctx.store
         self.matcher = matcher
+        self.memo: PlanMemo | None = None  # one at a time reads everything afresh, as it always did
         self.wakeups = PlanWakeups()
         self.watches: Mapping[str, KeyMapper] = {
             "ModelReplica": self.wakeups.replica_changed,
@@ -172,36 +176,40 @@ class DeploymentController:
             matcher=self.matcher,
             closed={d.key: closed_by_cache(d, snapshot.clusters, gates[d.key].clusters) for d in todo},
             lost=lost.names,
+            memo=self.memo,
         )
+        planned = {(d.namespace, d.name): d.key for d in todo}
         by_owner: dict[ObjectKey, dict[str, ModelReplica]] = {}
         for r in snapshot.replicas:
-            owner = r.metadata.labels.get(DEPLOYMENT_LABEL)
-            if owner:
-                by_owner.setdefault(ObjectKey(r.namespace, owner), {})[r.name] = r
+            meta = r.metadata
+            owner = meta.labels.get(DEPLOYMENT_LABEL)
+            key = planned.get((meta.namespace or "", owner)) if owner else None
+            if key is not None:
+                by_owner.setdefault(key, {})[meta.name] = r
         results: dict[ObjectKey, Result] = {}
         created: list[ModelReplica] = []
         deployments = {d.key: d for d in todo}
+        unready = {c.name for c in snapshot.clusters if not is_true(c.status.conditions, "Ready")} - lost.names
         for placement in placements:
             deployment = deployments[placement.deployment]
             created += self._settle(deployment, placement, by_owner.get(deployment.key, {}), gates[deployment.key])
-            again = self._look_again(placement, snapshot.clusters, lost, now)
+            again = self._look_again(placement, unready, lost, now)
             if again is not None:
                 results[deployment.key] = Result(requeue_after=again)
         self.wakeups.planned(
             short=[p.deployment for p in placements if p.short],
             settled=[p.deployment for p in placements if not p.short],
-            replicas=[*snapshot.replicas, *created],
+            created=created,
         )
         return results
 
     @staticmethod
-    def _look_again(placement: Placement, clusters: Sequence[InferenceCluster], lost: LostClusters, now: float) -> float | None:
+    def _look_again(placement: Placement, unready: set[str], lost: LostClusters, now: float) -> float | None:
         """When to plan this deployment again without being told: while replicas are stranded
         (a backstop; their replacements turning Ready wake it too), and when the grace period
         of a NotReady cluster holding its replicas ends (no event marks that moment)."""
         if placement.stranded:
             return STRANDED_RECHECK_SECONDS
-        unready = {c.name for c in clusters if not is_true(c.status.conditions, "Ready")} - lost.names
         if lost.next_at is not None and any(r.cluster in unready for r in placement.replicas):
             return max(0.0, lost.next_at - now) + 0.5
         return None
@@ -295,6 +303,7 @@ class BatchedDeploymentController(DeploymentController):
     def __init__(self, ctx: ControlContext, *, matcher: DeviceMatcher = DEFAULT_MATCHER) -> None:
         super().__init__(ctx, matcher=matcher)
         self.cache = FleetCache(self.store)
+        self.memo = PlanMemo()
         wake = self.watches
 
         def observed(mapper: KeyMapper) -> KeyMapper:

@@ -11,8 +11,9 @@ each of those events would re-plan the world thousands of times a minute on a la
   replicas on the clusters concerned;
 - a replica going away (being deleted, or gone) frees capacity: it wakes the deployments
   waiting for capacity; any replica event wakes its own deployment;
-- the index of which deployment has replicas where, and which deployments wait, is rebuilt
-  from every plan and kept current from replica events.
+- which deployments wait is taken from every plan; which deployment has replicas where is kept
+  from replica events (the manager lists every replica when it starts leading) and from the
+  replicas a pass creates.
 
 What it does not do: it keeps no history, and it is only ever a superset of what needs a look
 (a spare re-plan is harmless, a missed one is not): the manager's periodic resync lists
@@ -95,14 +96,10 @@ class PlanWakeups:
         self._classes[cls.name] = fingerprint
         return sorted(self.waiting | self.on_cluster(self._pools_of_class.get(cls.name, ())))
 
-    def planned(self, *, short: Iterable[ObjectKey], settled: Iterable[ObjectKey], replicas: Iterable[ModelReplica]) -> None:
+    def planned(self, *, short: Iterable[ObjectKey], settled: Iterable[ObjectKey], created: Iterable[ModelReplica]) -> None:
         """After a pass: `short` deployments now wait for capacity, `settled` ones do not;
-        `replicas` is every replica the pass read (the index is rebuilt from it)."""
+        `created` replicas are indexed at once (their events follow)."""
         self.waiting -= set(settled)
         self.waiting |= set(short)
-        homes = {}
-        for r in replicas:
-            owner = r.metadata.labels.get(DEPLOYMENT_LABEL)
-            if owner and not r.metadata.deletion_timestamp:
-                homes[r.key] = (r.spec.cluster_name, ObjectKey(r.namespace, owner))
-        self._homes = homes
+        for r in created:
+            self.replica_changed(r)

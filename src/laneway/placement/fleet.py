@@ -77,6 +77,11 @@ class ClusterView:
     def profile(self) -> tuple[object, ...]:
         return (self.labels, self.ready, self.has_gateway, self.taints, self.engines)
 
+    @property
+    def pools_signature(self) -> tuple[tuple[str, str], ...]:
+        """What a replica's reading depends on in its cluster: each pool and its class's key."""
+        return tuple((p.name, p.cls.key if p.cls else "") for p in self.pools)
+
     def pool(self, name: str) -> PoolView | None:
         for p in self.pools:
             if p.name == name:
@@ -120,7 +125,11 @@ class Fleet:
     @classmethod
     def build(cls, clusters: Sequence[InferenceCluster], classes: Sequence[InferenceClass]) -> "Fleet":
         class_views = {c.name: class_view(c) for c in classes}
-        views = tuple(sorted((cluster_view(c, class_views) for c in clusters), key=lambda v: v.name))
+        return cls.of_views([cluster_view(c, class_views) for c in clusters], class_views)
+
+    @classmethod
+    def of_views(cls, cluster_views: Sequence[ClusterView], class_views: dict[str, ClassView]) -> "Fleet":
+        views = tuple(sorted(cluster_views, key=lambda v: v.name))
         groups: dict[tuple[object, ...], list[ClusterView]] = {}
         for v in views:
             groups.setdefault(v.profile, []).append(v)

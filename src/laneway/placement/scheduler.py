@@ -23,6 +23,7 @@ from laneway.placement.engines import ContainerRequest, containers_of, refusal
 from laneway.placement.existing import ExistingReplica, existing_replica
 from laneway.placement.fleet import ClusterView, Fleet, PoolView
 from laneway.placement.gc_pause import collection_paused
+from laneway.placement.memo import PlanMemo
 from laneway.placement.matching import EngineFit, EngineSpec, Mismatch, compile_errors, match_engine
 from laneway.placement.model import (
     EnginePlacement,
@@ -528,6 +529,7 @@ def plan_fleet(
     fleet: Fleet | None = None,
     closed: Mapping[ObjectKey, Mapping[str, str]] | None = None,
     lost: frozenset[str] = frozenset(),
+    memo: PlanMemo | None = None,
 ) -> list[Placement]:
     """Plan every deployment against one fleet. Existing replicas of every deployment (and of
     deployments not given, which keep their capacity) are charged first; then deployments fill
@@ -543,7 +545,15 @@ def plan_fleet(
     replicas are), or, should its cluster come back first, it is the one scale-down drops."""
     with collection_paused():
         return _plan_fleet(
-            deployments, clusters=clusters, classes=classes, replicas=replicas, matcher=matcher, fleet=fleet, closed=closed, lost=lost
+            deployments,
+            clusters=clusters,
+            classes=classes,
+            replicas=replicas,
+            matcher=matcher,
+            fleet=fleet,
+            closed=closed,
+            lost=lost,
+            memo=memo,
         )
 
 
@@ -557,12 +567,13 @@ def _plan_fleet(
     fleet: Fleet | None,
     closed: Mapping[ObjectKey, Mapping[str, str]] | None,
     lost: frozenset[str],
+    memo: PlanMemo | None,
 ) -> list[Placement]:
-    fleet = fleet or Fleet.build(clusters, classes)
+    fleet = fleet or (memo.fleet(clusters, classes) if memo is not None else Fleet.build(clusters, classes))
     closed = closed or {}
     prepared = sorted((_prepare(d, closed.get(d.key, {})) for d in deployments), key=lambda d: d.key)
     keys = {d.key for d in prepared}
-    existing = [existing_replica(r, fleet, matcher) for r in replicas]
+    existing = memo.existing(replicas, fleet, matcher) if memo is not None else [existing_replica(r, fleet, matcher) for r in replicas]
     usage = Usage(fleet)
     mine: dict[ObjectKey, list[ExistingReplica]] = {k: [] for k in keys}
     for r in existing:
