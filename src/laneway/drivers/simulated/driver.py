@@ -117,9 +117,9 @@ class SimulatedDriver:
         if self._url is None:
             from laneway.engines.sim.server import create_sim_app
 
-            runner = web.AppRunner(create_sim_app(self._config), handler_cancellation=True, access_log=None)
+            runner = web.AppRunner(create_sim_app(self._config), handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
-            site = web.TCPSite(runner, self._host, 0, shutdown_timeout=1.0)
+            site = web.TCPSite(runner, self._host, 0)
             await site.start()
             self._runner = runner
             self._url = f"http://{self._host}:{runner.addresses[0][1]}"
