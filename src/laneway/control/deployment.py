@@ -40,15 +40,19 @@ from typing import Iterable, Mapping, Sequence
 from laneway.api.conditions import is_true
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
+from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
-from laneway.cache.gate import PlacementGate, deployments_using_cache, placement_gate_for
+from laneway.cache.gate import (
+    PlacementGate,
+    deployments_using_cache,
+    placement_gate_for,
+)
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.fleetcache import FleetCache
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.control.wakeups import PlanWakeups
 from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan_fleet
 from laneway.placement.compose import compose_replica
-from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.placement.lost import LostClusters, lost_clusters
 from laneway.placement.memo import PlanMemo
 from laneway.store.base import AlreadyExists, Conflict, NotFound, Store

@@ -16,7 +16,8 @@ older than `max_age` seconds; an idle control plane reads nothing.
 from __future__ import annotations
 
 import time
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
@@ -81,7 +82,7 @@ class FleetCache:
         meta = replica.metadata.model_copy(update={"deletion_timestamp": when})
         self.replicas.observe(replica.model_copy(update={"metadata": meta}))
 
-    def fresh(self) -> "FleetCache":
+    def fresh(self) -> FleetCache:
         """Read everything from the store again if the copy is older than `max_age`."""
         now = self._clock()
         if self._read_at is None or now - self._read_at >= self._max_age:

@@ -22,7 +22,7 @@ everything again anyway.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds.deployment import ModelReplica

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from laneway.api.kinds.deployment import ClaimedDevice, CelSelector, ModelDeployment, ModelReplica
-from laneway.api.labels import DEPLOYMENT_LABEL, REPLACES_ANNOTATION, REPLICA_INDEX_LABEL
+from laneway.api.kinds.deployment import (
+    CelSelector,
+    ClaimedDevice,
+    ModelDeployment,
+    ModelReplica,
+)
+from laneway.api.labels import (
+    DEPLOYMENT_LABEL,
+    REPLACES_ANNOTATION,
+    REPLICA_INDEX_LABEL,
+)
 from laneway.api.meta import ObjectMeta
 from laneway.placement.model import Placement, ReplicaPlacement
 

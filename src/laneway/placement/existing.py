@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.conditions import is_true
-from laneway.api.labels import DEPLOYMENT_LABEL, REPLACES_ANNOTATION, REPLICA_INDEX_LABEL  # noqa: F401 - re-exported
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.labels import (  # noqa: F401 - re-exported
+    DEPLOYMENT_LABEL,
+    REPLACES_ANNOTATION,
+    REPLICA_INDEX_LABEL,
+)
 from laneway.api.meta import ObjectKey
 from laneway.placement.capacity import PodDemand
 from laneway.placement.dra.matcher import DEFAULT_MATCHER, DeviceMatcher

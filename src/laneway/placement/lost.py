@@ -11,9 +11,9 @@ has been down.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from laneway.api.conditions import find_condition
 from laneway.api.kinds.common import parse_duration
@@ -40,7 +40,7 @@ def _since(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()  # Python 3.11 reads the trailing Z
     except ValueError:
         return None
 

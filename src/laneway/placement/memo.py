@@ -14,13 +14,19 @@ The answer is the same with or without it: it caches pure functions of their inp
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.placement.dra.matcher import DeviceMatcher
 from laneway.placement.existing import ExistingReplica, existing_replica
-from laneway.placement.fleet import ClassView, ClusterView, Fleet, class_view, cluster_view
+from laneway.placement.fleet import (
+    ClassView,
+    ClusterView,
+    Fleet,
+    class_view,
+    cluster_view,
+)
 
 _ReplicaKey = tuple[str, str, str, tuple[tuple[str, str], ...] | None]
 

@@ -23,8 +23,14 @@ from laneway.placement.engines import ContainerRequest, containers_of, refusal
 from laneway.placement.existing import ExistingReplica, existing_replica
 from laneway.placement.fleet import ClusterView, Fleet, PoolView
 from laneway.placement.gc_pause import collection_paused
+from laneway.placement.matching import (
+    EngineFit,
+    EngineSpec,
+    Mismatch,
+    compile_errors,
+    match_engine,
+)
 from laneway.placement.memo import PlanMemo
-from laneway.placement.matching import EngineFit, EngineSpec, Mismatch, compile_errors, match_engine
 from laneway.placement.model import (
     EnginePlacement,
     MemberPlacement,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -20,7 +21,7 @@ from laneway.testing.simfleet import gpu_classes, model_deployment, simulated_cl
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Up  # noqa: E402
+from cli_harness import Up
 
 WAIT = 60.0  # generous: a loaded machine is slow, the test asserts what happens, not how fast
 T = TypeVar("T")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+
+from test_control_manager import FAST, cache, eventually, running
 
 from laneway.api.meta import ObjectKey
 from laneway.control.base import BatchController, KeyMapper, Result
 from laneway.control.manager import Manager
 from laneway.store.memory import MemoryStore
-
-from test_control_manager import FAST, cache, eventually, running
 
 
 class BatchRecorder:

@@ -92,7 +92,7 @@ def test_lost_cluster_replicas_are_replaced_by_the_controller() -> None:
     assert ctl.watches["InferenceCluster"](c) == [key], "the manager dispatches the change; it wakes the deployment"
     import datetime
 
-    went = datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.timezone.utc).timestamp()
+    went = datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.UTC).timestamp()
     now[0] = went + 10
     results = asyncio.run(ctl.reconcile_batch([key]))
     assert [r.name for r in store.list("ModelReplica").items] == [first.name], "within the grace period nothing moves"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +16,7 @@ from laneway.store.memory import MemoryStore
 
 from .placement_builders import as_replicas, cluster, deployment, gpu_class
 
-T0 = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
 
 
 def down(name: str, *, grace: str | None = None, status: str = "False", when: str | None = "2027-01-15T08:00:00Z") -> InferenceCluster:

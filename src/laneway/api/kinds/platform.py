@@ -226,7 +226,7 @@ class SimulatedSource(Model):
 
     reachable: StrictBool = True
     endpoints: Literal["None", "Simulator"] = "None"
-    startup_seconds: float = Field(default=0.0, ge=0, le=3600)
+    startup_seconds: StrictFloat | StrictInt = Field(default=0.0, ge=0, le=3600)
 
 
 ClusterSourceKind = Literal["Local", "Existing", "Simulated", "GKE", "EKS", "AKS", "Nebius", "Vultr"]

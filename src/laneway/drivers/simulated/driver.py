@@ -27,8 +27,8 @@ replicas and `health_interval` None for clusters.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from aiohttp import web
 
