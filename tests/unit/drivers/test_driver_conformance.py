@@ -25,6 +25,7 @@ CAPABILITIES: tuple[type, ...] = (Driver, CacheStager, GatewayReporter)
 EXPECTED = {
     "Local": {Driver, CacheStager},
     "Existing": {Driver, CacheStager, GatewayReporter},
+    "Simulated": {Driver, GatewayReporter},
 }
 
 
