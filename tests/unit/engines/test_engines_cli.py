@@ -63,3 +63,13 @@ def test_an_unexpected_error_is_one_line_without_a_traceback(monkeypatch, capsys
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: kaboom" in err and "Traceback" not in err
+
+
+def test_an_engine_laneway_started_listens_on_loopback_only():
+    """Issue #11: a team's `args` must not expose its engine past the gateway's keys and limits."""
+    for command in ("sim", "llamacpp"):
+        result = CliRunner().invoke(engine, [command, "--host", "0.0.0.0"], env={"LANEWAY_REPLICA": "chat-0"})
+        assert result.exit_code == 2, result.output
+        assert "listens on 127.0.0.1 only" in result.output
+    outside = CliRunner().invoke(engine, ["sim", "--host", "0.0.0.0", "--itl", "0"], env={"LANEWAY_REPLICA": ""})
+    assert outside.exit_code == 1 and "--itl" in outside.output, "run by hand, any address is the user's choice"

@@ -155,9 +155,12 @@ def _spec(
     for key in ("PORT", "RANK", "LEADER_ADDRESS", "MODEL_CACHE"):
         if f"LANEWAY_{key}" in env:
             env[f"MODELPLANE_{key}"] = env[f"LANEWAY_{key}"]
-    # Container env may refer to earlier variables and to laneway's, as in Kubernetes.
+    # Container env may refer to earlier variables and to laneway's, as in Kubernetes; laneway's
+    # own stay as laneway set them (an engine and the tests that find it rely on them).
+    own = dict(env)
     for var in container.env:
-        env[var.name] = expand(var.value or "", env)
+        if var.name not in own:
+            env[var.name] = expand(var.value or "", env)
     argv = resolve_command([expand(a, env) for a in launch.argv])
     return ProcessSpec(
         engine=engine,
