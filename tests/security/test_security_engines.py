@@ -16,8 +16,9 @@ import secrets
 import shutil
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psutil
 import pytest
@@ -26,15 +27,14 @@ LOCAL_TESTS = Path(__file__).resolve().parents[1] / "integration" / "local"
 if str(LOCAL_TESTS) not in sys.path:
     sys.path.insert(0, str(LOCAL_TESTS))
 
-from local_fleet import Fleet, Up, alive, eventually, sim_deployment, wide_cluster  # noqa: E402
+from local_fleet import Fleet, Up, alive, eventually, sim_deployment, wide_cluster
+from security_harness import TEAM_NAMESPACE
 
-from laneway.api.conditions import find_condition  # noqa: E402
-from laneway.api.kinds.deployment import ModelDeployment, ModelReplica  # noqa: E402
-from laneway.api.kinds.platform import InferenceCluster  # noqa: E402
-from laneway.api.manifest import load_text  # noqa: E402
-from laneway.client import ApiError, Client  # noqa: E402
-
-from security_harness import TEAM_NAMESPACE  # noqa: E402
+from laneway.api.conditions import find_condition
+from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.manifest import load_text
+from laneway.client import ApiError, Client
 
 NS = TEAM_NAMESPACE
 ANY_COMMAND_REGION = "test-any-command"

@@ -21,9 +21,9 @@ own isolation (`engine_policy` returns None for them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Sequence, Union
 
 from laneway.api.kinds.deployment import Engine
 from laneway.api.kinds.platform import InferenceCluster, LocalEngine
@@ -40,7 +40,7 @@ class AllowedEngine:
     allow_command: bool = False
 
     @classmethod
-    def of(cls, engine: LocalEngine) -> "AllowedEngine":
+    def of(cls, engine: LocalEngine) -> AllowedEngine:
         return cls(engine.name, engine.image, tuple(engine.command), engine.allow_args, engine.allow_command)
 
     def describe(self) -> str:
@@ -142,7 +142,7 @@ class NotAllowed:
     message: str
 
 
-Choice = Union[Launch, NotAllowed]
+Choice = Launch | NotAllowed
 
 
 def _shown(words: Sequence[str], limit: int = 120) -> str:

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from laneway.drivers.local import sandbox
-from laneway.drivers.local.sandbox import Confinement, bwrap_argv, engine_environment, engine_launch, engine_uid
+from laneway.drivers.local.sandbox import (
+    Confinement,
+    bwrap_argv,
+    engine_environment,
+    engine_launch,
+    engine_uid,
+)
 from laneway.drivers.local.supervisor import bounded_tail
 
 DATA = Path("/srv/laneway-data")

@@ -37,9 +37,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def python_paths() -> tuple[Path, ...]:
 def _probe(argv: list[str]) -> str:
     """Empty when the sandbox starts a trivial command; else what went wrong."""
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20, env={}, cwd="/")
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20, env={}, cwd="/", check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         return str(e)
     if done.returncode != 0:
