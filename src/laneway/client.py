@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from laneway.api.meta import LABEL_PREFIX, Resource
+from laneway.api.meta import LABEL_PREFIX, Resource, status_of
 from laneway.api.registry import KindInfo, by_kind, lookup
 
 DEFAULT_TIMEOUT = 30.0
@@ -168,8 +168,9 @@ def merge_for_update(*, desired: Resource, live: Resource) -> Resource:
         }
     )
     update: dict[str, Any] = {"metadata": meta}
-    if hasattr(live, "status"):
-        update["status"] = getattr(live, "status")
+    status = status_of(live)
+    if status is not None:
+        update["status"] = status
     return desired.model_copy(update=update)
 
 

@@ -1,10 +1,10 @@
 """`laneway up`: the whole control plane of one machine, in one asyncio process.
 
 It opens the SQLite store in the data directory, makes sure the admin token exists, registers
-the `local` cluster that describes this machine (once the local driver provides it), and
-starts, in this order: the API server, the gateway (once that part exists), and the
-controller manager. It then writes `server.json` so the CLI finds it, prints where
-everything is, and runs until `stop` is set (SIGINT/SIGTERM in the CLI).
+the `local` cluster that describes this machine (unless told not to), and starts, in this
+order: the API server, the gateway, and the controller manager with the drivers that run
+replicas. It then writes `server.json` so the CLI finds it, prints where everything is, and
+runs until `stop` is set (SIGINT/SIGTERM in the CLI).
 
 Lifecycle: every part started here is stopped here, in reverse order, whatever happens (an
 `AsyncExitStack` owns them): `server.json` is removed first so no new client finds a
@@ -12,10 +12,10 @@ stopping server, then the manager, the gateway and the API server stop, and the 
 last. A port already taken fails before anything else has started serving, with a message
 naming the flag to change.
 
-Optional parts are found by module name, so this file runs with whatever exists:
-`laneway.gateway.server`, `laneway.drivers.registry` (the drivers that run replicas; they
-are closed after the manager stops, which stops every engine process they started) and
-`laneway.drivers.local.bootstrap` are used when present.
+The drivers (`laneway.drivers.registry.DriverSet`) are closed after the manager stops, which
+stops every engine process they started. Engine processes a previous run left behind are
+already gone (they die with their parent), so their endpoints and Ready statuses are dropped
+before the gateway routes (`laneway.drivers.local.bootstrap.forget_stale_engines`).
 
 Threads: the API server and the gateway share this process's event loop; the controller
 manager and the drivers run on a loop of their own in one thread (`control.threaded`), since
@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import importlib
-import importlib.util
 import logging
 import os
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from laneway import __version__
 from laneway.paths import DataDir
+
+if TYPE_CHECKING:
+    from laneway.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,6 @@ class UpError(Exception):
     """`laneway up` cannot start; the message says what to change."""
 
 
-def _optional_module(name: str) -> Any | None:
-    """A part that may not be built yet; errors inside one that exists are not hidden."""
-    try:
-        if importlib.util.find_spec(name) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(name)
-
-
 def _bind_error(error: OSError, *, what: str, host: str, port: int, flag: str) -> UpError:
     if error.errno == errno.EADDRINUSE:
         return UpError(
@@ -99,7 +90,7 @@ def _bind_error(error: OSError, *, what: str, host: str, port: int, flag: str) -
     return UpError(f"cannot listen on {host}:{port} for the {what} ({error.strerror or error}); try another {flag}")
 
 
-async def _start_api(stack: AsyncExitStack, store: Any, options: UpOptions, data: DataDir) -> str:
+async def _start_api(stack: AsyncExitStack, store: Store, options: UpOptions, data: DataDir) -> str:
     from laneway.server.app import bound_address, create_app, serve
 
     try:
@@ -110,13 +101,11 @@ async def _start_api(stack: AsyncExitStack, store: Any, options: UpOptions, data
     return bound_address(runner)
 
 
-async def _start_gateway(stack: AsyncExitStack, store: Any, options: UpOptions) -> str | None:
-    module = _optional_module("laneway.gateway.server")
-    if module is None:
-        log.info("the gateway is not part of this build yet; running without it")
-        return None
+async def _start_gateway(stack: AsyncExitStack, store: Store, options: UpOptions) -> str:
+    from laneway.gateway.server import start_gateway
+
     try:
-        handle = await module.start_gateway(store=store, host=options.host, port=options.gateway_port)
+        handle = await start_gateway(store=store, host=options.host, port=options.gateway_port)
     except OSError as e:
         raise _bind_error(e, what="gateway", host=options.host, port=options.gateway_port, flag="--gateway-port") from None
     stack.push_async_callback(handle.stop)
@@ -124,30 +113,23 @@ async def _start_gateway(stack: AsyncExitStack, store: Any, options: UpOptions) 
     return address if address.startswith(("http://", "https://")) else "http://" + address
 
 
-def _register_local_cluster(store: Any) -> str | None:
-    module = _optional_module("laneway.drivers.local.bootstrap")
-    if module is None:
-        return None
-    _, cluster = module.register_local_cluster(store)
-    return str(cluster.metadata.name)
+def _register_local_cluster(store: Store) -> str:
+    from laneway.drivers.local.bootstrap import register_local_cluster
+
+    _, cluster = register_local_cluster(store)
+    return cluster.metadata.name
 
 
-def _forget_stale_engines(store: Any) -> None:
+def _forget_stale_engines(store: Store) -> None:
     """Endpoints and Ready statuses of Local replicas left by a previous run point at engines
     that no longer run; drop them before the gateway routes (see the bootstrap module)."""
-    module = _optional_module("laneway.drivers.local.bootstrap")
-    if module is not None and hasattr(module, "forget_stale_engines"):
-        module.forget_stale_engines(store)
+    from laneway.drivers.local.bootstrap import forget_stale_engines
 
-
-def _driver_set(data: DataDir) -> Any | None:
-    """The drivers that run replicas (engine processes on this machine, for a Local cluster)."""
-    module = _optional_module("laneway.drivers.registry")
-    return None if module is None else module.DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir, data_dir=data.root)
+    forget_stale_engines(store)
 
 
 async def _start_manager(
-    stack: AsyncExitStack, store: Any, data: DataDir, gateway: str | None, *, plan_in_batches: bool = True
+    stack: AsyncExitStack, store: Store, data: DataDir, gateway: str | None, *, plan_in_batches: bool = True
 ) -> asyncio.Future[None]:
     """Start the controller manager on a thread and loop of its own (see control.threaded:
     its blocking store calls must not stall the API and the gateway on this loop)."""
@@ -156,12 +138,9 @@ async def _start_manager(
     from laneway.control.registry import build_controllers
     from laneway.control.threaded import ManagerThread
 
-    drivers = _driver_set(data)
-    if drivers is not None:
-        drivers.store = store  # Existing (Kubernetes) clusters: their kubeconfig Secrets live in the store
-    ctx = ControlContext(
-        store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers, plan_in_batches=plan_in_batches
-    )
+async def _start_manager(
+    stack: AsyncExitStack, store: Store, data: DataDir, gateway: str | None, *, plan_in_batches: bool = True
+) -> asyncio.Future[None]:
     manager = Manager(store, build_controllers(ctx), identity=default_identity())
     runner = ManagerThread(manager, drivers=drivers)  # closes the drivers after the manager: engines go last
     finished = runner.start()
@@ -219,7 +198,7 @@ def banner(running: Running, *, default_data_dir: bool) -> str:
     lines = [
         f"laneway {__version__} is up.",
         f"  API         {running.api}",
-        f"  gateway     {running.gateway + '   (OpenAI-compatible: /v1/chat/completions, /v1/models)' if running.gateway else 'not in this build yet'}",
+        f"  gateway     {running.gateway + '   (OpenAI-compatible: /v1/chat/completions, /v1/models)' if running.gateway else 'not running'}",
         f"  local       {'cluster ' + repr(running.local_cluster) + ' (this machine)' if running.local_cluster else 'no local cluster registered'}",
         f"  data dir    {d.root}",
         f"  store       {d.store_path}",

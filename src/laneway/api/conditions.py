@@ -27,9 +27,13 @@ def set_condition(
     reason: str,
     message: str = "",
     observed_generation: int | None = None,
+    now: str | None = None,
 ) -> list[Condition]:
     """Return the list with `type` set. The transition time moves only when the status flips,
-    so reconciling twice writes the same document (controllers stay idempotent)."""
+    so reconciling twice writes the same document (controllers stay idempotent). A flip is
+    stamped `now` (an RFC 3339 time, see `meta.rfc3339`); without it, the wall clock is read,
+    so callers that must be pure (a controller's decision, a test) pass it."""
+    stamp = now if now is not None else now_rfc3339()
     out: list[Condition] = []
     replaced = False
     for c in conditions:
@@ -37,7 +41,7 @@ def set_condition(
             out.append(c)
             continue
         replaced = True
-        when = c.last_transition_time if c.status == status and c.last_transition_time else now_rfc3339()
+        when = c.last_transition_time if c.status == status and c.last_transition_time else stamp
         out.append(
             Condition(
                 type=type,
@@ -55,7 +59,7 @@ def set_condition(
                 status=status,
                 reason=reason,
                 message=message,
-                last_transition_time=now_rfc3339(),
+                last_transition_time=stamp,
                 observed_generation=observed_generation,
             )
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic.alias_generators import to_camel
@@ -33,6 +33,11 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 def now_rfc3339() -> str:
     """Timestamps are stored as RFC 3339 strings in UTC, as the Kubernetes API writes them."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339(at: float) -> str:
+    """A time in seconds since the epoch (a controller's clock) as a stored timestamp."""
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ObjectKey(NamedTuple):
@@ -198,3 +203,15 @@ class Resource(Model):
             controller=controller,
             block_owner_deletion=True,
         )
+
+
+@runtime_checkable
+class HasStatus(Protocol):
+    """A kind with a status subresource (every kind but Secret)."""
+
+    status: Status
+
+
+def status_of(obj: object) -> Status | None:
+    """The object's status, or None for a kind without one (a Secret)."""
+    return obj.status if isinstance(obj, HasStatus) else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from laneway.api.conditions import find_condition
-from laneway.api.meta import Resource
+from laneway.api.meta import Condition, Resource, status_of
 from laneway.api.selectors import LabelSelector
 from laneway.ticket.audit import owner_text, retires_text, ticket_of
 
@@ -27,14 +27,14 @@ class Column:
     wide_only: bool = False
 
 
-def _status(obj: Resource) -> Any:
-    return getattr(obj, "status", None)
+def _conditions(obj: Resource) -> list[Condition]:
+    status = status_of(obj)
+    return list(status.conditions) if status is not None else []
 
 
 def condition_status(obj: Resource, type_: str = "Ready") -> str:
     """The status of one condition (`True`, `False`, `Unknown`), `-` before any controller wrote it."""
-    status = _status(obj)
-    c = find_condition(getattr(status, "conditions", None) or [], type_)
+    c = find_condition(_conditions(obj), type_)
     return c.status if c else NONE
 
 
@@ -43,7 +43,7 @@ def status_summary(obj: Resource) -> str:
     condition (what is wrong), `Ready` when every condition is True, else `-`."""
     if obj.metadata.deletion_timestamp:
         return "Deleting"
-    conditions = getattr(_status(obj), "conditions", None) or []
+    conditions = _conditions(obj)
     for c in conditions:
         if c.status == "False":
             return c.reason or f"Not{c.type}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from laneway.api.conditions import find_condition
-from laneway.api.meta import Resource
+from laneway.api.meta import Condition, Resource, status_of
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,18 @@ def parse_wait_for(text: str) -> WaitFor:
     raise BadWaitFor(f"--for={text} is not understood: use --for=condition=NAME[=STATUS] or --for=delete")
 
 
+def _condition(obj: Resource, type_: str) -> Condition | None:
+    status = status_of(obj)
+    return find_condition(status.conditions, type_) if status is not None else None
+
+
 def is_met(want: WaitFor, obj: Resource | None) -> bool:
     """Whether the object (None: it does not exist) satisfies the wait."""
     if want.what == "delete":
         return obj is None
     if obj is None:
         return False
-    c = find_condition(getattr(getattr(obj, "status", None), "conditions", None) or [], want.condition)
+    c = _condition(obj, want.condition)
     return c is not None and c.status == want.status
 
 
@@ -61,7 +66,7 @@ def progress(want: WaitFor, obj: Resource | None) -> str:
     if want.what == "delete":
         since = obj.metadata.deletion_timestamp
         return f"it is still there{' (deleting since ' + since + ')' if since else ''}"
-    c = find_condition(getattr(getattr(obj, "status", None), "conditions", None) or [], want.condition)
+    c = _condition(obj, want.condition)
     if c is None:
         return f"it has no {want.condition} condition yet"
     detail = ": ".join(x for x in (c.reason, c.message) if x)

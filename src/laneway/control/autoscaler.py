@@ -29,7 +29,7 @@ from typing import Callable, Mapping
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.api.meta import ObjectKey, Resource
+from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.autoscale.demand import (
     EngineDemand,
     GatewayDemand,
@@ -150,6 +150,7 @@ class AutoscalerController:
                 fields={"autoscaling": {"desiredReplicas": decision.replicas, "wantedByDemand": decision.wanted,
                                         "load": round(demand.load, 3), "reason": decision.reason,
                                         **state_fields(decision.state, now)}},
+                now=rfc3339(now),
             )
         except Conflict:
             pass  # the deployment controller wrote in between; the next tick writes ours

@@ -10,8 +10,10 @@ once, that a key queued several times while it waits is reconciled once, and tha
 reconcile (an exception) is retried with per-key exponential backoff. It does not guarantee
 any ordering between different keys.
 
-Optional attributes a controller may carry (read with defaults, so the protocol stays small):
-- `concurrency: int` (default 1): how many keys of this controller are reconciled at once.
+Optional capabilities a controller may declare, each a protocol of its own so the core stays
+small:
+- `Concurrent` (`concurrency: int`, default 1): how many keys of this controller are
+  reconciled at once.
 """
 
 from __future__ import annotations
@@ -106,9 +108,16 @@ class BatchController(Controller, Protocol):
     async def reconcile_batch(self, keys: Sequence[ObjectKey]) -> Mapping[ObjectKey, Result]: ...
 
 
+@runtime_checkable
+class Concurrent(Protocol):
+    """A controller that reconciles several keys at once."""
+
+    concurrency: int
+
+
 def concurrency_of(controller: Controller) -> int:
-    """The controller's worker count: its optional `concurrency` attribute, else 1."""
-    value = getattr(controller, "concurrency", DEFAULT_CONCURRENCY)
+    """The controller's worker count: its `concurrency` when it is `Concurrent`, else 1."""
+    value = controller.concurrency if isinstance(controller, Concurrent) else DEFAULT_CONCURRENCY
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(
             f"controller {controller.name!r} has concurrency {value!r}; set it to a whole number of at least 1"

@@ -28,7 +28,7 @@ from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache
 from laneway.api.kinds.common import SecretKeyRef
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.secret import Secret
-from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource
+from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource, rfc3339
 from laneway.cache.errors import CacheError
 from laneway.cache.gate import cache_selects
 from laneway.cache.sources import credential_ref, source_for
@@ -140,7 +140,10 @@ class CacheController:
             else:
                 entries.append(await self._entry(cache, c, credential))
         try:
-            write_status(self.store, cache, conditions=[ready_condition(entries)], fields={"clusters": [e.model_dump() for e in entries]})
+            write_status(
+                self.store, cache, conditions=[ready_condition(entries)], fields={"clusters": [e.model_dump() for e in entries]},
+                now=rfc3339(self.ctx.clock()),
+            )
         except Conflict:
             return Result(requeue_after=POLL_HYDRATING)
         if any(e.state == "Hydrating" for e in entries):

@@ -16,7 +16,7 @@ from laneway.api.kinds.platform import (
     InferenceClass,
     InferenceCluster,
 )
-from laneway.api.meta import ObjectKey, Resource
+from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import GatewayReporter
@@ -97,6 +97,7 @@ class ClusterController:
                 cluster,
                 conditions=[ConditionUpdate("BackendReady", "True" if ready else "False", reason, message), ready_condition],
                 fields={"gateway": ClusterGatewayStatus(address=address), "gpu_pools": pool_capacity(cluster, classes)},
+                now=rfc3339(self.ctx.clock()),
             )
         except Conflict:
             return Result(requeue_after=0.1)

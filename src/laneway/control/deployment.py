@@ -41,7 +41,7 @@ from laneway.api.conditions import is_true
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.labels import DEPLOYMENT_LABEL
-from laneway.api.meta import ObjectKey, Resource, now_rfc3339
+from laneway.api.meta import ObjectKey, Resource, now_rfc3339, rfc3339
 from laneway.cache.gate import (
     PlacementGate,
     deployments_using_cache,
@@ -245,6 +245,7 @@ class DeploymentController:
                 deployment,
                 conditions=[ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message), replicas_ready_condition(placement, ready)],
                 fields=fields,
+                now=rfc3339(self.ctx.clock()),
             )
         except Conflict:
             pass  # the deployment was written since the snapshot: that write queues it again

@@ -36,6 +36,7 @@ import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator
 from typing import Any, AsyncIterator, Callable, Sequence
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
@@ -443,7 +444,6 @@ class _closing:
         return self._it
 
     async def __aexit__(self, *exc: object) -> None:
-        close: Callable[[], Any] | None = getattr(self._it, "aclose", None)
-        if close is not None:
+        if isinstance(self._it, AsyncGenerator):  # a generator holds a store thread until closed
             with suppress(Exception):
-                await close()
+                await self._it.aclose()

@@ -14,7 +14,7 @@ from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
 from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
-from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource
+from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
@@ -194,6 +194,7 @@ class ReplicaController:
                 replica,
                 conditions=[ConditionUpdate("Ready", status, reason, message)],  # type: ignore[arg-type]
                 fields=fields,
+                now=rfc3339(self.ctx.clock()),
             )
         except Conflict:
             pass  # a newer write landed; the next reconcile sees it

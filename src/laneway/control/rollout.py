@@ -23,11 +23,10 @@ that is removed (or a new deployment under a retired one's name) takes the mark 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Mapping
 
 from laneway.api.kinds import ModelDeployment, ModelService
-from laneway.api.meta import ObjectKey, Resource
+from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
@@ -89,10 +88,6 @@ def owner_of(deployment: ModelDeployment, services: list[ModelService]) -> tuple
     return None, None
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def retirement_conditions(what: str, rule: RetirementRule, state: RetirementState, team: str | None, contact: str | None) -> list[ConditionUpdate]:
     """The RetirementWarning and Retired conditions for a phase (pure)."""
     retired = state.phase in ("Retired", "Expired")
@@ -108,11 +103,11 @@ def retirement_conditions(what: str, rule: RetirementRule, state: RetirementStat
 _PHASE_ORDER = {"Active": 0, "Warning": 1, "Retired": 2, "Expired": 3}
 
 
-def _reset_retirement_conditions(store: Store, obj: ModelDeployment | ModelService) -> None:
+def _reset_retirement_conditions(store: Store, obj: ModelDeployment | ModelService, *, now: str) -> None:
     """Turn retirement conditions an earlier date set to False (written only when one is True)."""
     live = [c for c in obj.status.conditions if c.type in ("RetirementWarning", "Retired") and c.status == "True"]
     if live:
-        write_status(store, obj, conditions=[ConditionUpdate(c.type, "False", "NoRetirement", "no retirement date") for c in live])
+        write_status(store, obj, conditions=[ConditionUpdate(c.type, "False", "NoRetirement", "no retirement date") for c in live], now=now)
 
 
 class RolloutController:
@@ -154,12 +149,13 @@ class RolloutController:
         for service in services:
             self._mark_service(service, now)
         if rule is None:
-            _reset_retirement_conditions(self.store, deployment)
+            _reset_retirement_conditions(self.store, deployment, now=rfc3339(now))
             return Result()
         team, contact = owner_of(deployment, services)
         write_status(
             self.store, deployment,
             conditions=retirement_conditions(f"deployment {deployment.name}", rule, state, team, contact),
+            now=rfc3339(now),
         )
         return Result(requeue_after=max(1.0, state.next_change)) if state.next_change is not None else Result()
 
@@ -183,7 +179,7 @@ class RolloutController:
 
     def _record_revision(self, deployment: ModelDeployment, now: float) -> bool:
         try:
-            update = record(deployment, now_text=_iso(now))
+            update = record(deployment, now_text=rfc3339(now))
         except BadHistory as e:
             log.warning("%s", e)
             return False
@@ -220,6 +216,8 @@ class RolloutController:
                 if wanted is None:
                     log.info("ModelService %s is no longer retired: ModelDeployment %s is active", service.key, deployment.name)
         if rule is None:
-            _reset_retirement_conditions(self.store, service)
+            _reset_retirement_conditions(self.store, service, now=rfc3339(now))
         else:
-            write_status(self.store, service, conditions=retirement_conditions(f"service {service.name}", rule, state, team, contact))
+            write_status(
+                self.store, service, conditions=retirement_conditions(f"service {service.name}", rule, state, team, contact), now=rfc3339(now)
+            )

@@ -19,6 +19,7 @@ from typing import Any, Iterable, TypeVar
 
 from laneway.api.conditions import set_condition
 from laneway.api.meta import ConditionStatus, Resource, Status
+from laneway.api.meta import status_of as status_of_kind
 from laneway.store.base import Store
 
 R = TypeVar("R", bound=Resource)
@@ -41,8 +42,8 @@ class NoStatus(TypeError):
 
 def status_of(obj: Resource) -> Status:
     """The object's status model; raises NoStatus for kinds without one."""
-    status = getattr(obj, "status", None)
-    if not isinstance(status, Status):
+    status = status_of_kind(obj)
+    if status is None:
         raise NoStatus(f"{obj.kind} {obj.key} has no status subresource; controllers cannot report on it")
     return status
 
@@ -52,8 +53,10 @@ def apply_conditions(
     updates: Iterable[ConditionUpdate],
     *,
     observed_generation: int | None,
+    now: str | None = None,
 ) -> S:
-    """A copy of `status` with each update set and observedGeneration recorded (pure)."""
+    """A copy of `status` with each update set and observedGeneration recorded; pure when
+    `now` (the time a flipped condition is stamped with) is given."""
     conditions = list(status.conditions)
     for u in updates:
         conditions = set_condition(
@@ -63,6 +66,7 @@ def apply_conditions(
             reason=u.reason,
             message=u.message,
             observed_generation=observed_generation,
+            now=now,
         )
     return status.model_copy(update={"conditions": conditions, "observed_generation": observed_generation})
 
@@ -78,8 +82,9 @@ def desired_status(
     status: Status | None = None,
     conditions: Iterable[ConditionUpdate] = (),
     fields: dict[str, Any] | None = None,
+    now: str | None = None,
 ) -> Status:
-    """The status `write_status` would store, without writing (pure).
+    """The status `write_status` would store, without writing (pure when `now` is given).
 
     Starts from `status` (a status the controller computed) or the object's stored status,
     applies `fields` (status fields by their Python names, e.g. `{"replicas": ...}`), then the
@@ -93,7 +98,7 @@ def desired_status(
         data = base.model_dump(by_alias=False)
         data.update(fields)
         base = type(base).model_validate(data)
-    return apply_conditions(base, conditions, observed_generation=obj.metadata.generation)
+    return apply_conditions(base, conditions, observed_generation=obj.metadata.generation, now=now)
 
 
 def write_status(
@@ -103,6 +108,7 @@ def write_status(
     status: Status | None = None,
     conditions: Iterable[ConditionUpdate] = (),
     fields: dict[str, Any] | None = None,
+    now: str | None = None,
 ) -> R:
     """Write obj's status if the desired one differs from what is stored; return the object
     as stored afterwards (unchanged `obj` when nothing was written).
@@ -111,7 +117,7 @@ def write_status(
     against and its resourceVersion guards the write (a stale one raises `Conflict`).
     """
     current = status_of(obj)
-    wanted = desired_status(obj, status=status, conditions=conditions, fields=fields)
+    wanted = desired_status(obj, status=status, conditions=conditions, fields=fields, now=now)
     if not status_changed(current, wanted):
         return obj
     return store.update_status(obj.model_copy(update={"status": wanted}))

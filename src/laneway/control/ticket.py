@@ -36,7 +36,7 @@ from typing import Any, Mapping, TypeVar
 from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.kinds.deployment import ReplicaTemplate
 from laneway.api.kinds.ticket import CanaryStatus, RollbackPin
-from laneway.api.meta import ObjectKey, Resource
+from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
@@ -197,7 +197,7 @@ class TicketController:
         )
         status_fields: dict[str, Any] = {"approved": ticket.status.approved}
         status_fields.update(extra)
-        write_status(self.store, ticket, conditions=conditions, fields=status_fields)
+        write_status(self.store, ticket, conditions=conditions, fields=status_fields, now=rfc3339(now))
         return Result(requeue_after=max(1.0, min(requeue))) if requeue else Result()
 
     # retirement -------------------------------------------------------------------------------
