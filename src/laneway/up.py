@@ -137,10 +137,13 @@ async def _start_manager(
     from laneway.control.manager import Manager, default_identity
     from laneway.control.registry import build_controllers
     from laneway.control.threaded import ManagerThread
+    from laneway.drivers.registry import DriverSet
 
-async def _start_manager(
-    stack: AsyncExitStack, store: Store, data: DataDir, gateway: str | None, *, plan_in_batches: bool = True
-) -> asyncio.Future[None]:
+    # Existing (Kubernetes) clusters: their kubeconfig Secrets live in the store.
+    drivers = DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir, data_dir=data.root, store=store)
+    ctx = ControlContext(
+        store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers, plan_in_batches=plan_in_batches
+    )
     manager = Manager(store, build_controllers(ctx), identity=default_identity())
     runner = ManagerThread(manager, drivers=drivers)  # closes the drivers after the manager: engines go last
     finished = runner.start()

@@ -19,7 +19,7 @@ from laneway.api.kinds.platform import (
 from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.drivers.base import GatewayReporter
+from laneway.drivers.base import GatewayReporter, Paced
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict
 
@@ -101,7 +101,7 @@ class ClusterController:
             )
         except Conflict:
             return Result(requeue_after=0.1)
-        # Drivers whose health changes only with the cluster's spec (simulated clusters) are
-        # not polled: `health_interval = None`.
-        interval: float | None = getattr(driver, "health_interval", RECHECK_SECONDS) if driver is not None else RECHECK_SECONDS
+        # Drivers whose health changes only with the cluster's spec (simulated clusters) say
+        # how often to look (`Paced`; None: never).
+        interval = driver.health_interval if isinstance(driver, Paced) else RECHECK_SECONDS
         return Result(requeue_after=interval)

@@ -259,7 +259,6 @@ class DeploymentController:
             if current is None:
                 try:
                     made = self.store.create(obj)
-                    assert isinstance(made, ModelReplica)
                     self.wrote(made)
                     created.append(made)
                     changed.append(f"created {name} on {obj.spec.cluster_name}")
@@ -281,7 +280,6 @@ class DeploymentController:
                 )
                 try:
                     updated = self.store.update(update)
-                    assert isinstance(updated, ModelReplica)
                     self.wrote(updated)
                     changed.append(f"updated {name}")
                 except (Conflict, NotFound):

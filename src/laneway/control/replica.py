@@ -8,7 +8,7 @@ the design). A finalizer makes deletion stop the replica's engines before the ob
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Mapping
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
@@ -20,7 +20,7 @@ from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.drivers.base import Driver, ReplicaObservation, ServingAddress
+from laneway.drivers.base import Driver, Paced, ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
 
@@ -71,13 +71,12 @@ def look_again(driver: Driver, replica: ModelReplica, ready: bool) -> float | No
     """When to observe a replica again. Drivers whose replicas change only when told (a
     simulated cluster) say so with `observe_interval = None`: a Ready replica is then not
     polled at all, and a starting one is looked at when it is due (`starting_for`)."""
-    if not hasattr(driver, "observe_interval"):
+    if not isinstance(driver, Paced):
         return REQUEUE_READY if ready else REQUEUE_STARTING
-    interval: float | None = driver.observe_interval
+    interval = driver.observe_interval
     if ready or interval is not None:
         return interval if ready else REQUEUE_STARTING
-    starting_for: Callable[[ModelReplica], float | None] | None = getattr(driver, "starting_for", None)
-    return starting_for(replica) if starting_for is not None else None
+    return driver.starting_for(replica)
 
 
 class ReplicaController:

@@ -13,6 +13,9 @@ never by probing for a method name:
   Kubernetes: a claim and a hydration Job). The ModelCache controller uses it.
 - `GatewayReporter`: knows the address of its cluster's gateway (Kubernetes reads its
   Gateway's status). The InferenceCluster controller uses it.
+- `Paced`: says how often its replicas and clusters need looking at (a simulated cluster
+  changes only when told, so it is not polled). The ModelReplica and InferenceCluster
+  controllers use it; other drivers are polled on the controllers' own schedule.
 
 `tests/unit/drivers/test_driver_conformance.py` checks that every registered driver conforms
 to the protocols it claims, signature by signature.
@@ -112,3 +115,18 @@ class StandaloneStager(CacheStager, Protocol):
     driver is not started here. It stages in threads of its own; `wait` joins them."""
 
     def wait(self, timeout: float = 5.0) -> None: ...
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """A driver that says how often the controllers must look at what it runs.
+
+    `observe_interval`: seconds between looks at a Ready replica (None: never; its changes
+    arrive as events). `health_interval`: the same for its clusters. `starting_for(replica)`:
+    seconds until a starting replica is due to be Ready, None when unknown.
+    """
+
+    observe_interval: float | None
+    health_interval: float | None
+
+    def starting_for(self, replica: ModelReplica) -> float | None: ...
