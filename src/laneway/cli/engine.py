@@ -72,6 +72,11 @@ def engine() -> None:
 @click.option("--itl", type=float, default=0.01, show_default=True,
               help="Inter-token latency: seconds per engine step.")
 @click.option("--embedding-dim", type=int, default=384, show_default=True, help="Length of embeddings.")
+@click.option("--kv-blocks", type=int, default=None,
+              help="KV-cache capacity in blocks: keep a prefix cache, skip cached prefill, publish KV events "
+              "on /kv_events [default: no prefix cache].")
+@click.option("--kv-block-chars", type=int, default=256, show_default=True,
+              help="Prompt characters per KV block (~64 tokens).")
 @click.option("--error-rate", type=float, default=0.0, show_default=True,
               help="Fault: probability that an inference request fails with 500.")
 @click.option("--crash-after", type=int, default=None,

@@ -6,8 +6,9 @@ seam every policy plugs into is `gateway/policy.py`.
 Within a tier, an entry is drawn with probability proportional to its weight among the entries
 that still have a usable endpoint (healthy, not saturated, not already tried by this request),
 so Modelplane's shares hold while everything is healthy and shift to what is left when not.
-Within the entry, two distinct endpoints are drawn at random and the one with fewer requests in
-flight wins: it avoids both blind round robin (which keeps feeding a slow endpoint) and a global
+Within the entry, two distinct endpoints are drawn at random and the one with fewer requests
+ahead wins (in flight from this gateway, or the engine's own running plus waiting when a fresh
+reading reports more, see `load`): it avoids both blind round robin (which keeps feeding a slow endpoint) and a global
 least-loaded scan (which herds every request onto the same idle endpoint). Pure given its
 inputs: the states, the clock reading and the random source are passed in.
 """
@@ -79,6 +80,19 @@ def choose(
     if len(targets) == 1:
         return targets[0]
     a, b = rng.sample(targets, 2)
-    ia = states[a.key].in_flight if a.key in states else 0
-    ib = states[b.key].in_flight if b.key in states else 0
+    sa, sb = states.get(a.key), states.get(b.key)
+    ia = _ahead(sa, now) if sa is not None else 0
+    ib = _ahead(sb, now) if sb is not None else 0
     return a if ia <= ib else b
+
+
+STALE_AFTER = 5.0
+"""Seconds after which an engine's load reading is ignored (`load.STALE_AFTER` is this)."""
+
+
+def _ahead(st: EndpointView, now: float) -> int:
+    """Requests ahead of a new one on this endpoint (inlined `load.pressure`: hot path)."""
+    load = st.load
+    if load is None or now - load.observed_at > STALE_AFTER:
+        return st.in_flight
+    return max(st.in_flight, (load.waiting or 0) + (load.running or 0))

@@ -57,6 +57,11 @@ class GatewayConfig:
     rebuild_debounce: float = 0.05
     """Wait this long after a store change so a burst of writes yields one table rebuild."""
 
+    # Engines (see `engine_watch`).
+    engine_load_interval: float | None = 0.5
+    """Seconds between scrapes of every engine's `/metrics` for its load (queue, running, KV
+    use); None turns scraping and KV-event subscriptions off."""
+
     # Process.
     gc_young_threshold: int | None = 50_000
     """The cyclic collector's young-generation threshold while the gateway serves (None: leave

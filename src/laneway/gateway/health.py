@@ -19,9 +19,12 @@ policy must choose sensibly without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from laneway.gateway.config import GatewayConfig
+
+if TYPE_CHECKING:
+    from laneway.gateway.kv_index import KVBlocks
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class EndpointView(Protocol):
     @property
     def load(self) -> EngineLoad | None: ...
 
+    @property
+    def kv(self) -> KVBlocks | None: ...
+
     def available(self, now: float) -> bool: ...
 
     def saturated(self, max_in_flight: int | None) -> bool: ...
@@ -64,6 +70,9 @@ class EndpointState:
     total_failures: int = 0
     load: EngineLoad | None = None
     """The engine's last reported load (see `EngineLoad`); None while nothing reports it."""
+    kv: KVBlocks | None = None
+    """The KV blocks the engine holds, from its KV-cache events (see `kv_index`); None while the
+    gateway does not subscribe to them."""
 
     def available(self, now: float) -> bool:
         """Whether a new request may go here now (health only; saturation is separate)."""

@@ -71,6 +71,9 @@ class BalancingPolicy(abc.ABC):
     rules every policy keeps; subclasses register with `name=`."""
 
     name: ClassVar[str]
+    kv_events: ClassVar[bool] = False
+    """Whether the gateway should subscribe to the KV-cache events of this policy's endpoints
+    (`engine_watch`); only a policy that reads `EndpointView.kv` sets it."""
 
     def __init_subclass__(cls, *, name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -277,6 +277,10 @@ class Proxy:
             st = self.states[key] = EndpointState()
         return st
 
+    def endpoint_state(self, key: ObjectKey) -> EndpointState:
+        """The live state of one endpoint, made when first asked (what `engine_watch` fills)."""
+        return self._state(key)
+
     def _finish(self, attempt: Attempt) -> None:
         """Give the attempt's in-flight slot back, once, and wake a request waiting for one."""
         if attempt.phase == "Done":

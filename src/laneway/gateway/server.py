@@ -26,6 +26,7 @@ from aiohttp import web
 from laneway.api.meta import ObjectKey
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.connections import GuardedServer, HeaderGuard
+from laneway.gateway.engine_watch import EngineWatch
 from laneway.gateway.gc_policy import PROCESS_GC
 from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.proxy import Proxy
@@ -49,6 +50,7 @@ class GatewayHandle:
     _status: StatusWriter
     _guard: HeaderGuard
     _gc_held: bool = False
+    _watch: EngineWatch | None = None
 
     def service_address(self, key: ObjectKey) -> str:
         return f"{self.address}/{key.namespace}/{key.name}"
@@ -68,6 +70,8 @@ class GatewayHandle:
         except Exception as exc:  # shutting down: say so, never raise past here
             log.warning("gateway's last status write skipped: %s", exc or type(exc).__name__)
         await self._source.stop()
+        if self._watch is not None:
+            await self._watch.stop()
         await self.proxy.close()
         PROCESS_GC.release(self._gc_held)
         self._gc_held = False
@@ -139,9 +143,15 @@ async def start_gateway(
         probe=lambda other: _answers(proxy, other),
     )
     writer.start()
+    watch: EngineWatch | None = None
+    if config.engine_load_interval:
+        watch = EngineWatch(table=lambda: proxy.table, state=proxy.endpoint_state, session=lambda: proxy.session,
+                            interval=config.engine_load_interval)
+        watch.start()
     gc_held = PROCESS_GC.hold(config.gc_young_threshold)
     return GatewayHandle(
-        address=address, proxy=proxy, _runner=runner, _source=source, _status=writer, _guard=guard, _gc_held=gc_held
+        address=address, proxy=proxy, _runner=runner, _source=source, _status=writer, _guard=guard, _gc_held=gc_held,
+        _watch=watch,
     )
 
 

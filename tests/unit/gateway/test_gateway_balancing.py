@@ -110,15 +110,20 @@ def test_least_outstanding_without_a_usable_endpoint_says_why() -> None:
     )
 
 
-def test_least_outstanding_is_unmoved_by_engine_load_it_does_not_read() -> None:
+def test_least_outstanding_counts_the_engines_own_queue_while_the_reading_is_fresh() -> None:
+    """Other gateways (or callers straight to the engine) load it too: a fresh reading that says
+    50 are waiting outweighs this gateway's 1 in flight; a stale one is ignored."""
     entries = [entry(target("a"), target("b"))]
     bare = {ObjectKey(NS, "a"): EndpointState(in_flight=1), ObjectKey(NS, "b"): EndpointState(in_flight=3)}
-    loaded = {ObjectKey(NS, "a"): EndpointState(in_flight=1, load=EngineLoad(observed_at=0.0, waiting=50)),
-              ObjectKey(NS, "b"): EndpointState(in_flight=3, load=EngineLoad(observed_at=0.0, waiting=0))}
+
+    def loaded(observed_at: float) -> dict[ObjectKey, EndpointState]:
+        return {ObjectKey(NS, "a"): EndpointState(in_flight=1, load=EngineLoad(observed_at=observed_at, waiting=50)),
+                ObjectKey(NS, "b"): EndpointState(in_flight=3, load=EngineLoad(observed_at=observed_at, waiting=0))}
+
     for seed in range(20):
-        assert LeastOutstanding().choose(view(), entries, bare, now=0.0, rng=random.Random(seed), tried=()) == LeastOutstanding().choose(
-            view(), entries, loaded, now=0.0, rng=random.Random(seed), tried=()
-        )
+        assert LeastOutstanding().choose(view(), entries, bare, now=0.0, rng=random.Random(seed), tried=()) == target("a")
+        assert LeastOutstanding().choose(view(), entries, loaded(0.0), now=1.0, rng=random.Random(seed), tried=()) == target("b")
+        assert LeastOutstanding().choose(view(), entries, loaded(0.0), now=60.0, rng=random.Random(seed), tried=()) == target("a")
 
 
 # ---- the request view ------------------------------------------------------------------------

@@ -7,6 +7,13 @@ token is queue wait plus prefill. From then on it rides the engine step: one tim
 joins at the next step, as in vLLM where its prefill occupies one step). A finished or aborted
 sequence frees its slot at once and the next waiting one is admitted in the same instant.
 
+With a prefix cache (`--kv-blocks`, see `prefix_cache`), a sequence is admitted only when its KV
+blocks fit, and its prefill covers only the prompt tokens not already cached. Prefill compute is
+shared: the per-token part of every prefill runs on one lane, one after another (as an engine's
+forward passes spend their token budget), so uncached prompt tokens delay the prefills behind
+them; the fixed part (`ttft`) overlaps. Decode steps are not slowed by prefills (real chunked
+prefill slows them somewhat; the simulator leaves that out).
+
 The scheduler is a synchronous state machine, `advance(now) -> next wake-up`, so tests drive
 it with a made-up clock; `run()` is the thin asyncio driver a server uses. Nothing here sleeps
 per sequence: one task serves every stream.
@@ -22,8 +29,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from laneway.engines.sim.config import SimConfig
+from laneway.engines.sim.prefix_cache import Allocation, PrefixCache
 from laneway.engines.sim.requests import FinishReason
-from laneway.engines.sim.timing import prefill_seconds
+from laneway.gateway.kv_index import KVEvent
+from laneway.gateway.prefix import BlockHash
 
 StopReason = FinishReason | str  # "stop", "length", or "abort"
 
@@ -52,6 +61,13 @@ class SimSequence:
     finished_at: float | None = None
     stop_reason: StopReason | None = None
     emitted: int = 0
+    blocks: tuple[BlockHash, ...] = ()
+    """The prompt's block hashes (empty without a prefix cache)."""
+    total_blocks: int = 0
+    """KV blocks the whole sequence needs: prompt and answer."""
+    cached_tokens: int = 0
+    """Prompt tokens found in the prefix cache at admission (not prefilled again)."""
+    allocation: Allocation | None = None
     _joined_step: int = -1
     _pending: deque[str] = field(default_factory=deque)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -114,8 +130,12 @@ class BatchingEngine:
     """The scheduler. One owner calls `advance` (through `run`); handlers `submit` and `abort`."""
 
     def __init__(self, config: SimConfig, *, observer: EngineObserver | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 kv_listener: Callable[[list[KVEvent]], None] | None = None) -> None:
         self._config = config
+        self.cache: PrefixCache | None = PrefixCache(config.kv_blocks) if config.kv_blocks else None
+        self._kv_listener = kv_listener
+        self._prefill_free_at = 0.0
         self._observer: EngineObserver = observer or _NoObserver()
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
         self._waiting: deque[SimSequence] = deque()
@@ -138,11 +158,14 @@ class BatchingEngine:
         return sum(s.prompt_tokens + s.emitted for s in self._running)
 
     def submit(self, request_id: str, *, prompt_tokens: int, output: Sequence[str],
-               finish_reason: FinishReason, now: float | None = None) -> SimSequence:
-        """Queue a sequence; it is admitted by the next `advance`, at once if a slot is free."""
+               finish_reason: FinishReason, now: float | None = None,
+               blocks: tuple[BlockHash, ...] = (), total_blocks: int = 0) -> SimSequence:
+        """Queue a sequence; it is admitted by the next `advance`, at once if a slot is free
+        (and, with a prefix cache, once its `total_blocks` fit)."""
         seq = SimSequence(request_id=request_id, prompt_tokens=prompt_tokens, output=output,
                           finish_reason=finish_reason,
-                          arrived_at=self._clock() if now is None else now)
+                          arrived_at=self._clock() if now is None else now,
+                          blocks=blocks, total_blocks=total_blocks)
         self._waiting.append(seq)
         self._wake.set()
         return seq
@@ -156,6 +179,7 @@ class BatchingEngine:
             self._waiting.remove(seq)
         else:
             self._running.remove(seq)
+            self._free_blocks(seq)
         seq._finish(when, "abort")
         self._observer.on_finished(seq, when)
         self._wake.set()
@@ -190,15 +214,34 @@ class BatchingEngine:
                if s.phase is Phase.PREFILL and s.prefill_done_at is not None]
         if self._next_step_at is not None:
             due.append(self._next_step_at)
+        if self.cache is not None and self._kv_listener is not None:
+            events = self.cache.drain_events()
+            if events:
+                self._kv_listener(events)
         return min(due) if due else None
 
     def _admit(self, now: float) -> None:
-        while self._waiting and len(self._running) < self._config.max_num_seqs:
-            seq = self._waiting.popleft()
+        config = self._config
+        while self._waiting and len(self._running) < config.max_num_seqs:
+            seq = self._waiting[0]
+            if self.cache is not None:
+                allocation = self.cache.allocate(seq.blocks, seq.total_blocks)
+                if allocation is None:
+                    return  # KV cache full: first come, first served, so nothing passes it
+                seq.allocation = allocation
+                seq.cached_tokens = min(seq.prompt_tokens - 1, seq.prompt_tokens * allocation.hits // (len(seq.blocks) + 1))
+            self._waiting.popleft()
             seq.phase = Phase.PREFILL
             seq.scheduled_at = now
-            seq.prefill_done_at = now + prefill_seconds(self._config, seq.prompt_tokens)
+            lane = max(now, self._prefill_free_at) + config.prefill_per_token * (seq.prompt_tokens - seq.cached_tokens)
+            self._prefill_free_at = lane
+            seq.prefill_done_at = lane + config.ttft
             self._running.append(seq)
+
+    def _free_blocks(self, seq: SimSequence) -> None:
+        if self.cache is not None and seq.allocation is not None:
+            self.cache.release(seq.allocation)
+            seq.allocation = None
 
     def _first_token(self, seq: SimSequence, now: float) -> None:
         seq.first_token_at = now
@@ -223,6 +266,7 @@ class BatchingEngine:
 
     def _complete(self, seq: SimSequence, now: float) -> None:
         self._running.remove(seq)
+        self._free_blocks(seq)
         seq._finish(now, seq.finish_reason)
         self._observer.on_finished(seq, now)
 

@@ -29,6 +29,11 @@ class SimConfig:
     prefill_per_token: float = 0.0
     itl: float = 0.01
     embedding_dim: int = 384
+    kv_blocks: int | None = None
+    """KV-cache capacity in blocks; set, the simulator keeps a prefix cache and publishes KV
+    events (see `prefix_cache`). None: no prefix cache, every prompt is prefilled in full."""
+    kv_block_chars: int = 256
+    """Characters of the prompt's canonical text per KV block (~64 tokens)."""
     error_rate: float = 0.0
     crash_after: int | None = None
     slow_start: float = 0.0
@@ -57,6 +62,10 @@ def _problems(c: SimConfig) -> list[str]:
                         ("--max-tokens", c.max_tokens), ("--embedding-dim", c.embedding_dim)):
         if value < 1:
             out.append(f"{flag}: {value} is not allowed; use a whole number of 1 or more")
+    if c.kv_blocks is not None and c.kv_blocks < 1:
+        out.append(f"--kv-blocks: {c.kv_blocks} is not allowed; use 1 or more blocks, or leave it out for no prefix cache")
+    if c.kv_block_chars < 16:
+        out.append(f"--kv-block-chars: {c.kv_block_chars} is too small; use 16 characters or more")
     if c.max_tokens >= c.max_model_len:
         out.append(f"--max-tokens: {c.max_tokens} leaves no room for a prompt within "
                    f"--max-model-len {c.max_model_len}; lower it or raise --max-model-len")

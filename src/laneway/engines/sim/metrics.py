@@ -42,6 +42,10 @@ class SimMetrics:
                                 labels, registry=reg)
         self._preemptions = Counter("vllm:num_preemptions", "Cumulative number of preemptions from the engine.",
                                     labels, registry=reg)
+        self._cache_queries = Counter("vllm:prefix_cache_queries",
+                                      "Prefix cache queries, in terms of number of queried tokens.", labels, registry=reg)
+        self._cache_hits = Counter("vllm:prefix_cache_hits",
+                                   "Prefix cache hits, in terms of number of cached tokens.", labels, registry=reg)
         self._prompt_tokens = Counter("vllm:prompt_tokens", "Number of prefill tokens processed.",
                                       labels, registry=reg)
         self._generation_tokens = Counter("vllm:generation_tokens", "Number of generation tokens processed.",
@@ -69,7 +73,7 @@ class SimMetrics:
         name = config.model_name
         self._m = name
         # Touch the labelled children so every series exists from the first scrape, as in vLLM.
-        for metric in (self._preemptions, self._prompt_tokens, self._generation_tokens):
+        for metric in (self._preemptions, self._prompt_tokens, self._generation_tokens, self._cache_queries, self._cache_hits):
             metric.labels(name)
         for reason in ("stop", "length", "abort"):
             self._success.labels(name, reason)
@@ -79,7 +83,11 @@ class SimMetrics:
         name = self._m
         self._running.labels(name).set_function(lambda: engine.num_running)
         self._waiting.labels(name).set_function(lambda: engine.num_waiting)
-        usage = lambda: kv_cache_usage(engine.tokens_in_flight(), self._config)  # noqa: E731
+        cache = engine.cache
+        if cache is not None:
+            usage = lambda: cache.usage  # noqa: E731
+        else:
+            usage = lambda: kv_cache_usage(engine.tokens_in_flight(), self._config)  # noqa: E731
         self._kv_usage.labels(name).set_function(usage)
         self._gpu_cache.labels(name).set_function(usage)
 
@@ -96,6 +104,9 @@ class SimMetrics:
     def on_first_token(self, seq: SimSequence, now: float) -> None:
         name = self._m
         self._prompt_tokens.labels(name).inc(seq.prompt_tokens)
+        if seq.allocation is not None:
+            self._cache_queries.labels(name).inc(seq.prompt_tokens)
+            self._cache_hits.labels(name).inc(seq.cached_tokens)
         self._generation_tokens.labels(name).inc()
         self._ttft.labels(name).observe(now - seq.arrived_at)
 

@@ -36,10 +36,40 @@ from laneway.engines.sim.requests import (
     plan_output,
 )
 from laneway.engines.sim.tokens import output_tokens
+from laneway.gateway.kv_index import AllBlocksCleared, BlockStored, KVEvent, encode_batch
+from laneway.gateway.prefix import block_hashes, blocks_needed
+from laneway.gateway.request_view import prompt_of
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+EVENT_QUEUE = 1024
+CHARS_PER_TOKEN = 4
+"""How many characters of text one token stands for, when an answer's KV blocks are counted."""
+
+
+class KVEventHub:
+    """Fans the engine's KV events out to every `/kv_events` subscriber."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[list[KVEvent] | None]] = set()
+
+    def publish(self, events: list[KVEvent]) -> None:
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(events)
+            except asyncio.QueueFull:
+                self._subscribers.discard(queue)
+                queue.get_nowait()
+                queue.put_nowait(None)  # too far behind: end its stream, it reconnects
+
+    def subscribe(self) -> asyncio.Queue[list[KVEvent] | None]:
+        queue: asyncio.Queue[list[KVEvent] | None] = asyncio.Queue(EVENT_QUEUE)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[list[KVEvent] | None]) -> None:
+        self._subscribers.discard(queue)
 
 
 @dataclass
@@ -52,6 +82,7 @@ class SimState:
     faults: FaultPlan
     on_crash: Callable[[], None]
     created: int
+    hub: KVEventHub
     started_at: float | None = None
 
     def check_ready(self) -> None:
@@ -79,10 +110,11 @@ def create_sim_app(config: SimConfig, *, on_crash: Callable[[], None] | None = N
     that host the app in their own process pass a function that records the crash instead.
     """
     metrics = SimMetrics(config)
-    engine = BatchingEngine(config, observer=metrics)
+    hub = KVEventHub()
+    engine = BatchingEngine(config, observer=metrics, kv_listener=hub.publish)
     metrics.bind(engine)
     state = SimState(config=config, engine=engine, metrics=metrics, faults=FaultPlan.from_config(config),
-                     on_crash=on_crash or _crash_now, created=int(time.time()))
+                     on_crash=on_crash or _crash_now, created=int(time.time()), hub=hub)
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_json_errors])
     app[SIM_STATE] = state
     app.cleanup_ctx.append(_engine_task)
@@ -90,6 +122,7 @@ def create_sim_app(config: SimConfig, *, on_crash: Callable[[], None] | None = N
     app.router.add_get("/ping", _health)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/version", _version)
+    app.router.add_get("/kv_events", _kv_events)
     app.router.add_get("/v1/models", _models)
     app.router.add_post("/v1/chat/completions", _chat)
     app.router.add_post("/v1/completions", _completions)
@@ -143,6 +176,32 @@ async def _health(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     body = request.app[SIM_STATE].metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _kv_events(request: web.Request) -> web.StreamResponse:
+    state = request.app[SIM_STATE]
+    cache = state.engine.cache
+    if cache is None:
+        return _error(RequestError("this simulator keeps no prefix cache, so it has no KV events; start it with "
+                                   "--kv-blocks", status=404, kind="NotFoundError"), anthropic=False)
+    block_size = state.config.kv_block_chars
+    queue = state.hub.subscribe()
+    try:
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        seq = 0
+        await resp.write(encode_batch([AllBlocksCleared(), BlockStored(cache.snapshot())], ts=time.time(), seq=seq,
+                                      block_size=block_size))
+        while True:
+            events = await queue.get()
+            if events is None:
+                break
+            seq += 1
+            await resp.write(encode_batch(events, ts=time.time(), seq=seq, block_size=block_size))
+        await resp.write_eof()
+        return resp
+    finally:
+        state.hub.unsubscribe(queue)
 
 
 async def _version(request: web.Request) -> web.Response:
@@ -209,8 +268,10 @@ async def _generate(request: web.Request, parse: Callable[[Any, SimConfig], Gene
     state = request.app[SIM_STATE]
     try:
         state.check_ready()
-        gen = parse(decode_json(await request.read()), state.config)
+        body = decode_json(await request.read())
+        gen = parse(body, state.config)
         plan = plan_output(gen, state.config)
+        blocks, total_blocks = _kv_blocks(state, body, plan.tokens)
         if state.faults.should_fail():
             raise _injected()
     except RequestError as e:
@@ -219,7 +280,7 @@ async def _generate(request: web.Request, parse: Callable[[Any, SimConfig], Gene
         state.metrics.observe_max_tokens(gen.max_tokens)
     seq = state.engine.submit(R.new_id("req"), prompt_tokens=gen.prompt_tokens,
                               output=output_tokens(gen.prompt_key, plan.tokens),
-                              finish_reason=plan.finish_reason)
+                              finish_reason=plan.finish_reason, blocks=blocks, total_blocks=total_blocks)
     try:
         # A vanished client surfaces here as CancelledError (non-streamed) or ConnectionResetError
         # (mid-stream); aiohttp drops both quietly, and the slot is freed below either way.
@@ -229,6 +290,22 @@ async def _generate(request: web.Request, parse: Callable[[Any, SimConfig], Gene
     if state.faults.record_answered():
         asyncio.get_running_loop().call_soon(state.on_crash)
     return resp
+
+
+def _kv_blocks(state: SimState, body: Any, answer_tokens: int) -> tuple[tuple[int, ...], int]:
+    """The prompt's block hashes and the blocks the whole sequence needs (none without a cache);
+    a sequence larger than the whole cache is refused, as vLLM refuses one longer than its KV."""
+    config = state.config
+    if config.kv_blocks is None or not isinstance(body, dict):
+        return (), 0
+    text = prompt_of(body).text
+    chars = len(text.encode("utf-8", "surrogatepass"))
+    hashes = block_hashes(text, block_chars=config.kv_block_chars, max_blocks=config.kv_blocks)
+    total = blocks_needed(chars + answer_tokens * CHARS_PER_TOKEN, block_chars=config.kv_block_chars)
+    if total > config.kv_blocks:
+        raise RequestError(f"this request needs {total} KV blocks (prompt and answer) but the engine's whole cache holds "
+                           f"{config.kv_blocks} (--kv-blocks); send a shorter prompt or a lower max_tokens")
+    return hashes, total
 
 
 async def _send_and_count(request: web.Request, resp: web.Response, state: SimState) -> None:

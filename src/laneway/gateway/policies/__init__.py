@@ -5,6 +5,6 @@ Each module here defines one `laneway.gateway.policy.BalancingPolicy` subclass w
 below.
 """
 
-from laneway.gateway.policies import least_outstanding
+from laneway.gateway.policies import kv_aware, least_outstanding, prefix_affinity
 
-__all__ = ["least_outstanding"]
+__all__ = ["kv_aware", "least_outstanding", "prefix_affinity"]
