@@ -68,6 +68,10 @@ class Upstream:
     runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and request.path in ("/metrics", "/kv_events"):
+            # The gateway's engine watch asks every endpoint for its load; this upstream is no
+            # engine and publishes none (what a policy must cope with), and it is not a request.
+            return web.Response(status=404)
         body = await request.read()
         payload = json.loads(body) if body else {}
         self.received.append({"path": request.path, "headers": dict(request.headers), "payload": payload})

@@ -190,7 +190,7 @@ class BatchingEngine:
         """Do everything due by `now`; return when something is next due (None: nothing to do)."""
         itl = self._config.itl
         while True:
-            self._admit(now)
+            kv_full = self._admit(now)
             if self._next_step_at is not None and self._next_step_at <= now:
                 self._step += 1
                 for seq in list(self._running):
@@ -203,7 +203,7 @@ class BatchingEngine:
             for seq in list(self._running):
                 if seq.phase is Phase.PREFILL and seq.prefill_done_at is not None and seq.prefill_done_at <= now:
                     self._first_token(seq, now)
-            if not (self._waiting and len(self._running) < self._config.max_num_seqs):
+            if kv_full or not (self._waiting and len(self._running) < self._config.max_num_seqs):
                 break
         decoding = any(s.phase is Phase.DECODE for s in self._running)
         if not decoding:
@@ -220,14 +220,16 @@ class BatchingEngine:
                 self._kv_listener(events)
         return min(due) if due else None
 
-    def _admit(self, now: float) -> None:
+    def _admit(self, now: float) -> bool:
+        """Start waiting sequences while slots (and KV blocks) allow; True when the head of the
+        queue waits for KV blocks."""
         config = self._config
         while self._waiting and len(self._running) < config.max_num_seqs:
             seq = self._waiting[0]
             if self.cache is not None:
                 allocation = self.cache.allocate(seq.blocks, seq.total_blocks)
                 if allocation is None:
-                    return  # KV cache full: first come, first served, so nothing passes it
+                    return True  # KV cache full: first come, first served, so nothing passes it
                 seq.allocation = allocation
                 seq.cached_tokens = min(seq.prompt_tokens - 1, seq.prompt_tokens * allocation.hits // (len(seq.blocks) + 1))
             self._waiting.popleft()
@@ -237,6 +239,7 @@ class BatchingEngine:
             self._prefill_free_at = lane
             seq.prefill_done_at = lane + config.ttft
             self._running.append(seq)
+        return False
 
     def _free_blocks(self, seq: SimSequence) -> None:
         if self.cache is not None and seq.allocation is not None:
