@@ -23,11 +23,43 @@ MODELPLANE_GROUP = "modelplane.ai"
 MODELPLANE_LABEL_PREFIX = "modelplane.ai/"
 SYSTEM_NAMESPACE = "laneway-system"
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# The patterns below are written once and serve twice: the checks here match them whole
+# (`fullmatch`, so a trailing newline is not a match as `$` alone would allow), and the OpenAPI
+# document publishes the same strings (ECMA-262 reads them alike: no flags, no lookbehind).
+DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN)
 DNS1123_LABEL_MAX = 63
+LABEL_NAME_MAX = 63
+LABEL_PREFIX_MAX = 253
+_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+LABEL_NAME_BODY = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+"""A label key's name part (and a non-empty label value), unanchored, to build patterns from."""
+LABEL_KEY_BODY = rf"(?![-a-z0-9.]{{{LABEL_PREFIX_MAX + 1},}}/)({_SUBDOMAIN}/)?{LABEL_NAME_BODY}"
+"""A label key, unanchored: the lookahead bounds the prefix to 253 characters."""
+LABEL_KEY_PATTERN = rf"^{LABEL_KEY_BODY}$"
+"""A label key: an optional DNS-subdomain prefix of at most 253 characters and '/', then a name
+of 1-63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit."""
+LABEL_VALUE_PATTERN = rf"^({LABEL_NAME_BODY})?$"
+"""A label value: empty, or what a key's name part may be."""
+LABEL_KEY_MAX = LABEL_PREFIX_MAX + 1 + LABEL_NAME_MAX
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(rf"^{_SUBDOMAIN}$")
+_LABEL_VALUE = re.compile(LABEL_VALUE_PATTERN)
+
+
+def dns1123_label_schema() -> dict[str, Any]:
+    """The JSON Schema constraints of a DNS-1123 label, as `check_dns1123_label` checks it
+    (no `type`, so that it also fits a field that may be null)."""
+    return {"pattern": DNS1123_LABEL_PATTERN, "minLength": 1, "maxLength": DNS1123_LABEL_MAX}
+
+
+def label_map_schema() -> dict[str, Any]:
+    """The JSON Schema of a label map, as `check_labels` checks it."""
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": LABEL_KEY_PATTERN, "maxLength": LABEL_KEY_MAX},
+        "additionalProperties": {"type": "string", "pattern": LABEL_VALUE_PATTERN, "maxLength": LABEL_NAME_MAX},
+    }
 
 
 def now_rfc3339() -> str:
@@ -51,7 +83,7 @@ class ObjectKey(NamedTuple):
 
 
 def check_dns1123_label(value: str, what: str = "name") -> str:
-    if len(value) > DNS1123_LABEL_MAX or not DNS1123_LABEL.match(value):
+    if len(value) > DNS1123_LABEL_MAX or not DNS1123_LABEL.fullmatch(value):
         raise ValueError(
             f"{what} {value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits "
             "and '-', starting and ending with a letter or digit (e.g. 'llama-8b')"
@@ -61,10 +93,10 @@ def check_dns1123_label(value: str, what: str = "name") -> str:
 
 def check_label_key(key: str) -> str:
     """Label keys follow Kubernetes: optional DNS subdomain prefix, '/', a name of <= 63 chars."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > LABEL_PREFIX_MAX or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
         raise ValueError(f"label key {key!r} has an invalid prefix {prefix!r}: use a DNS subdomain such as 'example.com'")
-    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+    if not name or len(name) > LABEL_NAME_MAX or not _LABEL_NAME.fullmatch(name):
         raise ValueError(
             f"label key {key!r} is invalid: the name part must be 1-63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -73,7 +105,7 @@ def check_label_key(key: str) -> str:
 
 
 def check_label_value(key: str, value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > LABEL_NAME_MAX or not _LABEL_VALUE.fullmatch(value):
         raise ValueError(
             f"label {key!r} has invalid value {value!r}: use at most 63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -120,9 +152,9 @@ class OwnerReference(Model):
 
 
 class ObjectMeta(Model):
-    name: str
-    namespace: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    name: str = Field(json_schema_extra=dns1123_label_schema())
+    namespace: str | None = Field(default=None, json_schema_extra=dns1123_label_schema())
+    labels: dict[str, str] = Field(default_factory=dict, json_schema_extra=label_map_schema())
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None
     generation: StrictInt | None = None

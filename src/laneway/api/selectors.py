@@ -14,7 +14,7 @@ from typing import Literal, Mapping
 
 from pydantic import Field, model_validator
 
-from laneway.api.meta import Model
+from laneway.api.meta import LABEL_KEY_BODY, LABEL_NAME_BODY, Model
 
 Operator = Literal["In", "NotIn", "Exists", "DoesNotExist"]
 
@@ -82,7 +82,29 @@ class SelectorSyntaxError(ValueError):
     pass
 
 
-_SET_RE = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+_WS = "[ ]*"
+_VALUE = f"({LABEL_NAME_BODY})?"
+
+
+def selector_pattern(key: str = LABEL_KEY_BODY) -> str:
+    """The grammar of the string form as one regular expression (ECMA-262 and Python alike):
+    requirements `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a)`, `k`, `!k`, joined by commas,
+    with spaces around the tokens; the empty selector selects everything. `key` is the
+    grammar of a key (label keys; the field selector passes its two field names).
+
+    The server refuses what does not match, and the OpenAPI document publishes the same
+    pattern for `labelSelector` and `fieldSelector`, so the two agree by construction."""
+    equality = f"{key}{_WS}(==|!=|=){_WS}{_VALUE}"
+    in_set = f"{key}[ ]+(in|notin){_WS}\\({_WS}{LABEL_NAME_BODY}({_WS},{_WS}{LABEL_NAME_BODY})*{_WS}\\)"
+    requirement = f"({in_set}|{equality}|!{_WS}{key}|{key})"
+    return f"^({_WS}{requirement}{_WS}(,{_WS}{requirement}{_WS})*)?$"
+
+
+LABEL_SELECTOR_PATTERN = selector_pattern()
+_LABEL_SELECTOR = re.compile(LABEL_SELECTOR_PATTERN)
+
+
+_SET_RE = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s*\(([^)]*)\)\s*$")
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -102,7 +124,10 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def parse_selector(text: str) -> list[Requirement]:
-    """Parse the string form: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a)`, `k`, `!k`."""
+    """Parse the string form: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a)`, `k`, `!k`.
+
+    Keys and values are label keys and values (`LABEL_SELECTOR_PATTERN`): a selector that
+    names no possible label is a mistake worth saying, not an empty answer."""
     reqs: list[Requirement] = []
     for part in _split_top_level(text or ""):
         m = _SET_RE.match(part)
@@ -128,6 +153,13 @@ def parse_selector(text: str) -> list[Requirement]:
             )
         if not reqs[-1].key:
             raise SelectorSyntaxError(f"label selector {part!r} has an empty key")
+    # The grammar decides last, so the messages above keep naming the common mistakes.
+    if not _LABEL_SELECTOR.fullmatch(text or ""):
+        raise SelectorSyntaxError(
+            f"cannot parse label selector {text!r}: use 'key=value', 'key!=value', 'key in (a,b)', "
+            "'key notin (a)', 'key' or '!key', joined by commas, where keys and values are label keys "
+            "and values (letters, digits, '-', '_', '.'; a key may have a 'prefix/')"
+        )
     return reqs
 
 

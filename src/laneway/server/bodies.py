@@ -141,6 +141,9 @@ def fit_to_target(document: dict[str, Any], target: Target, *, creating: bool) -
             causes=[Cause("kind", f"expected {info.kind!r}")],
         )
     meta = _meta(doc)
+    for key in ("name", "namespace"):
+        if key in meta and meta[key] is None:
+            del meta[key]  # null is absent, as Kubernetes reads it: the URL fills it
     if target.name is not None:
         body_name = meta.setdefault("name", target.name)
         if body_name != target.name:

@@ -37,8 +37,10 @@ PATCH_ATTEMPTS = 5
 FIELD_SELECTOR_KEYS = frozenset({"metadata.name", "metadata.namespace"})
 SUBRESOURCE_METHODS = ("GET", "PUT", "PATCH")
 WATCH_VALUES = {"true": True, "1": True, "false": False, "0": False, "": False}
+"""What `watch` may say, exactly; the OpenAPI document publishes these keys as its enum."""
 MAX_INT_PARAM = 2**63 - 1
 """The largest revision or timeout a query may name: the store's integers are 64-bit."""
+LIST_PARAMETERS = ("labelSelector", "fieldSelector", "watch", "resourceVersion", "timeoutSeconds")
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -97,12 +99,12 @@ def _int_param(request: web.Request, param: str) -> int | None:
     raw = request.query.get(param)
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"{param} must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise bad_request(f"{param} must not be negative, got {value}")
+    if not (raw.isascii() and raw.isdigit()):
+        # int() would also take '+5', ' 5', '1_000' and other scripts' digits: none is a revision.
+        if raw.startswith("-") and raw[1:].isascii() and raw[1:].isdigit():
+            raise bad_request(f"{param} must not be negative, got {raw}")
+        raise bad_request(f"{param} must be a whole number written in digits 0-9, got {raw!r}")
+    value = int(raw)
     if value > MAX_INT_PARAM:
         raise bad_request(f"{param} must be at most {MAX_INT_PARAM}, got {raw!r}")
     return value
@@ -112,7 +114,7 @@ def _watching(request: web.Request) -> bool:
     """`watch=true|1` streams, `watch=false|0` (or none) lists; anything else is a mistake
     worth saying (`watch=null` once listed silently, so a client never saw its watch fail)."""
     raw = request.query.get("watch", "")
-    value = WATCH_VALUES.get(raw.lower())
+    value = WATCH_VALUES.get(raw)
     if value is None:
         raise ApiError(
             422, "Invalid", f"watch must be true or false, got {raw!r}", [Cause("watch", "must be true or false")]
@@ -134,20 +136,31 @@ async def collection(group_version: str, request: web.Request) -> web.StreamResp
     )
 
 
+def _once(request: web.Request) -> None:
+    """Each list parameter at most once: with two values, which one the server obeyed would be a guess."""
+    for param in LIST_PARAMETERS:
+        if len(request.query.getall(param, ())) > 1:
+            raise bad_request(f"{param} is given more than once; give it once")
+
+
 async def _list_or_watch(request: web.Request, target: Target) -> web.StreamResponse:
+    # Every parameter is checked whether or not it is used, so a mistake is never silently ignored.
+    _once(request)
     watching = _watching(request)
     _check(request, "watch" if watching else "list", target)
+    selector = _selector(request, "labelSelector")
+    field_selector = _selector(request, "fieldSelector", allowed_keys=FIELD_SELECTOR_KEYS)
+    since = _int_param(request, "resourceVersion")
+    timeout = _int_param(request, "timeoutSeconds")
     grant = grant_of(request)
     filt = WatchFilter(
         namespace=target.namespace,
-        selector=_selector(request, "labelSelector"),
+        selector=selector,
         readable=partial(can_read_namespace, grant),
-        field_selector=_selector(request, "fieldSelector", allowed_keys=FIELD_SELECTOR_KEYS),
+        field_selector=field_selector,
     )
     store = store_of(request)
     if watching:
-        since = _int_param(request, "resourceVersion")
-        timeout = _int_param(request, "timeoutSeconds")
         watch_request = WatchRequest(
             target=target,
             filter=filt,
@@ -171,7 +184,7 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     info = target.kind
     if info.namespaced and not target.namespace:
         raise method_not_allowed(
-            f"{info.kind} is namespaced: create it at {collection_path(info, '{namespace}')}"
+            f"{info.kind} is namespaced: create it at {collection_path(info, '{namespace}')}", allow=("GET",)
         )
     _check(request, "create", target)
     document = bodies.require_mapping(await bodies.read_body(request))
@@ -272,7 +285,9 @@ async def _delete(request: web.Request, target: Target) -> web.Response:
         options = await bodies.read_body(request)
         if options is not None:
             options = bodies.require_mapping(options, "DeleteOptions")
-            preconditions = options.get("preconditions") or {}
+            preconditions = options.get("preconditions")
+            if preconditions is None:
+                preconditions = {}
             if not isinstance(preconditions, dict):
                 raise bad_request("DeleteOptions.preconditions must be an object such as {\"resourceVersion\": \"42\"}")
             resource_version = preconditions.get("resourceVersion")

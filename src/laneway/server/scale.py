@@ -46,6 +46,12 @@ def replicas_from_scale(document: Any) -> tuple[int, str | None]:
     kind = document.get("kind")
     if kind is not None and kind != "Scale":
         problems.append(FieldProblem("kind", f"expected 'Scale', got {kind!r}"))
+    api_version = document.get("apiVersion")
+    if api_version is not None and api_version != SCALE_API_VERSION:
+        problems.append(FieldProblem("apiVersion", f"expected {SCALE_API_VERSION!r}, got {api_version!r}"))
+    for part in ("metadata", "status"):
+        if document.get(part) is not None and not isinstance(document[part], dict):
+            problems.append(FieldProblem(part, f"must be an object, got {type(document[part]).__name__}"))
     spec = document.get("spec")
     replicas = spec.get("replicas") if isinstance(spec, dict) else None
     if replicas is None:

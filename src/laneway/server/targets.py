@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from laneway.api.meta import GROUP_VERSION, ObjectKey, check_dns1123_label
 from laneway.api.registry import KINDS, KindInfo
-from laneway.server.errors import bad_request, not_found
+from laneway.server.errors import bad_request, method_not_allowed, not_found
 
 CORE_VERSION = "v1"
 SUBRESOURCES: dict[str, frozenset[str]] = {
@@ -64,6 +64,11 @@ def resolve(
     served = kinds_served_at(group_version)
     kind = served.get(plural)
     if kind is None and plural == "namespaces":
+        if group_version == CORE_VERSION:
+            # Only GET is routed to the namespace handlers; any other method lands here.
+            raise method_not_allowed(
+                "namespaces are only read (GET): one exists once something is stored in it", allow=("GET",)
+            )
         raise not_found("namespaces are served at /api/v1/namespaces")
     if kind is None:
         elsewhere = next((k for k in KINDS if k.plural == plural), None)

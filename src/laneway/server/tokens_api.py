@@ -63,14 +63,15 @@ def _ttl(value: object, problems: list[FieldProblem]) -> timedelta | None:
         problems.append(FieldProblem("ttl", "must be a duration string such as '12h' or '30d'"))
         return None
     try:
-        ttl = timedelta(seconds=parse_duration(value))
+        seconds = parse_duration(value)
     except ValueError as e:
         problems.append(FieldProblem("ttl", str(e)))
         return None
-    if ttl <= timedelta(0) or ttl > MAX_TTL:
+    # Bounded before it becomes a timedelta: '99999999999d' would overflow one (a 500, not a 422).
+    if not 0 < seconds <= MAX_TTL.total_seconds():
         problems.append(FieldProblem("ttl", f"must be more than 0s and at most {MAX_TTL.days}d; got {value!r}"))
         return None
-    return ttl
+    return timedelta(seconds=seconds)
 
 
 def _created(token: str, record: TokenRecord | None, extra: dict[str, object] | None = None) -> web.Response:

@@ -28,6 +28,9 @@ from laneway.server.targets import Target
 from laneway.server.watchfilter import Shown, WatchFilter
 from laneway.store.base import Gone, Store, WatchEvent
 
+WATCH_CONTENT_TYPE = "application/json;stream=watch"
+"""The media type of a watch stream, as Kubernetes declares its own: JSON, one event a line."""
+
 log = logging.getLogger(__name__)
 
 LIVENESS_CHECK_SECONDS = 1.0  # how often an idle stream looks whether its client is still there
@@ -82,7 +85,7 @@ async def stream_watch(request: web.Request, store: Store, watch_request: WatchR
     else:
         await _check_retained(store, kind, since)
 
-    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-store"})
+    response = web.StreamResponse(status=200, headers={"Content-Type": WATCH_CONTENT_TYPE, "Cache-Control": "no-store"})
     response.enable_chunked_encoding()
     await response.prepare(request)
     events = watch(store, kinds=frozenset({kind}), since=since)

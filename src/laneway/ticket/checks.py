@@ -235,7 +235,7 @@ def _check_endpoint(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: D
     if row.is_none():
         return _cannot_be_none("endpoint", row, "a service needs a name and an owner who is paged")
     problems = []
-    if row.service and (len(row.service) > DNS1123_LABEL_MAX or not DNS1123_LABEL.match(row.service)):
+    if row.service and (len(row.service) > DNS1123_LABEL_MAX or not DNS1123_LABEL.fullmatch(row.service)):
         problems.append(f"service {row.service!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
     owner = row.owner
     if owner is None or not owner.team:

@@ -10,15 +10,17 @@ import datetime as _dt
 
 from laneway.api.meta import LABEL_PREFIX, Model, check_labels
 
-_DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h|d))+$")
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
+"""A Go-style duration, matched whole (ASCII digits only: `float` would also read other scripts')."""
+_DURATION = re.compile(DURATION_PATTERN)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> float:
     """Seconds in a Go-style duration ('800ms', '4s', '1h30m', '7d')."""
-    if not _DURATION.match(text):
+    if not _DURATION.fullmatch(text):
         raise ValueError(f"duration {text!r} is not valid: write e.g. '800ms', '4s', '5m', '1h30m' or '7d'")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h|d)", text))
+    return sum(float(n) * _UNIT_SECONDS[u] for n, _, u in re.findall(r"([0-9]+(\.[0-9]+)?)(ms|s|m|h|d)", text))
 
 
 def check_duration(text: str | None) -> str | None:
