@@ -238,6 +238,14 @@ class Resource(Model):
 
 
 @runtime_checkable
+class HasSpec(Protocol):
+    """A kind with a spec (every kind but Secret, whose data plays that part)."""
+
+    @property
+    def spec(self) -> Model: ...
+
+
+@runtime_checkable
 class HasStatus(Protocol):
     """A kind with a status subresource (every kind but Secret)."""
 

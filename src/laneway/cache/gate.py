@@ -82,7 +82,7 @@ def start_wait(replica: ModelReplica, cache: ModelCache | None) -> str | None:
         return None
     if entry is None:
         return f"waiting for cache {ref.name} on cluster {cluster} (not started there yet)"
-    detail = entry.state
+    detail: str = entry.state
     if entry.state == "Hydrating" and entry.bytes is not None:
         detail += f", {entry.bytes} bytes so far"
     if entry.message:
@@ -129,7 +129,7 @@ def replicas_using_cache(store: Store) -> Callable[[Resource], list[ObjectKey]]:
         return [
             r.key
             for r in store.list(ModelReplica, namespace=cache.namespace).items
-            if isinstance(r, ModelReplica) and r.spec.model_cache_ref is not None and r.spec.model_cache_ref.name == cache.name
+            if r.spec.model_cache_ref is not None and r.spec.model_cache_ref.name == cache.name
         ]
 
     return keys

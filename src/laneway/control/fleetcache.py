@@ -56,7 +56,7 @@ class _Table(Generic[R]):
             self.items[obj.key] = obj
 
     def fill(self, store: Store) -> None:
-        self.items = {o.key: o for o in store.list(self.kind.KIND).items if isinstance(o, self.kind)}
+        self.items = {o.key: o for o in store.list(self.kind).items}
 
     def values(self) -> list[R]:
         return list(self.items.values())

@@ -36,7 +36,8 @@ from typing import Any, Mapping, TypeVar
 from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.kinds.deployment import ReplicaTemplate
 from laneway.api.kinds.ticket import CanaryStatus, RollbackPin
-from laneway.api.meta import ObjectKey, Resource, rfc3339
+from laneway.api.meta import HasSpec, ObjectKey, Resource, rfc3339
+from laneway.api.selectors import Requirement
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import live_object
 from laneway.control.status import ConditionUpdate, write_status
@@ -59,6 +60,12 @@ from laneway.ticket.revisions import BadHistory, read_history
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Resource)
+
+
+def _labelled(label: str, ticket: InferenceTicket) -> list[Requirement]:
+    """The selector of what carries `label=<ticket name>` (the store filters, not the caller)."""
+    return [Requirement(label, "In", (ticket.name,))]
+
 
 COMPOSED_KINDS: tuple[type[Resource], ...] = (ModelCache, ModelEndpoint, ModelDeployment, ModelService)
 CANARY_CHECK_INTERVAL = 15.0
@@ -273,8 +280,8 @@ class TicketController:
 
     def _owned(self, ticket: InferenceTicket, kind: type[R]) -> list[R]:
         return [
-            o for o in self.store.list(kind, namespace=ticket.namespace).items
-            if o.metadata.labels.get(TICKET_LABEL) == ticket.name and owned_by(o, ticket) and not o.metadata.deletion_timestamp
+            o for o in self.store.list(kind, namespace=ticket.namespace, selector=_labelled(TICKET_LABEL, ticket)).items
+            if owned_by(o, ticket) and not o.metadata.deletion_timestamp
         ]
 
     # rollback target --------------------------------------------------------------------------
@@ -333,8 +340,8 @@ class TicketController:
 
     def _canary(self, ticket: InferenceTicket, now: float) -> tuple[Canary | None, CanaryStatus | None, list[ConditionUpdate], float | None]:
         candidates = [
-            d for d in self.store.list(ModelDeployment, namespace=ticket.namespace).items
-            if d.metadata.labels.get(CANARY_LABEL) == ticket.name and not d.metadata.deletion_timestamp
+            d for d in self.store.list(ModelDeployment, namespace=ticket.namespace, selector=_labelled(CANARY_LABEL, ticket)).items
+            if not d.metadata.deletion_timestamp
         ]
         if not candidates:
             return None, None, [ConditionUpdate("CanaryRolledBack", "False", "NoCanary", "no canary deployment")], None
@@ -391,24 +398,26 @@ class TicketController:
         """The live object with the desired spec, labels and annotations (keeping annotations other
         controllers own, such as the revision history); None when nothing differs."""
         desired = keep_runtime_fields(desired, live)
+        if not isinstance(live, HasSpec) or not isinstance(desired, HasSpec):
+            raise TypeError(f"a ticket composes only kinds with a spec, not {live.kind}")
         annotations = {k: v for k, v in live.metadata.annotations.items() if k != RETIRED_ANNOTATION}
         annotations.update(desired.metadata.annotations)
         labels = {**live.metadata.labels, **desired.metadata.labels}
         same = (
-            getattr(live, "spec").wire() == getattr(desired, "spec").wire()
+            live.spec.wire() == desired.spec.wire()
             and annotations == live.metadata.annotations
             and labels == live.metadata.labels
         )
         if same:
             return None
         meta = live.metadata.model_copy(update={"annotations": annotations, "labels": labels})
-        return live.model_copy(update={"metadata": meta, "spec": getattr(desired, "spec")})
+        return live.model_copy(update={"metadata": meta, "spec": desired.spec})
 
     def _delete_children(self, ticket: InferenceTicket, *, keep: set[tuple[str, str]]) -> list[str]:
         deleted = []
         for kind in COMPOSED_KINDS:
-            for obj in self.store.list(kind, namespace=ticket.namespace).items:
-                if obj.metadata.labels.get(TICKET_LABEL) != ticket.name or not owned_by(obj, ticket):
+            for obj in self.store.list(kind, namespace=ticket.namespace, selector=_labelled(TICKET_LABEL, ticket)).items:
+                if not owned_by(obj, ticket):
                     continue
                 if (kind.KIND, obj.name) in keep or obj.metadata.deletion_timestamp:
                     continue

@@ -21,6 +21,7 @@ from pathlib import Path
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
+from laneway.cache.layout import cache_path
 from laneway.cache.state import CacheState
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.drivers.local.caches import LocalCaches
@@ -95,7 +96,7 @@ class LocalDriver:
         ref = replica.spec.model_cache_ref
         if ref is None or self.cache_dir is None:
             return None
-        return str(self.cache_dir / replica.spec.cluster_name / replica.namespace / ref.name)
+        return str(cache_path(self.cache_dir, cluster=replica.spec.cluster_name, namespace=replica.namespace, name=ref.name))
 
     async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
         confinement = await self.confinement()
