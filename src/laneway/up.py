@@ -1,10 +1,11 @@
 """`laneway up`: the whole control plane of one machine, in one asyncio process.
 
-It opens the SQLite store in the data directory, makes sure the admin token exists, registers
-the `local` cluster that describes this machine (unless told not to), and starts, in this
-order: the API server, the gateway, and the controller manager with the drivers that run
-replicas. It then writes `server.json` so the CLI finds it, prints where everything is, and
-runs until `stop` is set (SIGINT/SIGTERM in the CLI).
+It opens the store (the SQLite file in the data directory, or the one `--store` names: a
+PostgreSQL database that several `laneway up` processes share), makes sure the admin token
+exists, registers the `local` cluster that describes this machine (unless told not to), and
+starts, in this order: the API server, the gateway, and the controller manager with the
+drivers that run replicas. It then writes `server.json` so the CLI finds it, prints where
+everything is, and runs until `stop` is set (SIGINT/SIGTERM in the CLI).
 
 Lifecycle: every part started here is stopped here, in reverse order, whatever happens (an
 `AsyncExitStack` owns them): `server.json` is removed first so no new client finds a
@@ -16,6 +17,13 @@ The drivers (`laneway.drivers.registry.DriverSet`) are closed after the manager 
 stops every engine process they started. Engine processes a previous run left behind are
 already gone (they die with their parent), so their endpoints and Ready statuses are dropped
 before the gateway routes (`laneway.drivers.local.bootstrap.forget_stale_engines`).
+
+Several processes on one PostgreSQL store: every process serves the API (writes stay
+consistent through resourceVersions checked in the database) and its own gateway; the
+controllers run in whichever process holds the leader lease, writing through a `FencedStore`
+so a paused former leader cannot write. Engines of Local clusters are children of the leader
+(they die with it), so on a shared store the stale-engine sweep runs when a term of
+leadership begins, not at startup, where it would drop the live leader's endpoints.
 
 Threads: the API server and the gateway share this process's event loop; the controller
 manager and the drivers run on a loop of their own in one thread (`control.threaded`), since
@@ -55,6 +63,8 @@ class UpOptions:
     gateway_port: int = DEFAULT_GATEWAY_PORT
     local_cluster: bool = True  # register this machine as the `local` InferenceCluster
     plan_in_batches: bool = True  # plan every queued deployment in one pass (see control.deployment)
+    store: str | None = None  # a store target (open_store); None: the SQLite file in data_dir
+    lease_ttl: float = 15.0  # seconds before a dead leader's controllers are taken over
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class Running:
     gateway: str | None
     data_dir: DataDir
     local_cluster: str | None
+    store: str = ""
 
     def server_info(self) -> dict[str, str]:
         info = {"server": self.api, "version": __version__, "pid": str(os.getpid())}
@@ -129,22 +140,35 @@ def _forget_stale_engines(store: Store) -> None:
 
 
 async def _start_manager(
-    stack: AsyncExitStack, store: Store, data: DataDir, gateway: str | None, *, plan_in_batches: bool = True
+    stack: AsyncExitStack,
+    store: Store,
+    data: DataDir,
+    gateway: str | None,
+    *,
+    plan_in_batches: bool = True,
+    lease_ttl: float = 15.0,
+    shared: bool = False,
 ) -> asyncio.Future[None]:
     """Start the controller manager on a thread and loop of its own (see control.threaded:
     its blocking store calls must not stall the API and the gateway on this loop)."""
     from laneway.control.base import ControlContext
-    from laneway.control.manager import Manager, default_identity
+    from laneway.control.manager import Manager, ManagerOptions, default_identity
     from laneway.control.registry import build_controllers
     from laneway.control.threaded import ManagerThread
     from laneway.drivers.registry import DriverSet
 
     # Existing (Kubernetes) clusters: their kubeconfig Secrets live in the store.
     drivers = DriverSet(logs_dir=data.logs_dir, cache_dir=data.cache_dir, data_dir=data.root, store=store)
+    from laneway.store.fencing import FencedStore
+
+    fenced = FencedStore(store)
     ctx = ControlContext(
-        store=store, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers, plan_in_batches=plan_in_batches
+        store=fenced, data_dir=data, gateway_address=gateway, clock=time.time, drivers=drivers, plan_in_batches=plan_in_batches
     )
-    manager = Manager(store, build_controllers(ctx), identity=default_identity())
+    renew = min(5.0, lease_ttl / 3)
+    options = ManagerOptions(lease_ttl=lease_ttl, renew_interval=renew, renew_deadline=max(renew, lease_ttl - renew), retry_interval=min(2.0, renew))
+    on_term = _forget_stale_engines if shared else None
+    manager = Manager(store, build_controllers(ctx), identity=default_identity(), options=options, fenced=fenced, on_term=on_term)
     runner = ManagerThread(manager, drivers=drivers)  # closes the drivers after the manager: engines go last
     finished = runner.start()
     stack.push_async_callback(runner.stop)
@@ -164,20 +188,24 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
     """Start everything, call `on_ready`, run until `stop` is set, then stop everything.
     Raises UpError when a part cannot start (nothing is left running)."""
     from laneway.server.auth import ensure_admin_token
-    from laneway.store import open_store
+    from laneway.store import describe_target, is_postgres, open_store
 
     data = DataDir(options.data_dir).ensure()
-    store = open_store(data.store_path)
+    shared = options.store is not None and is_postgres(options.store)
+    store = open_store(options.store or data.store_path)
     try:
         ensure_admin_token(store, data)
         async with AsyncExitStack() as stack:
             api = await _start_api(stack, store, options, data)
-            _forget_stale_engines(store)
+            if not shared:
+                _forget_stale_engines(store)
             gateway = await _start_gateway(stack, store, options)
             local_cluster = _register_local_cluster(store) if options.local_cluster else None
-            manager_task = await _start_manager(stack, store, data, gateway, plan_in_batches=options.plan_in_batches)
+            manager_task = await _start_manager(
+                stack, store, data, gateway, plan_in_batches=options.plan_in_batches, lease_ttl=options.lease_ttl, shared=shared
+            )
 
-            running = Running(api=api, gateway=gateway, data_dir=data, local_cluster=local_cluster)
+            running = Running(api=api, gateway=gateway, data_dir=data, local_cluster=local_cluster, store=describe_target(options.store or data.store_path))
             info = running.server_info()
             data.write_server_info(info)
             stack.callback(_remove_server_info, data, info)
@@ -204,7 +232,7 @@ def banner(running: Running, *, default_data_dir: bool) -> str:
         f"  gateway     {running.gateway + '   (OpenAI-compatible: /v1/chat/completions, /v1/models)' if running.gateway else 'not running'}",
         f"  local       {'cluster ' + repr(running.local_cluster) + ' (this machine)' if running.local_cluster else 'no local cluster registered'}",
         f"  data dir    {d.root}",
-        f"  store       {d.store_path}",
+        f"  store       {running.store or d.store_path}",
         f"  admin token {d.admin_token_path}   (the CLI uses it by default)",
         "",
         "Next, in another terminal:",

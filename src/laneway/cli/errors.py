@@ -17,6 +17,7 @@ from laneway.api.registry import UnknownKind
 from laneway.api.selectors import SelectorSyntaxError
 from laneway.cli.config import NoServer
 from laneway.client import ApiError, ServerUnreachable, UnreadableObject
+from laneway.store.base import StoreError
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -51,6 +52,8 @@ def to_failure(error: BaseException) -> Failure | None:
         return Failure(str(error), EXIT_REFUSED)
     if isinstance(error, (ServerUnreachable, NoServer, UnreadableObject)):
         return Failure(str(error), EXIT_REFUSED)
+    if isinstance(error, StoreError):  # a store that cannot be opened or reached: its own message
+        return Failure(str(error), EXIT_USAGE if error.status == 400 else EXIT_REFUSED)
     return None
 
 

@@ -33,7 +33,7 @@ def _store_target(ctx: click.Context, store: str | None, data_dir_flag: str | No
 
 async def _serve(target: str, host: str, port: int) -> None:
     from laneway.gateway.server import start_gateway
-    from laneway.store import open_store
+    from laneway.store import describe_target, open_store
 
     store = open_store(target)
     try:
@@ -41,7 +41,7 @@ async def _serve(target: str, host: str, port: int) -> None:
             handle = await start_gateway(store=store, host=host, port=port)
         except OSError as e:
             raise Failure(f"cannot listen on {host}:{port}: {e.strerror or e}; choose another --port") from None
-        click.echo(f"gateway listening on {handle.address} (store: {target})")
+        click.echo(f"gateway listening on {handle.address} (store: {describe_target(target)})")
         click.echo(f"  OpenAI base URL: {handle.address}/v1   per service: {handle.address}/NAMESPACE/SERVICE/v1")
         click.echo(f"  metrics: {handle.address}/metrics (needs a platform token)")
         stop = asyncio.Event()
@@ -61,7 +61,7 @@ async def _serve(target: str, host: str, port: int) -> None:
 
 @click.command()
 @click.option("--data-dir", "data_dir_flag", default=None, metavar="DIR", help="Data directory whose store to serve (else LANEWAY_DATA_DIR, else ~/.laneway).")
-@click.option("--store", default=None, metavar="TARGET", help="A store to serve instead: a path or sqlite:///PATH.")
+@click.option("--store", default=None, metavar="TARGET", help="A store to serve instead: a path, sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8480, show_default=True, help="Port to listen on (0 picks a free one).")
 @click.pass_context

@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "laneway.cli.audit",
     "laneway.cli.render",
     "laneway.cli.cluster",
+    "laneway.cli.store",
 ]
 
 BUILTIN_MODULES = [

@@ -53,6 +53,8 @@ async def _serve(options: UpOptions, *, default_data_dir: bool) -> None:
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address the API and gateway listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the control-plane API.")
 @click.option("--gateway-port", default=DEFAULT_GATEWAY_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the OpenAI-compatible gateway.")
+@click.option("--store", "store_target", default=None, metavar="TARGET", help="The store to run on: a SQLite path, sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by several processes). Default: the SQLite file in the data dir.")
+@click.option("--lease-ttl", default=15.0, show_default=True, type=click.FloatRange(min=1.0), help="Seconds a dead controller leader's lease lasts before another process takes the controllers over.")
 @click.option("--no-local-cluster", is_flag=True, help="Do not register this machine as the `local` InferenceCluster.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="How much the control plane logs to stderr.")
 @click.option(
@@ -67,6 +69,8 @@ def up(
     host: str,
     port: int,
     gateway_port: int,
+    store_target: str | None,
+    lease_ttl: float,
     no_local_cluster: bool,
     log_level: str,
     plan_one_at_a_time: bool,
@@ -87,6 +91,8 @@ def up(
         gateway_port=gateway_port,
         local_cluster=not no_local_cluster,
         plan_in_batches=not plan_one_at_a_time,
+        store=store_target,
+        lease_ttl=lease_ttl,
     )
     try:
         asyncio.run(_serve(options, default_data_dir=root == DEFAULT_DATA_DIR))

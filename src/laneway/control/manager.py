@@ -16,9 +16,17 @@ when one of the term's own tasks dies unexpectedly. Ending a term cancels and aw
 task it started, in-flight reconciles included, and throws its queues away: a new term
 starts from a fresh list, which is enough because controllers are level-triggered.
 
-What it does not guarantee: the lease has no fencing token (see `store.leasing`), so a
-leader that stalls past its TTL may overlap the next one for a moment; reconciles must be
-idempotent and writes carry resourceVersions, which makes such an overlap harmless.
+Fencing. The lease's `transitions` is its fencing token (see `store.leasing`). Given a
+`FencedStore` (the view of the store its controllers write through), the manager sets that
+view's fence to (lease, identity, token) when a term begins and clears it when the term ends,
+so a leader that stalled past its TTL and resumes after another took over has its writes
+refused by the database instead of applied late. Without one (tests that build a manager on a
+bare store), writes carry resourceVersions and reconciles are idempotent, which keeps an
+overlap harmless but does not refuse it.
+
+Takeover. A standby retries every `retry_interval`; a leader that dies leaves its lease to
+expire, so another process leads within `lease_ttl + retry_interval` seconds (15 s + 2 s by
+default; `laneway up --lease-ttl`). A leader that stops cleanly releases at once.
 
 A controller's exception (or a reconcile running past `reconcile_timeout`) is logged with its
 key and the key is retried with per-key exponential backoff; it never stops the manager or
@@ -45,6 +53,8 @@ from laneway.control.base import NO_PRIMARY_KIND, BatchController, Controller, R
 from laneway.control.queue import Backoff, QueueShutDown, WorkQueue
 
 from laneway.store.base import Gone, Store, WatchEvent
+from laneway.store.fencing import FencedStore
+from laneway.store.leasing import Fence
 from laneway.store.watch import watch
 
 log = logging.getLogger(__name__)
@@ -184,6 +194,8 @@ class Manager:
         *,
         identity: str,
         options: ManagerOptions | None = None,
+        fenced: FencedStore | None = None,
+        on_term: Callable[[Store], object] | None = None,
     ) -> None:
         if not identity:
             raise ValueError("Manager needs a non-empty identity (e.g. laneway.control.manager.default_identity())")
@@ -199,6 +211,8 @@ class Manager:
         self._options = options or ManagerOptions()
         self._kinds = kinds_needed(self._controllers)
         self._leading = False
+        self._fenced = fenced
+        self._on_term = on_term
 
     @property
     def identity(self) -> str:
@@ -274,7 +288,26 @@ class Manager:
 
     # -- one term ---------------------------------------------------------------------------
 
+    def _fence_term(self) -> bool:
+        """Give the controllers' store view this term's fence; False when the lease is not
+        ours after all (taken over between acquiring and reading it)."""
+        if self._fenced is None:
+            return True
+        lease = self._store.get_lease(self._options.lease_name)
+        if lease is None or lease.holder != self._identity:
+            return False
+        self._fenced.hold(Fence(lease=lease.name, holder=self._identity, token=lease.transitions))
+        if self._on_term is not None:
+            self._on_term(self._fenced)
+        return True
+
     async def _lead(self, stop: asyncio.Event) -> _TermEnd:
+        try:
+            if not self._fence_term():
+                return _TermEnd.LOST
+        except Exception:
+            log.exception("controller manager %s: reading lease %s failed", self._identity, self._options.lease_name)
+            return _TermEnd.FAILED
         term = _Term(self._controllers, self._options.backoff)
         renew = asyncio.create_task(self._renew(), name="lease-renew")
         stopped = asyncio.create_task(stop.wait(), name="stop-wait")
@@ -298,6 +331,8 @@ class Manager:
             return _TermEnd.FAILED
         finally:
             self._leading = False
+            if self._fenced is not None:
+                self._fenced.drop()
             term.shutdown()
             tasks = [stopped, renew, *core]
             for task in tasks:

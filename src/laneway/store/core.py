@@ -154,9 +154,14 @@ class RecordStore(ABC):
             raise NotFound(f"{bk.describe(kind, key)} not found")
         return doc
 
-    def create(self, obj: R) -> R:
+    def _check_fence(self, tx: Transaction, fence: leasing.Fence | None) -> None:
+        if fence is not None:
+            leasing.check_fence(tx.get_lease(fence.lease), fence, now=self._clock())
+
+    def create(self, obj: R, *, fence: leasing.Fence | None = None) -> R:
         key = bk.key_of(obj)
         with self._transaction() as tx:
+            self._check_fence(tx, fence)
             if tx.get(obj.kind, key) is not None:
                 raise AlreadyExists(f"{bk.describe(obj.kind, key)} already exists: update it, or delete it first")
             revision = tx.revision() + 1
@@ -165,17 +170,18 @@ class RecordStore(ABC):
         self._signal.publish(revision)
         return type(obj).model_validate(change.returned)
 
-    def update(self, obj: R) -> R:
-        return self._replace(obj, bk.plan_update)
+    def update(self, obj: R, *, fence: leasing.Fence | None = None) -> R:
+        return self._replace(obj, bk.plan_update, fence)
 
-    def update_status(self, obj: R) -> R:
-        return self._replace(obj, bk.plan_update_status)
+    def update_status(self, obj: R, *, fence: leasing.Fence | None = None) -> R:
+        return self._replace(obj, bk.plan_update_status, fence)
 
-    def _replace(self, obj: R, plan: _Plan) -> R:
+    def _replace(self, obj: R, plan: _Plan, fence: leasing.Fence | None) -> R:
         """An update of a stored object, planned by `plan` (spec and metadata, or status);
         a plan of None is a no-op write: nothing stored, no revision, no event."""
         key = bk.key_of(obj)
         with self._transaction() as tx:
+            self._check_fence(tx, fence)
             stored = self._stored(tx, obj.kind, key)
             revision = tx.revision() + 1
             change = plan(stored, obj, key, revision=revision)
@@ -186,14 +192,26 @@ class RecordStore(ABC):
         return type(obj).model_validate(change.returned)
 
     @overload
-    def delete(self, kind: type[R], key: ObjectKey, *, resource_version: str | None = None) -> R: ...
+    def delete(
+        self, kind: type[R], key: ObjectKey, *, resource_version: str | None = None, fence: leasing.Fence | None = None
+    ) -> R: ...
     @overload
-    def delete(self, kind: str, key: ObjectKey, *, resource_version: str | None = None) -> Resource: ...
-    def delete(self, kind: type[R] | str, key: ObjectKey, *, resource_version: str | None = None) -> R | Resource:
+    def delete(
+        self, kind: str, key: ObjectKey, *, resource_version: str | None = None, fence: leasing.Fence | None = None
+    ) -> Resource: ...
+    def delete(
+        self,
+        kind: type[R] | str,
+        key: ObjectKey,
+        *,
+        resource_version: str | None = None,
+        fence: leasing.Fence | None = None,
+    ) -> R | Resource:
         model = kind_model(kind)
         name = model.KIND
         key = bk.storage_key(name, key.namespace, key.name)
         with self._transaction() as tx:
+            self._check_fence(tx, fence)
             stored = self._stored(tx, name, key)
             revision = tx.revision() + 1
             change = bk.plan_delete(

@@ -17,7 +17,7 @@ Watching. Writers in this process wake `wait_for_revision` at once; writes from 
 process are noticed within `poll_interval` seconds (a single-row read).
 
 Limits. One file on a local disk: SQLite's locking is not safe over NFS. Several processes may
-share the file on one machine; for several machines, use PostgreSQL (not yet supported).
+share the file on one machine; for several machines, use PostgreSQL (`postgres.py`).
 """
 
 from __future__ import annotations
@@ -101,6 +101,20 @@ def _migrate(conn: sqlite3.Connection) -> None:
     for column in _TOKEN_COLUMNS_ADDED:
         if column not in have:
             conn.execute(f"ALTER TABLE tokens ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
+def migrate_file(path: Path) -> tuple[int, int]:
+    """Bring a store file to this schema (opening does it); returns (before, after). A missing
+    file is created, at version 0 before."""
+    before = 0
+    if path.exists():
+        try:
+            with sqlite3.connect(str(path)) as conn:
+                before = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a usable laneway store: {exc}") from exc
+    SqliteStore(path).close()
+    return before, SCHEMA_VERSION
 
 
 def _dumps(doc: bk.Document) -> str:

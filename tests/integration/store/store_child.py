@@ -1,6 +1,6 @@
 """A writer process for the store's multi-process tests (run as a script, never imported).
 
-    python store_child.py write   DB PREFIX COUNT     create PREFIX-0.. and print each acknowledged name
+    python store_child.py write   TARGET PREFIX COUNT     create PREFIX-0.. and print each acknowledged name
     python store_child.py forever DB PREFIX           the same, without end (the kill -9 test)
     python store_child.py bump    DB NAME TIMES        read-modify-write an annotation counter, retrying conflicts
 """
@@ -13,7 +13,8 @@ import sys
 from laneway.api.kinds import ModelEndpoint
 from laneway.api.meta import ObjectKey
 from laneway.store.base import Conflict
-from laneway.store.sqlite import SqliteStore
+from laneway.store import open_store
+from laneway.store.base import Store
 
 
 def endpoint(name: str) -> ModelEndpoint:
@@ -22,14 +23,14 @@ def endpoint(name: str) -> ModelEndpoint:
     )
 
 
-def write(store: SqliteStore, prefix: str, count: int | None) -> None:
+def write(store: Store, prefix: str, count: int | None) -> None:
     for i in itertools.count() if count is None else range(count):
         name = f"{prefix}-{i}"
         store.create(endpoint(name))
         print(name, flush=True)  # only after create returned: acknowledged
 
 
-def bump(store: SqliteStore, name: str, times: int) -> None:
+def bump(store: Store, name: str, times: int) -> None:
     key = ObjectKey("procs", name)
     for _ in range(times):
         while True:
@@ -44,7 +45,7 @@ def bump(store: SqliteStore, name: str, times: int) -> None:
 
 def main(argv: list[str]) -> None:
     mode, db = argv[0], argv[1]
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         if mode == "write":
             write(store, argv[2], int(argv[3]))

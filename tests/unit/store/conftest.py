@@ -1,4 +1,8 @@
-"""The contract suite runs every test against each backend: MemoryStore and SqliteStore."""
+"""The contract suite runs every test against each backend: MemoryStore, SqliteStore and
+PostgresStore. The PostgreSQL server is real: one per test session, started with initdb in a
+temp dir on a free loopback port and stopped (its dir removed) after; every test gets emptied
+tables. It is skipped only where the PostgreSQL binaries are not installed (CI installs them).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ import pytest
 from laneway.store.base import Store
 from laneway.store.memory import MemoryStore
 from laneway.store.sqlite import SqliteStore
+from laneway.testing.postgres import PostgresServer, postgres_bin_dir, postgres_server
+
+_TABLES = "objects, owner_refs, events, leases, tokens"
 
 
 class FakeClock:
@@ -30,27 +37,53 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _make(backend: str, tmp_path: Path, clock: FakeClock, retention: int) -> Store:
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (skipped only when it is not installed)."""
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql); .ci/run installs it")
+    with postgres_server() as server:
+        yield server
+
+
+def _emptied(dsn: str) -> None:
+    import psycopg
+
+    from laneway.store.postgres import migrate
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute(f"TRUNCATE {_TABLES}")
+        conn.execute("UPDATE meta SET value = 0")
+
+
+def _make(request: pytest.FixtureRequest, backend: str, tmp_path: Path, clock: FakeClock, retention: int) -> Store:
     if backend == "memory":
         return MemoryStore(clock=clock, event_retention=retention)
+    if backend == "postgresql":
+        from laneway.store.postgres import PostgresStore
+
+        server: PostgresServer = request.getfixturevalue("postgres")
+        _emptied(server.dsn)
+        return PostgresStore(server.dsn, clock=clock, event_retention=retention, pool_size=4)
     return SqliteStore(tmp_path / "laneway.db", clock=clock, event_retention=retention, poll_interval=0.02)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def store(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    s = _make(backend, tmp_path, clock, retention=10_000)
+def store(request: pytest.FixtureRequest, backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    s = _make(request, backend, tmp_path, clock, retention=10_000)
     yield s
     s.close()
 
 
 @pytest.fixture
-def small_store(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+def small_store(request: pytest.FixtureRequest, backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
     """A store that keeps only 10 events, to reach compaction quickly."""
-    s = _make(backend, tmp_path, clock, retention=10)
+    s = _make(request, backend, tmp_path, clock, retention=10)
     yield s
     s.close()

@@ -377,3 +377,47 @@ def test_returned_objects_are_copies(store: Store) -> None:
     a.metadata.labels["mutated"] = "yes"
     assert "mutated" not in store.get(KIND, a.key).metadata.labels
     assert isinstance(store.get(KIND, a.key), ModelEndpoint)
+
+
+# -- fencing ------------------------------------------------------------------------------------
+
+
+def test_a_former_leaders_fenced_writes_are_refused(store: Store, clock) -> None:  # type: ignore[no-untyped-def]
+    from laneway.store.fencing import FencedStore
+    from laneway.store.leasing import Fence, Fenced
+
+    assert store.acquire_lease("manager", "one", 10)
+    term = store.get_lease("manager")  # type: ignore[attr-defined]
+    view = FencedStore(store)  # type: ignore[arg-type]
+    with pytest.raises(Fenced, match="does not lead"):
+        view.create(endpoint("early"))
+    view.hold(Fence("manager", "one", term.transitions))
+    made = view.create(endpoint("a"))
+    clock.advance(11)  # "one" paused past its lease; "two" takes over
+    assert store.acquire_lease("manager", "two", 10)
+    revision = store.revision()
+    with pytest.raises(Fenced, match="held by two"):
+        view.update(with_url(made, "http://late"))
+    with pytest.raises(Fenced):
+        view.delete(KIND, made.key)
+    assert store.revision() == revision  # nothing was written
+    assert store.get(KIND, made.key).spec.url == made.spec.url
+    # "one" comes back as leader later: a new term, a new token; the old fence stays refused.
+    clock.advance(11)
+    assert store.acquire_lease("manager", "one", 10)
+    with pytest.raises(Fenced, match="term"):
+        view.update(with_url(made, "http://late"))
+    view.hold(Fence("manager", "one", store.get_lease("manager").transitions))  # type: ignore[attr-defined]
+    assert view.update(with_url(made, "http://now")).spec.url == "http://now"
+
+
+def test_a_fence_on_an_expired_lease_is_refused(store: Store, clock) -> None:  # type: ignore[no-untyped-def]
+    from laneway.store.leasing import Fence, Fenced
+
+    assert store.acquire_lease("manager", "one", 10)
+    fence = Fence("manager", "one", store.get_lease("manager").transitions)  # type: ignore[attr-defined]
+    store.create(endpoint("a"), fence=fence)  # type: ignore[call-arg]
+    clock.advance(10)
+    with pytest.raises(Fenced, match="expired"):
+        store.create(endpoint("b"), fence=fence)  # type: ignore[call-arg]
+    assert store.find(KIND, endpoint("b").key) is None

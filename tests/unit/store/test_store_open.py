@@ -21,9 +21,7 @@ def test_store_path_forms(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("postgresql://db.example/laneway", "not yet supported"),
-        ("postgres://db.example/laneway", "not yet supported"),
-        ("mysql://db.example/laneway", "unknown scheme 'mysql'"),
+        ("mysql://db.example/laneway", "'mysql':// is not a store laneway knows"),
         ("sqlite:///", "names no file"),
         ("  ", "empty"),
     ],
@@ -32,6 +30,21 @@ def test_unsupported_targets_say_what_works(target: str, message: str) -> None:
     with pytest.raises(UnsupportedStore, match=message) as info:
         open_store(target)
     assert "sqlite:///" in str(info.value)
+
+
+def test_sqlalchemy_spelling_of_a_postgres_target_says_how_to_write_it() -> None:
+    with pytest.raises(UnsupportedStore, match="postgresql://user@host:5432/db"):
+        open_store("postgresql+psycopg://db.example/laneway")
+
+
+def test_an_unreachable_postgres_target_is_unavailable_without_its_password() -> None:
+    from laneway.store.postgres import StoreUnavailable
+    from laneway.testing.postgres import free_port
+
+    with pytest.raises(StoreUnavailable) as info:
+        open_store(f"postgresql://laneway:s3cret-pw@127.0.0.1:{free_port()}/laneway?connect_timeout=2")
+    assert "s3cret-pw" not in str(info.value)
+    assert "laneway:***@127.0.0.1" in str(info.value)
 
 
 def test_open_store_creates_the_file_private(tmp_path: Path) -> None:

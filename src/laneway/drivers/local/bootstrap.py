@@ -26,7 +26,7 @@ from laneway.api.kinds.platform import (
 from laneway.api.meta import ObjectKey, ObjectMeta
 from laneway.api.selectors import Requirement
 from laneway.drivers.local.discovery import Nvml, discover_local_class
-from laneway.store.base import Conflict, NotFound, Store
+from laneway.store.base import AlreadyExists, Conflict, NotFound, Store
 
 LOCAL_CLUSTER = "local"
 LOCAL_POOL = "local"
@@ -49,8 +49,22 @@ def local_cluster(cls: InferenceClass) -> InferenceCluster:
 
 
 def register_local_cluster(store: Store, *, nvml: Nvml | None = None) -> tuple[InferenceClass, InferenceCluster]:
-    """Create or refresh the discovered class and the `local` cluster; returns both as stored."""
+    """Create or refresh the discovered class and the `local` cluster; returns both as stored.
+
+    Several `laneway up` processes starting together on one shared (PostgreSQL) store race
+    here; the loser of a race (AlreadyExists, Conflict) reads again and finds the winner's
+    objects, so every process starts."""
     cls = discover_local_class(nvml)
+    for attempt in range(5):
+        try:
+            return _register(store, cls)
+        except (AlreadyExists, Conflict):
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _register(store: Store, cls: InferenceClass) -> tuple[InferenceClass, InferenceCluster]:
     try:
         current = store.get(InferenceClass, ObjectKey("", cls.name))
         if current.spec != cls.spec:
