@@ -52,9 +52,10 @@ class Up:
     @classmethod
     def start(
         cls, data_dir: Path, *, port: int | None = None, gateway_port: int | None = None, local_cluster: bool = True,
-        env: dict[str, str] | None = None,
+        env: dict[str, str] | None = None, args: tuple[str, ...] = (),
     ) -> "Up":
-        """Start it; `env` adds variables to its environment (the security tests plant canaries)."""
+        """Start it; `env` adds variables to its environment (the security tests plant canaries),
+        `args` flags to `laneway up` (`--store postgresql://...`, `--lease-ttl 3`)."""
         port = port or free_port()
         gateway_port = gateway_port or free_port()
         log_path = data_dir.parent / f"{data_dir.name}-up.log"
@@ -62,7 +63,7 @@ class Up:
         process = subprocess.Popen(
             [sys.executable, "-m", "laneway.cli.main", "up", "--data-dir", str(data_dir),
              "--port", str(port), "--gateway-port", str(gateway_port), "--log-level", "warning",
-             *([] if local_cluster else ["--no-local-cluster"])],
+             *([] if local_cluster else ["--no-local-cluster"]), *args],
             stdout=log, stderr=subprocess.STDOUT, text=True, env=cli_env(data_dir, **(env or {})), start_new_session=True,
         )
         log.close()

@@ -14,7 +14,7 @@ import pytest
 from laneway.store.base import Store
 from laneway.store.memory import MemoryStore
 from laneway.store.sqlite import SqliteStore
-from laneway.testing.postgres import PostgresServer, postgres_bin_dir, postgres_server
+from laneway.testing.postgres import PostgresServer
 
 _TABLES = "objects, owner_refs, events, leases, tokens"
 
@@ -37,15 +37,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the session (skipped only when it is not installed)."""
-    if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql); .ci/run installs it")
-    with postgres_server() as server:
-        yield server
-
-
 def _emptied(dsn: str) -> None:
     import psycopg
 
@@ -63,7 +54,7 @@ def _make(request: pytest.FixtureRequest, backend: str, tmp_path: Path, clock: F
     if backend == "postgresql":
         from laneway.store.postgres import PostgresStore
 
-        server: PostgresServer = request.getfixturevalue("postgres")
+        server: PostgresServer = request.getfixturevalue("postgres")  # tests/conftest.py
         _emptied(server.dsn)
         return PostgresStore(server.dsn, clock=clock, event_retention=retention, pool_size=4)
     return SqliteStore(tmp_path / "laneway.db", clock=clock, event_retention=retention, poll_interval=0.02)
