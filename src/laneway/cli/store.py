@@ -35,8 +35,8 @@ def migrate(ctx: click.Context, target: str | None, data_dir_flag: str | None) -
 
         before, after = migrate_target(where)
     else:
-        from laneway.store.sqlite import migrate_file
         from laneway.store import store_path
+        from laneway.store.sqlite import migrate_file
 
         before, after = migrate_file(store_path(where))
     change = "already at" if before == after else f"migrated from {before} to"

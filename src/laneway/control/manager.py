@@ -49,9 +49,14 @@ from typing import Any, AsyncIterator, Callable, Sequence
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.api.registry import KINDS
-from laneway.control.base import NO_PRIMARY_KIND, BatchController, Controller, Result, concurrency_of
+from laneway.control.base import (
+    NO_PRIMARY_KIND,
+    BatchController,
+    Controller,
+    Result,
+    concurrency_of,
+)
 from laneway.control.queue import Backoff, QueueShutDown, WorkQueue
-
 from laneway.store.base import Gone, Store, WatchEvent
 from laneway.store.fencing import FencedStore
 from laneway.store.leasing import Fence

@@ -26,7 +26,7 @@ from laneway.api.registry import by_kind
 from laneway.api.selectors import Requirement
 from laneway.store import bookkeeping as bk
 from laneway.store import leasing
-from laneway.store.base import AlreadyExists, Lease, ListResult, NotFound
+from laneway.store.base import AlreadyExists, Lease, ListResult, NotFound, TokenRecord, WatchEvent
 from laneway.store.signal import RevisionSignal
 
 DEFAULT_EVENT_RETENTION = 10_000
@@ -101,6 +101,42 @@ class RecordStore(ABC):
     def _read_documents(self, kind: str, namespace: str | None) -> tuple[list[bk.Document], int]:
         """Every stored document of `kind` (in `namespace`, or all when None), sorted by
         (namespace, name), with the revision they are consistent at: one read snapshot."""
+
+    # The reads and records each backend keeps its own way (one query each); declared here so
+    # a RecordStore is a whole Store to those that wrap it (store.fencing).
+
+    @abstractmethod
+    def dependents(self, owner_uid: str) -> list[Resource]: ...
+
+    @abstractmethod
+    def exists_uid(self, uid: str) -> bool: ...
+
+    @abstractmethod
+    def namespaces(self) -> list[str]: ...
+
+    @abstractmethod
+    def events_since(self, revision: int, *, kinds: frozenset[str] | None = None, limit: int = 1000) -> list[WatchEvent]: ...
+
+    @abstractmethod
+    def get_lease(self, name: str) -> Lease | None: ...
+
+    @abstractmethod
+    def put_token(self, record: TokenRecord) -> None: ...
+
+    @abstractmethod
+    def find_token(self, token_sha256: str) -> TokenRecord | None: ...
+
+    @abstractmethod
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+    @abstractmethod
+    def revoke_token(self, token_sha256: str, revoked: str) -> bool: ...
+
+    @abstractmethod
+    def touch_token(self, token_sha256: str, used: str) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     # -- typed reads --------------------------------------------------------------------------
 
