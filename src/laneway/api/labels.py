@@ -31,6 +31,13 @@ REPLACES_ANNOTATION = LABEL_PREFIX + "replaces"
 
 NAMESPACE_KEY_LABEL = LABEL_PREFIX + "gateway-api-key"
 """On a Secret: it holds a gateway API key for its own namespace's services."""
+PRIORITY_ANNOTATION = LABEL_PREFIX + "priority"
+"""On a Secret holding gateway API keys: the priority class of its keys' requests while a service
+is saturated (`Critical`, `Standard`, `Sheddable`; see `gateway.fair_queue`)."""
+TENANT_ANNOTATION = LABEL_PREFIX + "tenant"
+"""On a Secret holding gateway API keys: the tenant its keys share one fair share as."""
+WEIGHT_ANNOTATION = LABEL_PREFIX + "fair-share-weight"
+"""On a Secret holding gateway API keys: the weight of its keys' fair share (1 to 1000)."""
 WRITTEN_BY_ANNOTATION = LABEL_PREFIX + "written-by"
 """On a Secret: the lane that wrote it (`platform` or `team`), stamped by the API server from the
 writer's token; where a credential may be sent depends on it, so no client may set it."""

@@ -11,6 +11,12 @@ A service requires a key when it lists `apiKeys`, when its namespace holds names
 when an InferenceGateway's `policy.requireApiKey` is on. Then a missing or unknown key is 401
 and a known key without access is 403.
 
+A key's Secret also says how its requests share a saturated service (see `fair_queue`): the
+annotations `laneway.dev/priority` (Critical, Standard, Sheddable), `laneway.dev/tenant` and
+`laneway.dev/fair-share-weight`. Only whoever may write Secrets in the namespace sets them,
+never the caller; a key held by several Secrets gets the lowest priority and weight among them,
+so copying a key into another Secret never raises it.
+
 A key belongs to the namespaces of the Secrets that hold it (`Grant.home`) and grants nothing
 anywhere else: on a service that requires no key, a key that the service did not grant counts
 as no key at all (it is accounted, and rate-limited, as `anonymous`), so a team cannot mint
@@ -27,9 +33,10 @@ from typing import Iterable, Mapping
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelService
-from laneway.api.labels import NAMESPACE_KEY_LABEL
+from laneway.api.labels import NAMESPACE_KEY_LABEL, PRIORITY_ANNOTATION, TENANT_ANNOTATION, WEIGHT_ANNOTATION
 from laneway.api.meta import ObjectKey
 from laneway.gateway.errors import GatewayError
+from laneway.gateway.fair_queue import DEFAULT_PRIORITY, PRIORITIES, RANK, Priority
 
 ANONYMOUS = "anonymous"
 
@@ -45,6 +52,14 @@ class Grant:
     key_id: str
     namespaces: frozenset[str] = frozenset()
     services: frozenset[ObjectKey] = frozenset()
+    priority: Priority = DEFAULT_PRIORITY
+    tenant: str | None = None
+    weight: float = 1.0
+
+    @property
+    def flow(self) -> str:
+        """Whom this key's requests share a saturated service as: its tenant, else itself."""
+        return f"tenant:{self.tenant}" if self.tenant else self.key_id
 
     def allows(self, service: ObjectKey) -> bool:
         return service.namespace in self.namespaces or service in self.services
@@ -108,23 +123,29 @@ def build_key_index(
 ) -> tuple[KeyIndex, dict[ObjectKey, list[str]]]:
     """The key index, and per service the references that could not be resolved (for its status)."""
     by_hash: dict[str, tuple[set[str], set[ObjectKey]]] = {}
+    sharing: dict[str, list[_Sharing]] = {}
     keyed_namespaces: set[str] = set()
     keyed_services: set[ObjectKey] = set()
     problems: dict[ObjectKey, list[str]] = {}
 
-    def add(value: str, *, namespace: str | None = None, service: ObjectKey | None = None) -> None:
-        nss, svcs = by_hash.setdefault(fingerprint(value), (set(), set()))
+    def add(value: str, secret: Secret, *, namespace: str | None = None, service: ObjectKey | None = None) -> None:
+        h = fingerprint(value)
+        nss, svcs = by_hash.setdefault(h, (set(), set()))
         if namespace is not None:
             nss.add(namespace)
         if service is not None:
             svcs.add(service)
+        shared = _sharing(secret)
+        sharing.setdefault(h, []).append(shared)
+        if shared.problem and service is not None:
+            problems.setdefault(service, []).append(shared.problem)
 
     for secret in secrets.values():
         if secret.metadata.labels.get(NAMESPACE_KEY_LABEL) == "true" and not secret.metadata.deletion_timestamp:
             values = [secret.value(k) for k in secret.data]
             for v in values:
                 if v:
-                    add(v, namespace=secret.namespace)
+                    add(v, secret, namespace=secret.namespace)
             if any(values):
                 keyed_namespaces.add(secret.namespace)
 
@@ -138,9 +159,9 @@ def build_key_index(
             if not value:
                 problems.setdefault(service.key, []).append(f"apiKeys: Secret {ref.name!r} has no key {ref.key!r}")
                 continue
-            add(value, service=service.key)
+            add(value, secret, service=service.key)
 
-    grants = {h: Grant(key_id=h[:12], namespaces=frozenset(n), services=frozenset(s)) for h, (n, s) in by_hash.items()}
+    grants = {h: _grant(h, n, s, sharing.get(h, [])) for h, (n, s) in by_hash.items()}
     return (
         KeyIndex(
             grants=grants,
@@ -149,6 +170,56 @@ def build_key_index(
             require_all=require_all,
         ),
         problems,
+    )
+
+
+@dataclass(frozen=True)
+class _Sharing:
+    priority: Priority
+    tenant: str | None
+    weight: float
+    problem: str | None = None
+
+
+def _sharing(secret: Secret) -> _Sharing:
+    """The fair-share annotations of one key Secret; a bad value is reported and left at its default."""
+    notes = secret.metadata.annotations
+    problems: list[str] = []
+    priority: Priority = DEFAULT_PRIORITY
+    raw = notes.get(PRIORITY_ANNOTATION)
+    if raw is not None:
+        if raw in RANK:
+            priority = PRIORITIES[RANK[raw]]
+        else:
+            problems.append(f"{PRIORITY_ANNOTATION} {raw!r} is not one of {', '.join(PRIORITIES)}")
+    tenant = notes.get(TENANT_ANNOTATION) or None
+    if tenant is not None and len(tenant) > 63:
+        problems.append(f"{TENANT_ANNOTATION} is longer than 63 characters")
+        tenant = None
+    weight = 1.0
+    raw_weight = notes.get(WEIGHT_ANNOTATION)
+    if raw_weight is not None:
+        try:
+            weight = float(raw_weight)
+            if not 1.0 <= weight <= 1000.0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"{WEIGHT_ANNOTATION} {raw_weight!r} is not a number from 1 to 1000")
+            weight = 1.0
+    problem = f"Secret {secret.name!r}: " + "; ".join(problems) + " (using the default)" if problems else None
+    return _Sharing(priority, tenant, weight, problem)
+
+
+def _grant(h: str, namespaces: set[str], services: set[ObjectKey], sharing: list[_Sharing]) -> Grant:
+    """One key's grant: the lowest priority and weight of the Secrets holding it, and a tenant
+    only when they agree on one."""
+    if not sharing:
+        return Grant(key_id=h[:12], namespaces=frozenset(namespaces), services=frozenset(services))
+    priority = max((s.priority for s in sharing), key=lambda p: RANK[p])
+    tenants = {s.tenant for s in sharing}
+    return Grant(
+        key_id=h[:12], namespaces=frozenset(namespaces), services=frozenset(services), priority=priority,
+        tenant=tenants.pop() if len(tenants) == 1 else None, weight=min(s.weight for s in sharing),
     )
 
 
