@@ -31,6 +31,7 @@ import aiohttp
 
 from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
+from laneway.gateway.fair_queue import DEFAULT_PRIORITY, Priority, Ticket
 from laneway.gateway.health import EndpointState
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.request_view import RequestView
@@ -73,6 +74,16 @@ class Attempt:
         return response
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request is for fair sharing: its flow (tenant or key), weight and priority class,
+    all from the key's Secret (`keys.Grant`), the priority perhaps lowered by the caller."""
+
+    flow: str
+    weight: float = 1.0
+    priority: Priority = DEFAULT_PRIORITY
+
+
 @dataclass(slots=True, eq=False)
 class Exchange:
     """Everything one request carries from attempt to attempt."""
@@ -91,6 +102,11 @@ class Exchange:
     """The best failed answer so far (see `Attempt.hold`)."""
     last_error: str = ""
     """What went wrong last, for the message when nothing can answer."""
+    caller: Caller | None = None
+    """How the request shares a saturated service (see `fair_queue`)."""
+    ticket: Ticket | None = None
+    """Its place in the service's fair queue once it had to wait (kept, so waiting again after a
+    wake-up that found no slot keeps the place)."""
 
     def start(self, target: Target, tier: Tier, state: EndpointState) -> Attempt:
         """A new attempt on `target`, holding one of its in-flight slots until `Proxy._finish`."""

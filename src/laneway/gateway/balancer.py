@@ -54,7 +54,7 @@ def choose(
                 continue
             if not st.available(now):
                 continue
-            if st.saturated(t.max_in_flight):
+            if st.saturated(t.max_in_flight, now):
                 saturated = True
                 continue
             usable.append(t)

@@ -49,7 +49,7 @@ def candidates(
             if st is not None:
                 if not st.available(now):
                     continue
-                if st.saturated(t.max_in_flight):
+                if st.saturated(t.max_in_flight, now):
                     saturated = True
                     continue
             usable.append(t)

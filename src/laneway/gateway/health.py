@@ -18,10 +18,11 @@ policy must choose sensibly without it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from laneway.gateway.config import GatewayConfig
+from laneway.gateway.slo import CompletionRate
 
 if TYPE_CHECKING:
     from laneway.gateway.kv_index import KVBlocks
@@ -55,7 +56,7 @@ class EndpointView(Protocol):
 
     def available(self, now: float) -> bool: ...
 
-    def saturated(self, max_in_flight: int | None) -> bool: ...
+    def saturated(self, max_in_flight: int | None, now: float | None = None) -> bool: ...
 
 
 @dataclass
@@ -73,6 +74,11 @@ class EndpointState:
     kv: KVBlocks | None = None
     """The KV blocks the engine holds, from its KV-cache events (see `kv_index`); None while the
     gateway does not subscribe to them."""
+    throttled_until: float = 0.0
+    """Until when the endpoint counts as saturated because it answered 429 (its Retry-After,
+    bounded): an upstream that says it is full is full, not failing."""
+    completions: CompletionRate = field(default_factory=CompletionRate)
+    """Requests this endpoint finished recently, for the TTFT prediction (`slo`)."""
 
     def available(self, now: float) -> bool:
         """Whether a new request may go here now (health only; saturation is separate)."""
@@ -80,7 +86,10 @@ class EndpointState:
             return True
         return now >= self.ejected_until and self.in_flight == 0
 
-    def saturated(self, max_in_flight: int | None) -> bool:
+    def saturated(self, max_in_flight: int | None, now: float | None = None) -> bool:
+        """Full: at its `maxInFlight`, or (given the clock) still inside a 429's back-off."""
+        if now is not None and now < self.throttled_until:
+            return True
         return max_in_flight is not None and self.in_flight >= max_in_flight
 
     @property

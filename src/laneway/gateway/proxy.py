@@ -33,13 +33,15 @@ from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
 from laneway.autoscale.gauges import DemandCollector, ServiceDemand
 from laneway.autoscale.hold import ColdStartHold
-from laneway.gateway.attempt import Attempt, Exchange
+from laneway.gateway.attempt import Attempt, Caller, Exchange
 from laneway.gateway.balancer import Unavailable
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.deadlines import Deadlines
 from laneway.gateway.errors import GatewayError, error_response
+from laneway.gateway.fair_queue import RANK, ServiceQueues, lower, token_cost
 from laneway.gateway.health import EndpointState
-from laneway.gateway.keys import Grant, presented_key
+from laneway.gateway.keys import ANONYMOUS, Grant, presented_key
+from laneway.gateway.load import fresh
 from laneway.gateway.limits import RateLimiter, RetryBudget
 from laneway.gateway.metering import Meter
 from laneway.gateway.paths import check_path, split_target, upstream_url
@@ -47,6 +49,7 @@ from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.request_view import RequestView
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
+from laneway.gateway.slo import predict_ttft
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.gateway.usage import SSEUsageScanner, Usage, body_asking_usage, usage_from_body
 from laneway.gateway.weights import Target
@@ -64,6 +67,10 @@ _CALLER_ONLY_NAMES = tuple(sorted(_CALLER_ONLY))
 _RESPONSE_DROP_NAMES = tuple(sorted(_RESPONSE_DROP))
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _BUFFER_LIMIT = 1 << 20
+PRIORITY_HEADER = "x-laneway-priority"
+"""A caller may send this to run its request at a lower priority class than its key grants."""
+MAX_THROTTLE_SECONDS = 30.0
+"""Longest an upstream's 429 (its Retry-After) keeps an endpoint counted as saturated."""
 
 
 class Proxy:
@@ -92,8 +99,8 @@ class Proxy:
             clock=clock, ratio=config.retry_budget_ratio, minimum=config.retry_budget_min, window=config.retry_budget_window
         )
         self.session: aiohttp.ClientSession | None = None
-        self._slot = asyncio.Event()
-        self._waiting = 0
+        self.queues = ServiceQueues()
+        """Requests waiting for a slot of a saturated service, in fair order (`fair_queue`)."""
         # Demand per service for the autoscaler, and the waiting room for scale from zero.
         self.demand = ServiceDemand()
         self.meter.registry.register(DemandCollector(self.demand))
@@ -125,6 +132,7 @@ class Proxy:
             del self.states[key]
         for key in [k for k, p in self.policies.items() if (r := table.services.get(k)) is None or type(p) is not r.policy]:
             del self.policies[key]
+        self.queues.forget_idle(set(table.services))
 
     def policy_for(self, route: ServiceRoute) -> BalancingPolicy:
         """The service's balancing policy instance: made on first use, replaced when the
@@ -174,7 +182,7 @@ class Proxy:
                 if not routed.route.routable():
                     routed = await self._await_cold_start(request, routed, payload, grant)
                 self.budget.record_request()
-                return await self._forward(request, routed, body, payload, started)
+                return await self._forward(request, routed, body, payload, started, caller=_caller(routed, grant, request))
         except GatewayError as err:
             self.meter.refused(route_key, err.status)
             response = error_response(err)
@@ -257,6 +265,7 @@ class Proxy:
         now = self.clock()
         saturated = False
         reason = ""
+        fallback: tuple[Target, Tier] | None = None
         for tier in route.tier_order():
             if tier in ex.skip:
                 continue
@@ -268,8 +277,31 @@ class Proxy:
                 saturated = saturated or picked.saturated
                 reason = reason or f"{tier}: {picked.reason}"
                 continue
+            if tier == "Primary" and route.has_overflow and route.slo_ttft is not None:
+                late = self._predicted_late(picked, route.slo_ttft, now)
+                if late is not None:
+                    # The SLO would break here: the next tier now, Primary only if nothing else answers.
+                    ex.last_error = late
+                    fallback = fallback or (picked, tier)
+                    continue
             return picked, tier
+        if fallback is not None:
+            return fallback
         return Unavailable(saturated, reason or "no ready endpoint")
+
+    def _predicted_late(self, target: Target, slo: float, now: float) -> str | None:
+        """Why `target` would answer its first token after the service's SLO, or None."""
+        st = self.states.get(target.key)
+        if st is None:
+            return None
+        load = fresh(st.load, now)
+        if load is None:
+            return None
+        guess = predict_ttft(ahead=load.waiting or 0, rate=st.completions.per_second(now), floor=st.completions.floor_ttft(now))
+        if guess is None or guess.seconds <= slo:
+            return None
+        return (f"endpoint {target.name} would answer in about {guess.seconds:.2f}s ({guess.ahead} waiting, "
+                f"{guess.rate:.1f}/s served), past the {slo:g}s time-to-first-token SLO")
 
     def _state(self, key: ObjectKey) -> EndpointState:
         st = self.states.get(key)
@@ -282,26 +314,39 @@ class Proxy:
         return self._state(key)
 
     def _finish(self, attempt: Attempt) -> None:
-        """Give the attempt's in-flight slot back, once, and wake a request waiting for one."""
+        """Give the attempt's in-flight slot back, once, and wake the next request waiting for
+        one in each saturated service's fair queue."""
         if attempt.phase == "Done":
             return
         attempt.phase = "Done"
         attempt.state.in_flight -= 1
-        if self._waiting:
-            ev, self._slot = self._slot, asyncio.Event()
-            ev.set()
+        self.queues.wake()
 
-    async def _wait_for_slot(self, timeout: float) -> None:
-        self._waiting += 1
+    async def _wait_for_slot(self, route: ServiceRoute, ex: Exchange, timeout: float, *, kick: bool = False) -> None:
+        """Wait in the service's fair queue until woken (a slot was given back) or `timeout`.
+        `kick`: wake the queue's head at once, for a request that queued behind others while a
+        slot may already be free."""
+        caller = ex.caller or Caller(ANONYMOUS)
+        queue = self.queues.queue(route.key)
+        ticket = ex.ticket
+        if ticket is None:
+            cost = token_cost(len(ex.view.prompt.text), ex.view.max_tokens)
+            ticket = ex.ticket = queue.push(caller.flow, cost=cost, weight=caller.weight, priority=caller.priority)
+        else:
+            ticket.woken.clear()
+            queue.requeue(ticket)
+        if kick:
+            self.queues.wake_service(route.key)
         try:
-            await asyncio.wait_for(self._slot.wait(), timeout)
+            await asyncio.wait_for(ticket.woken.wait(), timeout)
         except asyncio.TimeoutError:
             pass
         finally:
-            self._waiting -= 1
+            queue.remove(ticket)
 
     async def _forward(
-        self, request: web.Request, routed: Routed, body: bytes, payload: dict[str, Any] | None, started: float
+        self, request: web.Request, routed: Routed, body: bytes, payload: dict[str, Any] | None, started: float,
+        *, caller: Caller | None = None,
     ) -> web.StreamResponse:
         assert self.session is not None, "Proxy.start() was not awaited"
         route = routed.route
@@ -323,16 +368,29 @@ class Proxy:
             ),
             policy=self.policy_for(route),
             queue_deadline=started + route.queue_timeout if route.queue_timeout else started,
+            caller=caller,
         )
+        head = self.queues.head_rank(route.key)
+        if head is not None and caller is not None and RANK[caller.priority] >= head:
+            # Others already wait for this service: no overtaking them, not even into a slot that
+            # just freed; the queue decides who takes it.
+            if caller.priority == "Sheddable":
+                raise _shed(route)
+            now = self.clock()
+            if now < ex.queue_deadline:
+                with self.demand.waiting(route.key):
+                    await self._wait_for_slot(route, ex, ex.queue_deadline - now, kick=True)
         while True:
             picked = self._select(route, ex)
             if isinstance(picked, Unavailable):
                 if ex.held is not None:
                     return await self._respond(request, routed, ex.held, started, added_usage)
                 now = self.clock()
+                if picked.saturated and caller is not None and caller.priority == "Sheddable":
+                    raise _shed(route)
                 if picked.saturated and now < ex.queue_deadline:
                     with self.demand.waiting(route.key):
-                        await self._wait_for_slot(ex.queue_deadline - now)
+                        await self._wait_for_slot(route, ex, ex.queue_deadline - now)
                     continue
                 if picked.saturated:
                     msg = f"Service {route.key} is saturated: {picked.reason}" + (
@@ -393,6 +451,8 @@ class Proxy:
             if up.status in RETRYABLE:
                 if up.status >= 500:
                     st.on_failure(self.clock(), cfg)
+                else:  # 429: the endpoint is full, not failing (see `EndpointState.throttled_until`)
+                    st.throttled_until = self.clock() + _retry_after(up.headers.get("Retry-After"))
                 ex.last_error = f"endpoint {target.name} answered {up.status}"
                 attempt.hold(up)
                 ex.held = attempt
@@ -505,6 +565,8 @@ class Proxy:
                     status = 499
             self._finish(attempt)
             total = self.clock() - started
+            if status < 400:
+                st.completions.record(self.clock(), ttft or total)
             self.meter.record(
                 route.key,
                 endpoint=target.name,
@@ -518,6 +580,35 @@ class Proxy:
             )
             if usage.total:
                 self.limiter.charge_tokens((route.key, routed.key_id), route.rate_limit, usage.total)
+
+
+def _caller(routed: Routed, grant: Grant | None, request: web.Request) -> Caller:
+    """How this request shares a saturated service: its key's grant when the key is what it is
+    accounted to (a key the service did not grant counts as anonymous), the priority lowered if
+    the caller asked (`PRIORITY_HEADER`), never raised."""
+    asked = request.headers.get(PRIORITY_HEADER)
+    if grant is not None and grant.key_id == routed.key_id:
+        return Caller(grant.flow, grant.weight, lower(grant.priority, asked))
+    return Caller(routed.key_id, 1.0, lower("Standard", asked))
+
+
+def _shed(route: ServiceRoute) -> GatewayError:
+    return GatewayError(
+        429,
+        f"Service {route.key} is saturated and this request is Sheddable (its key's laneway.dev/priority, or "
+        f"{PRIORITY_HEADER}): it is refused first. Retry later, or ask the service's owners for a Standard key.",
+        "shed",
+        {"Retry-After": "1"},
+    )
+
+
+def _retry_after(value: str | None) -> float:
+    """An upstream's Retry-After in seconds (1 when absent or a date), at most `MAX_THROTTLE_SECONDS`."""
+    try:
+        seconds = float(value) if value else 1.0
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.0), MAX_THROTTLE_SECONDS)
 
 
 def _model_of(payload: dict[str, Any] | None) -> str | None:

@@ -102,6 +102,15 @@ class RequestView:
         return self._payload is not None and self._payload.get("stream") is True
 
     @property
+    def max_tokens(self) -> object:
+        """The answer length the caller allows (`max_completion_tokens`, else `max_tokens`), as
+        sent: None when absent, and not checked here (the fair queue's cost estimate reads it)."""
+        if self._payload is None:
+            return None
+        value = self._payload.get("max_completion_tokens")
+        return value if value is not None else self._payload.get("max_tokens")
+
+    @property
     def prompt_parsed(self) -> bool:
         """Whether `prompt` was derived yet (what a policy that never reads it never pays)."""
         return self._prompt is not None

@@ -56,6 +56,12 @@ class ServiceRoute:
     def has_overflow(self) -> bool:
         return bool(self.tiers.get("Overflow"))
 
+    @cached_property
+    def slo_ttft(self) -> float | None:
+        """`slo.p95TimeToFirstToken` in seconds: above it, a request overflows (see `slo`)."""
+        raw = self.slo.p95_time_to_first_token if self.slo is not None else None
+        return parse_duration(raw) if raw else None
+
     def tier_order(self) -> tuple[Tier, ...]:
         """Tiers in the order a request tries them.
 

@@ -55,12 +55,14 @@ def _fleet(rng: random.Random) -> tuple[list[Entry], dict[ObjectKey, EndpointSta
             cap = rng.choice([None, 1, 2, 4])
             targets.append(Target(key=key, name=key.name, base_url=f"http://{key.name}:80", model=None, max_in_flight=cap,
                                   labels=(), entry=f"endpoints[{index}]"))
-            condition = rng.choice(["none", "idle", "busy", "full", "ejected", "probe-due"])
+            condition = rng.choice(["none", "idle", "busy", "full", "ejected", "probe-due", "throttled"])
             if condition == "none":
                 continue  # never seen by this gateway: no state yet
             st = EndpointState(in_flight=rng.randint(0, 3))
             if condition == "full" and cap is not None:
                 st.in_flight = cap
+            if condition == "throttled":
+                st.throttled_until = NOW + 1  # it answered 429 a moment ago
             if condition in ("ejected", "probe-due"):
                 st.probing = True
                 st.in_flight = 0
@@ -76,12 +78,12 @@ def _fleet(rng: random.Random) -> tuple[list[Entry], dict[ObjectKey, EndpointSta
 
 def _usable(t: Target, states: dict[ObjectKey, EndpointState], tried: set[ObjectKey]) -> bool:
     st = states.get(t.key)
-    return t.key not in tried and (st is None or (st.available(NOW) and not st.saturated(t.max_in_flight)))
+    return t.key not in tried and (st is None or (st.available(NOW) and not st.saturated(t.max_in_flight, NOW)))
 
 
 def _full(t: Target, states: dict[ObjectKey, EndpointState], tried: set[ObjectKey]) -> bool:
     st = states.get(t.key)
-    return t.key not in tried and st is not None and st.available(NOW) and st.saturated(t.max_in_flight)
+    return t.key not in tried and st is not None and st.available(NOW) and st.saturated(t.max_in_flight, NOW)
 
 
 def test_the_default_policy_is_registered() -> None:
