@@ -6,6 +6,10 @@ manifest is written. Any failure prints one line saying what failed and exits 1,
 retries (and resumes). On success, when `LANEWAY_CACHE_REPORT` names a file (the Job sets the
 container's termination-message path), the size staged is written there as JSON, which is
 how the Kubernetes driver learns it from the pod's status.
+
+`LANEWAY_EGRESS` carries the fleet's egress policy as JSON (a list of `{"gateway": name,
+"egress": <InferenceGateway spec.egress>}`); without it the default policy applies (no
+loopback, link-local or private addresses).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import sys
 from pathlib import Path
 
 from laneway.api.kinds.cache import ModelCacheSpec
+from laneway.api.kinds.platform import GatewayEgress
 from laneway.cache.errors import CacheError
 from laneway.cache.hydrate import hydrate
 from laneway.cache.sources import source_for
+from laneway.egress.policy import EgressPolicy
 
 
 def main() -> int:
@@ -28,9 +34,16 @@ def main() -> int:
     except (KeyError, ValueError) as exc:
         print(f"laneway cache: LANEWAY_CACHE_SPEC must hold a ModelCache spec as JSON ({exc})", file=sys.stderr)
         return 2
+    try:
+        policy = EgressPolicy.from_specs(
+            [(str(e["gateway"]), GatewayEgress.model_validate(e["egress"])) for e in json.loads(os.environ.get("LANEWAY_EGRESS") or "[]")]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"laneway cache: LANEWAY_EGRESS must hold a list of {{gateway, egress}} objects ({exc})", file=sys.stderr)
+        return 2
     secret = os.environ.get("LANEWAY_CACHE_SECRET")
     try:
-        result = hydrate(source_for(spec, lambda _ref: secret), dest, in_place=True)
+        result = hydrate(source_for(spec, lambda _ref: secret, policy=policy), dest, in_place=True)
     except CacheError as exc:
         print(f"laneway cache: {exc.reason}: {exc}", file=sys.stderr)
         return 1

@@ -29,3 +29,17 @@ class SourceInvalid(CacheError):
     directory was expected); retrying will not help until the ModelCache is edited."""
 
     reason = "InvalidSource"
+
+
+class EgressDenied(CacheError):
+    """The egress policy or a credential's destinations refused the connection; retrying will
+    not help until the platform opens the door or the ModelCache names another source."""
+
+    reason = "EgressRefused"
+
+
+class OutsideCacheRoots(CacheError):
+    """A Local source outside the roots the platform allowed on the cluster. The message says
+    so and nothing else: not whether the path exists, not its size."""
+
+    reason = "OutsideCacheRoots"

@@ -17,6 +17,14 @@ A finalizer makes deleting a cache remove every cluster's copy first; a cluster 
 stops matching loses its copy the same way, and a copy that cannot be removed now is tried
 again on later reconciles. Deleting a cache that a deployment still references is refused
 earlier, by the API server.
+
+What the team wrote is fetched only through the platform's doors: every connection of a
+source is judged by the egress policy of the fleet's InferenceGateways (handed to each
+stager), a platform-written credential Secret is used only for the hosts it names
+(`laneway.egress.destinations`), and a Local source is read only under the cluster's
+`spec.cluster.local.cacheRoots`. Each refusal is a Failed entry whose message starts with its
+reason (EgressRefused, OutsideCacheRoots) and says what the platform would change; the Ready
+condition carries that reason.
 """
 
 from __future__ import annotations
@@ -26,17 +34,25 @@ from typing import Mapping
 
 from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache
 from laneway.api.kinds.common import SecretKeyRef
-from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.kinds.platform import InferenceCluster, InferenceGateway
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource, rfc3339
-from laneway.cache.errors import CacheError
+from laneway.cache.errors import CacheError, EgressDenied, OutsideCacheRoots
 from laneway.cache.gate import cache_selects
-from laneway.cache.sources import credential_ref, source_for
+from laneway.cache.sources import (
+    LocalPathSource,
+    cache_roots,
+    credential_destination,
+    credential_ref,
+    source_for,
+)
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import CacheStager, StandaloneStager
 from laneway.drivers.registry import StagerContext, standalone_stagers
+from laneway.egress.destinations import credential_refusal
+from laneway.egress.policy import EgressPolicy
 from laneway.store.base import Conflict
 
 log = logging.getLogger(__name__)
@@ -47,13 +63,17 @@ POLL_REMOTE = 5.0
 RETRY_FAILED = 30.0
 
 
+_REFUSALS = (EgressDenied.reason, OutsideCacheRoots.reason)
+
+
 def ready_condition(entries: list[ClusterCacheStatus]) -> ConditionUpdate:
     """Ready when every selected cluster has the cache (pure)."""
     if not entries:
         return ConditionUpdate("Ready", "False", "NoClusters", "the clusterSelector matches no InferenceCluster; widen it or label a cluster")
     failed = [e for e in entries if e.state == "Failed"]
     if failed:
-        return ConditionUpdate("Ready", "False", "Failed", "; ".join(f"{e.cluster}: {e.message}" for e in failed))
+        refused = next((r for e in failed for r in _REFUSALS if (e.message or "").startswith(r + ":")), None)
+        return ConditionUpdate("Ready", "False", refused or "Failed", "; ".join(f"{e.cluster}: {e.message}" for e in failed))
     waiting = [e for e in entries if e.state != "Ready"]
     if waiting:
         return ConditionUpdate(
@@ -92,7 +112,7 @@ class CacheController:
             )
         )
         self._undeleted: set[tuple[str, str, str]] = set()  # (namespace, cache, cluster) still to clean
-        self.watches: Mapping[str, KeyMapper] = {"InferenceCluster": self._every_cache}
+        self.watches: Mapping[str, KeyMapper] = {"InferenceCluster": self._every_cache, "InferenceGateway": self._every_cache}
 
     def _every_cache(self, _: Resource) -> list[ObjectKey]:
         return [c.key for c in self.store.list(ModelCache).items]
@@ -125,20 +145,23 @@ class CacheController:
         if to_clean:
             await self._forget(cache, to_clean)
 
-        problem: str | None = None
         ref = credential_ref(cache.spec)
         credential = self._secret(cache.namespace, ref) if ref is not None else None
-        try:
-            source_for(cache.spec, lambda wanted: self._secret(cache.namespace, wanted))
-        except CacheError as exc:
-            problem = str(exc)
+        egress = EgressPolicy.from_gateways(self.store.list(InferenceGateway).items)
+        problem = self._credential_problem(cache)
+        if problem is None:
+            try:
+                source_for(cache.spec, lambda wanted: self._secret(cache.namespace, wanted), policy=egress)
+            except CacheError as exc:
+                problem = f"{exc.reason}: {exc}" if isinstance(exc, (EgressDenied, OutsideCacheRoots)) else str(exc)
 
         entries = []
         for c in sorted(selected, key=lambda c: c.name):
-            if problem is not None:
-                entries.append(ClusterCacheStatus(cluster=c.name, state="Failed", message=problem))
+            refused = problem if problem is not None else _outside_roots(cache, c)
+            if refused is not None:
+                entries.append(ClusterCacheStatus(cluster=c.name, state="Failed", message=refused))
             else:
-                entries.append(await self._entry(cache, c, credential))
+                entries.append(await self._entry(cache, c, credential, egress))
         try:
             write_status(
                 self.store, cache, conditions=[ready_condition(entries)], fields={"clusters": [e.model_dump() for e in entries]},
@@ -162,7 +185,19 @@ class CacheController:
             return driver
         return self._standalone.get(cluster.spec.cluster.source)
 
-    async def _entry(self, cache: ModelCache, cluster: InferenceCluster, credential: str | None) -> ClusterCacheStatus:
+    def _credential_problem(self, cache: ModelCache) -> str | None:
+        """The refusal when the cache's credential Secret may not go where the source sends it."""
+        ref = credential_ref(cache.spec)
+        url = credential_destination(cache.spec)
+        secret = self.store.find(Secret, ObjectKey(cache.namespace, ref.name)) if ref is not None else None
+        if secret is None or url is None or ref is None:
+            return None
+        refusal = credential_refusal(secret, url, use=f"the credential Secret {ref.name!r}")
+        return f"{EgressDenied.reason}: {refusal}" if refusal is not None else None
+
+    async def _entry(
+        self, cache: ModelCache, cluster: InferenceCluster, credential: str | None, egress: EgressPolicy
+    ) -> ClusterCacheStatus:
         """Apply the cache on the cluster, then report what its stager observes."""
         stager = self._stager(cluster)
         if stager is None:
@@ -170,7 +205,7 @@ class CacheController:
                 cluster=cluster.name, state="Pending",
                 message=f"this control plane has no driver that stages caches on cluster source {cluster.spec.cluster.source}",
             )
-        await stager.apply_cache(cache, cluster, credential=credential)
+        await stager.apply_cache(cache, cluster, credential=credential, egress=egress)
         seen = await stager.observe_cache(cache, cluster)
         return ClusterCacheStatus(cluster=cluster.name, state=seen.state, bytes=seen.bytes, message=seen.message)
 
@@ -199,3 +234,15 @@ class CacheController:
     def _secret(self, namespace: str, ref: SecretKeyRef) -> str | None:
         secret = self.store.find(Secret, ObjectKey(namespace, ref.name))
         return secret.value(ref.key) if secret is not None else None
+
+
+def _outside_roots(cache: ModelCache, cluster: InferenceCluster) -> str | None:
+    """A Local source's refusal on a Local cluster whose cache roots do not hold its path (the
+    stager checks every file again as it copies). Says nothing about the host."""
+    if cache.spec.local is None or cluster.spec.cluster.source != "Local":
+        return None
+    try:
+        LocalPathSource(cache.spec.local.path, roots=cache_roots(cluster), cluster=cluster.name).check_roots()
+    except OutsideCacheRoots as exc:
+        return f"{exc.reason}: {exc}"
+    return None

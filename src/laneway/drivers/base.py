@@ -30,6 +30,7 @@ from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.cache.state import CacheState
+from laneway.egress.policy import EgressPolicy
 
 MemberPhase = Literal["Pending", "Starting", "Running", "Ready", "CrashLoopBackOff", "Stopped"]
 
@@ -91,10 +92,14 @@ class CacheStager(Protocol):
     `apply_cache` starts (or keeps going) what stages the cache and returns at once;
     `observe_cache` reports where staging stands without changing anything; `delete_cache`
     removes the cluster's copy (idempotent). Each raises only for a cluster it cannot reach
-    now; a cache that cannot be staged there is a `Failed` state with its reason.
+    now; a cache that cannot be staged there is a `Failed` state with its reason. `egress` is
+    the fleet's egress policy, which every connection the staging makes for the source obeys
+    (None: the default policy).
     """
 
-    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None: ...
+    async def apply_cache(
+        self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None, egress: EgressPolicy | None = None
+    ) -> None: ...
 
     async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState: ...
 

@@ -31,6 +31,7 @@ from laneway.cache.state import CacheState
 from laneway.drivers.base import ReplicaObservation
 from laneway.drivers.kubeconfig import Kubeconfig
 from laneway.drivers.registry import DriverContext, register_source
+from laneway.egress.policy import EgressPolicy
 
 ProvisionPhase = Literal["Pending", "Provisioning", "Ready", "Failed", "Deleting"]
 
@@ -71,7 +72,9 @@ class ProvisionedDriver:
     in front of the Kubernetes driver, which connects with the provisioner's kubeconfigs."""
 
     def __init__(self, provisioner: Provisioner, context: DriverContext) -> None:
-        from laneway.drivers.kubernetes.driver import KubernetesDriver  # the client and schemas: loaded when used
+        from laneway.drivers.kubernetes.driver import (
+            KubernetesDriver,  # the client and schemas: loaded when used
+        )
 
         if context.store is None:
             raise ValueError("a provisioned cluster's driver needs the store (to read its clusters)")
@@ -96,8 +99,10 @@ class ProvisionedDriver:
     async def gateway_address(self, cluster: InferenceCluster) -> str | None:
         return await self.kubernetes.gateway_address(cluster)
 
-    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
-        await self.kubernetes.apply_cache(cache, cluster, credential=credential)
+    async def apply_cache(
+        self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None, egress: EgressPolicy | None = None
+    ) -> None:
+        await self.kubernetes.apply_cache(cache, cluster, credential=credential, egress=egress)
 
     async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
         return await self.kubernetes.observe_cache(cache, cluster)

@@ -33,6 +33,7 @@ from laneway.api.kinds.serving import Tier
 from laneway.api.meta import ObjectKey
 from laneway.autoscale.gauges import DemandCollector, ServiceDemand
 from laneway.autoscale.hold import ColdStartHold
+from laneway.egress.aio import EgressSessions
 from laneway.gateway.attempt import Attempt, Caller, Exchange
 from laneway.gateway.balancer import Unavailable
 from laneway.gateway.config import GatewayConfig
@@ -106,6 +107,8 @@ class Proxy:
         self.meter.registry.register(DemandCollector(self.demand))
         self.cold_start = ColdStartHold(timeout=config.cold_start_timeout)
         self.deadlines = Deadlines(resolution=max(0.01, min(1.0, config.headers_timeout / 10)), clock=clock)
+        # Team-written URLs connect only through the egress policy (laneway.egress.aio).
+        self.egress = EgressSessions(connect_timeout=config.connect_timeout)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -119,6 +122,7 @@ class Proxy:
 
     async def close(self) -> None:
         await self.deadlines.stop()
+        await self.egress.close()
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -427,6 +431,7 @@ class Proxy:
                     _body_for(target, body, payload),
                     wait=wait,
                     precise=spill_on_timeout,
+                    session=self.egress.session(self.table.egress) if target.guarded else self.session,
                 )
             except TimeoutError:
                 self._finish(attempt)
@@ -462,18 +467,18 @@ class Proxy:
             return await self._respond(request, routed, attempt, started, added_usage)
 
     async def _send(
-        self, method: str, url: URL, headers: CIMultiDict[str], data: bytes, *, wait: float, precise: bool
+        self, method: str, url: URL, headers: CIMultiDict[str], data: bytes, *, wait: float, precise: bool,
+        session: aiohttp.ClientSession,
     ) -> aiohttp.ClientResponse:
         """Send one attempt and wait at most `wait` seconds for its response headers
         (TimeoutError after). A `queueTimeout` spill needs the bound to the millisecond and gets
         its own timer; the long default bound uses the shared coarse `Deadlines` (see there)."""
-        assert self.session is not None
         if precise:
             async with asyncio.timeout(wait):
-                return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+                return await session.request(method, url, headers=headers, data=data, allow_redirects=False)
         token = self.deadlines.arm(wait)
         try:
-            return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+            return await session.request(method, url, headers=headers, data=data, allow_redirects=False)
         except asyncio.CancelledError:
             if self.deadlines.expired(token):
                 raise TimeoutError from None

@@ -18,12 +18,17 @@ from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import DEFAULT_ROUTING_POLICY, ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
 from laneway.api.labels import RETIRED_ANNOTATION
 from laneway.api.meta import ObjectKey
+from laneway.egress.destinations import credential_refusal
+from laneway.egress.hosts import host_port
+from laneway.egress.policy import EgressPolicy
 from laneway.gateway.keys import KeyIndex, build_key_index
 from laneway.gateway.ownership import published_names, resolve_ownership
 from laneway.gateway.policies.least_outstanding import LeastOutstanding
 from laneway.gateway.policy import BalancingPolicy, UnknownPolicy, policy_class
-from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, weights
+from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, base_url, placed_by_laneway, weights
 
+EGRESS_REFUSED = "EgressRefused"
+CREDENTIAL_REFUSED = "CredentialRefused"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class RoutingTable:
     `spec.address`, else its `status.address` (the listen address of the gateway process that
     holds it, see `presence`), so every gateway process writes the same service address."""
     revision: int = 0
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    """The fleet's egress policy: team-written endpoint URLs connect only where it allows."""
 
 
 def _resolve_bearers(
@@ -117,7 +124,10 @@ def _resolve_bearers(
         ref = ep.spec.auth.secret_ref
         secret = secrets.get(ObjectKey(ep.namespace, ref.name))
         value = secret.value(ref.key) if secret is not None else None
-        if value:
+        refusal = credential_refusal(secret, base_url(ep), use="auth.secretRef") if secret is not None else None
+        if refusal is not None:
+            blocked[ep.key] = f"{CREDENTIAL_REFUSED}: {refusal}"
+        elif value:
             bearers[ep.key] = value
         else:
             blocked[ep.key] = f"auth.secretRef: Secret {ref.name!r} with key {ref.key!r} not found in namespace {ep.namespace!r}"
@@ -133,6 +143,24 @@ def _policy(service: ModelService) -> tuple[type[BalancingPolicy], tuple[str, ..
         return policy_class(name), ()
     except UnknownPolicy as err:
         return LeastOutstanding, (f"routing.policy: {err}; balancing with {DEFAULT_ROUTING_POLICY} meanwhile",)
+
+
+def _egress_refusals(endpoints: Iterable[ModelEndpoint], policy: EgressPolicy) -> dict[ObjectKey, str]:
+    """Team-written URLs the policy refuses before any lookup (an address literal, a denied
+    host), so the service's status names the refusal; the rest are judged at connect time."""
+    out: dict[ObjectKey, str] = {}
+    for ep in endpoints:
+        if placed_by_laneway(ep):
+            continue
+        try:
+            where = host_port(base_url(ep))
+        except ValueError as exc:
+            out[ep.key] = f"{EGRESS_REFUSED}: {exc}"
+            continue
+        verdict = policy.precheck(where.host, where.port)
+        if verdict is not None:
+            out[ep.key] = f"{EGRESS_REFUSED}: {verdict.message}"
+    return out
 
 
 def _queue_timeout(service: ModelService) -> float | None:
@@ -153,7 +181,9 @@ def build_table(
     gateway_list = list(gateways)
     require_all = any(g.spec.policy.require_api_key for g in gateway_list)
     body_limits = [g.spec.policy.max_request_body_bytes for g in gateway_list if g.spec.policy.max_request_body_bytes]
+    egress = EgressPolicy.from_gateways(gateway_list)
     bearers, blocked = _resolve_bearers(endpoints, secret_map)
+    blocked = {**_egress_refusals(endpoints, egress), **blocked}
     keys, key_problems = build_key_index(services, secret_map, require_all=require_all)
 
     by_namespace: dict[str, list[ModelEndpoint]] = {}
@@ -200,6 +230,7 @@ def build_table(
         client_body_timeout=_shortest(g.spec.policy.client_body_timeout for g in gateway_list),
         public_address=_advertised(gateway_list),
         revision=revision,
+        egress=egress,
     )
 
 

@@ -43,6 +43,9 @@ class Target:
     entry: str = ""
     """The name of the service entry this target was reached through (see `entry_name`):
     metering counts per entry, so a canary entry is judged on its own figures."""
+    guarded: bool = False
+    """The URL was written by the team lane (not an engine laneway placed): the proxy connects
+    to it only through the egress policy (`laneway.egress.aio`)."""
 
     @property
     def external(self) -> bool:
@@ -92,6 +95,12 @@ class ServiceWeights:
                 for t in e.targets:
                     out[(t.name, tier)] = out.get((t.name, tier), 0.0) + e.weight / total / len(e.targets)
         return [(name, tier, round(share, 4)) for (name, tier), share in sorted(out.items(), key=lambda kv: (TIERS.index(kv[0][1]), kv[0][0]))]
+
+
+def placed_by_laneway(endpoint: ModelEndpoint) -> bool:
+    """An endpoint of a replica laneway placed (its controller owner is a ModelReplica, which no
+    team token can write): its address is laneway's own, not a team-written URL."""
+    return any(ref.controller and ref.kind == "ModelReplica" for ref in endpoint.metadata.owner_references)
 
 
 def base_url(endpoint: ModelEndpoint) -> str:
@@ -153,6 +162,7 @@ def weights(
                     labels=tuple(sorted(ep.metadata.labels.items())),
                     bearer=bearers.get(ep.name),
                     entry=label,
+                    guarded=not placed_by_laneway(ep),
                 )
             )
         if targets and spec_entry.weight > 0:

@@ -22,6 +22,7 @@ from laneway.api.selectors import Requirement, SelectorSyntaxError, parse_select
 from laneway.server import bodies, scale
 from laneway.server.admission import refuse_cache_in_use
 from laneway.server.authz import Access, Verb, authorize, can_read_namespace
+from laneway.server.lanes import stamp_writer
 from laneway.server.context import grant_of, stop_event_of, store_of
 from laneway.server.errors import ApiError, Cause, bad_request, forbidden, invalid, method_not_allowed
 from laneway.server.owned_metadata import metadata_limits, protect
@@ -194,6 +195,7 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     obj = bodies.without_status(obj)
     obj = _guard_metadata(request, target, obj, None)
     _check(request, "create", target, obj=obj)
+    obj = stamp_writer(grant_of(request), obj, None)
     stored = await run_store(store_of(request).create, obj)
     return _json(bodies.outgoing(stored), status=201)
 
@@ -235,6 +237,7 @@ async def _replace(request: web.Request, target: Target) -> web.Response:
     obj = bodies.restore_redacted(obj, existing)
     obj = _guard_metadata(request, target, obj, existing)
     _check(request, "update", target, obj=obj, existing=existing)
+    obj = stamp_writer(grant_of(request), obj, existing)
     stored = await run_store(store_of(request).update, obj)
     return _json(bodies.outgoing(stored))
 
@@ -263,6 +266,7 @@ async def _apply_patch(
         if target.subresource is None:  # a status write keeps the stored metadata anyway
             obj = _guard_metadata(request, target, obj, existing)
         _check(request, verb, target, obj=obj, existing=existing)
+        obj = stamp_writer(grant_of(request), obj, existing)
         try:
             return await run_store(write, obj)
         except ApiError as e:

@@ -6,9 +6,24 @@ from typing import Any
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelDeployment
-from laneway.api.kinds.platform import InferenceClass, InferenceCluster
+from laneway.api.kinds.platform import GatewayEgress, InferenceClass, InferenceCluster, InferenceGateway
 from laneway.api.meta import Condition
+from laneway.egress.policy import EgressPolicy
 from laneway.store.base import Store
+
+LOOPBACK_EGRESS: dict[str, Any] = {"allow": [{"cidr": "127.0.0.0/8"}]}
+"""The door a test fleet opens for its servers on 127.0.0.1 (the platform's choice, explicitly)."""
+
+
+def add_gateway(store: Store, name: str = "front-door", *, egress: dict[str, Any] | None = None) -> InferenceGateway:
+    """An InferenceGateway whose egress policy opens loopback (or `egress`), as a test's platform would."""
+    doc = {"metadata": {"name": name}, "spec": {"egress": LOOPBACK_EGRESS if egress is None else egress}}
+    return store.create(InferenceGateway.model_validate(doc))  # type: ignore[return-value]
+
+
+def loopback_policy() -> EgressPolicy:
+    """The egress policy of a fleet that opened loopback, for tests that call a source directly."""
+    return EgressPolicy.from_specs([("test", GatewayEgress.model_validate(LOOPBACK_EGRESS))])
 
 
 def add_class(store: Store) -> None:

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from laneway.testing.fleet import add_cache, add_class, add_cluster, add_deployment
+from laneway.testing.fleet import add_cache, add_class, add_cluster, add_deployment, add_gateway
 from cache_servers import FileServer
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
@@ -68,6 +68,7 @@ def _reconcile_until_settled(ctl: CacheController, key: ObjectKey, *, limit: flo
 def _fleet(tmp_path: Path, server: FileServer) -> tuple[MemoryStore, ControlContext]:
     store = MemoryStore()
     add_class(store)
+    add_gateway(store)  # the platform opens loopback, where the test's file server listens
     add_cluster(store, "edge-a", {"cache": "yes"})
     add_cluster(store, "edge-b", {"cache": "yes"})
     add_cluster(store, "far", {"cache": "no"})

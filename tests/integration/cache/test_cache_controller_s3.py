@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from laneway.testing.fleet import add_cache, add_class, add_cluster
+from laneway.testing.fleet import add_cache, add_class, add_cluster, add_gateway
 from cache_servers import MotoS3
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.secret import Secret
@@ -41,6 +41,7 @@ def _fleet(tmp_path: Path, moto_s3: MotoS3, bucket: str) -> tuple[MemoryStore, C
     client.put_object(Bucket=bucket, Key="qwen/model.safetensors", Body=WEIGHTS)
     store = MemoryStore()
     add_class(store)
+    add_gateway(store)  # the platform opens loopback, where moto listens
     add_cluster(store, "eu-1", {"region": "eu"})
     add_cluster(store, "eu-2", {"region": "eu"})
     add_cluster(store, "us-1", {"region": "us"})

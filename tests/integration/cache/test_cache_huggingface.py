@@ -17,6 +17,9 @@ from laneway.cache.errors import SourceInvalid, SourceUnavailable, VerificationF
 from laneway.cache.hydrate import hydrate
 from laneway.cache.layout import read_manifest, staging_path
 from laneway.cache.sources import HuggingFaceSource
+from laneway.testing.fleet import LOOPBACK_EGRESS, loopback_policy
+
+LOOPBACK = loopback_policy()  # the fake Hub listens on 127.0.0.1, a door the platform opens
 
 REPO = "tiny-org/tiny-llama"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -31,7 +34,7 @@ def _publish(hub: FakeHub, **kw: object) -> None:
 def test_repository_lands_at_the_resolved_commit_and_resumes(fake_hub: FakeHub, tmp_path: Path) -> None:
     _publish(fake_hub)
     fake_hub.state.cut_after = 3 * 512 * 1024  # the weights download breaks off after a whole 1 MiB chunk
-    source = HuggingFaceSource(REPO, revision="main", endpoint=fake_hub.url)
+    source = HuggingFaceSource(REPO, revision="main", endpoint=fake_hub.url, policy=LOOPBACK)
     dest = tmp_path / "cache"
     with pytest.raises(SourceUnavailable, match="broke off|resumes"):
         hydrate(source, dest)
@@ -47,14 +50,14 @@ def test_lfs_checksum_mismatch_fails_and_discards(fake_hub: FakeHub, tmp_path: P
     _publish(fake_hub, wrong_sha=frozenset({"weights/model.safetensors"}))
     dest = tmp_path / "cache"
     with pytest.raises(VerificationFailed, match="SHA-256"):
-        hydrate(HuggingFaceSource(REPO, endpoint=fake_hub.url), dest)
+        hydrate(HuggingFaceSource(REPO, endpoint=fake_hub.url, policy=LOOPBACK), dest)
     assert not dest.exists() and not (staging_path(dest) / "weights" / "model.safetensors.part").exists()
 
 
 def test_missing_repository_says_what_to_check(fake_hub: FakeHub, tmp_path: Path) -> None:
     fake_hub.missing_repo("tiny-org/nope")
     with pytest.raises(SourceInvalid, match="was not found.*check repo and revision"):
-        hydrate(HuggingFaceSource("tiny-org/nope", revision="main", endpoint=fake_hub.url), tmp_path / "cache")
+        hydrate(HuggingFaceSource("tiny-org/nope", revision="main", endpoint=fake_hub.url, policy=LOOPBACK), tmp_path / "cache")
 
 
 def test_hydration_job_entry_point_honours_hf_endpoint(fake_hub: FakeHub, tmp_path: Path) -> None:
@@ -62,6 +65,7 @@ def test_hydration_job_entry_point_honours_hf_endpoint(fake_hub: FakeHub, tmp_pa
     dest = tmp_path / "volume"
     dest.mkdir()
     env = {**os.environ, "HF_ENDPOINT": fake_hub.url, "LANEWAY_CACHE_DEST": str(dest),
+           "LANEWAY_EGRESS": json.dumps([{"gateway": "test", "egress": LOOPBACK_EGRESS}]),
            "LANEWAY_CACHE_SPEC": json.dumps({"source": "HuggingFace", "huggingFace": {"repo": REPO, "revision": "main"}})}
     done = subprocess.run([sys.executable, "-m", "laneway.cache"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

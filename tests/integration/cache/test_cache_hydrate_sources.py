@@ -14,6 +14,9 @@ from laneway.cache.hydrate import Progress, hydrate
 from laneway.cache.layout import read_manifest, staging_path
 from laneway.cache.sources import HTTPFileSource, S3Source
 from laneway.cache.sources.s3 import S3Credentials
+from laneway.testing.fleet import loopback_policy
+
+LOOPBACK = loopback_policy()  # the test servers listen on 127.0.0.1, a door the platform opens
 
 WEIGHTS = os.urandom(3 * 1024 * 1024 + 123)
 
@@ -21,7 +24,7 @@ WEIGHTS = os.urandom(3 * 1024 * 1024 + 123)
 def test_http_download_lands_verified(file_server: FileServer, tmp_path: Path) -> None:
     file_server.state.files["/models/tiny.gguf"] = WEIGHTS
     dest = tmp_path / "cache" / "local" / "team" / "tiny"
-    source = HTTPFileSource(file_server.url + "/models/tiny.gguf", sha256=hashlib.sha256(WEIGHTS).hexdigest())
+    source = HTTPFileSource(file_server.url + "/models/tiny.gguf", sha256=hashlib.sha256(WEIGHTS).hexdigest(), policy=LOOPBACK)
     progress = Progress()
     result = hydrate(source, dest, progress=progress)
     assert (dest / "tiny.gguf").read_bytes() == WEIGHTS
@@ -38,7 +41,7 @@ def test_http_interrupted_download_resumes_with_range(file_server: FileServer, t
     file_server.state.files["/w.bin"] = WEIGHTS
     file_server.state.cut_after = 1024 * 1024
     dest = tmp_path / "c"
-    source = HTTPFileSource(file_server.url + "/w.bin", sha256=hashlib.sha256(WEIGHTS).hexdigest())
+    source = HTTPFileSource(file_server.url + "/w.bin", sha256=hashlib.sha256(WEIGHTS).hexdigest(), policy=LOOPBACK)
     with pytest.raises(SourceUnavailable):
         hydrate(source, dest)
     assert not dest.exists(), "nothing half written is ever at the final path"
@@ -53,7 +56,7 @@ def test_http_interrupted_download_resumes_with_range(file_server: FileServer, t
 def test_http_checksum_mismatch_fails_and_discards(file_server: FileServer, tmp_path: Path) -> None:
     file_server.state.files["/w.bin"] = WEIGHTS
     dest = tmp_path / "c"
-    source = HTTPFileSource(file_server.url + "/w.bin", sha256="0" * 64)
+    source = HTTPFileSource(file_server.url + "/w.bin", sha256="0" * 64, policy=LOOPBACK)
     with pytest.raises(VerificationFailed, match="SHA-256"):
         hydrate(source, dest)
     assert not dest.exists()
@@ -63,11 +66,11 @@ def test_http_checksum_mismatch_fails_and_discards(file_server: FileServer, tmp_
 
 def test_http_missing_file_says_which(file_server: FileServer, tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailable, match="404"):
-        hydrate(HTTPFileSource(file_server.url + "/nope.bin"), tmp_path / "c")
+        hydrate(HTTPFileSource(file_server.url + "/nope.bin", policy=LOOPBACK), tmp_path / "c")
 
 
 def _s3(moto: MotoS3, uri: str) -> S3Source:
-    return S3Source(uri, endpoint=moto.endpoint, region="us-east-1", credentials=S3Credentials("testing", "testing"))
+    return S3Source(uri, endpoint=moto.endpoint, region="us-east-1", credentials=S3Credentials("testing", "testing"), policy=LOOPBACK)
 
 
 def test_s3_prefix_lands_with_relative_paths(moto_s3: MotoS3, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.testing.fleet import add_gateway
 from laneway.api.meta import ObjectKey, Resource
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import GatewayHandle, start_gateway
@@ -145,6 +146,7 @@ class Fleet:
     def __init__(self, config: GatewayConfig) -> None:
         self.loop = LoopThread()
         self.store = MemoryStore()
+        add_gateway(self.store)  # the platform opens loopback, where the test's upstreams listen
         self.upstreams: list[Upstream] = []
         self.apps: list[web.AppRunner] = []
         self.gateway: GatewayHandle = self.loop.call(

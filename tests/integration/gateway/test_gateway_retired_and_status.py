@@ -8,6 +8,7 @@ import pytest
 from gateway_harness import FAST, Fleet, endpoint, service
 
 from laneway.api.kinds.platform import InferenceGateway
+from laneway.testing.fleet import LOOPBACK_EGRESS
 from laneway.api.meta import ObjectKey
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import start_gateway
@@ -80,7 +81,7 @@ def _gateway_status(fleet: Fleet) -> dict:
 
 
 def test_inference_gateway_status_is_held_by_one_gateway_and_passed_on_at_stop(fleet: Fleet) -> None:
-    fleet.put(InferenceGateway.model_validate({"metadata": {"name": "front-door"}, "spec": {}}))
+    fleet.put(InferenceGateway.model_validate({"metadata": {"name": "front-door"}, "spec": {"egress": LOOPBACK_EGRESS}}))
     fleet.loop.call(fleet.gateway.flush_status())
     st = _gateway_status(fleet)
     assert st["address"] == fleet.address and st["servedBy"] == fleet.address
@@ -116,7 +117,7 @@ def test_inference_gateway_status_is_held_by_one_gateway_and_passed_on_at_stop(f
 
 def test_a_holder_that_died_without_releasing_is_replaced(fleet: Fleet) -> None:
     dead = "http://127.0.0.1:9"  # nothing answers /healthz there
-    fleet.put(InferenceGateway.model_validate({"metadata": {"name": "front-door"}, "spec": {}}))
+    fleet.put(InferenceGateway.model_validate({"metadata": {"name": "front-door"}, "spec": {"egress": LOOPBACK_EGRESS}}))
     gw = fleet.store.get("InferenceGateway", ObjectKey(None, "front-door"))
     fleet.store.update_status(gw.model_copy(update={"status": gw.status.model_copy(update={"address": dead, "servedBy": dead})}))
     fleet.loop.call(fleet.gateway.flush_status())

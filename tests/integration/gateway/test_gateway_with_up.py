@@ -80,7 +80,7 @@ def test_break_glass_command_and_gateway_status_under_laneway_up(up: tuple[Path,
 apiVersion: laneway.dev/v1alpha1
 kind: InferenceGateway
 metadata: {{name: front-door}}
-spec: {{}}
+spec: {{egress: {{allow: [{{cidr: 127.0.0.1/32}}]}}}}   # the upstreams listen on loopback: the platform opens it
 ---
 apiVersion: laneway.dev/v1alpha1
 kind: ModelEndpoint

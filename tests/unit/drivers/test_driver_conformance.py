@@ -77,7 +77,7 @@ def test_standalone_stagers_conform(tmp_path: Path) -> None:
 
 def test_a_driver_that_drifts_from_its_protocol_is_caught() -> None:
     class Drifted:
-        async def apply_cache(self, cache, cluster, credential=None) -> None: ...  # type: ignore[no-untyped-def]  # not keyword-only
+        async def apply_cache(self, cache, cluster, credential=None, egress=None) -> None: ...  # type: ignore[no-untyped-def]  # not keyword-only
 
         async def observe_cache(self, cache, cluster): ...  # type: ignore[no-untyped-def]
 

@@ -10,6 +10,7 @@ chosen provider needs is there, and leaves their contents to the driver that use
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
@@ -18,6 +19,7 @@ from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef, check_duration, check_user_labels, parse_duration
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label, check_labels
 from laneway.api.selectors import LabelSelector
+from laneway.egress.hosts import HostPattern
 
 MAX_DEVICES_PER_CLASS = 16
 MAX_DEVICE_ATTRIBUTES = 32
@@ -28,6 +30,9 @@ MAX_TAINTS = 64
 MAX_ZONES = 32
 MAX_NODE_SELECTOR = 16
 MAX_LISTENERS = 16
+MAX_CACHE_ROOTS = 32
+MAX_EGRESS_RULES = 256
+MAX_RULE_PORTS = 64
 
 Provider = Literal["GKE", "EKS", "AKS", "Nebius", "Vultr"]
 _PROVIDER_BLOCK = {"GKE": "gke", "EKS": "eks", "AKS": "aks", "Nebius": "nebius", "Vultr": "vultr"}
@@ -202,9 +207,13 @@ class LocalSource(OpenModel):
 
     `engines` lists what may run here; left out, laneway's own engines (`laneway engine sim` and
     `laneway engine llamacpp`, any image) are allowed. An empty list allows nothing.
+
+    `cacheRoots` are the directories a Local ModelCache may copy from on this machine
+    (resolved through symlinks when a cache is staged); none means no Local cache source.
     """
 
     engines: list[LocalEngine] | None = Field(default=None, max_length=MAX_LOCAL_ENGINES)
+    cache_roots: list[str] = Field(default_factory=list, max_length=MAX_CACHE_ROOTS)
 
     @field_validator("engines")
     @classmethod
@@ -212,6 +221,14 @@ class LocalSource(OpenModel):
         dup = _duplicates([e.name for e in v or []])
         if dup:
             raise ValueError(f"engine names must be unique; repeated: {', '.join(dup)}")
+        return v
+
+    @field_validator("cache_roots")
+    @classmethod
+    def _absolute_roots(cls, v: list[str]) -> list[str]:
+        for root in v:
+            if not root.startswith("/") or "\0" in root or len(root) > 4096:
+                raise ValueError(f"cache root {root!r} must be an absolute directory path such as /srv/models")
         return v
 
 
@@ -473,6 +490,58 @@ class GatewayListenerPort(Model):
     port: StrictInt = Field(default=80, ge=1, le=65535)
 
 
+class EgressRule(Model):
+    """One door in the egress policy: a CIDR range or a host pattern, optionally on some ports."""
+
+    cidr: str | None = Field(default=None, max_length=64)
+    host: str | None = Field(default=None, max_length=253)
+    ports: list[StrictInt] = Field(default_factory=list, max_length=MAX_RULE_PORTS)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ipaddress.ip_network(v, strict=False)
+            except ValueError:
+                raise ValueError(f"cidr {v!r} is not an address range; write e.g. 10.0.0.0/8, 127.0.0.1/32 or fd00::/8") from None
+        return v
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str | None) -> str | None:
+        if v is not None:
+            HostPattern.parse(v)
+        return v
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, v: list[int]) -> list[int]:
+        bad = [p for p in v if isinstance(p, bool) or not 1 <= p <= 65535]
+        if bad:
+            raise ValueError(f"ports {bad} are not TCP ports; use numbers from 1 to 65535")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "EgressRule":
+        if (self.cidr is None) == (self.host is None):
+            raise RuleViolation("an egress rule names exactly one of 'cidr' (e.g. 10.0.0.0/8) or 'host' (e.g. minio.internal)", at="cidr")
+        return self
+
+
+class GatewayEgress(Model):
+    """The platform's egress policy: where laneway may connect for URLs the team lane wrote.
+
+    Addresses that are not globally routable (loopback, link-local with the cloud metadata
+    address, private, unique-local, unspecified, multicast, reserved) are refused unless an
+    `allow` rule opens them; public ones are allowed unless `allowPublic` is false or a
+    `deny` rule closes them. Deny rules win over allow rules."""
+
+    allow_public: StrictBool = True
+    allow: list[EgressRule] = Field(default_factory=list, max_length=MAX_EGRESS_RULES)
+    deny: list[EgressRule] = Field(default_factory=list, max_length=MAX_EGRESS_RULES)
+
+
 class InferenceGatewaySpec(Model):
     address: str | None = None
     listeners: list[Listener] = Field(default_factory=list, max_length=MAX_LISTENERS)
@@ -484,6 +553,7 @@ class InferenceGatewaySpec(Model):
     backend: Literal["EnvoyGateway"] | None = None
     envoy_gateway: dict[str, Any] | None = None
     gateway: GatewayListenerPort | None = None
+    egress: GatewayEgress = Field(default_factory=GatewayEgress)
 
 
 class InferenceGatewayStatus(Status):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from laneway.api.kinds.cache import ModelCacheSpec
 from laneway.api.kinds.common import SecretKeyRef
 from laneway.cache.errors import SourceInvalid
 from laneway.cache.sources.base import Opened, RemoteFile, Source
 from laneway.cache.sources.http import HTTPFileSource
-from laneway.cache.sources.huggingface import HuggingFaceSource
-from laneway.cache.sources.local import LocalPathSource
+from laneway.cache.sources.huggingface import HuggingFaceSource, hub_endpoint
+from laneway.cache.sources.local import LocalPathSource, cache_roots
 from laneway.cache.sources.s3 import S3Source, parse_credentials
+from laneway.egress.policy import EgressPolicy
 
 SecretLookup = Callable[[SecretKeyRef], "str | None"]
 """The value of a Secret key in the cache's namespace, or None when it is missing."""
@@ -37,10 +38,16 @@ def credential_ref(spec: ModelCacheSpec) -> SecretKeyRef | None:
     return None
 
 
-def source_for(spec: ModelCacheSpec, secrets: SecretLookup) -> Source:
-    """The Source a cache spec names, with its credentials resolved."""
+def source_for(
+    spec: ModelCacheSpec, secrets: SecretLookup, *, policy: EgressPolicy | None = None, roots: Sequence[str] | None = None, cluster: str = ""
+) -> Source:
+    """The Source a cache spec names, with its credentials resolved, its connections judged by
+    `policy` (the default policy when None) and, for a Local source, confined to `roots`."""
+    policy = policy or EgressPolicy()
     if spec.source == "HTTP" and spec.http is not None:
-        return HTTPFileSource(spec.http.url, sha256=spec.http.sha256, bearer=_secret(secrets, spec.http.auth_secret, "http.authSecret"))
+        return HTTPFileSource(
+            spec.http.url, sha256=spec.http.sha256, bearer=_secret(secrets, spec.http.auth_secret, "http.authSecret"), policy=policy
+        )
     if spec.source == "S3" and spec.s3 is not None:
         raw = _secret(secrets, spec.s3.credentials_secret, "s3.credentialsSecret")
         return S3Source(
@@ -48,13 +55,26 @@ def source_for(spec: ModelCacheSpec, secrets: SecretLookup) -> Source:
             region=spec.s3.region,
             endpoint=spec.s3.endpoint,
             credentials=parse_credentials(raw) if raw is not None else None,
+            policy=policy,
         )
     if spec.source == "HuggingFace" and spec.hugging_face is not None:
         hf = spec.hugging_face
-        return HuggingFaceSource(hf.repo, revision=hf.revision, token=_secret(secrets, hf.auth_secret, "huggingFace.authSecret"))
+        return HuggingFaceSource(hf.repo, revision=hf.revision, token=_secret(secrets, hf.auth_secret, "huggingFace.authSecret"), policy=policy)
     if spec.source == "Local" and spec.local is not None:
-        return LocalPathSource(spec.local.path)
+        return LocalPathSource(spec.local.path, roots=roots, cluster=cluster)
     raise SourceInvalid(f"source {spec.source} has no block; add it")
 
 
-__all__ = ["HTTPFileSource", "HuggingFaceSource", "LocalPathSource", "Opened", "RemoteFile", "S3Source", "SecretLookup", "Source", "credential_ref", "source_for"]
+def credential_destination(spec: ModelCacheSpec) -> str | None:
+    """The URL a cache's credential is sent to (None for a source without one): what a
+    platform-written Secret's destinations are checked against."""
+    if spec.source == "HTTP" and spec.http is not None and spec.http.auth_secret is not None:
+        return spec.http.url
+    if spec.source == "S3" and spec.s3 is not None and spec.s3.credentials_secret is not None:
+        return S3Source(spec.s3.uri, region=spec.s3.region, endpoint=spec.s3.endpoint).endpoint_url()
+    if spec.source == "HuggingFace" and spec.hugging_face is not None and spec.hugging_face.auth_secret is not None:
+        return hub_endpoint()
+    return None
+
+
+__all__ = ["HTTPFileSource", "HuggingFaceSource", "LocalPathSource", "Opened", "RemoteFile", "S3Source", "SecretLookup", "Source", "cache_roots", "credential_destination", "credential_ref", "source_for"]

@@ -3,6 +3,10 @@
 The file keeps the last segment of the URL's path as its name (`model.gguf`), so an engine is
 pointed at `$LANEWAY_MODEL_CACHE/model.gguf`. A server that ignores `Range` (answers 200) is
 read from the start again; the size comes from Content-Length or Content-Range.
+
+The URL is a team's: every connection (redirects included) goes through the egress policy
+(`laneway.egress.sync_http`), the host's proxy settings and `~/.netrc` are never used, and the
+URL is shown and logged without its query string (which may carry a signature).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from laneway.cache.errors import SourceUnavailable
+from laneway.cache.errors import EgressDenied, SourceUnavailable
 from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_relative
+from laneway.egress import sync_http
+from laneway.egress.policy import EgressPolicy, EgressRefused
 from laneway.redact import redact_url
 
 CONNECT_TIMEOUT = 10.0
@@ -37,14 +43,14 @@ def total_from(response: httpx.Response, start: int) -> int | None:
 
 
 @contextmanager
-def ranged_get(url: str, offset: int, *, headers: dict[str, str], what: str) -> Iterator[Opened]:
+def ranged_get(url: str, offset: int, *, headers: dict[str, str], what: str, policy: EgressPolicy) -> Iterator[Opened]:
     """GET `url` from `offset`, shared by the HTTP and Hugging Face sources."""
     request_headers = dict(headers)
     if offset:
         request_headers["Range"] = f"bytes={offset}-"
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        with sync_http.client(policy, timeout=timeout) as client:
             with client.stream("GET", url, headers=request_headers) as response:
                 if response.status_code == 416 and offset:
                     # Asked past the end: the part file is already whole (or longer); let the
@@ -53,13 +59,15 @@ def ranged_get(url: str, offset: int, *, headers: dict[str, str], what: str) -> 
                     return
                 if response.status_code not in (200, 206):
                     raise SourceUnavailable(
-                        f"{what}: GET {url} answered {response.status_code} {response.reason_phrase}; "
+                        f"{what}: GET {redact_url(url)} answered {response.status_code} {response.reason_phrase}; "
                         "check the URL and, for a private file, the authSecret"
                     )
                 start = offset if response.status_code == 206 else 0
                 yield Opened(start=start, total=total_from(response, start), chunks=_chunks(response, what))
+    except EgressRefused as exc:
+        raise EgressDenied(f"{what}: {exc.verdict.message}") from None
     except httpx.HTTPError as exc:
-        raise SourceUnavailable(f"{what}: reading {url} failed ({type(exc).__name__}: {exc}); it resumes on the next try") from None
+        raise SourceUnavailable(f"{what}: reading {redact_url(url)} failed ({type(exc).__name__}: {exc}); it resumes on the next try") from None
 
 
 def _chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
@@ -70,8 +78,9 @@ def _chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
 
 
 class HTTPFileSource:
-    def __init__(self, url: str, *, sha256: str | None = None, bearer: str | None = None) -> None:
+    def __init__(self, url: str, *, sha256: str | None = None, bearer: str | None = None, policy: EgressPolicy | None = None) -> None:
         self.url = url
+        self.policy = policy or EgressPolicy()
         self.sha256 = sha256.lower() if sha256 else None
         self._headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
 
@@ -83,8 +92,8 @@ class HTTPFileSource:
         return f"http:{self.url}#sha256={self.sha256 or ''}"
 
     def files(self) -> list[RemoteFile]:
-        name = check_relative(file_name(self.url), where=self.url)
+        name = check_relative(file_name(self.url), where=self.describe())
         return [RemoteFile(path=name, sha256=self.sha256, locator=self.url)]
 
     def open(self, file: RemoteFile, offset: int):  # type: ignore[no-untyped-def]
-        return ranged_get(file.locator, offset, headers=self._headers, what=self.url)
+        return ranged_get(file.locator, offset, headers=self._headers, what=self.describe(), policy=self.policy)

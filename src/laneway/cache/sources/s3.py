@@ -7,7 +7,15 @@ the object's MD5; a multipart ETag is not, and is not checked).
 
 Credentials come from the `credentialsSecret` value, either JSON
 (`{"accessKeyId": ..., "secretAccessKey": ..., "sessionToken": ...}`) or the AWS credentials
-file's `aws_access_key_id = ...` lines; without one, boto3's usual chain applies.
+file's `aws_access_key_id = ...` lines. Without one, requests go unsigned (a public bucket):
+the host's own AWS credential chain (environment, `~/.aws`, instance metadata) is never
+consulted, and neither are the host's AWS config files or endpoint variables, because the
+bucket and endpoint are a team's choice and the host's identity is not the team's to use.
+
+The endpoint is a team's URL: it is judged by the egress policy before the first request
+(so a refusal reads as one) and every connection boto3 opens is judged again
+(`laneway.egress.sync_http.guard_boto3`). With an endpoint, path-style addressing keeps the
+host connected to exactly the endpoint's host.
 """
 
 from __future__ import annotations
@@ -18,8 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from laneway.cache.errors import SourceInvalid, SourceUnavailable
+from laneway.cache.errors import EgressDenied, SourceInvalid, SourceUnavailable
 from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_relative
+from laneway.egress.hosts import host_port
+from laneway.egress.policy import EgressPolicy, EgressRefused
+from laneway.egress.resolve import allowed_addresses
+from laneway.redact import redact_url
 
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 
@@ -73,6 +85,7 @@ class S3Source:
         endpoint: str | None = None,
         credentials: S3Credentials | None = None,
         client: Any = None,
+        policy: EgressPolicy | None = None,
     ) -> None:
         self.uri = uri
         self.bucket, self.key = split_uri(uri)
@@ -80,29 +93,63 @@ class S3Source:
         self.endpoint = endpoint
         self._credentials = credentials
         self._client = client
+        self.policy = policy or EgressPolicy()
 
     def describe(self) -> str:
-        return self.uri + (f" at {self.endpoint}" if self.endpoint else "")
+        return self.uri + (f" at {redact_url(self.endpoint)}" if self.endpoint else "")
+
+    def endpoint_url(self) -> str:
+        """Where requests go: the endpoint, or AWS's regional S3 endpoint."""
+        return self.endpoint or f"https://s3.{self.region or 'us-east-1'}.amazonaws.com"
 
     def fingerprint(self) -> str:
         return f"s3:{self.endpoint or ''}:{self.uri}"
 
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import botocore.session
+            from botocore import UNSIGNED
             from botocore.config import Config
+            from botocore.credentials import CredentialResolver
 
+            self._check_endpoint()
+            session = botocore.session.Session()
+            # The host's AWS configuration is not the team's: no config or credentials files,
+            # no endpoint variables. Explicit credentials (or none: UNSIGNED) mean the
+            # credential chain is never walked.
+            session.set_config_variable("config_file", "/dev/null")
+            session.set_config_variable("credentials_file", "/dev/null")
+            session.set_config_variable("ignore_configured_endpoint_urls", True)
+            session.register_component("credential_provider", CredentialResolver(providers=[]))
             creds = self._credentials
-            self._client = boto3.client(
+            config = Config(
+                retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60,
+                s3={"addressing_style": "path"} if self.endpoint else {},
+                signature_version=None if creds else UNSIGNED,
+            )
+            client = session.create_client(
                 "s3",
                 region_name=self.region or "us-east-1",
-                endpoint_url=self.endpoint,
+                endpoint_url=self.endpoint_url(),
                 aws_access_key_id=creds.access_key_id if creds else None,
                 aws_secret_access_key=creds.secret_access_key if creds else None,
                 aws_session_token=creds.session_token if creds else None,
-                config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+                config=config,
             )
+            from laneway.egress.sync_http import guard_boto3
+
+            self._client = guard_boto3(client, self.policy)
         return self._client
+
+    def _check_endpoint(self) -> None:
+        """Judge the endpoint before boto3 sees it, so a refusal says what refused it."""
+        try:
+            where = host_port(self.endpoint_url())
+            allowed_addresses(self.policy, where.host, where.port)
+        except EgressRefused as exc:
+            raise EgressDenied(f"{self.describe()}: {exc.verdict.message}") from None
+        except ValueError as exc:
+            raise SourceInvalid(f"s3.endpoint: {exc}") from None
 
     def files(self) -> list[RemoteFile]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -43,8 +43,14 @@ from laneway.api.meta import LABEL_PREFIX
 from laneway.cache.sources import credential_ref
 from laneway.cache.state import CacheState
 from laneway.drivers.kubernetes.errors import RenderError
-from laneway.drivers.kubernetes.naming import MANAGED_BY, NAMESPACE_LABEL, bounded_name, target_namespace
+from laneway.drivers.kubernetes.naming import (
+    MANAGED_BY,
+    NAMESPACE_LABEL,
+    bounded_name,
+    target_namespace,
+)
 from laneway.drivers.kubernetes.pods import cache_claim_name
+from laneway.egress.policy import EgressPolicy
 
 DEFAULT_IMAGE = f"ghcr.io/laneway/laneway:{__version__}"  # what `docker build` of the repository's Dockerfile is tagged
 JOB_UID = 10001  # the Dockerfile's unprivileged user
@@ -134,12 +140,15 @@ def render_pvc(cache: ModelCache, *, storage_class: str | None = None) -> dict[s
     }
 
 
-def render_hydration_job(cache: ModelCache, *, image: str = DEFAULT_IMAGE) -> dict[str, Any]:
+def render_hydration_job(cache: ModelCache, *, image: str = DEFAULT_IMAGE, egress: EgressPolicy | None = None) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
         {"name": "LANEWAY_CACHE_SPEC", "value": source_json(cache.spec)},
         {"name": "LANEWAY_CACHE_DEST", "value": MOUNT_PATH},
         {"name": REPORT_ENV, "value": TERMINATION_LOG},
     ]
+    published = egress.to_specs() if egress is not None else []
+    if published:  # the fleet's egress policy; without it the Job applies the default one
+        env.append({"name": "LANEWAY_EGRESS", "value": json.dumps(published, sort_keys=True)})
     if credential_ref(cache.spec) is not None:
         env.append({"name": SECRET_ENV, "valueFrom": {"secretKeyRef": {"name": credentials_secret_name(cache), "key": SECRET_KEY}}})
     return {
@@ -198,7 +207,10 @@ def missing_settings(cluster: InferenceCluster) -> str | None:
     return None
 
 
-def render_cache_objects(cache: ModelCache, cluster: InferenceCluster, *, image: str | None = None, storage_class: str | None = None) -> list[dict[str, Any]]:
+def render_cache_objects(
+    cache: ModelCache, cluster: InferenceCluster, *, image: str | None = None, storage_class: str | None = None,
+    egress: EgressPolicy | None = None,
+) -> list[dict[str, Any]]:
     """The claim and the Job for one cluster, with the cluster's `existing.cache` settings
     unless `image` / `storage_class` are given. Raises CacheSettingsMissing when the cluster
     names no ReadWriteMany storage class and none is given."""
@@ -209,7 +221,7 @@ def render_cache_objects(cache: ModelCache, cluster: InferenceCluster, *, image:
             raise CacheSettingsMissing(f"ModelCache {cache.namespace}/{cache.name}: {problem}")
     return [
         render_pvc(cache, storage_class=storage_class or settings.storage_class),
-        render_hydration_job(cache, image=image or settings.image),
+        render_hydration_job(cache, image=image or settings.image, egress=egress),
     ]
 
 

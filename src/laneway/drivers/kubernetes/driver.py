@@ -38,18 +38,45 @@ from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import ObjectKey
 from laneway.cache.state import CacheState
-from laneway.drivers.kubernetes.cache_render import CacheSettingsMissing, render_cache_objects, render_credentials_secret
 from laneway.drivers.base import ReplicaObservation
 from laneway.drivers.kubeconfig import KubeconfigSource, NoKubeconfig, SecretKubeconfigs
 from laneway.drivers.kubernetes import cache_objects, kinds
-from laneway.drivers.kubernetes.checks import Check, api_checks, failed, gateway_address, gather
+from laneway.drivers.kubernetes.cache_render import (
+    CacheSettingsMissing,
+    render_cache_objects,
+    render_credentials_secret,
+)
+from laneway.drivers.kubernetes.checks import (
+    Check,
+    api_checks,
+    failed,
+    gateway_address,
+    gather,
+)
 from laneway.drivers.kubernetes.connection import KubeConnection, connect
-from laneway.drivers.kubernetes.errors import ClusterUnavailable, InvalidRendered, KubeApiError, RenderError
-from laneway.drivers.kubernetes.naming import gateway_ref, pool_name, replica_selector, route_targets, target_namespace
+from laneway.drivers.kubernetes.errors import (
+    ClusterUnavailable,
+    InvalidRendered,
+    KubeApiError,
+    RenderError,
+)
+from laneway.drivers.kubernetes.naming import (
+    gateway_ref,
+    pool_name,
+    replica_selector,
+    route_targets,
+    target_namespace,
+)
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
-from laneway.drivers.kubernetes.render import RenderOptions, namespace_object, object_id, render
+from laneway.drivers.kubernetes.render import (
+    RenderOptions,
+    namespace_object,
+    object_id,
+    render,
+)
 from laneway.drivers.kubernetes.stacks import stack_note
 from laneway.drivers.kubernetes.validation import validate_objects
+from laneway.egress.policy import EgressPolicy
 from laneway.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -327,9 +354,12 @@ class KubernetesDriver:
     def _ckey(cache: ModelCache, cluster: InferenceCluster) -> str:
         return f"cache:{cache.namespace}/{cache.name}/{cache.metadata.uid}@{cluster.name}"
 
-    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
+    async def apply_cache(
+        self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None, egress: EgressPolicy | None = None
+    ) -> None:
         """Put the cache's claim and hydration Job (and, when the source needs one, the
-        credential Secret) on the cluster; idempotent. Like `apply`, it never raises for the
+        credential Secret) on the cluster; idempotent. The Job judges its connections by
+        `egress` (handed to it in `LANEWAY_EGRESS`). Like `apply`, it never raises for the
         cluster's or the objects' problems: `observe_cache` reports them."""
         ckey = self._ckey(cache, cluster)
         if cache.spec.source == "Local":
@@ -341,7 +371,7 @@ class KubernetesDriver:
             return
         namespace = target_namespace(cache.namespace)
         try:
-            objects = [namespace_object(namespace, cache.namespace), *render_cache_objects(cache, cluster)]
+            objects = [namespace_object(namespace, cache.namespace), *render_cache_objects(cache, cluster, egress=egress)]
         except CacheSettingsMissing as error:
             self._failures[ckey] = ("CacheSettingsMissing", str(error))
             return

@@ -30,8 +30,9 @@ from laneway.api.kinds.platform import InferenceCluster
 from laneway.cache.errors import CacheError
 from laneway.cache.hydrate import Progress, hydrate, remove
 from laneway.cache.layout import cache_path, read_manifest
-from laneway.cache.sources import Source, source_for
+from laneway.cache.sources import Source, cache_roots, source_for
 from laneway.cache.state import CacheState
+from laneway.egress.policy import EgressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,14 @@ class LocalCaches:
 
     # -- CacheStager ------------------------------------------------------------------------
 
-    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
+    async def apply_cache(
+        self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None, egress: EgressPolicy | None = None
+    ) -> None:
         key = _key(cache, cluster)
         try:
-            source = source_for(cache.spec, lambda _ref: credential)
+            source = source_for(
+                cache.spec, lambda _ref: credential, policy=egress, roots=cache_roots(cluster), cluster=cluster.name
+            )
         except CacheError as exc:
             self._wanted[key] = _Wanted(None, str(exc))
             return

@@ -25,9 +25,20 @@ from laneway.cache.layout import cache_path
 from laneway.cache.state import CacheState
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.drivers.local.caches import LocalCaches
-from laneway.drivers.local.processes import EngineNotAllowed, ProcessSpec, replica_processes
-from laneway.drivers.local.sandbox import Confinement, detect_confinement, engine_launch, laneway_root, prepare_workdir
+from laneway.drivers.local.processes import (
+    EngineNotAllowed,
+    ProcessSpec,
+    replica_processes,
+)
+from laneway.drivers.local.sandbox import (
+    Confinement,
+    detect_confinement,
+    engine_launch,
+    laneway_root,
+    prepare_workdir,
+)
 from laneway.drivers.local.supervisor import Supervisor
+from laneway.egress.policy import EgressPolicy
 from laneway.placement.engines import DEFAULT_LOCAL_ENGINES, engine_policy
 
 
@@ -177,8 +188,10 @@ class LocalDriver:
 
     # -- CacheStager: the cache directories engines here mount (see caches.py) ---------------
 
-    async def apply_cache(self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None) -> None:
-        await self.caches.apply_cache(cache, cluster, credential=credential)
+    async def apply_cache(
+        self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None, egress: EgressPolicy | None = None
+    ) -> None:
+        await self.caches.apply_cache(cache, cluster, credential=credential, egress=egress)
 
     async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
         return await self.caches.observe_cache(cache, cluster)
