@@ -79,7 +79,7 @@ def embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
 def address_kind(address: Address) -> str | None:
     """Why an address is refused by default (its kind), or None for a public address."""
     inner = embedded_ipv4(address)
-    for candidate in (address, inner) if inner is not None else (address,):
+    for candidate in (inner, address) if inner is not None else (address,):
         kind = _kind(candidate)
         if kind is not None:
             return kind

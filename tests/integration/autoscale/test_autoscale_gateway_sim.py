@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from laneway.testing.fleet import add_class, add_cluster, add_deployment
+from laneway.testing.fleet import add_class, add_cluster, add_deployment, add_gateway
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.meta import ObjectKey
@@ -102,6 +102,7 @@ def _scrape_token(store: MemoryStore) -> Callable[[], str]:
 
 def _setup(overflow: bool = False) -> tuple[MemoryStore, list[float]]:
     store = MemoryStore()
+    add_gateway(store)  # the simulators (and the overflow "provider") listen on loopback: the platform opens it
     add_class(store)
     add_cluster(store, "local", {})
     add_deployment(store, "chat", replicas=0, autoscaling={
