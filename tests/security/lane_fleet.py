@@ -1,28 +1,28 @@
 """A real `laneway up` on loopback with one API client per lane, for the security tests.
 
-`LaneFleet.start` runs `laneway up` (no default cluster, so each test module publishes the
-fleet it needs through the platform lane) with extra environment variables when a test needs
-the host to hold something a team must not reach (ambient credentials). `admin` and
+`LaneFleet.start` runs `laneway up` as conftest's `up` fixture does (no default cluster, so
+each test module publishes the fleet it needs through the platform lane), with extra
+environment variables when a test needs the host to hold something a team must not reach
+(ambient credentials). `admin` and
 `platform` are platform-lane clients, `team` holds a team token for namespace `ml-team` only:
-the attacker in every test.
+the attacker in every test. Typed clients (`laneway.client.Client`) rather than raw HTTP,
+because these tests write whole objects and read their statuses.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "cli"))
+from cli_harness import Up
+from security_harness import TEAM_NAMESPACE, admin_token_of
 
-from cli_harness import Up  # noqa: E402
+from laneway.api.manifest import load_text
+from laneway.client import Client
 
-from laneway.api.manifest import load_text  # noqa: E402
-from laneway.client import Client  # noqa: E402
-
-TEAM_NAMESPACE = "ml-team"
+__all__ = ["TEAM_NAMESPACE", "LaneFleet", "eventually"]
 T = TypeVar("T")
 
 
@@ -39,7 +39,7 @@ class LaneFleet:
         up = Up.start(data_dir, local_cluster=False, env=env)
         up.wait_ready()
         server = f"http://127.0.0.1:{up.port}"
-        admin = Client(server, (data_dir / "admin.token").read_text().strip(), timeout=30)
+        admin = Client(server, admin_token_of(up), timeout=30)
         platform = Client(server, admin.create_token(role="platform", namespaces=[], description="security tests: platform"), timeout=30)
         team_token = admin.create_token(role="team", namespaces=[TEAM_NAMESPACE], description="security tests: attacker")
         return cls(up=up, admin=admin, platform=platform, team=Client(server, team_token, timeout=30), team_token=team_token)
