@@ -82,6 +82,12 @@ def lanes(up: Up) -> Iterator[Lanes]:
     team_token = _token(admin, "team", [TEAM_NAMESPACE])
     platform_token = _token(admin, "platform", [])
     team = up_client(up, team_token)
+    # The upstreams of these tests listen on loopback, which the egress policy refuses for
+    # team-written URLs unless the platform opens it: the platform opens it here, on purpose.
+    gateway = {"apiVersion": "laneway.dev/v1alpha1", "kind": "InferenceGateway", "metadata": {"name": "front-door"},
+               "spec": {"egress": {"allow": [{"cidr": "127.0.0.0/8"}]}}}
+    opened = admin.post(f"{GROUP}/inferencegateways", json=gateway)
+    assert opened.status_code == 201, opened.text
     state = Lanes(up, admin, team, team_token, platform_token, loop, [])
     try:
         yield state
@@ -223,7 +229,10 @@ def test_attack6_gateway_paths_cannot_leave_the_endpoint_prefix(lanes: Lanes) ->
     """An endpoint under /provider/v1 on the provider's host, with research's provider token
     injected: no caller path may reach anything outside /provider/v1 there."""
     provider = lanes.upstream("provider")
-    create(lanes.admin, secret(OTHER_NAMESPACE, "provider-token", {"token": PROVIDER_TOKEN}))
+    # Written by the platform lane, so it goes only where its destinations say: the provider.
+    token = secret(OTHER_NAMESPACE, "provider-token", {"token": PROVIDER_TOKEN})
+    token["metadata"]["annotations"] = {"laneway.dev/destinations": provider.url.removeprefix("http://")}
+    create(lanes.admin, token)
     create(lanes.admin, endpoint(OTHER_NAMESPACE, "provider-ep", provider.url + "/provider/v1",
                                  auth={"secretRef": {"name": "provider-token", "key": "token"}}))
     create(lanes.admin, service(OTHER_NAMESPACE, "provider", "provider-ep"))

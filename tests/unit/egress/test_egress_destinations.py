@@ -1,5 +1,5 @@
 """Where a credential may go: a platform-written Secret only to the hosts it names, a team's
-own Secret wherever the egress policy allows; host patterns and redacted URLs."""
+own Secret wherever the egress policy allows; host patterns."""
 
 from __future__ import annotations
 
