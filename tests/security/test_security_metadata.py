@@ -71,6 +71,11 @@ def test_attack10_a_team_cannot_strip_the_cache_finalizer_and_its_files_go_on_de
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "model.gguf").write_bytes(b"\0" * 4096)
+    # Local caches read only under roots the platform allowed on the cluster: it allows this one.
+    with up_client(up, admin_token_of(up)) as admin:
+        opened = admin.patch(f"{GROUP}/inferenceclusters/local", headers=MERGE,
+                             content=json.dumps({"spec": {"cluster": {"local": {"cacheRoots": [str(tmp_path)]}}}}))
+        assert opened.status_code == 200, opened.text
     cache = {
         "apiVersion": "laneway.dev/v1alpha1", "kind": "ModelCache", "metadata": {"name": "weights"},
         "spec": {"source": "Local", "local": {"path": str(weights)},

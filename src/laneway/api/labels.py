@@ -76,3 +76,8 @@ RETIREMENT_WARNING_ANNOTATION = LABEL_PREFIX + "retirement-warning"
 """On a ModelDeployment: how long before `retireAfter` the warning shows (a duration, e.g. 14d)."""
 RETIREMENT_GRACE_ANNOTATION = LABEL_PREFIX + "retirement-grace"
 """On a ModelDeployment: how long after `retireAfter` its resources are deleted (e.g. 7d)."""
+
+WRITTEN_BY_ANNOTATION = LABEL_PREFIX + "written-by"
+"""On a Secret: the lane whose token wrote it (`platform` or `team`), stamped by the API server
+on every write (see `laneway.server.lanes`); a platform-written Secret goes only to its
+`laneway.dev/destinations` (see `laneway.egress.destinations`)."""

@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from laneway.api.kinds.secret import Secret
+from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.api.meta import LABEL_PREFIX
 from laneway.egress.hosts import HostPattern, HostPort, host_port
 from laneway.redact import redact_url
 
-WRITTEN_BY_ANNOTATION = LABEL_PREFIX + "written-by"
 DESTINATIONS_ANNOTATION = LABEL_PREFIX + "destinations"
 PLATFORM_LANE = "platform"
 TEAM_LANE = "team"
