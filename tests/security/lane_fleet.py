@@ -12,9 +12,10 @@ because these tests write whole objects and read their statuses.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from cli_harness import Up
 from security_harness import TEAM_NAMESPACE, admin_token_of
@@ -35,7 +36,7 @@ class LaneFleet:
     team_token: str
 
     @classmethod
-    def start(cls, data_dir: Path, *, env: dict[str, str] | None = None) -> "LaneFleet":
+    def start(cls, data_dir: Path, *, env: dict[str, str] | None = None) -> LaneFleet:
         up = Up.start(data_dir, local_cluster=False, env=env)
         up.wait_ready()
         server = f"http://127.0.0.1:{up.port}"

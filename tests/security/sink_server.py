@@ -47,7 +47,7 @@ def _handler(state: SinkState) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(state.body)
 
-        do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _any  # noqa: N815 (http.server's naming)
+        do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _any
 
     return Handler
 
@@ -71,7 +71,7 @@ class Sink:
     def received(self) -> list[Received]:
         return list(self.state.received)
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         self._thread.start()
         return self
 

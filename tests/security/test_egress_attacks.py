@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
-
 from lane_fleet import TEAM_NAMESPACE as NS
 from lane_fleet import LaneFleet, eventually
 from sink_server import Sink

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from laneway.api.kinds.secret import Secret
-from laneway.egress.destinations import DESTINATIONS_ANNOTATION, WRITTEN_BY_ANNOTATION, Destinations, credential_refusal, parse_destinations
+from laneway.egress.destinations import (
+    DESTINATIONS_ANNOTATION,
+    WRITTEN_BY_ANNOTATION,
+    Destinations,
+    credential_refusal,
+    parse_destinations,
+)
 from laneway.egress.hosts import HostPattern, host_port
 
 

@@ -162,3 +162,20 @@ def test_policy_round_trips_through_the_hydration_job_environment() -> None:
 def test_bad_rules_are_refused_with_the_fix(rule: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         GatewayEgress.model_validate({"allow": [rule]})
+
+
+def test_a_kubernetes_hydration_job_carries_the_fleets_policy() -> None:
+    """The Job on a remote cluster judges its connections by the same policy (LANEWAY_EGRESS,
+    read by `python -m laneway.cache`); without a gateway it applies the default one."""
+    import json
+
+    from laneway.api.kinds.cache import ModelCache
+    from laneway.drivers.kubernetes.cache_render import render_hydration_job
+
+    cache = ModelCache.model_validate({"metadata": {"name": "w", "namespace": "ml"}, "spec": {"source": "HTTP", "http": {"url": "https://x.example/m.gguf"}}})
+    policy = _policy(allow=[{"cidr": "10.0.0.0/8"}])
+    env = {e["name"]: e.get("value") for e in render_hydration_job(cache, egress=policy)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    sent = json.loads(env["LANEWAY_EGRESS"])
+    assert EgressPolicy.from_specs([(d["gateway"], GatewayEgress.model_validate(d["egress"])) for d in sent]) == policy
+    default_env = render_hydration_job(cache, egress=EgressPolicy())["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "LANEWAY_EGRESS" not in {e["name"] for e in default_env}
