@@ -344,11 +344,10 @@ def test_attack10_slow_callers_are_cut_off_by_the_platforms_policy(lanes: Lanes)
     """The platform bounds slow callers on its InferenceGateway (1 s here, against the 20 s
     default): a caller trickling its headers, or its body, is cut off and reaches nothing."""
     with up_client(lanes.up, lanes.platform_token) as platform:
-        made = platform.post(f"{GROUP}/inferencegateways", json={
-            "apiVersion": "laneway.dev/v1alpha1", "kind": "InferenceGateway", "metadata": {"name": "front-door"},
-            "spec": {"policy": {"clientHeaderTimeout": "1s", "clientBodyTimeout": "1s"}},
-        })
-        assert made.status_code == 201, made.text
+        # The module's fleet already has the gateway (it opened loopback egress): set its policy.
+        made = platform.patch(f"{GROUP}/inferencegateways/front-door", headers={"Content-Type": "application/merge-patch+json"},
+                              content=json.dumps({"spec": {"policy": {"clientHeaderTimeout": "1s", "clientBodyTimeout": "1s"}}}))
+        assert made.status_code == 200, made.text
 
         def held() -> bool:
             conditions = platform.get(f"{GROUP}/inferencegateways/front-door").json().get("status", {}).get("conditions", [])
