@@ -61,8 +61,12 @@ def lookup(name: str) -> KindInfo:
     return info
 
 
+_BY_KIND: dict[str, KindInfo] = {info.kind: info for info in KINDS}
+
+
 def by_kind(kind: str) -> KindInfo:
-    for info in KINDS:
-        if info.kind == kind:
-            return info
-    raise UnknownKind(kind)
+    """The kind of this exact name (`ModelDeployment`); every store call asks, so one lookup."""
+    info = _BY_KIND.get(kind)
+    if info is None:
+        raise UnknownKind(kind)
+    return info

@@ -210,7 +210,3 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
-
-def find(store: Store, kind: type[R], key: ObjectKey) -> R | None:
-    """`store.find(kind, key)`, as a function (kept for callers written before the method)."""
-    return store.find(kind, key)

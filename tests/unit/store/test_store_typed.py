@@ -9,7 +9,7 @@ from store_objects import endpoint, gateway, secret
 from laneway.api.kinds import InferenceGateway, ModelEndpoint, ModelReplica, Secret
 from laneway.api.meta import ObjectKey
 from laneway.api.selectors import parse_selector
-from laneway.store.base import ListResult, NotFound, Store, find
+from laneway.store.base import ListResult, NotFound, Store
 
 
 def test_get_by_class_returns_that_class(store: Store) -> None:
@@ -33,7 +33,6 @@ def test_writes_return_the_class_they_were_given(store: Store) -> None:
 
 def test_find_misses_with_none_and_hits_with_the_object(store: Store) -> None:
     assert store.find(ModelEndpoint, ObjectKey("ml-team", "a")) is None
-    assert find(store, ModelEndpoint, ObjectKey("ml-team", "a")) is None
     created = store.create(endpoint("a"))
     assert store.find(ModelEndpoint, ObjectKey("ml-team", "a")) == created
     assert store.find("ModelEndpoint", ObjectKey("ml-team", "a")) == created
