@@ -8,19 +8,25 @@ applying it. Existing ModelReplicas in the input are retained as the live schedu
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import click
 
 from laneway.api.errors import InvalidManifests
-from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
+from laneway.api.kinds import (
+    InferenceClass,
+    InferenceCluster,
+    ModelDeployment,
+    ModelReplica,
+)
+from laneway.api.labels import DEPLOYMENT_LABEL
+from laneway.api.labels import REPLICA_INDEX_LABEL as INDEX_LABEL
 from laneway.api.manifest import load_paths
 from laneway.api.meta import Condition, Resource
 from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.cli.output import render_table
 from laneway.placement import Placement, plan_fleet
 from laneway.placement.compose import placement_json
-from laneway.placement.existing import DEPLOYMENT_LABEL, INDEX_LABEL
 
 OFFLINE_GATEWAY = "offline"
 

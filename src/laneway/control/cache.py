@@ -30,7 +30,7 @@ condition carries that reason.
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache
 from laneway.api.kinds.common import SecretKeyRef

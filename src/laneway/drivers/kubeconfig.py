@@ -14,9 +14,10 @@ container (a Secret, a file), never its content.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from laneway.api.kinds.platform import InferenceCluster, KubeconfigSecretRef
 from laneway.api.kinds.secret import Secret

@@ -21,8 +21,9 @@ which the InferenceCluster controller will call once it holds a finalizer for it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica

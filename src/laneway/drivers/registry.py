@@ -18,9 +18,10 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers.base import CacheStager, Driver, StandaloneStager
@@ -43,7 +44,7 @@ class DriverContext:
     logs_dir: Path
     cache_dir: Path | None = None
     data_dir: Path | None = None  # what engines must not see; the parent of logs_dir when not given
-    store: "Store | None" = None  # where cluster credentials (kubeconfig Secrets) are read from
+    store: Store | None = None  # where cluster credentials (kubeconfig Secrets) are read from
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class DriverSet:
     logs_dir: Path
     cache_dir: Path | None = None
     data_dir: Path | None = None  # what engines must not see; the parent of logs_dir when not given
-    store: "Store | None" = None  # the Existing (Kubernetes) driver reads kubeconfig Secrets from it
+    store: Store | None = None  # the Existing (Kubernetes) driver reads kubeconfig Secrets from it
     _drivers: dict[str, Driver] = field(default_factory=dict)
 
     def context(self) -> DriverContext:

@@ -18,8 +18,9 @@ are gone, as Kubernetes does.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, Sequence, TypeVar, overload
+from typing import Generic, Literal, Protocol, TypeVar, overload
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.api.selectors import Requirement

@@ -18,8 +18,9 @@ from __future__ import annotations
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Callable, Protocol, Sequence, TypeVar, overload
+from typing import Protocol, TypeVar, overload
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.api.registry import by_kind

@@ -14,7 +14,12 @@ from laneway.api.kinds import InferenceCluster
 from laneway.drivers import registry
 from laneway.drivers.base import CacheStager, Driver, GatewayReporter
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
-from laneway.drivers.provisioning import ProvisionedDriver, Provisioner, ProvisionState, register_provisioned_source
+from laneway.drivers.provisioning import (
+    ProvisionedDriver,
+    Provisioner,
+    ProvisionState,
+    register_provisioned_source,
+)
 from laneway.drivers.registry import DriverContext, DriverSet
 from laneway.testing.fake_kube import FakeKube
 

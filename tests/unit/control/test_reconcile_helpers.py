@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from laneway.api.kinds import ModelEndpoint
 from laneway.api.meta import ObjectKey
-from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting, live_object
+from laneway.control.reconcile import (
+    allow_deletion,
+    block_deletion,
+    is_deleting,
+    live_object,
+)
 from laneway.store.memory import MemoryStore
 
 KEY = ObjectKey("ml", "ep")

@@ -15,10 +15,22 @@ import pytest
 
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers import registry
-from laneway.drivers.base import CacheStager, Driver, GatewayReporter, Paced, StandaloneStager
+from laneway.drivers.base import (
+    CacheStager,
+    Driver,
+    GatewayReporter,
+    Paced,
+    StandaloneStager,
+)
 from laneway.drivers.kubeconfig import Kubeconfig, KubeconfigSource, NoKubeconfig
 from laneway.drivers.provisioning import ProvisionedDriver, Provisioner, ProvisionState
-from laneway.drivers.registry import DriverContext, DriverSet, DuplicateSource, StagerContext, register_source
+from laneway.drivers.registry import (
+    DriverContext,
+    DriverSet,
+    DuplicateSource,
+    StagerContext,
+    register_source,
+)
 from laneway.store.memory import MemoryStore
 
 CAPABILITIES: tuple[type, ...] = (Driver, CacheStager, GatewayReporter, Paced)

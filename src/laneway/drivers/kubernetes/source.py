@@ -10,7 +10,9 @@ from laneway.drivers.registry import DriverContext, register_source
 def _driver(context: DriverContext) -> Driver | None:
     if context.store is None:
         return None  # its kubeconfig Secrets live in the store: a process without one cannot connect
-    from laneway.drivers.kubernetes.driver import KubernetesDriver  # the client and schemas: loaded when first used
+    from laneway.drivers.kubernetes.driver import (
+        KubernetesDriver,  # the client and schemas: loaded when first used
+    )
 
     return KubernetesDriver(store=context.store)
 

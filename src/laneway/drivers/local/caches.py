@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.platform import InferenceCluster

@@ -9,7 +9,9 @@ from laneway.drivers.registry import DriverContext, StagerContext, register_sour
 
 
 def _driver(context: DriverContext) -> Driver:
-    from laneway.drivers.local.driver import LocalDriver  # engines, sandbox: loaded when first used
+    from laneway.drivers.local.driver import (
+        LocalDriver,  # engines, sandbox: loaded when first used
+    )
 
     return LocalDriver(logs_dir=context.logs_dir, cache_dir=context.cache_dir, data_dir=context.data_dir)
 
