@@ -15,6 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from laneway.api.kinds.deployment import ModelReplica
@@ -127,3 +128,33 @@ def test_a_container_the_cluster_does_not_allow_starts_nothing(data_dir: Path, t
     reason, message, pids = asyncio.run(go())
     assert reason == "EngineNotAllowed" and pids == [] and not marker.exists()
     assert "allowed engines: sim (any image: laneway engine sim)" in message
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)")
+def test_stopping_an_engine_while_its_sandbox_is_set_up_leaves_nothing_running(data_dir: Path) -> None:
+    """Ctrl-C during a start: a bwrap stopped between creating its pid namespace and arming its
+    parent-death signal would leave that namespace (and the engine) running."""
+    driver = LocalDriver(logs_dir=data_dir / "logs", data_dir=data_dir)
+    cluster = _cluster([{"name": "anything", "allowCommand": True}])
+
+    async def go() -> None:
+        for delay in (0.0, 0.005, 0.02, 0.05, 0.2):
+            replica = _replica(["sh", "-c", "exec sleep 300"])
+            await driver.apply(replica, cluster)
+            await asyncio.sleep(delay)
+            await driver.teardown(replica)
+        await driver.close()
+
+    asyncio.run(go())
+
+    def ours() -> list[int]:
+        found = []
+        for p in psutil.process_iter(["pid", "cmdline", "status"]):
+            if p.info["status"] != psutil.STATUS_ZOMBIE and str(data_dir) in " ".join(p.info["cmdline"] or []):
+                found.append(p.info["pid"])
+        return found
+
+    deadline = time.monotonic() + 10
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ours() == [], "a sandbox outlived the engine's stop"

@@ -31,6 +31,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import BinaryIO
 
 import aiohttp
 import psutil
@@ -45,6 +46,7 @@ STABLE_AFTER = 30.0
 CRASHLOOP_AFTER = 3
 LOG_TAIL_LINES = 20
 STATUS_TAIL_LINES = 10
+SANDBOX_SETUP_WAIT = 2.0
 STATUS_TAIL_LINE_CHARS = 200
 
 
@@ -70,12 +72,26 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the chi
         os._exit(1)
 
 
-def _descendants(pid: int) -> list[int]:
+def _descendants(pid: int) -> list[psutil.Process]:
     """Every live descendant of a process, deepest last (empty when it has none or is gone)."""
     try:
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        return list(psutil.Process(pid).children(recursive=True))
     except psutil.Error:
         return []
+
+
+async def _sandbox_processes(proc: asyncio.subprocess.Process) -> list[psutil.Process]:
+    """The processes a bwrap started (its pid namespace's init and the engine), waiting while it
+    still sets the sandbox up; empty when it starts none in time or has exited."""
+    deadline = time.monotonic() + SANDBOX_SETUP_WAIT
+    while proc.returncode is None:
+        found = _descendants(proc.pid)
+        if len(found) >= 2 or (found and time.monotonic() > deadline):
+            return found
+        if time.monotonic() > deadline:
+            return []
+        await asyncio.sleep(0.02)
+    return []
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -168,21 +184,28 @@ class Supervisor:
 
         A sandboxed engine is signalled itself, not the bwrap that holds it: bwrap passes no
         signal on, and dying it would SIGKILL the engine without a chance to shut down. bwrap
-        exits when its engine has, so waiting for bwrap waits for the engine too."""
+        exits when its engine has, so waiting for bwrap waits for the engine too. A bwrap
+        stopped while it still sets its sandbox up is waited for (up to `SANDBOX_SETUP_WAIT`)
+        until its processes exist: one killed between creating its pid namespace and arming
+        its own parent-death signal would leave that namespace running. And whatever it had
+        started is killed by process (never by a reused pid) once bwrap is gone."""
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
-        inside = _descendants(proc.pid) if self.launch.sandboxed else []
-        for pid in inside or [proc.pid]:
+        inside = await _sandbox_processes(proc) if self.launch.sandboxed else []
+        for pid in [p.pid for p in inside] or [proc.pid]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
-            for pid in [*_descendants(proc.pid), proc.pid]:
+            for pid in [*(p.pid for p in _descendants(proc.pid)), proc.pid]:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             await proc.wait()
+        for leftover in inside:
+            with contextlib.suppress(psutil.Error):
+                leftover.kill()
 
     async def _run(self) -> None:
         backoff = BACKOFF_START
@@ -195,19 +218,7 @@ class Supervisor:
                 with open(self.log_path, "ab") as log:
                     log.write(f"--- laneway: starting {' '.join(self.spec.argv)}\n".encode())
                     log.flush()
-                    uid = self.launch.uid
-                    self._proc = await asyncio.create_subprocess_exec(
-                        *self.launch.argv,
-                        env=dict(self.launch.env),
-                        cwd=str(self.launch.cwd),
-                        user=uid,
-                        group=uid,
-                        extra_groups=[] if uid is not None else None,
-                        stdin=asyncio.subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=asyncio.subprocess.STDOUT,
-                        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
-                    )
+                    self._proc = await self._spawn(log)
             except OSError as e:
                 self._message = f"cannot start {self.launch.argv[0]!r}: {e.strerror or e}"
                 code = 127
@@ -244,6 +255,32 @@ class Supervisor:
                 self._phase = "Pending"
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _spawn(self, log: BinaryIO) -> asyncio.subprocess.Process:
+        """Start the process; a stop that arrives meanwhile waits until it exists.
+
+        Why: asyncio kills a process whose creation is cancelled, and a bwrap killed while it
+        sets up its sandbox can leave the sandbox running. Finishing the start instead hands
+        the process to `stop`, which ends it the orderly way."""
+        uid = self.launch.uid
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            *self.launch.argv,
+            env=dict(self.launch.env),
+            cwd=str(self.launch.cwd),
+            user=uid,
+            group=uid,
+            extra_groups=[] if uid is not None else None,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+        ))
+        try:
+            return await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            with contextlib.suppress(OSError):
+                self._proc = await spawn
+            raise
 
     async def _probe(self) -> None:
         timeout = aiohttp.ClientTimeout(total=2)
