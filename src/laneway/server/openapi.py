@@ -36,6 +36,8 @@ from laneway.server.targets import CORE_VERSION, SUBRESOURCES, collection_path
 from laneway.server.watching import WATCH_CONTENT_TYPE
 
 REF = "#/components/schemas/{model}"
+STATUS = "v1.Status"
+"""The error document's component name: `Status` is taken by the kinds' common status model."""
 Schema = dict[str, Any]
 
 REASONS: dict[int, tuple[str, ...]] = {
@@ -212,7 +214,7 @@ def _object_body(schema: Schema) -> Schema:
 
 def _error(code: int) -> Schema:
     schema: Schema = {
-        "allOf": [_ref("Status")],
+        "allOf": [_ref(STATUS)],
         "properties": {"code": {"const": code}, "reason": {"enum": list(REASONS[code])}},
     }
     response: Schema = {"description": ERROR_MEANINGS[code], "content": _json_content(schema)}
@@ -257,7 +259,7 @@ def _list_responses(info: KindInfo) -> Schema:
         "required": ["type", "object"],
         "properties": {
             "type": {"enum": ["ADDED", "MODIFIED", "DELETED", "ERROR"]},
-            "object": {"anyOf": [_ref(info.kind), _ref("Status")]},
+            "object": {"anyOf": [_ref(info.kind), _ref(STATUS)]},
         },
     }
     responses["200"]["content"][WATCH_CONTENT_TYPE] = {"schema": event}
@@ -314,7 +316,8 @@ def _replace_schema(info: KindInfo, kind_schema: Schema) -> Schema:
     """The PUT body: the kind's schema whose metadata may leave name and namespace out (the
     URL supplies them); when present they must equal the URL's, a rule stated in words."""
     schema = copy.deepcopy(kind_schema)
-    schema["properties"]["metadata"] = _ref("ObjectMetaOnReplace" if info.namespaced else "ObjectMetaClusterScopedOnReplace")
+    meta = _ref("ObjectMetaOnReplace" if info.namespaced else "ObjectMetaClusterScopedOnReplace")
+    schema["properties"]["metadata"] = {"anyOf": [meta, {"type": "null"}]}
     schema["required"] = [r for r in schema.get("required", []) if r != "metadata"]
     schema["title"] = f"{info.kind} (replace)"
     return schema
@@ -481,7 +484,7 @@ def _discovery_paths() -> Schema:
 
 def _support_schemas() -> Schema:
     return {
-        "Status": _STATUS_SCHEMA,
+        STATUS: _STATUS_SCHEMA,
         "Scale": _SCALE_SCHEMA,
         "TokenRequest": _TOKEN_REQUEST_SCHEMA,
         "Token": _TOKEN_SCHEMA,
@@ -524,7 +527,10 @@ def _component_schemas() -> Schema:
         on_replace["properties"]["name"] = {"anyOf": [on_replace["properties"]["name"], {"type": "null"}]}
         on_replace["title"] = f"{on_replace['title']} (replace)"
         components[f"{meta}OnReplace"] = on_replace
-    components.update(_support_schemas())
+    support = _support_schemas()
+    taken = set(support) & set(components)
+    assert not taken, f"schema names used by both the models and the document: {sorted(taken)}"
+    components.update(support)
     return components
 
 
