@@ -105,7 +105,7 @@ async def start_gateway(
         proxy.swap(table)
         guard.timeout = table.client_header_timeout or config.client_header_timeout
 
-    source = TableSource(store, apply, debounce=config.rebuild_debounce)
+    source = TableSource(store, apply, debounce=config.rebuild_debounce, registry=proxy.meter.registry)
     runner: web.BaseRunner | None = None
     try:
         await source.start()

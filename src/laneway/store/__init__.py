@@ -21,6 +21,7 @@ from laneway.store.base import (
     NotFound,
     Store,
     StoreError,
+    StoreUnavailable,
     TokenRecord,
     WatchEvent,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "NotFound",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "TokenRecord",
     "UnsupportedStore",
     "WatchEvent",

@@ -65,6 +65,15 @@ class Gone(StoreError):
     reason = "Expired"
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now (a database restarting, a partition); the same call may
+    succeed once it is back. Readers that can live on what they last read (the gateway's
+    routing table) keep doing so."""
+
+    status = 503
+    reason = "ServiceUnavailable"
+
+
 @dataclass(frozen=True)
 class WatchEvent:
     type: EventType

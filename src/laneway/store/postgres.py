@@ -45,7 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
-from laneway.store.base import Gone, Lease, StoreError, TokenRecord, WatchEvent
+from laneway.store.base import Gone, Lease, StoreError, StoreUnavailable, TokenRecord, WatchEvent
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
 if TYPE_CHECKING:
@@ -113,13 +113,6 @@ CREATE TABLE IF NOT EXISTS tokens (
 """Each version's DDL, applied in order from the recorded version; idempotent statements."""
 
 _TOKEN_SELECT = "SELECT token_sha256, role, namespaces, description, created, expires, last_used, revoked FROM tokens"
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached now; the call may succeed once it is back."""
-
-    status = 503
-    reason = "ServiceUnavailable"
 
 
 def redacted(dsn: str) -> str:

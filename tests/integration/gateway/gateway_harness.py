@@ -26,7 +26,7 @@ from laneway.api.meta import ObjectKey, Resource
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import GatewayHandle, start_gateway
 from laneway.server.auth import create_token
-from laneway.store.base import NotFound
+from laneway.store.base import NotFound, Store
 from laneway.store.memory import MemoryStore
 
 T = TypeVar("T")
@@ -143,9 +143,10 @@ def secret(name: str, data: dict[str, str], *, labels: dict[str, str] | None = N
 
 
 class Fleet:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, store: Store | None = None) -> None:
+        """`store`: the store to serve (a MemoryStore when None); the fleet closes it."""
         self.loop = LoopThread()
-        self.store = MemoryStore()
+        self.store = store if store is not None else MemoryStore()
         add_gateway(self.store)  # the platform opens loopback, where the test's upstreams listen
         self.upstreams: list[Upstream] = []
         self.apps: list[web.AppRunner] = []
