@@ -112,11 +112,13 @@ async def _start_api(stack: AsyncExitStack, store: Store, options: UpOptions, da
     return bound_address(runner)
 
 
-async def _start_gateway(stack: AsyncExitStack, store: Store, options: UpOptions) -> str:
+async def _start_gateway(stack: AsyncExitStack, store: Store, options: UpOptions, *, shared: bool = False) -> str:
+    """The gateway of this process; on a shared store its rate limits are drawn from budgets
+    in the store, so they hold across every process's gateway."""
     from laneway.gateway.server import start_gateway
 
     try:
-        handle = await start_gateway(store=store, host=options.host, port=options.gateway_port)
+        handle = await start_gateway(store=store, host=options.host, port=options.gateway_port, shared_limits=shared)
     except OSError as e:
         raise _bind_error(e, what="gateway", host=options.host, port=options.gateway_port, flag="--gateway-port") from None
     stack.push_async_callback(handle.stop)
@@ -199,7 +201,7 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
             api = await _start_api(stack, store, options, data)
             if not shared:
                 _forget_stale_engines(store)
-            gateway = await _start_gateway(stack, store, options)
+            gateway = await _start_gateway(stack, store, options, shared=shared)
             local_cluster = _register_local_cluster(store) if options.local_cluster else None
             manager_task = await _start_manager(
                 stack, store, data, gateway, plan_in_batches=options.plan_in_batches, lease_ttl=options.lease_ttl, shared=shared

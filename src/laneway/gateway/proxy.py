@@ -44,6 +44,7 @@ from laneway.gateway.health import EndpointState
 from laneway.gateway.keys import ANONYMOUS, Grant, presented_key
 from laneway.gateway.load import fresh
 from laneway.gateway.limits import RateLimiter, RetryBudget
+from laneway.gateway.shared_limits import SharedRateLimiter
 from laneway.gateway.metering import Meter
 from laneway.gateway.paths import check_path, split_target, upstream_url
 from laneway.gateway.platform_auth import PlatformTokens
@@ -95,7 +96,7 @@ class Proxy:
         self.policies: dict[ObjectKey, BalancingPolicy] = {}
         """One balancing policy instance per service, kept across table swaps (it may learn)."""
         self.meter = Meter(clock=clock, window=config.latency_window, max_samples=config.max_samples)
-        self.limiter = RateLimiter(clock=clock)
+        self.limiter: RateLimiter | SharedRateLimiter = RateLimiter(clock=clock)
         self.budget = RetryBudget(
             clock=clock, ratio=config.retry_budget_ratio, minimum=config.retry_budget_min, window=config.retry_budget_window
         )

@@ -16,6 +16,7 @@ the same store (`platform_auth`).
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 import socket
 from dataclasses import dataclass
@@ -94,10 +95,23 @@ async def start_gateway(
     port: int,
     config: GatewayConfig | None = None,
     identity: str | None = None,
+    reuse_port: bool = False,
+    shared_limits: bool = False,
+    limit_share: float = 1.0,
 ) -> GatewayHandle:
-    """Listen on host:port and serve the fleet in `store`. See the module docstring."""
+    """Listen on host:port and serve the fleet in `store`. See the module docstring.
+
+    `shared_limits`: rate limits drawn from budgets in the store, so they hold across every
+    gateway process on it (`gateway.shared_limits`); while the store is away each process
+    admits `limit_share` of each limit."""
     config = config or GatewayConfig()
     proxy = Proxy(config=config, platform=PlatformTokens(store))
+    if shared_limits:
+        from laneway.gateway.shared_limits import SharedRateLimiter
+        from laneway.store.core import RecordStore
+
+        if isinstance(store, RecordStore):
+            proxy.limiter = SharedRateLimiter(store, clock=time.time, fallback_share=limit_share)
     await proxy.start()
     guard = HeaderGuard(timeout=config.client_header_timeout)
 
@@ -115,7 +129,9 @@ async def start_gateway(
         )
         runner = web.ServerRunner(server, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        # reuse_port: several worker processes bind the same port and the kernel spreads the
+        # connections over them (SO_REUSEPORT; `laneway gateway --workers N`).
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         bound = runner.addresses[0]
         address = f"http://{_display_host(host)}:{bound[1]}"

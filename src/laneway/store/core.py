@@ -26,6 +26,7 @@ from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.api.registry import by_kind
 from laneway.api.selectors import Requirement
 from laneway.store import bookkeeping as bk
+from laneway.store import budgets
 from laneway.store import leasing
 from laneway.store.base import AlreadyExists, Lease, ListResult, NotFound, TokenRecord, WatchEvent
 from laneway.store.signal import RevisionSignal
@@ -70,6 +71,10 @@ class Transaction(Protocol):
 
     def put_lease(self, lease: Lease) -> None: ...
 
+    def get_budget(self, key: str) -> budgets.Budget | None: ...
+
+    def put_budget(self, key: str, budget: budgets.Budget) -> None: ...
+
 
 class RecordStore(ABC):
     """Writes of the Store protocol, shared by every backend."""
@@ -93,6 +98,11 @@ class RecordStore(ABC):
 
     @abstractmethod
     def revision(self) -> int: ...
+
+    def _budget_transaction(self, key: str) -> AbstractContextManager[Transaction]:
+        """A transaction that serialises the takers of budget `key`; a backend with row locks
+        locks only that budget's row instead of every write (postgres.py)."""
+        return self._transaction()
 
     @abstractmethod
     def _read_document(self, kind: str, key: ObjectKey) -> bk.Document | None:
@@ -275,6 +285,25 @@ class RecordStore(ABC):
             lease = leasing.released(tx.get_lease(name), holder=holder)
             if lease is not None:
                 tx.put_lease(lease)
+
+    def take_budget(
+        self, key: str, *, capacity: float, per_second: float, want: float, force: bool = False
+    ) -> budgets.Grant:
+        """Take up to `want` units from the shared budget `key` (all of it with `force`);
+        see `store.budgets`."""
+        with self._budget_transaction(key) as tx:
+            after, grant = budgets.take(
+                tx.get_budget(key), capacity=capacity, per_second=per_second, want=want, now=self._clock(), force=force
+            )
+            tx.put_budget(key, after)
+        return grant
+
+    def return_budget(self, key: str, *, capacity: float, per_second: float, amount: float) -> None:
+        """Give unused units back to budget `key`."""
+        with self._budget_transaction(key) as tx:
+            tx.put_budget(
+                key, budgets.give_back(tx.get_budget(key), capacity=capacity, per_second=per_second, amount=amount, now=self._clock())
+            )
 
     def wait_for_revision(self, revision: int, timeout: float) -> int:
         return self._signal.wait(revision, timeout, self.revision)

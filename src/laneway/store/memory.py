@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
 from laneway.store.base import Gone, Lease, TokenRecord, WatchEvent
+from laneway.store.budgets import Budget
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
 
@@ -31,6 +32,7 @@ class _State:
     compacted: int = 0
     leases: dict[str, Lease] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    budgets: dict[str, Budget] = field(default_factory=dict)
 
 
 class _MemoryTransaction:
@@ -67,6 +69,12 @@ class _MemoryTransaction:
 
     def put_lease(self, lease: Lease) -> None:
         self._s.leases[lease.name] = lease
+
+    def get_budget(self, key: str) -> Budget | None:
+        return self._s.budgets.get(key)
+
+    def put_budget(self, key: str, budget: Budget) -> None:
+        self._s.budgets[key] = budget
 
 
 class MemoryStore(RecordStore):

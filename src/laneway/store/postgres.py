@@ -46,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
 from laneway.store.base import Gone, Lease, StoreError, StoreUnavailable, TokenRecord, WatchEvent
+from laneway.store.budgets import Budget
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_POOL_SIZE = 8
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_CONNECT_TIMEOUT = 10
@@ -107,6 +108,14 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires TEXT NOT NULL DEFAULT '',
     last_used TEXT NOT NULL DEFAULT '',
     revoked TEXT NOT NULL DEFAULT ''
+);
+""",
+    2: """
+CREATE TABLE IF NOT EXISTS budgets (
+    key TEXT PRIMARY KEY,
+    level DOUBLE PRECISION NOT NULL,
+    stamp DOUBLE PRECISION NOT NULL,
+    capacity DOUBLE PRECISION NOT NULL
 );
 """,
 }
@@ -261,6 +270,17 @@ class _PgTransaction:
             (lease.name, lease.holder, lease.expires_at, lease.transitions),
         )
 
+    def get_budget(self, key: str) -> Budget | None:
+        row = self._conn.execute("SELECT level, stamp, capacity FROM budgets WHERE key = %s", (key,)).fetchone()
+        return None if row is None else Budget(level=float(row[0]), stamp=float(row[1]), capacity=float(row[2]))
+
+    def put_budget(self, key: str, budget: Budget) -> None:
+        self._conn.execute(
+            "INSERT INTO budgets (key, level, stamp, capacity) VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE "
+            "SET level = EXCLUDED.level, stamp = EXCLUDED.stamp, capacity = EXCLUDED.capacity",
+            (key, budget.level, budget.stamp, budget.capacity),
+        )
+
 
 class PostgresStore(RecordStore):
     """The Store protocol over one PostgreSQL database (see the module docstring)."""
@@ -335,6 +355,20 @@ class PostgresStore(RecordStore):
         with self._connection() as conn, _errors(self.dsn):
             with conn.transaction():
                 conn.execute("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
+                yield _PgTransaction(conn)
+
+    @contextmanager
+    def _budget_transaction(self, key: str) -> Iterator[_PgTransaction]:
+        """Takers of one budget serialise on its row alone, never on the revision row that
+        every object write takes: limits do not slow the API down, nor the API the limits."""
+        with self._connection() as conn, _errors(self.dsn):
+            with conn.transaction():
+                # A placeholder row first (capacity -1 reads as "new": a full bucket), so the
+                # very first takers of a key also queue on one row instead of both inserting.
+                conn.execute(
+                    "INSERT INTO budgets (key, level, stamp, capacity) VALUES (%s, 0, 0, -1) ON CONFLICT DO NOTHING", (key,)
+                )
+                conn.execute("SELECT 1 FROM budgets WHERE key = %s FOR UPDATE", (key,))
                 yield _PgTransaction(conn)
 
     @contextmanager

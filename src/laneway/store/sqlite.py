@@ -35,6 +35,7 @@ from typing import Callable, Iterator
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
 from laneway.store.base import Gone, Lease, StoreError, TokenRecord, WatchEvent
+from laneway.store.budgets import Budget
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
 SCHEMA_VERSION = 2
@@ -87,6 +88,12 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires TEXT NOT NULL DEFAULT '',
     last_used TEXT NOT NULL DEFAULT '',
     revoked TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS budgets (
+    key TEXT PRIMARY KEY,
+    level REAL NOT NULL,
+    stamp REAL NOT NULL,
+    capacity REAL NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -180,6 +187,16 @@ class _SqliteTransaction:
         self._conn.execute(
             "INSERT OR REPLACE INTO leases (name, holder, expires_at, transitions) VALUES (?, ?, ?, ?)",
             (lease.name, lease.holder, lease.expires_at, lease.transitions),
+        )
+
+    def get_budget(self, key: str) -> Budget | None:
+        row = self._conn.execute("SELECT level, stamp, capacity FROM budgets WHERE key = ?", (key,)).fetchone()
+        return None if row is None else Budget(level=row[0], stamp=row[1], capacity=row[2])
+
+    def put_budget(self, key: str, budget: Budget) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO budgets (key, level, stamp, capacity) VALUES (?, ?, ?, ?)",
+            (key, budget.level, budget.stamp, budget.capacity),
         )
 
 

@@ -421,3 +421,38 @@ def test_a_fence_on_an_expired_lease_is_refused(store: Store, clock) -> None:  #
     with pytest.raises(Fenced, match="expired"):
         store.create(endpoint("b"), fence=fence)  # type: ignore[call-arg]
     assert store.find(KIND, endpoint("b").key) is None
+
+
+# -- shared limit budgets -------------------------------------------------------------------------
+
+
+def test_a_budget_never_grants_more_than_it_holds_and_refills(store: Store, clock) -> None:  # type: ignore[no-untyped-def]
+    take = store.take_budget  # type: ignore[attr-defined]
+    assert take("k", capacity=60, per_second=1, want=50).granted == 50
+    grant = take("k", capacity=60, per_second=1, want=50)
+    assert grant.granted == 10 and grant.level == 0
+    assert take("k", capacity=60, per_second=1, want=5).granted == 0
+    clock.advance(3)
+    assert take("k", capacity=60, per_second=1, want=5).granted == 3
+    store.return_budget("k", capacity=60, per_second=1, amount=2)  # type: ignore[attr-defined]
+    assert take("k", capacity=60, per_second=1, want=5).granted == 2
+    forced = take("k", capacity=60, per_second=1, want=7, force=True)  # tokens already spent
+    assert forced.granted == 7 and forced.level == -7
+    clock.advance(7)
+    assert take("k", capacity=60, per_second=1, want=1).granted == 0  # the debt is waited out first
+    assert take("other", capacity=60, per_second=1, want=60).granted == 60  # keys are apart
+
+
+def test_budget_takers_in_threads_never_overdraw(store: Store) -> None:
+    granted: list[float] = []
+
+    def taker() -> None:
+        for _ in range(20):
+            granted.append(store.take_budget("k", capacity=100, per_second=1e-9, want=3).granted)  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=taker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sum(granted) == pytest.approx(100)
