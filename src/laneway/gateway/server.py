@@ -16,9 +16,9 @@ the same store (`platform_auth`).
 from __future__ import annotations
 
 import asyncio
-import time
 import logging
 import socket
+import time
 from dataclasses import dataclass
 
 import aiohttp

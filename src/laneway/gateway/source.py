@@ -25,10 +25,10 @@ from prometheus_client import CollectorRegistry, Gauge
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.store.base import Store, StoreUnavailable
-from laneway.store.watch import watch
 from laneway.gateway.table import RoutingTable, build_table
 from laneway.gateway.tasks import start_task, stop_task
+from laneway.store.base import Store, StoreUnavailable
+from laneway.store.watch import watch
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,15 @@ from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.api.registry import by_kind
 from laneway.api.selectors import Requirement
 from laneway.store import bookkeeping as bk
-from laneway.store import budgets
-from laneway.store import leasing
-from laneway.store.base import AlreadyExists, Lease, ListResult, NotFound, TokenRecord, WatchEvent
+from laneway.store import budgets, leasing
+from laneway.store.base import (
+    AlreadyExists,
+    Lease,
+    ListResult,
+    NotFound,
+    TokenRecord,
+    WatchEvent,
+)
 from laneway.store.signal import RevisionSignal
 
 DEFAULT_EVENT_RETENTION = 10_000

@@ -45,7 +45,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
-from laneway.store.base import Gone, Lease, StoreError, StoreUnavailable, TokenRecord, WatchEvent
+from laneway.store.base import (
+    Gone,
+    Lease,
+    StoreError,
+    StoreUnavailable,
+    TokenRecord,
+    WatchEvent,
+)
 from laneway.store.budgets import Budget
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
