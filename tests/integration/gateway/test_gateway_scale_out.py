@@ -24,6 +24,7 @@ from gateway_harness import NS, LoopThread, Upstream, endpoint, service
 from laneway.api.kinds.serving import ModelService
 from laneway.api.meta import ObjectKey
 from laneway.store.postgres import PostgresStore
+from laneway.testing.fleet import add_gateway
 from laneway.testing.postgres import free_port
 
 BODY = {"model": "svc", "messages": [{"role": "user", "content": "hi"}]}
@@ -83,6 +84,7 @@ def upstream() -> Iterator[Upstream]:
 
 
 def _publish(store: PostgresStore, url: str, *, rate_limit: dict[str, int] | None) -> None:
+    add_gateway(store)  # the platform opens loopback, where the upstream listens
     store.create(endpoint("a", url))
     created = store.get(endpoint("a", url).__class__, ObjectKey(NS, "a"))
     store.update_status(created.model_copy(update={"status": created.status.model_copy(update={"ready": True})}))
