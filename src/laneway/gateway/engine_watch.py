@@ -13,7 +13,10 @@ Two jobs, both off the hot path, both writing only into `EndpointState` (which p
 
 Only endpoints laneway reaches without credentials are watched: an external provider's (one
 with an upstream key, or on https) is never scraped, so its key is never sent anywhere but
-with a caller's request and the gateway never probes a provider on its own. The origin scraped
+with a caller's request and the gateway never probes a provider on its own. A URL the team
+lane wrote (`Target.guarded`) is watched only through the egress policy, as callers' requests
+to it are (`laneway.egress.aio`): `session(target)` hands out the guarded session for it, so
+the gateway never connects, on a timer, to an address the platform did not open. The origin scraped
 is the endpoint URL's scheme, host and port, which the gateway already sends requests to.
 """
 
@@ -70,7 +73,7 @@ class EngineWatch:
         *,
         table: Callable[[], RoutingTable],
         state: Callable[[ObjectKey], EndpointState],
-        session: Callable[[], aiohttp.ClientSession | None],
+        session: Callable[[Target], aiohttp.ClientSession | None],
         interval: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -104,7 +107,7 @@ class EngineWatch:
             await asyncio.sleep(max(0.0, self._interval - (self._clock() - started)))
 
     async def _scrape(self, target: Target) -> None:
-        session = self._session()
+        session = self._session(target)
         if session is None:
             return
         try:
@@ -122,26 +125,26 @@ class EngineWatch:
         self._state(target.key).load = load
 
     def _follow_kv(self, targets: list[tuple[Target, bool]]) -> None:
-        wanted = {t.key: origin(t) for t, kv in targets if kv}
+        wanted = {t.key: (origin(t), t) for t, kv in targets if kv}
         for key, (url, task) in list(self._subscriptions.items()):
-            if wanted.get(key) != url or task.done():
+            if key not in wanted or wanted[key][0] != url or task.done():
                 task.cancel()
                 del self._subscriptions[key]
                 st = self._state(key)
                 if st.kv is not None:
                     st.kv.lost()
-        for key, url in wanted.items():
+        for key, (url, target) in wanted.items():
             if key not in self._subscriptions:
-                task = start_task(self._subscribe(key, url), name=f"laneway-gateway-kv-events-{key.namespace}-{key.name}")
+                task = start_task(self._subscribe(key, url, target), name=f"laneway-gateway-kv-events-{key.namespace}-{key.name}")
                 self._subscriptions[key] = (url, task)
 
-    async def _subscribe(self, key: ObjectKey, url: str) -> None:
+    async def _subscribe(self, key: ObjectKey, url: str, target: Target) -> None:
         backoff = RECONNECT_SECONDS
         while True:
             st = self._state(key)
             kv = st.kv if st.kv is not None else KVBlocks()
             st.kv = kv
-            session = self._session()
+            session = self._session(target)
             if session is not None:
                 try:
                     await self._read_events(session, url, kv)

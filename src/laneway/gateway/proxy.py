@@ -128,6 +128,12 @@ class Proxy:
             await self.session.close()
             self.session = None
 
+    def session_for(self, target: Target) -> aiohttp.ClientSession:
+        """Where a connection to `target` goes from: a URL the team lane wrote only through the
+        egress policy of the current table (`laneway.egress.aio`), laneway's own engines directly."""
+        assert self.session is not None, "Proxy.start() was not awaited"
+        return self.egress.session(self.table.egress) if target.guarded else self.session
+
     def swap(self, table: RoutingTable) -> None:
         """Replace the routing table in one assignment; requests in flight keep the old one."""
         self.table = table
@@ -432,7 +438,7 @@ class Proxy:
                     _body_for(target, body, payload),
                     wait=wait,
                     precise=spill_on_timeout,
-                    session=self.egress.session(self.table.egress) if target.guarded else self.session,
+                    session=self.session_for(target),
                 )
             except TimeoutError:
                 self._finish(attempt)

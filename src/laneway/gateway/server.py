@@ -161,7 +161,7 @@ async def start_gateway(
     writer.start()
     watch: EngineWatch | None = None
     if config.engine_load_interval:
-        watch = EngineWatch(table=lambda: proxy.table, state=proxy.endpoint_state, session=lambda: proxy.session,
+        watch = EngineWatch(table=lambda: proxy.table, state=proxy.endpoint_state, session=lambda target: proxy.session_for(target) if proxy.session is not None else None,
                             interval=config.engine_load_interval)
         watch.start()
     gc_held = PROCESS_GC.hold(config.gc_young_threshold)
