@@ -114,12 +114,12 @@ class LocalDriver:
         async with self._lock:
             rkey = self._rkey(replica)
             ports = self._ports.setdefault(rkey, {})
-            cache_path = self._cache_path(replica)
+            mounted_cache = self._cache_path(replica)
             try:
                 specs = replica_processes(
                     replica,
                     allocate_port=lambda pid: ports[pid] if pid in ports else ports.setdefault(pid, self._new_port()),
-                    cache_path=cache_path,
+                    cache_path=mounted_cache,
                     policy=engine_policy(cluster) or DEFAULT_LOCAL_ENGINES,
                 )
             except EngineNotAllowed as e:
@@ -141,7 +141,7 @@ class LocalDriver:
                         argv=spec.argv,
                         spec_env=dict(spec.env),
                         workdir=workdir,
-                        read_only=[Path(cache_path)] if cache_path else [],
+                        read_only=[Path(mounted_cache)] if mounted_cache else [],
                         python_path=package if spec.runs_laneway else None,
                     )
                     sup = Supervisor(spec, launch=launch, log_path=self.log_dir(replica) / f"{pid}.log",
