@@ -82,7 +82,7 @@ class GarbageCollector:
             if not is_orphan(dependent, owner_uids):
                 continue
             try:
-                self._store.delete(dependent.kind, dependent.key, resource_version=dependent.metadata.resource_version)
+                self._store.delete(type(dependent), dependent.key, resource_version=dependent.metadata.resource_version)
             except NotFound:
                 continue  # someone else deleted it first: the goal is reached
             log.info(

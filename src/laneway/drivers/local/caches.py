@@ -13,7 +13,9 @@ seconds, so an offline machine does not hammer the source. A copy still being wr
 deleted: `delete_cache` raises `CacheBusy` and the caller tries again later.
 
 Threads are daemon threads: a control plane that stops leaves partial files behind, which the
-next hydration resumes. `wait` joins them (an orderly shutdown, tests).
+next hydration resumes. `wait` joins them (an orderly shutdown, tests). Only the caller's
+event loop touches the job table; a hydration thread writes nothing but its own job's
+progress, error and finish time.
 """
 
 from __future__ import annotations
@@ -101,7 +103,6 @@ class LocalCaches:
         self.clock = clock
         self._jobs: dict[JobKey, _Job] = {}
         self._wanted: dict[JobKey, _Wanted] = {}
-        self._lock = threading.Lock()
 
     # -- CacheStager ------------------------------------------------------------------------
 
@@ -191,8 +192,7 @@ class LocalCaches:
                 job.finished_at = self.clock()
 
         job.thread = threading.Thread(target=run, name=f"hydrate-{'/'.join(key)}", daemon=True)
-        with self._lock:
-            self._jobs[key] = job
+        self._jobs[key] = job
         job.thread.start()
         return job
 
