@@ -102,8 +102,16 @@ def collide(replicas: list[ModelReplica], draw_indexes: list[int]) -> list[Model
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fleet_st, deps_st, st.lists(st.integers(0, 2), min_size=12, max_size=12), st.lists(st.integers(0, 5), min_size=3, max_size=3))
-def test_no_node_beyond_its_devices_and_every_replica_accounted_for(fleet: Any, deps: Any, indexes: list[int], rescale: list[int]) -> None:
+@given(
+    fleet_st,
+    deps_st,
+    st.lists(st.integers(0, 2), min_size=12, max_size=12),
+    st.lists(st.integers(0, 5), min_size=3, max_size=3),
+    st.booleans(),
+)
+def test_no_node_beyond_its_devices_and_every_replica_accounted_for(
+    fleet: Any, deps: Any, indexes: list[int], rescale: list[int], lose_last: bool
+) -> None:
     clusters, deployments = build(fleet, deps)
     first = plan_fleet(deployments, clusters=clusters, classes=CLASSES)
     assert_within_devices(first, clusters)
@@ -112,7 +120,8 @@ def test_no_node_beyond_its_devices_and_every_replica_accounted_for(fleet: Any, 
 
     edited = [d.model_copy(update={"spec": d.spec.model_copy(update={"replicas": n})}) for d, n in zip(deployments, rescale)]
     dropped_cluster = clusters[1:] if len(clusters) > 1 else clusters  # a cluster may disappear under running replicas
-    again = plan_fleet(edited, clusters=dropped_cluster, classes=CLASSES, replicas=running)
+    lost = frozenset({dropped_cluster[-1].name}) if lose_last else frozenset()  # its replicas are stranded and replaced
+    again = plan_fleet(edited, clusters=dropped_cluster, classes=CLASSES, replicas=running, lost=lost)
     assert_within_devices(again, dropped_cluster)
     for p in again:
         inputs = Counter(r.name for r in running if r.metadata.labels["laneway.dev/deployment"] == p.deployment.name)
@@ -121,5 +130,7 @@ def test_no_node_beyond_its_devices_and_every_replica_accounted_for(fleet: Any, 
         assert not (kept & gone), "a replica both kept and removed"
         assert kept + gone == inputs, "an input replica neither kept nor removed"
         assert len({r.index for r in p.replicas}) == len(p.replicas) and len({r.name for r in p.replicas}) == len(p.replicas)
-        assert len(p.replicas) <= max(p.wanted, len(kept))
-        assert sum(1 for r in p.replicas if not r.retained) == 0 or len(p.replicas) <= p.wanted
+        counted = len(p.replicas) - len(p.stranded)
+        assert set(p.stranded) <= {r.name for r in p.replicas if r.retained}
+        assert counted <= max(p.wanted, sum(kept.values()) - len(p.stranded))
+        assert all(r.retained for r in p.replicas) or counted <= p.wanted
