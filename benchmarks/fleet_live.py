@@ -197,6 +197,12 @@ def main() -> None:
             f"{single.cpu / max(batched.cpu, 1e-9):.1f}x the CPU"
             + ("" if finished else f" (one-at-a-time stopped at the {args.timeout:.0f} s limit)")
         )
+        rate = [o.placed_ready / max(o.seconds, 1e-9) for o in outcomes]
+        print(
+            f"deployments placed+Ready per second: batched {rate[0]:.1f}, one-at-a-time {rate[1]:.2f} "
+            f"({rate[0] / max(rate[1], 1e-9):.0f}x); CPU seconds per deployment: batched {batched.cpu / max(batched.placed_ready, 1):.3f}, "
+            f"one-at-a-time {single.cpu / max(single.placed_ready, 1):.3f}"
+        )
 
 
 if __name__ == "__main__":
