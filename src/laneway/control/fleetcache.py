@@ -24,7 +24,9 @@ from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.meta import ObjectKey, Resource
 from laneway.store.base import Store
 
-DEFAULT_MAX_AGE = 60.0
+DEFAULT_MAX_AGE = 300.0
+"""As often as the manager's resync, which replays every object through the same events: a full
+read is a second of CPU on a fleet of a thousand clusters, so not more often than that."""
 
 R = TypeVar("R", bound=Resource)
 

@@ -89,6 +89,7 @@ class ReplicaController:
         self.store = ctx.store
         self.drivers = drivers
         self._homes: dict[ObjectKey, str] = {}  # replica -> its cluster, kept from replica events
+        self._residents: dict[str, set[ObjectKey]] = {}  # cluster -> its replicas
         self.watches: Mapping[str, KeyMapper] = {
             "ModelReplica": self._remember_home,
             "InferenceCluster": self._replicas_on_cluster,
@@ -100,15 +101,17 @@ class ReplicaController:
         anyway): a cluster event then finds its replicas without listing every replica, which
         on a fleet of a thousand clusters would read the whole fleet a thousand times."""
         if isinstance(replica, ModelReplica):
-            gone = replica.metadata.deletion_timestamp and not replica.metadata.finalizers
-            if gone:
-                self._homes.pop(replica.key, None)
-            else:
-                self._homes[replica.key] = replica.spec.cluster_name
+            key = replica.key
+            before = self._homes.pop(key, None)
+            if before is not None:
+                self._residents.get(before, set()).discard(key)
+            if not (replica.metadata.deletion_timestamp and not replica.metadata.finalizers):  # not gone
+                self._homes[key] = replica.spec.cluster_name
+                self._residents.setdefault(replica.spec.cluster_name, set()).add(key)
         return []
 
     def _replicas_on_cluster(self, cluster: Resource) -> list[ObjectKey]:
-        return sorted(key for key, home in self._homes.items() if home == cluster.name)
+        return sorted(self._residents.get(cluster.name, ()))
 
     async def reconcile(self, key: ObjectKey) -> Result:
         replica = self.store.find(ModelReplica, key)

@@ -158,3 +158,27 @@ def test_cluster_naming_a_missing_class_is_not_ready(tmp_path: Path) -> None:
     cluster = store.get("InferenceCluster", ObjectKey("", "local"))
     ready = [c for c in cluster.status.conditions if c.type == "Ready"][0]
     assert ready.status == "False" and ready.reason == "ClassNotFound" and "cpu" in ready.message
+
+
+def test_a_cluster_event_queues_the_replicas_on_it_from_the_index(tmp_path: Path) -> None:
+    """Replica events index replicas by cluster, so a cluster event finds its replicas without
+    listing every replica of the fleet; a replica that is gone leaves the index."""
+    from laneway.placement.compose import compose_replica
+    from laneway.placement.model import EnginePlacement, MemberPlacement, ReplicaPlacement
+    from laneway.testing.simfleet import model_deployment, simulated_cluster
+
+    store, _, drivers, ctx = _setup(tmp_path)
+    ctl = ReplicaController(ctx, drivers)
+    d = model_deployment("m")
+    on = {
+        name: compose_replica(d, ReplicaPlacement(i, name, (EnginePlacement("main", "p", (MemberPlacement("Standalone", "p"),)),), name=f"m-{i}"))
+        for i, name in enumerate(("east", "west"))
+    }
+    for r in on.values():
+        assert ctl.watches["ModelReplica"](r) == []
+    east = simulated_cluster("east", [("p", "h100", 1)])
+    assert ctl.watches["InferenceCluster"](east) == [on["east"].key]
+    gone = on["east"].model_copy(update={"metadata": on["east"].metadata.model_copy(update={"deletion_timestamp": "2027-01-01T00:00:00Z"})})
+    ctl.watches["ModelReplica"](gone)
+    assert ctl.watches["InferenceCluster"](east) == []
+    assert ctl.watches["InferenceCluster"](simulated_cluster("west", [("p", "h100", 1)])) == [on["west"].key]
