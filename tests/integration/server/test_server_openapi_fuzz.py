@@ -2,8 +2,8 @@
 
 The server runs as `laneway up` runs it (`create_app` over a SQLite store, on a free loopback
 port); schemathesis loads the document the server serves at `/openapi/v3` and sends every
-operation a few requests that fit it and one that does not, each with an admin token and with
-a team token. The run is bounded (a fixed number of cases per operation, a fixed seed, no
+operation a few requests that fit it and one that does not (about 280 cases), each with an
+admin token and with a team token. The run is bounded (a fixed number of cases per operation, a fixed seed, no
 shrinking, no example database), so it takes the same cases every time.
 
 The checks: no 5xx; every status code, content type, header and body of an answer is one the
@@ -59,6 +59,8 @@ from cli_harness import Cli, Up  # noqa: E402
 SEED = 20261205
 CASES = {GenerationMode.POSITIVE: 2, GenerationMode.NEGATIVE: 1}
 """Cases per operation and mode: about 110 operations, so a few hundred cases, each sent twice."""
+BODY_CASES = {GenerationMode.POSITIVE: 1, GenerationMode.NEGATIVE: 1}
+"""Fewer for an operation with a body: drawing a whole ModelDeployment is most of the run's time."""
 TEAM_NAMESPACE = "ml-team"
 MAX_REPORTED = 25
 
@@ -103,7 +105,7 @@ def _run_operation(
     send: Callable[[schemathesis.Case], None],
 ) -> None:
     @settings(
-        max_examples=CASES[mode],
+        max_examples=(CASES if len(operation.body) == 0 else BODY_CASES)[mode],
         derandomize=True,
         database=None,
         deadline=None,
@@ -121,7 +123,7 @@ def _run_operation(
         assert mode == GenerationMode.NEGATIVE, f"{operation.label}: no valid request can be generated"
 
 
-@pytest.mark.timeout(300)  # the run is bounded by its case count (about 70 s here); this only stops a hang
+@pytest.mark.timeout(300)  # the run is bounded by its case count (70-90 s here); this only stops a hang
 def test_the_server_does_what_its_openapi_document_says(api: RunningApi) -> None:
     tokens = {"admin": api.admin_token, "team": api.token("team", TEAM_NAMESPACE)}
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi/v3")
@@ -151,7 +153,7 @@ def test_the_server_does_what_its_openapi_document_says(api: RunningApi) -> None
         for operation in operations:
             for mode in CASES:
                 _run_operation(operation, mode, send)
-    assert cases >= 300
+    assert cases >= 250
     assert not failures, f"{len(failures)} mismatches in {cases} cases:\n\n" + "\n\n".join(failures[:MAX_REPORTED])
 
 
