@@ -25,6 +25,9 @@ REPLICA_INDEX_LABEL = LABEL_PREFIX + "replica-index"
 """On a ModelReplica: its index within the deployment (scale-down drops the highest)."""
 CLUSTER_LABEL = LABEL_PREFIX + "cluster"
 """On a ModelEndpoint: the InferenceCluster its replica runs on."""
+ENGINE_LABEL = LABEL_PREFIX + "engine"
+"""On a ModelEndpoint (and the pods the Kubernetes driver renders): the replica engine it
+serves, so a service can select one engine of a replica that runs several."""
 
 REPLACES_ANNOTATION = LABEL_PREFIX + "replaces"
 """On a ModelReplica placed to stand in for one on a lost cluster: the name of that replica."""

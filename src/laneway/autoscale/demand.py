@@ -22,8 +22,8 @@ from laneway.api.meta import ObjectKey
 from laneway.autoscale.gauges import IN_FLIGHT_METRIC, QUEUED_METRIC
 
 SCRAPE_TIMEOUT = 2.0
-ENGINE_RUNNING = ("vllm:num_requests_running", "vllm_num_requests_running")
-ENGINE_WAITING = ("vllm:num_requests_waiting", "vllm_num_requests_waiting")
+ENGINE_RUNNING = ("vllm:num_requests_running", "vllm_num_requests_running", "llamacpp:requests_processing", "llamacpp_requests_processing")
+ENGINE_WAITING = ("vllm:num_requests_waiting", "vllm_num_requests_waiting", "llamacpp:requests_deferred", "llamacpp_requests_deferred")
 
 
 @dataclass(frozen=True)

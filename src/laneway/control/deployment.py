@@ -32,6 +32,7 @@ has no events API, and a status field is where a user already looks.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -49,10 +50,10 @@ from laneway.cache.gate import (
 )
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.fleetcache import FleetCache
+from laneway.control.rollout_plan import desired_replicas, outdated, strategy_of
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.control.wakeups import PlanWakeups
-from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan_fleet
-from laneway.placement.compose import compose_replica
+from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, Placement, plan, plan_fleet
 from laneway.placement.lost import LostClusters, lost_clusters
 from laneway.placement.memo import PlanMemo
 from laneway.store.base import AlreadyExists, Conflict, NotFound, Store
@@ -196,7 +197,11 @@ class DeploymentController:
         unready = {c.name for c in snapshot.clusters if not is_true(c.status.conditions, "Ready")} - lost.names
         for placement in placements:
             deployment = deployments[placement.deployment]
-            created += self._settle(deployment, placement, by_owner.get(deployment.key, {}), gates[deployment.key])
+            mine = by_owner.get(deployment.key, {})
+            if placement.condition.reason not in BAD_EDIT_REASONS and outdated(deployment, placement, mine):
+                placement = self._with_surge(deployment, placement, snapshot, [*snapshot.replicas, *created],
+                                             closed_by_cache(deployment, snapshot.clusters, gates[deployment.key].clusters), lost.names)
+            created += self._settle(deployment, placement, mine, gates[deployment.key])
             again = self._look_again(placement, unready, lost, now)
             if again is not None:
                 results[deployment.key] = Result(requeue_after=again)
@@ -220,14 +225,8 @@ class DeploymentController:
 
     def _settle(self, deployment: ModelDeployment, placement: Placement, mine: dict[str, ModelReplica], gate: PlacementGate) -> list[ModelReplica]:
         """Apply one deployment's plan and write its status; returns the replicas created."""
-        desired = {}
         frozen = placement.condition.reason in BAD_EDIT_REASONS
-        for placed in placement.replicas:
-            obj = compose_replica(deployment, placed)
-            current = mine.get(obj.name)
-            # A bad edit keeps running replicas as they run: rolling its broken selectors onto
-            # them would hand a driver device requests it cannot satisfy (rule 4).
-            desired[obj.name] = current if frozen and placed.retained and current is not None else obj
+        desired, rollout = desired_replicas(deployment, placement, mine, frozen=frozen)
         changed, created = self._apply(desired, mine)
         if changed:
             log.info("placement of %s changed: %s", deployment.key, "; ".join(changed))
@@ -236,20 +235,47 @@ class DeploymentController:
         stranded = set(placement.stranded)
         ready = sum(1 for name in desired if name in mine and name not in stranded and is_true(mine[name].status.conditions, "Ready"))
         c = gate.explain(placement.condition)
-        fields: dict[str, object] = {"replicas": {"total": len(placement.replicas) - len(stranded), "ready": ready}}
+        fields: dict[str, object] = {"replicas": {"total": len(placement.replicas) - len(stranded), "ready": ready}, "rollout": rollout.status()}
         if moved:
             fields["last_placement_change"] = placement_change(moved, now=self.ctx.clock())
         try:
             write_status(
                 self.store,
                 deployment,
-                conditions=[ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message), replicas_ready_condition(placement, ready)],
+                conditions=[
+                    ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message),
+                    replicas_ready_condition(placement, ready),
+                    rollout.condition(),
+                ],
                 fields=fields,
                 now=rfc3339(self.ctx.clock()),
             )
         except Conflict:
             pass  # the deployment was written since the snapshot: that write queues it again
         return created
+
+    def _with_surge(
+        self,
+        deployment: ModelDeployment,
+        placement: Placement,
+        snapshot: FleetSnapshot,
+        replicas: Sequence[ModelReplica],
+        closed: dict[str, str],
+        lost: frozenset[str],
+    ) -> Placement:
+        """During a rollout (`control.rolling`): the plan with the surge replicas when placement
+        fits them all (`replicas` includes those this pass created for other deployments, so
+        the surge never takes capacity twice), else the plan as it was: the rollout then goes
+        one replica at a time."""
+        surge = strategy_of(deployment).max_surge
+        if surge <= 0 or deployment.spec.paused:
+            return placement
+        trial = deployment.model_copy(update={"spec": deployment.spec.model_copy(update={"replicas": deployment.spec.replicas + surge})})
+        surged = plan(trial, clusters=snapshot.clusters, classes=snapshot.classes, replicas=replicas, matcher=self.matcher,
+                      closed=closed, lost=lost)
+        if surged.short:
+            return placement
+        return dataclasses.replace(surged, wanted=placement.wanted)
 
     def _apply(self, desired: dict[str, ModelReplica], mine: dict[str, ModelReplica]) -> tuple[list[str], list[ModelReplica]]:
         changed = []

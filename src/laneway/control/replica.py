@@ -4,16 +4,31 @@ For every replica it applies the replica on its cluster's driver, observes it, w
 Ready condition (with the driver's reason: EnginesStarting, CrashLoopBackOff, ...), and keeps
 one ModelEndpoint per serving address while, and only while, that address is ready (rule 6 of
 the design). A finalizer makes deletion stop the replica's engines before the object goes.
+
+Draining: a replica that leaves (deleted by a scale-down, a rollout's surge or a user) or that
+takes a new spec in place (a rolling update) is first drained: its endpoints leave the store,
+so every gateway drops it from its routing table; then it keeps running while its engines
+still report requests running or waiting (`vllm:num_requests_*` or llama.cpp's equivalents),
+at least `DRAIN_SETTLE` seconds (for the gateways to see the change) and at most the
+deployment's `strategy.drainTimeout` (default 30s); only then is it stopped or restarted.
+`status.phase` is `Draining` meanwhile, and `status.drainingSince` says since when, so a
+restarted controller continues the same drain rather than starting a new one.
+
+Each endpoint carries `laneway.dev/engine` with the engine it serves, so a service can select
+one engine of a two-engine replica (a chat model and an embedding server) rather than both.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+import logging
+from typing import Iterable, Mapping
 
-from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.common import parse_duration
+from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
-from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
+from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, ENGINE_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
+from laneway.autoscale.demand import EngineDemand, ScrapedEngineDemand
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.cache.gate import replicas_using_cache, start_wait_for
@@ -30,6 +45,26 @@ REQUEUE_STEADY = 3.0
 # A Ready replica is looked at every second, so a crashed engine's endpoint leaves within about
 # a second (rule 6); the supervisor restarts it no sooner than its 1 s backoff.
 REQUEUE_READY = 1.0
+DRAIN_SETTLE = 1.0
+"""Seconds a draining replica keeps running at least, for every gateway to drop it from its table."""
+DRAIN_POLL = 0.5
+DEFAULT_DRAIN_TIMEOUT = 30.0
+
+log = logging.getLogger(__name__)
+
+
+def drain_done(*, since: float, now: float, timeout: float, busy: float | None) -> tuple[bool, str]:
+    """Whether a drain that began at `since` is over (pure): the engines are idle (`busy` is
+    their running + waiting requests; None when they publish no such metric) after the settle
+    time, or the timeout passed. Returns the verdict and why, for the log."""
+    waited = now - since
+    if waited >= timeout:
+        return True, f"drain timeout {timeout:g}s reached" + (f" with {busy:g} request(s) still in flight" if busy else "")
+    if waited < DRAIN_SETTLE:
+        return False, "waiting for gateways to drop it"
+    if busy is None or busy <= 0:
+        return True, f"idle after {waited:.1f}s"
+    return False, f"{busy:g} request(s) in flight"
 
 
 def endpoint_name(replica: ModelReplica, address: ServingAddress, total: int) -> str:
@@ -55,7 +90,7 @@ def desired_endpoints(
                 metadata=ObjectMeta(
                     name=endpoint_name(replica, address, len(observation.addresses)),
                     namespace=replica.namespace,
-                    labels=labels,
+                    labels={**labels, ENGINE_LABEL: address.engine},
                     owner_references=[replica.owner_reference()],
                 ),
                 # An engine serving exactly one model gets requests under that name, whatever
@@ -84,12 +119,13 @@ class ReplicaController:
     kind = "ModelReplica"
     concurrency = 4
 
-    def __init__(self, ctx: ControlContext, drivers: DriverSet) -> None:
+    def __init__(self, ctx: ControlContext, drivers: DriverSet, *, engines: EngineDemand | None = None) -> None:
         self.ctx = ctx
         self.store = ctx.store
         self.drivers = drivers
         self._homes: dict[ObjectKey, str] = {}  # replica -> its cluster, kept from replica events
         self._residents: dict[str, set[ObjectKey]] = {}  # cluster -> its replicas
+        self.engines: EngineDemand = engines if engines is not None else ScrapedEngineDemand()
         self.watches: Mapping[str, KeyMapper] = {
             "ModelReplica": self._remember_home,
             "InferenceCluster": self._replicas_on_cluster,
@@ -123,7 +159,11 @@ class ReplicaController:
         if is_deleting(replica):
             # A replica whose cluster was deleted before it may still run: then every driver this
             # process started is asked to stop it (teardown is idempotent, a no-op elsewhere).
-            for running_on in [driver] if driver is not None else self.drivers.active():
+            running_on_all = [driver] if driver is not None else self.drivers.active()
+            serving = replica.status.phase in ("Ready", "Draining")  # one that never served has nothing in flight
+            if serving and FINALIZER in replica.metadata.finalizers and not await self._drained(replica, running_on_all, why="leaving"):
+                return Result(requeue_after=DRAIN_POLL)
+            for running_on in running_on_all:
                 await running_on.teardown(replica)
             self._sync_endpoints(replica, [])
             allow_deletion(self.store, replica, FINALIZER)
@@ -151,13 +191,45 @@ class ReplicaController:
             self._sync_endpoints(replica, [])
             self._write(replica, "False", "WaitingForCache", waiting, "Pending")
             return Result(requeue_after=REQUEUE_STEADY)
+        applied = replica.status.applied_generation
+        if applied is not None and applied != replica.metadata.generation and replica.status.phase in ("Ready", "Draining"):
+            if not await self._drained(replica, [driver], why="taking its new spec"):  # a rolling update restarts it
+                return Result(requeue_after=DRAIN_POLL)
         await driver.apply(replica, cluster)
         observation = await driver.observe(replica)
         self._sync_endpoints(replica, desired_endpoints(replica, cluster.metadata.labels, observation))
         phase = "Ready" if observation.ready else ("Failed" if observation.reason == "CrashLoopBackOff" else "Starting")
         restarts = sum(m.restarts for m in observation.members) or None
-        self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase, restarts)
+        self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase, restarts,
+                    applied=replica.metadata.generation)
         return Result(requeue_after=look_again(driver, replica, observation.ready))
+
+    async def _drained(self, replica: ModelReplica, drivers: Iterable[Driver], *, why: str) -> bool:
+        """One step of draining (see the module docstring): True once the replica may stop."""
+        since = replica.status.draining_since
+        now = self.ctx.clock()
+        if since is None:
+            self._sync_endpoints(replica, [])  # out of every gateway's table first
+            self._write(replica, "False", "Draining", f"draining before {why}: out of the routing table, finishing requests in flight",
+                        "Draining", draining_since=now)
+            return False
+        urls = []
+        for d in drivers:
+            urls += [a.url for a in (await d.observe(replica)).addresses]
+        load = await self.engines.engines(urls) if urls else None
+        done, detail = drain_done(since=since, now=now, timeout=self._drain_timeout(replica), busy=load.running + load.waiting if load else None)
+        if done:
+            log.info("replica %s drained before %s: %s", replica.key, why, detail)
+        return done
+
+    def _drain_timeout(self, replica: ModelReplica) -> float:
+        """The owning deployment's `strategy.drainTimeout`, else the default."""
+        name = replica.metadata.labels.get(DEPLOYMENT_LABEL)
+        deployment = self.store.find(ModelDeployment, ObjectKey(replica.namespace, name)) if name else None
+        strategy = deployment.spec.strategy if deployment is not None else None
+        if strategy is not None and strategy.drain_timeout:
+            return parse_duration(strategy.drain_timeout)
+        return DEFAULT_DRAIN_TIMEOUT
 
     def _cluster(self, name: str) -> InferenceCluster | None:
         return self.store.find(InferenceCluster, ObjectKey("", name))
@@ -185,11 +257,22 @@ class ReplicaController:
                 pass
 
     def _write(
-        self, replica: ModelReplica, status: str, reason: str, message: str, phase: str, restarts: int | None = None
+        self,
+        replica: ModelReplica,
+        status: str,
+        reason: str,
+        message: str,
+        phase: str,
+        restarts: int | None = None,
+        *,
+        applied: int | None = None,
+        draining_since: float | None = None,
     ) -> None:
-        fields: dict[str, object] = {"phase": phase}
+        fields: dict[str, object] = {"phase": phase, "draining_since": draining_since}
         if restarts is not None:
             fields["restarts"] = restarts
+        if applied is not None:
+            fields["applied_generation"] = applied
         try:
             write_status(
                 self.store,

@@ -118,18 +118,101 @@ def test_endpoint_exists_only_while_the_replica_is_ready(tmp_path: Path) -> None
     assert store.list("ModelEndpoint", namespace="ml").items == []
 
 
-def test_deletion_stops_engines_before_the_replica_goes(tmp_path: Path) -> None:
+class FakeEngines:
+    """What the engines report in flight (running + waiting); None: they publish nothing."""
+
+    def __init__(self) -> None:
+        self.busy: float | None = 0.0
+        self.asked: list[list[str]] = []
+
+    async def engines(self, urls):
+        from laneway.autoscale.demand import EngineLoad
+
+        self.asked.append(list(urls))
+        return None if self.busy is None else EngineLoad(running=self.busy, waiting=0.0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _draining_setup(tmp_path: Path):
     store, fake, drivers, ctx = _setup(tmp_path)
-    ctl = ReplicaController(ctx, drivers)
-    key = ObjectKey("ml", "m-0")
+    clock = Clock()
+    ctx = ControlContext(store=store, gateway_address=ctx.gateway_address, drivers=drivers, clock=clock)
+    engines = FakeEngines()
+    ctl = ReplicaController(ctx, drivers, engines=engines)
     fake.ready = True
-    asyncio.run(ctl.reconcile(key))
+    asyncio.run(ctl.reconcile(ObjectKey("ml", "m-0")))
+    assert store.list("ModelEndpoint", namespace="ml").items, "serving before the drain"
+    return store, fake, ctl, clock, engines
+
+
+def test_deletion_drains_then_stops_engines_before_the_replica_goes(tmp_path: Path) -> None:
+    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    key = ObjectKey("ml", "m-0")
+    engines.busy = 2
     store.delete("ModelReplica", key)
     assert store.get("ModelReplica", key).metadata.deletion_timestamp
+    asyncio.run(ctl.reconcile(key))
+    assert store.list("ModelEndpoint").items == [], "it leaves every routing table first"
+    assert fake.torn_down == [], "requests in flight still run"
+    replica = store.get("ModelReplica", key)
+    assert replica.status.phase == "Draining" and replica.status.draining_since == clock.now
+    clock.now += 5
+    asyncio.run(ctl.reconcile(key))
+    assert fake.torn_down == [] and engines.asked[-1] == ["http://127.0.0.1:9999"]
+    engines.busy = 0
     asyncio.run(ctl.reconcile(key))
     assert fake.torn_down == ["m-0"]
     assert store.list("ModelReplica").items == []
     assert store.list("ModelEndpoint").items == []
+
+
+def test_a_drain_ends_at_its_timeout_even_when_requests_remain(tmp_path: Path) -> None:
+    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    key = ObjectKey("ml", "m-0")
+    engines.busy = 7
+    store.delete("ModelReplica", key)
+    asyncio.run(ctl.reconcile(key))
+    clock.now += 29
+    asyncio.run(ctl.reconcile(key))
+    assert fake.torn_down == []
+    clock.now += 2
+    asyncio.run(ctl.reconcile(key))
+    assert fake.torn_down == ["m-0"], "the default drainTimeout is 30s"
+
+
+def test_a_new_spec_is_applied_only_after_a_drain(tmp_path: Path) -> None:
+    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    key = ObjectKey("ml", "m-0")
+    replica = store.get("ModelReplica", key)
+    assert replica.status.applied_generation == replica.metadata.generation
+    replica.spec.engines[0].members[0].template.spec.containers[0].args = ["--changed"]
+    store.update(replica)
+    applied = len(fake.applied)
+    engines.busy = 1
+    asyncio.run(ctl.reconcile(key))
+    assert len(fake.applied) == applied, "the engines are not restarted while requests run"
+    assert store.list("ModelEndpoint").items == []
+    assert store.get("ModelReplica", key).status.phase == "Draining"
+    clock.now += 2
+    engines.busy = 0
+    asyncio.run(ctl.reconcile(key))
+    assert len(fake.applied) == applied + 1
+    replica = store.get("ModelReplica", key)
+    assert replica.status.phase == "Ready" and replica.status.draining_since is None
+    assert replica.status.applied_generation == replica.metadata.generation
+
+
+def test_endpoints_carry_the_engine_they_serve(tmp_path: Path) -> None:
+    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    (endpoint,) = store.list("ModelEndpoint", namespace="ml").items
+    assert endpoint.metadata.labels["laneway.dev/engine"] == "main"
 
 
 def test_replica_on_a_missing_cluster_says_so(tmp_path: Path) -> None:

@@ -14,9 +14,10 @@ further: `replicas` may be 0 and has no cap of 10, and autoscaling is built in.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import check_date, check_duration, check_user_labels, date_text
@@ -331,6 +332,64 @@ class Autoscaling(Model):
         return self
 
 
+_SURGE_TEXT = re.compile(r"^(100|[1-9]?[0-9])%$")
+
+
+def _count_or_percent(value: int | str | None, *, at: str) -> int | str | None:
+    if value is None or isinstance(value, int):
+        if isinstance(value, int) and not 0 <= value <= MAX_REPLICAS:
+            raise RuleViolation(f"{at} {value} must be between 0 and {MAX_REPLICAS}, or a percentage like '25%'", at=at)
+        return value
+    if not _SURGE_TEXT.match(value):
+        raise RuleViolation(f"{at} {value!r} must be a whole number of replicas or a percentage from '0%' to '100%'", at=at)
+    return value
+
+
+class RollingUpdate(Model):
+    """How many replicas a template change may add and take down at once (Kubernetes'
+    `RollingUpdate` fields: a count, or a percentage of `replicas`)."""
+
+    max_surge: StrictInt | str | None = None
+    """Extra replicas started with the new template while old ones remain (default 1; rounded up)."""
+    max_unavailable: StrictInt | str | None = None
+    """Replicas that may be below Ready during the update (default 0; rounded down). With no
+    capacity for a surge the update goes one replica at a time."""
+
+    @field_validator("max_surge")
+    @classmethod
+    def _surge(cls, v: int | str | None) -> int | str | None:
+        return _count_or_percent(v, at="strategy.rollingUpdate.maxSurge")
+
+    @field_validator("max_unavailable")
+    @classmethod
+    def _unavailable(cls, v: int | str | None) -> int | str | None:
+        return _count_or_percent(v, at="strategy.rollingUpdate.maxUnavailable")
+
+    @model_validator(mode="after")
+    def _some_progress(self) -> "RollingUpdate":
+        if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
+            raise RuleViolation(
+                "maxSurge and maxUnavailable are both 0, so no replica could ever be updated; set maxSurge to 1 (or maxUnavailable to 1)",
+                at="strategy.rollingUpdate",
+            )
+        return self
+
+
+class DeploymentStrategy(Model):
+    """How replicas take a new template, and how long a leaving replica drains."""
+
+    type: Literal["RollingUpdate"] = "RollingUpdate"
+    rolling_update: RollingUpdate = Field(default_factory=RollingUpdate)
+    drain_timeout: str | None = None
+    """How long a replica that leaves (scale-down, update, deletion) keeps its engines after it
+    left the routing table, for requests in flight to finish (default 30s)."""
+
+    @field_validator("drain_timeout")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        return check_duration(v)
+
+
 _TEMPLATE_SPEC_KEYS = ("engines", "clusterSelector", "modelCacheRef", "serving", "tolerations")
 
 
@@ -340,6 +399,10 @@ class ModelDeploymentSpec(Model):
     autoscaling: Autoscaling | None = None
     revision_history_limit: StrictInt = Field(default=10, ge=0, le=1000)
     retire_after: str | None = None
+    strategy: DeploymentStrategy | None = None
+    """Rolling update settings (see `control.rolling`); None: the defaults."""
+    paused: StrictBool | None = None
+    """True holds a rollout where it stands: no further replica takes the new template."""
 
     @model_validator(mode="before")
     @classmethod
@@ -390,12 +453,26 @@ class AutoscalingStatus(OpenModel):
     wanted_by_demand: StrictInt | None = None
     load: StrictFloat | None = None
     reason: str | None = None
+    recommendation: StrictInt | None = None
+    """The replica count demand asks for now, within min/max (before stabilization)."""
+    message: str | None = None
     history: list[AutoscalingRecord] | None = None
     last_active: StrictFloat | None = None
 
 
+class RolloutStatus(OpenModel):
+    """Where the rolling update of the template stands (see `control.rolling`)."""
+
+    state: str
+    updated: StrictInt = 0
+    ready: StrictInt = 0
+    total: StrictInt = 0
+    message: str = ""
+
+
 class ModelDeploymentStatus(Status):
     replicas: ReplicaCounts = Field(default_factory=ReplicaCounts)
+    rollout: RolloutStatus | None = None
     last_placement_change: PlacementChange | None = None
     autoscaling: AutoscalingStatus | None = None
 
@@ -448,6 +525,11 @@ class ModelReplicaStatus(Status):
     endpoint: str | None = None
     # How many times the replica's engine processes were restarted after exiting (None: never).
     restarts: StrictInt | None = None
+    applied_generation: StrictInt | None = None
+    """The generation the driver last applied: a newer one is drained before it is applied."""
+    draining_since: StrictFloat | None = None
+    """When the replica left the routing table to drain (seconds since the epoch), until it stops
+    or takes its new spec."""
 
 
 class ModelReplica(Resource):

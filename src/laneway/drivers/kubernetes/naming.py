@@ -22,7 +22,7 @@ from typing import Literal
 
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
 from laneway.api.kinds.platform import InferenceCluster
-from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
+from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, ENGINE_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
 from laneway.api.meta import LABEL_PREFIX, SYSTEM_NAMESPACE
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -31,7 +31,6 @@ MANAGER = "laneway"
 FIELD_MANAGER = "laneway"
 
 NAMESPACE_LABEL = LABEL_PREFIX + "namespace"
-ENGINE_LABEL = LABEL_PREFIX + "engine"
 ROLE_LABEL = LABEL_PREFIX + "role"
 POOL_LABEL = LABEL_PREFIX + "pool"
 SERVING_LABEL = LABEL_PREFIX + "serving"
