@@ -10,7 +10,12 @@ stands, so the rules the proxy keeps can be read off the code:
 - a retryable answer (429, 5xx before any body byte) is `Held`, not relayed: if no other
   endpoint can do better it is passed through as it is, otherwise it is dropped and counted as
   a failed attempt;
-- once an answer is `Responding`, nothing is retried.
+- once an answer is `Responding`, nothing is retried;
+- failover through the tiers: after a connection failure, a timeout or a retryable answer, a
+  tier with no other trusted endpoint left (each one tried, ejected or failing) is given up
+  (`Exchange.skip`) when a later tier of the service has entries, and the first attempt on a
+  tier this request has not tried yet is allowed past the attempt cap and the retry budget
+  (at most one per tier, so at most three extra), since it goes somewhere new.
 
 Attempt phases, in order:
 
@@ -98,6 +103,8 @@ class Exchange:
     skip: set[Tier] = field(default_factory=set)
     """Tiers given up on (Primary after its `queueTimeout` spilled the request to Overflow)."""
     attempts: int = 0
+    tiers: set[Tier] = field(default_factory=set)
+    """Tiers this request has sent an attempt to (a first attempt on another is a failover)."""
     held: Attempt | None = None
     """The best failed answer so far (see `Attempt.hold`)."""
     last_error: str = ""
@@ -112,6 +119,11 @@ class Exchange:
         """A new attempt on `target`, holding one of its in-flight slots until `Proxy._finish`."""
         self.attempts += 1
         self.tried.add(target.key)
+        self.tiers.add(tier)
         state.in_flight += 1
         state.total_requests += 1
         return Attempt(target, tier, state)
+
+    def fails_over(self, tier: Tier) -> bool:
+        """Whether an attempt on `tier` would be this request's first there after trying others."""
+        return bool(self.tiers) and tier not in self.tiers

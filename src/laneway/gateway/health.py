@@ -96,14 +96,25 @@ class EndpointState:
     def ejected(self) -> bool:
         return self.probing
 
+    def trusted(self, now: float) -> bool:
+        """Available and with no failure since its last success: worth a retry before giving up
+        on its tier (see `Proxy._fail_over`)."""
+        return self.consecutive_failures == 0 and self.available(now)
+
     def on_success(self) -> None:
         self.consecutive_failures = 0
         self.probing = False
         self.ejection_seconds = 0.0
 
-    def on_failure(self, now: float, config: GatewayConfig) -> None:
+    def on_failure(self, now: float, config: GatewayConfig, *, refused: bool = False) -> None:
+        """Count a failure. `refused`: nothing listens at the endpoint's address any more (its
+        process died or was stopped), which ejects it at once rather than after
+        `eject_after_failures`: no request should learn it again before the driver's own report
+        takes the endpoint out of the table."""
         self.total_failures += 1
         self.consecutive_failures += 1
+        if refused and not self.probing:
+            self.consecutive_failures = max(self.consecutive_failures, config.eject_after_failures)
         if self.probing:
             self.ejection_seconds = min(max(self.ejection_seconds * 2, config.ejection_seconds), config.max_ejection_seconds)
             self.ejected_until = now + self.ejection_seconds

@@ -1,11 +1,19 @@
 """Metering: what every request cost, as Prometheus metrics and per-service summaries.
 
-Each finished request is recorded once with its service, endpoint, tier, status, time to first
-byte of the response body (time to first token for a stream), total time and tokens. The
-Prometheus registry belongs to one gateway (no process-global state), served on the gateway's
-`/metrics`. The per-service summary (requests per tier, p95 latency and time to first token
-over a sliding window) is what the status writer puts on the ModelService and compares with
-its `slo`.
+Each finished request is recorded once with its service, endpoint, tier, outcome, total time,
+tokens and, for a stream only, its time to first token (the first body byte of an event
+stream). A plain answer arrives whole, so it has a latency and no time to first token: counting
+its first byte as one made a service that streams in 45 ms look like it broke a 1 s TTFT budget.
+
+Outcomes are the HTTP status, or `stream_cut` for a stream whose engine broke off after the
+status line went out (the caller got an error event; see `proxy`): a failure of its own, not
+a 502 the caller never saw.
+
+The Prometheus registry belongs to one gateway (no process-global state), served on the
+gateway's `/metrics`, with counters since the gateway started. The per-service summary is over
+the sliding window it states (`requests`, `errors`, p95 latency and time to first token), plus
+the lifetime totals (`requestsTotal`, `errorsTotal`) that a canary's judge takes differences of.
+It is what the status writer puts on the ModelService and compares with its `slo`.
 """
 
 from __future__ import annotations
@@ -24,12 +32,25 @@ from laneway.api.meta import ObjectKey
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
+STREAM_CUT = "stream_cut"
+"""The outcome of a stream its engine broke off after the status line (`Meter.record(cut=True)`)."""
+
+
 class Sample(NamedTuple):
     """One successful request in the window (a tuple: one is made per request)."""
 
     at: float
     latency: float
-    ttft: float
+    ttft: float | None
+    """None for a plain (not streamed) answer: it has no first token to time."""
+
+
+class Outcome(NamedTuple):
+    """One finished request in the window, whatever became of it."""
+
+    at: float
+    tier: str
+    failed: bool
 
 
 class _Series:
@@ -39,51 +60,69 @@ class _Series:
     path costs more than the increments themselves; token children are made on first use so
     /metrics shows no zero token series for an endpoint that never reported usage."""
 
-    __slots__ = ("labels", "latency", "ttft", "codes", "prompt", "completion")
+    __slots__ = ("labels", "latency", "ttft", "codes", "cut", "prompt", "completion")
 
     def __init__(self, labels: tuple[str, str, str, str], latency: object, ttft: object) -> None:
         self.labels = labels
         self.latency = latency
         self.ttft = ttft
         self.codes: dict[int, object] = {}
+        self.cut: object | None = None
         self.prompt: object | None = None
         self.completion: object | None = None
 
 
 @dataclass
 class ServiceWindow:
-    """Recent samples of one service (or one of its entries) and its lifetime counts per tier."""
+    """Recent samples and outcomes of one service (or one of its entries), and its lifetime
+    counts per tier."""
 
     samples: deque[Sample]
+    outcomes: deque[Outcome] = field(default_factory=deque)
     requests_by_tier: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     entries: dict[str, "ServiceWindow"] = field(default_factory=dict)
     """The same figures per service entry (by `weights.entry_name`), for a canary's judge."""
 
-    def add(self, tier: str, status: int, sample: Sample) -> None:
+    def add(self, tier: str, status: int, sample: Sample, *, cut: bool = False) -> None:
         self.requests_by_tier[tier] = self.requests_by_tier.get(tier, 0) + 1
-        if status < 400:
-            self.samples.append(sample)
-        elif status >= 500:
-            # Only the server side's failures: a caller's bad request, missing key or rate
-            # limit (4xx, 499 for a caller who left) says nothing about the endpoint, and
-            # must not roll back a canary.
+        # Only the server side's failures: a caller's bad request, missing key or rate limit
+        # (4xx, 499 for a caller who left) says nothing about the endpoint, and must not roll
+        # back a canary. A cut stream is one.
+        failed = cut or status >= 500
+        if failed:
             self.errors += 1
+        elif status < 400:
+            self.samples.append(sample)
+        self.outcomes.append(Outcome(sample.at, tier, failed))
+
+    def count_failed(self, tier: str, at: float) -> None:
+        """A failed attempt (retried elsewhere): counted against this entry, now and in total."""
+        self.requests_by_tier[tier] = self.requests_by_tier.get(tier, 0) + 1
+        self.errors += 1
+        self.outcomes.append(Outcome(at, tier, True))
 
     def trim(self, edge: float) -> None:
         while self.samples and self.samples[0].at < edge:
             self.samples.popleft()
+        while self.outcomes and self.outcomes[0].at < edge:
+            self.outcomes.popleft()
 
 
 @dataclass(frozen=True)
 class ServiceSummary:
     requests_by_tier: dict[str, int]
+    """Requests per tier within the window."""
     errors: int
+    """Failed requests (5xx, cut streams, failed attempts) within the window."""
     samples: int
     p95_latency: float | None
     p95_ttft: float | None
     entries: Mapping[str, "ServiceSummary"] = field(default_factory=dict)
     """Per service entry, the same figures (their `entries` empty)."""
+    requests_total: int = 0
+    """Requests since the gateway started (what a canary judge takes differences of)."""
+    errors_total: int = 0
 
 
 def p95(values: list[float]) -> float | None:
@@ -141,7 +180,7 @@ class Meter:
         )
         self._ttft = Histogram(
             "laneway_gateway_time_to_first_token_seconds",
-            "Time from the request to the first byte of the response body.",
+            "Time from the request to the first byte of a streamed (event-stream) response body; plain answers have none.",
             labels,
             buckets=_BUCKETS,
             registry=self.registry,
@@ -176,19 +215,28 @@ class Meter:
         endpoint: str,
         tier: str,
         status: int,
-        ttft: float,
+        ttft: float | None,
         total: float,
         prompt_tokens: int,
         completion_tokens: int,
         entry: str = "",
+        cut: bool = False,
     ) -> None:
+        """One finished request. `ttft` only for a stream (None for a plain answer); `cut`: a
+        stream its upstream broke off after the status line (outcome `stream_cut`)."""
         series = self._series(service, endpoint, tier)
-        code = series.codes.get(status)
-        if code is None:
-            code = series.codes[status] = self._requests.labels(*series.labels, str(status))
-        code.inc()  # type: ignore[attr-defined]
+        if cut:
+            if series.cut is None:
+                series.cut = self._requests.labels(*series.labels, STREAM_CUT)
+            series.cut.inc()  # type: ignore[attr-defined]
+        else:
+            code = series.codes.get(status)
+            if code is None:
+                code = series.codes[status] = self._requests.labels(*series.labels, str(status))
+            code.inc()  # type: ignore[attr-defined]
         series.latency.observe(total)  # type: ignore[attr-defined]
-        series.ttft.observe(ttft)  # type: ignore[attr-defined]
+        if ttft is not None:
+            series.ttft.observe(ttft)  # type: ignore[attr-defined]
         if prompt_tokens:
             if series.prompt is None:
                 series.prompt = self._tokens.labels(*series.labels, "prompt")
@@ -199,14 +247,17 @@ class Meter:
             series.completion.inc(completion_tokens)  # type: ignore[attr-defined]
         win = self._services.get(service)
         if win is None:
-            win = self._services[service] = ServiceWindow(samples=deque(maxlen=self._max))
+            win = self._services[service] = self._new_window()
         sample = Sample(self._clock(), total, ttft)
-        win.add(tier, status, sample)
+        win.add(tier, status, sample, cut=cut)
         if entry:
             sub = win.entries.get(entry)
             if sub is None:
-                sub = win.entries[entry] = ServiceWindow(samples=deque(maxlen=self._max))
-            sub.add(tier, status, sample)
+                sub = win.entries[entry] = self._new_window()
+            sub.add(tier, status, sample, cut=cut)
+
+    def _new_window(self) -> ServiceWindow:
+        return ServiceWindow(samples=deque(maxlen=self._max), outcomes=deque(maxlen=self._max * 4))
 
     def attempt_failed(self, service: ObjectKey, *, endpoint: str, tier: str, entry: str, code: str) -> None:
         """An attempt that failed and was retried elsewhere (a connection error, no headers in
@@ -218,12 +269,11 @@ class Meter:
             return
         win = self._services.get(service)
         if win is None:
-            win = self._services[service] = ServiceWindow(samples=deque(maxlen=self._max))
+            win = self._services[service] = self._new_window()
         sub = win.entries.get(entry)
         if sub is None:
-            sub = win.entries[entry] = ServiceWindow(samples=deque(maxlen=self._max))
-        sub.requests_by_tier[tier] = sub.requests_by_tier.get(tier, 0) + 1
-        sub.errors += 1
+            sub = win.entries[entry] = self._new_window()
+        sub.count_failed(tier, self._clock())
 
     def refused(self, service: ObjectKey | None, status: int) -> None:
         ns, svc = (service.namespace, service.name) if service else ("", "")
@@ -244,11 +294,18 @@ class Meter:
 def _summarize(win: ServiceWindow, edge: float, entries: Mapping[str, ServiceSummary] | None = None) -> ServiceSummary:
     win.trim(edge)
     samples = list(win.samples)
+    by_tier: dict[str, int] = {}
+    errors = 0
+    for o in win.outcomes:
+        by_tier[o.tier] = by_tier.get(o.tier, 0) + 1
+        errors += o.failed
     return ServiceSummary(
-        requests_by_tier=dict(win.requests_by_tier),
-        errors=win.errors,
+        requests_by_tier=by_tier,
+        errors=errors,
         samples=len(samples),
         p95_latency=p95([s.latency for s in samples]),
-        p95_ttft=p95([s.ttft for s in samples]),
+        p95_ttft=p95([s.ttft for s in samples if s.ttft is not None]),
         entries=dict(entries or {}),
+        requests_total=sum(win.requests_by_tier.values()),
+        errors_total=win.errors,
     )

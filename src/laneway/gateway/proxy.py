@@ -17,6 +17,7 @@ filtering by set lookup, metrics series cached per label set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -50,6 +51,7 @@ from laneway.gateway.paths import check_path, split_target, upstream_url
 from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.request_view import RequestView
+from laneway.gateway.stream_errors import is_anthropic_path, stream_error_event
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
 from laneway.gateway.slo import predict_ttft
 from laneway.gateway.table import RoutingTable, ServiceRoute
@@ -314,6 +316,30 @@ class Proxy:
         return (f"endpoint {target.name} would answer in about {guess.seconds:.2f}s ({guess.ahead} waiting, "
                 f"{guess.rate:.1f}/s served), past the {slo:g}s time-to-first-token SLO")
 
+    def _fail_over(self, route: ServiceRoute, ex: Exchange, tier: Tier) -> None:
+        """After a failed attempt on `tier`: give the tier up for this request when none of its
+        endpoints is left that the request has not tried and that is trusted (no failure since
+        its last success), and a later tier has entries; the next attempt then goes there. A
+        tier whose endpoints all died together (a killed host, a restart) costs one attempt,
+        not the request."""
+        if not self._later_tier(route, tier):
+            return
+        now = self.clock()
+        for entry in route.tiers.get(tier, ()):
+            for t in entry.targets:
+                if t.key in ex.tried:
+                    continue
+                st = self.states.get(t.key)
+                if st is None or st.trusted(now):
+                    return
+        ex.skip.add(tier)
+
+    @staticmethod
+    def _later_tier(route: ServiceRoute, tier: Tier) -> bool:
+        """Whether a tier after `tier` in the service's order has entries."""
+        order = route.tier_order()
+        return tier in order and any(route.tiers.get(t) for t in order[order.index(tier) + 1:])
+
     def _state(self, key: ObjectKey) -> EndpointState:
         st = self.states.get(key)
         if st is None:
@@ -412,9 +438,14 @@ class Proxy:
                 raise GatewayError(503, f"No endpoint of service {route.key} can answer: {picked.reason}{detail}.", "no_endpoint")
             target, tier = picked
             held = ex.held
+            failover = ex.fails_over(tier)
+            capped = ex.attempts > 0 and not failover and (ex.attempts >= cfg.max_attempts or not self.budget.try_retry())
+            if capped and self._later_tier(route, tier):
+                ex.skip.add(tier)  # no more tries on this tier, but the next one has not been tried
+                continue
             if held is not None:
                 # A better candidate exists: drop the failed response and try it.
-                if not self.budget.try_retry() or ex.attempts >= cfg.max_attempts:
+                if capped:
                     return await self._respond(request, routed, held, started, added_usage)
                 held.answered.release()
                 self._finish(held)
@@ -422,7 +453,7 @@ class Proxy:
                     route.key, endpoint=held.target.name, tier=held.tier, entry=held.target.entry, code=str(held.answered.status)
                 )
                 ex.held = None
-            elif ex.attempts and (ex.attempts >= cfg.max_attempts or not self.budget.try_retry()):
+            elif capped:
                 raise GatewayError(
                     502, f"Upstream of service {route.key} failed after {ex.attempts} attempt(s): {ex.last_error}.", "upstream_failed"
                 )
@@ -449,10 +480,12 @@ class Proxy:
                     st.on_failure(self.clock(), cfg)
                     ex.last_error = f"endpoint {target.name} gave no response within {wait:g}s"
                     self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="timeout")
+                    self._fail_over(route, ex, tier)
                 continue
             except (aiohttp.ClientError, OSError) as exc:
                 self._finish(attempt)
-                st.on_failure(self.clock(), cfg)
+                st.on_failure(self.clock(), cfg, refused=_refused(exc))
+                self._fail_over(route, ex, tier)
                 # Callers read this: an endpoint URL's query or password (a provider key) stays out.
                 ex.last_error = f"endpoint {target.name}: {type(exc).__name__}: {redact_text(str(exc))}"
                 self.meter.attempt_failed(route.key, endpoint=target.name, tier=tier, entry=target.entry, code="connection")
@@ -468,6 +501,8 @@ class Proxy:
                 ex.last_error = f"endpoint {target.name} answered {up.status}"
                 attempt.hold(up)
                 ex.held = attempt
+                if up.status >= 500:
+                    self._fail_over(route, ex, tier)
                 continue
             st.on_success()
             attempt.accept(up)
@@ -510,7 +545,8 @@ class Proxy:
         headers["x-laneway-tier"] = tier
         usage = Usage()
         status = up.status
-        ttft = 0.0
+        ttft: float | None = None
+        cut = False
         clean = False
         try:
             ctype = up.headers.get("Content-Type", "")
@@ -524,15 +560,15 @@ class Proxy:
                     raise GatewayError(
                         502, f"Endpoint {target.name} of service {route.key} broke off its response ({type(exc).__name__}).", "upstream_broken"
                     ) from None
-                ttft = self.clock() - started
                 if "json" in ctype:
                     usage = usage_from_body(body)
                 clean = True
                 return web.Response(status=status, body=body, headers=headers)
             resp = web.StreamResponse(status=status, headers=headers)
-            scanner = SSEUsageScanner(drop_usage_chunk=added_usage) if "text/event-stream" in ctype else None
+            streamed = "text/event-stream" in ctype
+            scanner = SSEUsageScanner(drop_usage_chunk=added_usage) if streamed else None
             await resp.prepare(request)
-            first = True
+            first = streamed  # time to first token: streams only
             try:
                 content = up.content
                 last = b""
@@ -558,11 +594,21 @@ class Proxy:
                 status = 499  # the caller went away; closing `up` below stops the upstream
                 return resp
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                # The upstream broke mid-body: the status line is out, so end the stream abruptly
-                # (no terminating chunk) and the caller sees an incomplete response, not a short one.
-                status = 502
-                st.on_failure(self.clock(), self.config)
+                # The upstream broke mid-body: the status line is out. A stream gets an error
+                # event in its own format (so an SDK raises instead of returning half an answer
+                # as if complete); then the connection closes abruptly (no terminating chunk), so
+                # a caller that reads no events still sees an incomplete response, not a short one.
+                cut = True
+                st.on_failure(self.clock(), self.config, refused=_refused(exc))
                 log.warning("upstream %s broke mid-response for %s: %s", target.name, route.key, type(exc).__name__)
+                if streamed:
+                    event = stream_error_event(
+                        anthropic=is_anthropic_path(routed.upstream_path),
+                        message=f"The engine behind service {route.key} stopped in the middle of this answer "
+                        f"({type(exc).__name__}); the answer is incomplete. Retry the request.",
+                    )
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await resp.write(event)
                 if request.transport is not None:
                     request.transport.close()
                 return resp
@@ -573,7 +619,7 @@ class Proxy:
                 up.release()
             else:
                 up.close()
-                if status < 400:
+                if status < 400 and not cut:
                     status = 499
             self._finish(attempt)
             total = self.clock() - started
@@ -584,11 +630,12 @@ class Proxy:
                 endpoint=target.name,
                 tier=tier,
                 status=status,
-                ttft=ttft or total,
+                ttft=ttft,
                 total=total,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 entry=target.entry,
+                cut=cut,
             )
             if usage.total:
                 self.limiter.charge_tokens((route.key, routed.key_id), route.rate_limit, usage.total)
@@ -621,6 +668,14 @@ def _retry_after(value: str | None) -> float:
     except ValueError:
         seconds = 1.0
     return min(max(seconds, 0.0), MAX_THROTTLE_SECONDS)
+
+def _refused(exc: BaseException) -> bool:
+    """A connection refused: nothing listens at the address (the engine's process is gone)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return isinstance(exc.os_error, ConnectionRefusedError)
+    return False
 
 
 def _model_of(payload: dict[str, Any] | None) -> str | None:

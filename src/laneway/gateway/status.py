@@ -52,6 +52,8 @@ def _figures(summary: ServiceSummary) -> TrafficFigures:
         errors=summary.errors,
         p95_latency_seconds=None if summary.p95_latency is None else round(summary.p95_latency, 4),
         p95_time_to_first_token_seconds=None if summary.p95_ttft is None else round(summary.p95_ttft, 4),
+        requests_total=summary.requests_total,
+        errors_total=summary.errors_total,
     )
 
 
@@ -67,6 +69,8 @@ def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float)
         errors=figures.errors,
         p95_latency_seconds=figures.p95_latency_seconds,
         p95_time_to_first_token_seconds=figures.p95_time_to_first_token_seconds,
+        requests_total=figures.requests_total,
+        errors_total=figures.errors_total,
         entries=entries,
     )
 

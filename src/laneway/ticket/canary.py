@@ -69,11 +69,14 @@ def _num(value: Any) -> float | None:
 
 
 def _figures(entry: Mapping[str, Any]) -> TrafficFigures:
+    """Lifetime totals where the gateway reports them (`requestsTotal`, `errorsTotal`: the
+    judge takes differences from its baseline), else the older per-tier counts."""
     requests = entry.get("requests")
     total = sum(int(v) for v in requests.values() if isinstance(v, int)) if isinstance(requests, dict) else int(_num(requests) or 0)
+    lifetime = _num(entry.get("requestsTotal"))
     return TrafficFigures(
-        requests=total,
-        errors=int(_num(entry.get("errors")) or 0),
+        requests=int(lifetime) if lifetime is not None else total,
+        errors=int(_num(entry.get("errorsTotal" if lifetime is not None else "errors")) or 0),
         p95_latency=_num(entry.get("p95LatencySeconds")),
         p95_ttft=_num(entry.get("p95TimeToFirstTokenSeconds")),
     )

@@ -31,7 +31,8 @@ def test_usage_metered_for_plain_and_streamed_requests(fleet: Fleet) -> None:
     assert _metric(m, "laneway_gateway_tokens_total", kind="prompt", service="svc") == 5 + 7
     assert _metric(m, "laneway_gateway_tokens_total", kind="completion", service="svc") == 2 + 3
     assert _metric(m, "laneway_gateway_requests_total", code="200", endpoint="up", tier="Primary") == 2
-    assert _metric(m, "laneway_gateway_time_to_first_token_seconds_count", service="svc") == 2
+    assert _metric(m, "laneway_gateway_time_to_first_token_seconds_count", service="svc") == 1, "streams only: a plain answer has no first token"
+    assert _metric(m, "laneway_gateway_request_duration_seconds_count", service="svc") == 2
 
     status = fleet.status("svc")
     traffic = status["traffic"][0]

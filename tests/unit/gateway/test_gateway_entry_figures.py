@@ -52,7 +52,8 @@ def test_per_entry_figures_round_trip_into_the_canary_judge() -> None:
     traffic = st.wire()["traffic"]
     entries = traffic[0]["entries"]
     assert set(entries) == {"primary", "canary", "endpoints[2]"}
-    assert entries["canary"] == {"requests": {"Primary": 3}, "errors": 2, "p95LatencySeconds": 2.0, "p95TimeToFirstTokenSeconds": 0.5}
+    assert entries["canary"] == {"requests": {"Primary": 3}, "errors": 2, "p95LatencySeconds": 2.0, "p95TimeToFirstTokenSeconds": 0.5,
+                                 "requestsTotal": 3, "errorsTotal": 2}
     assert traffic[0]["requests"] == {"Overflow": 1, "Primary": 11} and traffic[0]["errors"] == 2
 
     canary = figures_from_status(traffic, entry="canary")

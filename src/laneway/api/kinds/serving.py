@@ -254,9 +254,15 @@ class TrafficFigures(OpenModel):
     rollback judges (`laneway.ticket.canary.figures_from_status` reads this shape)."""
 
     requests: dict[str, StrictInt] = Field(default_factory=dict)
+    """Requests per tier within the window."""
     errors: StrictInt | None = None
+    """Failed requests within the window (5xx, cut streams, failed attempts)."""
     p95_latency_seconds: StrictFloat | None = None
     p95_time_to_first_token_seconds: StrictFloat | None = None
+    """Streams only: a plain answer has no first token to time."""
+    requests_total: StrictInt | None = None
+    """Requests since the gateway started (a canary's judge takes differences of these)."""
+    errors_total: StrictInt | None = None
 
 
 class GatewayTraffic(TrafficFigures):
