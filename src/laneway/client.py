@@ -23,7 +23,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.meta import LABEL_PREFIX, Resource, status_of
+from laneway.autoscale.replicas_owner import replicas_on_apply
 from laneway.api.registry import KindInfo, by_kind, lookup
 
 DEFAULT_TIMEOUT = 30.0
@@ -407,10 +409,16 @@ class Client:
         spec = (body or {}).get("spec") or {}
         return int(spec.get("replicas", replicas))
 
-    def apply(self, obj: Resource, *, attempts: int = 3) -> tuple[Resource, str]:
+    def apply(self, obj: Resource, *, attempts: int = 3, notes: builtins.list[str] | None = None) -> tuple[Resource, str]:
         """Create, or update keeping what the server owns; returns the object and what happened:
-        `created`, `configured` or `unchanged` (nothing sent when the desired state is already stored)."""
+        `created`, `configured` or `unchanged` (nothing sent when the desired state is already stored).
+
+        An autoscaled ModelDeployment keeps its live replica count when the manifest leaves
+        `replicas` out, and one outside min/max is clamped (`autoscale.replicas_owner`); what
+        was not taken as written is appended to `notes`."""
+        original = obj
         for attempt in range(attempts):
+            obj = self._owned_replicas(original, None, notes if attempt == 0 else None)
             try:
                 return self.create(obj), "created"
             except ApiError as e:
@@ -422,6 +430,7 @@ class Client:
                 if e.not_found and attempt + 1 < attempts:
                     continue  # deleted between our create and get: create again
                 raise
+            obj = self._owned_replicas(original, live, None)
             if not needs_update(desired=obj, live=live):
                 return live, "unchanged"
             try:
@@ -430,6 +439,15 @@ class Client:
                 if not (e.conflict and attempt + 1 < attempts):
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _owned_replicas(obj: Resource, live: Resource | None, notes: builtins.list[str] | None) -> Resource:
+        if not isinstance(obj, ModelDeployment) or not (live is None or isinstance(live, ModelDeployment)):
+            return obj
+        sent, note = replicas_on_apply(obj, live)
+        if note is not None and notes is not None:
+            notes.append(note)
+        return sent
 
     # tokens ----------------------------------------------------------------------------------
 

@@ -6,11 +6,14 @@ last seen. Without it a restarted control plane would drop replicas at once duri
 (skipping `scaleDownStabilization`) and restart the `scaleToZeroAfter` clock.
 
 It is stored under `status.autoscaling` as `history` (`[{at, replicas}, ...]`, `at` in the
-controller clock's seconds since the epoch) and `lastActive` (only while idle). The newest
-recommendation is left out on purpose: it carries the current time, so writing it would
-rewrite the status on every tick of an idle deployment; what is stored changes only when the
-replica recommendation or the demand/idle state changes. Losing that newest entry on a
-restart costs nothing: the first tick after the restart adds its own.
+controller clock's seconds since the epoch) and `lastActive` (only while idle).
+
+The newest recommendation is stored too, with its time rounded down to `STORE_STEP` seconds:
+under steady load compaction keeps *only* the newest (it outlasts every equal one before it),
+so leaving it out stored an empty history, and a control plane restarted at peak scaled down
+on its first momentary dip. Rounding keeps the status from being rewritten on every tick (at
+most once per step while the recommendation holds) at the cost of an entry expiring up to one
+step early after a restart.
 """
 
 from __future__ import annotations
@@ -21,13 +24,23 @@ from typing import Any, Mapping
 from laneway.api.kinds.deployment import AutoscalingStatus
 from laneway.autoscale.policy import PolicyState
 
+STORE_STEP = 10.0
+"""Seconds the newest recommendation's time is rounded down to when stored."""
+
 HISTORY_FIELD = "history"
 LAST_ACTIVE_FIELD = "lastActive"
 
 
 def state_fields(state: PolicyState, now: float) -> dict[str, Any]:
     """The fields of `status.autoscaling` that carry `state` over a restart."""
-    fields: dict[str, Any] = {HISTORY_FIELD: [{"at": round(t, 3), "replicas": r} for t, r in state.recommendations if t != now]}
+    history = [{"at": round(t, 3), "replicas": r} for t, r in state.recommendations if t != now]
+    newest = [(t, r) for t, r in state.recommendations if t == now]
+    if newest:
+        at = math.floor(now / STORE_STEP) * STORE_STEP
+        if history:
+            at = max(at, float(history[-1]["at"]))  # never before an older entry: both are kept
+        history.append({"at": at, "replicas": newest[-1][1]})
+    fields: dict[str, Any] = {HISTORY_FIELD: history}
     if state.last_active is not None and state.last_active != now:
         fields[LAST_ACTIVE_FIELD] = round(state.last_active, 3)
     return fields

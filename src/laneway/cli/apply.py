@@ -75,12 +75,15 @@ def apply(ctx: click.Context, paths: tuple[str, ...], namespace: str | None) -> 
     failed: list[str] = []
     for obj in objects:
         name = ref(by_kind(obj.kind), obj.name)
+        notes: list[str] = []
         try:
-            _, outcome = client.apply(obj)
+            _, outcome = client.apply(obj, notes=notes)
         except ApiError as e:
             failed.append(f"{name}: {e}")
             click.echo(f"{name} refused", err=True)
             continue
         click.echo(f"{name} {outcome}")
+        for note in notes:
+            click.echo(f"{name}: {note}", err=True)
     if failed:
         raise Failure(f"{len(failed)} of {len(objects)} objects were refused:\n" + "\n".join(failed))

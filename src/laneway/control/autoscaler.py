@@ -58,6 +58,11 @@ def scales_from_zero(deployment: ModelDeployment) -> bool:
     return a is not None and a.min_replicas == 0 and not deployment.metadata.deletion_timestamp
 
 
+def recommendation(decision: Decision, now: float, current: int) -> int:
+    """What demand asks for at this moment, within min/max (before the stabilization windows)."""
+    return next((r for t, r in reversed(decision.state.recommendations) if t == now), current)
+
+
 def limited_condition(decision: Decision) -> ConditionUpdate:
     if decision.limited:
         return ConditionUpdate("ScalingLimited", "True", decision.reason, decision.message)
@@ -148,7 +153,8 @@ class AutoscalerController:
                 deployment,
                 conditions=[limited_condition(decision)],
                 fields={"autoscaling": {"desiredReplicas": decision.replicas, "wantedByDemand": decision.wanted,
-                                        "load": round(demand.load, 3), "reason": decision.reason,
+                                        "recommendation": recommendation(decision, now, deployment.spec.replicas),
+                                        "load": round(demand.load, 3), "reason": decision.reason, "message": decision.message,
                                         **state_fields(decision.state, now)}},
                 now=rfc3339(now),
             )

@@ -29,11 +29,26 @@ def test_steady_recommendations_compact_to_one_entry() -> None:
     assert compact(((1.0, 3), (2.0, 3), (3.0, 3))) == ((3.0, 3),)
 
 
-def test_idle_state_is_stored_without_the_current_tick() -> None:
-    state = PolicyState(recommendations=((90.0, 5), (100.0, 1)), last_active=80.0)
-    fields = state_fields(state, 100.0)
-    assert fields == {"history": [{"at": 90.0, "replicas": 5}], "lastActive": 80.0}
-    assert state_fields(PolicyState(((100.0, 1),), 100.0), 100.0) == {"history": []}, "under load: nothing that changes every tick"
+def test_the_newest_recommendation_is_stored_at_a_coarse_time() -> None:
+    state = PolicyState(recommendations=((90.0, 5), (103.0, 1)), last_active=80.0)
+    fields = state_fields(state, 103.0)
+    assert fields == {"history": [{"at": 90.0, "replicas": 5}, {"at": 100.0, "replicas": 1}], "lastActive": 80.0}
+    steady = [state_fields(PolicyState(((t, 4),), t), t) for t in (101.0, 102.0, 109.5)]
+    assert steady[0] == steady[1] == steady[2] == {"history": [{"at": 100.0, "replicas": 4}]}, "under load: one write per step, not per tick"
+    close = state_fields(PolicyState(((93.0, 5), (97.0, 1)), None), 97.0)
+    assert close["history"] == [{"at": 93.0, "replicas": 5}, {"at": 93.0, "replicas": 1}], "an older, higher entry is never lost"
+
+
+def test_a_restart_at_steady_peak_keeps_the_count() -> None:
+    cfg = AutoscalingConfig(min_replicas=1, max_replicas=4, target_in_flight=8, scale_down_stabilization=60)
+    state = PolicyState()
+    for t in range(1000, 1100):  # 100 s at load 32: four replicas, every tick the same
+        decision = decide(AutoscalingContext(cfg, 4, Demand(in_flight=32), float(t), state))
+        state = decision.state
+    stored = json.loads(json.dumps(state_fields(state, 1099.0)))
+    assert stored["history"], "a steady recommendation is remembered"
+    dip = decide(AutoscalingContext(cfg, 4, Demand(in_flight=12), 1101.0, state_from_status(stored, 1101.0)))
+    assert dip.replicas == 4, "the first decision after a restart does not scale down at peak"
 
 
 def test_state_round_trips_through_json_status() -> None:
