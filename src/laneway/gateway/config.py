@@ -14,6 +14,9 @@ class GatewayConfig:
     # Retries (before the first byte only).
     max_attempts: int = 3
     """Upstream attempts per request, the first included."""
+    shutdown_grace: float = 30.0
+    """On stop: seconds requests in flight (streams included) may take to finish after the
+    gateway stopped accepting new ones; what still runs then is cut."""
     retry_budget_ratio: float = 0.2
     """Retries allowed as a share of requests over `retry_budget_window` seconds."""
     retry_budget_min: int = 10

@@ -112,6 +112,11 @@ class Proxy:
         self.deadlines = Deadlines(resolution=max(0.01, min(1.0, config.headers_timeout / 10)), clock=clock)
         # Team-written URLs connect only through the egress policy (laneway.egress.aio).
         self.egress = EgressSessions(connect_timeout=config.connect_timeout)
+        self.active = 0
+        """Requests being handled now (any path); what a stopping gateway waits for."""
+        self.stopping = False
+        """Set when the gateway stops: a request arriving on a kept-alive connection is refused
+        (503, `Connection: close`) instead of started, so the requests in flight can drain."""
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -157,7 +162,27 @@ class Proxy:
 
     # ---- entry point ---------------------------------------------------------------------
 
+    async def drained(self, timeout: float) -> int:
+        """Wait until no request is being handled, at most `timeout` seconds; returns how many
+        still are (0 when drained). A stopping gateway calls it once it stopped accepting."""
+        end = time.monotonic() + timeout
+        while self.active and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        return self.active
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.stopping:
+            refused = error_response(GatewayError(503, "The gateway is shutting down; retry on another gateway or in a moment.",
+                                                  "shutting_down", {"Retry-After": "1"}))
+            refused.force_close()
+            return refused
+        self.active += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self.active -= 1
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = split_target(request.raw_path)[0]
         if raw_path in ("/healthz", "/readyz"):
             return web.Response(text="ok")

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 _FINAL_WRITE_SECONDS = 3.0
 _PROBE_SECONDS = 1.0
+_CLOSE_SECONDS = 1.0
+"""On stop, after the proxy drained (`Proxy.drained`): how long aiohttp may take to close the
+connections left (a request that arrived as the listener closed gets this long)."""
 
 @dataclass
 class GatewayHandle:
@@ -52,6 +55,7 @@ class GatewayHandle:
     _guard: HeaderGuard
     _gc_held: bool = False
     _watch: EngineWatch | None = None
+    _stopped: bool = False
 
     def service_address(self, key: ObjectKey) -> str:
         return f"{self.address}/{key.namespace}/{key.name}"
@@ -61,10 +65,26 @@ class GatewayHandle:
         await self._status.flush()
 
     async def stop(self) -> None:
-        """Stop listening, write the last figures, release the InferenceGateways this process
-        holds (bounded: a store that hangs does not hold shutdown up), then stop the rest."""
+        """Stop listening (no new request is accepted), let requests in flight finish within
+        `GatewayConfig.shutdown_grace`, write the last figures, release the InferenceGateways
+        this process holds (bounded: a store that hangs does not hold shutdown up), then stop
+        the rest. Stopping twice is stopping once (`laneway up` stops the gateway before the
+        engines, and again as its last cleanup)."""
+        if self._stopped:
+            return
+        self._stopped = True
         await self._status.stop()
-        await self._runner.cleanup()
+        for site in list(self._runner.sites):
+            await site.stop()  # no new connection is accepted from here on
+        # Nor a new request on a kept-alive connection (refused with `Connection: close`). The
+        # connections are not closed here: one whose request body is still arriving would never
+        # be read to its end.
+        self.proxy.stopping = True
+        left = await self.proxy.drained(self.proxy.config.shutdown_grace)
+        if left:
+            log.warning("gateway stopping with %d request(s) still in flight after %gs; they are cut", left,
+                        self.proxy.config.shutdown_grace)
+        await self._runner.cleanup()  # idle keep-alive connections close; nothing is left to wait for
         await self._guard.stop()
         try:
             await asyncio.wait_for(self._final_write(), _FINAL_WRITE_SECONDS)
@@ -127,7 +147,7 @@ async def start_gateway(
         server = GuardedServer(
             proxy.handle, guard=guard, handler_cancellation=True, keepalive_timeout=config.client_keepalive_timeout
         )
-        runner = web.ServerRunner(server, access_log=None)
+        runner = web.ServerRunner(server, access_log=None, shutdown_timeout=_CLOSE_SECONDS)
         await runner.setup()
         # reuse_port: several worker processes bind the same port and the kernel spreads the
         # connections over them (SO_REUSEPORT; `laneway gateway --workers N`).
