@@ -9,7 +9,11 @@ conditions: `Ready` (some tier can answer) and `SLOMet` (the p95s against `spec.
 Several gateways may serve one fleet: each writes its own entry in `status.traffic` (keyed by
 its identity) and leaves the others' alone. An entry holds the service-wide figures and, under
 `entries`, the same figures per service entry (named by `weights.entry_name`), which is what
-the canary rollback judges a canary entry by. `status_for` is pure; `StatusWriter` is the thin
+the canary rollback judges a canary entry by. `SLOMet` is judged over all gateways' entries, so
+every gateway writes the same verdict (they never take turns flipping it): requests and errors
+add up, and each p95 is the largest of the gateways' p95s, an upper bound of the p95 over all
+their requests (at most 5% of each gateway's requests lie above its own p95, so at most 5% of
+all lie above the largest), so the fleet's SLO is never reported met when it is not. `status_for` is pure; `StatusWriter` is the thin
 loop around it.
 """
 
@@ -33,8 +37,8 @@ from laneway.api.meta import ObjectKey
 from laneway.gateway.metering import ServiceSummary, judge_slo
 from laneway.gateway.ownership import conflict_message
 from laneway.gateway.presence import held_status, holder, released_status, should_claim
-from laneway.gateway.tasks import start_task, stop_task
 from laneway.gateway.table import RoutingTable, ServiceRoute
+from laneway.gateway.tasks import start_task, stop_task
 from laneway.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,33 @@ def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float)
         requests_total=figures.requests_total,
         errors_total=figures.errors_total,
         entries=entries,
+    )
+
+
+def fleet_summary(own: ServiceSummary | None, others: list[GatewayTraffic]) -> ServiceSummary | None:
+    """This gateway's window joined with the other gateways' entries, for the SLO verdict."""
+    if not others:
+        return own
+    requests: dict[str, int] = dict(own.requests_by_tier) if own else {}
+    errors = own.errors if own else 0
+    samples = own.samples if own else 0
+    latencies = [own.p95_latency] if own and own.p95_latency is not None else []
+    ttfts = [own.p95_ttft] if own and own.p95_ttft is not None else []
+    for t in others:
+        for tier, n in t.requests.items():
+            requests[tier] = requests.get(tier, 0) + n
+        errors += t.errors or 0
+        samples += max(0, sum(t.requests.values()) - (t.errors or 0))
+        if t.p95_latency_seconds is not None:
+            latencies.append(t.p95_latency_seconds)
+        if t.p95_time_to_first_token_seconds is not None:
+            ttfts.append(t.p95_time_to_first_token_seconds)
+    return ServiceSummary(
+        requests_by_tier=requests,
+        errors=errors,
+        samples=samples,
+        p95_latency=max(latencies) if latencies else None,
+        p95_ttft=max(ttfts) if ttfts else None,
     )
 
 
@@ -115,12 +146,12 @@ def status_for(
             conditions, type=NAME_CONFLICT, status="False", reason="NamesOwned",
             message="every model name of this service routes to it on /v1", observed_generation=route.generation,
         )
-    verdict = judge_slo(route.slo, summary)
+    others = [t for t in current.traffic or [] if t.gateway != identity]
+    verdict = judge_slo(route.slo, fleet_summary(summary, others))
     conditions = set_condition(
         conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
         message=verdict.message, observed_generation=route.generation,
     )
-    others = [t for t in current.traffic or [] if t.gateway != identity]
     traffic = sorted([*others, _traffic_entry(identity, summary, window)], key=lambda t: t.gateway)
     return current.model_copy(
         update={

@@ -84,3 +84,28 @@ def test_only_server_failures_count_as_errors() -> None:
     assert window.requests_by_tier == {"Primary": 7}
     assert window.errors == 2
     assert len(window.samples) == 1
+
+
+def test_the_slo_verdict_is_judged_over_every_gateways_figures() -> None:
+    from laneway.api.conditions import find_condition
+    from laneway.api.kinds.serving import GatewayTraffic
+
+    service = ModelService.model_validate({
+        "metadata": {"name": "chat", "namespace": "ml"},
+        "spec": {"endpoints": [{"selector": {"matchLabels": {"d": "a"}}}], "slo": {"p95Latency": "1s"}},
+    })
+    route = build_table(services=[service], endpoints=[], secrets=[]).services[KEY]
+    meter = Meter(clock=Clock(), window=300, max_samples=100)
+    for _ in range(20):  # this gateway alone is well within the budget
+        meter.record(KEY, endpoint="a-0", tier="Primary", status=200, ttft=0.01, total=0.2,
+                     prompt_tokens=1, completion_tokens=1, entry="endpoints[0]")
+    slow = GatewayTraffic(gateway="gw-2", window_seconds=300, requests={"Primary": 30}, errors=0, p95_latency_seconds=3.0)
+    st = status_for(ModelServiceStatus(traffic=[slow]), route, meter.summary(KEY), address="a", identity="gw-1", window=300)
+    slo = find_condition(st.conditions, "SLOMet")
+    assert slo is not None and slo.status == "False" and "3000ms" in slo.message
+    assert sorted(t.gateway for t in st.traffic or []) == ["gw-1", "gw-2"]
+    assert sum(sum(t.requests.values()) for t in st.traffic or []) == 50  # the figures add up
+
+    # A third gateway with no traffic of its own writes the same verdict: none takes turns flipping it.
+    third = status_for(st, route, None, address="a", identity="gw-3", window=300)
+    assert find_condition(third.conditions, "SLOMet").status == "False"  # type: ignore[union-attr]
