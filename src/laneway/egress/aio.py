@@ -30,7 +30,7 @@ class GuardedConnector(aiohttp.TCPConnector):
         super().__init__(**kwargs)
         self.policy = policy
 
-    async def _resolve_host(self, host: str, port: int, traces: Sequence[Any] | None = None) -> list[Any]:  # type: ignore[override]
+    async def _resolve_host(self, host: str, port: int, traces: Sequence[Any] | None = None) -> list[Any]:
         results = await super()._resolve_host(host, port, traces)
         try:
             allowed = set(self.policy.pick(host, port, [r["host"] for r in results]))

@@ -90,18 +90,18 @@ def guard_boto3(s3_client: Any, policy: EgressPolicy) -> Any:
         except OSError as exc:
             raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
 
-    class Conn(AWSHTTPConnection):  # type: ignore[misc]
+    class Conn(AWSHTTPConnection):
         def _new_conn(self) -> socket.socket:
             return new_conn(self)
 
-    class TLSConn(AWSHTTPSConnection):  # type: ignore[misc]
+    class TLSConn(AWSHTTPSConnection):
         def _new_conn(self) -> socket.socket:
             return new_conn(self)
 
-    class Pool(AWSHTTPConnectionPool):  # type: ignore[misc]
+    class Pool(AWSHTTPConnectionPool):
         ConnectionCls = Conn
 
-    class TLSPool(AWSHTTPSConnectionPool):  # type: ignore[misc]
+    class TLSPool(AWSHTTPSConnectionPool):
         ConnectionCls = TLSConn
 
     session = s3_client._endpoint.http_session

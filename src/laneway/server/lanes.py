@@ -12,12 +12,12 @@ likes. The team may still delete it, as it may delete anything in its namespace.
 from __future__ import annotations
 
 from laneway.api.kinds.secret import Secret
+from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.api.meta import Resource
 from laneway.egress.destinations import (
     DESTINATIONS_ANNOTATION,
     PLATFORM_LANE,
     TEAM_LANE,
-    WRITTEN_BY_ANNOTATION,
     written_by_platform,
 )
 from laneway.server.errors import forbidden
