@@ -120,8 +120,9 @@ class Outcome:
 @dataclass
 class Load:
     """`concurrency` callers in a thread of their own, each sending one request after another
-    through the OpenAI client with retries off; every request is recorded under the phase that
-    was current when it started."""
+    through the OpenAI client with retries off; a request that succeeds is recorded under the
+    phase that was current when it started, one that fails under the phase current when it
+    failed."""
 
     base_url: str
     concurrency: int = 16
@@ -161,7 +162,9 @@ class Load:
                     await client.chat.completions.create(model="chat", messages=messages)  # type: ignore[arg-type]
                 self.outcomes.append(Outcome(phase, streamed, True, at=started))
             except openai.APIError as e:
-                self.outcomes.append(Outcome(phase, streamed, False, f"{type(e).__name__}: {str(e)[:160]}", at=started))
+                # A failure belongs to what was going on when it happened (a stream begun in a
+                # steady phase and cut by the kill that followed counts against the kill).
+                self.outcomes.append(Outcome(self.phase, streamed, False, f"{type(e).__name__}: {str(e)[:160]}", at=started))
                 await asyncio.sleep(0.05)
 
 
@@ -344,17 +347,21 @@ def set_up(client: Client, gateway: str) -> str:
 
 
 def run(client: Client, *, up_pid: int, gateway: str, concurrency: int = 16, rounds: int = 1, quiet: float = 3.0,
-        log: Callable[[str], None] = print) -> list[PhaseFigures]:
-    """Set up, then run every fault `rounds` times with `quiet` seconds of plain load before each
-    and after the last; returns the figures per phase (fault)."""
+        minutes: float | None = None, log: Callable[[str], None] = print) -> list[PhaseFigures]:
+    """Set up, then run every fault `rounds` times (or, with `minutes`, round after round until
+    that long has passed, at least once) with `quiet` seconds of plain load before each and
+    after the last; returns the figures per phase (fault)."""
     base = set_up(client, gateway)
     load = Load(base, concurrency=concurrency)
     soak = Soak(client, up_pid, load, log=log)
+    end = time.monotonic() + minutes * 60 if minutes is not None else None
     load.start()
     try:
         soak.phase("steady")
         time.sleep(quiet)
-        for _ in range(rounds):
+        done = 0
+        while done < rounds or (end is not None and time.monotonic() < end):
+            done += 1
             for name, fault in FAULTS:
                 soak.phase(name)
                 fault(soak)
