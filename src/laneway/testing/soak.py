@@ -39,6 +39,7 @@ from typing import Callable
 import httpx
 import openai
 import psutil
+from openai.types.chat import ChatCompletionMessageParam
 
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.serving import ModelEndpoint
@@ -150,16 +151,16 @@ class Load:
             await client.close()
 
     async def _caller(self, client: openai.AsyncOpenAI, rng: random.Random) -> None:
-        messages: list[dict[str, str]] = [{"role": "user", "content": "hello"}]
+        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
         while not self._stop.is_set():
             phase, streamed, started = self.phase, rng.random() < self.stream_share, time.time()
             try:
                 if streamed:
-                    stream = await client.chat.completions.create(model="chat", messages=messages, stream=True)  # type: ignore[arg-type]
+                    stream = await client.chat.completions.create(model="chat", messages=messages, stream=True)
                     async for _ in stream:
                         pass
                 else:
-                    await client.chat.completions.create(model="chat", messages=messages)  # type: ignore[arg-type]
+                    await client.chat.completions.create(model="chat", messages=messages)
                 self.outcomes.append(Outcome(phase, streamed, True, at=started))
             except openai.APIError as e:
                 # A failure belongs to what was going on when it happened (a stream begun in a
