@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_METRICS_BYTES = 4 << 20
 RECONNECT_SECONDS = 1.0
-MAX_RECONNECT_SECONDS = 30.0
+MAX_RECONNECT_SECONDS = 5.0
 
 
 def origin(target: Target) -> str:

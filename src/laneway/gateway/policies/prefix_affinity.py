@@ -10,7 +10,8 @@ hot; then to the next-longest prefix's endpoint; failing all, to the least loade
 policy). Whatever is chosen is remembered for every block of the prompt, so a prefix moves
 with its traffic when its first home fills up. This is llm-d's "sticky until saturated".
 
-Hot means the engine reports a queue forming or a full KV cache (`load.about_to_queue`, from
+When every usable endpoint is hot, the prefix stays where it is: moving it would add a cache
+miss to a queue that is as long everywhere. Hot means the engine reports a queue forming or a full KV cache (`load.about_to_queue`, from
 a fresh reading only), or, with or without readings, more requests in flight from this gateway
 than `HOT_SLACK` plus twice the least busy candidate's: the guard that keeps one popular prefix
 from herding a whole tier onto one replica when engines report nothing.
@@ -109,6 +110,8 @@ class PrefixAffinity(BalancingPolicy, name="PrefixAffinity"):
             return found.unavailable(entries)
         hashes = block_hashes(request.prompt.text)
         hot = hot_endpoints(found.usable, states, now)
+        if len(hot) == len(found.usable):
+            hot = frozenset()  # every one queues: moving a prefix would only add a cache miss
         picked: Target | Unavailable | None = None
         if hashes:
             usable = {t.key: t for t in found.usable}
