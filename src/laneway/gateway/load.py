@@ -113,10 +113,10 @@ KV_LIMIT = 0.95
 """An engine whose KV cache is this full preempts or queues a new request."""
 
 
-def about_to_queue(view: EndpointView, now: float) -> bool:
+def about_to_queue(view: EndpointView, now: float, *, queue_limit: int = QUEUE_LIMIT) -> bool:
     """Whether the engine's own fresh reading says a new request would wait: its waiting queue
-    is at `QUEUE_LIMIT` or its KV cache at `KV_LIMIT`. False without a fresh reading."""
+    is at `queue_limit` or its KV cache at `KV_LIMIT`. False without a fresh reading."""
     load = fresh(view.load, now)
     if load is None:
         return False
-    return (load.waiting or 0) >= QUEUE_LIMIT or (load.kv_cache_usage or 0.0) >= KV_LIMIT
+    return (load.waiting or 0) >= queue_limit or (load.kv_cache_usage or 0.0) >= KV_LIMIT

@@ -32,7 +32,7 @@ from laneway.api.meta import ObjectKey
 from laneway.gateway.balancer import Unavailable, choose
 from laneway.gateway.candidates import candidates
 from laneway.gateway.health import EndpointView
-from laneway.gateway.load import about_to_queue
+from laneway.gateway.load import QUEUE_LIMIT, about_to_queue
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.prefix import BlockHash, block_hashes
 from laneway.gateway.request_view import RequestView
@@ -43,7 +43,8 @@ HOT_SLACK = 8
 
 
 def hot_endpoints(
-    usable: Sequence[Target], states: Mapping[ObjectKey, EndpointView], now: float, *, slack: int = HOT_SLACK
+    usable: Sequence[Target], states: Mapping[ObjectKey, EndpointView], now: float, *, slack: int = HOT_SLACK,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> frozenset[ObjectKey]:
     """The usable endpoints that should not take a request for affinity's sake (see module)."""
     in_flight = {t.key: (states[t.key].in_flight if t.key in states else 0) for t in usable}
@@ -51,7 +52,7 @@ def hot_endpoints(
     out: set[ObjectKey] = set()
     for t in usable:
         st = states.get(t.key)
-        if in_flight[t.key] >= 2 * floor + slack or (st is not None and about_to_queue(st, now)):
+        if in_flight[t.key] >= 2 * floor + slack or (st is not None and about_to_queue(st, now, queue_limit=queue_limit)):
             out.add(t.key)
     return frozenset(out)
 

@@ -1,0 +1,166 @@
+"""KVAware through a real `laneway up` with four simulator replicas on the local cluster:
+requests that share a prefix land on the replica holding it, move when that replica saturates,
+and the gateway's KV index follows the engines' evictions.
+
+The replicas are real `laneway engine sim` processes with a small prefix cache (`--kv-blocks`)
+that publish KV events; the gateway inside `laneway up` subscribes to them. Every wait polls a
+condition with a generous bound; nothing asserts on timing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
+
+from cli_harness import Cli, Up  # noqa: E402
+
+NS = "routing"
+MANIFEST = f"""
+apiVersion: laneway.dev/v1alpha1
+kind: ModelDeployment
+metadata: {{name: kv-sim, namespace: {NS}, annotations: {{laneway.dev/job: "prefix routing test"}}}}
+spec:
+  replicas: 4
+  template:
+    spec:
+      clusterSelector: {{matchLabels: {{laneway.dev/source: local}}}}
+      engines:
+      - name: sim
+        members:
+        - template:
+            spec:
+              containers:
+              - name: engine
+                image: laneway/engine-sim
+                command: [laneway, engine, sim]
+                args: [--served-model-name, kv-sim, --kv-blocks, "60", --max-num-seqs, "2", --ttft, "0.005",
+                       --itl, "0.01", --max-tokens, "4"]
+---
+apiVersion: laneway.dev/v1alpha1
+kind: ModelService
+metadata: {{name: kv-sim, namespace: {NS}}}
+spec:
+  modelNames: [kv-sim]
+  routing: {{policy: KVAware}}
+  queueTimeout: 60s
+  endpoints:
+  - selector: {{matchLabels: {{laneway.dev/deployment: kv-sim}}}}
+"""
+DEADLINE = 90.0
+
+
+def until(what: str, probe: Callable[[], object], timeout: float = DEADLINE) -> object:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = probe()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def tenant(name: str) -> str:
+    return f"You are the assistant of {name}. " + " ".join(f"{name} rule {i} applies." for i in range(220))
+
+
+def body(system: str, question: str = "what now?", max_tokens: int = 4) -> dict[str, object]:
+    return {"model": "kv-sim", "max_tokens": max_tokens,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}]}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, dict[str, str]]]:
+    data = tmp_path_factory.mktemp("kv-up") / "data"
+    up = Up.start(data)
+    try:
+        up.wait_ready()
+        cli = Cli(up.data_dir)
+        manifest = data.parent / "kv.yaml"
+        manifest.write_text(MANIFEST)
+        applied = cli("apply", "-f", str(manifest))
+        assert applied.exit_code == 0, applied.output
+        ready = cli("wait", "md", "kv-sim", "-n", NS, "--for=condition=ReplicasReady", "--timeout", "150s")
+        assert ready.exit_code == 0, ready.output + up.output
+
+        def endpoints() -> dict[str, str] | None:
+            got = cli("get", "me", "-n", NS, "-o", "json")
+            if got.exit_code != 0:
+                return None
+            doc = json.loads(got.output)
+            items = doc.get("items", doc) if isinstance(doc, dict) else doc
+            urls = {i["metadata"]["name"]: i["spec"]["url"] for i in items}
+            return urls if len(urls) == 4 else None
+
+        urls = until("four ready endpoints", endpoints)
+        assert isinstance(urls, dict)
+        yield up, urls
+    finally:
+        up.stop(signal.SIGINT)
+    assert up.leftovers() == [], "engine processes left running after laneway up stopped"
+
+
+def test_prefix_sticks_moves_when_saturated_and_follows_evictions(fleet: tuple[Up, dict[str, str]]) -> None:
+    up, urls = fleet
+    gateway = f"http://127.0.0.1:{up.gateway_port}"
+    with httpx.Client(base_url=gateway, timeout=60) as c:
+
+        def ask(system: str, question: str = "what now?") -> str:
+            r = c.post("/v1/chat/completions", json=body(system, question))
+            assert r.status_code == 200, r.text
+            return r.headers["x-laneway-endpoint"]
+
+        def settled(system: str, where: str | None = None) -> str:
+            """Ask until three answers in a row come from one replica (KV events arrive
+            asynchronously), then ten more must all come from it."""
+            streak: list[str] = []
+
+            def three() -> str | None:
+                streak.append(ask(system, f"question {len(streak)}"))
+                last = streak[-3:]
+                if len(last) == 3 and len(set(last)) == 1 and (where is None or last[0] == where):
+                    return last[0]
+                return None
+
+            got = until(f"requests for one prefix to settle on {where or 'one replica'}", three)
+            assert isinstance(got, str)
+            assert [ask(system, f"again {i}") for i in range(10)] == [got] * 10
+            return got
+
+        until("the service to answer", lambda: c.post("/v1/chat/completions", json=body("hi")).status_code == 200)
+
+        # 1. Sticky: one tenant's requests all land on the replica that holds its prefix.
+        alpha = tenant("alpha")
+        home = settled(alpha)
+
+        # 2. Saturated: fill the home's queue (two slots, eight long requests sent straight to it);
+        #    the gateway reads its waiting queue from /metrics and sends the tenant elsewhere.
+        long_request = body("unrelated", max_tokens=400)
+        long_request["ignore_eos"] = True
+        with ThreadPoolExecutor(max_workers=8) as pool, httpx.Client(timeout=120) as direct:
+            busy = [pool.submit(direct.post, urls[home] + "/v1/chat/completions", json=long_request) for _ in range(8)]
+            moved = until("the tenant to move off its saturated home",
+                          lambda: (lambda e: e if e != home else None)(ask(alpha, "while it is busy")))
+            assert moved != home
+            assert all(f.result().status_code == 200 for f in busy)
+        with httpx.Client(timeout=60) as direct2:
+            # 3. Evictions: beta settles on one replica; other prompts sent straight to that replica
+            #    evict beta's blocks there, and beta's prefix is put on another replica directly.
+            beta = tenant("beta")
+            first = settled(beta)
+            for n in range(6):
+                r = direct2.post(urls[first] + "/v1/chat/completions", json=body(tenant(f"filler{n}")))
+                assert r.status_code == 200
+            second = next(name for name in sorted(urls) if name not in (first, home))
+            assert direct2.post(urls[second] + "/v1/chat/completions", json=body(beta, "seed")).status_code == 200
+            # The index dropped beta from `first` (BlockRemoved) and added it on `second`.
+            assert settled(beta, where=second) == second
