@@ -24,7 +24,8 @@ targets are checked and reported, met or not.
 Simulator constants (see docs/gateway.md, "the simulator's prefix cache"): prefill 10,000 tokens/s
 per replica (`--prefill-per-token 1e-4`, the order of an 8B model's prefill on one H100 in vLLM),
 a 20 ms decode step (`--itl 0.02`), 64-token KV blocks (256 characters), and a KV cache of
-`--kv-blocks` blocks per replica, sized so that a quarter of the tenants' prefixes fit one replica:
+`--kv-blocks` blocks per replica, sized so that a quarter of the tenants' prefixes fit one replica
+next to the blocks its running sequences pin:
 an H100 running Llama-3-8B holds ~460K tokens of KV; the benchmark shrinks contexts and cache by the
 same factor so the same ratio of working set to cache holds.
 
@@ -40,7 +41,6 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,8 +54,7 @@ NS = "bench"
 POLICIES = ("LeastOutstanding", "PrefixAffinity", "KVAware")
 SERVICE_OF = {"LeastOutstanding": "lo", "PrefixAffinity": "pa", "KVAware": "kv"}
 REPLICAS = 4
-WORDS = ("policy refund invoice shipping order account warranty store return delivery customer "
-         "support product manual contract clause premium tier billing region data model lane").split()
+WORDS = ["policy", "refund", "invoice", "shipping", "order", "account", "warranty", "store", "return", "delivery", "customer", "support", "product", "manual", "contract", "clause", "premium", "tier", "billing", "region", "data", "model", "lane"]
 
 
 def free_port() -> int:
@@ -100,7 +99,7 @@ class Replicas:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     async def start(self) -> None:
-        self.procs = [subprocess.Popen(sim_args(self.args, p), env=_env(), stdout=subprocess.DEVNULL,
+        self.procs = [subprocess.Popen(sim_args(self.args, p), env=_env(), stdout=subprocess.DEVNULL,  # noqa: ASYNC220
                                        stderr=subprocess.DEVNULL) for p in self.ports]
         for p in self.ports:
             await wait_listening(p)
@@ -281,7 +280,7 @@ async def main(args: argparse.Namespace) -> None:
         db = str(Path(tmp) / "store.db")
         seed(db, replicas.ports)
         gw_port = free_port()
-        gw = subprocess.Popen([sys.executable, __file__, "--serve-gateway", db, str(gw_port)], env=_env())
+        gw = subprocess.Popen([sys.executable, __file__, "--serve-gateway", db, str(gw_port)], env=_env())  # noqa: ASYNC220
         try:
             await wait_listening(gw_port)
             gateway = f"http://127.0.0.1:{gw_port}"
@@ -308,7 +307,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=60.0, help="requests per second offered")
     p.add_argument("--tenants", type=int, default=24)
     p.add_argument("--prefix-chars", type=int, default=12000, help="characters of each tenant's system prompt")
-    p.add_argument("--kv-blocks", type=int, default=360, help="KV blocks per replica")
+    p.add_argument("--kv-blocks", type=int, default=480, help="KV blocks per replica")
     p.add_argument("--prefill-per-token", type=float, default=1e-4)
     p.add_argument("--itl", type=float, default=0.02)
     p.add_argument("--max-num-seqs", type=int, default=64)

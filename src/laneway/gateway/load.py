@@ -17,6 +17,7 @@ counts (its requests in flight) rather than trusting a number from before a stal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from laneway.gateway.balancer import STALE_AFTER
@@ -54,7 +55,7 @@ def parse_load(text: str, *, observed_at: float) -> EngineLoad:
             value = float(fields[0])
         except (IndexError, ValueError):
             raise MetricsError(f"metric line {line[:120]!r} has no numeric value") from None
-        if value != value:  # NaN: the engine has no figure yet
+        if math.isnan(value):  # the engine has no figure yet
             continue
         if name in _KV:
             sums[name] = max(sums.get(name, 0.0), value)

@@ -7,7 +7,11 @@ headers. The request's life is an `attempt.Exchange`, each try an `attempt.Attem
 failure or a retryable status (429, 5xx) before any body byte is retried on an endpoint this
 request has not tried, while the per-request attempt cap and the gateway's retry budget allow;
 when there is nothing left to try, the last upstream error is passed through as it is.
-Once the body starts, bytes are forwarded as they arrive and nothing is retried. A client that
+Once the body starts, bytes are forwarded as they arrive and nothing is retried. A request that
+finds its service saturated waits in that service's fair queue (`fair_queue`: weighted by
+tokens per caller, Critical first, Sheddable refused with 429); an upstream's 429 marks that
+endpoint saturated for its Retry-After; a predicted time to first token past the service's SLO
+skips the Primary tier (`slo`). A client that
 goes away closes the upstream connection, which is how an engine learns to stop generating.
 
 Kept lean on purpose: no per-request allocation beyond what the request needs, header

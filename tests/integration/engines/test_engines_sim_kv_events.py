@@ -4,13 +4,9 @@ gateway's KV index reads, and its `/metrics` parse into the load the gateway scr
 
 from __future__ import annotations
 
-import json
-import time
-
 import httpx
-import pytest
+from engines_helpers import engine_process  # type: ignore[import-not-found]
 
-from engines_helpers import engine_process, wait_until  # type: ignore[import-not-found]
 from laneway.gateway.kv_index import KVBlocks, parse_batch
 from laneway.gateway.load import parse_load
 from laneway.gateway.prefix import block_hashes

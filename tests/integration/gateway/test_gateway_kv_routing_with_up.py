@@ -22,10 +22,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Cli, Up  # noqa: E402
+from cli_harness import Cli, Up
 
 NS = "routing"
 MANIFEST = f"""
+# Four engine slots on this machine, whatever its core count: a Local cluster of its own.
+apiVersion: laneway.dev/v1alpha1
+kind: InferenceClass
+metadata: {{name: sim-slots}}
+spec:
+  devices:
+  - {{name: slot, claim: Synthetic, driver: slot.laneway.dev, count: 4}}
+---
+apiVersion: laneway.dev/v1alpha1
+kind: InferenceCluster
+metadata: {{name: sim-host, labels: {{routing-test: "true"}}}}
+spec:
+  cluster: {{source: Local, local: {{}}}}
+  nodePools: [{{name: slots, className: sim-slots, nodeCount: 1, accounting: Device}}]
+---
 apiVersion: laneway.dev/v1alpha1
 kind: ModelDeployment
 metadata: {{name: kv-sim, namespace: {NS}, annotations: {{laneway.dev/job: "prefix routing test"}}}}
@@ -33,11 +48,13 @@ spec:
   replicas: 4
   template:
     spec:
-      clusterSelector: {{matchLabels: {{laneway.dev/source: local}}}}
+      clusterSelector: {{matchLabels: {{routing-test: "true"}}}}
       engines:
       - name: sim
         members:
-        - template:
+        - nodeSelector:
+            devices: [{{name: slot, count: 1, selectors: [{{cel: device.driver == "slot.laneway.dev"}}]}}]
+          template:
             spec:
               containers:
               - name: engine
@@ -81,7 +98,7 @@ def body(system: str, question: str = "what now?", max_tokens: int = 4) -> dict[
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, dict[str, str]]]:
     data = tmp_path_factory.mktemp("kv-up") / "data"
-    up = Up.start(data)
+    up = Up.start(data, local_cluster=False)
     try:
         up.wait_ready()
         cli = Cli(up.data_dir)
@@ -148,8 +165,12 @@ def test_prefix_sticks_moves_when_saturated_and_follows_evictions(fleet: tuple[U
         long_request["ignore_eos"] = True
         with ThreadPoolExecutor(max_workers=8) as pool, httpx.Client(timeout=120) as direct:
             busy = [pool.submit(direct.post, urls[home] + "/v1/chat/completions", json=long_request) for _ in range(8)]
-            moved = until("the tenant to move off its saturated home",
-                          lambda: (lambda e: e if e != home else None)(ask(alpha, "while it is busy")))
+
+            def elsewhere() -> str | None:
+                where = ask(alpha, "while it is busy")
+                return where if where != home else None
+
+            moved = until("the tenant to move off its saturated home", elsewhere)
             assert moved != home
             assert all(f.result().status_code == 200 for f in busy)
         with httpx.Client(timeout=60) as direct2:

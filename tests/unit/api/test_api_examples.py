@@ -12,7 +12,7 @@ from laneway.api.manifest import load_paths
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-@pytest.mark.parametrize("folder", ["platform", "models", "modelplane", "simulated"])
+@pytest.mark.parametrize("folder", ["platform", "models", "modelplane", "simulated", "local"])
 def test_every_example_file_parses(folder: str) -> None:
     files = sorted(p for p in (EXAMPLES / folder).rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
     assert files, f"no examples in {folder}"

@@ -11,7 +11,16 @@ import pytest
 from laneway.api.meta import ObjectKey
 from laneway.gateway.balancer import Unavailable
 from laneway.gateway.health import EndpointState, EngineLoad
-from laneway.gateway.kv_index import AllBlocksCleared, BlockRemoved, BlockStored, KVBlocks, KVEventBatch, KVEventError, encode_batch, parse_batch
+from laneway.gateway.kv_index import (
+    AllBlocksCleared,
+    BlockRemoved,
+    BlockStored,
+    KVBlocks,
+    KVEventBatch,
+    KVEventError,
+    encode_batch,
+    parse_batch,
+)
 from laneway.gateway.policies.kv_aware import KVAware
 from laneway.gateway.policies.prefix_affinity import PrefixAffinity
 from laneway.gateway.prefix import BLOCK_CHARS, block_hashes

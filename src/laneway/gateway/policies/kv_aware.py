@@ -10,12 +10,11 @@ prefix-cache, queue and KV-utilisation scorers (3 : 2 : 1 here):
   + 1 * (1 - KV-cache use)
 
 where queue is the requests ahead of a new one (`load.pressure`: this gateway's in-flight count,
-or the engine's running plus waiting when it reports more). An endpoint that is saturated
-(`SATURATED_QUEUE` waiting, a full KV cache, or the in-flight herd guard of
-`prefix_affinity.hot_endpoints`) is only chosen when every usable one is: below that, the queue
-only lowers its score, because a hit usually saves more prefill than a short queue costs (with
-the hard limit at `PrefixAffinity`'s 4, the benchmark's hit rate fell from 91 % to 56 % under
-sustained overload as prefixes scattered); ties go to a random
+or the engine's running plus waiting when it reports more). An endpoint that is hot (see
+`prefix_affinity.hot_endpoints`: a queue forming or a full KV cache by its engine's fresh
+reading) is only chosen when every usable one is. Letting the queue grow further before moving
+(16 waiting) concentrated tenants until their prefixes no longer fit one engine's KV cache
+together, and the benchmark's p90 time to first token was ten times worse; ties go to a random
 one (`rng`). An endpoint whose event stream is not connected, or lost a batch, scores no prefix
 hits until its next snapshot, so a broken stream degrades to load balancing, never to a wrong
 "cached" claim. With no prompt to hash, the prefix part is 0 for all and load decides.
@@ -38,10 +37,6 @@ from laneway.gateway.prefix import block_hashes
 from laneway.gateway.request_view import RequestView
 from laneway.gateway.weights import Entry, Target
 
-SATURATED_QUEUE = 16
-"""Waiting requests at which an engine is saturated for `KVAware`: below it, the queue only
-lowers the score (a cache hit usually saves more than a short queue costs), at it the endpoint
-is left unless every one is."""
 PREFIX_WEIGHT = 3.0
 QUEUE_WEIGHT = 2.0
 KV_WEIGHT = 1.0
@@ -68,7 +63,7 @@ class KVAware(BalancingPolicy, name="KVAware"):
         if len(found.usable) == 1:
             return found.usable[0]
         hashes = block_hashes(request.prompt.text)
-        hot = hot_endpoints(found.usable, states, now, queue_limit=SATURATED_QUEUE)
+        hot = hot_endpoints(found.usable, states, now)
         pool = [t for t in found.usable if t.key not in hot] or list(found.usable)
         loads = {t.key: pressure(states[t.key], now) if t.key in states else None for t in pool}
         longest = max((p.queue for p in loads.values() if p is not None), default=0)

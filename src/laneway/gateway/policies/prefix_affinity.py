@@ -11,10 +11,10 @@ policy). Whatever is chosen is remembered for every block of the prompt, so a pr
 with its traffic when its first home fills up. This is llm-d's "sticky until saturated".
 
 When every usable endpoint is hot, the prefix stays where it is: moving it would add a cache
-miss to a queue that is as long everywhere. Hot means the engine reports a queue forming or a full KV cache (`load.about_to_queue`, from
-a fresh reading only), or, with or without readings, more requests in flight from this gateway
-than `HOT_SLACK` plus twice the least busy candidate's: the guard that keeps one popular prefix
-from herding a whole tier onto one replica when engines report nothing.
+miss to a queue that is as long everywhere. Hot means the engine's fresh reading shows a queue forming or a full KV cache
+(`load.about_to_queue`); for an engine with no fresh reading, more requests in flight from this
+gateway than `HOT_SLACK` plus twice the least busy candidate's: the guard that keeps one
+popular prefix from herding a whole tier onto one replica when engines report nothing.
 
 Memory is bounded: at most `max_blocks` block hashes are remembered (8 bytes of key and a
 reference each, about 100 bytes per entry with the dict's overhead: 6.5 MB at the default); the
@@ -32,7 +32,7 @@ from laneway.api.meta import ObjectKey
 from laneway.gateway.balancer import Unavailable, choose
 from laneway.gateway.candidates import candidates
 from laneway.gateway.health import EndpointView
-from laneway.gateway.load import QUEUE_LIMIT, about_to_queue
+from laneway.gateway.load import QUEUE_LIMIT, about_to_queue, fresh
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.prefix import BlockHash, block_hashes
 from laneway.gateway.request_view import RequestView
@@ -52,7 +52,10 @@ def hot_endpoints(
     out: set[ObjectKey] = set()
     for t in usable:
         st = states.get(t.key)
-        if in_flight[t.key] >= 2 * floor + slack or (st is not None and about_to_queue(st, now, queue_limit=queue_limit)):
+        if st is not None and fresh(st.load, now) is not None:
+            if about_to_queue(st, now, queue_limit=queue_limit):
+                out.add(t.key)
+        elif in_flight[t.key] >= 2 * floor + slack:
             out.add(t.key)
     return frozenset(out)
 
