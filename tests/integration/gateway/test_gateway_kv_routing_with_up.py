@@ -161,13 +161,21 @@ def test_prefix_sticks_moves_when_saturated_and_follows_evictions(fleet: tuple[U
 
         # 2. Saturated: fill the home's queue (two slots, eight long requests sent straight to it);
         #    the gateway reads its waiting queue from /metrics and sends the tenant elsewhere.
-        long_request = body("unrelated", max_tokens=400)
+        def placed(system: str, question: str) -> str:
+            """Where the gateway sends a streamed request: known from the response headers, which
+            the engine sends at once even while the request waits in its queue; leaving the
+            stream aborts the request there."""
+            with c.stream("POST", "/v1/chat/completions", json={**body(system, question), "stream": True}) as r:
+                assert r.status_code == 200
+                return r.headers["x-laneway-endpoint"]
+
+        long_request = body("unrelated", max_tokens=1000)
         long_request["ignore_eos"] = True
         with ThreadPoolExecutor(max_workers=8) as pool, httpx.Client(timeout=120) as direct:
             busy = [pool.submit(direct.post, urls[home] + "/v1/chat/completions", json=long_request) for _ in range(8)]
 
             def elsewhere() -> str | None:
-                where = ask(alpha, "while it is busy")
+                where = placed(alpha, "while it is busy")
                 return where if where != home else None
 
             moved = until("the tenant to move off its saturated home", elsewhere)
