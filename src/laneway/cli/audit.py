@@ -7,7 +7,7 @@ import time
 
 import click
 
-from laneway.api.kinds import ModelDeployment, ModelService
+from laneway.api.kinds import InferenceGateway, InferenceTicket, ModelDeployment, ModelService
 from laneway.cli.context import connection_options, open_client
 from laneway.cli.output import render_table
 from laneway.ticket.audit import audit as find_unowned
@@ -18,11 +18,14 @@ from laneway.ticket.audit import audit as find_unowned
 @connection_options
 @click.pass_context
 def audit(ctx: click.Context, output: str) -> None:
-    """List ModelDeployments in every namespace that have no owner or no ticket."""
+    """List ModelDeployments in every namespace that no approved ticket composed, or that have no owner
+    (following ownerReferences and approval records, never labels)."""
     client = open_client(ctx)
     deployments = client.list(ModelDeployment, all_namespaces=True).items
     services = client.list(ModelService, all_namespaces=True).items
-    findings = find_unowned(deployments, services, now=time.time())
+    tickets = client.list(InferenceTicket, all_namespaces=True).items
+    gateways = client.list(InferenceGateway).items
+    findings = find_unowned(deployments, services, tickets=tickets, gateways=gateways, now=time.time())
     if output == "json":
         click.echo(json.dumps({"findings": [
             {"namespace": f.namespace, "name": f.name, "owner": f.owner, "ticket": f.ticket, "retires": f.retires, "problems": list(f.problems)}
@@ -30,7 +33,7 @@ def audit(ctx: click.Context, output: str) -> None:
         ]}, indent=2))
         return
     if not findings:
-        click.echo(f"all {len(deployments)} deployment(s) have an owner and a ticket")
+        click.echo(f"all {len(deployments)} deployment(s) have an owner and an approved ticket")
         return
     rows = [[f.namespace, f.name, f.owner or "<none>", f.ticket or "<none>", f.retires, "; ".join(f.problems)] for f in findings]
     click.echo(render_table(rows, ["NAMESPACE", "NAME", "OWNER", "TICKET", "RETIRES", "PROBLEMS"]))

@@ -4,7 +4,8 @@
 - `check FILE [-f fleet.yaml]`: every row's verdict, offline against manifests (`-f`) or
   online against the running fleet; exit 0 only when all rows pass (1 when some fail, 2 on
   invalid input); `-o json` for scripts;
-- `approve NAME`: mark a ticket approved (needs a platform or admin token);
+- `approve NAME [--override REASON]`: approve the ticket as it stands (platform or admin token),
+  after printing what changed since the last approval;
 - `render FILE`: the resources the ticket would compose, as YAML or JSON, for review or GitOps.
 """
 
@@ -27,9 +28,11 @@ from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
 from laneway.cli.output import to_json, to_yaml, without_empties
 from laneway.cli.plan import assume_ready
 from laneway.client import MERGE_PATCH, ApiError, Client, object_path
+from laneway.ticket.approval import diff_lines, material_rows
 from laneway.ticket.checks import check_ticket
 from laneway.ticket.compose import CompositionError, compose
 from laneway.ticket.fleet import FleetSnapshot
+from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.report import report_json, report_text
 from laneway.ticket.scaffold import new_ticket
 
@@ -104,22 +107,29 @@ def check(ctx: click.Context, path: str, fleet_paths: tuple[str, ...], output: s
 
 @ticket.command("approve")
 @click.argument("name")
+@click.option("--override", metavar="REASON", default=None,
+              help="Approve although rows fail, recording why (only the rows failing now are covered).")
 @namespace_option
 @connection_options
 @click.pass_context
-def approve(ctx: click.Context, name: str, namespace: str | None) -> None:
-    """Approve ticket NAME so it composes once every row passes (platform or admin token)."""
+def approve(ctx: click.Context, name: str, override: str | None, namespace: str | None) -> None:
+    """Approve ticket NAME as it stands now (platform or admin token); shows what changed since the
+    last approval. The server records the approving token, the generation and the rows' hash."""
     client = open_client(ctx)
     ns = namespace or DEFAULT_NAMESPACE
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    current = client.get(InferenceTicket, name, namespace=ns)
+    click.echo(approval_diff_text(current))
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a fresh value asks for a new approval
     try:
-        client.request(
+        stored = client.request(
             "PATCH",
             object_path(lookup("InferenceTicket"), ns, name) + "/status",
-            body={"status": {"approved": True, "approvedBy": "laneway ticket approve", "approvedAt": when}},
+            body={"status": {"approved": True, "approvedAt": when, "approvalOverride": override}},
             content_type=MERGE_PATCH,
         )
     except ApiError as e:
+        if e.code == 422:
+            raise Failure(e.message, EXIT_REFUSED) from None
         if e.code != 403:
             raise
         raise Failure(
@@ -127,8 +137,24 @@ def approve(ctx: click.Context, name: str, namespace: str | None) -> None:
             f"(laneway token create --role platform), or ask the platform to auto-approve namespace {ns} "
             "(the laneway.dev/auto-approve-tickets annotation of an InferenceGateway)"
         ) from None
-    click.echo(f"inferenceticket/{name} approved in namespace {ns}; it composes once every row passes "
+    status = stored.get("status", {}) if isinstance(stored, dict) else {}
+    who = f"{status.get('approvedBy')} (role {status.get('approvedRole')})"
+    click.echo(f"inferenceticket/{name} approved in namespace {ns} at generation {status.get('approvedGeneration')} "
+               f"by {who}, rows {status.get('approvedHash')}; it composes once every row passes "
                f"(laneway describe tk {name} -n {ns})")
+
+
+def approval_diff_text(current: InferenceTicket) -> str:
+    """What approving now changes, against the rows last approved (pure)."""
+    rows = material_rows(current.spec)
+    last = current.status.approved_rows
+    if not last:
+        return f"first approval of inferenceticket/{current.name}: every row as it stands"
+    lines = diff_lines(last, rows)
+    if not lines:
+        return f"inferenceticket/{current.name}: no change since the approval at generation {current.status.approved_generation}"
+    head = f"changes since the approval at generation {current.status.approved_generation} by {current.status.approved_by}:"
+    return "\n".join([head, *("  " + line for line in lines)])
 
 
 @ticket.command("render")
@@ -142,9 +168,10 @@ def render(ctx: click.Context, path: str, fleet_paths: tuple[str, ...], output: 
     """Print the resources the ticket in FILE would compose."""
     tk = read_ticket(path)
     needs_classes = tk.spec.hardware is not None and bool(tk.spec.hardware.class_name)
-    classes = _fleet(ctx, fleet_paths).classes if (fleet_paths or needs_classes) else ()
+    needs_providers = tk.spec.overflow is not None and bool(tk.spec.overflow.provider)
+    fleet = _fleet(ctx, fleet_paths) if (fleet_paths or needs_classes or needs_providers) else FleetSnapshot()
     try:
-        composition = compose(tk, classes=classes)
+        composition = compose(tk, classes=fleet.classes, providers=TicketPolicy.of(fleet.gateways).providers)
     except CompositionError as e:
         lines = "\n".join(f"  - {row}: {message}" for row, message in e.problems)
         raise Failure(f"ticket {tk.name} cannot be rendered yet:\n{lines}", EXIT_USAGE) from None

@@ -35,7 +35,7 @@ from typing import Any, Mapping, TypeVar
 
 from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.kinds.deployment import ReplicaTemplate
-from laneway.api.kinds.ticket import CanaryStatus, RollbackPin
+from laneway.api.kinds.ticket import CanaryStatus, LifecycleRow, RollbackPin
 from laneway.api.meta import HasSpec, ObjectKey, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.control.base import ControlContext, KeyMapper, Result
@@ -45,14 +45,25 @@ from laneway.store.base import AlreadyExists, NotFound, Store
 from laneway.ticket.approval import approval
 from laneway.ticket.canary import CanaryWatch, budget_of, figures_from_status, judge_canary
 from laneway.ticket.checks import RowCheck, TicketReport, check_ticket
-from laneway.ticket.compose import CANARY_ENTRY, Canary, Composition, CompositionError, compose, service_name
+from laneway.ticket.compose import (
+    CANARY_ENTRY,
+    Canary,
+    Composition,
+    CompositionError,
+    canary_name,
+    compose,
+    declared_canary,
+    service_name,
+)
 from laneway.ticket.fleet import FleetSnapshot
+from laneway.ticket.policy import TicketPolicy
 from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
 from laneway.ticket.retirement import (
     BadRetirementDate,
     RetirementRule,
     RetirementState,
     gone_message,
+    parse_retire_after,
     retirement_state,
     warning_message,
 )
@@ -80,6 +91,27 @@ def rule_of(ticket: InferenceTicket) -> RetirementRule | None:
         return RetirementRule.of(life.retire_after, warn_before=life.warn_before, grace_period=life.grace_period)
     except (BadRetirementDate, ValueError):
         return None
+
+
+def held_to_approved_date(ticket: InferenceTicket) -> InferenceTicket:
+    """The ticket whose retirement date governs while an edit awaits approval (pure): the
+    approved date when it is earlier than the edited one (or the edit removed it), so moving
+    `retireAfter` out, or deleting it, never revives a retired service before approval."""
+    life_rows = (ticket.status.approved_rows or {}).get("lifecycle")
+    approved_date = life_rows.get("retireAfter") if isinstance(life_rows, dict) else None
+    if not isinstance(approved_date, str):
+        return ticket
+    try:
+        held = parse_retire_after(approved_date)
+    except BadRetirementDate:
+        return ticket
+    current = rule_of(ticket)
+    if current is not None and current.retire_at <= held:
+        return ticket
+    life = ticket.spec.lifecycle
+    row = life if life is not None and not life.is_none() else LifecycleRow()
+    spec = ticket.spec.model_copy(update={"lifecycle": row.model_copy(update={"retire_after": approved_date})})
+    return ticket.model_copy(update={"spec": spec})
 
 
 def owned_by(obj: Resource, ticket: InferenceTicket) -> bool:
@@ -150,35 +182,38 @@ class TicketController:
         now = self.ctx.clock()
         fleet = FleetSnapshot.from_store(self.store)
         report = check_ticket(ticket, fleet, now=now)
-        state = retirement_state(rule_of(ticket), now)
+        verdict = approval(ticket, fleet.gateways)
+        approved = verdict.approved
+        timeline = ticket if approved else held_to_approved_date(ticket)
+        state = retirement_state(rule_of(timeline), now)
         report = self._accept_retirement(report, state)
-        approved, approval_reason, approval_message = approval(ticket, fleet.gateways)
+        blocking = [key for key in report.failing if not (approved and key in verdict.overridden)]
 
         conditions = row_conditions(report)
-        conditions.append(ConditionUpdate("Approved", "True" if approved else "False", approval_reason, approval_message))
+        conditions.append(ConditionUpdate("Approved", "True" if approved else "False", verdict.reason, verdict.message))
         extra: dict[str, Any] = {}
         requeue: list[float] = [state.next_change] if state.next_change is not None else []
 
         applied = False
         if state.phase == "Expired":
             deleted = self._delete_children(ticket, keep=set())
-            conditions.append(ConditionUpdate("Composed", "False", "Retired", self._retired_text(ticket, "its resources were deleted after the grace period")))
+            conditions.append(ConditionUpdate("Composed", "False", "Retired", self._retired_text(timeline, "its resources were deleted after the grace period")))
             if deleted:
                 log.info("ticket %s retired: deleted %s", ticket.key, ", ".join(deleted))
             extra["composed"] = []
-        elif not report.passed:
-            failing = ", ".join(report.failing)
+        elif blocking:
+            failing = ", ".join(blocking)
             conditions.append(ConditionUpdate("Composed", "False", "RowsFailing", f"not composed while row(s) fail: {failing}; what runs is kept"))
         elif not approved:
-            conditions.append(ConditionUpdate("Composed", "False", "AwaitingApproval", approval_message))
+            conditions.append(ConditionUpdate("Composed", "False", verdict.reason, verdict.message))
         else:
-            canary, watch, canary_conditions, canary_requeue = self._canary(ticket, now)
+            canary, watch, canary_conditions, canary_requeue = self._canary(ticket, now, TicketPolicy.of(fleet.gateways))
             conditions += canary_conditions
             if canary_requeue is not None:
                 requeue.append(canary_requeue)
             extra["canary"] = watch
             try:
-                composition = compose(ticket, classes=fleet.classes, retired=state.phase == "Retired", canary=canary)
+                composition = compose(ticket, classes=fleet.classes, providers=TicketPolicy.of(fleet.gateways).providers, retired=state.phase == "Retired", canary=canary)
             except CompositionError as e:  # the checks passed, so this is a row they do not cover
                 conditions.append(ConditionUpdate("Composed", "False", "CannotCompose", str(e)))
             else:
@@ -195,9 +230,9 @@ class TicketController:
                     conditions.append(ConditionUpdate("Composed", "True", "Composed", ", ".join(f"{o.kind}/{o.name}" for o in composition.objects())))
                 extra["composed"] = [f"{o.kind}/{o.name}" for o in composition.objects()]
         if state.phase == "Retired" and not applied:
-            self._retire_live(ticket)
-        conditions += self._retirement_conditions(ticket, state)
-        ready = report.passed and approved and state.phase not in ("Retired", "Expired")
+            self._retire_live(timeline)
+        conditions += self._retirement_conditions(timeline, state)
+        ready = not blocking and approved and state.phase not in ("Retired", "Expired")
         conditions.append(
             ConditionUpdate("Ready", "True" if ready else "False", "Ready" if ready else "NotReady",
                             "every row passes and the ticket is approved" if ready else "see the row and Approved conditions")
@@ -259,7 +294,7 @@ class TicketController:
         service = composition.service.model_copy(
             update={"metadata": meta.model_copy(update={"annotations": {**meta.annotations, RETIRED_ANNOTATION: message}})}
         )
-        return Composition(composition.deployment, service, composition.endpoints, composition.cache)
+        return Composition(composition.deployment, service, composition.endpoints, composition.cache, composition.extra)
 
     def _retire_live(self, ticket: InferenceTicket) -> None:
         """Past the date without a composition to apply (rows failing, not approved): scale the
@@ -338,32 +373,51 @@ class TicketController:
 
     # canary -----------------------------------------------------------------------------------
 
-    def _canary(self, ticket: InferenceTicket, now: float) -> tuple[Canary | None, CanaryStatus | None, list[ConditionUpdate], float | None]:
+    def _canary(
+        self, ticket: InferenceTicket, now: float, policy: TicketPolicy
+    ) -> tuple[Canary | None, CanaryStatus | None, list[ConditionUpdate], float | None]:
+        """The canary this reconcile composes and judges: the one the lifecycle row declares,
+        else (outside the platform's ticket switch) a deployment labelled `canary-for`."""
+        declared = declared_canary(ticket)
+        if declared is not None:
+            live = self.store.find(ModelDeployment, ObjectKey(ticket.namespace, canary_name(ticket)))
+            generation = live.metadata.generation or 0 if live is not None and owned_by(live, ticket) else 0
+            return self._judge_canary(ticket, now, canary_name(ticket), declared.weight, generation)
         candidates = [
             d for d in self.store.list(ModelDeployment, namespace=ticket.namespace, selector=_labelled(CANARY_LABEL, ticket)).items
             if not d.metadata.deletion_timestamp
         ]
+        if candidates and policy.requires_ticket(ticket.namespace):
+            names = ", ".join(sorted(d.name for d in candidates))
+            return None, None, [ConditionUpdate(
+                "CanaryRolledBack", "False", "UndeclaredCanary",
+                f"{names} is labelled as a canary but the ticket does not declare it (lifecycle.canary); it takes no traffic",
+            )], None
         if not candidates:
             return None, None, [ConditionUpdate("CanaryRolledBack", "False", "NoCanary", "no canary deployment")], None
         canary_md = sorted(candidates, key=lambda d: d.name)[0]
-        weight = canary_weight(canary_md)
+        return self._judge_canary(ticket, now, canary_md.name, canary_weight(canary_md), canary_md.metadata.generation or 0)
+
+    def _judge_canary(
+        self, ticket: InferenceTicket, now: float, name: str, weight: int, generation: int
+    ) -> tuple[Canary | None, CanaryStatus | None, list[ConditionUpdate], float | None]:
         budget = budget_of(ticket.spec)
         if budget is None:
-            return Canary(canary_md.name, weight), None, [
-                ConditionUpdate("CanaryRolledBack", "False", "RollbackOff", f"canary {canary_md.name} takes {weight}%; automatic rollback is off")
+            return Canary(name, weight), None, [
+                ConditionUpdate("CanaryRolledBack", "False", "RollbackOff", f"canary {name} takes {weight}%; automatic rollback is off")
             ], None
         service = self.store.find(ModelService, ObjectKey(ticket.namespace, service_name(ticket)))
         traffic = (service.status.traffic or []) if service is not None else []
         figures = figures_from_status(traffic, entry=CANARY_ENTRY)
         previous = CanaryWatch.from_status(ticket.status.canary)
-        decision = judge_canary(budget, figures, previous, deployment=canary_md.name, generation=canary_md.metadata.generation or 0, now=now)
+        decision = judge_canary(budget, figures, previous, deployment=name, generation=generation, now=now)
         if decision.action == "rollback":
             if previous is None or not previous.rolled_back:
                 log.warning("ticket %s: %s; its weight drops to zero", ticket.key, decision.message)
             cond = ConditionUpdate("CanaryRolledBack", "True", "BudgetBreached", decision.message + f"; weight set to 0 (was {weight}%)")
-            return Canary(canary_md.name, 0), decision.watch.status(), [cond], None
+            return Canary(name, 0), decision.watch.status(), [cond], None
         cond = ConditionUpdate("CanaryRolledBack", "False", "WithinBudget", f"{decision.message}; takes {weight}%")
-        return Canary(canary_md.name, weight), decision.watch.status(), [cond], CANARY_CHECK_INTERVAL
+        return Canary(name, weight), decision.watch.status(), [cond], CANARY_CHECK_INTERVAL
 
     # applying ---------------------------------------------------------------------------------
 

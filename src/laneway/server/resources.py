@@ -10,6 +10,7 @@ re-applied to the fresh object unless the patch itself pinned a resourceVersion.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Any, Awaitable, Callable
 
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from laneway.api.kinds import ModelDeployment
 from laneway.api.kinds.cache import ModelCache
-from laneway.api.meta import Resource
+from laneway.api.meta import Resource, rfc3339
 from laneway.api.selectors import Requirement, SelectorSyntaxError, parse_selector
 from laneway.server import bodies, scale
 from laneway.server.admission import refuse_cache_in_use
@@ -31,6 +32,8 @@ from laneway.server.targets import Target, collection_path, resolve
 from laneway.server.watchfilter import WatchFilter
 from laneway.server.watching import WatchRequest, stream_watch
 from laneway.server.storecalls import run_store
+from laneway.server.ticket_approval import stamp_approval
+from laneway.server.ticket_gate import refuse_unticketed
 from laneway.store.base import Conflict
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -195,6 +198,7 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     obj = bodies.without_status(obj)
     obj = _guard_metadata(request, target, obj, None)
     _check(request, "create", target, obj=obj)
+    await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
     obj = stamp_writer(grant_of(request), obj, None)
     stored = await run_store(store_of(request).create, obj)
     return _json(bodies.outgoing(stored), status=201)
@@ -237,6 +241,7 @@ async def _replace(request: web.Request, target: Target) -> web.Response:
     obj = bodies.restore_redacted(obj, existing)
     obj = _guard_metadata(request, target, obj, existing)
     _check(request, "update", target, obj=obj, existing=existing)
+    await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
     obj = stamp_writer(grant_of(request), obj, existing)
     stored = await run_store(store_of(request).update, obj)
     return _json(bodies.outgoing(stored))
@@ -266,7 +271,11 @@ async def _apply_patch(
         if target.subresource is None:  # a status write keeps the stored metadata anyway
             obj = _guard_metadata(request, target, obj, existing)
         _check(request, verb, target, obj=obj, existing=existing)
+        if target.subresource is None:
+            await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
         obj = stamp_writer(grant_of(request), obj, existing)
+        if target.subresource == "status":
+            obj = stamp_approval(grant_of(request), obj, existing, now=rfc3339(time.time()))
         try:
             return await run_store(write, obj)
         except ApiError as e:
@@ -327,6 +336,7 @@ async def _status(request: web.Request, target: Target) -> web.Response:
         obj = await bodies.validate(document, target)
         existing = await _read(request, target)
         _check(request, "update", target, obj=obj, existing=existing)
+        obj = stamp_approval(grant_of(request), obj, existing, now=rfc3339(time.time()))
         return _json(bodies.outgoing(await run_store(store.update_status, obj)))
     if request.method == "PATCH":
         _check(request, "patch", target)

@@ -27,22 +27,43 @@ from typing import Callable, Literal, Sequence
 
 from pydantic import ValidationError
 
+from laneway.api.kinds import InferenceGateway
 from laneway.api.kinds.cache import ModelCacheSpec
+from laneway.api.kinds.platform import ExternalProvider
 from laneway.api.kinds.ticket import TICKET_ROWS, InferenceTicket, Row
 from laneway.api.manifest import problems_from
 from laneway.api.meta import DNS1123_LABEL, DNS1123_LABEL_MAX
 from laneway.api.selectors import LabelSelector
+from laneway.egress.destinations import credential_refusal, written_by_platform
 from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, plan
 from laneway.ticket.compose import CompositionError, compose, resolve_devices
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.hardware import match_classes
 from laneway.ticket.retirement import BadRetirementDate, parse_retire_after
+from laneway.ticket.load import load_against_capacity
+from laneway.ticket.placeholders import is_placeholder, reserved_host
+from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.selectors import cluster_selector, row_selector
 
 Verdict = Literal["Pass", "Fail"]
 
 PLACEHOLDER = "TODO"
-"""`laneway ticket new` answers every row `none: TODO ...`; such a row is not answered yet."""
+"""`laneway ticket new` answers every row `none: TODO ...`; such a row is not answered yet (as is
+any placeholder, see `laneway.ticket.placeholders`)."""
+
+
+def _shown(text: str | None) -> str:
+    return "nothing" if text is None else repr(text)
+
+
+def caller_url(gateways: Sequence[InferenceGateway]) -> str:
+    """The OpenAI-compatible base URL callers use: the first gateway's (by name) address."""
+    for g in sorted(gateways, key=lambda g: g.name):
+        address = g.spec.address or g.status.address
+        if address:
+            base = address if "://" in address else f"http://{address}"
+            return base.rstrip("/") + "/v1"
+    return "the gateway's /v1 (no InferenceGateway publishes an address yet)"
 
 QUESTIONS: dict[str, str] = {
     "model": "Which model, doing what work for whom?",
@@ -117,7 +138,7 @@ def _check_model(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: Devi
     assert row is not None
     if row.is_none():
         return _cannot_be_none("model", row, "every deployment serves a named model")
-    missing = [k for k, v in (("name", row.name), ("job", row.job)) if not (v and v.strip())]
+    missing = [k for k, v in (("name", row.name), ("job", row.job)) if is_placeholder(v)]
     if missing:
         return _fail("model", "Incomplete", f"set {' and '.join(missing)} (job: what work, for whom, in one sentence)")
     return _pass("model", "Filled", f"{row.name}: {row.job}")
@@ -207,9 +228,21 @@ def _check_scaling(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher:
     budget = row.latency_budget
     if budget is None or not (budget.p95 or budget.p95_time_to_first_token):
         return _fail("scaling", "NoLatencyBudget", "set latencyBudget.p95 and/or latencyBudget.p95TimeToFirstToken")
-    notes = [] if row.peak_concurrency else ["peakConcurrency is not set: autoscaling has no load target to aim for"]
+    if not row.peak_concurrency:
+        return _fail(
+            "scaling", "NoPeakLoad",
+            "a latency budget means nothing without the load it holds at: set peakConcurrency (requests in flight at the peak)",
+        )
+    load = load_against_capacity(t)
+    if load.needed > load.planned:
+        return _fail(
+            "scaling", "PeakExceedsCapacity",
+            f"peak {row.peak_concurrency} concurrent needs {load.needed} replica(s) at {load.per_replica} per replica "
+            f"({load.source}); the row allows at most {load.planned}: set {load.field} to {load.needed} or more, or lower peakConcurrency",
+        )
+    notes = [f"peak {row.peak_concurrency} concurrent needs {load.needed} replica(s) at {load.per_replica} per replica ({load.source})"]
     try:
-        composition = compose(t, classes=fleet.classes)
+        composition = compose(t, classes=fleet.classes, providers=TicketPolicy.of(fleet.gateways).providers)
     except CompositionError as e:
         blocked = ", ".join(sorted({row for row, _ in e.problems}))
         return _fail("scaling", "NotChecked", f"placement not checked: row(s) {blocked} must pass first")
@@ -221,15 +254,17 @@ def _check_scaling(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher:
     placement = plan(deployment, clusters=fleet.clusters, classes=fleet.classes, replicas=fleet.replicas, matcher=matcher)
     spots = ", ".join(f"{r.cluster}/{r.engines[0].pool}" for r in placement.replicas) if placement.replicas else "none"
     if placement.short:
+        blocking = [r.text() for r in placement.reasons]
+        first = f": {blocking[0]}" if blocking else f" ({placement.condition.reason})"
         return _fail(
             "scaling", "DoesNotFit",
-            f"{len(placement.replicas)} of {wanted} replica(s) fit today's free capacity ({placement.condition.reason})",
-            *(r.text() for r in placement.reasons),
+            f"{len(placement.replicas)} of {wanted} replica(s) fit today's free capacity{first}",
+            *blocking[1:],
         )
     return _pass("scaling", "Fits", f"{wanted} replica(s) fit today's free capacity: {spots}", *notes)
 
 
-def _check_endpoint(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: DeviceMatcher) -> RowCheck:
+def _check_endpoint(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher: DeviceMatcher) -> RowCheck:
     row = t.spec.endpoint
     assert row is not None
     if row.is_none():
@@ -238,37 +273,106 @@ def _check_endpoint(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: D
     if row.service and (len(row.service) > DNS1123_LABEL_MAX or not DNS1123_LABEL.fullmatch(row.service)):
         problems.append(f"service {row.service!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
     owner = row.owner
-    if owner is None or not owner.team:
-        problems.append("set owner.team (the team that owns the endpoint)")
-    if owner is None or not owner.contact:
-        problems.append("set owner.contact (who is paged, e.g. \"#tools-oncall\")")
+    team = owner.team if owner is not None else None
+    contact = owner.contact if owner is not None else None
+    if is_placeholder(team):
+        problems.append(f"set owner.team to the team that owns the endpoint ({_shown(team)} is not a team)")
+    if is_placeholder(contact):
+        problems.append(f"set owner.contact to who is paged, e.g. \"#tools-oncall\" ({_shown(contact)} pages nobody)")
+    elif contact is not None:
+        shape = TicketPolicy.of(fleet.gateways).contact_refusal(contact)
+        if shape:
+            problems.append(shape)
     if problems:
-        return _fail("endpoint", "NoOwnerContact" if owner is None or not owner.contact else "Incomplete", "; ".join(problems))
-    assert owner is not None
+        return _fail("endpoint", "NoOwnerContact" if is_placeholder(contact) else "Incomplete", "; ".join(problems))
     name = row.service or t.name
-    models = f", models {', '.join(row.model_names)}" if row.model_names else ""
-    return _pass("endpoint", "Owned", f"service {name}{models}; owner {owner.team} ({owner.contact})")
+    models = row.model_names or [name]
+    return _pass(
+        "endpoint", "Owned", f"service {name}; owner {team} ({contact})",
+        f"callers use {caller_url(fleet.gateways)} with model {' or '.join(models)}",
+    )
 
 
-def _check_overflow(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: DeviceMatcher) -> RowCheck:
+def _check_overflow(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher: DeviceMatcher) -> RowCheck:
     row = t.spec.overflow
     assert row is not None
     if row.is_none():
         return _pass("overflow", "NoOverflow", f"no overflow provider ({row.none})")
-    missing = [k for k, v in (("url", row.url), ("tier", row.tier)) if not v]
-    if missing:
-        return _fail("overflow", "Incomplete", f"set {' and '.join(missing)} (tier is Overflow or BreakGlass)")
+    if not row.tier:
+        return _fail("overflow", "Incomplete", "set tier (Overflow or BreakGlass)")
+    if row.provider:
+        return _check_provider(t, fleet, row.provider)
+    if not row.url:
+        return _fail("overflow", "Incomplete", "name a provider the platform vouches for (provider: <name>), see laneway get gw -o yaml")
+    if reserved_host(row.url) or is_placeholder(row.url):
+        return _fail("overflow", "Placeholder", f"url {row.url} is a placeholder; name a real provider or answer overflow with none: <why>")
     rule = row_selector(t.spec.sovereignty)
-    if not rule.matches(row.labels):
-        failing = [r.describe() for r in rule.requirements() if not r.matches(row.labels)]
-        have = ", ".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "no labels"
+    if rule.requirements():
         return _fail(
-            "overflow", "OutsideSovereignty",
-            f"the provider at {row.url} lies outside the sovereignty rule: {', '.join(failing)} wanted, it has {have}",
-            "traffic never leaves the data boundary: choose a provider inside it, or answer overflow with none: <why>",
+            "overflow", "UnvouchedProvider",
+            f"the provider at {row.url} carries labels this ticket wrote; under a sovereignty rule the boundary is judged "
+            "on the platform's labels: name a provider the platform vouches for (provider: <name>)",
+            *_provider_names(fleet),
         )
     auth = "" if row.auth is not None else " (no auth.secretRef: the provider is called without a key)"
-    return _pass("overflow", "InsideSovereignty", f"{row.tier} provider {row.url} lies inside the sovereignty rule{auth}")
+    return _pass("overflow", "NoRule", f"{row.tier} provider {row.url}; no sovereignty rule to keep it inside{auth}")
+
+
+def _provider_names(fleet: FleetSnapshot) -> list[str]:
+    providers = TicketPolicy.of(fleet.gateways).providers
+    if not providers:
+        return ["the platform vouches for no provider yet (InferenceGateway spec.tickets.providers)"]
+    return ["providers the platform vouches for: " + ", ".join(f"{p.name} ({_labels_text(p.labels)})" for p in providers)]
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "no labels"
+
+
+def _check_provider(t: InferenceTicket, fleet: FleetSnapshot, name: str) -> RowCheck:
+    row = t.spec.overflow
+    assert row is not None
+    provider = TicketPolicy.of(fleet.gateways).provider(name)
+    if provider is None:
+        return _fail("overflow", "UnknownProvider", f"provider {name!r} is not one the platform vouches for", *_provider_names(fleet))
+    model = row.model
+    if not model:
+        allowed = ", ".join(provider.models) or "none listed"
+        return _fail("overflow", "Incomplete", f"set model: which of {provider.name}'s models takes the overflow ({allowed})")
+    if model not in provider.models:
+        allowed = ", ".join(provider.models) or "none"
+        return _fail("overflow", "ModelNotAllowed", f"provider {provider.name} is not vouched for model {model!r} (allowed: {allowed})")
+    for key in ("sovereignty", "fleetBoundary"):
+        selector = row_selector(t.spec.row(key))  # type: ignore[arg-type]
+        failing = [r.describe() for r in selector.requirements() if not r.matches(provider.labels)]
+        if failing:
+            return _fail(
+                "overflow", "OutsideSovereignty" if key == "sovereignty" else "OutsideFleetBoundary",
+                f"provider {provider.name} ({provider.url}) lies outside the {key} row: {', '.join(failing)} wanted, "
+                f"the platform labels it {_labels_text(provider.labels)}",
+                "traffic never leaves the data boundary: choose a provider inside it, or answer overflow with none: <why>",
+            )
+    key_problem = _provider_key_problem(t, fleet, provider)
+    if key_problem:
+        return _fail("overflow", "ProviderKeyUnusable", key_problem)
+    price = f", {provider.price_per_million_tokens} per million tokens" if provider.price_per_million_tokens is not None else ""
+    return _pass(
+        "overflow", "InsideSovereignty",
+        f"{row.tier} provider {provider.name} ({provider.url}, model {model}{price}) lies inside the boundary",
+    )
+
+
+def _provider_key_problem(t: InferenceTicket, fleet: FleetSnapshot, provider: ExternalProvider) -> str | None:
+    ref = provider.secret_ref
+    if ref is None or fleet.secrets is None:
+        return None
+    secret = fleet.secret(t.namespace or "default", ref.name)
+    if secret is None or secret.value(ref.key) is None:
+        return (f"provider {provider.name}'s key (Secret {ref.name!r}, key {ref.key!r}) is not in namespace "
+                f"{t.namespace or 'default'!r}; the platform provisions it there")
+    if not written_by_platform(secret):
+        return f"Secret {ref.name!r} in namespace {t.namespace or 'default'!r} was written by the team, not the platform; the platform provisions the provider's key"
+    return credential_refusal(secret, provider.url, use=f"provider {provider.name}")
 
 
 def _check_cache(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: DeviceMatcher) -> RowCheck:
@@ -287,9 +391,15 @@ def _check_cache(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: Devi
     return _pass("cache", "Filled", f"weights from {spec.source}")
 
 
-def _check_lifecycle(t: InferenceTicket, _f: FleetSnapshot, now: float, matcher: DeviceMatcher) -> RowCheck:
+def _check_lifecycle(t: InferenceTicket, fleet: FleetSnapshot, now: float, matcher: DeviceMatcher) -> RowCheck:
     row = t.spec.lifecycle
     assert row is not None
+    policy = TicketPolicy.of(fleet.gateways)
+    if policy.max_horizon is not None and (row.is_none() or not row.retire_after):
+        return _fail(
+            "lifecycle", "NoRetirementDate",
+            f"the platform requires a retirement date at most {policy.max_horizon_text} ahead: set retireAfter",
+        )
     if row.is_none():
         return _pass("lifecycle", "NoRule", f"no retirement rule ({row.none}); revisions kept by default")
     details = []
@@ -300,6 +410,12 @@ def _check_lifecycle(t: InferenceTicket, _f: FleetSnapshot, now: float, matcher:
             return _fail("lifecycle", "InvalidDate", str(e))
         if when <= now:
             return _fail("lifecycle", "RetirementPast", f"retireAfter {row.retire_after} is not in the future; set a later date")
+        if policy.max_horizon is not None and when > now + policy.max_horizon:
+            return _fail(
+                "lifecycle", "BeyondHorizon",
+                f"retireAfter {row.retire_after} lies beyond the platform's horizon of {policy.max_horizon_text}; "
+                "set an earlier date (extend it later, with a new approval)",
+            )
         details.append(f"retires after {row.retire_after}")
     rollback = row.rollback
     if rollback is not None and rollback.on_budget_breach:
@@ -349,7 +465,7 @@ def check_ticket(
         if row is None:
             rows.append(_fail(key, "Missing", f"not answered: {QUESTIONS[key]}{_how_to_answer(key)}"))
             continue
-        if row.none is not None and row.none.strip().upper().startswith(PLACEHOLDER):
+        if row.none is not None and is_placeholder(row.none):
             rows.append(_fail(key, "Unanswered", f"still the placeholder: {QUESTIONS[key]}{_how_to_answer(key)}"))
             continue
         rows.append(_CHECKS[key](ticket, fleet, now, matcher))

@@ -29,14 +29,15 @@ from pydantic import ValidationError
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import DeviceRequest, ModelDeployment
-from laneway.api.kinds.platform import InferenceClass
+from laneway.api.kinds.platform import ExternalProvider, InferenceClass
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.api.kinds.ticket import InferenceTicket
+from laneway.api.kinds.ticket import InferenceTicket, TicketCanary
 from laneway.api.manifest import problems_from
 from laneway.api.meta import Resource
 from laneway.ticket.hardware import class_requests
 from laneway.api.labels import (
     DEPLOYMENT_LABEL,
+    CANARY_LABEL,
     JOB_ANNOTATION,
     MODEL_ANNOTATION,
     OWNER_CONTACT_ANNOTATION,
@@ -78,12 +79,13 @@ class Composition:
     extra: tuple[Resource, ...] = field(default=())
 
     def objects(self) -> list[Resource]:
-        """In apply order: cache, endpoints, deployment, service."""
+        """In apply order: cache, endpoints, deployment, extra (a declared canary), service."""
         out: list[Resource] = []
         if self.cache is not None:
             out.append(self.cache)
         out.extend(self.endpoints)
         out.append(self.deployment)
+        out.extend(self.extra)
         out.append(self.service)
         return out
 
@@ -91,6 +93,36 @@ class Composition:
 def service_name(ticket: InferenceTicket) -> str:
     row = ticket.spec.endpoint
     return row.service if row is not None and not row.is_none() and row.service else ticket.name
+
+
+def canary_name(ticket: InferenceTicket) -> str:
+    """The deployment a canary declared in the lifecycle row composes into."""
+    return f"{ticket.name}-canary"[:63].rstrip("-")
+
+
+def declared_canary(ticket: InferenceTicket) -> TicketCanary | None:
+    life = ticket.spec.lifecycle
+    return life.canary if life is not None and not life.is_none() else None
+
+
+def canary_deployment(ticket: InferenceTicket, primary: ModelDeployment, declared: TicketCanary) -> ModelDeployment:
+    """The primary deployment with the canary's image or arguments, its own name and a fixed
+    replica count, labelled as the ticket's canary (pure)."""
+    spec = primary.spec
+    template = spec.template.model_copy(deep=True)
+    for engine in template.spec.engines:
+        for member in engine.members:
+            for container in member.template.spec.containers:
+                if declared.image:
+                    container.image = declared.image
+                if declared.args is not None:
+                    container.args = list(declared.args)
+    meta = primary.metadata.model_copy(update={
+        "name": canary_name(ticket),
+        "labels": {**primary.metadata.labels, CANARY_LABEL: ticket.name},
+    })
+    new_spec = spec.model_copy(update={"template": template, "replicas": declared.replicas, "autoscaling": None})
+    return primary.model_copy(update={"metadata": meta, "spec": new_spec})
 
 
 def overflow_endpoint_name(ticket: InferenceTicket) -> str:
@@ -148,12 +180,14 @@ def compose(
     ticket: InferenceTicket,
     *,
     classes: Sequence[InferenceClass],
+    providers: Sequence[ExternalProvider] = (),
     retired: bool = False,
     canary: Canary | None = None,
 ) -> Composition:
-    """The objects the ticket composes. `retired` scales the deployment to zero (the
-    retirement date has passed); `canary` adds a weighted Primary entry for a canary
-    deployment. Raises CompositionError naming every row that blocks composition."""
+    """The objects the ticket composes. `providers` are those the platform vouches for (an
+    overflow row naming one composes its URL, labels and key); `retired` scales the deployment
+    to zero (the retirement date has passed); `canary` adds a weighted Primary entry for a
+    canary deployment. Raises CompositionError naming every row that blocks composition."""
     problems = _required_rows(ticket)
     devices: list[DeviceRequest] = []
     try:
@@ -173,10 +207,15 @@ def compose(
     with _row("engine"):
         deployment = _deployment(ticket, devices, selector, cache, retired)
     with _row("overflow"):
-        endpoints = _overflow_endpoints(ticket)
+        endpoints = _overflow_endpoints(ticket, providers)
+    extra: tuple[Resource, ...] = ()
+    declared = declared_canary(ticket)
+    if declared is not None and canary is not None and canary.deployment == canary_name(ticket):
+        with _row("lifecycle"):
+            extra = (canary_deployment(ticket, deployment, declared),)
     with _row("endpoint"):
         service = _service(ticket, deployment, endpoints, canary)
-    return Composition(deployment=deployment, service=service, endpoints=tuple(endpoints), cache=cache)
+    return Composition(deployment=deployment, service=service, endpoints=tuple(endpoints), cache=cache, extra=extra)
 
 
 @contextmanager
@@ -270,16 +309,25 @@ def _cache(ticket: InferenceTicket, selector: dict[str, Any]) -> ModelCache | No
     return ModelCache.model_validate({"metadata": _metadata(ticket, ticket.name), "spec": body})
 
 
-def _overflow_endpoints(ticket: InferenceTicket) -> list[ModelEndpoint]:
+def _overflow_endpoints(ticket: InferenceTicket, providers: Sequence[ExternalProvider]) -> list[ModelEndpoint]:
     row = ticket.spec.overflow
-    if row is None or row.is_none() or not row.url:
+    if row is None or row.is_none():
         return []
-    body: dict[str, Any] = {"url": row.url}
+    if row.provider:
+        provider = next((p for p in providers if p.name == row.provider), None)
+        if provider is None:
+            raise CompositionError([("overflow", f"provider {row.provider!r} is not one the platform vouches for")])
+        url, labels, secret_ref = provider.url, dict(provider.labels), provider.secret_ref
+    elif row.url:
+        url, labels, secret_ref = row.url, dict(row.labels), row.auth.secret_ref if row.auth is not None else None
+    else:
+        return []
+    body: dict[str, Any] = {"url": url}
     if row.model:
         body["model"] = row.model
-    if row.auth is not None:
-        body["auth"] = {"secretRef": row.auth.secret_ref.model_dump(by_alias=True)}
-    labels = {**row.labels, ROLE_LABEL: OVERFLOW_ENTRY}
+    if secret_ref is not None:
+        body["auth"] = {"secretRef": secret_ref.model_dump(by_alias=True)}
+    labels = {**labels, ROLE_LABEL: OVERFLOW_ENTRY}
     return [ModelEndpoint.model_validate({"metadata": _metadata(ticket, overflow_endpoint_name(ticket), labels=labels), "spec": body})]
 
 

@@ -1,4 +1,5 @@
-"""The fleet a ticket is checked against: clusters, classes, running replicas, gateways.
+"""The fleet a ticket is checked against: clusters, classes, running replicas, gateways, and
+(online only) the Secrets a vouched provider's key may be in.
 
 Built from manifests (`laneway ticket check -f fleet.yaml`, offline) or from the store (the
 ticket controller, online); the checks read only this record, so both paths check alike.
@@ -6,10 +7,11 @@ ticket controller, online); the checks read only this record, so both paths chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, InferenceGateway, ModelReplica
+from laneway.api.kinds.secret import Secret
 from laneway.api.meta import Resource
 from laneway.store.base import Store
 
@@ -20,6 +22,8 @@ class FleetSnapshot:
     classes: tuple[InferenceClass, ...] = ()
     replicas: tuple[ModelReplica, ...] = ()
     gateways: tuple[InferenceGateway, ...] = ()
+    secrets: tuple[Secret, ...] | None = None
+    """None when unknown (an offline check): the provider key is then not checked."""
 
     @classmethod
     def of(cls, resources: Iterable[Resource]) -> "FleetSnapshot":
@@ -34,7 +38,7 @@ class FleetSnapshot:
     @classmethod
     def from_store(cls, store: Store) -> "FleetSnapshot":
         """One listing of each kind the checks read (blocking; cheap at fleet sizes)."""
-        return cls.of(
+        fleet = cls.of(
             [
                 *store.list(InferenceCluster).items,
                 *store.list(InferenceClass).items,
@@ -42,6 +46,13 @@ class FleetSnapshot:
                 *store.list(InferenceGateway).items,
             ]
         )
+        return replace(fleet, secrets=tuple(store.list(Secret).items))
 
     def with_clusters(self, clusters: Sequence[InferenceCluster]) -> "FleetSnapshot":
-        return FleetSnapshot(tuple(clusters), self.classes, self.replicas, self.gateways)
+        return replace(self, clusters=tuple(clusters))
+
+    def secret(self, namespace: str, name: str) -> Secret | None:
+        for s in self.secrets or ():
+            if s.namespace == namespace and s.name == name:
+                return s
+        return None

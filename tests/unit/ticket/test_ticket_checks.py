@@ -95,11 +95,11 @@ def test_sovereignty_conflicting_with_boundary_fails() -> None:
 
 
 def test_scaling_runs_the_real_scheduler_and_reports_its_reasons() -> None:
-    big = {"replicas": 3, "latencyBudget": {"p95": "4s"}}
+    big = {"replicas": 3, "peakConcurrency": 10, "latencyBudget": {"p95": "4s"}}
     devices = [{"name": "gpu", "count": 8, "selectors": [{"cel": 'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("70Gi")) >= 0'}]}]
     row = verdict(ticket(scaling=big, hardware={"devices": devices}), "scaling")
     assert not row.passed and row.reason == "DoesNotFit"
-    assert any("onprem-fra" in d for d in row.details)
+    assert "onprem-fra" in row.message or any("onprem-fra" in d for d in row.details)
 
 
 def test_scaling_needs_a_latency_budget() -> None:
@@ -133,8 +133,9 @@ def test_endpoint_owner_needs_a_contact() -> None:
 
 
 def test_overflow_outside_sovereignty_fails() -> None:
-    row = verdict(ticket(overflow={"tier": "Overflow", "url": "https://api.example.com/v1", "labels": {"laneway.dev/jurisdiction": "us"}}), "overflow")
+    row = verdict(ticket(overflow={"tier": "Overflow", "provider": "openai-us", "model": "gpt-4.1"}), "overflow")
     assert not row.passed and row.reason == "OutsideSovereignty"
+    assert "the platform labels it laneway.dev/cloud=aws, laneway.dev/jurisdiction=us" in row.message
 
 
 def test_cache_source_needs_its_block() -> None:

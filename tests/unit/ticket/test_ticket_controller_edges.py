@@ -14,11 +14,12 @@ from laneway.control.base import ControlContext
 from laneway.control.rollout import RolloutController
 from laneway.control.ticket import TicketController
 from laneway.store.memory import MemoryStore
+from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import RETIRED_ANNOTATION
 from laneway.ticket.retirement import DAY, parse_retire_after
 from laneway.ticket.revisions import read_history
 
-from ticket_builders import fleet, ticket
+from ticket_builders import fleet, provider_keys, ticket
 
 KEY = ObjectKey("internal-tools", "pr-review")
 RETIRE = "2031-01-01"
@@ -35,13 +36,13 @@ class Clock:
 
 def setup(**rows: Any) -> tuple[MemoryStore, Clock, TicketController, RolloutController]:
     store = MemoryStore()
-    for obj in [*fleet().clusters, *fleet().classes]:
+    for obj in [*fleet().clusters, *fleet().classes, *fleet().gateways, *provider_keys()]:
         store.create(obj)
         if obj.kind == "InferenceCluster":
             store.update_status(store.get(obj.kind, obj.key).model_copy(update={"status": obj.status}))  # type: ignore[attr-defined]
     rows.setdefault("lifecycle", {"revisionHistoryLimit": 5, "retireAfter": RETIRE, "warnBefore": "10d", "gracePeriod": "2d"})
-    created = store.create(ticket(**rows))
-    store.update_status(created.model_copy(update={"status": created.status.model_copy(update={"approved": True})}))  # type: ignore[attr-defined]
+    store.create(ticket(**rows))
+    approve(store)
     clock = Clock(T_RETIRE - 100 * DAY)
     ctx = ControlContext(store=store, clock=clock)
     return store, clock, TicketController(ctx), RolloutController(ctx)
@@ -59,6 +60,14 @@ def cond(obj: Resource, type_: str) -> Any:
     c = find_condition(getattr(obj, "status").conditions, type_)
     assert c is not None, f"{type_} missing on {obj.kind} {obj.name}"
     return c
+
+
+def approve(store: MemoryStore) -> None:
+    """Record an approval of the ticket as it stands, as the API server would."""
+    t = get(store, "InferenceTicket")
+    assert isinstance(t, InferenceTicket)
+    record = approval_record(t, by="0123abcd", role="platform", at="2026-01-01T00:00:00Z")
+    store.update_status(t.model_copy(update={"status": t.status.model_copy(update=record)}))
 
 
 def edit_ticket(store: MemoryStore, **rows: Any) -> None:
@@ -79,6 +88,9 @@ def test_autoscaler_replica_count_survives_and_stays_within_the_ticket_bounds() 
     run(tc)
     assert get(store, "ModelDeployment").spec.replicas == 3
     edit_ticket(store, scaling={"minReplicas": 1, "maxReplicas": 2, "peakConcurrency": 40, "latencyBudget": {"p95": "4s"}})
+    run(tc)
+    assert get(store, "ModelDeployment").spec.autoscaling.max_replicas == 4  # a new maximum waits for approval
+    approve(store)
     run(tc)
     md = get(store, "ModelDeployment")
     assert md.spec.replicas == 2 and md.spec.autoscaling.max_replicas == 2  # clamped into the new bounds

@@ -16,11 +16,12 @@ from laneway.control.rollout import RolloutController
 from laneway.control.ticket import TicketController
 from laneway.store.base import NotFound
 from laneway.store.memory import MemoryStore
+from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import AUTO_APPROVE_ANNOTATION, CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION
 from laneway.ticket.retirement import DAY, parse_retire_after
 from laneway.ticket.revisions import read_history
 
-from ticket_builders import fleet, ticket
+from ticket_builders import fleet, provider_keys, ticket
 
 KEY = ObjectKey("internal-tools", "pr-review")
 RETIRE = "2031-01-01"
@@ -37,7 +38,7 @@ class Clock:
 
 def setup(now: float = T_RETIRE - 100 * DAY, **rows: Any) -> tuple[MemoryStore, Clock, TicketController, RolloutController]:
     store = MemoryStore()
-    for obj in [*fleet().clusters, *fleet().classes]:
+    for obj in [*fleet().clusters, *fleet().classes, *fleet().gateways, *provider_keys()]:
         store.create(obj)
         if getattr(obj, "status", None) is not None and obj.kind == "InferenceCluster":
             store.update_status(store.get(obj.kind, obj.key).model_copy(update={"status": obj.status}))
@@ -67,7 +68,8 @@ def cond(obj: Resource, type_: str) -> Any:
 
 def approve(store: MemoryStore) -> None:
     t = tk(store)
-    store.update_status(t.model_copy(update={"status": t.status.model_copy(update={"approved": True})}))
+    record = approval_record(t, by="0123abcd", role="platform", at="2026-01-01T00:00:00Z")
+    store.update_status(t.model_copy(update={"status": t.status.model_copy(update=record)}))
 
 
 def children(store: MemoryStore) -> dict[str, list[str]]:
@@ -118,6 +120,10 @@ def test_approved_ticket_composes_owned_objects_edits_update_and_deletion_remove
         "overflow": type(edited.spec.overflow).model_validate({"none": "no provider any more"}),
     })
     store.update(edited.model_copy(update={"spec": spec}))
+    run(tc)
+    assert store.get("ModelDeployment", KEY).metadata.resource_version == rv  # the edit waits for approval
+    assert cond(tk(store), "Approved").reason == "ChangedSinceApproval"
+    approve(store)
     run(tc)
     md = store.get("ModelDeployment", KEY)
     assert isinstance(md, ModelDeployment) and md.spec.replicas == 1 and md.metadata.resource_version != rv

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from laneway.api.kinds import ModelDeployment, ModelService
+from laneway.api.kinds import InferenceTicket, ModelDeployment, ModelService
+from laneway.store.memory import MemoryStore
+from laneway.ticket.approval import approval_record
 from laneway.ticket.audit import audit, retires_text
 from laneway.ticket.canary import CanaryBudget, TrafficFigures, budget_of, figures_from_status, judge_canary
 from laneway.ticket.compose import Canary, CompositionError, compose
@@ -14,14 +16,14 @@ from laneway.ticket.revisions import describe_change, find_revision, read_histor
 from laneway.ticket.scaffold import new_ticket
 from laneway.api.manifest import load_text
 
-from ticket_builders import NOW, fleet, ticket
+from ticket_builders import NOW, fleet, providers, ticket
 
 
 # composition ------------------------------------------------------------------------------
 
 
 def test_compose_maps_every_row() -> None:
-    c = compose(ticket(), classes=fleet().classes)
+    c = compose(ticket(), classes=fleet().classes, providers=providers())
     d, s = c.deployment, c.service
     assert d.name == "pr-review" and d.namespace == "internal-tools" and d.spec.replicas == 2
     assert d.spec.template.spec.cluster_selector.match_labels == {"laneway.dev/jurisdiction": "eu"}
@@ -42,21 +44,21 @@ def test_compose_maps_every_row() -> None:
 
 def test_compose_is_deterministic_and_owned_once_stored() -> None:
     t = ticket()
-    assert [o.wire() for o in compose(t, classes=()).objects()] == [o.wire() for o in compose(t, classes=()).objects()]
+    assert [o.wire() for o in compose(t, classes=(), providers=providers()).objects()] == [o.wire() for o in compose(t, classes=(), providers=providers()).objects()]
     stored = t.model_copy(update={"metadata": t.metadata.model_copy(update={"uid": "u-1"})})
-    for o in compose(stored, classes=()).objects():
+    for o in compose(stored, classes=(), providers=providers()).objects():
         (ref,) = o.metadata.owner_references
         assert ref.uid == "u-1" and ref.controller
 
 
 def test_compose_class_name_resolves_devices() -> None:
-    c = compose(ticket(hardware={"className": "h100-80gb"}), classes=fleet().classes)
+    c = compose(ticket(hardware={"className": "h100-80gb"}), classes=fleet().classes, providers=providers())
     (req,) = c.deployment.spec.template.spec.engines[0].members[0].node_selector.devices  # type: ignore[union-attr]
     assert req.count == 8 and "NVIDIA H100" in req.selectors[0].cel
 
 
 def test_compose_retired_scales_to_zero_and_canary_takes_its_share() -> None:
-    c = compose(ticket(), classes=(), retired=True, canary=Canary("pr-review-next", 20))
+    c = compose(ticket(), classes=(), providers=providers(), retired=True, canary=Canary("pr-review-next", 20))
     assert c.deployment.spec.replicas == 0
     weights = {e.name: e.weight for e in c.service.spec.endpoints}
     assert weights["primary"] == 80 and weights["canary"] == 20
@@ -66,7 +68,7 @@ def test_compose_retired_scales_to_zero_and_canary_takes_its_share() -> None:
 
 def test_compose_names_blocking_rows() -> None:
     with pytest.raises(CompositionError) as e:
-        compose(ticket(engine={"none": "x"}, hardware={"className": "nope"}), classes=())
+        compose(ticket(engine={"none": "x"}, hardware={"className": "nope"}), classes=(), providers=providers())
     assert {row for row, _ in e.value.problems} == {"engine", "hardware"}
 
 
@@ -203,14 +205,22 @@ def test_retirement_timeline() -> None:
 
 
 def test_audit_lists_deployments_without_owner_or_ticket() -> None:
-    c = compose(ticket(), classes=())
+    store = MemoryStore()
+    stored = store.create(ticket())
+    assert isinstance(stored, InferenceTicket)
+    approved = stored.model_copy(update={"status": stored.status.model_copy(update=approval_record(
+        stored, by="0123abcd", role="platform", at="2030-01-01T00:00:00Z"))})
+    c = compose(approved, classes=(), providers=providers())
     lone = _md("x")
     owned_by_service = _md("y").model_copy(update={"metadata": _md("y").metadata.model_copy(update={"name": "svc-owned"})})
     svc = ModelService.model_validate({"metadata": {"name": "s", "namespace": "ns"}, "spec": {
         "owner": {"team": "t"}, "endpoints": [{"selector": {"matchLabels": {DEPLOYMENT_LABEL: "svc-owned"}}}]}})
-    findings = audit([c.deployment, lone, owned_by_service], [svc], now=NOW)
+    findings = audit([c.deployment, lone, owned_by_service], [svc], tickets=[approved], now=NOW)
     by_name = {f.name: f for f in findings}
     assert "pr-review" not in by_name
     assert len(by_name["m"].problems) == 2
     assert by_name["svc-owned"].owner == "t" and len(by_name["svc-owned"].problems) == 1
+    unapproved = audit([c.deployment], [], tickets=[stored], now=NOW)
+    assert [f.problems for f in unapproved] == [("ticket pr-review composed it but carries no approval record: "
+                                                 "laneway ticket approve pr-review -n internal-tools",)]
     assert retires_text(c.deployment, now=parse_retire_after("2099-06-20")) == "in 10d"

@@ -9,9 +9,14 @@ from typing import Any
 import yaml
 
 from laneway.api.kinds import InferenceTicket
+from laneway.api.kinds.platform import ExternalProvider
+from laneway.api.kinds.secret import Secret
+from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.api.manifest import load_paths
 from laneway.cli.plan import assume_ready
+from laneway.egress.destinations import PLATFORM_LANE
 from laneway.ticket.fleet import FleetSnapshot
+from laneway.ticket.policy import TicketPolicy
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "tickets"
 NOW = 1_900_000_000.0  # 2030-03-17, a fixed clock for every test
@@ -36,3 +41,18 @@ def ticket(**rows: Any) -> InferenceTicket:
         else:
             doc["spec"][key] = value
     return InferenceTicket.model_validate(doc)
+
+
+def providers() -> tuple[ExternalProvider, ...]:
+    """The providers examples/tickets/fleet.yaml's platform vouches for."""
+    return TicketPolicy.of(fleet().gateways).providers
+
+
+def provider_keys() -> list[Secret]:
+    """examples/tickets/provider-keys.yaml as the API server stores it: stamped platform-written."""
+    out = []
+    for s in load_paths([str(EXAMPLES / "provider-keys.yaml")]):
+        assert isinstance(s, Secret)
+        meta = s.metadata.model_copy(update={"annotations": {**s.metadata.annotations, WRITTEN_BY_ANNOTATION: PLATFORM_LANE}})
+        out.append(s.model_copy(update={"metadata": meta}))
+    return out

@@ -11,6 +11,7 @@ chosen provider needs is there, and leaves their contents to the driver that use
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
@@ -542,6 +543,69 @@ class GatewayEgress(Model):
     deny: list[EgressRule] = Field(default_factory=list, max_length=MAX_EGRESS_RULES)
 
 
+class ExternalProvider(Model):
+    """An external model provider the platform vouches for: its labels (jurisdiction, ...) are
+    the platform's word, so a ticket's overflow row can name it and be judged against the
+    sovereignty rule on facts a team cannot rewrite. `secretRef` names the key, a Secret the
+    platform lane writes in each namespace it lets use the provider, whose
+    `laneway.dev/destinations` must include the provider's host."""
+
+    name: str = Field(min_length=1, max_length=63)
+    url: str = Field(max_length=2048)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=32)
+    models: list[str] = Field(default_factory=list, max_length=256)
+    price_per_million_tokens: StrictFloat | None = Field(default=None, ge=0)
+    secret_ref: SecretKeyRef | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns1123_label(v)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not (v.startswith("https://") or v.startswith("http://")):
+            raise ValueError(f"url {v!r} must start with https:// or http://")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_labels(v)
+
+
+class GatewayTickets(Model):
+    """The platform's rules for tickets (see docs/tickets.md, "The platform's side").
+
+    `maxRetirementHorizon`: the furthest ahead a ticket's `retireAfter` may lie (e.g. 365d);
+    with it set, a ticket without a retirement date fails its lifecycle row. `contactPattern`:
+    a regular expression every pager contact must match in full (e.g. `#[a-z0-9-]+-oncall`).
+    `requireTicket`: namespaces (or `*`) where the API server refuses team-written
+    ModelDeployments and ModelServices that an approved ticket did not compose. `providers`:
+    the external providers a ticket's overflow row may name."""
+
+    max_retirement_horizon: str | None = None
+    contact_pattern: str | None = Field(default=None, max_length=256)
+    require_ticket: list[str] = Field(default_factory=list, max_length=1024)
+    providers: list[ExternalProvider] = Field(default_factory=list, max_length=256)
+
+    @field_validator("max_retirement_horizon")
+    @classmethod
+    def _horizon(cls, v: str | None) -> str | None:
+        return check_duration(v)
+
+    @field_validator("contact_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"contactPattern {v!r} is not a regular expression ({e}); write e.g. '#[a-z0-9-]+-oncall'") from None
+        return v
+
+
 class InferenceGatewaySpec(Model):
     address: str | None = None
     listeners: list[Listener] = Field(default_factory=list, max_length=MAX_LISTENERS)
@@ -554,6 +618,7 @@ class InferenceGatewaySpec(Model):
     envoy_gateway: dict[str, Any] | None = None
     gateway: GatewayListenerPort | None = None
     egress: GatewayEgress = Field(default_factory=GatewayEgress)
+    tickets: GatewayTickets = Field(default_factory=GatewayTickets)
 
 
 class InferenceGatewayStatus(Status):

@@ -168,6 +168,9 @@ class OverflowRow(Row):
     """Row 8: an external endpoint taking Overflow or BreakGlass traffic, and its jurisdiction labels."""
 
     tier: Literal["Overflow", "BreakGlass"] | None = None
+    provider: str | None = Field(default=None, max_length=63)
+    """A provider the platform vouches for (InferenceGateway `spec.tickets.providers`): its URL,
+    labels and key come from the platform, not from this row."""
     url: str | None = None
     model: str | None = Field(default=None, max_length=253)
     auth: TicketOverflowAuth | None = None
@@ -184,6 +187,15 @@ class OverflowRow(Row):
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         return check_labels(v)
+
+    @model_validator(mode="after")
+    def _provider_alone(self) -> "OverflowRow":
+        if self.provider and (self.url or self.labels or self.auth):
+            raise RuleViolation(
+                "an overflow row naming a 'provider' takes its url, labels and key from the platform; remove url, labels and auth",
+                at="provider",
+            )
+        return self
 
 
 class CacheRow(Row):
@@ -208,11 +220,23 @@ class Rollback(Model):
         return check_duration(v)
 
 
+class TicketCanary(Model):
+    """A canary the ticket composes (`<ticket>-canary`): the engine row with another image or
+    arguments, taking `weight` percent of the service's Primary traffic. The only canary a
+    namespace under the platform's ticket switch can have."""
+
+    image: str | None = Field(default=None, max_length=1024)
+    args: list[str] | None = Field(default=None, max_length=MAX_CONTAINER_ARGS)
+    weight: StrictInt = Field(default=10, ge=1, le=99)
+    replicas: StrictInt = Field(default=1, ge=1, le=100)
+
+
 class LifecycleRow(Row):
-    """Row 10: revisions kept, the rollback rule, and the retirement date."""
+    """Row 10: revisions kept, the rollback rule, a canary, and the retirement date."""
 
     revision_history_limit: StrictInt | None = Field(default=None, ge=0, le=1000)
     rollback: Rollback | None = None
+    canary: TicketCanary | None = None
     retire_after: str | None = None
     warn_before: str | None = None
     grace_period: str | None = None
@@ -281,9 +305,18 @@ class RollbackPin(OpenModel):
 
 
 class InferenceTicketStatus(Status):
+    """`approved*` and `override*` are stamped by the API server from the approving token and
+    the ticket as it stood (`laneway.server.ticket_approval`); no client writes them."""
+
     approved: StrictBool | None = None
     approved_by: str | None = None
+    approved_role: str | None = None
     approved_at: str | None = None
+    approved_generation: StrictInt | None = None
+    approved_hash: str | None = None
+    approved_rows: dict[str, Any] | None = None
+    approval_override: str | None = Field(default=None, max_length=1024)
+    overridden_rows: list[str] | None = None
     composed: list[str] | None = None
     canary: CanaryStatus | None = None
     rollback: RollbackPin | None = None
