@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from laneway.api.kinds import InferenceGateway, InferenceTicket
 from laneway.api.kinds.ticket import InferenceTicketSpec

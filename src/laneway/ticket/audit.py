@@ -13,13 +13,29 @@ then the ticket's endpoint row; without a ticket, the `owner` of a service routi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from laneway.api.kinds import InferenceGateway, InferenceTicket, ModelDeployment, ModelService
-from laneway.api.labels import CANARY_LABEL, DEPLOYMENT_LABEL, OWNER_CONTACT_ANNOTATION, OWNER_TEAM_ANNOTATION, TICKET_LABEL
+from laneway.api.kinds import (
+    InferenceGateway,
+    InferenceTicket,
+    ModelDeployment,
+    ModelService,
+)
+from laneway.api.labels import (
+    CANARY_LABEL,
+    DEPLOYMENT_LABEL,
+    OWNER_CONTACT_ANNOTATION,
+    OWNER_TEAM_ANNOTATION,
+    TICKET_LABEL,
+)
 from laneway.ticket.approval import auto_approved_namespaces
-from laneway.ticket.retirement import BadRetirementDate, RetirementRule, days_text, retirement_state
+from laneway.ticket.retirement import (
+    BadRetirementDate,
+    RetirementRule,
+    days_text,
+    retirement_state,
+)
 
 
 def owner_text(deployment: ModelDeployment, services: Sequence[ModelService] = ()) -> str | None:
@@ -104,6 +120,8 @@ def audit(
         ticket = composing_ticket(d, tickets)
         problems = _ticket_problems(d, ticket, auto)
         owner_row = ticket.spec.endpoint if ticket is not None else None
+        team: str | None
+        contact: str | None
         if owner_row is not None and not owner_row.is_none() and owner_row.owner is not None and owner_row.owner.team:
             team, contact = owner_row.owner.team, owner_row.owner.contact
         else:

@@ -10,8 +10,8 @@ modelled here: the budget is judged by the canary rule once traffic flows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from laneway.api.kinds.ticket import InferenceTicket
 

@@ -10,8 +10,8 @@ every contact pattern, every listed namespace, every provider (the first of a na
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from laneway.api.kinds import InferenceGateway
 from laneway.api.kinds.common import parse_duration
@@ -28,7 +28,7 @@ class TicketPolicy:
     providers: tuple[ExternalProvider, ...] = ()
 
     @classmethod
-    def of(cls, gateways: Sequence[InferenceGateway]) -> "TicketPolicy":
+    def of(cls, gateways: Sequence[InferenceGateway]) -> TicketPolicy:
         horizons = [(parse_duration(g.spec.tickets.max_retirement_horizon), g.spec.tickets.max_retirement_horizon)
                     for g in gateways if g.spec.tickets.max_retirement_horizon]
         shortest = min(horizons) if horizons else (None, None)

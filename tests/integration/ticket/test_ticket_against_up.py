@@ -17,6 +17,10 @@ sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
 from cli_harness import Cli, Up  # noqa: E402
 
+from laneway.server.auth import hash_token  # noqa: E402
+from laneway.server.token_admin import token_id  # noqa: E402
+from laneway.store.base import TokenRecord  # noqa: E402
+
 TICKETS = ROOT / "examples" / "tickets"
 DEADLINE = 20.0
 
@@ -46,7 +50,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
 @pytest.fixture(scope="module")
 def cli(up: Up) -> Cli:
     c = Cli(up.data_dir)
-    result = c("apply", "-f", str(TICKETS / "fleet.yaml"), "-f", str(TICKETS / "pr-review.yaml"))
+    result = c("apply", "-f", str(TICKETS / "fleet.yaml"), "-f", str(TICKETS / "provider-keys.yaml"),
+               "-f", str(TICKETS / "pr-review.yaml"))
     assert result.exit_code == 0, result.output
     return c
 
@@ -71,7 +76,7 @@ def test_new_and_render(tmp_path: Path) -> None:
     draft.write_text(new.output)
     check = cli("ticket", "check", str(draft), "-f", str(TICKETS / "fleet.yaml"))
     assert check.exit_code == 1 and "10 of 10 rows fail" in check.output
-    rendered = cli("ticket", "render", str(TICKETS / "pr-review.yaml"))
+    rendered = cli("ticket", "render", str(TICKETS / "pr-review.yaml"), "-f", str(TICKETS / "fleet.yaml"))
     assert rendered.exit_code == 0
     kinds = [line.split(": ")[1] for line in rendered.output.splitlines() if line.startswith("kind: ")]
     assert kinds == ["ModelCache", "ModelEndpoint", "ModelDeployment", "ModelService"]
@@ -110,10 +115,100 @@ def test_approve_needs_the_platform_role(cli: Cli) -> None:
     refused = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=team)
     assert refused.exit_code == 1 and "platform or admin token" in refused.output
     platform = cli("token", "create", "--role", "platform").stdout.strip()
-    ok = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=platform)
+    eventually("the scaling row failing (no cluster is Ready)", lambda: "ScalingRow" in cli("get", "tk", "pr-review", "-n", "internal-tools", "-o", "json").output)
+    failing = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=platform)
+    assert failing.exit_code == 1 and "scaling" in failing.output and "--override" in failing.output
+    ok = cli("ticket", "approve", "pr-review", "-n", "internal-tools", "--override", "the EU clusters join this week", token=platform)
     assert ok.exit_code == 0, ok.output
+    assert "first approval of inferenceticket/pr-review" in ok.output
     doc = json.loads(cli("get", "tk", "pr-review", "-n", "internal-tools", "-o", "json").output)
-    assert doc["status"]["approved"] is True
+    status = doc["status"]
+    assert status["approved"] is True and status["approvedRole"] == "platform"
+    assert status["approvedBy"] == token_id_of(platform) and status["approvedGeneration"] == doc["metadata"]["generation"]
+    assert status["overriddenRows"] == ["scaling"] and status["approvalOverride"] == "the EU clusters join this week"
+    assert status["approvedHash"].startswith("sha256:")
+
+
+def token_id_of(token: str) -> str:
+    return token_id(TokenRecord(token_sha256=hash_token(token), role="platform"))
+
+
+def test_an_edit_after_approval_is_pending_and_approve_shows_the_diff(cli: Cli, tmp_path: Path) -> None:
+    team = cli("token", "create", "--role", "team", "-n", "internal-tools").stdout.strip()
+    platform = cli("token", "create", "--role", "platform").stdout.strip()
+    ticket_doc = yaml.safe_load((TICKETS / "pr-review.yaml").read_text())
+    ticket_doc["metadata"]["name"] = "pr-review-edit"
+    ticket_doc["spec"]["endpoint"]["service"] = "pr-review-edit"
+    first = tmp_path / "first.yaml"
+    first.write_text(yaml.safe_dump(ticket_doc))
+    assert cli("apply", "-f", str(first), token=team).exit_code == 0
+
+    def row_conditions() -> bool:
+        return "ScalingRow" in cli("get", "tk", "pr-review-edit", "-n", "internal-tools", "-o", "json").output
+
+    eventually("the row conditions", row_conditions)
+    assert cli("ticket", "approve", "pr-review-edit", "-n", "internal-tools", "--override", "capacity comes", token=platform).exit_code == 0
+    ticket_doc["spec"]["hardware"] = {"className": "h100-80gb"}
+    ticket_doc["spec"]["sovereignty"] = {"none": "we moved the data to the US"}
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(ticket_doc))
+    assert cli("apply", "-f", str(edited), token=team).exit_code == 0
+
+    def pending() -> bool:
+        doc = json.loads(cli("get", "tk", "pr-review-edit", "-n", "internal-tools", "-o", "json").output)
+        return any(c["type"] == "Approved" and c["reason"] == "ChangedSinceApproval" for c in doc["status"].get("conditions", []))
+
+    eventually("the edited ticket back to pending", pending)
+    again = cli("ticket", "approve", "pr-review-edit", "-n", "internal-tools", "--override", "capacity comes", token=platform)
+    assert again.exit_code == 0, again.output
+    assert "changes since the approval at generation 1" in again.output
+    assert '+ hardware.className: "h100-80gb"' in again.output
+    assert '- sovereignty.matchLabels.laneway.dev/jurisdiction: "eu"' in again.output
+
+
+def test_the_platform_switch_refuses_side_doors_and_audit_follows_owners(cli: Cli, tmp_path: Path) -> None:
+    switch = tmp_path / "switch.yaml"
+    switch.write_text(yaml.safe_dump({"apiVersion": "laneway.dev/v1alpha1", "kind": "InferenceGateway",
+                                      "metadata": {"name": "zz-switch"}, "spec": {"tickets": {"requireTicket": ["gated"]}}}))
+    # before the switch: a deployment labelled as a ticket's canary, written by hand
+    manifest = ROOT / "tests" / "integration" / "cli" / "manifests" / "team" / "deployment.yaml"
+    doc = yaml.safe_load(manifest.read_text())
+    doc["metadata"] = {"name": "labelled-canary", "namespace": "gated",
+                       "labels": {"laneway.dev/canary-for": "pr-review", "laneway.dev/ticket": "pr-review"}}
+    canary = tmp_path / "canary.yaml"
+    canary.write_text(yaml.safe_dump(doc))
+    assert cli("apply", "-f", str(canary)).exit_code == 0
+    assert cli("apply", "-f", str(switch)).exit_code == 0
+    team = cli("token", "create", "--role", "team", "-n", "gated").stdout.strip()
+
+    doc["metadata"] = {"name": "labelled-canary-2", "namespace": "gated", "labels": {"laneway.dev/canary-for": "pr-review"}}
+    canary.write_text(yaml.safe_dump(doc))
+    refused = cli("apply", "-f", str(canary), token=team)
+    assert refused.exit_code != 0 and "requireTicket" in refused.output, refused.output
+
+    failing = yaml.safe_load((TICKETS / "pr-review-failing.yaml").read_text())
+    failing["metadata"]["namespace"] = "gated"
+    failing_file = tmp_path / "failing.yaml"
+    failing_file.write_text(yaml.safe_dump(failing))
+    rendered = cli("ticket", "render", str(failing_file), token=team)
+    assert rendered.exit_code == 0, rendered.output
+    out = tmp_path / "rendered.yaml"
+    out.write_text(rendered.output)
+    assert cli("apply", "-f", str(out), token=team).exit_code != 0
+    # as an attacker would: the rendered objects without the labels laneway keeps to itself
+    stripped = [d for d in yaml.safe_load_all(rendered.output) if d]
+    for d in stripped:
+        d["metadata"]["labels"] = {k: v for k, v in (d["metadata"].get("labels") or {}).items() if not k.startswith("laneway.dev/")}
+    out.write_text(yaml.safe_dump_all(stripped))
+    applied = cli("apply", "-f", str(out), token=team)
+    assert applied.exit_code != 0 and "approved InferenceTicket" in applied.output, applied.output
+    assert "modeldeployment/pr-review-big" in applied.output and "modelservice/pr-review-big" in applied.output
+    listed = json.loads(cli("get", "md", "-n", "gated", "-o", "json").output)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["labelled-canary"]
+
+    audit = cli("audit")
+    line = next(line for line in audit.output.splitlines() if "labelled-canary" in line)
+    assert "not composed from a ticket" in line and "a label is not a ticket" in line
 
 
 def test_rollout_history_and_undo_and_audit(cli: Cli, tmp_path: Path) -> None:
@@ -152,6 +247,6 @@ def test_rollout_history_and_undo_and_audit(cli: Cli, tmp_path: Path) -> None:
     assert composed.exit_code == 2 and "lifecycle.rollback.toRevision: 1" in composed.output, composed.output
 
     audit = cli("audit")
-    assert audit.exit_code == 0 and name in audit.output and "no ticket" in audit.output
+    assert audit.exit_code == 0 and name in audit.output and "not composed from a ticket" in audit.output
     wide = cli("get", "md", "-n", ns, "-o", "wide")
     assert "RETIRES" in wide.output and "TICKET" in wide.output and "OWNER" in wide.output
