@@ -20,13 +20,21 @@ Rules (Kubernetes' own, where it has one):
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.api.registry import by_kind
 from laneway.api.selectors import Requirement, matches_all
-from laneway.store.base import Conflict, EventType, Invalid
+from laneway.store.base import (
+    Conflict,
+    EventType,
+    Gone,
+    Invalid,
+    TokenRecord,
+    WatchEvent,
+)
 
 Document = dict[str, Any]
 
@@ -218,3 +226,43 @@ def compaction_floor(revision: int, compacted: int, retention: int) -> int | Non
     if floor - compacted >= max(1, retention // 10):
         return floor
     return None
+
+
+# -- rows, as the SQL backends store them -------------------------------------------------------
+
+
+def dumps(doc: Document) -> str:
+    """A document as the SQL backends store it: compact, keys sorted."""
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+
+def check_retained(revision: int, compacted: int) -> None:
+    """Raise Gone when the events after `revision` were compacted away."""
+    if revision < compacted:
+        raise Gone(
+            f"revision {revision} is too old: events up to {compacted} were compacted; "
+            "list again and watch from the list's revision"
+        )
+
+
+def event_of(row: tuple[Any, ...]) -> WatchEvent:
+    """A stored event row (revision, type, kind, doc JSON) as a WatchEvent."""
+    revision, type_, kind, doc = row
+    return WatchEvent(type=type_, revision=int(revision), object=parse(kind, json.loads(doc)))
+
+
+def token_of(row: tuple[Any, ...]) -> TokenRecord:
+    """A stored token row (in `TOKEN_COLUMNS` order) as a TokenRecord."""
+    return TokenRecord(
+        token_sha256=row[0],
+        role=row[1],
+        namespaces=tuple(json.loads(row[2])),
+        description=row[3],
+        created=row[4],
+        expires=row[5],
+        last_used=row[6],
+        revoked=row[7],
+    )
+
+
+TOKEN_SELECT = "SELECT token_sha256, role, namespaces, description, created, expires, last_used, revoked FROM tokens"

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
-from laneway.store.base import Gone, Lease, TokenRecord, WatchEvent
+from laneway.store.base import Lease, TokenRecord, WatchEvent
 from laneway.store.budgets import Budget
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
@@ -129,11 +129,7 @@ class MemoryStore(RecordStore):
         self, revision: int, *, kinds: frozenset[str] | None = None, limit: int = 1000
     ) -> builtins.list[WatchEvent]:
         with self._lock:
-            if revision < self._state.compacted:
-                raise Gone(
-                    f"revision {revision} is too old: events up to {self._state.compacted} were compacted; "
-                    "list again and watch from the list's revision"
-                )
+            bk.check_retained(revision, self._state.compacted)
             start = bisect.bisect_right(self._state.events, revision, key=lambda e: e[0])
             picked: list[tuple[int, str, str, bk.Document]] = []
             for event in self._state.events[start:]:

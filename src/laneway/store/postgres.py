@@ -46,7 +46,6 @@ from urllib.parse import urlsplit, urlunsplit
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
 from laneway.store.base import (
-    Gone,
     Lease,
     StoreError,
     StoreUnavailable,
@@ -128,7 +127,6 @@ CREATE TABLE IF NOT EXISTS budgets (
 }
 """Each version's DDL, applied in order from the recorded version; idempotent statements."""
 
-_TOKEN_SELECT = "SELECT token_sha256, role, namespaces, description, created, expires, last_used, revoked FROM tokens"
 
 
 def redacted(dsn: str) -> str:
@@ -140,9 +138,6 @@ def redacted(dsn: str) -> str:
     user = (parts.username or "") + ":***"
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
-
-def _dumps(doc: bk.Document) -> str:
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
 
 def _psycopg() -> Any:
@@ -242,7 +237,7 @@ class _PgTransaction:
             c.execute(
                 "INSERT INTO objects (kind, namespace, name, uid, doc) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = EXCLUDED.uid, doc = EXCLUDED.doc",
-                (kind, key.namespace, key.name, uid, _dumps(change.stored)),
+                (kind, key.namespace, key.name, uid, bk.dumps(change.stored)),
             )
             owners = [(owner, uid, kind, key.namespace, key.name) for owner in bk.owner_uids(change.stored)]
             if owners:
@@ -254,7 +249,7 @@ class _PgTransaction:
                     )
         c.execute(
             "INSERT INTO events (revision, type, kind, doc) VALUES (%s, %s, %s, %s)",
-            (revision, change.event, kind, _dumps(change.returned)),
+            (revision, change.event, kind, bk.dumps(change.returned)),
         )
         c.execute("UPDATE meta SET value = %s WHERE key = 'revision'", (revision,))
         c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(revision)))
@@ -467,11 +462,7 @@ class PostgresStore(RecordStore):
     ) -> builtins.list[WatchEvent]:
         with self._read() as c:
             compacted = _PgTransaction(c).compacted()
-            if revision < compacted:
-                raise Gone(
-                    f"revision {revision} is too old: events up to {compacted} were compacted; "
-                    "list again and watch from the list's revision"
-                )
+            bk.check_retained(revision, compacted)
             if kinds is None:
                 rows = c.execute(
                     "SELECT revision, type, kind, doc FROM events WHERE revision > %s ORDER BY revision LIMIT %s",
@@ -483,7 +474,7 @@ class PostgresStore(RecordStore):
                     "ORDER BY revision LIMIT %s",
                     (revision, sorted(kinds), limit),
                 ).fetchall()
-        return [WatchEvent(type=t, revision=int(r), object=bk.parse(k, json.loads(d))) for r, t, k, d in rows]
+        return [bk.event_of(row) for row in rows]
 
     # -- leases and tokens --------------------------------------------------------------------
 
@@ -514,13 +505,13 @@ class PostgresStore(RecordStore):
 
     def find_token(self, token_sha256: str) -> TokenRecord | None:
         with self._connection() as c, _errors(self.dsn):
-            row = c.execute(f"{_TOKEN_SELECT} WHERE token_sha256 = %s", (token_sha256,)).fetchone()
-        return None if row is None else _token(row)
+            row = c.execute(f"{bk.TOKEN_SELECT} WHERE token_sha256 = %s", (token_sha256,)).fetchone()
+        return None if row is None else bk.token_of(row)
 
     def list_tokens(self) -> builtins.list[TokenRecord]:
         with self._connection() as c, _errors(self.dsn):
-            rows = c.execute(f"{_TOKEN_SELECT} ORDER BY created, token_sha256").fetchall()
-        return [_token(r) for r in rows]
+            rows = c.execute(f"{bk.TOKEN_SELECT} ORDER BY created, token_sha256").fetchall()
+        return [bk.token_of(r) for r in rows]
 
     def revoke_token(self, token_sha256: str, revoked: str) -> bool:
         with self._tokens() as c:
@@ -552,14 +543,3 @@ class PostgresStore(RecordStore):
                 break
 
 
-def _token(row: tuple[Any, ...]) -> TokenRecord:
-    return TokenRecord(
-        token_sha256=row[0],
-        role=row[1],
-        namespaces=tuple(json.loads(row[2])),
-        description=row[3],
-        created=row[4],
-        expires=row[5],
-        last_used=row[6],
-        revoked=row[7],
-    )

@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.store import bookkeeping as bk
-from laneway.store.base import Gone, Lease, StoreError, TokenRecord, WatchEvent
+from laneway.store.base import Lease, StoreError, TokenRecord, WatchEvent
 from laneway.store.budgets import Budget
 from laneway.store.core import DEFAULT_EVENT_RETENTION, RecordStore
 
@@ -99,7 +99,6 @@ CREATE TABLE IF NOT EXISTS budgets (
 
 _TOKEN_COLUMNS_ADDED = ("expires", "last_used", "revoked")
 """Columns schema version 2 added to `tokens`; a version-1 file gains them on open."""
-_TOKEN_SELECT = "SELECT token_sha256, role, namespaces, description, created, expires, last_used, revoked FROM tokens"
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -123,9 +122,6 @@ def migrate_file(path: Path) -> tuple[int, int]:
     SqliteStore(path).close()
     return before, SCHEMA_VERSION
 
-
-def _dumps(doc: bk.Document) -> str:
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
 
 class _SqliteTransaction:
@@ -161,7 +157,7 @@ class _SqliteTransaction:
             uid = change.stored["metadata"]["uid"]
             c.execute(
                 "INSERT OR REPLACE INTO objects (kind, namespace, name, uid, doc) VALUES (?, ?, ?, ?, ?)",
-                (kind, key.namespace, key.name, uid, _dumps(change.stored)),
+                (kind, key.namespace, key.name, uid, bk.dumps(change.stored)),
             )
             c.executemany(
                 "INSERT OR IGNORE INTO owner_refs (owner_uid, uid, kind, namespace, name) VALUES (?, ?, ?, ?, ?)",
@@ -169,7 +165,7 @@ class _SqliteTransaction:
             )
         c.execute(
             "INSERT INTO events (revision, type, kind, doc) VALUES (?, ?, ?, ?)",
-            (revision, change.event, kind, _dumps(change.returned)),
+            (revision, change.event, kind, bk.dumps(change.returned)),
         )
         c.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
 
@@ -328,11 +324,7 @@ class SqliteStore(RecordStore):
     ) -> builtins.list[WatchEvent]:
         with self._read() as c:
             compacted = _SqliteTransaction(c).compacted()
-            if revision < compacted:
-                raise Gone(
-                    f"revision {revision} is too old: events up to {compacted} were compacted; "
-                    "list again and watch from the list's revision"
-                )
+            bk.check_retained(revision, compacted)
             if kinds is None:
                 rows = c.execute(
                     "SELECT revision, type, kind, doc FROM events WHERE revision > ? ORDER BY revision LIMIT ?",
@@ -345,7 +337,7 @@ class SqliteStore(RecordStore):
                     "ORDER BY revision LIMIT ?",
                     (revision, *sorted(kinds), limit),
                 ).fetchall()
-        return [WatchEvent(type=t, revision=r, object=bk.parse(k, json.loads(d))) for r, t, k, d in rows]
+        return [bk.event_of(row) for row in rows]
 
     # -- leases and tokens --------------------------------------------------------------------
 
@@ -366,13 +358,13 @@ class SqliteStore(RecordStore):
 
     def find_token(self, token_sha256: str) -> TokenRecord | None:
         with self._read() as c:
-            row = c.execute(f"{_TOKEN_SELECT} WHERE token_sha256 = ?", (token_sha256,)).fetchone()
-        return None if row is None else _token(row)
+            row = c.execute(f"{bk.TOKEN_SELECT} WHERE token_sha256 = ?", (token_sha256,)).fetchone()
+        return None if row is None else bk.token_of(row)
 
     def list_tokens(self) -> builtins.list[TokenRecord]:
         with self._read() as c:
-            rows = c.execute(f"{_TOKEN_SELECT} ORDER BY created, token_sha256").fetchall()
-        return [_token(r) for r in rows]
+            rows = c.execute(f"{bk.TOKEN_SELECT} ORDER BY created, token_sha256").fetchall()
+        return [bk.token_of(r) for r in rows]
 
     def revoke_token(self, token_sha256: str, revoked: str) -> bool:
         with self._transaction():
@@ -398,14 +390,3 @@ class SqliteStore(RecordStore):
                 self._conn.close()
 
 
-def _token(row: tuple[str, str, str, str, str, str, str, str]) -> TokenRecord:
-    return TokenRecord(
-        token_sha256=row[0],
-        role=row[1],  # type: ignore[arg-type]
-        namespaces=tuple(json.loads(row[2])),
-        description=row[3],
-        created=row[4],
-        expires=row[5],
-        last_used=row[6],
-        revoked=row[7],
-    )

@@ -12,9 +12,8 @@ import sys
 
 from laneway.api.kinds import ModelEndpoint
 from laneway.api.meta import ObjectKey
-from laneway.store.base import Conflict
 from laneway.store import open_store
-from laneway.store.base import Store
+from laneway.store.base import Conflict, Store
 
 
 def endpoint(name: str) -> ModelEndpoint:

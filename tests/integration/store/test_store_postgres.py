@@ -13,9 +13,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
+from store_children import endpoint, finish, spawn
 
 from laneway.api.kinds import ModelEndpoint
 from laneway.api.meta import ObjectKey
@@ -23,46 +24,11 @@ from laneway.client import ApiError, Client, ServerUnreachable
 from laneway.store.postgres import PostgresStore, StoreUnavailable
 from laneway.testing.postgres import PostgresServer
 
-CHILD = Path(__file__).with_name("store_child.py")
 KIND = "ModelEndpoint"
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
 from cli_harness import Up  # noqa: E402
-
-
-def endpoint(name: str) -> ModelEndpoint:
-    return ModelEndpoint.model_validate(
-        {"metadata": {"name": name, "namespace": "procs"}, "spec": {"url": "http://127.0.0.1:1"}}
-    )
-
-
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        if proc.stdout:
-            proc.stdout.close()
-        if proc.stderr:
-            proc.stderr.close()
-
-
-def spawn(children: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    children.append(proc)
-    return proc
-
-
-def finish(proc: subprocess.Popen[str]) -> str:
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    return out
 
 
 def test_two_processes_share_one_database_and_notify_wakes_watchers(

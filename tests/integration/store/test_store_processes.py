@@ -9,52 +9,19 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Iterator
 
-import pytest
+from store_children import endpoint, finish, spawn
 
-from laneway.api.kinds import ModelEndpoint
 from laneway.api.meta import ObjectKey
 from laneway.store.base import Conflict
 from laneway.store.sqlite import SqliteStore
 
-CHILD = Path(__file__).with_name("store_child.py")
 KIND = "ModelEndpoint"
 
 
-def endpoint(name: str) -> ModelEndpoint:
-    return ModelEndpoint.model_validate(
-        {"metadata": {"name": name, "namespace": "procs"}, "spec": {"url": "http://127.0.0.1:1"}}
-    )
 
-
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        if proc.stdout:
-            proc.stdout.close()
-
-
-def spawn(children: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    children.append(proc)
-    return proc
-
-
-def finish(proc: subprocess.Popen[str]) -> str:
-    out, err = proc.communicate(timeout=90)
-    assert proc.returncode == 0, err
-    return out
 
 
 def integrity(db: Path) -> str:
