@@ -154,12 +154,12 @@ def build_key_index(
             continue
         keyed_services.add(service.key)
         for ref in service.spec.api_keys:
-            secret = secrets.get(ObjectKey(service.namespace, ref.name))
-            value = secret.value(ref.key) if secret is not None else None
-            if not value:
+            held = secrets.get(ObjectKey(service.namespace, ref.name))
+            value = held.value(ref.key) if held is not None else None
+            if held is None or not value:
                 problems.setdefault(service.key, []).append(f"apiKeys: Secret {ref.name!r} has no key {ref.key!r}")
                 continue
-            add(value, secret, service=service.key)
+            add(value, held, service=service.key)
 
     grants = {h: _grant(h, n, s, sharing.get(h, [])) for h, (n, s) in by_hash.items()}
     return (
