@@ -61,6 +61,7 @@ from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_A
 from laneway.ticket.retirement import (
     BadRetirementDate,
     RetirementRule,
+    TOMBSTONE,
     RetirementState,
     gone_message,
     parse_retire_after,
@@ -196,8 +197,15 @@ class TicketController:
 
         applied = False
         if state.phase == "Expired":
-            deleted = self._delete_children(ticket, keep=set())
-            conditions.append(ConditionUpdate("Composed", "False", "Retired", self._retired_text(timeline, "its resources were deleted after the grace period")))
+            tombstone = self._tombstone(timeline, now)
+            keep = {(ModelService.KIND, service_name(timeline))} if tombstone is not None else set()
+            deleted = self._delete_children(ticket, keep=keep)
+            tail = "its resources were deleted after the grace period"
+            if tombstone is not None:
+                self._retire_live(timeline)
+                requeue.append(tombstone)
+                tail += f"; service {service_name(timeline)} answers 410 with its owner's name for {int(tombstone // 86400) + 1} more day(s)"
+            conditions.append(ConditionUpdate("Composed", "False", "Retired", self._retired_text(timeline, tail)))
             if deleted:
                 log.info("ticket %s retired: deleted %s", ticket.key, ", ".join(deleted))
             extra["composed"] = []
@@ -285,6 +293,15 @@ class TicketController:
             ConditionUpdate("Retired", "True" if retired else "False", state.phase,
                             gone_message(what=what, date_text=rule.date_text, team=team, contact=contact) if retired else f"active until {rule.date_text}"),
         ]
+
+    @staticmethod
+    def _tombstone(ticket: InferenceTicket, now: float) -> float | None:
+        """Seconds the retired service still stands as a tombstone, or None once it is over."""
+        rule = rule_of(ticket)
+        if rule is None:
+            return None
+        left = rule.retire_at + rule.grace + TOMBSTONE - now
+        return left if left > 0 else None
 
     def _mark_retired(self, ticket: InferenceTicket, composition: Composition) -> Composition:
         rule = rule_of(ticket)

@@ -42,6 +42,8 @@ from laneway.api.labels import (
     MODEL_ANNOTATION,
     OWNER_CONTACT_ANNOTATION,
     OWNER_TEAM_ANNOTATION,
+    RETIREMENT_GRACE_ANNOTATION,
+    RETIREMENT_WARNING_ANNOTATION,
     ROLE_LABEL,
     TICKET_LABEL,
 )
@@ -295,9 +297,14 @@ def _deployment(
             body["revisionHistoryLimit"] = life.revision_history_limit
         if life.retire_after:
             body["retireAfter"] = life.retire_after
-    return ModelDeployment.model_validate(
-        {"metadata": _metadata(ticket, ticket.name, annotations=_owner_annotations(ticket)), "spec": body}
-    )
+    annotations = _owner_annotations(ticket)
+    if life is not None and not life.is_none() and life.retire_after:
+        # the rollout controller reads these to put the ticket's warning period on the deployment and its services
+        if life.warn_before:
+            annotations[RETIREMENT_WARNING_ANNOTATION] = life.warn_before
+        if life.grace_period:
+            annotations[RETIREMENT_GRACE_ANNOTATION] = life.grace_period
+    return ModelDeployment.model_validate({"metadata": _metadata(ticket, ticket.name, annotations=annotations), "spec": body})
 
 
 def _cache(ticket: InferenceTicket, selector: dict[str, Any]) -> ModelCache | None:

@@ -18,7 +18,7 @@ from laneway.store.base import NotFound
 from laneway.store.memory import MemoryStore
 from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import AUTO_APPROVE_ANNOTATION, CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION
-from laneway.ticket.retirement import DAY, parse_retire_after
+from laneway.ticket.retirement import DAY, TOMBSTONE, parse_retire_after
 from laneway.ticket.revisions import read_history
 
 from ticket_builders import fleet, provider_keys, ticket
@@ -212,8 +212,13 @@ def test_retirement_timeline_of_a_ticket() -> None:
     assert cond(tk(store), "Retired").status == "True" and cond(tk(store), "LifecycleRow").status == "True"
     clock.now = T_RETIRE + 3 * DAY
     run(tc)
+    # the service stays a tombstone: the gateway answers 410 with the owner's name, not 404
+    assert children(store) == {"ModelDeployment": [], "ModelService": ["pr-review"], "ModelEndpoint": [], "ModelCache": []}
+    assert "internal-tools" in store.get("ModelService", KEY).metadata.annotations[RETIRED_ANNOTATION]
+    assert cond(tk(store), "Composed").reason == "Retired" and "answers 410" in cond(tk(store), "Composed").message
+    clock.now = T_RETIRE + 2 * DAY + TOMBSTONE + 1
+    run(tc)
     assert children(store) == {"ModelDeployment": [], "ModelService": [], "ModelEndpoint": [], "ModelCache": []}
-    assert cond(tk(store), "Composed").reason == "Retired"
 
 
 def _direct(store: MemoryStore, image: str = "a", retire: str | None = None) -> ModelDeployment:

@@ -23,6 +23,7 @@ from laneway.api.kinds import InferenceGateway, ModelDeployment, ModelService
 from laneway.api.meta import ObjectKey
 from laneway.store.memory import MemoryStore
 from laneway.ticket.labels import CANARY_LABEL, RETIRED_ANNOTATION
+from laneway.ticket.retirement import DAY
 
 
 def _children(store: MemoryStore) -> dict[str, Any]:
@@ -143,3 +144,16 @@ def test_a_declared_canary_is_composed_and_needs_approval() -> None:
     assert container.image == "vllm/vllm-openai:v0.24.0" and canary.spec.replicas == 1
     assert canary.metadata.owner_references[0].uid == get(store, "InferenceTicket").metadata.uid
     assert _weights(store) == {"primary": 80, "canary": 20}
+
+
+def test_the_tickets_warning_period_reaches_the_deployment_and_service() -> None:
+    store, clock, tc, rc = setup(lifecycle={"retireAfter": RETIRE, "warnBefore": "30d", "gracePeriod": "2d"})
+    run(tc)
+    clock.now = T_RETIRE - 20 * DAY  # inside the ticket's 30 days, outside the 14-day default
+    run(tc)
+    run(rc)
+    run(rc)
+    assert cond(get(store, "InferenceTicket"), "RetirementWarning").status == "True"
+    assert cond(get(store, "ModelDeployment"), "RetirementWarning").status == "True"
+    service_warning = cond(get(store, "ModelService"), "RetirementWarning")
+    assert service_warning.status == "True" and "#tools-oncall" in service_warning.message
