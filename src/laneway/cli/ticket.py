@@ -2,7 +2,7 @@
 
 - `new NAME [--from md.yaml]`: a ticket with every row and its question, ready to fill;
 - `check FILE [-f fleet.yaml]`: every row's verdict, offline against manifests (`-f`) or
-  online against the running fleet; exit 0 only when all rows pass (1 when some fail, 2 on
+  online, checked by the server against the whole fleet (capacity figures only to a team); exit 0 only when all rows pass (1 when some fail, 2 on
   invalid input); `-o json` for scripts;
 - `approve NAME [--override REASON]`: approve the ticket as it stands (platform or admin token),
   after printing what changed since the last approval;
@@ -33,8 +33,10 @@ from laneway.ticket.checks import check_ticket
 from laneway.ticket.compose import CompositionError, compose
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.policy import TicketPolicy
-from laneway.ticket.report import report_json, report_text
+from laneway.ticket.report import report_from_json, report_json, report_text
 from laneway.ticket.scaffold import new_ticket
+
+TICKET_CHECK_PATH = "/apis/laneway.dev/v1alpha1/ticketchecks"
 
 
 def read_ticket(path: str) -> InferenceTicket:
@@ -99,7 +101,11 @@ def new(name: str, from_paths: tuple[str, ...], namespace: str | None) -> None:
 def check(ctx: click.Context, path: str, fleet_paths: tuple[str, ...], output: str) -> None:
     """Check every row of the ticket in FILE. Exits 0 only when all rows pass."""
     tk = read_ticket(path)
-    report = check_ticket(tk, _fleet(ctx, fleet_paths), now=time.time())
+    if fleet_paths:
+        report = check_ticket(tk, offline_fleet(fleet_paths), now=time.time())
+    else:  # online: the server checks against the whole fleet, as its controller will
+        doc = open_client(ctx).request("POST", TICKET_CHECK_PATH, body=tk.wire())
+        report = report_from_json(doc if isinstance(doc, dict) else {})
     click.echo(json.dumps(report_json(report), indent=2) if output == "json" else report_text(report))
     if not report.passed:
         ctx.exit(EXIT_REFUSED)

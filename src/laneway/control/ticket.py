@@ -148,7 +148,8 @@ def row_conditions(report: TicketReport) -> list[ConditionUpdate]:
 
 
 def _condition_message(r: RowCheck) -> str:
-    return r.message + ("" if not r.details else " (" + "; ".join(r.details[:3]) + ")")
+    """The row's message, the blocking reason first, then every supporting fact (none dropped)."""
+    return r.message + ("" if not r.details else " (" + "; ".join(r.details) + ")")
 
 
 class TicketController:

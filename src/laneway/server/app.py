@@ -28,6 +28,7 @@ from laneway.server.openapi import build_openapi
 from laneway.server.resources import route_handlers
 from laneway.server.targets import CORE_VERSION
 from laneway.server.token_admin import AdminFile
+from laneway.server.ticket_check import ticket_check
 from laneway.server.tokens_api import ADMIN_FILE, token_item, token_rotate, tokens
 from laneway.store.base import Store
 
@@ -92,6 +93,7 @@ def create_app(
     router.add_route("*", f"{group_prefix}/tokens", tokens)
     router.add_route("*", f"{group_prefix}/tokens/{{id}}", token_item)
     router.add_route("*", f"{group_prefix}/tokens/{{id}}/rotate", token_rotate)
+    router.add_route("*", f"{group_prefix}/ticketchecks", ticket_check)
     _add_resource_routes(app, group_prefix, GROUP_VERSION)
 
     core_prefix = f"/api/{CORE_VERSION}"

@@ -254,7 +254,9 @@ def _check_scaling(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher:
     placement = plan(deployment, clusters=fleet.clusters, classes=fleet.classes, replicas=fleet.replicas, matcher=matcher)
     spots = ", ".join(f"{r.cluster}/{r.engines[0].pool}" for r in placement.replicas) if placement.replicas else "none"
     if placement.short:
-        blocking = [r.text() for r in placement.reasons]
+        # what blocks the clusters the ticket selects comes first; clusters it never wanted, last
+        reasons = sorted(placement.reasons, key=lambda r: r.message.startswith("not selected"))
+        blocking = [r.text(shown=max(1, len(r.clusters))) for r in reasons]
         first = f": {blocking[0]}" if blocking else f" ({placement.condition.reason})"
         return _fail(
             "scaling", "DoesNotFit",

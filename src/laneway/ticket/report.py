@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laneway.ticket.checks import TicketReport
+from laneway.ticket.checks import RowCheck, TicketReport
 
 PASS_MARK = "[x]"
 FAIL_MARK = "[ ]"
@@ -36,3 +36,15 @@ def report_json(report: TicketReport) -> dict[str, Any]:
             for r in report.rows
         ],
     }
+
+
+def report_from_json(doc: dict[str, Any]) -> TicketReport:
+    """The report `report_json` wrote (the server's online check), for printing here."""
+    rows = tuple(
+        RowCheck(
+            str(r["key"]), "Pass" if r.get("passed") else "Fail", str(r.get("reason", "")), str(r.get("message", "")),
+            tuple(str(d) for d in r.get("details") or ()),
+        )
+        for r in doc.get("rows") or ()
+    )
+    return TicketReport(str(doc.get("ticket", "")), rows)

@@ -110,6 +110,18 @@ def test_online_check_reports_rows_and_the_controller_writes_conditions(cli: Cli
     eventually("the ticket's row conditions", has_rows)
 
 
+def test_the_online_check_runs_on_the_server_with_the_whole_fleet(cli: Cli) -> None:
+    team = cli("token", "create", "--role", "team", "-n", "internal-tools").stdout.strip()
+    as_team = cli("ticket", "check", str(TICKETS / "pr-review.yaml"), token=team)
+    as_admin = cli("ticket", "check", str(TICKETS / "pr-review.yaml"))
+    assert as_team.exit_code == 1 and as_team.output == as_admin.output
+    scaling = next(line for line in as_team.output.splitlines() if line.strip().startswith("[ ] scaling"))
+    assert "not Ready" in scaling  # the blocking reason is on the row's own line, first
+    other = cli("token", "create", "--role", "team", "-n", "someone-else").stdout.strip()
+    refused = cli("ticket", "check", str(TICKETS / "pr-review.yaml"), token=other)
+    assert refused.exit_code != 0 and "may not check a ticket for namespace 'internal-tools'" in refused.output
+
+
 def test_approve_needs_the_platform_role(cli: Cli) -> None:
     team = cli("token", "create", "--role", "team", "-n", "internal-tools").stdout.strip()
     refused = cli("ticket", "approve", "pr-review", "-n", "internal-tools", token=team)
