@@ -14,6 +14,9 @@ deployment's `strategy.drainTimeout` (default 30s); only then is it stopped or r
 `status.phase` is `Draining` meanwhile, and `status.drainingSince` says since when, so a
 restarted controller continues the same drain rather than starting a new one.
 
+An engine that exits unasked is reported by drivers that can (`ExitReporter`: Local's
+supervisor): the replica's endpoints leave the store at once, not at the next look.
+
 Each endpoint carries `laneway.dev/engine` with the engine it serves, so a service can select
 one engine of a two-engine replica (a chat model and an embedding server) rather than both.
 """
@@ -35,7 +38,7 @@ from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.drivers.base import Driver, Paced, ReplicaObservation, ServingAddress
+from laneway.drivers.base import Driver, ExitReporter, Paced, ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
 
@@ -195,6 +198,8 @@ class ReplicaController:
         if applied is not None and applied != replica.metadata.generation and replica.status.phase in ("Ready", "Draining"):
             if not await self._drained(replica, [driver], why="taking its new spec"):  # a rolling update restarts it
                 return Result(requeue_after=DRAIN_POLL)
+        if isinstance(driver, ExitReporter):
+            driver.on_exit(self._engine_exited)
         await driver.apply(replica, cluster)
         observation = await driver.observe(replica)
         self._sync_endpoints(replica, desired_endpoints(replica, cluster.metadata.labels, observation))
@@ -203,6 +208,19 @@ class ReplicaController:
         self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase, restarts,
                     applied=replica.metadata.generation)
         return Result(requeue_after=look_again(driver, replica, observation.ready))
+
+    def _engine_exited(self, namespace: str, name: str) -> None:
+        """An engine of this replica exited unasked (the driver says so at once): its endpoints
+        leave the store now, so every gateway drops it before its next request does; the next
+        reconcile brings them back once the restarted engine is ready."""
+        replica = self.store.find(ModelReplica, ObjectKey(namespace, name))
+        if replica is None or replica.status.phase == "Draining":
+            return
+        try:
+            self._sync_endpoints(replica, [])
+        except (Conflict, NotFound):
+            pass
+        log.info("engine of replica %s/%s exited: its endpoints left the routing table", namespace, name)
 
     async def _drained(self, replica: ModelReplica, drivers: Iterable[Driver], *, why: str) -> bool:
         """One step of draining (see the module docstring): True once the replica may stop."""

@@ -13,6 +13,9 @@ never by probing for a method name:
   Kubernetes: a claim and a hydration Job). The ModelCache controller uses it.
 - `GatewayReporter`: knows the address of its cluster's gateway (Kubernetes reads its
   Gateway's status). The InferenceCluster controller uses it.
+- `ExitReporter`: says the moment an engine process of a replica exits (Local: its
+  supervisor sees it), so the ModelReplica controller takes the replica's endpoints out of
+  the store at once instead of at its next look.
 - `Paced`: says how often its replicas and clusters need looking at (a simulated cluster
   changes only when told, so it is not polled). The ModelReplica and InferenceCluster
   controllers use it; other drivers are polled on the controllers' own schedule.
@@ -24,7 +27,7 @@ to the protocols it claims, signature by signature.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Callable, Literal, Protocol, runtime_checkable
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
@@ -120,6 +123,15 @@ class StandaloneStager(CacheStager, Protocol):
     driver is not started here. It stages in threads of its own; `wait` joins them."""
 
     def wait(self, timeout: float = 5.0) -> None: ...
+
+
+@runtime_checkable
+class ExitReporter(Protocol):
+    """A driver that knows at once when an engine process of a replica exits unasked (a crash,
+    a kill): `on_exit(callback)` sets the one callback it then calls with the replica's
+    namespace and name, on the loop the driver runs on. The callback must not block long."""
+
+    def on_exit(self, callback: Callable[[str, str], None]) -> None: ...
 
 
 @runtime_checkable

@@ -265,3 +265,14 @@ def test_a_cluster_event_queues_the_replicas_on_it_from_the_index(tmp_path: Path
     ctl.watches["ModelReplica"](gone)
     assert ctl.watches["InferenceCluster"](east) == []
     assert ctl.watches["InferenceCluster"](simulated_cluster("west", [("p", "h100", 1)])) == [on["west"].key]
+
+
+def test_an_engine_that_exits_takes_its_endpoints_out_at_once(tmp_path: Path) -> None:
+    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    heard: list = []
+    fake.on_exit = lambda callback: heard.append(callback)  # an ExitReporter
+    asyncio.run(ctl.reconcile(ObjectKey("ml", "m-0")))
+    assert heard, "the controller listens to drivers that report exits"
+    assert store.list("ModelEndpoint", namespace="ml").items
+    heard[-1]("ml", "m-0")  # the driver: an engine of ml/m-0 exited
+    assert store.list("ModelEndpoint", namespace="ml").items == [], "no waiting for the next look"

@@ -16,6 +16,7 @@ import pytest
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers import registry
 from laneway.drivers.base import (
+    ExitReporter,
     CacheStager,
     Driver,
     GatewayReporter,
@@ -33,9 +34,9 @@ from laneway.drivers.registry import (
 )
 from laneway.store.memory import MemoryStore
 
-CAPABILITIES: tuple[type, ...] = (Driver, CacheStager, GatewayReporter, Paced)
+CAPABILITIES: tuple[type, ...] = (Driver, CacheStager, GatewayReporter, Paced, ExitReporter)
 EXPECTED = {
-    "Local": {Driver, CacheStager},
+    "Local": {Driver, CacheStager, ExitReporter},
     "Existing": {Driver, CacheStager, GatewayReporter},
     "Simulated": {Driver, GatewayReporter, Paced},
 }

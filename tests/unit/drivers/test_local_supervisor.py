@@ -38,3 +38,36 @@ def test_a_command_that_is_not_installed_crashloops_saying_so(tmp_path: Path, mo
     message = asyncio.run(run())
     assert message.startswith("cannot start '/nonexistent/vllm': No such file or directory, restarting in")
     assert "--- laneway: cannot start '/nonexistent/vllm'" in message, "the log says it too"
+
+
+def test_a_process_that_exits_unasked_is_reported_at_once_and_a_stop_is_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(supervisor_module, "BACKOFF_START", 5.0)  # no restart within the test
+    exits: list[str] = []
+
+    async def run() -> None:
+        spec = _spec((sys.executable, "-c", "pass"))
+        sup = Supervisor(spec, launch=EngineLaunch(spec.argv, {}, tmp_path), log_path=tmp_path / "main.log",
+                         on_exit=lambda: exits.append("exited"))
+        sup.start()
+        try:
+            for _ in range(1000):
+                if exits:
+                    break
+                await asyncio.sleep(0.01)
+            assert exits == ["exited"], "reported before the supervisor's backoff, not at a later look"
+        finally:
+            await sup.stop()
+        long_running = _spec((sys.executable, "-c", "import time; time.sleep(30)"))
+        quiet = Supervisor(long_running, launch=EngineLaunch(long_running.argv, {}, tmp_path), log_path=tmp_path / "q.log",
+                           on_exit=lambda: exits.append("stopped"))
+        quiet.start()
+        for _ in range(500):
+            if quiet.pid is not None:
+                break
+            await asyncio.sleep(0.01)
+        await quiet.stop()
+
+    asyncio.run(run())
+    assert exits == ["exited"], "a stop laneway asked for is not an exit to report"

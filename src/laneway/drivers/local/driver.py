@@ -14,9 +14,11 @@ removed when the replica is torn down.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import socket
 from pathlib import Path
+from typing import Callable
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
@@ -72,6 +74,7 @@ class LocalDriver:
         self._ports: dict[str, dict[str, int]] = {}
         self._refused: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._exit_callback: Callable[[str, str], None] | None = None
 
     async def confinement(self) -> Confinement:
         """How engines are confined here, looked at once (it runs a trial sandbox)."""
@@ -145,7 +148,8 @@ class LocalDriver:
                         python_path=package if spec.runs_laneway else None,
                     )
                     sup = Supervisor(spec, launch=launch, log_path=self.log_dir(replica) / f"{pid}.log",
-                                     tail_in_status=confinement.hides_laneway_data)
+                                     tail_in_status=confinement.hides_laneway_data,
+                                     on_exit=functools.partial(self._exited, replica.namespace, replica.name))
                     running[pid] = sup
                     sup.start()
 
@@ -171,6 +175,15 @@ class LocalDriver:
             names = ", ".join(f"{m.id} ({m.phase.lower()})" for m in waiting)
             return ReplicaObservation(False, "EnginesStarting", f"waiting for {names}", members, addresses)
         return ReplicaObservation(True, "EnginesReady", f"{len(members)} process(es) ready", members, addresses)
+
+    # -- ExitReporter: an engine that exits unasked is reported at once -----------------------
+
+    def on_exit(self, callback: Callable[[str, str], None]) -> None:
+        self._exit_callback = callback
+
+    def _exited(self, namespace: str, name: str) -> None:
+        if self._exit_callback is not None:
+            self._exit_callback(namespace, name)
 
     async def teardown(self, replica: ModelReplica) -> None:
         async with self._lock:

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import logging
 import json
 import os
 import signal
@@ -31,7 +32,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import aiohttp
 import psutil
@@ -39,6 +40,8 @@ import psutil
 from laneway.drivers.base import MemberObservation, MemberPhase
 from laneway.drivers.local.processes import ProcessSpec
 from laneway.drivers.local.sandbox import EngineLaunch
+
+logger = logging.getLogger(__name__)
 
 BACKOFF_START = 1.0
 BACKOFF_MAX = 60.0
@@ -125,7 +128,10 @@ class Supervisor:
         log_path: Path,
         tail_in_status: bool = True,
         probe_interval: float = 0.5,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
+        self.on_exit = on_exit
+        """Called when the process exits unasked (not on `stop`), before it is restarted."""
         self.spec = spec
         self.launch = launch
         self.tail_in_status = tail_in_status
@@ -237,6 +243,11 @@ class Supervisor:
             self._last_exit = code
             if self._stopping:
                 return
+            if self.on_exit is not None:
+                try:
+                    self.on_exit()
+                except Exception:  # a listener's failure must not stop the supervision
+                    logger.exception("exit listener of %s failed", self.spec.id)
             if time.monotonic() - started >= STABLE_AFTER:
                 backoff, self._crashes_in_row = BACKOFF_START, 0
             self._crashes_in_row += 1
