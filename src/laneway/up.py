@@ -39,17 +39,18 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from laneway import __version__
 from laneway.paths import DataDir
 
 if TYPE_CHECKING:
-    from laneway.store.base import Store
     from laneway.gateway.server import GatewayHandle
+    from laneway.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class UpOptions:
     plan_in_batches: bool = True  # plan every queued deployment in one pass (see control.deployment)
     store: str | None = None  # a store target (open_store); None: the SQLite file in data_dir
     lease_ttl: float = 15.0  # seconds before a dead leader's controllers are taken over
+    fresh: bool = False  # start from an empty store (see `start_fresh`)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,27 @@ def _remove_server_info(data: DataDir, info: dict[str, str]) -> None:
             pass
 
 
+def start_fresh(options: UpOptions, data: DataDir) -> list[Path]:
+    """Empty the data directory's state before starting (`--fresh`); the paths removed.
+
+    Why: objects applied earlier (by the demo, or an experiment) otherwise come back with every
+    start. Refused while another `laneway up` runs on the directory, and with a `--store` other
+    than the data directory's own SQLite file, which this would not clear.
+    """
+    if options.store is not None:
+        raise UpError(
+            f"--fresh clears the data directory's own SQLite store, not --store {options.store}; "
+            "drop --store, or empty that store yourself"
+        )
+    pid = data.running_pid()
+    if pid is not None:
+        raise UpError(
+            f"--fresh would delete the store of the laneway running as pid {pid} on {data.root}; "
+            "stop it first (Ctrl-C in its terminal)"
+        )
+    return data.clear_state()
+
+
 async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[[Running], None]) -> None:
     """Start everything, call `on_ready`, run until `stop` is set, then stop everything.
     Raises UpError when a part cannot start (nothing is left running)."""
@@ -204,6 +227,9 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
     from laneway.store import describe_target, is_postgres, open_store
 
     data = DataDir(options.data_dir).ensure()
+    if options.fresh:
+        removed = start_fresh(options, data)
+        log.info("--fresh: removed %s", ", ".join(str(p) for p in removed) or "nothing (already empty)")
     shared = options.store is not None and is_postgres(options.store)
     store = open_store(options.store or data.store_path)
     try:
@@ -255,7 +281,7 @@ def banner(running: Running, *, default_data_dir: bool) -> str:
         env.rstrip("\n") if env else None,
         "  laneway apply -f examples/platform/    # publish capacity: gateway, classes, clusters",
         "  laneway apply -f examples/models/      # declare a model: deployment and service",
-        "  laneway get md,ms                      # watch them come up",
+        "  laneway get md,ms -n ml-team           # watch them come up (the examples' namespace)",
         "  laneway token create --role team --namespace ml-team   # a token for an ML team",
         "",
         "Stop with Ctrl-C.",

@@ -12,21 +12,37 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-import os
 import signal
 import time
-from datetime import datetime, timezone
-from typing import Any, Coroutine, TypeVar
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import aiohttp
 import click
 
-from laneway.cli.config import local_root
 from laneway.cli.context import global_options
 from laneway.cli.errors import Failure
 from laneway.cli.output import resource_table
-from laneway.demo.manifests import DEPLOYMENT, MODEL_NAME, NAMESPACE, SERVICE, DemoEngine, choose_engine, demo_objects
-from laneway.up import DEFAULT_GATEWAY_PORT, DEFAULT_HOST, DEFAULT_PORT, Running, UpError, UpOptions, run_up
+from laneway.demo.manifests import (
+    DEPLOYMENT,
+    MODEL_NAME,
+    NAMESPACE,
+    SERVICE,
+    DemoEngine,
+    choose_engine,
+    demo_objects,
+)
+from laneway.paths import demo_data_dir
+from laneway.up import (
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Running,
+    UpError,
+    UpOptions,
+    run_up,
+)
 
 READY_TIMEOUT = 300.0
 SERVICE_STATUS_TIMEOUT = 15.0
@@ -135,7 +151,7 @@ async def _wait_for_service_status(running: Running, *, timeout: float = SERVICE
 def _fleet(running: Running) -> str:
     from laneway.client import Client
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Client(running.api, running.data_dir.read_admin_token()) as client:
         parts = [
             resource_table(client.list("InferenceCluster").items, kind="InferenceCluster", now=now, show_kind=True),
@@ -231,7 +247,8 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
 
 
 @click.command()
-@click.option("--data-dir", default=None, metavar="DIR", help="Data directory (else LANEWAY_DATA_DIR, else ~/.laneway).")
+@click.option("--data-dir", default=None, metavar="DIR", help="Data directory (else ~/.laneway-demo: the demo's own, apart from `laneway up`'s).")
+@click.option("--fresh", is_flag=True, help="Remove the demo data dir's store, server.json and engine logs first (downloaded caches stay).")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address the API and gateway listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the API.")
 @click.option("--gateway-port", default=DEFAULT_GATEWAY_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the gateway.")
@@ -239,16 +256,16 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
               help="auto: llama.cpp with the packaged model when installed, else the simulator.")
 @click.option("--exit", "exit_after", is_flag=True, help="Stop after the first answer instead of serving until Ctrl-C.")
 @click.pass_context
-def demo(ctx: click.Context, data_dir: str | None, host: str, port: int, gateway_port: int, engine_choice: str, exit_after: bool) -> None:
+def demo(ctx: click.Context, data_dir: str | None, fresh: bool, host: str, port: int, gateway_port: int, engine_choice: str, exit_after: bool) -> None:
     """Start laneway and serve a model on this machine, then answer through its OpenAI-compatible URL."""
-    root = local_root(data_dir or global_options(ctx).data_dir, os.environ)
+    root = demo_data_dir(data_dir or global_options(ctx).data_dir)
     if engine_choice == "sim":
         engine = choose_engine(llamacpp_ready=False, reason="--engine sim was asked for")
     else:
         engine = detect_engine()
         if engine_choice == "llamacpp" and engine.kind != "llama.cpp":
             raise Failure(f"--engine llamacpp, but {engine.why.split('because ', 1)[-1]}")
-    options = UpOptions(data_dir=root, host=host, port=port, gateway_port=gateway_port)
+    options = UpOptions(data_dir=root, host=host, port=port, gateway_port=gateway_port, fresh=fresh)
     try:
         asyncio.run(_demo(options, engine, serve=not exit_after))
     except UpError as e:

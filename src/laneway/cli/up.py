@@ -19,7 +19,16 @@ from laneway.cli.context import global_options
 from laneway.cli.errors import Failure
 from laneway.paths import DEFAULT_DATA_DIR
 from laneway.redact import redact_logging
-from laneway.up import DEFAULT_GATEWAY_PORT, DEFAULT_HOST, DEFAULT_PORT, Running, UpError, UpOptions, banner, run_up
+from laneway.up import (
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Running,
+    UpError,
+    UpOptions,
+    banner,
+    run_up,
+)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -55,6 +64,7 @@ async def _serve(options: UpOptions, *, default_data_dir: bool) -> None:
 @click.option("--gateway-port", default=DEFAULT_GATEWAY_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the OpenAI-compatible gateway.")
 @click.option("--store", "store_target", default=None, metavar="TARGET", help="The store to run on: a SQLite path, sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by several processes). Default: the SQLite file in the data dir.")
 @click.option("--lease-ttl", default=15.0, show_default=True, type=click.FloatRange(min=1.0), help="Seconds a dead controller leader's lease lasts before another process takes the controllers over.")
+@click.option("--fresh", is_flag=True, help="Start from an empty fleet: remove the data dir's store, server.json and engine logs first (downloaded caches stay).")
 @click.option("--no-local-cluster", is_flag=True, help="Do not register this machine as the `local` InferenceCluster.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="How much the control plane logs to stderr.")
 @click.option(
@@ -71,6 +81,7 @@ def up(
     gateway_port: int,
     store_target: str | None,
     lease_ttl: float,
+    fresh: bool,
     no_local_cluster: bool,
     log_level: str,
     plan_one_at_a_time: bool,
@@ -93,6 +104,7 @@ def up(
         plan_in_batches=not plan_one_at_a_time,
         store=store_target,
         lease_ttl=lease_ttl,
+        fresh=fresh,
     )
     try:
         asyncio.run(_serve(options, default_data_dir=root == DEFAULT_DATA_DIR))
