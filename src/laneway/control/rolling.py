@@ -30,8 +30,9 @@ replicas; an update is always in place on the replica's own cluster (rule 2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 RolloutState = Literal["Complete", "Progressing", "Paused", "Failed"]
 

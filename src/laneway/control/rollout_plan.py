@@ -9,8 +9,8 @@ chosen for an update this step keeps its stored spec, so its engines keep runnin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica

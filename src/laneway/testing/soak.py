@@ -33,8 +33,8 @@ import textwrap
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import httpx
 import openai
@@ -219,9 +219,9 @@ def engine_pids(root_pid: int, *, namespace: str, prefix: str) -> list[int]:
     for child in children:
         try:
             env = child.environ()
-            if env.get("LANEWAY_NAMESPACE") == namespace and env.get("LANEWAY_REPLICA", "").startswith(prefix):
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    out.append(child.pid)
+            mine = env.get("LANEWAY_NAMESPACE") == namespace and env.get("LANEWAY_REPLICA", "").startswith(prefix)
+            if mine and child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return out

@@ -64,17 +64,17 @@ def test_a_cut_anthropic_stream_ends_with_an_error_event_the_sdk_raises_on(fleet
     url = fleet.serve_app(_cutting_app())
     fleet.put(endpoint("cut", url, labels={"app": "p"}), service("svc", [PRIMARY]))
     client = anthropic.Anthropic(base_url=f"{fleet.address}/ml/svc", api_key="none", max_retries=0, timeout=10)
-    with pytest.raises(anthropic.APIError) as e:
-        with client.messages.stream(model="svc", max_tokens=10, messages=[{"role": "user", "content": "hi"}]) as stream:
-            for _ in stream:
-                pass
+    with pytest.raises(anthropic.APIError) as e, \
+            client.messages.stream(model="svc", max_tokens=10, messages=[{"role": "user", "content": "hi"}]) as stream:
+        for _ in stream:
+            pass
     assert "stopped in the middle of this answer" in str(e.value)
     raw = b""
-    with pytest.raises(httpx.RemoteProtocolError):  # and then the connection closes: no clean end
-        with httpx.stream("POST", f"{fleet.address}/ml/svc/v1/messages", timeout=10,
-                          json={"model": "svc", "stream": True, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}) as r:
-            for part in r.iter_bytes():
-                raw += part
+    with pytest.raises(httpx.RemoteProtocolError), \
+            httpx.stream("POST", f"{fleet.address}/ml/svc/v1/messages", timeout=10,
+                         json={"model": "svc", "stream": True, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}) as r:
+        for part in r.iter_bytes():  # and then the connection closes: no clean end
+            raw += part
     assert b"event: error\ndata: " in raw and b'"api_error"' in raw
 
 

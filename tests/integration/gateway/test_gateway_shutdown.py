@@ -43,10 +43,11 @@ def test_stop_finishes_a_stream_in_flight_and_accepts_nothing_new(fleet: Fleet) 
                 body = first + await resp.content.read()
             await stopping
             took = time.monotonic() - began
+            after: int | str
             try:
-                async with aiohttp.ClientSession() as fresh:
-                    async with fresh.post(f"{address}/ml/svc/v1/chat/completions", json={"model": "svc"}) as again:
-                        after: int | str = again.status
+                async with aiohttp.ClientSession() as fresh, \
+                        fresh.post(f"{address}/ml/svc/v1/chat/completions", json={"model": "svc"}) as again:
+                    after = again.status
             except aiohttp.ClientConnectionError as e:
                 after = type(e).__name__
             return body, took, after

@@ -16,10 +16,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
-from cli_harness import Up  # noqa: E402
+from cli_harness import Up
 
-from laneway.client import Client  # noqa: E402
-from laneway.testing import soak  # noqa: E402
+from laneway.client import Client
+from laneway.testing import soak
 
 AUTOSCALED = {"minReplicas": 1, "maxReplicas": 4, "targetInFlight": 4, "scaleDownStabilization": "60s"}
 

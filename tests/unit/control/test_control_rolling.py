@@ -13,7 +13,6 @@ from laneway.control.base import ControlContext
 from laneway.control.deployment import DeploymentController
 from laneway.control.rolling import ReplicaView, Strategy, resolve_count, rollout_step
 from laneway.store.memory import MemoryStore
-
 from tests.unit.placement.placement_builders import cluster, deployment, gpu_class
 
 
