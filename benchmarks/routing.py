@@ -131,8 +131,10 @@ class Replicas:
 def seed(db: str, ports: list[int]) -> None:
     from laneway.api.kinds.serving import ModelEndpoint, ModelService
     from laneway.store import open_store
+    from laneway.testing.fleet import add_gateway
 
     store = open_store(db)
+    add_gateway(store, "bench")  # the platform opens loopback, where the replicas listen
     for i, p in enumerate(ports):
         store.create(ModelEndpoint.model_validate({
             "metadata": {"name": f"sim-{i}", "namespace": NS, "labels": {"app": "sim"}},
