@@ -146,8 +146,15 @@ def approve(ctx: click.Context, name: str, override: str | None, namespace: str 
     status = stored.get("status", {}) if isinstance(stored, dict) else {}
     who = f"{status.get('approvedBy')} (role {status.get('approvedRole')})"
     click.echo(f"inferenceticket/{name} approved in namespace {ns} at generation {status.get('approvedGeneration')} "
-               f"by {who}, rows {status.get('approvedHash')}; it composes once every row passes "
+               f"by {who}, rows {status.get('approvedHash')}; {_composes_when(status)} "
                f"(laneway describe tk {name} -n {ns})")
+
+
+def _composes_when(status: dict[str, object]) -> str:
+    overridden = status.get("overriddenRows")
+    if isinstance(overridden, list) and overridden:
+        return f"it composes with row(s) {', '.join(str(r) for r in overridden)} failing, as overridden"
+    return "it composes once every row passes"
 
 
 def approval_diff_text(current: InferenceTicket) -> str:

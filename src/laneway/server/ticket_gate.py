@@ -1,12 +1,13 @@
 """The platform switch that closes the side doors around tickets.
 
 Where the platform lists a namespace (or `*`) in an InferenceGateway's
-`spec.tickets.requireTicket`, the only ModelDeployments and ModelServices there are the ones
-an approved ticket composed. The ticket controller writes those to the store itself, with a
+`spec.tickets.requireTicket`, the only ModelDeployments, ModelServices and (external)
+ModelEndpoints there are the ones an approved ticket composed (replica endpoints are written by
+laneway's own controllers, not through a team token). The ticket controller writes those to the store itself, with a
 controller ownerReference no team token may write (`authz`), so every team-token write of
-either kind through the API in such a namespace is a side door: a hand-written deployment,
+these kinds through the API in such a namespace is a side door: a hand-written deployment,
 the output of `laneway ticket render` of a ticket nobody approved, a deployment labelled as a
-canary. All are refused (403) with the way in: a ticket, approved; a canary declared in its
+canary, an external endpoint labelled inside a data boundary by the team that wrote it. All are refused (403) with the way in: a ticket, approved; a canary declared in its
 lifecycle row. Platform and admin tokens are not gated (the platform lane answers for them).
 """
 
@@ -18,7 +19,7 @@ from laneway.server.errors import forbidden
 from laneway.store.base import Store, TokenRecord
 from laneway.ticket.policy import TicketPolicy
 
-GATED_KINDS: frozenset[str] = frozenset({"ModelDeployment", "ModelService"})
+GATED_KINDS: frozenset[str] = frozenset({"ModelDeployment", "ModelService", "ModelEndpoint"})
 
 
 def refuse_unticketed(store: Store, grant: TokenRecord, obj: Resource) -> None:

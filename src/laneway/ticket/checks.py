@@ -52,8 +52,8 @@ PLACEHOLDER = "TODO"
 any placeholder, see `laneway.ticket.placeholders`)."""
 
 
-def _shown(text: str | None) -> str:
-    return "nothing" if text is None else repr(text)
+def _placeholder_note(text: str | None) -> str:
+    return "" if text is None else f" ({text!r} is a placeholder)"
 
 
 def caller_url(gateways: Sequence[InferenceGateway]) -> str:
@@ -278,9 +278,9 @@ def _check_endpoint(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher
     team = owner.team if owner is not None else None
     contact = owner.contact if owner is not None else None
     if is_placeholder(team):
-        problems.append(f"set owner.team to the team that owns the endpoint ({_shown(team)} is not a team)")
+        problems.append("set owner.team to the team that owns the endpoint" + _placeholder_note(team))
     if is_placeholder(contact):
-        problems.append(f"set owner.contact to who is paged, e.g. \"#tools-oncall\" ({_shown(contact)} pages nobody)")
+        problems.append("set owner.contact to who is paged, e.g. \"#tools-oncall\"" + _placeholder_note(contact))
     elif contact is not None:
         shape = TicketPolicy.of(fleet.gateways).contact_refusal(contact)
         if shape:

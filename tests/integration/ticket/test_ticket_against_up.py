@@ -214,7 +214,8 @@ def test_the_platform_switch_refuses_side_doors_and_audit_follows_owners(cli: Cl
     out.write_text(yaml.safe_dump_all(stripped))
     applied = cli("apply", "-f", str(out), token=team)
     assert applied.exit_code != 0 and "approved InferenceTicket" in applied.output, applied.output
-    assert "modeldeployment/pr-review-big" in applied.output and "modelservice/pr-review-big" in applied.output
+    for kind in ("modeldeployment", "modelservice", "modelendpoint"):
+        assert f"{kind}/pr-review-big" in applied.output, applied.output
     listed = json.loads(cli("get", "md", "-n", "gated", "-o", "json").output)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["labelled-canary"]
 
