@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
 from cli_harness import Up
 
+from laneway.api.kinds.deployment import ModelDeployment
+from laneway.api.manifest import load_text
 from laneway.client import Client
 from laneway.testing import soak
 
@@ -63,6 +65,20 @@ def test_restart_under_load_keeps_the_autoscaled_count(tmp_path: Path) -> None:
                 counts.append(watch.deployment().spec.replicas)
                 time.sleep(0.5)
             watch.eventually("the restarted fleet to be whole", lambda: watch.whole(count=4))
+            # `apply` of the manifest again, autoscaled and without `replicas`, leaves the count alone;
+            # one with `replicas` out of bounds is clamped, and says so.
+            (manifest,) = [o for o in load_text(soak.manifests()) if o.kind == "ModelDeployment" and o.name == "chat"]
+            assert isinstance(manifest, ModelDeployment)
+            spec = manifest.spec.model_dump(by_alias=True, exclude_none=True)
+            spec.pop("replicas")
+            spec["autoscaling"] = AUTOSCALED
+            reapplied = ModelDeployment.model_validate({**manifest.wire(), "spec": spec})
+            notes: list[str] = []
+            client.apply(reapplied, notes=notes)
+            assert watch.deployment().spec.replicas == 4 and not notes
+            spec["replicas"] = 10
+            client.apply(ModelDeployment.model_validate({**manifest.wire(), "spec": spec}), notes=notes)
+            assert watch.deployment().spec.replicas == 4 and "maxReplicas 4" in notes[0]
         load.stop()
         rows = {r.phase: r for r in soak.figures(load.outcomes)}
         refused = [o.at for o in load.outcomes if not o.ok and o.phase in ("stopping", "down", "restarted")]
