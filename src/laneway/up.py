@@ -43,7 +43,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from laneway import __version__
 from laneway.paths import DataDir
@@ -254,7 +254,8 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
             on_ready(running)
 
             stopped = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({stopped, manager_task}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {stopped, manager_task}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if manager_task in done and not stopped.done():
                 stopped.cancel()
                 error = None if manager_task.cancelled() else manager_task.exception()

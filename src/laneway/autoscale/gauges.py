@@ -34,13 +34,12 @@ class _Counted:
     def __enter__(self) -> None:
         self._counts[self._key] = self._counts.get(self._key, 0) + 1
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> None:
         left = self._counts[self._key] - 1
         if left:
             self._counts[self._key] = left
         else:
             del self._counts[self._key]
-        return False
 
 
 class ServiceDemand:

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from laneway.api.conditions import find_condition
+from laneway.api.kinds.cache import ModelCache
+from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
+from laneway.api.kinds.platform import InferenceClass, InferenceCluster
+from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.api.kinds.ticket import InferenceTicket
 from laneway.api.meta import Condition, Resource, status_of
 from laneway.api.selectors import LabelSelector
 from laneway.ticket.audit import owner_text, retires_text, ticket_of
@@ -77,18 +82,18 @@ def _labels(obj: Resource) -> str:
 # ModelDeployment ------------------------------------------------------------------------------
 
 
-def _md_ready(md: Any) -> str:
+def _md_ready(md: ModelDeployment) -> str:
     return f"{md.status.replicas.ready}/{md.spec.replicas}"
 
 
-def _md_images(md: Any) -> str:
+def _md_images(md: ModelDeployment) -> str:
     return _join(sorted({m.container.image for e in md.spec.template.spec.engines for m in e.members}))
 
 
 # ModelReplica ---------------------------------------------------------------------------------
 
 
-def _mr_pools(mr: Any) -> str:
+def _mr_pools(mr: ModelReplica) -> str:
     return _join(sorted({m.node_pool_name for e in mr.spec.engines for m in e.members if m.node_pool_name}))
 
 
@@ -99,20 +104,20 @@ def _owner_name(obj: Resource) -> str:
 # InferenceClass / InferenceCluster ------------------------------------------------------------
 
 
-def _ic_devices(ic: Any) -> str:
+def _ic_devices(ic: InferenceClass) -> str:
     return _join([f"{d.name}x{d.count}" for d in ic.spec.devices])
 
 
-def _ic_price(ic: Any) -> str:
+def _ic_price(ic: InferenceClass) -> str:
     p = ic.spec.pricing
     return f"{p.per_node_hour:g} {p.currency}/node-h" if p else NONE
 
 
-def _icl_pools(icl: Any) -> str:
+def _icl_pools(icl: InferenceCluster) -> str:
     return _join([f"{p.name}({p.class_name})x{p.node_count}" for p in icl.spec.node_pools])
 
 
-def _icl_devices(icl: Any) -> str:
+def _icl_devices(icl: InferenceCluster) -> str:
     pools = icl.status.gpu_pools
     return str(sum(p.devices for p in pools)) if pools else NONE
 
@@ -120,7 +125,7 @@ def _icl_devices(icl: Any) -> str:
 # ModelService / ModelEndpoint / ModelCache / InferenceTicket ------------------------------------
 
 
-def _icl_engines(icl: Any) -> str:
+def _icl_engines(icl: InferenceCluster) -> str:
     """The engines a Local cluster allows (`!` marks one that runs any command); `-` elsewhere."""
     from laneway.placement.engines import engine_policy
 
@@ -132,18 +137,18 @@ def _icl_engines(icl: Any) -> str:
     return _join([e.name + ("!" if e.allow_command else "") for e in policy.engines])
 
 
-def _ms_endpoints(ms: Any) -> str:
+def _ms_endpoints(ms: ModelService) -> str:
     resolved = ms.status.endpoints
     return str(len(resolved)) if resolved or ms.status.conditions else NONE
 
 
-def _me_ready(me: Any) -> str:
+def _me_ready(me: ModelEndpoint) -> str:
     if me.status.ready is not None:
         return "True" if me.status.ready else "False"
     return condition_status(me)
 
 
-def _mc_ready(mc: Any) -> str:
+def _mc_ready(mc: ModelCache) -> str:
     clusters = mc.status.clusters
     if not clusters:
         return NONE
@@ -155,7 +160,7 @@ MAX_CACHE_CLUSTERS_SHOWN = 3
 cell counts the rest (`describe` lists them all)."""
 
 
-def _mc_clusters(mc: Any) -> str:
+def _mc_clusters(mc: ModelCache) -> str:
     """Per-cluster state and size: `local=Ready(98.0MB),eu-1=Hydrating(12.5MB),+9 more`."""
     parts = []
     for c in mc.status.clusters[:MAX_CACHE_CLUSTERS_SHOWN]:
@@ -167,7 +172,7 @@ def _mc_clusters(mc: Any) -> str:
     return ",".join(parts) or NONE
 
 
-def _mc_source_detail(mc: Any) -> str:
+def _mc_source_detail(mc: ModelCache) -> str:
     s = mc.spec
     if s.hugging_face:
         return s.hugging_face.repo
@@ -180,7 +185,7 @@ def _mc_source_detail(mc: Any) -> str:
     return NONE
 
 
-def _tk_approved(tk: Any) -> str:
+def _tk_approved(tk: InferenceTicket) -> str:
     a = tk.status.approved
     return NONE if a is None else ("True" if a else "False")
 

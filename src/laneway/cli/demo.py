@@ -86,7 +86,7 @@ def _replica_line(client) -> str:  # type: ignore[no-untyped-def]
     return "; ".join(parts)
 
 
-async def _ask(session: aiohttp.ClientSession, url: str) -> tuple[int, dict | str]:
+async def _ask(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any] | str]:
     body = {"model": MODEL_NAME, "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 48}
     async with session.post(url, json=body) as resp:
         text = await resp.text()
@@ -212,7 +212,8 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
 
     up_task = asyncio.create_task(run_up(options, stop=stop, on_ready=on_ready))
     try:
-        done, _ = await asyncio.wait({up_task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {up_task, ready}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if up_task in done:
             up_task.result()
             return

@@ -89,8 +89,10 @@ def sim(host: str, port: int, model: str | None, served_model_names: tuple[str, 
     from laneway.engines.sim import SimConfig, serve_sim
 
     names = served_model_names or ((model,) if model else ())
+    if names:
+        settings["served_model_names"] = names
     try:
-        config = SimConfig(**({"served_model_names": names} if names else {}), **settings)
+        config = SimConfig(**settings)
         asyncio.run(serve_sim(config, host=host, port=port, ready=_announce("sim")))
     except EngineError as e:
         raise click.ClickException(str(e)) from None

@@ -14,11 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from laneway.egress.policy import EgressPolicy, EgressRefused
+
+if TYPE_CHECKING:  # annotations only: older aiohttp releases in the supported range lack these names
+    from aiohttp.abc import ResolveResult
+    from aiohttp.tracing import Trace
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ class GuardedConnector(aiohttp.TCPConnector):
         super().__init__(**kwargs)
         self.policy = policy
 
-    async def _resolve_host(self, host: str, port: int, traces: Sequence[Any] | None = None) -> list[Any]:
+    async def _resolve_host(self, host: str, port: int, traces: Sequence[Trace] | None = None) -> list[ResolveResult]:
         results = await super()._resolve_host(host, port, traces)
         try:
             allowed = set(self.policy.pick(host, port, [r["host"] for r in results]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Union
 
 from laneway.api.kinds.deployment import Engine
@@ -156,12 +157,15 @@ def _values_read(source: str, device: ClassDevice) -> str:
     for kind, bracket, dotted, name in _REF.findall(source):
         domain = bracket or dotted
         key = name if domain == device.driver else f"{domain}/{name}"
-        table = device.attributes if kind == "attributes" else device.capacity
-        raw = table.get(key) or (table.get(name) if domain == device.driver else None)
-        if raw is None:
-            shown.append(f"{name} not published")
+        names = (key, name) if domain == device.driver else (key,)
+        value: object = None
+        if kind == "attributes":
+            attribute = next((device.attributes[n] for n in names if n in device.attributes), None)
+            value = attribute.value() if attribute is not None else None
         else:
-            shown.append(f"{name} {raw.value() if kind == 'attributes' else raw.value}")  # type: ignore[union-attr]
+            capacity = next((device.capacity[n] for n in names if n in device.capacity), None)
+            value = capacity.value if capacity is not None else None
+        shown.append(f"{name} not published" if value is None else f"{name} {value}")
     return ", ".join(dict.fromkeys(shown))
 
 
@@ -203,7 +207,7 @@ def match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> 
     hit = matcher.engine_fits.get(key)
     if hit is None:
         hit = matcher.engine_fits.remember(key, _match_engine(engine, cls, matcher))
-    return hit  # type: ignore[no-any-return]
+    return hit
 
 
 def _member_options(request: RequestSpec, cls: ClassView, matcher: DeviceMatcher) -> list[ClassDevice]:
@@ -250,6 +254,10 @@ def _together_miss(mi: int, member: MemberSpec, options: list[list[ClassDevice]]
     )
 
 
+def _member_miss(mi: int, member: MemberSpec, request: RequestSpec, cls: ClassView, matcher: DeviceMatcher) -> str:
+    return f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}"
+
+
 def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) -> EngineMatch:
     fits = []
     for mi, member in enumerate(engine.members):
@@ -257,7 +265,7 @@ def _match_engine(engine: EngineSpec, cls: ClassView, matcher: DeviceMatcher) ->
         for request in member.requests:
             found = _member_options(request, cls, matcher)
             if not found:
-                return Mismatch(lambda mi=mi, member=member, request=request: f"member {mi + 1} ({member.role}) {_request_miss(request, cls, matcher)}")
+                return Mismatch(partial(_member_miss, mi, member, request, cls, matcher))
             options.append(found)
         chosen = _allocate(options, member.requests, cls.per_node)
         if chosen is None:

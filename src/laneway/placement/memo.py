@@ -58,14 +58,14 @@ class PlanMemo:
             self._class_stamps = {stamp_of: stamp}
         views = []
         seen_clusters: dict[tuple[str, str, int], ClusterView] = {}
-        for c in clusters:
-            version = c.metadata.resource_version
-            key = (c.name, version or "", stamp)
-            cview = self._clusters.get(key) if version else None
+        for cluster in clusters:
+            cluster_version = cluster.metadata.resource_version
+            cluster_key = (cluster.name, cluster_version or "", stamp)
+            cview = self._clusters.get(cluster_key) if cluster_version else None
             if cview is None:
-                cview = cluster_view(c, class_views)
-            if version:
-                seen_clusters[key] = cview
+                cview = cluster_view(cluster, class_views)
+            if cluster_version:
+                seen_clusters[cluster_key] = cview
             views.append(cview)
         self._classes, self._clusters = seen_classes, seen_clusters
         return Fleet.of_views(views, class_views)

@@ -14,7 +14,7 @@ from aiohttp import web
 from laneway.server.errors import unauthorized
 from laneway.store.base import Store, TokenRecord
 
-STORE: web.AppKey[Store] = web.AppKey("laneway_store", Store)  # type: ignore[type-abstract]
+STORE: web.AppKey[Store] = web.AppKey("laneway_store", Store)
 STOP: web.AppKey[asyncio.Event] = web.AppKey("laneway_stop", asyncio.Event)
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("laneway_body_timeout", float)
 # aiohttp >= 3.13 wants typed request keys; older versions take a plain string.
@@ -34,7 +34,7 @@ def stop_event_of(request: web.Request) -> asyncio.Event:
 
 
 def grant_of(request: web.Request) -> TokenRecord:
-    grant = request.get(GRANT)
+    grant: TokenRecord | None = request.get(GRANT)
     if grant is None:  # every API route sits behind the auth middleware, so this is defensive
         raise unauthorized("this request carries no bearer token: send Authorization: Bearer <token>")
     return grant

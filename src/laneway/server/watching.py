@@ -124,7 +124,8 @@ async def _follow(
                     return
             if next_task is None:
                 next_task = asyncio.ensure_future(events.__anext__())
-            done, _ = await asyncio.wait({next_task, stop_task}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {next_task, stop_task}
+            done, _ = await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             if stop_task in done:
                 return
             if next_task not in done:

@@ -18,7 +18,7 @@ LOOPBACK_EGRESS: dict[str, Any] = {"allow": [{"cidr": "127.0.0.0/8"}]}
 def add_gateway(store: Store, name: str = "front-door", *, egress: dict[str, Any] | None = None) -> InferenceGateway:
     """An InferenceGateway whose egress policy opens loopback (or `egress`), as a test's platform would."""
     doc = {"metadata": {"name": name}, "spec": {"egress": LOOPBACK_EGRESS if egress is None else egress}}
-    return store.create(InferenceGateway.model_validate(doc))  # type: ignore[return-value]
+    return store.create(InferenceGateway.model_validate(doc))
 
 
 def loopback_policy() -> EgressPolicy:

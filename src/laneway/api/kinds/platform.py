@@ -10,6 +10,7 @@ chosen provider needs is there, and leaves their contents to the driver that use
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import re
 from typing import Any, ClassVar, Literal
@@ -62,9 +63,8 @@ class DeviceAttribute(Model):
             )
         return self
 
-    def value(self) -> str | bool | int:
-        for k in ("string", "version", "bool", "int"):
-            v = getattr(self, k)
+    def value(self) -> str | builtins.bool | builtins.int:
+        for v in (self.string, self.version, self.bool, self.int):
             if v is not None:
                 return v
         raise AssertionError("validated to hold one value")

@@ -100,7 +100,7 @@ def read_gpus(nvml: Nvml | None = None) -> GpuInventory | None:
             import pynvml as nvml_module  # nvidia-ml-py
         except ImportError:
             return None
-        nvml = nvml_module  # type: ignore[assignment]
+        nvml = nvml_module
     try:
         nvml.nvmlInit()
     except Exception:  # NVMLError when no driver is loaded: this machine has no usable GPU

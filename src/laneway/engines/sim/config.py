@@ -69,10 +69,10 @@ def _problems(c: SimConfig) -> list[str]:
     if c.max_tokens >= c.max_model_len:
         out.append(f"--max-tokens: {c.max_tokens} leaves no room for a prompt within "
                    f"--max-model-len {c.max_model_len}; lower it or raise --max-model-len")
-    for flag, value in (("--ttft", c.ttft), ("--prefill-per-token", c.prefill_per_token),
-                        ("--slow-start", c.slow_start)):
-        if value < 0:
-            out.append(f"{flag}: {value} is negative; use 0 or more seconds")
+    for flag, seconds in (("--ttft", c.ttft), ("--prefill-per-token", c.prefill_per_token),
+                          ("--slow-start", c.slow_start)):
+        if seconds < 0:
+            out.append(f"{flag}: {seconds} is negative; use 0 or more seconds")
     if c.itl <= 0:
         out.append(f"--itl: {c.itl} is not allowed; the engine step must be more than 0 seconds")
     if not 0.0 <= c.error_rate <= 1.0:

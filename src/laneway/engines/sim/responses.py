@@ -137,7 +137,7 @@ def message(rid: str, model: str, text: str, finish_reason: str, input_tokens: i
 
 
 def message_start(rid: str, model: str, input_tokens: int) -> bytes:
-    body = {"id": rid, "type": "message", "role": "assistant", "model": model, "content": [],
+    body: dict[str, Any] = {"id": rid, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": 0}}
     return (sse_event("message_start", {"type": "message_start", "message": body})

@@ -14,11 +14,12 @@ nested comprehensions over large lists stops with an error instead of stalling t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import celpy
 import lark
 from celpy import celtypes
+from celpy.celparser import CELParseError
 from celpy.evaluation import Activation, CELEvalError, Evaluator
 
 from laneway.api.kinds.platform import ClassDevice
@@ -62,15 +63,15 @@ class _Budget:
 class _BoundedEvaluator(Evaluator):
     """celpy's tree-walking evaluator, charging one budget unit per node, macros included."""
 
-    def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget) -> None:
+    def __init__(self, ast: lark.Tree[lark.Token], activation: Activation, budget: _Budget) -> None:
         super().__init__(ast, activation)
         self._budget = budget
 
-    def _visit_tree(self, tree: lark.Tree) -> Any:  # lark's internal dispatch for every node
+    def _visit_tree(self, tree: lark.Tree[lark.Token]) -> Any:  # lark's internal dispatch for every node
         self._budget.spend()
         return super()._visit_tree(tree)
 
-    def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
+    def sub_evaluator(self, ast: lark.Tree[lark.Token]) -> Evaluator:
         return _BoundedEvaluator(ast, self.activation, self._budget)
 
 
@@ -90,7 +91,7 @@ class _BoundedRunner(celpy.InterpretedRunner):
     def evaluate(self, context: Any) -> celtypes.Value:
         return self.evaluate_tree(self.ast, context)
 
-    def evaluate_tree(self, tree: lark.Tree, context: Any) -> celtypes.Value:
+    def evaluate_tree(self, tree: lark.Tree[lark.Token], context: Any) -> celtypes.Value:
         """Evaluate `tree` (the program or one of its subtrees) with the step budget."""
         evaluator = _BoundedEvaluator(tree, self.base_activation(), _Budget(self.step_budget))
         return evaluator.evaluate(context)
@@ -118,7 +119,7 @@ def compile_selector(source: str) -> Program:
     try:
         ast = _ENV.compile(source)
         runner = _ENV.program(ast, functions=FUNCTIONS)
-    except celpy.CELParseError as e:
+    except CELParseError as e:
         raise CompileError(f"syntax error:\n{str(e).rstrip() or source}") from None
     except Exception as e:  # noqa: BLE001 - any compiler failure is the selector's fault, reported as such
         raise CompileError(f"{type(e).__name__}: {e}") from None
@@ -133,10 +134,10 @@ class Outcome:
     error: str | None = None
 
 
-def evaluate(program: Program, device: Mapping[str, Any]) -> Outcome:
+def evaluate(program: Program, device: celtypes.MapType) -> Outcome:
     """True only for a boolean true; false, a non-boolean, an error or a spent budget do not match."""
     try:
-        result = program.runner.evaluate({"device": device})  # type: ignore[dict-item]
+        result = program.runner.evaluate({"device": device})
     except BudgetExceeded:
         return Outcome(False, f"evaluation stopped after {DEFAULT_STEP_BUDGET} steps (the selector is too costly)")
     except CELEvalError as e:
@@ -150,7 +151,7 @@ def evaluate(program: Program, device: Mapping[str, Any]) -> Outcome:
     return Outcome(bool(result))
 
 
-def evaluate_subtree(program: Program, tree: lark.Tree, device: Mapping[str, Any]) -> Any:
+def evaluate_subtree(program: Program, tree: lark.Tree[lark.Token], device: celtypes.MapType) -> Any:
     """The value of one part of a compiled selector on a device (an error or spent budget is
     returned as the exception, never raised): how explanations find the clause that is false."""
     runner = program.runner

@@ -12,7 +12,7 @@ same bounded evaluator as matching, so a hostile selector cannot stall it either
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import lark
 from celpy import celtypes
@@ -50,7 +50,7 @@ class FalseClause:
     needs: str | None = None
 
 
-def false_clause(program: Program, device: Mapping[str, Any]) -> FalseClause:
+def false_clause(program: Program, device: celtypes.MapType) -> FalseClause:
     """The first `&&` clause of the selector that is not true on `device`, with what it needs.
     The whole selector when it is not a conjunction (or every clause alone is true)."""
     source = program.source
@@ -61,12 +61,12 @@ def false_clause(program: Program, device: Mapping[str, Any]) -> FalseClause:
     return FalseClause(source.strip(), _needs(root, source))
 
 
-def _conjuncts(tree: lark.Tree) -> list[lark.Tree]:
+def _conjuncts(tree: lark.Tree[lark.Token]) -> list[lark.Tree[lark.Token]]:
     """The clauses of a chain of `&&` (left-nested in the grammar), looking through parentheses."""
     node = _unwrap(tree, stop={"conditionaland"})
     if isinstance(node, lark.Tree) and node.data == "conditionaland" and len(node.children) == 2:
         left, right = node.children
-        return [*_conjuncts(left), *_conjuncts(right)]  # type: ignore[arg-type]
+        return [*_conjuncts(left), *_conjuncts(right)]
     return [tree]
 
 
@@ -79,7 +79,7 @@ def _unwrap(tree: Any, *, stop: frozenset[str] | set[str] = frozenset()) -> Any:
     return tree
 
 
-def _is_true(program: Program, clause: lark.Tree, device: Mapping[str, Any]) -> bool:
+def _is_true(program: Program, clause: lark.Tree[lark.Token], device: celtypes.MapType) -> bool:
     value = evaluate_subtree(program, clause, device)
     return isinstance(value, celtypes.BoolType) and bool(value)
 
@@ -91,7 +91,7 @@ def _text(tree: Any, source: str) -> str:
     return source[meta.start_pos : meta.end_pos].strip()
 
 
-def _needs(clause: lark.Tree, source: str) -> str | None:
+def _needs(clause: lark.Tree[lark.Token], source: str) -> str | None:
     node = _unwrap(clause)
     if isinstance(node, lark.Tree) and node.data == "relation" and len(node.children) == 2:
         head, right = node.children
@@ -103,7 +103,7 @@ def _needs(clause: lark.Tree, source: str) -> str | None:
         op = _OPERATORS.get(head.data) if isinstance(head, lark.Tree) else None
         if op is None:
             return None
-        left = head.children[0]  # type: ignore[union-attr]
+        left = head.children[0]
         compared = _compare_to(left, right, op, source)
         if compared is not None:
             return compared

@@ -15,9 +15,10 @@ whole device, which is always correct.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import lark
+from celpy import celtypes
 
 from laneway.placement.dra.quantity import Quantity
 from laneway.placement.dra.semver import Semver
@@ -31,7 +32,7 @@ _MISSING_DOMAIN = ("missing-domain",)
 _MISSING_NAME = ("missing-name",)
 
 
-def reads(tree: lark.Tree) -> tuple[Path, ...] | None:
+def reads(tree: lark.Tree[lark.Token]) -> tuple[Path, ...] | None:
     """The fixed paths a compiled selector reads `device` through, or None when it reads the
     device any other way (then only the whole device description decides its result)."""
     found: set[Path] = set()
@@ -52,23 +53,28 @@ def reads(tree: lark.Tree) -> tuple[Path, ...] | None:
     return tuple(sorted(found)) if walk(tree) else None
 
 
-def projection(paths: tuple[Path, ...], device: Mapping[Any, Any]) -> tuple[object, ...]:
+def projection(paths: tuple[Path, ...], device: celtypes.MapType) -> tuple[object, ...]:
     """The values at `paths` in a `device` value (as `environment.device_value` builds it), each
     tagged with its type, with distinct markers for a missing domain and a missing name."""
     out: list[object] = []
     for path in paths:
         if path == ("driver",):
-            out.append(_value_key(dict.get(device, "driver")))
+            out.append(_value_key(_at(device, "driver")))
             continue
         kind, domain, name = path
-        domains = dict.get(device, kind)
-        values = dict.get(domains, domain) if isinstance(domains, dict) else None
+        values = _at(_at(device, kind), domain)
         if values is None:
             out.append(_MISSING_DOMAIN)
             continue
-        value = dict.get(values, name) if isinstance(values, dict) else None
+        value = _at(values, name)
         out.append(_MISSING_NAME if value is None else _value_key(value))
     return tuple(out)
+
+
+def _at(mapping: object, key: str) -> object:
+    """`mapping[key]` for a celpy map (a dict keyed by celpy strings, which equal `str`), skipping
+    MapType's per-call key check; None when the key is absent or `mapping` is not a map."""
+    return dict.get(mapping, key) if isinstance(mapping, dict) else None
 
 
 def _value_key(value: Any) -> tuple[object, ...]:
@@ -82,7 +88,7 @@ def _value_key(value: Any) -> tuple[object, ...]:
     return (type(value).__name__, value)
 
 
-def _path(node: lark.Tree) -> Path | None:
+def _path(node: lark.Tree[lark.Token]) -> Path | None:
     if node.data != "member_dot" or len(node.children) != 2:
         return None
     inner, last = node.children
@@ -118,11 +124,11 @@ def _is_device(node: Any) -> bool:
     return isinstance(node, lark.Tree) and node.data == "ident" and _name(node) == "device"
 
 
-def _name(node: lark.Tree) -> str:
+def _name(node: lark.Tree[lark.Token]) -> str:
     return str(node.children[0]) if node.children else ""
 
 
-def _binds_device(node: lark.Tree) -> bool:
+def _binds_device(node: lark.Tree[lark.Token]) -> bool:
     """`xs.all(device, ...)` and the other macros bind a variable; one named `device` shadows ours."""
     if len(node.children) < 3 or str(node.children[1]) not in _MACROS:
         return False

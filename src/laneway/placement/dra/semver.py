@@ -76,7 +76,7 @@ def _compare_pre(a: PreRelease, b: PreRelease) -> int:
             return -1
         if isinstance(y, int):
             return 1
-        return 1 if x > y else -1  # type: ignore[operator]
+        return 1 if x > y else -1
     return (len(a) > len(b)) - (len(a) < len(b))
 
 
