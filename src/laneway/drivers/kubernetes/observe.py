@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.labels import ENGINE_LABEL
 from laneway.drivers.base import MemberObservation, MemberPhase, ReplicaObservation, ServingAddress
-from laneway.drivers.kubernetes.naming import ENGINE_LABEL, GatewayRef, WorkloadKind, picker_name, route_targets, workload_of
+from laneway.drivers.kubernetes.naming import GatewayRef, WorkloadKind, picker_name, route_targets, workload_of
 
 Obj = Mapping[str, Any]
 _CONTAINER_FAILURES = (

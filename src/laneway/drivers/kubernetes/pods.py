@@ -40,9 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
-from laneway.api.labels import REPLICA_LABEL
+from laneway.api.labels import ENGINE_LABEL, REPLICA_LABEL
 from laneway.drivers.kubernetes.naming import (
-    ENGINE_LABEL,
     ENGINE_PORT,
     GPU_TAINT_KEY,
     LLMD_ROLE_LABEL,

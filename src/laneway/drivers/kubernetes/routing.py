@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 
 from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.labels import ENGINE_LABEL
 from laneway.drivers.kubernetes.naming import (
-    ENGINE_LABEL,
     ENGINE_PORT,
     SERVING_LABEL,
     GatewayRef,
