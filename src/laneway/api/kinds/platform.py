@@ -117,7 +117,11 @@ class Provisioning(OpenModel):
 
 
 class Pricing(Model):
+    """What a node of this class costs. `perDeviceHour` prices one device on pools accounted
+    by Device (else the node price split evenly over the node's devices)."""
+
     per_node_hour: StrictFloat = Field(ge=0)
+    per_device_hour: StrictFloat | None = Field(default=None, ge=0)
     currency: str = Field(default="USD", min_length=3, max_length=3)
 
 

@@ -69,6 +69,15 @@ def _check_http_url(v: str, what: str) -> str:
     return v
 
 
+class TokenPricing(Model):
+    """What an external provider charges per million input and output tokens: what
+    `laneway economics` prices the tokens it metered through the endpoint at."""
+
+    per_million_input_tokens: StrictFloat = Field(ge=0)
+    per_million_output_tokens: StrictFloat = Field(ge=0)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+
+
 class ModelEndpointSpec(Model):
     url: str = ""
     rewrite_path: str | None = None
@@ -78,6 +87,7 @@ class ModelEndpointSpec(Model):
     origin: str | None = None
     api: EndpointApi | None = None
     credential: EndpointCredential | None = None
+    pricing: TokenPricing | None = None
 
     @field_validator("url")
     @classmethod
