@@ -407,6 +407,10 @@ class Proxy:
             await asyncio.wait_for(ticket.woken.wait(), timeout)
         except asyncio.TimeoutError:
             pass
+        except asyncio.CancelledError:
+            if ticket.woken.is_set():
+                self.queues.wake_service(route.key)  # the caller left with the wake-up: pass it on
+            raise
         finally:
             queue.remove(ticket)
 
