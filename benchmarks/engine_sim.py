@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import socket
 import statistics
@@ -41,7 +42,7 @@ async def one(session: aiohttp.ClientSession, url: str, i: int) -> tuple[float, 
         async for line in r.content:
             if line.startswith(b"data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
                 stamps.append(time.perf_counter())
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     return stamps[0] - start, gaps
 
 
@@ -73,7 +74,7 @@ def main() -> None:
                     break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the simulator did not start")
+                    raise SystemExit("the simulator did not start") from None
                 time.sleep(0.1)
         print(f"configured: ttft {TTFT}s, itl {ITL}s, {TOKENS} tokens, max-num-seqs {SLOTS}")
         print(f"{'streams':>8} {'ttft p50':>9} {'ttft p95':>9} {'itl p50':>8} {'itl p95':>8}   ratios to configured")

@@ -177,7 +177,7 @@ def spawn_litellm(exe: str, port: int, upstream: str, workdir: Path) -> subproce
         "    litellm_params: {model: openai/bench, api_base: " + upstream + "/v1, api_key: sk-upstream}\n"
         "general_settings: {master_key: " + LITELLM_KEY + "}\n"
     )
-    log = open(workdir / "litellm.log", "wb")
+    log = open(workdir / "litellm.log", "wb")  # noqa: SIM115 - the child process writes to it for its whole life
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
     return subprocess.Popen(
         [exe, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],

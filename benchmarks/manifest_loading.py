@@ -23,9 +23,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from placement import classes, clusters, deployments  # noqa: E402  (the shared synthetic fleet)
-
-from laneway.api.manifest import FAST_LOADER, PURE_LOADER, Loader, load_paths  # noqa: E402
+from laneway.api.manifest import FAST_LOADER, PURE_LOADER, Loader, load_paths
+from placement import classes, clusters, deployments
 
 
 def fleet_yaml(n_clusters: int, n_deployments: int, seed: int) -> str:

@@ -99,7 +99,7 @@ class Replicas:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     async def start(self) -> None:
-        self.procs = [subprocess.Popen(sim_args(self.args, p), env=_env(), stdout=subprocess.DEVNULL,  # noqa: ASYNC220
+        self.procs = [subprocess.Popen(sim_args(self.args, p), env=_env(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL) for p in self.ports]
         for p in self.ports:
             await wait_listening(p)
@@ -282,7 +282,7 @@ async def main(args: argparse.Namespace) -> None:
         db = str(Path(tmp) / "store.db")
         seed(db, replicas.ports)
         gw_port = free_port()
-        gw = subprocess.Popen([sys.executable, __file__, "--serve-gateway", db, str(gw_port)], env=_env())  # noqa: ASYNC220
+        gw = subprocess.Popen([sys.executable, __file__, "--serve-gateway", db, str(gw_port)], env=_env())
         try:
             await wait_listening(gw_port)
             gateway = f"http://127.0.0.1:{gw_port}"

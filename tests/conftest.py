@@ -9,7 +9,7 @@ are skipped only where the PostgreSQL binaries are not installed; CI installs th
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

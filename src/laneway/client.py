@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, Mapping, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -25,8 +26,8 @@ from pydantic import ValidationError
 
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.meta import LABEL_PREFIX, Resource, status_of
-from laneway.autoscale.replicas_owner import replicas_on_apply
 from laneway.api.registry import KindInfo, by_kind, lookup
+from laneway.autoscale.replicas_owner import replicas_on_apply
 
 DEFAULT_TIMEOUT = 30.0
 TOKENS_PATH = "/apis/laneway.dev/v1alpha1/tokens"
@@ -49,7 +50,7 @@ class TokenInfo:
     written_to: str = ""
 
     @classmethod
-    def of(cls, body: Mapping[str, Any]) -> "TokenInfo":
+    def of(cls, body: Mapping[str, Any]) -> TokenInfo:
         def text(key: str) -> str:
             value = body.get(key)
             return value if isinstance(value, str) else ""
@@ -116,7 +117,7 @@ class ApiError(Exception):
         return self.code == 409 and self.reason == "AlreadyExists"
 
     @classmethod
-    def from_response(cls, response: httpx.Response) -> "ApiError":
+    def from_response(cls, response: httpx.Response) -> ApiError:
         """Read the server's Status; a body that is not one still yields a readable error."""
         try:
             body = response.json()
@@ -210,10 +211,7 @@ class WatchEvent:
 
 def collection_path(info: KindInfo, namespace: str | None) -> str:
     """The URL path of a kind's collection; `namespace=None` means every namespace."""
-    if info.api_version == "v1":
-        base = "/api/v1"
-    else:
-        base = f"/apis/{info.api_version}"
+    base = "/api/v1" if info.api_version == "v1" else f"/apis/{info.api_version}"
     if info.namespaced and namespace is not None:
         return f"{base}/namespaces/{quote(namespace, safe='')}/{info.plural}"
     return f"{base}/{info.plural}"
@@ -257,7 +255,7 @@ class Client:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:

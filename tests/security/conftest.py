@@ -20,11 +20,11 @@ for harness_dir in (TESTS / "integration" / "server", TESTS / "integration" / "c
     if str(harness_dir) not in sys.path:
         sys.path.insert(0, str(harness_dir))
 
-from cli_harness import Cli, Up  # noqa: E402
-from security_harness import TEAM_NAMESPACE, run_up  # noqa: E402
-from server_harness import RunningApi, run_api  # noqa: E402
+from cli_harness import Cli, Up
+from security_harness import TEAM_NAMESPACE, run_up
+from server_harness import RunningApi, run_api
 
-from laneway.store.memory import MemoryStore  # noqa: E402
+from laneway.store.memory import MemoryStore
 
 
 @pytest.fixture

@@ -171,7 +171,7 @@ def test_attack_8_external_endpoint_on_loopback_is_refused_and_the_sink_hears_no
         for name, url in (("lo-name", f"http://localhost:{sink.port}/v1"), ("lo-decimal", f"http://2130706433:{sink.port}/v1")):
             _endpoint(lanes, name, url)
             _service(lanes, name, name)
-            answer = eventually(f"{name} to be routed and refused", lambda: (lambda r: r if r.status_code >= 500 else None)(_call(lanes, name)))
+            answer = eventually(f"{name} to be routed and refused", lambda name=name: (lambda r: r if r.status_code >= 500 else None)(_call(lanes, name)))
             assert answer.status_code in (502, 503)
         assert sink.received == [], "nothing reached the loopback sink"
 

@@ -12,9 +12,10 @@ run of `laneway apply` shows all that needs fixing and nothing is half-applied.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -102,7 +103,7 @@ def _is_tag(part: Any) -> bool:
     return isinstance(part, str) and (
         part.startswith(("function-", "literal[", "lax-", "json-or-python", "tagged-union"))
         or part in ("str", "int", "float", "bool", "list", "dict")
-        or "[" in part and part.endswith("]") and not part.startswith("[")
+        or ("[" in part and part.endswith("]") and not part.startswith("["))
     )
 
 

@@ -9,7 +9,7 @@ field name is spelled once. Field names are snake_case in Python and camelCase o
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
@@ -64,12 +64,12 @@ def label_map_schema() -> dict[str, Any]:
 
 def now_rfc3339() -> str:
     """Timestamps are stored as RFC 3339 strings in UTC, as the Kubernetes API writes them."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339(at: float) -> str:
     """A time in seconds since the epoch (a controller's clock) as a stored timestamp."""
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ObjectKey(NamedTuple):

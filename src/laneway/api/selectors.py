@@ -9,8 +9,9 @@ the same requirement list, so matching has one implementation.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -25,7 +26,7 @@ class LabelSelectorRequirement(Model):
     values: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _values_match_operator(self) -> "LabelSelectorRequirement":
+    def _values_match_operator(self) -> LabelSelectorRequirement:
         if self.operator in ("In", "NotIn") and not self.values:
             raise ValueError(f"operator {self.operator} on key {self.key!r} needs at least one value in 'values'")
         if self.operator in ("Exists", "DoesNotExist") and self.values:
@@ -37,7 +38,7 @@ class LabelSelector(Model):
     match_labels: dict[str, str] = Field(default_factory=dict)
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list)
 
-    def requirements(self) -> list["Requirement"]:
+    def requirements(self) -> list[Requirement]:
         reqs = [Requirement(k, "In", (v,)) for k, v in sorted(self.match_labels.items())]
         reqs += [Requirement(e.key, e.operator, tuple(e.values)) for e in self.match_expressions]
         return reqs

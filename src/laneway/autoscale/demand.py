@@ -12,8 +12,9 @@ replica count as it is rather than scaling on missing data.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Protocol
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -78,7 +79,7 @@ async def _get_text(session: aiohttp.ClientSession, url: str, *, token: str | No
             if resp.status != 200:
                 return None
             return await resp.text()
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+    except (TimeoutError, aiohttp.ClientError, OSError):
         return None
 
 
@@ -107,7 +108,7 @@ class ScrapedEngineDemand:
         async with aiohttp.ClientSession() as session:
             texts = await asyncio.gather(*(_get_text(session, u.rstrip("/") + "/metrics") for u in urls))
         loads = [parse_engine(t) for t in texts if t is not None]
-        found = [l for l in loads if l is not None]
+        found = [load for load in loads if load is not None]
         if not found:
             return None
-        return EngineLoad(sum(l.running for l in found), sum(l.waiting for l in found))
+        return EngineLoad(sum(load.running for load in found), sum(load.waiting for load in found))

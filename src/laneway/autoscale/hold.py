@@ -10,8 +10,8 @@ model is starting and when to retry. The gateway wakes waiters on every table sw
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from laneway.api.meta import ObjectKey
 
@@ -49,7 +49,7 @@ class ColdStartHold:
                     return HoldOutcome(False, f"Model service {key} is starting (scaling from zero) and no replica became ready within {self.timeout:g}s; retry shortly.")
                 try:
                     await asyncio.wait_for(self._changed.wait(), left)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             return HoldOutcome(True)
         finally:

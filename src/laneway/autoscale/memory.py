@@ -19,7 +19,8 @@ step early after a restart.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from laneway.api.kinds.deployment import AutoscalingStatus
 from laneway.autoscale.policy import PolicyState

@@ -44,7 +44,7 @@ class AutoscalingConfig:
     scale_down_stabilization: float = DEFAULT_SCALE_DOWN_STABILIZATION
 
     @classmethod
-    def from_spec(cls, spec: Autoscaling) -> "AutoscalingConfig":
+    def from_spec(cls, spec: Autoscaling) -> AutoscalingConfig:
         def seconds(text: str | None, default: float) -> float:
             return parse_duration(text) if text else default
 
@@ -148,7 +148,7 @@ def decide(ctx: AutoscalingContext) -> Decision:
     bounded = max(cfg.min_replicas, min(cfg.max_replicas, raw))
 
     horizon = max(cfg.scale_up_stabilization, cfg.scale_down_stabilization)
-    recs = compact(tuple((t, r) for t, r in ctx.state.recommendations if now - t <= horizon) + ((now, bounded),))
+    recs = compact((*tuple((t, r) for t, r in ctx.state.recommendations if now - t <= horizon), (now, bounded)))
     up = min(r for t, r in recs if now - t <= cfg.scale_up_stabilization)
     down = max(r for t, r in recs if now - t <= cfg.scale_down_stabilization)
     if bounded > current:

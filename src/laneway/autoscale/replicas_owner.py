@@ -25,10 +25,7 @@ def replicas_on_apply(desired: ModelDeployment, live: ModelDeployment | None) ->
     if scaling is None:
         return desired, None
     written = "replicas" in desired.spec.model_fields_set
-    if written or live is None:
-        wanted = desired.spec.replicas
-    else:
-        wanted = live.spec.replicas
+    wanted = desired.spec.replicas if written or live is None else live.spec.replicas
     count = max(scaling.min_replicas, min(scaling.max_replicas, wanted))
     note = None
     if written and count != wanted:

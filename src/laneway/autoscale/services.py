@@ -8,14 +8,13 @@ labels, `laneway.dev/deployment`, `laneway.dev/cluster` and the cluster's own la
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL
 from laneway.api.meta import ObjectKey
-
 
 
 def endpoint_label_sets(deployment: ModelDeployment, clusters: Iterable[InferenceCluster], endpoints: Iterable[ModelEndpoint]) -> list[Mapping[str, str]]:

@@ -13,8 +13,8 @@ controllers call; the rules themselves never touch the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
@@ -22,7 +22,6 @@ from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import ObjectKey, Resource
 from laneway.placement.model import ScheduledCondition
 from laneway.store.base import Store
-
 
 
 def cache_selects(cache: ModelCache, cluster: InferenceCluster) -> bool:

@@ -9,7 +9,7 @@ A refusal from the server for one object is reported and the rest still go (exit
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import click
 

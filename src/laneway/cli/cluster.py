@@ -12,8 +12,9 @@ laneway's store (Secrets are never returned by the API, so on another machine pa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
@@ -21,7 +22,14 @@ from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment
 from laneway.api.manifest import load_paths
 from laneway.cli.context import connection_options, global_options, open_client
 from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
-from laneway.drivers.kubeconfig import FileKubeconfig, FirstOf, Kubeconfig, ManifestKubeconfigs, NoKubeconfig, StoreFileKubeconfigs
+from laneway.drivers.kubeconfig import (
+    FileKubeconfig,
+    FirstOf,
+    Kubeconfig,
+    ManifestKubeconfigs,
+    NoKubeconfig,
+    StoreFileKubeconfigs,
+)
 from laneway.drivers.kubernetes.checks import Check, evaluate, failed, gather
 from laneway.drivers.kubernetes.connection import connect
 from laneway.drivers.kubernetes.errors import ClusterUnavailable

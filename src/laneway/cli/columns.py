@@ -9,8 +9,9 @@ object; a missing value prints as `-`, never as `None`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from laneway.api.conditions import find_condition
 from laneway.api.kinds.cache import ModelCache
@@ -200,7 +201,7 @@ STATUS = Column("STATUS", status_summary)
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "InferenceGateway": (
         Column("ADDRESS", lambda o: _or_none(o.status.address or o.spec.address)),
-        Column("LISTENERS", lambda o: _join([f"{l.name}:{l.port}" for l in o.spec.listeners])),
+        Column("LISTENERS", lambda o: _join([f"{listener.name}:{listener.port}" for listener in o.spec.listeners])),
         READY,
         STATUS,
         Column("REQUIRE-API-KEY", lambda o: str(o.spec.policy.require_api_key).lower(), wide_only=True),

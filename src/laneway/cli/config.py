@@ -12,9 +12,9 @@ so a local admin token never leaks to a remote host.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from laneway.paths import DEFAULT_DATA_DIR, DataDir
 
@@ -35,7 +35,7 @@ class LocalInstance:
     token: str | None
 
     @classmethod
-    def read(cls, root: Path) -> "LocalInstance":
+    def read(cls, root: Path) -> LocalInstance:
         d = DataDir(root)
         info = d.read_server_info() or {}
         server = info.get("server")

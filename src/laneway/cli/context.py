@@ -14,8 +14,9 @@ one wins. Commands written by other parts (plan, engine, gateway, logs) use the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 

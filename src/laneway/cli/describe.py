@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -44,4 +44,4 @@ def describe(ctx: click.Context, kind: str, name: str, namespace: str | None) ->
     client = open_client(ctx)
     obj = client.get(info.kind, name, namespace=namespace_for(info, namespace))
     related = related_objects(obj, _candidates(client, obj))
-    click.echo(describe_text(obj, related=related, now=datetime.now(timezone.utc)))
+    click.echo(describe_text(obj, related=related, now=datetime.now(UTC)))

@@ -8,9 +8,10 @@ command; rendering here is a pure function of what was found.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from laneway.api.meta import Resource
 from laneway.cli.columns import NONE, condition_status

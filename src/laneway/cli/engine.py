@@ -134,7 +134,7 @@ def run_standalone(argv: list[str] | None = None) -> None:
     """
     try:
         engine.main(args=argv, prog_name="laneway engine", standalone_mode=True)
-    except Exception as error:  # noqa: BLE001 - the same mapping `laneway` itself applies
+    except Exception as error:
         from laneway.cli.errors import to_failure, unexpected
 
         failure = to_failure(error) or unexpected(error)

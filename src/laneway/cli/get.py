@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -66,7 +66,7 @@ def get(
         click.echo(render_documents(items, output=output, single=bool(name) and len(infos) == 1))
         return
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     printed = False
     for info, objs in sections:
         if not objs:

@@ -86,7 +86,7 @@ class LanewayGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as error:  # noqa: BLE001 - the one place every error is turned into a message
+        except Exception as error:
             failure = to_failure(error)
             raise (failure if failure is not None else unexpected(error)) from None
 

@@ -14,23 +14,24 @@ objects under `_cluster/`), the layout Argo CD and Flux read per cluster.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import click
 import yaml
 
 from laneway.api.kinds import InferenceCluster, ModelCache, ModelDeployment, ModelReplica
+from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.api.manifest import load_paths
 from laneway.api.registry import lookup
+from laneway.cache.gate import cache_selects
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
-from laneway.cache.gate import cache_selects
 from laneway.cli.plan import assume_ready, run_plan
 from laneway.client import ApiError
 from laneway.drivers.kubernetes.cache_render import render_cache_objects
 from laneway.drivers.kubernetes.errors import InvalidRendered, RenderError
-from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.drivers.kubernetes.naming import TARGET_CLUSTER_ANNOTATION
 from laneway.drivers.kubernetes.render import RenderOptions
 from laneway.drivers.kubernetes.render import render as render_replica

@@ -9,11 +9,11 @@ from __future__ import annotations
 import click
 
 from laneway.api.kinds import ModelDeployment
+from laneway.api.labels import REVISION_ANNOTATION
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
 from laneway.cli.output import render_table
 from laneway.client import Client
-from laneway.api.labels import REVISION_ANNOTATION
 from laneway.ticket.revisions import BadHistory, find_revision, read_history, restored
 
 _DEPLOYMENT_NAMES = ("md", "modeldeployment", "modeldeployments", "ModelDeployment")

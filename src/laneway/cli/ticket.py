@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import click
 
@@ -125,7 +125,7 @@ def approve(ctx: click.Context, name: str, override: str | None, namespace: str 
     ns = namespace or DEFAULT_NAMESPACE
     current = client.get(InferenceTicket, name, namespace=ns)
     click.echo(approval_diff_text(current))
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a fresh value asks for a new approval
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a fresh value asks for a new approval
     try:
         stored = client.request(
             "PATCH",

@@ -25,10 +25,11 @@ waits for the rest of the interval, so writes cannot feed a busy loop of scrapes
 from __future__ import annotations
 
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, ModelReplica
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.autoscale.demand import (
     EngineDemand,
@@ -39,7 +40,6 @@ from laneway.autoscale.demand import (
 )
 from laneway.autoscale.memory import state_fields, state_from_status
 from laneway.autoscale.policy import AutoscalingConfig, AutoscalingContext, Decision, Demand, PolicyState, decide
-from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.autoscale.services import services_for
 from laneway.cache.gate import placement_gate_for
 from laneway.control.base import ControlContext, KeyMapper, Result

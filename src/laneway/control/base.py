@@ -19,8 +19,9 @@ small:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.paths import DataDir
@@ -88,7 +89,7 @@ replicas; without it (a manager that only schedules) no replica or cluster contr
     gateway_address: str | None = None
     gateway_token: Callable[[], str | None] | None = None
     clock: Callable[[], float] = field(default=time.time)
-    drivers: "DriverSet | None" = None
+    drivers: DriverSet | None = None
     plan_in_batches: bool = True
     """Plan every queued deployment in one pass (False: one per reconcile, for comparison)."""
 

@@ -225,7 +225,7 @@ class CacheController:
                 continue
             try:
                 await stager.delete_cache(cache, cluster)
-            except Exception as exc:  # noqa: BLE001 - an unreachable cluster, a copy still being written: retried, never fatal
+            except Exception as exc:
                 log.warning("could not delete ModelCache %s from cluster %s yet (retrying): %s", cache.key, name, exc)
                 self._undeleted.add((cache.namespace, cache.name, name))
                 failed.add(name)

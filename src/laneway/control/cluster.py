@@ -8,7 +8,7 @@ each pool publishes, from the pool's InferenceClass.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from laneway.api.kinds.platform import (
     ClusterGatewayStatus,

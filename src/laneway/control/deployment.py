@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
@@ -91,7 +91,7 @@ def closed_by_cache(deployment: ModelDeployment, clusters: Sequence[InferenceClu
 
 def placement_change(changes: Sequence[str], *, now: float) -> dict[str, str]:
     """`status.lastPlacementChange`: when replicas were last created or deleted, and which (pure)."""
-    return {"time": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "message": "; ".join(changes)}
+    return {"time": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "message": "; ".join(changes)}
 
 
 @dataclass
@@ -104,7 +104,7 @@ class FleetSnapshot:
     deployments: dict[ObjectKey, ModelDeployment]
 
     @classmethod
-    def read(cls, store: Store, keys: Sequence[ObjectKey]) -> "FleetSnapshot":
+    def read(cls, store: Store, keys: Sequence[ObjectKey]) -> FleetSnapshot:
         return cls(
             clusters=store.list(InferenceCluster).items,
             classes=store.list(InferenceClass).items,

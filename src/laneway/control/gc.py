@@ -28,7 +28,7 @@ no manager was watching are found there.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from laneway.api.kinds import ALL_KINDS
 from laneway.api.meta import ObjectKey, Resource

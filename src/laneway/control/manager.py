@@ -42,10 +42,10 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from collections.abc import AsyncGenerator
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any
 
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339
 from laneway.api.registry import KINDS

@@ -24,16 +24,16 @@ one engine of a two-engine replica (a chat model and an embedding server) rather
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
-from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, ENGINE_LABEL, REPLICA_LABEL  # noqa: F401 - re-exported
-from laneway.autoscale.demand import EngineDemand, ScrapedEngineDemand
+from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, ENGINE_LABEL, REPLICA_LABEL
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource, rfc3339
 from laneway.api.selectors import Requirement
+from laneway.autoscale.demand import EngineDemand, ScrapedEngineDemand
 from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
@@ -195,9 +195,9 @@ class ReplicaController:
             self._write(replica, "False", "WaitingForCache", waiting, "Pending")
             return Result(requeue_after=REQUEUE_STEADY)
         applied = replica.status.applied_generation
-        if applied is not None and applied != replica.metadata.generation and replica.status.phase in ("Ready", "Draining"):
-            if not await self._drained(replica, [driver], why="taking its new spec"):  # a rolling update restarts it
-                return Result(requeue_after=DRAIN_POLL)
+        respec = applied is not None and applied != replica.metadata.generation and replica.status.phase in ("Ready", "Draining")
+        if respec and not await self._drained(replica, [driver], why="taking its new spec"):  # a rolling update restarts it
+            return Result(requeue_after=DRAIN_POLL)
         if isinstance(driver, ExitReporter):
             driver.on_exit(self._engine_exited)
         await driver.apply(replica, cluster)

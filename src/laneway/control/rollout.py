@@ -23,14 +23,9 @@ that is removed (or a new deployment under a retired one's name) takes the mark 
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from laneway.api.kinds import ModelDeployment, ModelService
-from laneway.api.meta import ObjectKey, Resource, rfc3339
-from laneway.control.base import ControlContext, KeyMapper, Result
-from laneway.control.reconcile import live_object
-from laneway.control.status import ConditionUpdate, write_status
-from laneway.store.base import Store
 from laneway.api.labels import (
     DEPLOYMENT_LABEL,
     OWNER_CONTACT_ANNOTATION,
@@ -39,6 +34,11 @@ from laneway.api.labels import (
     RETIREMENT_GRACE_ANNOTATION,
     RETIREMENT_WARNING_ANNOTATION,
 )
+from laneway.api.meta import ObjectKey, Resource, rfc3339
+from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import live_object
+from laneway.control.status import ConditionUpdate, write_status
+from laneway.store.base import Store
 from laneway.ticket.retirement import (
     BadRetirementDate,
     RetirementRule,

@@ -14,8 +14,9 @@ state), which is the usual optimistic-concurrency loop.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from laneway.api.conditions import set_condition
 from laneway.api.meta import ConditionStatus, Resource, Status

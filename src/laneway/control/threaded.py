@@ -72,7 +72,7 @@ class ManagerThread:
             self._call_soon(lambda: self._main.cancel() if self._main is not None else None)
             with suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(finished, return_exceptions=True), timeout)
-        except Exception:  # noqa: BLE001 - the manager's own failure is reported by whoever awaits start()
+        except Exception:
             pass
         await asyncio.to_thread(self._thread.join, timeout)
 
@@ -88,7 +88,7 @@ class ManagerThread:
             asyncio.run(self._serve())
         except asyncio.CancelledError:
             self._finished.cancel()  # cancelled by stop() after its timeout
-        except BaseException as exc:  # noqa: BLE001 - handed to the owner through the future
+        except BaseException as exc:
             if not self._finished.done():
                 self._finished.set_exception(exc)
         else:

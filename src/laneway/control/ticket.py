@@ -31,11 +31,13 @@ It never overwrites an object of the same name that the ticket does not own: it 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.kinds.deployment import ReplicaTemplate
 from laneway.api.kinds.ticket import CanaryStatus, LifecycleRow, RollbackPin
+from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
 from laneway.api.meta import HasSpec, ObjectKey, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.control.base import ControlContext, KeyMapper, Result
@@ -57,11 +59,10 @@ from laneway.ticket.compose import (
 )
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.policy import TicketPolicy
-from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
 from laneway.ticket.retirement import (
+    TOMBSTONE,
     BadRetirementDate,
     RetirementRule,
-    TOMBSTONE,
     RetirementState,
     gone_message,
     parse_retire_after,

@@ -16,8 +16,8 @@ inputs: the states, the clock reading and the random source are passed in.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Collection, Mapping, Sequence
 
 from laneway.api.meta import ObjectKey
 from laneway.gateway.health import EndpointView

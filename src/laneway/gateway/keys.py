@@ -27,9 +27,9 @@ fingerprint of that hash (`key_id`) is ever used in metrics, limits or logs.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Mapping
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelService

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -60,7 +61,7 @@ class _Series:
     path costs more than the increments themselves; token children are made on first use so
     /metrics shows no zero token series for an endpoint that never reported usage."""
 
-    __slots__ = ("labels", "latency", "ttft", "codes", "cut", "prompt", "completion")
+    __slots__ = ("codes", "completion", "cut", "labels", "latency", "prompt", "ttft")
 
     def __init__(self, labels: tuple[str, str, str, str], latency: object, ttft: object) -> None:
         self.labels = labels
@@ -81,7 +82,7 @@ class ServiceWindow:
     outcomes: deque[Outcome] = field(default_factory=deque)
     requests_by_tier: dict[str, int] = field(default_factory=dict)
     errors: int = 0
-    entries: dict[str, "ServiceWindow"] = field(default_factory=dict)
+    entries: dict[str, ServiceWindow] = field(default_factory=dict)
     """The same figures per service entry (by `weights.entry_name`), for a canary's judge."""
 
     def add(self, tier: str, status: int, sample: Sample, *, cut: bool = False) -> None:
@@ -118,7 +119,7 @@ class ServiceSummary:
     samples: int
     p95_latency: float | None
     p95_ttft: float | None
-    entries: Mapping[str, "ServiceSummary"] = field(default_factory=dict)
+    entries: Mapping[str, ServiceSummary] = field(default_factory=dict)
     """Per service entry, the same figures (their `entries` empty)."""
     requests_total: int = 0
     """Requests since the gateway started (what a canary judge takes differences of)."""

@@ -26,8 +26,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
-from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
@@ -47,17 +48,17 @@ from laneway.gateway.errors import GatewayError, error_response
 from laneway.gateway.fair_queue import RANK, ServiceQueues, lower, token_cost
 from laneway.gateway.health import EndpointState
 from laneway.gateway.keys import ANONYMOUS, Grant, presented_key
-from laneway.gateway.load import fresh
 from laneway.gateway.limits import RateLimiter, RetryBudget
-from laneway.gateway.shared_limits import SharedRateLimiter
+from laneway.gateway.load import fresh
 from laneway.gateway.metering import Meter
 from laneway.gateway.paths import check_path, split_target, upstream_url
 from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.request_view import RequestView
-from laneway.gateway.stream_errors import is_anthropic_path, stream_error_event
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
+from laneway.gateway.shared_limits import SharedRateLimiter
 from laneway.gateway.slo import predict_ttft
+from laneway.gateway.stream_errors import is_anthropic_path, stream_error_event
 from laneway.gateway.table import RoutingTable, ServiceRoute
 from laneway.gateway.usage import SSEUsageScanner, Usage, body_asking_usage, usage_from_body
 from laneway.gateway.weights import Target
@@ -405,7 +406,7 @@ class Proxy:
             self.queues.wake_service(route.key)
         try:
             await asyncio.wait_for(ticket.woken.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         except asyncio.CancelledError:
             if ticket.woken.is_set():
@@ -464,7 +465,7 @@ class Proxy:
                     continue
                 if picked.saturated:
                     msg = f"Service {route.key} is saturated: {picked.reason}" + (
-                        f" and no slot freed within its queueTimeout" if route.queue_timeout else ""
+                        " and no slot freed within its queueTimeout" if route.queue_timeout else ""
                     ) + "; add replicas, raise maxInFlight, or add an Overflow entry."
                     raise GatewayError(503, msg, "saturated", {"Retry-After": "1"})
                 detail = f" (last error: {ex.last_error})" if ex.last_error else ""
@@ -587,7 +588,7 @@ class Proxy:
             if "text/event-stream" not in ctype and length is not None and length <= _BUFFER_LIMIT:
                 try:
                     body = await up.read()
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     status = 502
                     st.on_failure(self.clock(), self.config)
                     raise GatewayError(
@@ -626,7 +627,7 @@ class Proxy:
             except ConnectionResetError:
                 status = 499  # the caller went away; closing `up` below stops the upstream
                 return resp
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 # The upstream broke mid-body: the status line is out. A stream gets an error
                 # event in its own format (so an SDK raises instead of returning half an answer
                 # as if complete); then the connection closes abruptly (no terminating chunk), so
@@ -719,7 +720,7 @@ def _model_of(payload: dict[str, Any] | None) -> str | None:
 def _json_payload(request: web.Request, body: bytes) -> dict[str, Any] | None:
     if not body or request.method not in ("POST", "PUT", "PATCH"):
         return None
-    if "json" not in (request.content_type or "") and not body.lstrip()[:1] == b"{":
+    if "json" not in (request.content_type or "") and body.lstrip()[:1] != b"{":
         return None
     try:
         doc = json.loads(body)

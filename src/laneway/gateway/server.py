@@ -200,7 +200,7 @@ async def _answers(proxy: Proxy, address: str) -> bool:
             address.rstrip("/") + "/healthz", timeout=aiohttp.ClientTimeout(total=_PROBE_SECONDS)
         ) as resp:
             return resp.status == 200
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
         return False
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Callable, Hashable
 
 from laneway.api.kinds.serving import RateLimit
 from laneway.gateway.limits import Admission, RateLimiter

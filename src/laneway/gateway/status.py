@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from laneway.api.conditions import find_condition, set_condition
 from laneway.api.kinds.platform import InferenceGateway

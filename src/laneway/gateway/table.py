@@ -8,9 +8,9 @@ and never sees a half-built one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Mapping
 
 from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.platform import InferenceGateway

@@ -49,5 +49,5 @@ async def stop_task(task: asyncio.Task[None] | None) -> None:
         await task
     except asyncio.CancelledError:
         return
-    except Exception:  # noqa: BLE001 - logged by `log_task_death` when it died
+    except Exception:
         return

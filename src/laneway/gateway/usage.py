@@ -130,7 +130,7 @@ class SSEUsageScanner:
     once; only a trailing partial event is held until its end arrives.
     """
 
-    __slots__ = ("usage", "_tail", "_drop")
+    __slots__ = ("_drop", "_tail", "usage")
 
     def __init__(self, *, drop_usage_chunk: bool = False) -> None:
         self.usage = Usage()

@@ -17,8 +17,8 @@ Secret), so every exclusion is reported in one list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from laneway.api.kinds.serving import ModelEndpoint, ModelService, Tier

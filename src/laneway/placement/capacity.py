@@ -9,7 +9,7 @@ that shrank under running replicas keeps them, and places nothing new).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 PodDemand = Mapping[str, int]
 """Devices one pod claims, by class device name. An empty demand claims no DRA device."""
@@ -18,7 +18,7 @@ PodDemand = Mapping[str, int]
 class PoolCapacity:
     """A mutable ledger for one pool, cheap to copy for backtracking."""
 
-    __slots__ = ("accounting", "nodes", "per_node", "fresh", "partial")
+    __slots__ = ("accounting", "fresh", "nodes", "partial", "per_node")
 
     def __init__(self, *, nodes: int, per_node: Mapping[str, int], accounting: str) -> None:
         self.accounting = accounting
@@ -27,7 +27,7 @@ class PoolCapacity:
         self.fresh = nodes  # nodes with nothing on them
         self.partial: list[dict[str, int]] = []  # free devices of nodes in use (device accounting)
 
-    def copy(self) -> "PoolCapacity":
+    def copy(self) -> PoolCapacity:
         other = PoolCapacity.__new__(PoolCapacity)
         other.accounting = self.accounting
         other.nodes = self.nodes

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.labels import (  # noqa: F401 - re-exported
+from laneway.api.labels import (
     DEPLOYMENT_LABEL,
     REPLACES_ANNOTATION,
     REPLICA_INDEX_LABEL,

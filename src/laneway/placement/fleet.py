@@ -14,15 +14,14 @@ readiness, gateway and allowed engines) share a profile, and eligibility is deci
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 from laneway.api.conditions import is_true
 from laneway.api.kinds.platform import ClassDevice, InferenceClass, InferenceCluster
 from laneway.placement.dra.matcher import device_fingerprint
 from laneway.placement.engines import EnginePolicy, engine_policy
-
 
 CLAIMLESS_SOURCES = frozenset({"Local"})
 """Cluster sources whose engines hold devices without DRA claims (processes on this machine)."""
@@ -123,12 +122,12 @@ class Fleet:
     used_classes: tuple[str, ...]  # class names some pool uses, sorted
 
     @classmethod
-    def build(cls, clusters: Sequence[InferenceCluster], classes: Sequence[InferenceClass]) -> "Fleet":
+    def build(cls, clusters: Sequence[InferenceCluster], classes: Sequence[InferenceClass]) -> Fleet:
         class_views = {c.name: class_view(c) for c in classes}
         return cls.of_views([cluster_view(c, class_views) for c in clusters], class_views)
 
     @classmethod
-    def of_views(cls, cluster_views: Sequence[ClusterView], class_views: dict[str, ClassView]) -> "Fleet":
+    def of_views(cls, cluster_views: Sequence[ClusterView], class_views: dict[str, ClassView]) -> Fleet:
         views = tuple(sorted(cluster_views, key=lambda v: v.name))
         groups: dict[tuple[object, ...], list[ClusterView]] = {}
         for v in views:

@@ -15,8 +15,8 @@ keeps it disabled). The collector then catches up in at most one pass, as it wou
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 @contextmanager

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Union
 
 from laneway.api.kinds.deployment import Engine
 from laneway.api.kinds.platform import ClassDevice
@@ -60,7 +60,7 @@ class EngineSpec:
             object.__setattr__(self, "key", digest)
 
     @classmethod
-    def of(cls, engine: Engine) -> "EngineSpec":
+    def of(cls, engine: Engine) -> EngineSpec:
         members = tuple(
             MemberSpec(
                 m.role,
@@ -130,7 +130,7 @@ class Mismatch:
         return f"Mismatch({self.message!r})"
 
 
-EngineMatch = Union[EngineFit, Mismatch]
+EngineMatch = EngineFit | Mismatch
 
 _REF = re.compile(r"\.(attributes|capacity)(?:\[\s*['\"]([^'\"]+)['\"]\s*\]|\.([A-Za-z_][A-Za-z0-9_]*))\.([A-Za-z_][A-Za-z0-9_]*)")
 

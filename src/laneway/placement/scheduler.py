@@ -9,8 +9,8 @@ index. Within a cluster, engines are assigned to pools by a bounded backtracking
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica, Toleration
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
@@ -268,7 +268,7 @@ def _retain(
     replaced_ready = {by_name[p.name].replaces for p in healthy if by_name[p.name].ready}
     replaced = {p.replaces for p in healthy if p.replaces}
     stranded = []
-    for r, p in sorted(((r, p) for r, p in retained if r.cluster in lost), key=lambda rp: rp[1].index):
+    for _r, p in sorted(((r, p) for r, p in retained if r.cluster in lost), key=lambda rp: rp[1].index):
         if p.name in replaced_ready or ready >= wanted:
             removed.append((p.index, p.name))
         else:

@@ -27,8 +27,8 @@ from laneway.server.middleware import auth_middleware, error_middleware
 from laneway.server.openapi import build_openapi
 from laneway.server.resources import route_handlers
 from laneway.server.targets import CORE_VERSION
-from laneway.server.token_admin import AdminFile
 from laneway.server.ticket_check import ticket_check
+from laneway.server.token_admin import AdminFile
 from laneway.server.tokens_api import ADMIN_FILE, token_item, token_rotate, tokens
 from laneway.store.base import Store
 

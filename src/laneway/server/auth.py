@@ -22,9 +22,9 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from datetime import UTC, datetime, timedelta
 
 from laneway.api.errors import FieldProblem
 from laneway.api.meta import check_dns1123_label
@@ -40,7 +40,7 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def format_time(when: datetime) -> str:
     """RFC 3339 in UTC, to the second, as every laneway timestamp is written."""
-    return when.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    return when.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def parse_time(text: str) -> datetime | None:
@@ -48,13 +48,13 @@ def parse_time(text: str) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class TokenRequestInvalid(ValueError):

@@ -113,7 +113,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def version(request: web.Request) -> web.Response:
-    major, minor, *_ = (laneway.__version__.split(".") + ["0", "0"])
+    major, minor, *_ = ([*laneway.__version__.split("."), "0", "0"])
     return web.json_response(
         {
             "major": major,

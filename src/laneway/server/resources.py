@@ -11,8 +11,9 @@ re-applied to the fresh object unless the patch itself pinned a resourceVersion.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -23,17 +24,17 @@ from laneway.api.selectors import Requirement, SelectorSyntaxError, parse_select
 from laneway.server import bodies, scale
 from laneway.server.admission import refuse_cache_in_use
 from laneway.server.authz import Access, Verb, authorize, can_read_namespace
-from laneway.server.lanes import stamp_writer
 from laneway.server.context import grant_of, stop_event_of, store_of
 from laneway.server.errors import ApiError, Cause, bad_request, forbidden, invalid, method_not_allowed
+from laneway.server.lanes import stamp_writer
 from laneway.server.owned_metadata import metadata_limits, protect
 from laneway.server.patch import merge_patch
-from laneway.server.targets import Target, collection_path, resolve
-from laneway.server.watchfilter import WatchFilter
-from laneway.server.watching import WatchRequest, stream_watch
 from laneway.server.storecalls import run_store
+from laneway.server.targets import Target, collection_path, resolve
 from laneway.server.ticket_approval import stamp_approval
 from laneway.server.ticket_gate import refuse_unticketed
+from laneway.server.watchfilter import WatchFilter
+from laneway.server.watching import WatchRequest, stream_watch
 from laneway.store.base import Conflict
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -9,8 +9,8 @@ matching afterwards is simply no longer reported. Pure: events in, events out.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.api.selectors import Requirement, matches_all

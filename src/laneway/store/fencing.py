@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import builtins
 import threading
-from typing import Sequence, TypeVar, overload
+from collections.abc import Sequence
+from typing import TypeVar, overload
 
 from laneway.api.meta import ObjectKey, Resource
 from laneway.api.selectors import Requirement

@@ -24,10 +24,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
 _START_TIMEOUT = 60.0
@@ -92,8 +92,7 @@ class PostgresServer:
         """Start the server on its port and wait until it accepts connections."""
         if self.running:
             return
-        log = open(self.root / "postgres.log", "ab")
-        try:
+        with open(self.root / "postgres.log", "ab") as log:
             self._process = subprocess.Popen(
                 [
                     *_as_server_user(),
@@ -109,8 +108,6 @@ class PostgresServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        finally:
-            log.close()
         self._wait_ready()
 
     def _wait_ready(self) -> None:

@@ -22,8 +22,9 @@ canary takes traffic, which blames the canary for a breach it shares with the pr
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.serving import GatewayTraffic
@@ -137,12 +138,12 @@ class CanaryWatch:
         return CanaryStatus.model_validate(self.wire())
 
     @classmethod
-    def from_status(cls, status: CanaryStatus | None) -> "CanaryWatch | None":
+    def from_status(cls, status: CanaryStatus | None) -> CanaryWatch | None:
         """The watch a previous reconcile left in `status.canary`, or None."""
         return None if status is None else cls.from_wire(status.wire())
 
     @classmethod
-    def from_wire(cls, doc: Any) -> "CanaryWatch | None":
+    def from_wire(cls, doc: Any) -> CanaryWatch | None:
         if not isinstance(doc, dict):
             return None
         try:

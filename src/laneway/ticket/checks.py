@@ -22,8 +22,9 @@ The placement check composes the deployment exactly as approval would and hands 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -39,10 +40,10 @@ from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, plan
 from laneway.ticket.compose import CompositionError, compose, resolve_devices
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.hardware import match_classes
-from laneway.ticket.retirement import BadRetirementDate, parse_retire_after
 from laneway.ticket.load import load_against_capacity
 from laneway.ticket.placeholders import is_placeholder, reserved_host
 from laneway.ticket.policy import TicketPolicy
+from laneway.ticket.retirement import BadRetirementDate, parse_retire_after
 from laneway.ticket.selectors import cluster_selector, row_selector
 
 Verdict = Literal["Pass", "Fail"]

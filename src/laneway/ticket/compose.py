@@ -21,9 +21,10 @@ a controller ownerReference to it, so deleting the ticket removes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -32,12 +33,9 @@ from laneway.api.kinds.deployment import DeviceRequest, ModelDeployment
 from laneway.api.kinds.platform import ExternalProvider, InferenceClass
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.kinds.ticket import InferenceTicket, TicketCanary
-from laneway.api.manifest import problems_from
-from laneway.api.meta import Resource
-from laneway.ticket.hardware import class_requests
 from laneway.api.labels import (
-    DEPLOYMENT_LABEL,
     CANARY_LABEL,
+    DEPLOYMENT_LABEL,
     JOB_ANNOTATION,
     MODEL_ANNOTATION,
     OWNER_CONTACT_ANNOTATION,
@@ -47,6 +45,9 @@ from laneway.api.labels import (
     ROLE_LABEL,
     TICKET_LABEL,
 )
+from laneway.api.manifest import problems_from
+from laneway.api.meta import Resource
+from laneway.ticket.hardware import class_requests
 from laneway.ticket.selectors import cluster_selector, row_selector
 
 ENGINE_NAME = "main"

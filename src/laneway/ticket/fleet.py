@@ -7,8 +7,8 @@ ticket controller, online); the checks read only this record, so both paths chec
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, InferenceGateway, ModelReplica
 from laneway.api.kinds.secret import Secret
@@ -26,7 +26,7 @@ class FleetSnapshot:
     """None when unknown (an offline check): the provider key is then not checked."""
 
     @classmethod
-    def of(cls, resources: Iterable[Resource]) -> "FleetSnapshot":
+    def of(cls, resources: Iterable[Resource]) -> FleetSnapshot:
         items = list(resources)
         return cls(
             clusters=tuple(r for r in items if isinstance(r, InferenceCluster)),
@@ -36,7 +36,7 @@ class FleetSnapshot:
         )
 
     @classmethod
-    def from_store(cls, store: Store) -> "FleetSnapshot":
+    def from_store(cls, store: Store) -> FleetSnapshot:
         """One listing of each kind the checks read (blocking; cheap at fleet sizes)."""
         fleet = cls.of(
             [
@@ -48,7 +48,7 @@ class FleetSnapshot:
         )
         return replace(fleet, secrets=tuple(store.list(Secret).items))
 
-    def with_clusters(self, clusters: Sequence[InferenceCluster]) -> "FleetSnapshot":
+    def with_clusters(self, clusters: Sequence[InferenceCluster]) -> FleetSnapshot:
         return replace(self, clusters=tuple(clusters))
 
     def secret(self, namespace: str, name: str) -> Secret | None:

@@ -13,8 +13,8 @@ Matching uses the scheduler's own matcher (`laneway.placement.matching.match_eng
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from laneway.api.kinds.deployment import CelSelector, DeviceRequest, Engine
 from laneway.api.kinds.platform import ClassDevice, InferenceClass

@@ -20,7 +20,7 @@ read from the controller's clock, so tests drive the whole timeline without wait
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from laneway.api.kinds.common import parse_duration
@@ -43,11 +43,11 @@ def parse_retire_after(text: str) -> float:
     value = text.strip()
     try:
         if len(value) == 10:
-            moment = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            moment = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
     except ValueError:
         raise BadRetirementDate(
             f"retireAfter {text!r} is not a date: write it as YYYY-MM-DD (e.g. 2027-06-30) or an RFC 3339 time"
@@ -65,7 +65,7 @@ class RetirementRule:
     date_text: str
 
     @classmethod
-    def of(cls, retire_after: str, *, warn_before: str | None = None, grace_period: str | None = None) -> "RetirementRule":
+    def of(cls, retire_after: str, *, warn_before: str | None = None, grace_period: str | None = None) -> RetirementRule:
         return cls(
             retire_at=parse_retire_after(retire_after),
             warning=parse_duration(warn_before or DEFAULT_WARNING),

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from laneway.api.kinds.deployment import ModelDeployment, ReplicaTemplate
 from laneway.api.labels import REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION

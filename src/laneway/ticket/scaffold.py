@@ -8,16 +8,17 @@ answer are filled from them, the rest are left as questions.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.serving import ModelService
 from laneway.api.kinds.ticket import TICKET_ROWS
+from laneway.api.labels import JOB_ANNOTATION, MODEL_ANNOTATION
 from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, Resource
 from laneway.ticket.checks import PLACEHOLDER, QUESTIONS
-from laneway.api.labels import JOB_ANNOTATION, MODEL_ANNOTATION
 
 TODO = PLACEHOLDER
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from laneway.testing.fleet import add_class, add_cluster, add_deployment, add_gateway
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.meta import ObjectKey
@@ -25,6 +25,7 @@ from laneway.gateway.server import start_gateway
 from laneway.server.auth import create_token
 from laneway.store.base import NotFound
 from laneway.store.memory import MemoryStore
+from laneway.testing.fleet import add_class, add_cluster, add_deployment, add_gateway
 
 NS = "ml"
 KEY = ObjectKey(NS, "chat")

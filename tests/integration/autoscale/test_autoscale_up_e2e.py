@@ -16,8 +16,9 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -25,12 +26,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 
-from local_fleet import Fleet, Up, alive, eventually, service, sim_deployment, wide_cluster  # noqa: E402
+from local_fleet import Fleet, Up, alive, eventually, service, sim_deployment, wide_cluster
 
-from laneway.api.conditions import find_condition  # noqa: E402
-from laneway.api.kinds.deployment import ModelDeployment  # noqa: E402
-from laneway.api.kinds.platform import InferenceCluster  # noqa: E402
-from laneway.api.kinds.serving import ModelService  # noqa: E402
+from laneway.api.conditions import find_condition
+from laneway.api.kinds.deployment import ModelDeployment
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.kinds.serving import ModelService
 
 NS = "autoscale-e2e"
 NAME = "chat"

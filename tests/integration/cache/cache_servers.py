@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -38,7 +37,7 @@ def _handler(state: FileServerState) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             path = self.path.partition("?")[0]
             if path in state.api:
                 status, headers, payload = state.api[path]
@@ -96,7 +95,7 @@ class FileServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:
         self._thread.start()
         return self
 
@@ -150,7 +149,7 @@ class MotoS3:
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
-    def __enter__(self) -> "MotoS3":
+    def __enter__(self) -> MotoS3:
         self._server.start()
         return self
 

@@ -9,8 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from laneway.testing.fleet import add_cache, add_class, add_cluster, add_deployment, add_gateway
 from cache_servers import FileServer
+
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.meta import ObjectKey
@@ -22,6 +22,7 @@ from laneway.drivers.base import MemberObservation, ReplicaObservation, ServingA
 from laneway.drivers.registry import DriverSet
 from laneway.paths import DataDir
 from laneway.store.memory import MemoryStore
+from laneway.testing.fleet import add_cache, add_class, add_cluster, add_deployment, add_gateway
 
 WEIGHTS = os.urandom(2 * 1024 * 1024)
 
@@ -93,7 +94,7 @@ def test_cache_lands_once_per_selected_cluster(file_server: FileServer, tmp_path
     cache = _cache(store)
     assert FINALIZER in cache.metadata.finalizers
     assert [(c.cluster, c.state, c.bytes) for c in cache.status.clusters] == [("edge-a", "Ready", len(WEIGHTS)), ("edge-b", "Ready", len(WEIGHTS))]
-    ready = [c for c in cache.status.conditions if c.type == "Ready"][0]
+    ready = next(c for c in cache.status.conditions if c.type == "Ready")
     assert ready.status == "True"
     for cluster in ("edge-a", "edge-b"):
         assert (tmp_path / "cache" / cluster / "ml" / "tiny" / "tiny.gguf").read_bytes() == WEIGHTS
@@ -146,7 +147,7 @@ def test_placement_and_start_wait_for_the_cache(file_server: FileServer, tmp_pat
     replica_ctl = ReplicaController(ctx, drivers)
     asyncio.run(replica_ctl.reconcile(replicas[0].key))
     waiting = store.get("ModelReplica", replicas[0].key)
-    ready = [c for c in waiting.status.conditions if c.type == "Ready"][0]
+    ready = next(c for c in waiting.status.conditions if c.type == "Ready")
     assert ready.reason == "WaitingForCache"
     assert f"waiting for cache tiny on cluster {replicas[0].spec.cluster_name}" in ready.message
     assert fake.applied == [], "no engine starts before the cache is Ready"
@@ -168,5 +169,5 @@ def test_missing_cache_places_nothing_and_says_so(tmp_path: Path) -> None:
     assert store.list("ModelReplica").items == []
     d = store.get("ModelDeployment", ObjectKey("ml", "chat"))
     assert isinstance(d, ModelDeployment)
-    scheduled = [c for c in d.status.conditions if c.type == "ReplicasScheduled"][0]
+    scheduled = next(c for c in d.status.conditions if c.type == "ReplicasScheduled")
     assert scheduled.status == "False" and "ModelCache 'nope'" in scheduled.message and "create it" in scheduled.message

@@ -8,8 +8,8 @@ import os
 import time
 from pathlib import Path
 
-from laneway.testing.fleet import add_cache, add_class, add_cluster, add_gateway
 from cache_servers import MotoS3
+
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import ObjectKey
@@ -17,6 +17,7 @@ from laneway.control.base import ControlContext
 from laneway.control.cache import CacheController
 from laneway.paths import DataDir
 from laneway.store.memory import MemoryStore
+from laneway.testing.fleet import add_cache, add_class, add_cluster, add_gateway
 
 WEIGHTS = os.urandom(1024 * 1024 + 5)
 KEY = ObjectKey("ml", "qwen")

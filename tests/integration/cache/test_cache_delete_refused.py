@@ -6,10 +6,10 @@ import asyncio
 
 import aiohttp
 
-from laneway.testing.fleet import add_cache, add_deployment
 from laneway.server.app import bound_address, create_app, serve
 from laneway.server.auth import create_token
 from laneway.store.memory import MemoryStore
+from laneway.testing.fleet import add_cache, add_deployment
 
 PATH = "/apis/laneway.dev/v1alpha1/namespaces/ml/modelcaches/tiny"
 

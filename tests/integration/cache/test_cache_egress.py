@@ -6,9 +6,9 @@ policy even after its endpoint was checked. Servers on 127.0.0.1 (the sink) and 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import pytest
@@ -36,7 +36,7 @@ class _Server:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.requests.append(self.path)
                 self.send_response(status)
                 if location:

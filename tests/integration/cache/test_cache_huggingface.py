@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cache_servers import FakeHub
+
 from laneway.cache.errors import SourceInvalid, SourceUnavailable, VerificationFailed
 from laneway.cache.hydrate import hydrate
 from laneway.cache.layout import read_manifest, staging_path
@@ -36,7 +36,7 @@ def test_repository_lands_at_the_resolved_commit_and_resumes(fake_hub: FakeHub, 
     fake_hub.state.cut_after = 3 * 512 * 1024  # the weights download breaks off after a whole 1 MiB chunk
     source = HuggingFaceSource(REPO, revision="main", endpoint=fake_hub.url, policy=LOOPBACK)
     dest = tmp_path / "cache"
-    with pytest.raises(SourceUnavailable, match="broke off|resumes"):
+    with pytest.raises(SourceUnavailable, match=r"broke off|resumes"):
         hydrate(source, dest)
     assert read_manifest(dest) is None, "nothing half written is marked whole"
     hydrate(source, dest)
@@ -56,7 +56,7 @@ def test_lfs_checksum_mismatch_fails_and_discards(fake_hub: FakeHub, tmp_path: P
 
 def test_missing_repository_says_what_to_check(fake_hub: FakeHub, tmp_path: Path) -> None:
     fake_hub.missing_repo("tiny-org/nope")
-    with pytest.raises(SourceInvalid, match="was not found.*check repo and revision"):
+    with pytest.raises(SourceInvalid, match=r"was not found.*check repo and revision"):
         hydrate(HuggingFaceSource("tiny-org/nope", revision="main", endpoint=fake_hub.url, policy=LOOPBACK), tmp_path / "cache")
 
 

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from cache_servers import FileServer, MotoS3
+
 from laneway.cache.errors import SourceUnavailable, VerificationFailed
 from laneway.cache.hydrate import Progress, hydrate
 from laneway.cache.layout import read_manifest, staging_path

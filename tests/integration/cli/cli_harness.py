@@ -53,7 +53,7 @@ class Up:
     def start(
         cls, data_dir: Path, *, port: int | None = None, gateway_port: int | None = None, local_cluster: bool = True,
         env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-    ) -> "Up":
+    ) -> Up:
         """Start it; `env` adds variables to its environment (the security tests plant canaries),
         `args` flags to `laneway up` (`--store postgresql://...`, `--lease-ttl 3`)."""
         port = port or free_port()
@@ -101,7 +101,7 @@ class Up:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-                raise AssertionError(f"laneway up did not stop within {STOP_TIMEOUT}s:\n{self.output}")
+                raise AssertionError(f"laneway up did not stop within {STOP_TIMEOUT}s:\n{self.output}") from None
         return self.process.returncode
 
     def leftovers(self) -> list[int]:

@@ -4,12 +4,11 @@ delete, tokens and the two lanes; then a clean shutdown with nothing left runnin
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
-
 from cli_harness import Cli, Up
 
 ROOT = Path(__file__).resolve().parents[3]

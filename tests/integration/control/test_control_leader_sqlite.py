@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -146,7 +146,7 @@ def test_only_one_in_process_manager_reconciles_and_the_standby_takes_over_on_st
 
     class Counter:
         kind = "ModelCache"
-        watches: dict[str, Callable[[Resource], list[ObjectKey]]] = {}
+        watches: Mapping[str, Callable[[Resource], list[ObjectKey]]] = {}
 
         def __init__(self) -> None:
             self.name = "counter"
@@ -225,7 +225,7 @@ def test_a_failing_reconcile_is_retried_and_the_manager_keeps_running(store: Sql
     class Flaky:
         name = "flaky"
         kind = "ModelCache"
-        watches: dict[str, Callable[[Resource], list[ObjectKey]]] = {}
+        watches: Mapping[str, Callable[[Resource], list[ObjectKey]]] = {}
 
         def __init__(self) -> None:
             self.seen: set[str] = set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from engines_helpers import EngineProcess, engine_process  # type: ignore[import-not-found]
 
 

@@ -11,8 +11,8 @@ import importlib.util
 import httpx
 import openai
 import pytest
-
 from engines_helpers import engine_process  # type: ignore[import-not-found]
+
 from laneway.engines.llamacpp import default_model_path
 
 pytestmark = [

@@ -8,7 +8,6 @@ import anthropic
 import httpx
 import openai
 import pytest
-
 from engines_helpers import engine_process  # type: ignore[import-not-found]
 
 

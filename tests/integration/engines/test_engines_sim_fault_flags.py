@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-
 from engines_helpers import engine_process, wait_until  # type: ignore[import-not-found]
 
 CHAT = {"model": "laneway-sim", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}

@@ -6,7 +6,6 @@ import asyncio
 
 import httpx
 import openai
-
 from engines_helpers import engine_process, wait_until  # type: ignore[import-not-found]
 
 CONCURRENT = 6

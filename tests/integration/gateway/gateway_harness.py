@@ -12,8 +12,9 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Coroutine, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,13 +22,13 @@ from aiohttp import web
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.testing.fleet import add_gateway
 from laneway.api.meta import ObjectKey, Resource
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import GatewayHandle, start_gateway
 from laneway.server.auth import create_token
 from laneway.store.base import NotFound, Store
 from laneway.store.memory import MemoryStore
+from laneway.testing.fleet import add_gateway
 
 T = TypeVar("T")
 NS = "ml"

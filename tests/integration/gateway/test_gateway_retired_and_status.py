@@ -8,10 +8,10 @@ import pytest
 from gateway_harness import FAST, Fleet, endpoint, service
 
 from laneway.api.kinds.platform import InferenceGateway
-from laneway.testing.fleet import LOOPBACK_EGRESS
 from laneway.api.meta import ObjectKey
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import start_gateway
+from laneway.testing.fleet import LOOPBACK_EGRESS
 from laneway.ticket.canary import figures_from_status
 from laneway.ticket.labels import RETIRED_ANNOTATION
 from laneway.ticket.retirement import gone_message

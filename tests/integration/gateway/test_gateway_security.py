@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
@@ -50,6 +52,8 @@ def test_missing_auth_secret_excludes_the_endpoint_with_a_reason(fleet: Fleet) -
 
 
 def test_tls_is_verified_for_https_upstreams(fleet: Fleet) -> None:
+    import datetime as dt
+    import ipaddress
     import ssl
     import tempfile
 
@@ -57,12 +61,10 @@ def test_tls_is_verified_for_https_upstreams(fleet: Fleet) -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import datetime as dt
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
@@ -71,8 +73,8 @@ def test_tls_is_verified_for_https_upstreams(fleet: Fleet) -> None:
     )
     with tempfile.TemporaryDirectory() as d:
         cert_path, key_path = f"{d}/c.pem", f"{d}/k.pem"
-        open(cert_path, "wb").write(cert.public_bytes(serialization.Encoding.PEM))
-        open(key_path, "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        Path(key_path).write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert_path, key_path)
     up = fleet.upstream("selfsigned")

@@ -12,10 +12,10 @@ from typing import Any
 from kube_fleet import Fleet
 
 from laneway.api.kinds import ModelCache, ModelReplica, Secret
-from laneway.drivers.kubernetes.cache_render import job_name
 from laneway.control.base import ControlContext
 from laneway.control.cache import CacheController
 from laneway.control.replica import ReplicaController
+from laneway.drivers.kubernetes.cache_render import job_name
 from laneway.drivers.kubernetes.driver import KubernetesDriver
 from laneway.drivers.registry import DriverSet
 from laneway.testing.fake_kube import FakeKube

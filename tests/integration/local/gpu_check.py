@@ -29,7 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
-from cli_harness import Up  # noqa: E402
+from cli_harness import Up
 
 DEADLINE = 120.0
 

@@ -16,9 +16,10 @@ import json
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import psutil
@@ -26,12 +27,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
-from cli_harness import Cli, Up, free_port  # noqa: E402
+from cli_harness import Cli, Up, free_port
 
-from laneway.api.kinds.deployment import ModelReplica  # noqa: E402
-from laneway.api.kinds.serving import ModelEndpoint  # noqa: E402
-from laneway.api.manifest import load_text  # noqa: E402
-from laneway.client import Client  # noqa: E402
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.serving import ModelEndpoint
+from laneway.api.manifest import load_text
+from laneway.client import Client
 
 __all__ = ["Cli", "EngineProcess", "Fleet", "Up", "alive", "eventually", "free_port", "service", "sim_deployment", "wide_cluster"]
 
@@ -157,7 +158,7 @@ class Fleet:
     client: Client
 
     @classmethod
-    def connect(cls, up: Up) -> "Fleet":
+    def connect(cls, up: Up) -> Fleet:
         up.wait_ready()
         token = (up.data_dir / "admin.token").read_text().strip()
         return cls(up=up, client=Client(f"http://127.0.0.1:{up.port}", token, timeout=30))

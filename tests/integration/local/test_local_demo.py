@@ -14,14 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import openai
 import psutil
 import pytest
+from cli_harness import cli_env
 from local_fleet import free_port
-from cli_harness import cli_env  # noqa: E402 - on sys.path once local_fleet is imported
 
 READY_DEADLINE = 180.0
 STOP_DEADLINE = 30.0

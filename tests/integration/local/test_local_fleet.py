@@ -15,8 +15,8 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import openai
 import pytest
@@ -188,7 +188,7 @@ def test_a_two_cluster_fleet_places_replicas_by_cluster_labels(fleet: Fleet) -> 
     for name in ("classes.yaml", "clusters.yaml"):
         fleet.apply((EXAMPLES / "platform" / name).read_text())
     for cluster in ("local-eu", "local-us"):
-        eventually(f"cluster {cluster} to be Ready", lambda: _cluster_ready(fleet, cluster))
+        eventually(f"cluster {cluster} to be Ready", lambda cluster=cluster: _cluster_ready(fleet, cluster))
 
     fleet.apply(sim_deployment("eu-only", ns, replicas=2, match_labels={"laneway.dev/jurisdiction": "eu"}))
     # local-us is tainted for maintenance in the example: a deployment for it tolerates that.

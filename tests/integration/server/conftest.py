@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from server_harness import RunningApi, run_api
 
 from laneway.store.memory import MemoryStore
-from server_harness import RunningApi, run_api
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from server_objects import APIS, cluster, collection, deployment
 
 MERGE = {"Content-Type": "application/merge-patch+json"}

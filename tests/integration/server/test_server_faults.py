@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from server_harness import RunningApi, run_api
+from server_objects import collection
+
 from laneway.store.base import StoreError
 from laneway.store.memory import MemoryStore
-from server_objects import collection
 
 INTERNAL_DETAIL = "/var/lib/secret-path/laneway.db is corrupt"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from server_harness import RunningApi
 from server_objects import cluster, collection, deployment, endpoint, replica, secret
 

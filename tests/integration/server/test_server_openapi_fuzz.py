@@ -46,15 +46,15 @@ from schemathesis.checks import (
     unsupported_method,
 )
 from schemathesis.core.failures import FailureGroup
+from server_harness import RunningApi, run_api
 
 from laneway.api.registry import KINDS, KindInfo, by_kind
 from laneway.server.bodies import MERGE_PATCH_TYPE
 from laneway.server.targets import SUBRESOURCES, collection_path
 from laneway.store.sqlite import SqliteStore
-from server_harness import RunningApi, run_api
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from cli_harness import Cli, Up  # noqa: E402
+from cli_harness import Cli, Up
 
 SEED = 20261205
 CASES = {GenerationMode.POSITIVE: 2, GenerationMode.NEGATIVE: 1}

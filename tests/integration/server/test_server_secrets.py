@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from server_harness import RunningApi, run_api
+from server_objects import collection, secret
+
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import ObjectKey
 from laneway.store.sqlite import SqliteStore
-from server_objects import collection, secret
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 VALUE = "very-secret-value"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from server_harness import RunningApi, run_api
-from laneway.store.memory import MemoryStore
 from server_objects import collection, deployment, secret
+
+from laneway.store.memory import MemoryStore
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 

@@ -19,8 +19,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import httpx
 import psutil
@@ -36,7 +37,7 @@ from laneway.testing.postgres import free_port
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Up, cli_env  # noqa: E402
+from cli_harness import Up, cli_env
 
 WAIT = 120.0  # generous: a loaded 2-core machine starts processes slowly
 NS = "ml-team"

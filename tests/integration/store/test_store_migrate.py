@@ -55,7 +55,7 @@ def test_a_newer_schema_is_refused_with_what_to_do(postgres_dsn: str) -> None:
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
         migrate(conn)
         conn.execute("UPDATE laneway_schema SET version = 99")
-    with pytest.raises(StoreError, match="version 99, newer than this laneway understands .*upgrade laneway"):
+    with pytest.raises(StoreError, match=r"version 99, newer than this laneway understands .*upgrade laneway"):
         PostgresStore(postgres_dsn)
     refused = _migrate_cli(postgres_dsn)
     assert refused.returncode == 1

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from store_children import endpoint, finish, spawn
@@ -28,7 +28,7 @@ KIND = "ModelEndpoint"
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Up  # noqa: E402
+from cli_harness import Up
 
 
 def test_two_processes_share_one_database_and_notify_wakes_watchers(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import yaml
@@ -15,11 +15,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Cli, Up  # noqa: E402
+from cli_harness import Cli, Up
 
-from laneway.server.auth import hash_token  # noqa: E402
-from laneway.server.token_admin import token_id  # noqa: E402
-from laneway.store.base import TokenRecord  # noqa: E402
+from laneway.server.auth import hash_token
+from laneway.server.token_admin import token_id
+from laneway.store.base import TokenRecord
 
 TICKETS = ROOT / "examples" / "tickets"
 DEADLINE = 20.0

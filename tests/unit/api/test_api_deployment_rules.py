@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from pydantic import ValidationError
-
 from api_builders import deployment, engine, member, only_problem, problems
+from pydantic import ValidationError
 
 from laneway.api.kinds.deployment import MAX_CEL_BYTES, ModelCacheRef, ModelDeployment
 from laneway.api.manifest import parse_object
@@ -239,5 +238,5 @@ def test_a_deployment_never_names_its_cluster() -> None:
 def test_a_cache_reference_is_an_object_name_never_a_path() -> None:
     """Issue #11: the name becomes part of the directory a Local engine's cache is mounted from."""
     for bad in ("../../..", "a/b", "", "A"):
-        with pytest.raises(ValidationError, match="modelCacheRef.name"):
+        with pytest.raises(ValidationError, match=r"modelCacheRef\.name"):
             ModelCacheRef.model_validate({"name": bad})

@@ -6,9 +6,9 @@ from typing import Any
 
 from api_builders import cls, cluster, only_problem, problems
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster, InferenceGateway
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.api.kinds.cache import ModelCache
 from laneway.api.manifest import parse_object
 from laneway.api.registry import lookup
 

@@ -5,7 +5,7 @@ make it scrape in a busy loop."""
 from __future__ import annotations
 
 import asyncio
-from typing import Mapping
+from collections.abc import Mapping
 
 from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
@@ -134,6 +134,6 @@ def test_capacity_not_demand_is_named_as_the_limit() -> None:
     d = store.get("ModelDeployment", KEY)
     assert isinstance(d, ModelDeployment)
     assert d.spec.replicas == 2
-    limited = [c for c in d.status.conditions if c.type == "ScalingLimited"][0]
+    limited = next(c for c in d.status.conditions if c.type == "ScalingLimited")
     assert (limited.status, limited.reason) == ("True", "CapacityLimited")
     assert "wants 6 replicas but placement fits only 2" in limited.message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache

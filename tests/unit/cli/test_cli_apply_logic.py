@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_objects import deployment, obj
+
 from laneway.cli.apply import in_apply_order, with_namespace
 from laneway.cli.errors import Failure
 from laneway.client import merge_for_update, needs_update

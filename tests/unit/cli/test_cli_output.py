@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import yaml
-
 from cli_objects import deployment, obj
+
 from laneway.cli.output import age, as_document, render_documents, render_table, resource_table
 
-NOW = datetime(2025, 1, 10, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 10, 12, 0, 0, tzinfo=UTC)
 
 
 def stamp(delta: timedelta) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_objects import deployment
+
 from laneway.cli.wait_for import BadWaitFor, WaitFor, is_met, parse_wait_for, progress
 
 READY = [{"type": "Ready", "status": "True", "reason": "Placed"}]

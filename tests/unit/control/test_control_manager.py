@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -311,7 +312,7 @@ def test_a_hanging_reconcile_times_out_and_is_retried(caplog: pytest.LogCaptureF
     class Hangs:
         name = "hangs"
         kind = "ModelCache"
-        watches: dict[str, KeyMapper] = {}
+        watches: Mapping[str, KeyMapper] = {}
 
         async def reconcile(self, key: ObjectKey) -> Result:
             calls.append(key)

@@ -210,13 +210,13 @@ def test_a_new_spec_is_applied_only_after_a_drain(tmp_path: Path) -> None:
 
 
 def test_endpoints_carry_the_engine_they_serve(tmp_path: Path) -> None:
-    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    store, _fake, _ctl, _clock, _engines = _draining_setup(tmp_path)
     (endpoint,) = store.list("ModelEndpoint", namespace="ml").items
     assert endpoint.metadata.labels["laneway.dev/engine"] == "main"
 
 
 def test_replica_on_a_missing_cluster_says_so(tmp_path: Path) -> None:
-    store, fake, drivers, ctx = _setup(tmp_path)
+    store, _fake, drivers, ctx = _setup(tmp_path)
     store.delete("InferenceCluster", ObjectKey("", "local"))
     asyncio.run(ReplicaController(ctx, drivers).reconcile(ObjectKey("ml", "m-0")))
     (ready,) = store.get("ModelReplica", ObjectKey("ml", "m-0")).status.conditions
@@ -224,7 +224,7 @@ def test_replica_on_a_missing_cluster_says_so(tmp_path: Path) -> None:
 
 
 def test_cluster_status_publishes_gateway_and_capacity(tmp_path: Path) -> None:
-    store, fake, drivers, ctx = _setup(tmp_path)
+    store, _fake, drivers, ctx = _setup(tmp_path)
     asyncio.run(ClusterController(ctx, drivers).reconcile(ObjectKey("", "local")))
     cluster = store.get("InferenceCluster", ObjectKey("", "local"))
     assert isinstance(cluster, InferenceCluster)
@@ -235,11 +235,11 @@ def test_cluster_status_publishes_gateway_and_capacity(tmp_path: Path) -> None:
 
 
 def test_cluster_naming_a_missing_class_is_not_ready(tmp_path: Path) -> None:
-    store, fake, drivers, ctx = _setup(tmp_path)
+    store, _fake, drivers, ctx = _setup(tmp_path)
     store.delete("InferenceClass", ObjectKey("", "cpu"))
     asyncio.run(ClusterController(ctx, drivers).reconcile(ObjectKey("", "local")))
     cluster = store.get("InferenceCluster", ObjectKey("", "local"))
-    ready = [c for c in cluster.status.conditions if c.type == "Ready"][0]
+    ready = next(c for c in cluster.status.conditions if c.type == "Ready")
     assert ready.status == "False" and ready.reason == "ClassNotFound" and "cpu" in ready.message
 
 
@@ -250,7 +250,7 @@ def test_a_cluster_event_queues_the_replicas_on_it_from_the_index(tmp_path: Path
     from laneway.placement.model import EnginePlacement, MemberPlacement, ReplicaPlacement
     from laneway.testing.simfleet import model_deployment, simulated_cluster
 
-    store, _, drivers, ctx = _setup(tmp_path)
+    _store, _, drivers, ctx = _setup(tmp_path)
     ctl = ReplicaController(ctx, drivers)
     d = model_deployment("m")
     on = {
@@ -268,7 +268,7 @@ def test_a_cluster_event_queues_the_replicas_on_it_from_the_index(tmp_path: Path
 
 
 def test_an_engine_that_exits_takes_its_endpoints_out_at_once(tmp_path: Path) -> None:
-    store, fake, ctl, clock, engines = _draining_setup(tmp_path)
+    store, fake, ctl, _clock, _engines = _draining_setup(tmp_path)
     heard: list = []
     fake.on_exit = lambda callback: heard.append(callback)  # an ExitReporter
     asyncio.run(ctl.reconcile(ObjectKey("ml", "m-0")))

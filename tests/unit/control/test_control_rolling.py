@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests.unit.placement.placement_builders import cluster, deployment, gpu_class
 
 from laneway.api.conditions import find_condition, set_condition
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica, RollingUpdate
@@ -13,7 +14,6 @@ from laneway.control.base import ControlContext
 from laneway.control.deployment import DeploymentController
 from laneway.control.rolling import ReplicaView, Strategy, resolve_count, rollout_step
 from laneway.store.memory import MemoryStore
-from tests.unit.placement.placement_builders import cluster, deployment, gpu_class
 
 
 def views(*spec: str) -> list[ReplicaView]:

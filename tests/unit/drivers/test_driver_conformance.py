@@ -16,9 +16,9 @@ import pytest
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers import registry
 from laneway.drivers.base import (
-    ExitReporter,
     CacheStager,
     Driver,
+    ExitReporter,
     GatewayReporter,
     Paced,
     StandaloneStager,

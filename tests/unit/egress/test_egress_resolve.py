@@ -89,6 +89,6 @@ def test_a_name_answering_loopback_never_connects(listeners: tuple[_Listener, _L
         resolve_module.socket, "getaddrinfo",
         lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))],
     )
-    with pytest.raises(EgressRefused, match="rebind.example:.* loopback"):
+    with pytest.raises(EgressRefused, match=r"rebind\.example:.* loopback"):
         connect(EgressPolicy(), "rebind.example", sink.port, timeout=5)
     assert sink.accepted == 0

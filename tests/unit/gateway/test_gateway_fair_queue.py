@@ -69,7 +69,7 @@ def test_the_share_is_in_tokens_and_follows_weights() -> None:
 
 def test_critical_goes_before_standard_whatever_the_tags() -> None:
     q = FairQueue()
-    for i in range(50):
+    for _i in range(50):
         q.push("busy", cost=1, priority="Standard")
     q.push("ops", cost=10_000, priority="Critical")
     first = q.pop()

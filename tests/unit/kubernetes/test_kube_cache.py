@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kube_samples import cluster
 
-from laneway.api.kinds import ModelCache
 import laneway
-from laneway.api.kinds import InferenceCluster
+from laneway.api.kinds import InferenceCluster, ModelCache
 from laneway.drivers.kubernetes.cache_render import (
     DEFAULT_IMAGE,
     CacheSettingsMissing,

@@ -8,7 +8,7 @@ from kube_samples import EXAMPLES, cluster
 
 from laneway.api.kinds import InferenceClass
 from laneway.api.manifest import load_paths
-from laneway.drivers.kubernetes.checks import ClusterFacts, Check, evaluate, published_devices
+from laneway.drivers.kubernetes.checks import Check, ClusterFacts, evaluate, published_devices
 
 SERVED = frozenset({"v1", "resource.k8s.io/v1", "leaderworkerset.x-k8s.io/v1", "gateway.networking.k8s.io/v1",
                     "inference.networking.k8s.io/v1", "inference.networking.x-k8s.io/v1alpha2"})

@@ -44,7 +44,7 @@ def test_the_default_hydration_image_is_the_tag_the_dockerfile_builds() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert laneway.__version__ == version
-    assert DEFAULT_IMAGE == f"ghcr.io/laneway/laneway:{version}"
+    assert f"ghcr.io/laneway/laneway:{version}" == DEFAULT_IMAGE
     assert f"docker build -t {DEFAULT_IMAGE} ." in dockerfile
     assert f'org.opencontainers.image.version="{version}"' in dockerfile
     assert re.search(r"^USER 10001$", dockerfile, re.M)  # the hydration Job's runAsUser

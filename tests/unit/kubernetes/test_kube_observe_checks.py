@@ -6,8 +6,8 @@ from typing import Any
 
 from kube_samples import cluster, replica
 
-from laneway.drivers.kubernetes.checks import ClusterFacts, evaluate, failed, gateway_address
 from laneway.api.kinds import ModelReplica
+from laneway.drivers.kubernetes.checks import ClusterFacts, evaluate, failed, gateway_address
 from laneway.drivers.kubernetes.naming import route_targets
 from laneway.drivers.kubernetes.observe import Snapshot, expected_workloads, summarize
 
@@ -105,8 +105,9 @@ def _has_command(fix: str) -> bool:
 
 
 def test_every_failed_check_says_what_to_run() -> None:
-    from laneway.api.manifest import load_paths
     from kube_samples import EXAMPLES
+
+    from laneway.api.manifest import load_paths
 
     c = cluster("gpu-eu")
     classes = {r.name: r for r in load_paths([str(EXAMPLES / "platform.yaml")]) if r.kind == "InferenceClass"}

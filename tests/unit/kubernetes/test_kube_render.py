@@ -156,7 +156,7 @@ def test_two_worker_members_cannot_be_one_leaderworkerset() -> None:
 def test_wrong_cluster_is_refused() -> None:
     r = replica("qwen-7b")
     other = "gpu-us" if r.spec.cluster_name == "gpu-eu" else "gpu-eu"
-    with pytest.raises(RenderError, match="spec.clusterName"):
+    with pytest.raises(RenderError, match=r"spec\.clusterName"):
         render(r, cluster(other))
 
 

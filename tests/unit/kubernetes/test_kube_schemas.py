@@ -9,6 +9,7 @@ import yaml
 
 from laneway.drivers.kubernetes.validation import SCHEMA_FILES, bundled_crd, crd_schema, strict_schema
 
+
 def _shared_crds() -> Path:
     """`shared/crds` next to the checkout, or next to the folder of worktrees that holds it."""
     root = Path(__file__).resolve().parents[3]

@@ -131,7 +131,7 @@ def test_a_changed_device_request_is_a_new_claim_template_and_the_workload_names
     assert dep["spec"]["template"]["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] == after
     narrower = r.model_copy(deep=True)
     narrower.spec.engines[0].members[0].device_requests[0].selectors = []
-    assert _claim_names(narrower)[0] not in before + [after]
+    assert _claim_names(narrower)[0] not in [*before, after]
 
 
 # --- 5. PrefillDecode as llm-d runs it --------------------------------------------------

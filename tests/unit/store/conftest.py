@@ -6,8 +6,8 @@ tables. It is skipped only where the PostgreSQL binaries are not installed (CI i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -50,7 +50,7 @@ def test_create_twice_is_already_exists(store: Store) -> None:
 def test_namespaced_kind_needs_a_namespace(store: Store) -> None:
     obj = endpoint("a")
     obj.metadata.namespace = None
-    with pytest.raises(Invalid, match="metadata.namespace"):
+    with pytest.raises(Invalid, match=r"metadata\.namespace"):
         store.create(obj)
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from ticket_builders import NOW, fleet, ticket
 
 from laneway.api.kinds.ticket import TICKET_ROWS
 from laneway.ticket.checks import OPTIONAL_ROWS, check_ticket
 from laneway.ticket.report import report_json, report_text
-
-from ticket_builders import NOW, fleet, ticket
 
 
 def verdict(t, key):  # type: ignore[no-untyped-def]
@@ -109,8 +108,8 @@ def test_scaling_needs_a_latency_budget() -> None:
 
 def test_scaling_counts_running_replicas_of_others() -> None:
     # fill onprem-fra's 16 H100s with 2 whole-node replicas of another deployment: ours no longer fits
-    from laneway.ticket.fleet import FleetSnapshot
     from laneway.api.kinds import ModelReplica
+    from laneway.ticket.fleet import FleetSnapshot
 
     snap = fleet()
     others = []
@@ -154,8 +153,9 @@ def test_automatic_rollback_needs_a_budget() -> None:
 
 
 def test_failing_example_fails_exactly_three_rows() -> None:
-    from laneway.api.manifest import load_paths
     from ticket_builders import EXAMPLES
+
+    from laneway.api.manifest import load_paths
 
     bad = load_paths([str(EXAMPLES / "pr-review-failing.yaml")])[0]
     report = check_ticket(bad, fleet(), now=NOW)  # type: ignore[arg-type]

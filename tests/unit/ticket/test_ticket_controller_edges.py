@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ticket_builders import fleet, provider_keys, ticket
+
 from laneway.api.conditions import find_condition
 from laneway.api.kinds import InferenceTicket, ModelDeployment, ModelService
 from laneway.api.meta import ObjectKey, Resource
@@ -18,8 +20,6 @@ from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import RETIRED_ANNOTATION
 from laneway.ticket.retirement import DAY, parse_retire_after
 from laneway.ticket.revisions import read_history
-
-from ticket_builders import fleet, provider_keys, ticket
 
 KEY = ObjectKey("internal-tools", "pr-review")
 RETIRE = "2031-01-01"
@@ -57,7 +57,7 @@ def get(store: MemoryStore, kind: str) -> Any:
 
 
 def cond(obj: Resource, type_: str) -> Any:
-    c = find_condition(getattr(obj, "status").conditions, type_)
+    c = find_condition(obj.status.conditions, type_)
     assert c is not None, f"{type_} missing on {obj.kind} {obj.name}"
     return c
 

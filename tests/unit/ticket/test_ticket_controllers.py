@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ticket_builders import fleet, provider_keys, ticket
+
 from laneway.api.conditions import find_condition
 from laneway.api.kinds import InferenceGateway, InferenceTicket, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.meta import ObjectKey, Resource
@@ -20,8 +22,6 @@ from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import AUTO_APPROVE_ANNOTATION, CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION
 from laneway.ticket.retirement import DAY, TOMBSTONE, parse_retire_after
 from laneway.ticket.revisions import read_history
-
-from ticket_builders import fleet, provider_keys, ticket
 
 KEY = ObjectKey("internal-tools", "pr-review")
 RETIRE = "2031-01-01"
@@ -61,7 +61,7 @@ def tk(store: MemoryStore) -> InferenceTicket:
 
 
 def cond(obj: Resource, type_: str) -> Any:
-    c = find_condition(getattr(obj, "status").conditions, type_)
+    c = find_condition(obj.status.conditions, type_)
     assert c is not None, f"{type_} missing on {obj.kind} {obj.name}"
     return c
 
@@ -232,7 +232,7 @@ def _direct(store: MemoryStore, image: str = "a", retire: str | None = None) -> 
 
 
 def test_revisions_are_recorded_per_template_change() -> None:
-    store, clock, _, rc = setup()
+    store, _clock, _, rc = setup()
     store.create(_direct(store))
     solo = ObjectKey("ns", "solo")
     run(rc, solo)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ticket_builders import NOW, fleet, providers, ticket
 
 from laneway.api.kinds import InferenceTicket, ModelDeployment, ModelService
+from laneway.api.manifest import load_text
 from laneway.store.memory import MemoryStore
 from laneway.ticket.approval import approval_record
 from laneway.ticket.audit import audit, retires_text
@@ -14,10 +16,6 @@ from laneway.ticket.labels import DEPLOYMENT_LABEL, OWNER_TEAM_ANNOTATION, ROLE_
 from laneway.ticket.retirement import DAY, RetirementRule, parse_retire_after, retirement_state
 from laneway.ticket.revisions import describe_change, find_revision, read_history, record, restored
 from laneway.ticket.scaffold import new_ticket
-from laneway.api.manifest import load_text
-
-from ticket_builders import NOW, fleet, providers, ticket
-
 
 # composition ------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from laneway.api.kinds.common import SecretKeyRef
 from laneway.api.meta import Model, OpenModel, Resource, Status
 from laneway.api.selectors import LabelSelector
 
-
 MAX_SIZE_GIB = 100000
 _HF_REPO = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*(/[A-Za-z0-9][-A-Za-z0-9_.]*)?$")
 
@@ -96,7 +95,7 @@ class ModelCacheSpec(Model):
     cluster_selector: LabelSelector = Field(default_factory=LabelSelector)
 
     @model_validator(mode="after")
-    def _one_block(self) -> "ModelCacheSpec":
+    def _one_block(self) -> ModelCacheSpec:
         wanted = _BLOCKS[self.source]
         if getattr(self, wanted) is None:
             alias = _ALIASES.get(wanted, wanted)

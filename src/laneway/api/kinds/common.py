@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 
-from pydantic import Field, field_validator
-
-import datetime as _dt
+from pydantic import Field
 
 from laneway.api.meta import LABEL_PREFIX, Model, check_labels
 

@@ -65,7 +65,7 @@ class MemberNodeSelector(Model):
     devices: list[DeviceRequest] = Field(default_factory=list, max_length=MAX_DEVICE_REQUESTS)
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "MemberNodeSelector":
+    def _not_empty(self) -> MemberNodeSelector:
         if not self.devices:
             raise RuleViolation(
                 "a nodeSelector needs at least one device request (e.g. {name: gpu, count: 1, selectors: [{cel: ...}]}); "
@@ -154,7 +154,7 @@ class Member(Model):
     template: PodTemplate
 
     @model_validator(mode="after")
-    def _worker_only(self) -> "Member":
+    def _worker_only(self) -> Member:
         if self.worker is not None and self.role != "Worker":
             raise RuleViolation(
                 f"'worker' is only valid on a Worker member; this member's role is {self.role} "
@@ -185,7 +185,7 @@ class Engine(Model):
         return check_dns1123_label(v, "engine name")
 
     @model_validator(mode="after")
-    def _topology(self) -> "Engine":
+    def _topology(self) -> Engine:
         roles = [m.role for m in self.members]
         if roles == ["Standalone"]:
             pass
@@ -220,7 +220,7 @@ class Toleration(Model):
     effect: Literal["NoSchedule", "NoExecute"] | None = None
 
     @model_validator(mode="after")
-    def _operator_rules(self) -> "Toleration":
+    def _operator_rules(self) -> Toleration:
         if self.operator == "Equal" and not self.key:
             raise RuleViolation(
                 "a toleration with operator Equal (the default) needs a 'key'; "
@@ -265,7 +265,7 @@ class ReplicaTemplateSpec(Model):
     engines: list[Engine] = Field(min_length=1, max_length=MAX_ENGINES)
 
     @model_validator(mode="after")
-    def _engines(self) -> "ReplicaTemplateSpec":
+    def _engines(self) -> ReplicaTemplateSpec:
         names = [e.name for e in self.engines]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -323,7 +323,7 @@ class Autoscaling(Model):
         return check_duration(v)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "Autoscaling":
+    def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
             raise RuleViolation(
                 f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}; raise maxReplicas or lower minReplicas",
@@ -366,7 +366,7 @@ class RollingUpdate(Model):
         return _count_or_percent(v, at="strategy.rollingUpdate.maxUnavailable")
 
     @model_validator(mode="after")
-    def _some_progress(self) -> "RollingUpdate":
+    def _some_progress(self) -> RollingUpdate:
         if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
             raise RuleViolation(
                 "maxSurge and maxUnavailable are both 0, so no replica could ever be updated; set maxSurge to 1 (or maxUnavailable to 1)",

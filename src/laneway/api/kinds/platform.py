@@ -53,7 +53,7 @@ class DeviceAttribute(Model):
     int: StrictInt | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "DeviceAttribute":
+    def _exactly_one(self) -> DeviceAttribute:
         set_ = [k for k in ("string", "version", "bool", "int") if getattr(self, k) is not None]
         if len(set_) != 1:
             found = ", ".join(set_) or "none"
@@ -91,7 +91,7 @@ class ClassDevice(Model):
     capacity: dict[str, DeviceCapacity] = Field(default_factory=dict, max_length=MAX_DEVICE_CAPACITIES)
 
     @model_validator(mode="after")
-    def _dra_has_class(self) -> "ClassDevice":
+    def _dra_has_class(self) -> ClassDevice:
         if self.claim == "DRA" and not self.device_class_name:
             raise RuleViolation(
                 f"device {self.name!r} has claim DRA (the default) and needs 'deviceClassName' (e.g. gpu.nvidia.com); "
@@ -107,7 +107,7 @@ class Provisioning(OpenModel):
     provider: Provider
 
     @model_validator(mode="after")
-    def _has_block(self) -> "Provisioning":
+    def _has_block(self) -> Provisioning:
         block = _PROVIDER_BLOCK[self.provider]
         if not isinstance(getattr(self, block, None), dict):
             raise RuleViolation(
@@ -197,7 +197,7 @@ class LocalEngine(Model):
         return v
 
     @model_validator(mode="after")
-    def _runs_something(self) -> "LocalEngine":
+    def _runs_something(self) -> LocalEngine:
         if not self.command and not self.allow_command:
             raise RuleViolation(
                 f"engine {self.name!r} needs 'command' (the argv to run on this machine, e.g. [laneway, engine, sim]), "
@@ -263,7 +263,7 @@ class ClusterSource(OpenModel):
     simulated: SimulatedSource | None = None
 
     @model_validator(mode="after")
-    def _block_matches_source(self) -> "ClusterSource":
+    def _block_matches_source(self) -> ClusterSource:
         if self.source == "Existing" and self.existing is None:
             raise RuleViolation(
                 "source Existing needs 'existing.secretRef' naming the Secret (in laneway-system) that holds the kubeconfig",
@@ -288,7 +288,7 @@ class Fabric(Model):
     infiniband: InfinibandFabric | None = None
 
     @model_validator(mode="after")
-    def _infiniband_block(self) -> "Fabric":
+    def _infiniband_block(self) -> Fabric:
         if self.infiniband is not None and self.type != "InfiniBand":
             raise RuleViolation("fabric.infiniband is only valid when fabric.type is InfiniBand", at="infiniband")
         return self
@@ -332,7 +332,7 @@ class NodePool(Model):
         return {"type": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _bounds(self) -> "NodePool":
+    def _bounds(self) -> NodePool:
         if self.role == "GPU" and not self.class_name:
             raise RuleViolation(
                 f"pool {self.name!r} needs 'className' naming the InferenceClass that describes its nodes "
@@ -528,7 +528,7 @@ class EgressRule(Model):
         return v
 
     @model_validator(mode="after")
-    def _one_of(self) -> "EgressRule":
+    def _one_of(self) -> EgressRule:
         if (self.cidr is None) == (self.host is None):
             raise RuleViolation("an egress rule names exactly one of 'cidr' (e.g. 10.0.0.0/8) or 'host' (e.g. minio.internal)", at="cidr")
         return self

@@ -42,7 +42,7 @@ class Secret(Resource):
         return v
 
     @model_validator(mode="after")
-    def _fold_string_data(self) -> "Secret":
+    def _fold_string_data(self) -> Secret:
         """stringData is write-only convenience, merged into data as Kubernetes does."""
         if self.string_data:
             for k, v in self.string_data.items():
@@ -54,5 +54,5 @@ class Secret(Resource):
         raw = self.data.get(key)
         return None if raw is None else base64.b64decode(raw).decode()
 
-    def redacted(self) -> "Secret":
+    def redacted(self) -> Secret:
         return self.model_copy(update={"data": {k: REDACTED for k in self.data}, "string_data": {}})

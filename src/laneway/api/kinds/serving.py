@@ -15,8 +15,6 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from urllib.parse import unquote
 
-from typing import Any
-
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
@@ -112,7 +110,7 @@ class ModelEndpointSpec(Model):
         return v
 
     @model_validator(mode="after")
-    def _one_address(self) -> "ModelEndpointSpec":
+    def _one_address(self) -> ModelEndpointSpec:
         if not self.url:
             if not self.origin:
                 raise RuleViolation(

@@ -19,7 +19,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator,
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.cache import HTTPSource, HuggingFaceSource, LocalPathSource, S3Source
 from laneway.api.kinds.common import SecretKeyRef, check_date, check_duration, date_text
-from laneway.api.kinds.deployment import MAX_CONTAINER_ARGS, DeviceRequest, EnvVar, MAX_DEVICE_REQUESTS
+from laneway.api.kinds.deployment import MAX_CONTAINER_ARGS, MAX_DEVICE_REQUESTS, DeviceRequest, EnvVar
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_labels
 from laneway.api.selectors import LabelSelectorRequirement
 
@@ -43,7 +43,7 @@ class Row(Model):
     none: str | None = Field(default=None, max_length=1024)
 
     @model_validator(mode="after")
-    def _none_alone(self) -> "Row":
+    def _none_alone(self) -> Row:
         if self.none is None:
             return self
         if not self.none.strip():
@@ -89,7 +89,7 @@ class HardwareRow(Row):
     class_name: str | None = Field(default=None, max_length=253)
 
     @model_validator(mode="after")
-    def _one_form(self) -> "HardwareRow":
+    def _one_form(self) -> HardwareRow:
         if self.devices and self.class_name:
             raise RuleViolation(
                 "hardware is either 'devices' (requests in CEL) or 'className' (a published class), not both", at="className"
@@ -137,7 +137,7 @@ class ScalingRow(Row):
     latency_budget: LatencyBudget | None = None
 
     @model_validator(mode="after")
-    def _forms(self) -> "ScalingRow":
+    def _forms(self) -> ScalingRow:
         if self.replicas is not None and (self.min_replicas is not None or self.max_replicas is not None):
             raise RuleViolation(
                 "scaling is either fixed 'replicas' or autoscaling 'minReplicas'/'maxReplicas', not both", at="replicas"
@@ -189,7 +189,7 @@ class OverflowRow(Row):
         return check_labels(v)
 
     @model_validator(mode="after")
-    def _provider_alone(self) -> "OverflowRow":
+    def _provider_alone(self) -> OverflowRow:
         if self.provider and (self.url or self.labels or self.auth):
             raise RuleViolation(
                 "an overflow row naming a 'provider' takes its url, labels and key from the platform; remove url, labels and auth",

@@ -8,9 +8,10 @@ hydrator checks every promise before a file counts as done.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from laneway.cache.errors import SourceInvalid
 

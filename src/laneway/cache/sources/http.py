@@ -11,8 +11,8 @@ URL is shown and logged without its query string (which may carry a signature).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import unquote, urlsplit
 
 import httpx

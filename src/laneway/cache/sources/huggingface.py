@@ -14,9 +14,8 @@ by the egress policy before the listing, and every download connection is judged
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
+from typing import Any
 
 from laneway.cache.errors import EgressDenied, SourceInvalid, SourceUnavailable
 from laneway.cache.sources.base import RemoteFile, check_relative

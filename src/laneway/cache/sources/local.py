@@ -13,9 +13,10 @@ says only that the path is outside the allowed roots: not whether it exists, not
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO
 
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.cache.errors import OutsideCacheRoots, SourceInvalid, SourceUnavailable
@@ -87,7 +88,7 @@ class LocalPathSource:
     @contextmanager
     def open(self, file: RemoteFile, offset: int) -> Iterator[Opened]:
         try:
-            handle = open(file.locator, "rb")
+            handle = open(file.locator, "rb")  # noqa: SIM115 - closed by the `with` below; opened apart so a refusal to open is told apart
         except OSError as exc:
             raise SourceUnavailable(f"cannot read {file.locator}: {exc.strerror}") from None
         with handle:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from laneway.cache.errors import EgressDenied, SourceInvalid, SourceUnavailable
 from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_relative

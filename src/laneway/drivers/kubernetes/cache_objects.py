@@ -13,8 +13,8 @@ from typing import Any
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.cache.state import CacheState
-from laneway.drivers.kubernetes.cache_render import cache_selector, cache_state, job_name, job_pod_selector
 from laneway.drivers.kubernetes import kinds
+from laneway.drivers.kubernetes.cache_render import cache_selector, cache_state, job_name, job_pod_selector
 from laneway.drivers.kubernetes.connection import KubeConnection
 from laneway.drivers.kubernetes.errors import KubeApiError
 from laneway.drivers.kubernetes.naming import target_namespace

@@ -33,8 +33,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from laneway import __version__
 from laneway.api.kinds.cache import ModelCache, ModelCacheSpec

@@ -34,15 +34,15 @@ making the whole API look unreachable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.drivers.kubernetes import kinds
-from laneway.drivers.kubernetes.connection import KubeConnection
-from laneway.drivers.kubernetes.errors import ClusterUnavailable, KubeApiError
 from laneway.drivers.kubernetes.cache_render import cluster_settings as cache_settings
-from laneway.drivers.kubernetes.errors import RenderError
+from laneway.drivers.kubernetes.connection import KubeConnection
+from laneway.drivers.kubernetes.errors import ClusterUnavailable, KubeApiError, RenderError
 from laneway.drivers.kubernetes.naming import GatewayRef, gateway_ref
 from laneway.drivers.kubernetes.settings import ClusterSettings, cluster_settings
 from laneway.drivers.kubernetes.stacks import required_apis, stack_note
@@ -151,7 +151,7 @@ def gateway_address(gateway: Mapping[str, Any] | None, cluster: InferenceCluster
     if not host:
         return None
     listeners = (gateway.get("spec") or {}).get("listeners") or []
-    http = next((l for l in listeners if l.get("protocol") in ("HTTP", "HTTPS")), None)
+    http = next((listener for listener in listeners if listener.get("protocol") in ("HTTP", "HTTPS")), None)
     scheme = "https" if http and http.get("protocol") == "HTTPS" else "http"
     port = int(http.get("port")) if http and http.get("port") else (443 if scheme == "https" else 80)
     default = 443 if scheme == "https" else 80
@@ -212,8 +212,8 @@ def _listener_check(facts: ClusterFacts, ref: GatewayRef) -> Check | None:
     if facts.gateway is None:
         return None
     sources = [
-        str((((l.get("allowedRoutes") or {}).get("namespaces") or {}).get("from")) or "Same")
-        for l in ((facts.gateway.get("spec") or {}).get("listeners") or [])
+        str((((listener.get("allowedRoutes") or {}).get("namespaces") or {}).get("from")) or "Same")
+        for listener in ((facts.gateway.get("spec") or {}).get("listeners") or [])
     ]
     if "All" in sources:
         return Check("gateway routes", "ok", f"Gateway {ref.namespace}/{ref.name} admits routes from all namespaces")

@@ -11,7 +11,8 @@ own exception types.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import urllib3
 import yaml
@@ -27,7 +28,7 @@ from laneway.drivers.kubernetes.naming import FIELD_MANAGER
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 
 
-def connect(kubeconfig: str, *, context: str | None = None, where: str = "the kubeconfig") -> "KubeConnection":
+def connect(kubeconfig: str, *, context: str | None = None, where: str = "the kubeconfig") -> KubeConnection:
     """A connection from kubeconfig text. Raises ClusterUnavailable saying what is wrong with it."""
     try:
         document = yaml.safe_load(kubeconfig)

@@ -24,7 +24,8 @@ Validated against Grove's PodCliqueSet CRD (bundled under `schemas/`).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from laneway.api.kinds.deployment import ModelReplica, ReplicaEngine, ReplicaMember
 from laneway.drivers.kubernetes.naming import LEADER_CLIQUE, worker_clique

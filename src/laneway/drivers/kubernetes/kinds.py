@@ -7,8 +7,9 @@ is missing (the request then fails with 404, which the driver turns into "instal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ the order checked:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.labels import ENGINE_LABEL

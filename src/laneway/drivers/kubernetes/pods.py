@@ -57,7 +57,6 @@ from laneway.drivers.kubernetes.naming import (
     is_serving,
     owner_labels,
 )
-
 from laneway.drivers.kubernetes.prefill_decode import PodExtras
 
 CLAIM_NAME = "devices"

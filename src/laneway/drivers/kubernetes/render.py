@@ -24,7 +24,13 @@ from laneway.drivers.kubernetes.naming import (
     TARGET_CLUSTER_ANNOTATION,
     target_namespace,
 )
-from laneway.drivers.kubernetes.routing import DEFAULT_PICKER_IMAGE, RoutingOptions, engine_services, http_routes, inference_pool
+from laneway.drivers.kubernetes.routing import (
+    DEFAULT_PICKER_IMAGE,
+    RoutingOptions,
+    engine_services,
+    http_routes,
+    inference_pool,
+)
 from laneway.drivers.kubernetes.settings import cluster_settings
 from laneway.drivers.kubernetes.workloads import engine_objects
 

@@ -23,8 +23,9 @@ Pure; a value that cannot be used raises `RenderError` naming the field and what
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import check_label_key, check_label_value

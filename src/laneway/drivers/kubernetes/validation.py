@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import jsonschema
 import kubernetes_validate

@@ -28,7 +28,14 @@ from laneway.api.labels import ENGINE_LABEL
 from laneway.drivers.kubernetes.errors import RenderError
 from laneway.drivers.kubernetes.grove import KAI_QUEUE_LABEL, KAI_SCHEDULER, pod_clique_set
 from laneway.drivers.kubernetes.naming import claim_template_name, owner_labels, uses_leader_worker_set, workload_of
-from laneway.drivers.kubernetes.pods import LEADER_WORKER_SET, STANDALONE, GroupIdentity, PodPlacement, pod_template, selector_labels
+from laneway.drivers.kubernetes.pods import (
+    LEADER_WORKER_SET,
+    STANDALONE,
+    GroupIdentity,
+    PodPlacement,
+    pod_template,
+    selector_labels,
+)
 from laneway.drivers.kubernetes.prefill_decode import pod_extras
 from laneway.drivers.kubernetes.settings import ClusterSettings
 

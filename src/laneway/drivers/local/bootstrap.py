@@ -12,9 +12,7 @@ left for replicas on Local clusters, whose engines cannot have outlived that run
 from __future__ import annotations
 
 from laneway.api.conditions import set_condition
-from laneway.api.labels import REPLICA_LABEL
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.kinds.serving import ModelEndpoint
 from laneway.api.kinds.platform import (
     ClusterSource,
     InferenceClass,
@@ -23,6 +21,8 @@ from laneway.api.kinds.platform import (
     LocalSource,
     NodePool,
 )
+from laneway.api.kinds.serving import ModelEndpoint
+from laneway.api.labels import REPLICA_LABEL
 from laneway.api.meta import ObjectKey, ObjectMeta
 from laneway.api.selectors import Requirement
 from laneway.drivers.local.discovery import Nvml, discover_local_class

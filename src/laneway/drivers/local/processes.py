@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from laneway.api.kinds.deployment import Member, ModelReplica
 from laneway.placement.engines import DEFAULT_LOCAL_ENGINES, EnginePolicy, Launch, choose_engine, containers_of

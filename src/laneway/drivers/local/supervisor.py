@@ -24,15 +24,16 @@ import asyncio
 import contextlib
 import ctypes
 import functools
-import logging
 import json
+import logging
 import os
 import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import aiohttp
 import psutil
@@ -204,7 +205,7 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             for pid in [*(p.pid for p in _descendants(proc.pid)), proc.pid]:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
@@ -315,7 +316,7 @@ class Supervisor:
                 if resp.status >= 300:
                     return False
                 self._models = served_models(await resp.read())
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return False
         return True
 

@@ -33,7 +33,7 @@ class FaultPlan:
         self._rng = random.Random(self.seed)
 
     @classmethod
-    def from_config(cls, config: SimConfig) -> "FaultPlan":
+    def from_config(cls, config: SimConfig) -> FaultPlan:
         return cls(error_rate=config.error_rate, crash_after=config.crash_after,
                    slow_start=config.slow_start, seed=config.seed)
 

@@ -7,8 +7,7 @@ counters and histograms are fed by the batching loop through `EngineObserver`.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from laneway.engines.sim.batching import BatchingEngine, SimSequence
 from laneway.engines.sim.config import SimConfig

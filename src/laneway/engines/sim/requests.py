@@ -261,17 +261,14 @@ def parse_embedding(body: Any, config: SimConfig) -> EmbeddingRequest:
     r = _validate(_EmbeddingRequest, body)
     raw: Any = r.input
     items: Sequence[Any]
-    if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)):
-        items = [raw]
-    else:
-        items = raw
+    items = [raw] if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)) else raw
     if not items:
         raise RequestError("input: no input was given; send a string or a list of strings", param="input")
     parsed = [_single_prompt(item, "input") for item in items]
     if r.dimensions is not None and r.dimensions > config.embedding_dim:
         raise RequestError(f"dimensions: {r.dimensions} is more than this model's {config.embedding_dim}",
                            param="dimensions")
-    for key, tokens in parsed:
+    for _key, tokens in parsed:
         if tokens > config.max_model_len:
             raise RequestError(f"input: an input of {tokens} tokens is longer than this model's maximum "
                                f"context length of {config.max_model_len} tokens", param="input")

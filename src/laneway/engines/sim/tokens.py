@@ -20,12 +20,7 @@ _PIECES = re.compile(r"\w+|[^\w\s]")
 CHAT_TOKENS_PER_MESSAGE = 4
 CHAT_TOKENS_FOR_REPLY = 3
 
-_VOCABULARY = (
-    "the lane runs through a quiet fleet of engines while every request finds its way to one "
-    "model that answers in time and the gateway keeps traffic inside its boundary so teams "
-    "ask for capacity instead of clusters and replicas start stop scale and recover on their "
-    "own with weights cached once per cluster"
-).split()
+_VOCABULARY = ["the", "lane", "runs", "through", "a", "quiet", "fleet", "of", "engines", "while", "every", "request", "finds", "its", "way", "to", "one", "model", "that", "answers", "in", "time", "and", "the", "gateway", "keeps", "traffic", "inside", "its", "boundary", "so", "teams", "ask", "for", "capacity", "instead", "of", "clusters", "and", "replicas", "start", "stop", "scale", "and", "recover", "on", "their", "own", "with", "weights", "cached", "once", "per", "cluster"]
 
 
 def count_tokens(text: str) -> int:

@@ -11,8 +11,8 @@ from laneway.placement.dra.quantity import Quantity, QuantityError, format_quant
 from laneway.placement.dra.semver import Semver, SemverError, is_semver, parse_semver
 
 __all__ = [
-    "CompileError",
     "DEFAULT_MATCHER",
+    "CompileError",
     "DeviceMatcher",
     "Outcome",
     "Quantity",

@@ -121,7 +121,7 @@ def compile_selector(source: str) -> Program:
         runner = _ENV.program(ast, functions=FUNCTIONS)
     except CELParseError as e:
         raise CompileError(f"syntax error:\n{str(e).rstrip() or source}") from None
-    except Exception as e:  # noqa: BLE001 - any compiler failure is the selector's fault, reported as such
+    except Exception as e:
         raise CompileError(f"{type(e).__name__}: {e}") from None
     return Program(source, runner, reads(ast))
 
@@ -142,7 +142,7 @@ def evaluate(program: Program, device: celtypes.MapType) -> Outcome:
         return Outcome(False, f"evaluation stopped after {DEFAULT_STEP_BUDGET} steps (the selector is too costly)")
     except CELEvalError as e:
         return Outcome(False, _eval_error_text(e))
-    except Exception as e:  # noqa: BLE001 - a hostile or broken selector never crashes the scheduler
+    except Exception as e:
         return Outcome(False, f"{type(e).__name__}: {e}")
     if isinstance(result, CELEvalError):
         return Outcome(False, _eval_error_text(result))
@@ -158,7 +158,7 @@ def evaluate_subtree(program: Program, tree: lark.Tree[lark.Token], device: celt
     assert isinstance(runner, _BoundedRunner)
     try:
         return runner.evaluate_tree(tree, {"device": device})
-    except Exception as e:  # noqa: BLE001 - a clause that fails is simply not true
+    except Exception as e:
         return e
 
 

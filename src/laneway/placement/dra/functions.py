@@ -8,7 +8,8 @@ evaluation error: the selector does not match, and `||` can still absorb it as C
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from celpy import celtypes
 

@@ -64,7 +64,7 @@ class Quantity:
     def __hash__(self) -> int:
         return hash(("quantity", self.value))
 
-    def compare(self, other: "Quantity") -> int:
+    def compare(self, other: Quantity) -> int:
         return (self.value > other.value) - (self.value < other.value)
 
     @property
@@ -77,10 +77,10 @@ class Quantity:
             return None
         return self.value.numerator
 
-    def plus(self, other: "Quantity") -> "Quantity":
+    def plus(self, other: Quantity) -> Quantity:
         return Quantity(self.value + other.value, self.format)
 
-    def minus(self, other: "Quantity") -> "Quantity":
+    def minus(self, other: Quantity) -> Quantity:
         return Quantity(self.value - other.value, self.format)
 
     def __str__(self) -> str:

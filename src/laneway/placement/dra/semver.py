@@ -38,7 +38,7 @@ class Semver:
     def _key(self) -> tuple[int, int, int]:
         return (self.major, self.minor, self.patch)
 
-    def compare(self, other: "Semver") -> int:
+    def compare(self, other: Semver) -> int:
         if self._key() != other._key():
             return 1 if self._key() > other._key() else -1
         return _compare_pre(self.pre, other.pre)

@@ -31,7 +31,7 @@ INFERENCE_GROUP = "inference.networking.k8s.io"
 GATEWAY_MANAGER = "fake-gateway-controller"
 
 
-def after_write(state: "ClusterState", served: "Served", obj: dict[str, Any], verb: str) -> None:
+def after_write(state: ClusterState, served: Served, obj: dict[str, Any], verb: str) -> None:
     if verb == "status":
         return
     if served.group == LWS_GROUP and served.kind == "LeaderWorkerSet":
@@ -44,7 +44,7 @@ def after_write(state: "ClusterState", served: "Served", obj: dict[str, Any], ve
                 _route_status(state, route)
 
 
-def after_delete(state: "ClusterState", served: "Served", obj: dict[str, Any]) -> None:
+def after_delete(state: ClusterState, served: Served, obj: dict[str, Any]) -> None:
     if served.group == LWS_GROUP and served.kind == "LeaderWorkerSet":
         meta = obj["metadata"]
         key = ("", "services", meta["namespace"], meta["name"])
@@ -55,7 +55,7 @@ def after_delete(state: "ClusterState", served: "Served", obj: dict[str, Any]) -
             del state.objects[key]
 
 
-def _lws_headless_service(state: "ClusterState", lws: dict[str, Any]) -> None:
+def _lws_headless_service(state: ClusterState, lws: dict[str, Any]) -> None:
     meta = lws["metadata"]
     key = ("", "services", meta["namespace"], meta["name"])
     if key in state.objects:
@@ -85,7 +85,7 @@ def _allowed(gateway: dict[str, Any], route_namespace: str) -> bool:
     return False
 
 
-def _backend_exists(state: "ClusterState", namespace: str, ref: dict[str, Any]) -> bool:
+def _backend_exists(state: ClusterState, namespace: str, ref: dict[str, Any]) -> bool:
     group, kind = ref.get("group") or "", ref.get("kind") or "Service"
     if group == "" and kind == "Service":
         return ("", "services", ref.get("namespace") or namespace, ref["name"]) in state.objects
@@ -101,7 +101,7 @@ def _condition(kind: str, ok: bool, reason: str, message: str, generation: int) 
     }
 
 
-def _route_status(state: "ClusterState", route: dict[str, Any]) -> None:
+def _route_status(state: ClusterState, route: dict[str, Any]) -> None:
     namespace = route["metadata"]["namespace"]
     generation = int(route["metadata"].get("generation") or 1)
     backends = [b for rule in (route.get("spec") or {}).get("rules") or [] for b in rule.get("backendRefs") or []]

@@ -56,7 +56,7 @@ class FakeKube:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> "FakeKube":
+    def start(self) -> FakeKube:
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -65,7 +65,7 @@ class FakeKube:
             self._loop = loop
             try:
                 loop.run_until_complete(self._serve())
-            except BaseException as error:  # noqa: BLE001 - reported to start()
+            except BaseException as error:
                 failure.append(error)
                 ready.set()
                 return
@@ -87,7 +87,7 @@ class FakeKube:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        server = site._server
         assert isinstance(server, asyncio.Server) and server.sockets
         self.port = server.sockets[0].getsockname()[1]
 
@@ -99,7 +99,7 @@ class FakeKube:
         self._loop = None
         self._thread = None
 
-    def __enter__(self) -> "FakeKube":
+    def __enter__(self) -> FakeKube:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
