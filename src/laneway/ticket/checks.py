@@ -41,6 +41,7 @@ from laneway.ticket.compose import CompositionError, compose, resolve_devices
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.hardware import match_classes
 from laneway.ticket.load import load_against_capacity
+from laneway.ticket.location import JURISDICTION_LABEL, cold_pull_cost, weights_location
 from laneway.ticket.placeholders import is_placeholder, reserved_host
 from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.retirement import BadRetirementDate, parse_retire_after
@@ -383,7 +384,7 @@ def _check_cache(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: Devi
     assert row is not None
     if row.is_none():
         return _pass("cache", "NoCache", f"no cache ({row.none}); the engine fetches its own weights")
-    body = row.model_dump(by_alias=True, exclude_none=True, exclude={"none"})
+    body = row.model_dump(by_alias=True, exclude_none=True, exclude={"none", "egress_price_per_gib"})
     if "source" not in body:
         return _fail("cache", "Incomplete", "set source (HuggingFace, S3, HTTP or Local) and its block")
     try:
@@ -391,7 +392,22 @@ def _check_cache(t: InferenceTicket, _f: FleetSnapshot, _n: float, matcher: Devi
     except ValidationError as e:
         problems = problems_from(e, model=ModelCacheSpec)
         return _fail("cache", "InvalidSource", "; ".join(str(p) for p in problems))
-    return _pass("cache", "Filled", f"weights from {spec.source}")
+    where = weights_location(spec)
+    rule = row_selector(t.spec.sovereignty)
+    wanted = [r for r in rule.requirements() if r.key == JURISDICTION_LABEL]
+    if where.jurisdiction is not None and wanted and not all(r.matches({JURISDICTION_LABEL: where.jurisdiction}) for r in wanted):
+        return _fail(
+            "cache", "OutsideSovereignty",
+            f"weights come from {where.text}, in jurisdiction {where.jurisdiction}; the sovereignty row wants "
+            f"{', '.join(r.describe() for r in wanted)}: copy them to a store inside it",
+        )
+    details = [f"weights come from {where.text}"]
+    if where.jurisdiction is None and wanted and spec.source != "Local":
+        details.append("no jurisdiction is known for this source: fine for public weights, not for private ones")
+    cost = cold_pull_cost(spec, row.egress_price_per_gib)
+    if cost:
+        details.append(cost)
+    return _pass("cache", "Filled", f"weights from {spec.source}", *details)
 
 
 def _check_lifecycle(t: InferenceTicket, fleet: FleetSnapshot, now: float, matcher: DeviceMatcher) -> RowCheck:

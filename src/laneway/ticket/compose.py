@@ -312,7 +312,7 @@ def _cache(ticket: InferenceTicket, selector: dict[str, Any]) -> ModelCache | No
     row = ticket.spec.cache
     if row is None or row.is_none():
         return None
-    body = row.model_dump(by_alias=True, exclude_none=True, exclude={"none"})
+    body = row.model_dump(by_alias=True, exclude_none=True, exclude={"none", "egress_price_per_gib"})
     body["clusterSelector"] = selector
     return ModelCache.model_validate({"metadata": _metadata(ticket, ticket.name), "spec": body})
 

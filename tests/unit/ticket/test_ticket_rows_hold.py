@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from ticket_builders import NOW, fleet, provider_keys, ticket
+from ticket_builders import NOW, fleet, provider_keys, providers, ticket
 
 from laneway.api.errors import InvalidManifests
 from laneway.api.kinds import InferenceGateway
@@ -16,6 +16,7 @@ from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.api.manifest import load_text
 from laneway.egress.destinations import DESTINATIONS_ANNOTATION, TEAM_LANE
 from laneway.ticket.checks import RowCheck, check_ticket
+from laneway.ticket.compose import compose
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.placeholders import is_placeholder
 
@@ -171,3 +172,31 @@ def test_the_platform_horizon_requires_a_near_retirement_date(lifecycle: dict[st
 def test_a_date_inside_the_horizon_passes() -> None:
     row = verdict(ticket(lifecycle={"retireAfter": "2030-12-31"}), "lifecycle", with_gateway(HORIZON))
     assert row.passed, row.message
+
+
+# --- the cache row asks where the weights come from -----------------------------------------
+
+def test_weights_in_a_us_bucket_are_outside_an_eu_rule() -> None:
+    row = verdict(ticket(cache={"source": "S3", "s3": {"uri": "s3://weights/qwen/", "region": "us-east-1"}}), "cache")
+    assert not row.passed and row.reason == "OutsideSovereignty" and "jurisdiction us" in row.message
+
+
+def test_weights_in_an_eu_bucket_pass_and_say_what_a_cold_pull_costs() -> None:
+    cache = {"source": "S3", "s3": {"uri": "s3://weights/qwen/", "region": "eu-central-1", "sizeGiB": 60}, "egressPricePerGiB": 0.09}
+    row = verdict(ticket(cache=cache), "cache")
+    assert row.passed, row.message
+    assert "a cold pull moves 60 GiB: 5.40 at 0.09 per GiB, once per cluster that pulls it" in row.details
+
+
+def test_the_hub_has_no_jurisdiction_and_the_row_says_so() -> None:
+    row = verdict(ticket(), "cache")
+    assert row.passed and any("no jurisdiction is known" in d for d in row.details)
+
+
+def test_a_cache_row_with_a_price_still_composes() -> None:
+    from ticket_builders import providers
+
+    from laneway.ticket.compose import compose
+    cache = {"source": "S3", "s3": {"uri": "s3://weights/qwen/", "region": "eu-central-1"}, "egressPricePerGiB": 0.09}
+    composed = compose(ticket(cache=cache), classes=(), providers=providers()).cache
+    assert composed is not None and composed.spec.s3 is not None and composed.spec.s3.region == "eu-central-1"

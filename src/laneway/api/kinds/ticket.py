@@ -206,6 +206,8 @@ class CacheRow(Row):
     s3: S3Source | None = None
     http: HTTPSource | None = None
     local: LocalPathSource | None = None
+    egress_price_per_gib: StrictFloat | None = Field(default=None, ge=0, alias="egressPricePerGiB")
+    """What moving one GiB out of the source costs (its provider's egress price), to show what a cold pull costs."""
 
 
 class Rollback(Model):
