@@ -194,9 +194,6 @@ def test_the_hub_has_no_jurisdiction_and_the_row_says_so() -> None:
 
 
 def test_a_cache_row_with_a_price_still_composes() -> None:
-    from ticket_builders import providers
-
-    from laneway.ticket.compose import compose
     cache = {"source": "S3", "s3": {"uri": "s3://weights/qwen/", "region": "eu-central-1"}, "egressPricePerGiB": 0.09}
     composed = compose(ticket(cache=cache), classes=(), providers=providers()).cache
     assert composed is not None and composed.spec.s3 is not None and composed.spec.s3.region == "eu-central-1"
