@@ -224,3 +224,14 @@ def test_kv_aware_leaves_a_saturated_holder_and_ignores_an_unsynced_index() -> N
 
 def test_kv_aware_without_any_index_or_metrics_balances_by_in_flight() -> None:
     assert pick(KVAware(), view(tenant_prompt(1)), states(a=4, b=4, c=1, d=4)) == "c"
+
+
+def test_kv_aware_ignores_a_stale_reading_and_uses_a_fresh_one() -> None:
+    prompt = tenant_prompt(10)
+    hashes = block_hashes(view(prompt).prompt.text)
+    st = states()
+    st[ObjectKey(NS, "b")].kv = synced(hashes)
+    st[ObjectKey(NS, "b")].load = EngineLoad(observed_at=NOW - 60.0, waiting=50, running=8, kv_cache_usage=1.0)
+    assert pick(KVAware(), view(prompt), st) == "b"  # a minute old: not believed
+    st[ObjectKey(NS, "b")].load = EngineLoad(observed_at=NOW - 0.2, waiting=50, running=8, kv_cache_usage=1.0)
+    assert pick(KVAware(), view(prompt), st) != "b"  # fresh: it is saturated, go elsewhere
