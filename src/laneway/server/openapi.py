@@ -447,6 +447,25 @@ def _token_paths() -> Schema:
     }
 
 
+def _ticket_check_paths() -> Schema:
+    row = {"type": "object", "required": ["key", "passed", "reason", "message", "details"],
+           "properties": {"key": {"type": "string"}, "passed": {"type": "boolean"}, "reason": {"type": "string"},
+                          "message": {"type": "string"}, "details": {"type": "array", "items": {"type": "string"}}}}
+    report = {"type": "object", "required": ["ticket", "passed", "failing", "rows"],
+              "properties": {"ticket": {"type": "string"}, "passed": {"type": "boolean"},
+                             "failing": {"type": "array", "items": {"type": "string"}},
+                             "rows": {"type": "array", "items": row}}}
+    return {
+        f"/apis/{GROUP_VERSION}/ticketchecks": {
+            "post": {"tags": ["InferenceTicket"], "operationId": "checkInferenceTicket",
+                     "summary": "Check a ticket's rows against the whole fleet (nothing is stored; a team token "
+                                "only for its own namespaces, and it learns capacity figures only)",
+                     "requestBody": _object_body(_ref("InferenceTicket")),
+                     "responses": _responses(report, *BODY_ERRORS, 403)},
+        },
+    }
+
+
 def _discovery_paths() -> Schema:
     any_object: Schema = {"type": "object"}
     text = {"text/plain": {"schema": {"type": "string"}}}
@@ -537,7 +556,7 @@ def _component_schemas() -> Schema:
 @functools.lru_cache(maxsize=1)
 def build_openapi() -> Schema:
     """The whole OpenAPI document (cached; treat the result as read-only)."""
-    paths: Schema = {**_discovery_paths(), **_token_paths()}
+    paths: Schema = {**_discovery_paths(), **_token_paths(), **_ticket_check_paths()}
     for info in KINDS:
         paths.update(_kind_paths(info))
     return {
