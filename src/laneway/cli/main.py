@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "laneway.cli.render",
     "laneway.cli.cluster",
     "laneway.cli.store",
+    "laneway.cli.economics",
 ]
 
 BUILTIN_MODULES = [

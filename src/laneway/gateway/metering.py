@@ -19,9 +19,10 @@ It is what the status writer puts on the ModelService and compares with its `slo
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -46,6 +47,14 @@ class Sample(NamedTuple):
     """None for a plain (not streamed) answer: it has no first token to time."""
 
 
+class EndpointTokenCount(NamedTuple):
+    """Tokens metered through one endpoint of a service since the meter started."""
+
+    tier: str
+    prompt: int
+    completion: int
+
+
 class Outcome(NamedTuple):
     """One finished request in the window, whatever became of it."""
 
@@ -61,7 +70,7 @@ class _Series:
     path costs more than the increments themselves; token children are made on first use so
     /metrics shows no zero token series for an endpoint that never reported usage."""
 
-    __slots__ = ("codes", "completion", "cut", "labels", "latency", "prompt", "ttft")
+    __slots__ = ("codes", "completion", "completion_n", "cut", "labels", "latency", "prompt", "prompt_n", "ttft")
 
     def __init__(self, labels: tuple[str, str, str, str], latency: object, ttft: object) -> None:
         self.labels = labels
@@ -71,6 +80,8 @@ class _Series:
         self.cut: object | None = None
         self.prompt: object | None = None
         self.completion: object | None = None
+        self.prompt_n = 0
+        self.completion_n = 0
 
 
 @dataclass
@@ -124,6 +135,9 @@ class ServiceSummary:
     requests_total: int = 0
     """Requests since the gateway started (what a canary judge takes differences of)."""
     errors_total: int = 0
+    tokens: Mapping[str, "EndpointTokenCount"] = field(default_factory=dict)
+    """Tokens per endpoint since `since` (seconds since the epoch), for economics."""
+    since: float | None = None
 
 
 def p95(values: list[float]) -> float | None:
@@ -189,6 +203,8 @@ class Meter:
         self._tokens = Counter(
             "laneway_gateway_tokens", "Tokens by kind (prompt, completion).", (*labels, "kind"), registry=self.registry
         )
+        self.started_at = time.time()
+        """Wall-clock time this meter began counting: its token totals are since then."""
         self._refused = Counter(
             "laneway_gateway_refusals", "Requests the gateway answered itself.", ("namespace", "service", "code"), registry=self.registry
         )
@@ -238,6 +254,8 @@ class Meter:
         series.latency.observe(total)  # type: ignore[attr-defined]
         if ttft is not None:
             series.ttft.observe(ttft)  # type: ignore[attr-defined]
+        series.prompt_n += prompt_tokens
+        series.completion_n += completion_tokens
         if prompt_tokens:
             if series.prompt is None:
                 series.prompt = self._tokens.labels(*series.labels, "prompt")
@@ -286,7 +304,15 @@ class Meter:
             return None
         edge = self._clock() - self._window
         entries = {name: _summarize(sub, edge) for name, sub in sorted(win.entries.items())}
-        return _summarize(win, edge, entries)
+        return replace(_summarize(win, edge, entries), tokens=self.tokens(service), since=self.started_at)
+
+    def tokens(self, service: ObjectKey) -> dict[str, EndpointTokenCount]:
+        """Tokens metered per endpoint of `service` since this meter started (`started`)."""
+        out: dict[str, EndpointTokenCount] = {}
+        for (svc, endpoint, tier), series in self._children.items():
+            if svc == service and (series.prompt_n or series.completion_n):
+                out[endpoint] = EndpointTokenCount(tier, series.prompt_n, series.completion_n)
+        return dict(sorted(out.items()))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

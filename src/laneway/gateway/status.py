@@ -27,6 +27,7 @@ from typing import Any
 from laneway.api.conditions import find_condition, set_condition
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.serving import (
+    EndpointTokens,
     ExcludedEndpoint,
     GatewayTraffic,
     ModelService,
@@ -34,7 +35,7 @@ from laneway.api.kinds.serving import (
     ResolvedEndpoint,
     TrafficFigures,
 )
-from laneway.api.meta import ObjectKey
+from laneway.api.meta import ObjectKey, rfc3339
 from laneway.gateway.metering import ServiceSummary, judge_slo
 from laneway.gateway.ownership import conflict_message
 from laneway.gateway.presence import held_status, holder, released_status, should_claim
@@ -67,6 +68,7 @@ def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float)
         return GatewayTraffic(gateway=identity, window_seconds=window)
     entries = {name: _figures(sub) for name, sub in sorted(summary.entries.items())} if summary.entries else None
     figures = _figures(summary)
+    tokens = {name: EndpointTokens(tier=t.tier, prompt=t.prompt, completion=t.completion) for name, t in summary.tokens.items()}
     return GatewayTraffic(
         gateway=identity,
         window_seconds=window,
@@ -77,6 +79,8 @@ def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float)
         requests_total=figures.requests_total,
         errors_total=figures.errors_total,
         entries=entries,
+        since=None if summary.since is None else rfc3339(summary.since),
+        tokens=tokens or None,
     )
 
 

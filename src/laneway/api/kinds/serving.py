@@ -273,13 +273,25 @@ class TrafficFigures(OpenModel):
     errors_total: StrictInt | None = None
 
 
+class EndpointTokens(Model):
+    """Tokens one gateway metered through one endpoint since it started (what economics prices)."""
+
+    tier: str = "Primary"
+    prompt: StrictInt = Field(default=0, ge=0)
+    completion: StrictInt = Field(default=0, ge=0)
+
+
 class GatewayTraffic(TrafficFigures):
     """One gateway's entry in `status.traffic`: service-wide figures and, under `entries`, the
-    same figures per service entry. Each gateway writes only its own entry."""
+    same figures per service entry. Each gateway writes only its own entry, so token counts
+    summed over entries count each request once. `tokens` per endpoint are since `since`, the
+    time this gateway started metering."""
 
     gateway: str
     window_seconds: StrictFloat | None = None
     entries: dict[str, TrafficFigures] | None = None
+    since: str | None = None
+    tokens: dict[str, EndpointTokens] | None = None
 
 
 class ModelServiceStatus(Status):

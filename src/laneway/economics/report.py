@@ -1,0 +1,309 @@
+"""The economics of services and namespaces over a window, from what the store holds. Pure.
+
+Tokens come from the gateways' entries in each ModelService's `status.traffic` (one entry per
+gateway, so summing them counts every request once); each entry's token counts run from its
+`since`, when that gateway started metering. A figure's span is therefore the window, cut to
+start no earlier than the earliest `since` of the gateways that metered the service: a gateway
+restarted inside the window has forgotten the tokens before its restart, and so the span
+begins at its start, not the window's. Capacity is priced over the same span.
+
+Which endpoints are self-hosted: those owned by a ModelReplica (the replica controller writes
+them); every other endpoint is external and priced by its own `pricing`. Replicas deleted
+before the report are no longer in the store and are not charged: the capacity is that of the
+replicas alive now, from their creation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceClass, InferenceCluster
+from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.api.labels import DEPLOYMENT_LABEL
+from laneway.economics.breakeven import break_even_tokens_per_hour
+from laneway.economics.capacity import MixedCurrencies, Window, capacity_cost
+from laneway.economics.occupancy import occupancy, parse_timestamp
+from laneway.economics.tokens import TokenPrice, Tokens, cost_per_million, token_cost
+
+COMPARE_TIERS = ("Overflow", "BreakGlass")
+
+
+@dataclass(frozen=True)
+class DeploymentFigures:
+    name: str
+    replicas: int
+    capacity_cost: float
+    tokens: Tokens
+    cost_per_million: float | None
+
+
+@dataclass(frozen=True)
+class ProviderFigures:
+    """An external endpoint of a service: the tokens sent to it and what they cost."""
+
+    endpoint: str
+    tier: str
+    tokens: Tokens
+    price: TokenPrice | None
+    cost: float | None
+    """None when the endpoint declares no `pricing`."""
+
+
+@dataclass(frozen=True)
+class ServiceEconomics:
+    namespace: str
+    name: str
+    span: Window
+    currency: str
+    capacity_cost: float
+    self_hosted_tokens: Tokens
+    cost_per_million: float | None
+    deployments: list[DeploymentFigures]
+    providers: list[ProviderFigures]
+    external_cost: float
+    compared_with: str | None
+    """The priced Overflow (else BreakGlass) endpoint the self-hosted tokens are priced at."""
+    same_tokens_bought: float | None
+    bought_per_million: float | None
+    break_even_tokens_per_hour: float | None
+    tokens_per_hour: float
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NamespaceSpend:
+    namespace: str
+    currency: str
+    self_hosted: float
+    external: float
+
+
+@dataclass(frozen=True)
+class Report:
+    window: Window
+    services: list[ServiceEconomics]
+    namespaces: list[NamespaceSpend]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What the report reads, as the store holds it."""
+
+    services: Sequence[ModelService]
+    endpoints: Sequence[ModelEndpoint]
+    replicas: Sequence[ModelReplica]
+    clusters: Mapping[str, InferenceCluster]
+    classes: Mapping[str, InferenceClass]
+
+
+def _owner_replica(endpoint: ModelEndpoint) -> str | None:
+    return next(
+        (
+            o.name
+            for o in endpoint.metadata.owner_references
+            if o.kind == "ModelReplica"
+        ),
+        None,
+    )
+
+
+def _price(endpoint: ModelEndpoint) -> TokenPrice | None:
+    p = endpoint.spec.pricing
+    if p is None:
+        return None
+    return TokenPrice(
+        per_million_input=p.per_million_input_tokens,
+        per_million_output=p.per_million_output_tokens,
+        currency=p.currency,
+    )
+
+
+def metered(
+    service: ModelService,
+) -> tuple[dict[str, tuple[str, Tokens]], float | None]:
+    """Tokens per endpoint summed over the gateways' entries, with their tier, and the earliest
+    time any of those gateways began metering."""
+    out: dict[str, tuple[str, Tokens]] = {}
+    since: float | None = None
+    for entry in service.status.traffic or []:
+        if not entry.tokens:
+            continue
+        start = parse_timestamp(entry.since)
+        if start is not None:
+            since = start if since is None else min(since, start)
+        for name, t in entry.tokens.items():
+            tier, before = out.get(name, (t.tier, Tokens()))
+            out[name] = (tier, before + Tokens(t.prompt, t.completion))
+    return out, since
+
+
+def service_economics(
+    service: ModelService, fleet: Fleet, window: Window
+) -> ServiceEconomics:
+    ns = service.metadata.namespace or ""
+    by_tokens, since = metered(service)
+    span = (
+        Window(max(window.start, since), window.end)
+        if since is not None and since < window.end
+        else window
+    )
+    endpoints = {
+        e.metadata.name: e for e in fleet.endpoints if e.metadata.namespace == ns
+    }
+    replicas = {
+        r.metadata.name: r for r in fleet.replicas if r.metadata.namespace == ns
+    }
+    problems: list[str] = []
+
+    # Self-hosted: the deployments behind the endpoints the service resolves or metered.
+    names = {e.name for e in service.status.endpoints} | set(by_tokens)
+    deployment_tokens: dict[str, Tokens] = {}
+    providers: list[ProviderFigures] = []
+    for name in sorted(names):
+        endpoint = endpoints.get(name)
+        tier, tokens = by_tokens.get(name, ("Primary", Tokens()))
+        owner = _owner_replica(endpoint) if endpoint is not None else None
+        replica = replicas.get(owner) if owner else None
+        if replica is not None:
+            deployment = replica.metadata.labels.get(
+                DEPLOYMENT_LABEL, replica.metadata.name
+            )
+            deployment_tokens[deployment] = (
+                deployment_tokens.get(deployment, Tokens()) + tokens
+            )
+        elif endpoint is not None and owner is None:
+            price = _price(endpoint)
+            providers.append(
+                ProviderFigures(
+                    name,
+                    tier,
+                    tokens,
+                    price,
+                    None if price is None else token_cost(tokens, price),
+                )
+            )
+        elif tokens.total:
+            problems.append(
+                f"endpoint {name} metered {tokens.total} tokens but is gone from the store"
+            )
+
+    deployments: list[DeploymentFigures] = []
+    currency = "USD"
+    for deployment in sorted(deployment_tokens):
+        own = [
+            r
+            for r in replicas.values()
+            if r.metadata.labels.get(DEPLOYMENT_LABEL) == deployment
+        ]
+        occ = occupancy(own, fleet.clusters, fleet.classes)
+        problems.extend(occ.unpriced)
+        try:
+            cost = capacity_cost(occ.holdings, span)
+        except MixedCurrencies as e:
+            problems.append(str(e))
+            continue
+        currency = cost.currency
+        tokens = deployment_tokens[deployment]
+        deployments.append(
+            DeploymentFigures(
+                deployment,
+                len(own),
+                cost.total,
+                tokens,
+                cost_per_million(cost.total, tokens),
+            )
+        )
+
+    capacity = sum(d.capacity_cost for d in deployments)
+    self_tokens = sum((d.tokens for d in deployments), Tokens())
+    compare = _comparison(service, providers, endpoints)
+    bought = token_cost(self_tokens, compare[1]) if compare else None
+    if compare and deployments and compare[1].currency != currency:
+        problems.append(
+            f"{compare[0]} is priced in {compare[1].currency}, the capacity in {currency}: not compared"
+        )
+        compare, bought = None, None
+    hours = span.hours
+    return ServiceEconomics(
+        namespace=ns,
+        name=service.metadata.name,
+        span=span,
+        currency=currency,
+        capacity_cost=capacity,
+        self_hosted_tokens=self_tokens,
+        cost_per_million=cost_per_million(capacity, self_tokens),
+        deployments=deployments,
+        providers=providers,
+        external_cost=sum(p.cost or 0.0 for p in providers),
+        compared_with=compare[0] if compare else None,
+        same_tokens_bought=bought,
+        bought_per_million=compare[1].blended(self_tokens) if compare else None,
+        break_even_tokens_per_hour=(
+            break_even_tokens_per_hour(
+                cost_per_hour=capacity / hours,
+                price_per_million=compare[1].blended(self_tokens),
+            )
+            if compare
+            else None
+        ),
+        tokens_per_hour=self_tokens.total / hours,
+        problems=problems,
+    )
+
+
+def _comparison(
+    service: ModelService,
+    providers: list[ProviderFigures],
+    endpoints: Mapping[str, ModelEndpoint],
+) -> tuple[str, TokenPrice] | None:
+    """The priced provider the self-hosted tokens are compared with: an Overflow endpoint the
+    service resolves (else a BreakGlass one), by name."""
+    resolved = {e.name: e.tier for e in service.status.endpoints}
+    for tier in COMPARE_TIERS:
+        for name in sorted(n for n, t in resolved.items() if t == tier):
+            endpoint = endpoints.get(name)
+            price = (
+                _price(endpoint)
+                if endpoint is not None and _owner_replica(endpoint) is None
+                else None
+            )
+            if price is not None:
+                return name, price
+    return next(
+        (
+            (p.endpoint, p.price)
+            for p in providers
+            if p.price is not None and p.tier in COMPARE_TIERS
+        ),
+        None,
+    )
+
+
+def report(fleet: Fleet, window: Window) -> Report:
+    """Every service's economics, and each namespace's spend over the window: its replicas'
+    capacity (whatever serves them) and its services' external tokens."""
+    services = [
+        service_economics(s, fleet, window)
+        for s in sorted(
+            fleet.services, key=lambda s: (s.metadata.namespace or "", s.metadata.name)
+        )
+    ]
+    namespaces: list[NamespaceSpend] = []
+    for ns in sorted(
+        {s.metadata.namespace or "" for s in fleet.services}
+        | {r.metadata.namespace or "" for r in fleet.replicas}
+    ):
+        occ = occupancy(
+            [r for r in fleet.replicas if r.metadata.namespace == ns],
+            fleet.clusters,
+            fleet.classes,
+        )
+        try:
+            cost = capacity_cost(occ.holdings, window)
+        except MixedCurrencies:
+            continue
+        external = sum(s.external_cost for s in services if s.namespace == ns)
+        namespaces.append(NamespaceSpend(ns, cost.currency, cost.total, external))
+    return Report(window=window, services=services, namespaces=namespaces)
