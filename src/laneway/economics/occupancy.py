@@ -2,7 +2,8 @@
 creation until its deletion. Pure: replicas, clusters and classes in, `Holding`s out.
 
 A Standalone or Leader member is one pod, a Worker member `worker.nodes` pods, each times the
-engine's `copies`; a pod occupies one node. A replica with no creation time (never stored) or a
+engine's `copies`; a pod occupies one node and the devices it claimed (or, for Synthetic
+devices, which are never claimed, the devices its node selector asked for). A replica with no creation time (never stored) or a
 pool whose class has no `pricing` holds nothing priced: it is reported in `unpriced`, never
 silently counted as free.
 """
@@ -42,6 +43,14 @@ def _pods(member: ReplicaMember, copies: int) -> int:
         else 1
     )
     return nodes * copies
+
+
+def _devices_per_pod(member: ReplicaMember) -> int:
+    """The devices one pod holds: those it claimed (DRA), else those its node selector asked
+    for (Synthetic devices are counted by placement but never claimed)."""
+    if member.device_requests:
+        return sum(d.count for d in member.device_requests)
+    return sum(d.count for d in member.node_selector.devices) if member.node_selector else 0
 
 
 def _pool_price(
@@ -95,7 +104,7 @@ def occupancy(
                     out.unpriced.append(f"replica {name}: {price}")
                     continue
                 pods = _pods(member, engine.copies)
-                devices = pods * sum(d.count for d in member.device_requests)
+                devices = pods * _devices_per_pod(member)
                 out.holdings.append(
                     Holding(
                         replica=name,

@@ -142,3 +142,19 @@ def test_unpriced_pools_and_unknown_clusters_are_named_not_counted_free() -> Non
         "replica x-0: pool bare of cluster b (class free) has no pricing",
         "replica x-1: cluster gone is not in the fleet",
     ]
+
+
+def test_synthetic_devices_count_by_what_the_node_selector_asked() -> None:
+    member = {
+        "nodePoolName": "dev",
+        "nodeSelector": {"devices": [{"name": "slot", "count": 3}]},
+        "template": CONTAINER,
+    }
+    r = ModelReplica.model_validate(
+        {
+            "metadata": {"name": "s-0", "namespace": "ml", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"clusterName": "a", "engines": [{"name": "main", "members": [member]}]},
+        }
+    )
+    cost = capacity_cost(occupancy([r], CLUSTERS, CLASSES).holdings, WINDOW)
+    assert cost.total == pytest.approx(3 * 2.5 * 10)

@@ -56,3 +56,13 @@ def test_a_cut_stream_is_a_failure_of_its_own() -> None:
     assert summary is not None and summary.errors == 1 and summary.samples == 0
     text = meter.exposition().decode()
     assert 'code="stream_cut"' in text and 'code="200"' not in text and 'code="502"' not in text
+
+
+def test_tokens_per_endpoint_are_lifetime_counts_with_their_start() -> None:
+    meter = Meter(clock=Clock(), window=300, max_samples=100)
+    for endpoint, tier, p, c in (("a", "Primary", 5, 2), ("a", "Primary", 7, 3), ("x", "Overflow", 11, 0)):
+        meter.record(SVC, endpoint=endpoint, tier=tier, status=200, ttft=None, total=0.1, prompt_tokens=p, completion_tokens=c)
+    meter.record(ObjectKey("ml", "other"), endpoint="a", tier="Primary", status=200, ttft=None, total=0.1, prompt_tokens=100, completion_tokens=100)
+    summary = meter.summary(SVC)
+    assert summary is not None and summary.since == meter.started_at
+    assert {k: tuple(v) for k, v in summary.tokens.items()} == {"a": ("Primary", 12, 5), "x": ("Overflow", 11, 0)}
