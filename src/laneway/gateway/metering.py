@@ -135,7 +135,7 @@ class ServiceSummary:
     requests_total: int = 0
     """Requests since the gateway started (what a canary judge takes differences of)."""
     errors_total: int = 0
-    tokens: Mapping[str, "EndpointTokenCount"] = field(default_factory=dict)
+    tokens: Mapping[str, EndpointTokenCount] = field(default_factory=dict)
     """Tokens per endpoint since `since` (seconds since the epoch), for economics."""
     since: float | None = None
 
