@@ -58,14 +58,17 @@ def _placeholder_note(text: str | None) -> str:
     return "" if text is None else f" ({text!r} is a placeholder)"
 
 
-def caller_url(gateways: Sequence[InferenceGateway]) -> str:
-    """The OpenAI-compatible base URL callers use: the first gateway's (by name) address."""
+def caller_urls(gateways: Sequence[InferenceGateway], *, namespace: str, service: str, models: Sequence[str]) -> str:
+    """Where callers reach the service: its own path (always works) and the OpenAI base URL
+    with the model names, on the first gateway's (by name) published address."""
     for g in sorted(gateways, key=lambda g: g.name):
         address = g.spec.address or g.status.address
         if address:
-            base = address if "://" in address else f"http://{address}"
-            return base.rstrip("/") + "/v1"
-    return "the gateway's /v1 (no InferenceGateway publishes an address yet)"
+            base = (address if "://" in address else f"http://{address}").rstrip("/")
+            return f"callers use {base}/{namespace}/{service}/v1, or {base}/v1 with model {' or '.join(models)}"
+    return (f"callers use <gateway>/{namespace}/{service}/v1, or <gateway>/v1 with model {' or '.join(models)} "
+            "(no InferenceGateway publishes an address yet)")
+
 
 QUESTIONS: dict[str, str] = {
     "model": "Which model, doing what work for whom?",
@@ -293,7 +296,7 @@ def _check_endpoint(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher
     models = row.model_names or [name]
     return _pass(
         "endpoint", "Owned", f"service {name}; owner {team} ({contact})",
-        f"callers use {caller_url(fleet.gateways)} with model {' or '.join(models)}",
+        caller_urls(fleet.gateways, namespace=t.namespace or "default", service=name, models=models),
     )
 
 

@@ -151,7 +151,8 @@ def test_the_platform_sets_the_shape_of_a_pager_contact() -> None:
 def test_the_endpoint_row_prints_the_url_callers_use() -> None:
     snap = with_gateway({}, status={"address": "127.0.0.1:8080"})
     row = verdict(ticket(), "endpoint", snap)
-    assert row.passed and "callers use http://127.0.0.1:8080/v1 with model coder" in row.details
+    assert row.passed
+    assert "callers use http://127.0.0.1:8080/internal-tools/pr-review/v1, or http://127.0.0.1:8080/v1 with model coder" in row.details
 
 
 # --- 5. retirement that sticks --------------------------------------------------------------
