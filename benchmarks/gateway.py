@@ -155,6 +155,12 @@ def seed_store(db: str, upstream: str) -> str:
             "slo": {"p95Latency": "1s"},
         },
     }))
+    try:
+        from laneway.testing.fleet import add_gateway
+    except ImportError:  # a baseline tree from before the egress policy has no door to open
+        pass
+    else:
+        add_gateway(store)  # the platform opens loopback, where the benchmark's upstream listens
     token = create_token(store, role="platform", description="benchmark reads /metrics")
     store.close()
     return token
