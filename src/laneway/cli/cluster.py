@@ -52,7 +52,9 @@ def _from_api(ctx: click.Context, name: str) -> tuple[InferenceCluster, dict[str
     return cluster, classes
 
 
-def _kubeconfig(ctx: click.Context, cluster: InferenceCluster, resources: Sequence[Any], path: Path | None) -> Kubeconfig:
+def _kubeconfig(
+    ctx: click.Context, cluster: InferenceCluster, resources: Sequence[Any], path: Path | None, store: str | None = None
+) -> Kubeconfig:
     """The kubeconfig to check with: `--kubeconfig`, else the cluster's Secret in the `-f`
     manifests, else in the local laneway's store (see `laneway.drivers.kubeconfig`)."""
     if path is not None:
@@ -65,7 +67,7 @@ def _kubeconfig(ctx: click.Context, cluster: InferenceCluster, resources: Sequen
             f"cluster {cluster.name} has source {cluster.spec.cluster.source}; only Existing (Kubernetes) clusters are checked",
             EXIT_USAGE,
         )
-    store_path = DataDir(data_dir(global_options(ctx).data_dir)).store_path
+    store_path: Path | str = store or DataDir(data_dir(global_options(ctx).data_dir)).store_path
     try:
         return FirstOf(ManifestKubeconfigs(resources), StoreFileKubeconfigs(store_path)).kubeconfig(cluster)
     except NoKubeconfig as missing:
@@ -90,10 +92,13 @@ def cluster() -> None:
 @click.argument("name")
 @click.option("-f", "--filename", "paths", multiple=True, help="Read the cluster, its classes (and Secret) from manifests instead of the API.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Kubeconfig file to use instead of the cluster's Secret.")
+@click.option("--store", "store_target", default=None, metavar="TARGET", help="The store to read the cluster's kubeconfig Secret from: a SQLite path or postgresql://... (else the local laneway's file).")
 @click.option("--inference-extension", is_flag=True, default=False, help="Also require the Gateway API Inference Extension (PrefillDecode serving).")
 @connection_options
 @click.pass_context
-def check(ctx: click.Context, name: str, paths: tuple[str, ...], kubeconfig: Path | None, inference_extension: bool) -> None:
+def check(
+    ctx: click.Context, name: str, paths: tuple[str, ...], kubeconfig: Path | None, store_target: str | None, inference_extension: bool
+) -> None:
     """Check an Existing cluster the way laneway will use it.
 
     API reachable, Kubernetes 1.34+, resource.k8s.io/v1, LeaderWorkerSet, the Gateway API (and
@@ -103,7 +108,7 @@ def check(ctx: click.Context, name: str, paths: tuple[str, ...], kubeconfig: Pat
     """
     resources = load_paths(paths) if paths else []
     target, classes = _from_manifests(name, resources) if paths else _from_api(ctx, name)
-    found = _kubeconfig(ctx, target, resources, kubeconfig)
+    found = _kubeconfig(ctx, target, resources, kubeconfig, store_target)
     text, where = found.text, found.where
     needs_inference = inference_extension or any(
         isinstance(r, ModelDeployment) and r.spec.template.spec.serving.mode == "PrefillDecode" for r in resources

@@ -84,23 +84,27 @@ class SecretKubeconfigs:
 
 
 class StoreFileKubeconfigs:
-    """`SecretKubeconfigs` over the store file of a laneway on this machine, opened for each
-    lookup and closed at once (the CLI, which must not hold a running laneway's store open)."""
+    """`SecretKubeconfigs` over the store of a laneway: the SQLite file on this machine, or the
+    PostgreSQL database a target names; opened for each lookup and closed at once (the CLI,
+    which must not hold a running laneway's store open)."""
 
-    def __init__(self, store_path: Path) -> None:
+    def __init__(self, store_path: Path | str) -> None:
         self.store_path = store_path
 
     def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
-        ref = secret_ref(cluster)
-        if not self.store_path.exists():
-            raise NoKubeconfig(f"no local laneway store at {self.store_path} to read Secret {SYSTEM_NAMESPACE}/{ref.name} from")
-        from laneway.store import open_store
+        from laneway.store import describe_target, is_postgres, open_store
 
+        ref = secret_ref(cluster)
+        if not is_postgres(self.store_path) and not Path(self.store_path).exists():
+            raise NoKubeconfig(f"no local laneway store at {self.store_path} to read Secret {SYSTEM_NAMESPACE}/{ref.name} from")
         store = open_store(self.store_path)
         try:
-            return SecretKubeconfigs(store).kubeconfig(cluster)
+            found = SecretKubeconfigs(store).kubeconfig(cluster)
+        except NoKubeconfig as missing:
+            raise NoKubeconfig(f"{missing} (in the store at {describe_target(self.store_path)})") from None
         finally:
             store.close()
+        return found
 
 
 class ManifestKubeconfigs:

@@ -119,3 +119,30 @@ def test_render_online_includes_the_cache_claim_and_job_never_a_secret(monkeypat
     result = CliRunner().invoke(main, ["render", "mr/qwen-rag-0", "-n", "ml-team"])
     assert result.exit_code == 0, result.output
     assert "PersistentVolumeClaim" not in result.output
+
+
+def test_cluster_check_reads_the_kubeconfig_secret_from_a_postgres_store(postgres_dsn: str, tmp_path: Path) -> None:
+    from laneway.api.kinds.secret import Secret
+    from laneway.store.postgres import PostgresStore
+
+    with FakeKube(name="gpu-eu") as good:
+        prepare_cluster(good)
+        store = PostgresStore(postgres_dsn)
+        try:
+            store.create(Secret.model_validate({
+                "metadata": {"name": "gpu-eu-kubeconfig", "namespace": "laneway-system"},
+                "stringData": {"kubeconfig": good.kubeconfig()},
+            }))
+        finally:
+            store.close()
+        # The platform's manifests without their placeholder Secret: the kubeconfig comes from the store.
+        docs = [d for d in yaml.safe_load_all((EXAMPLES / "platform.yaml").read_text()) if d and d["kind"] != "Secret"]
+        manifests = tmp_path / "platform.yaml"
+        manifests.write_text(yaml.safe_dump_all(docs))
+        args = ["cluster", "check", "gpu-eu", "-f", str(manifests), "--store"]
+        result = CliRunner().invoke(main, [*args, postgres_dsn])
+        assert result.exit_code == 0, result.output
+        assert "laneway-system/gpu-eu-kubeconfig" in result.output
+        elsewhere = postgres_dsn.rsplit("/", 1)[0] + "/no_such_database"
+        missing = CliRunner().invoke(main, [*args, elsewhere])
+        assert missing.exit_code == 1 and "no_such_database" in missing.output and "Traceback" not in missing.output
