@@ -74,6 +74,13 @@ def date_text(value: object) -> object:
     return value
 
 
+def check_http_url(url: str) -> str:
+    """A URL laneway may call: http:// or https:// (the egress policy judges where it points)."""
+    if not (url.startswith("http://") or url.startswith("https://")):
+        raise ValueError(f"url {url!r} must start with http:// or https://")
+    return url
+
+
 def check_date(text: str | None, *, what: str = "date") -> str | None:
     if text is not None and not _DATE.match(text):
         raise ValueError(f"{what} {text!r} is not a date: write it as YYYY-MM-DD (e.g. 2027-06-30) or an RFC 3339 time")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
-from laneway.api.kinds.common import SecretKeyRef, check_duration, check_user_labels, parse_duration
+from laneway.api.kinds.common import SecretKeyRef, check_duration, check_http_url, check_user_labels, parse_duration
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_dns1123_label, check_labels
 from laneway.api.selectors import LabelSelector
 from laneway.egress.hosts import HostPattern
@@ -569,9 +569,7 @@ class ExternalProvider(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not (v.startswith("https://") or v.startswith("http://")):
-            raise ValueError(f"url {v!r} must start with https:// or http://")
-        return v
+        return check_http_url(v)
 
     @field_validator("labels")
     @classmethod

@@ -18,7 +18,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator,
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.cache import HTTPSource, HuggingFaceSource, LocalPathSource, S3Source
-from laneway.api.kinds.common import SecretKeyRef, check_date, check_duration, date_text
+from laneway.api.kinds.common import SecretKeyRef, check_date, check_duration, check_http_url, date_text
 from laneway.api.kinds.deployment import MAX_CONTAINER_ARGS, MAX_DEVICE_REQUESTS, DeviceRequest, EnvVar
 from laneway.api.meta import Model, OpenModel, Resource, Status, check_labels
 from laneway.api.selectors import LabelSelectorRequirement
@@ -179,9 +179,7 @@ class OverflowRow(Row):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError(f"url {v!r} must start with http:// or https://")
-        return v
+        return None if v is None else check_http_url(v)
 
     @field_validator("labels")
     @classmethod
