@@ -267,11 +267,14 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
 
 def banner(running: Running, *, default_data_dir: bool) -> str:
     """What `laneway up` prints once everything listens: where things are and what to do next."""
+    from laneway.server.dashboard import dashboard_url
+
     d = running.data_dir
     env = "" if default_data_dir else f"  export LANEWAY_DATA_DIR={d.root}   # so the CLI finds this instance\n"
     lines = [
         f"laneway {__version__} is up.",
         f"  API         {running.api}",
+        f"  dashboard   {dashboard_url(running.api)}   (sign in with a token)",
         f"  gateway     {running.gateway + '   (OpenAI-compatible: /v1/chat/completions, /v1/models)' if running.gateway else 'not running'}",
         f"  local       {'cluster ' + repr(running.local_cluster) + ' (this machine)' if running.local_cluster else 'no local cluster registered'}",
         f"  data dir    {d.root}",

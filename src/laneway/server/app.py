@@ -7,6 +7,8 @@ Paths follow Kubernetes so its habits and tools carry over:
     /api/v1/namespaces[/{ns}]                     namespaces that hold something
     /apis/laneway.dev/v1alpha1/tokens[/{id}[/rotate]]   token management (tokens_api.py)
     /healthz, /version, /openapi/v3               public
+    /ui/                                          the dashboard's static assets (dashboard.py), public;
+                                                  its data comes from the paths above with a token
 
 The app holds no state of its own beyond the store and a stop event that ends open watch
 streams when the server shuts down. It binds 127.0.0.1 unless told otherwise: exposing the
@@ -23,6 +25,7 @@ from aiohttp import web
 from laneway.api.meta import GROUP_VERSION
 from laneway.server import discovery
 from laneway.server.context import BODY_TIMEOUT, STOP, STORE
+from laneway.server.dashboard import add_dashboard_routes
 from laneway.server.middleware import auth_middleware, error_middleware
 from laneway.server.openapi import build_openapi
 from laneway.server.resources import route_handlers
@@ -102,6 +105,7 @@ def create_app(
     router.add_get(f"{core_prefix}/namespaces", discovery.namespaces)
     router.add_get(f"{core_prefix}/namespaces/{{namespace}}", discovery.namespace)
     _add_resource_routes(app, core_prefix, CORE_VERSION)
+    add_dashboard_routes(app)
     return app
 
 
