@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from laneway.control.autoscaler import AutoscalerController
 from laneway.control.base import ControlContext, Controller
+from laneway.control.budget import BudgetController
 from laneway.control.cache import CacheController
 from laneway.control.cluster import ClusterController
 from laneway.control.deployment import BatchedDeploymentController, DeploymentController
@@ -27,6 +28,7 @@ def build_controllers(ctx: ControlContext) -> list[Controller]:
         RolloutController(ctx),
         CacheController(ctx),
         AutoscalerController(ctx),
+        BudgetController(ctx),
     ]
     if ctx.drivers is not None:
         controllers += [ClusterController(ctx, ctx.drivers), ReplicaController(ctx, ctx.drivers)]

@@ -9,7 +9,7 @@ and never sees a half-built one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from laneway.api.kinds.common import parse_duration
@@ -26,6 +26,8 @@ from laneway.gateway.ownership import published_names, resolve_ownership
 from laneway.gateway.policies.least_outstanding import LeastOutstanding
 from laneway.gateway.policy import BalancingPolicy, UnknownPolicy, policy_class
 from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, base_url, placed_by_laneway, weights
+
+TIERS: tuple[Tier, ...] = ("Primary", "Overflow", "BreakGlass")
 
 EGRESS_REFUSED = "EgressRefused"
 CREDENTIAL_REFUSED = "CredentialRefused"
@@ -190,6 +192,11 @@ def build_table(
     for ep in endpoints:
         by_namespace.setdefault(ep.namespace, []).append(ep)
 
+    spent = _spent_namespaces(gateway_list)
+    # Every endpoint laneway did not place is external: a team's endpoint without a declared
+    # price is stopped as well, so leaving `pricing` out does not keep overflow going.
+    paid = {ep.key for ep in endpoints if not placed_by_laneway(ep)}
+
     ownership = resolve_ownership(services)
     routes: dict[ObjectKey, ServiceRoute] = {}
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
@@ -202,10 +209,19 @@ def build_table(
         )
         names = published_names(svc)
         policy, policy_problem = _policy(svc)
+        tiers: dict[Tier, tuple[Entry, ...]] = {tier: w.tier(tier) for tier in TIERS}
+        budget_problem: tuple[str, ...] = ()
+        if svc.namespace in spent and not svc.spec.break_glass:
+            tiers, dropped = _without_paid(tiers, paid)
+            if dropped:
+                budget_problem = (
+                    f"namespace {svc.namespace} has spent its budget for external providers: overflow to "
+                    f"{', '.join(dropped)} stopped until the next period (or turn break-glass on)",
+                )
         routes[svc.key] = ServiceRoute(
             key=svc.key,
             generation=svc.metadata.generation,
-            tiers={tier: w.tier(tier) for tier in ("Primary", "Overflow", "BreakGlass")},
+            tiers=tiers,
             excluded=w.excluded,
             shares=tuple(w.shares()),
             model_names=names,
@@ -214,7 +230,7 @@ def build_table(
             queue_timeout=_queue_timeout(svc),
             rate_limit=svc.spec.rate_limit,
             slo=svc.spec.slo,
-            problems=tuple(key_problems.get(svc.key, ())) + policy_problem,
+            problems=tuple(key_problems.get(svc.key, ())) + policy_problem + budget_problem,
             scale_from_zero=bool(svc.status.scale_from_zero),
             retired=svc.metadata.annotations.get(RETIRED_ANNOTATION) or None,
             name_conflicts=ownership.conflicts.get(svc.key, ()),
@@ -232,6 +248,30 @@ def build_table(
         revision=revision,
         egress=egress,
     )
+
+
+def _spent_namespaces(gateways: list[InferenceGateway]) -> frozenset[str]:
+    """Namespaces whose budget for external providers is spent (the budget controller's
+    ledger on the InferenceGateways' status): computed once per table, never per request."""
+    return frozenset(b.namespace for g in gateways for b in g.status.budgets or [] if b.exhausted)
+
+
+def _without_paid(
+    tiers: dict[Tier, tuple[Entry, ...]], paid: set[ObjectKey]
+) -> tuple[dict[Tier, tuple[Entry, ...]], list[str]]:
+    """The Overflow and BreakGlass tiers without priced external endpoints (the names dropped):
+    a spent namespace answers as if it had no paid overflow."""
+    dropped: list[str] = []
+    out: dict[Tier, tuple[Entry, ...]] = {"Primary": tiers.get("Primary", ())}
+    for tier in TIERS[1:]:
+        kept: list[Entry] = []
+        for entry in tiers.get(tier, ()):
+            targets = tuple(t for t in entry.targets if t.key not in paid)
+            dropped.extend(t.name for t in entry.targets if t.key in paid)
+            if targets:
+                kept.append(replace(entry, targets=targets))
+        out[tier] = tuple(kept)
+    return out, sorted(set(dropped))
 
 
 def _shortest(durations: Iterable[str | None]) -> float | None:

@@ -91,6 +91,21 @@ spec:
 ---
 apiVersion: laneway.dev/v1alpha1
 kind: ModelService
+metadata: {{name: spill, namespace: {NS}}}
+spec:
+  endpoints:
+  - {{name: own, selector: {{matchLabels: {{role: none-yet}}}}}}
+  - {{name: bought, tier: Overflow, selector: {{matchLabels: {{provider: hosted}}}}}}
+---
+apiVersion: laneway.dev/v1alpha1
+kind: ModelService
+metadata: {{name: bare, namespace: {NS}}}
+spec:
+  endpoints:
+  - {{name: own, selector: {{matchLabels: {{role: none-yet}}}}}}
+---
+apiVersion: laneway.dev/v1alpha1
+kind: ModelService
 metadata: {{name: bought, namespace: {NS}}}
 spec:
   endpoints:
@@ -109,7 +124,7 @@ def until(what: str, probe: Callable[[], object], timeout: float = 120.0) -> obj
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, Cli]]:
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, Cli, Upstream]]:
     data = tmp_path_factory.mktemp("econ-up") / "data"
     loop = LoopThread()
     provider = Upstream("hosted")
@@ -124,7 +139,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, Cli]]:
         assert applied.exit_code == 0, applied.output
         ready = cli("wait", "md", "chat", "-n", NS, "--for=condition=ReplicasReady", "--timeout", "150s")
         assert ready.exit_code == 0, ready.output + up.output
-        yield up, cli
+        yield up, cli, provider
     finally:
         up.stop(signal.SIGINT)
         loop.call(provider.stop())
@@ -136,8 +151,8 @@ def _stamp(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def test_economics_matches_metered_tokens_and_declared_prices(fleet: tuple[Up, Cli]) -> None:
-    up, cli = fleet
+def test_economics_matches_metered_tokens_and_declared_prices(fleet: tuple[Up, Cli, Upstream]) -> None:
+    up, cli, _ = fleet
     gateway = f"http://127.0.0.1:{up.gateway_port}"
     own = {"prompt": 0, "completion": 0}
     bought = {"prompt": 0, "completion": 0}
@@ -205,3 +220,56 @@ def test_economics_matches_metered_tokens_and_declared_prices(fleet: tuple[Up, C
     assert table.exit_code == 0 and "per million tokens" in table.output and "bought from hosted" in table.output, table.output
     wrong = cli("economics", "md/chat", "-n", NS)
     assert wrong.exit_code != 0 and "ms/NAME" in wrong.output and "Traceback" not in wrong.output
+
+
+def test_a_spent_budget_stops_paid_overflow_until_break_glass(fleet: tuple[Up, Cli, Upstream], tmp_path: Path) -> None:
+    up, cli, provider = fleet
+    gateway = f"http://127.0.0.1:{up.gateway_port}"
+    limit = 0.0004
+    budget = tmp_path / "budget.yaml"
+    budget.write_text(f"""
+apiVersion: laneway.dev/v1alpha1
+kind: InferenceGateway
+metadata: {{name: front-door}}
+spec:
+  egress: {json.dumps(LOOPBACK_EGRESS)}
+  budgets: [{{namespace: {NS}, limit: {limit}, period: 30d, warnAt: 0.5}}]
+""")
+    applied = cli("apply", "-f", str(budget))
+    assert applied.exit_code == 0, applied.output
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hello"}]}
+    with httpx.Client(base_url=gateway, timeout=60) as c:
+        # The service with no overflow at all: what a spent namespace's callers must get.
+        bare = until("the bare service to refuse", lambda: c.post(f"/{NS}/bare/v1/chat/completions", json=body).status_code != 404)
+        assert bare
+        no_overflow = c.post(f"/{NS}/bare/v1/chat/completions", json=body)
+        assert no_overflow.status_code >= 500
+
+        answered = 0
+
+        def stopped() -> bool:
+            nonlocal answered
+            r = c.post(f"/{NS}/spill/v1/chat/completions", json=body)
+            if r.status_code == 200:
+                answered += 1
+                return False
+            return r.status_code == no_overflow.status_code
+
+        until("paid overflow to stop once the budget is spent", stopped, timeout=180)
+        assert answered > 0, "overflow to the provider worked before the budget was spent"
+        # Once stopped, the provider gets nothing more from this namespace.
+        received = len(provider.received)
+        for _ in range(3):
+            assert c.post(f"/{NS}/spill/v1/chat/completions", json=body).status_code == no_overflow.status_code
+        assert len(provider.received) == received
+
+        got = json.loads(cli("get", "ig", "front-door", "-o", "json").output)
+        [ledger] = got["status"]["budgets"]
+        assert ledger["namespace"] == NS and ledger["exhausted"] and ledger["spent"] >= limit
+        conditions = {c["type"]: c for c in got["status"]["conditions"]}
+        assert conditions["BudgetExhausted"]["status"] == "True" and NS in conditions["BudgetExhausted"]["message"]
+        assert conditions["BudgetApproached"]["status"] == "True"
+
+        on = cli("service", "break-glass", "spill", "--on", "-n", NS)
+        assert on.exit_code == 0, on.output
+        until("break-glass to reopen the paid provider", lambda: c.post(f"/{NS}/spill/v1/chat/completions", json=body).status_code == 200)

@@ -608,6 +608,53 @@ class GatewayTickets(Model):
         return v
 
 
+class Budget(Model):
+    """A namespace's spending limit for external (priced) providers over a period. Written by
+    the platform on the InferenceGateway, so a team cannot raise its own. `warnAt`: the share
+    of the limit at which the budget is reported as approached."""
+
+    namespace: str = Field(min_length=1, max_length=63)
+    limit: StrictFloat = Field(ge=0)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    period: str = "30d"
+    warn_at: StrictFloat = Field(default=0.8, ge=0, le=1)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        return check_dns1123_label(v, "namespace")
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, v: str) -> str:
+        check_duration(v)
+        if parse_duration(v) <= 0:
+            raise ValueError(f"period {v!r} is no time at all; write e.g. 30d or 7d")
+        return v
+
+
+class SeenTokens(Model):
+    """The last token totals the budget ledger read from one gateway's entry for one endpoint."""
+
+    since: str | None = None
+    prompt: StrictInt = 0
+    completion: StrictInt = 0
+
+
+class BudgetStatus(Model):
+    """Where a namespace stands against its budget in the current period (the ledger)."""
+
+    namespace: str
+    period_start: str
+    spent: StrictFloat = 0.0
+    limit: StrictFloat = 0.0
+    currency: str = "USD"
+    approached: StrictBool = False
+    exhausted: StrictBool = False
+    seen: dict[str, SeenTokens] = Field(default_factory=dict)
+    """Per `gateway/service/endpoint`, the totals already counted (so nothing counts twice)."""
+
+
 class InferenceGatewaySpec(Model):
     address: str | None = None
     listeners: list[Listener] = Field(default_factory=list, max_length=MAX_LISTENERS)
@@ -621,12 +668,15 @@ class InferenceGatewaySpec(Model):
     gateway: GatewayListenerPort | None = None
     egress: GatewayEgress = Field(default_factory=GatewayEgress)
     tickets: GatewayTickets = Field(default_factory=GatewayTickets)
+    budgets: list[Budget] = Field(default_factory=list, max_length=1024)
 
 
 class InferenceGatewayStatus(Status):
     address: str | None = None
     # The listen address of the gateway process that holds this object (`gateway/presence.py`).
     served_by: str | None = None
+    # Written by the budget controller (`control/budget.py`); the gateway reads `exhausted`.
+    budgets: list[BudgetStatus] | None = None
 
 
 class InferenceGateway(Resource):
