@@ -1,4 +1,5 @@
 """`laneway cluster check NAME`: is an Existing cluster fit to run replicas?
+`laneway cluster plan -f cluster.yaml`: what provisioning a cloud cluster would create and cost.
 
     laneway cluster check gpu-eu                                  # cluster from the running laneway
     laneway cluster check gpu-eu -f platform.yaml --kubeconfig ~/.kube/gpu-eu.yaml   # before applying
@@ -12,6 +13,7 @@ laneway's store (Secrets are never returned by the API, so on another machine pa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import click
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment
 from laneway.api.manifest import load_paths
+from laneway.cli.cluster_plan import cluster_plan_json, render_cluster_plans
 from laneway.cli.context import connection_options, global_options, open_client
 from laneway.cli.errors import EXIT_REFUSED, EXIT_USAGE, Failure
 from laneway.drivers.kubeconfig import (
@@ -33,6 +36,7 @@ from laneway.drivers.kubeconfig import (
 from laneway.drivers.kubernetes.checks import Check, evaluate, failed, gather
 from laneway.drivers.kubernetes.connection import connect
 from laneway.drivers.kubernetes.errors import ClusterUnavailable
+from laneway.drivers.provisioners.plan import PROVISIONED_SOURCES, PlanError, plan_cluster
 from laneway.paths import DataDir, data_dir
 
 _MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
@@ -127,3 +131,37 @@ def check(
     bad = failed(checks)
     if bad:
         raise Failure(f"{len(bad)} check(s) failed on cluster {target.name}; fix them and run the check again", EXIT_REFUSED)
+
+
+@cluster.command("plan")
+@click.argument("names", nargs=-1)
+@click.option("-f", "--filename", "paths", multiple=True, required=True, help="Manifests with the clusters and the InferenceClasses their pools name.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def plan(names: tuple[str, ...], paths: tuple[str, ...], output: str) -> None:
+    """Show what provisioning cloud clusters would create and cost per hour, offline.
+
+    For each EKS/GKE/AKS/Nebius/Vultr InferenceCluster in the manifests (or the NAMES given):
+    its node pools, the machine each comes from (the class's provisioning block or the pool's
+    instanceType), node counts and the hourly price from the class's pricing. Nothing is
+    called and nothing is created. Exits 2 when a pool cannot be planned, saying how to fix it.
+    """
+    resources = load_paths(paths)
+    clusters = [r for r in resources if isinstance(r, InferenceCluster)]
+    if names:
+        missing = sorted(set(names) - {c.name for c in clusters})
+        if missing:
+            raise Failure(f"no InferenceCluster named {', '.join(missing)} in the -f manifests", EXIT_USAGE)
+        clusters = [c for c in clusters if c.name in names]
+    else:
+        clusters = [c for c in clusters if c.spec.cluster.source in PROVISIONED_SOURCES]
+    if not clusters:
+        raise Failure(f"no provisioned InferenceCluster (source {', '.join(PROVISIONED_SOURCES)}) in the -f manifests", EXIT_USAGE)
+    classes = {r.name: r for r in resources if isinstance(r, InferenceClass)}
+    try:
+        plans = [plan_cluster(c, classes) for c in clusters]
+    except PlanError as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+    if output == "json":
+        click.echo(json.dumps({"clusters": [cluster_plan_json(p) for p in plans]}, indent=2))
+    else:
+        click.echo(render_cluster_plans(plans))

@@ -20,6 +20,8 @@ from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import GatewayReporter, Paced
+from laneway.drivers.provisioners.plan import PROVISIONED_SOURCES
+from laneway.drivers.provisioning import not_provisioned_message
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict
 
@@ -62,7 +64,9 @@ class ClusterController:
         missing = sorted({p.class_name for p in cluster.spec.node_pools if p.role != "System"} - set(classes))
 
         driver = self.drivers.for_cluster(cluster)
-        if driver is None:
+        if driver is None and cluster.spec.cluster.source in PROVISIONED_SOURCES:
+            ready, reason, message = False, "NotProvisioned", not_provisioned_message(cluster.spec.cluster.source)
+        elif driver is None:
             ready, reason, message = (
                 False,
                 "NoDriver",

@@ -118,6 +118,17 @@ class ProvisionedDriver:
             await self.provisioner.close()
 
 
+def not_provisioned_message(source: str) -> str:
+    """What a cluster of a cloud source says while this build has no provisioner for it: that
+    nothing is created, which seam to implement, and how to use the cluster meanwhile."""
+    return (
+        f"source {source} is not provisioned by this laneway yet: nothing is created in the cloud. "
+        f"Implement laneway.drivers.provisioning.Provisioner for it and register it with "
+        f"register_provisioned_source({source!r}, ...); meanwhile create the cluster yourself and adopt it "
+        "with source: Existing (see docs/provisioning.md)"
+    )
+
+
 ProvisionerFactory = Callable[[DriverContext], Provisioner]
 
 

@@ -1,0 +1,1 @@
+"""Provisioners for cloud InferenceClusters (see `laneway.drivers.provisioning` for the seam)."""
