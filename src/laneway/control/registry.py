@@ -13,6 +13,7 @@ from laneway.control.budget import BudgetController
 from laneway.control.cache import CacheController
 from laneway.control.cluster import ClusterController
 from laneway.control.deployment import BatchedDeploymentController, DeploymentController
+from laneway.control.economics import EconomicsController
 from laneway.control.gc import GarbageCollector
 from laneway.control.replica import ReplicaController
 from laneway.control.rollout import RolloutController
@@ -29,6 +30,7 @@ def build_controllers(ctx: ControlContext) -> list[Controller]:
         CacheController(ctx),
         AutoscalerController(ctx),
         BudgetController(ctx),
+        EconomicsController(ctx),
     ]
     if ctx.drivers is not None:
         controllers += [ClusterController(ctx, ctx.drivers), ReplicaController(ctx, ctx.drivers)]

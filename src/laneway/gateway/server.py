@@ -27,6 +27,7 @@ from aiohttp import web
 from laneway.api.meta import ObjectKey
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.connections import GuardedServer, HeaderGuard
+from laneway.gateway.economics_metrics import EconomicsCollector
 from laneway.gateway.engine_watch import EngineWatch
 from laneway.gateway.gc_policy import PROCESS_GC
 from laneway.gateway.platform_auth import PlatformTokens
@@ -140,6 +141,7 @@ async def start_gateway(
         guard.timeout = table.client_header_timeout or config.client_header_timeout
 
     source = TableSource(store, apply, debounce=config.rebuild_debounce, registry=proxy.meter.registry)
+    proxy.meter.registry.register(EconomicsCollector(lambda: proxy.table))
     runner: web.BaseRunner | None = None
     try:
         await source.start()

@@ -13,9 +13,17 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from laneway.api.kinds.common import parse_duration
-from laneway.api.kinds.platform import InferenceGateway
+from laneway.api.kinds.platform import BudgetStatus, InferenceGateway
 from laneway.api.kinds.secret import Secret
-from laneway.api.kinds.serving import DEFAULT_ROUTING_POLICY, ModelEndpoint, ModelService, RateLimit, ServiceSLO, Tier
+from laneway.api.kinds.serving import (
+    DEFAULT_ROUTING_POLICY,
+    ModelEndpoint,
+    ModelService,
+    RateLimit,
+    ServiceEconomicsFigures,
+    ServiceSLO,
+    Tier,
+)
 from laneway.api.labels import RETIRED_ANNOTATION
 from laneway.api.meta import ObjectKey
 from laneway.egress.destinations import credential_refusal
@@ -113,6 +121,10 @@ class RoutingTable:
     revision: int = 0
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     """The fleet's egress policy: team-written endpoint URLs connect only where it allows."""
+    economics: Mapping[ObjectKey, ServiceEconomicsFigures] = field(default_factory=dict)
+    """Each service's `status.economics`, exported on /metrics (see `economics_metrics`)."""
+    budgets: tuple[BudgetStatus, ...] = ()
+    """The budget ledgers of the InferenceGateways' status, exported on /metrics."""
 
 
 def _resolve_bearers(
@@ -247,6 +259,8 @@ def build_table(
         public_address=_advertised(gateway_list),
         revision=revision,
         egress=egress,
+        economics={svc.key: svc.status.economics for svc in services if svc.status.economics is not None},
+        budgets=tuple(b for g in gateway_list for b in g.status.budgets or []),
     )
 
 

@@ -216,6 +216,19 @@ def test_economics_matches_metered_tokens_and_declared_prices(fleet: tuple[Up, C
     assert low - 1e-9 <= spend["self_hosted"] <= high + 1e-9
     assert spend["external"] == pytest.approx((bought["prompt"] * IN_PRICE + bought["completion"] * OUT_PRICE) / 1e6)
 
+    # The economics controller keeps the same figures on the service's status.
+    def status_figures() -> dict[str, object] | None:
+        got = json.loads(cli("get", "ms", "chat", "-n", NS, "-o", "json").output)
+        figures = got["status"].get("economics") or {}
+        done = figures.get("promptTokens") == own["prompt"] and figures.get("completionTokens") == own["completion"]
+        return figures if done else None
+
+    figures = until("status.economics to carry the metered tokens", status_figures)
+    assert isinstance(figures, dict)
+    assert figures["comparedWith"] == "hosted"
+    assert figures["sameTokensBought"] == pytest.approx(bought_cost, abs=1e-6)
+    assert figures["capacityCost"] > 0 and figures["costPerMillionTokens"] == pytest.approx(figures["capacityCost"] * 1e6 / total, rel=1e-3)
+
     table = cli("economics", "ms/chat", "-n", NS)
     assert table.exit_code == 0 and "per million tokens" in table.output and "bought from hosted" in table.output, table.output
     wrong = cli("economics", "md/chat", "-n", NS)

@@ -294,6 +294,28 @@ class GatewayTraffic(TrafficFigures):
     tokens: dict[str, EndpointTokens] | None = None
 
 
+class ServiceEconomicsFigures(Model):
+    """The service's current economics (`laneway economics` for this service), kept by the
+    economics controller: its self-hosted capacity and tokens over `windowSeconds` (from
+    `spanStart`, see docs/economics.md), and the same tokens at the compared provider's price."""
+
+    window_seconds: StrictFloat
+    span_start: str
+    observed_at: str | None = None
+    """When these figures were computed."""
+    currency: str = "USD"
+    capacity_cost: StrictFloat = 0.0
+    prompt_tokens: StrictInt = 0
+    completion_tokens: StrictInt = 0
+    cost_per_million_tokens: StrictFloat | None = None
+    compared_with: str | None = None
+    same_tokens_bought: StrictFloat | None = None
+    bought_per_million_tokens: StrictFloat | None = None
+    break_even_tokens_per_hour: StrictFloat | None = None
+    tokens_per_hour: StrictFloat = 0.0
+    external_cost: StrictFloat = 0.0
+
+
 class ModelServiceStatus(Status):
     address: str | None = None
     endpoints: list[ResolvedEndpoint] = Field(default_factory=list)
@@ -305,6 +327,8 @@ class ModelServiceStatus(Status):
     # Written by the autoscaler, read by the gateway: a request for this service may wake a
     # deployment scaled to zero, so the gateway queues it instead of answering 503.
     scale_from_zero: StrictBool | None = None
+    # Written by the economics controller (`control/economics.py`).
+    economics: ServiceEconomicsFigures | None = None
 
 
 class ModelService(Resource):
