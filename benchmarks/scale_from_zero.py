@@ -32,6 +32,7 @@ import aiohttp
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelDeployment
+from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelService
 from laneway.api.meta import ObjectKey
 from laneway.store.sqlite import SqliteStore
@@ -74,8 +75,8 @@ def service(name: str) -> ModelService:
 async def wait_marked(store: SqliteStore, name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        svc = store.get("ModelService", ObjectKey(NS, name))
-        if (svc.status.model_extra or {}).get("scaleFromZero"):
+        svc = store.get(ModelService, ObjectKey(NS, name))
+        if svc.status.scale_from_zero:
             await asyncio.sleep(0.3)  # the gateway's table follows the store within its debounce
             return
         await asyncio.sleep(0.1)
@@ -94,8 +95,8 @@ async def first_answer(gateway: str, name: str, timeout: float) -> float:
 
 
 async def scale_to_zero(store: SqliteStore, name: str, timeout: float) -> None:
-    d = store.get("ModelDeployment", ObjectKey(NS, name))
-    d.spec.replicas = 0  # type: ignore[attr-defined]
+    d = store.get(ModelDeployment, ObjectKey(NS, name))
+    d.spec.replicas = 0
     store.update(d)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,6 +133,10 @@ async def bench(timeout: float) -> list[tuple[str, float | None, str]]:
             weights = Path(tmp) / "weights"
             weights.mkdir()
             write_tiny_llama_gguf(weights / "model.gguf")
+            local = store.get(InferenceCluster, ObjectKey("", "local"))
+            assert local.spec.cluster.local is not None
+            local.spec.cluster.local.cache_roots = [str(weights)]  # the platform lets Local caches copy from here
+            store.update(local)
             store.create(ModelCache.model_validate({"metadata": {"name": "tiny", "namespace": NS},
                                                     "spec": {"source": "Local", "local": {"path": str(weights)}}}))
             store.create(deployment("llama", {"name": "engine", "image": "llamacpp", "command": ["laneway", "engine", "llamacpp"],
