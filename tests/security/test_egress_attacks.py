@@ -100,7 +100,7 @@ def _egress(lanes: LaneFleet, egress: dict[str, Any]) -> None:
 
 def _cache(lanes: LaneFleet, name: str, source: dict[str, Any]) -> None:
     lanes.team.apply(ModelCache.model_validate(
-        {"metadata": {"name": name, "namespace": NS}, "spec": {**source, "clusterSelector": {"matchLabels": {"sec": "yes"}}}}
+        {"metadata": {"name": name, "namespace": NS}, "spec": {**source, "clusterSelector": {"matchLabels": {"sec": "yes"}}, "stageAhead": True}}
     ))
 
 

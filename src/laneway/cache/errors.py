@@ -43,3 +43,10 @@ class OutsideCacheRoots(CacheError):
     so and nothing else: not whether the path exists, not its size."""
 
     reason = "OutsideCacheRoots"
+
+
+class InsufficientDisk(CacheError):
+    """The cache declares more than the cluster's free disk; retrying will not help until space
+    is freed or `sizeGiB` is corrected."""
+
+    reason = "InsufficientDisk"

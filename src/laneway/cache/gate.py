@@ -28,6 +28,32 @@ def cache_selects(cache: ModelCache, cluster: InferenceCluster) -> bool:
     return cache.spec.cluster_selector.matches(cluster.metadata.labels)
 
 
+def clusters_needing(cache: ModelCache, replicas: Iterable[Resource]) -> set[str]:
+    """The clusters where a live replica of the cache's namespace references it (pure)."""
+    out: set[str] = set()
+    for r in replicas:
+        if not isinstance(r, ModelReplica) or r.namespace != cache.namespace or r.metadata.deletion_timestamp:
+            continue
+        ref = r.spec.model_cache_ref
+        if ref is not None and ref.name == cache.name and r.spec.cluster_name:
+            out.add(r.spec.cluster_name)
+    return out
+
+
+def staging_clusters(cache: ModelCache, selected: Sequence[InferenceCluster], needed: set[str]) -> list[InferenceCluster]:
+    """Of the clusters the selector matches, those the cache is staged on (pure): every one with
+    `stageAhead`; else those a placed replica needs, and those already holding (or writing) a
+    copy, which stays until the cache is deleted or the selector lets the cluster go.
+
+    Why: a cache applied on its own (an example, a plan for later) must not start downloads of
+    tens of GiB onto every cluster of a machine.
+    """
+    if cache.spec.stage_ahead:
+        return list(selected)
+    holding = {e.cluster for e in cache.status.clusters if e.state in ("Ready", "Hydrating")}
+    return [c for c in selected if c.name in needed or c.name in holding]
+
+
 def cluster_status(cache: ModelCache, cluster: str) -> ClusterCacheStatus | None:
     for entry in cache.status.clusters:
         if entry.cluster == cluster:

@@ -1,6 +1,8 @@
-"""The ModelCache controller: stages weights once on every cluster a cache selects.
+"""The ModelCache controller: stages weights on the clusters a cache selects, when needed.
 
-For each cluster the cache's `clusterSelector` matches, it reports one entry in
+A cache is staged on a cluster its `clusterSelector` matches only once a replica placed there
+references it (or ahead, on every selected cluster, with `spec.stageAhead`); a copy already
+there stays. For each cluster it is staged on, it reports one entry in
 `status.clusters`: Pending, Hydrating (with `bytes` staged so far), Ready (with the cache's
 size) or Failed (with the reason; retried after `retry_after` seconds).
 
@@ -34,11 +36,17 @@ from collections.abc import Mapping
 
 from laneway.api.kinds.cache import ClusterCacheStatus, ModelCache
 from laneway.api.kinds.common import SecretKeyRef
+from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster, InferenceGateway
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource, rfc3339
-from laneway.cache.errors import CacheError, EgressDenied, OutsideCacheRoots
-from laneway.cache.gate import cache_selects
+from laneway.cache.errors import (
+    CacheError,
+    EgressDenied,
+    InsufficientDisk,
+    OutsideCacheRoots,
+)
+from laneway.cache.gate import cache_selects, clusters_needing, staging_clusters
 from laneway.cache.sources import (
     LocalPathSource,
     cache_roots,
@@ -63,12 +71,19 @@ POLL_REMOTE = 5.0
 RETRY_FAILED = 30.0
 
 
-_REFUSALS = (EgressDenied.reason, OutsideCacheRoots.reason)
+_REFUSALS = (EgressDenied.reason, OutsideCacheRoots.reason, InsufficientDisk.reason)
 
 
-def ready_condition(entries: list[ClusterCacheStatus]) -> ConditionUpdate:
-    """Ready when every selected cluster has the cache (pure)."""
+def ready_condition(entries: list[ClusterCacheStatus], *, selected: int | None = None) -> ConditionUpdate:
+    """Ready when every cluster it is staged on has the cache (pure). `selected`: how many
+    clusters the selector matches (None: as many as there are entries)."""
     if not entries:
+        if selected:
+            return ConditionUpdate(
+                "Ready", "False", "NotNeeded",
+                f"staged on a cluster only once a replica placed there needs it, and none does yet; "
+                f"set spec.stageAhead: true to stage it now on the {selected} selected cluster(s)",
+            )
         return ConditionUpdate("Ready", "False", "NoClusters", "the clusterSelector matches no InferenceCluster; widen it or label a cluster")
     failed = [e for e in entries if e.state == "Failed"]
     if failed:
@@ -112,10 +127,16 @@ class CacheController:
             )
         )
         self._undeleted: set[tuple[str, str, str]] = set()  # (namespace, cache, cluster) still to clean
-        self.watches: Mapping[str, KeyMapper] = {"InferenceCluster": self._every_cache, "InferenceGateway": self._every_cache}
+        self.watches: Mapping[str, KeyMapper] = {"InferenceCluster": self._every_cache, "InferenceGateway": self._every_cache, "ModelReplica": self._cache_of}
 
     def _every_cache(self, _: Resource) -> list[ObjectKey]:
         return [c.key for c in self.store.list(ModelCache).items]
+
+    def _cache_of(self, replica: Resource) -> list[ObjectKey]:
+        """A placed (or removed) replica changes where its cache is needed."""
+        if not isinstance(replica, ModelReplica) or replica.spec.model_cache_ref is None:
+            return []
+        return [ObjectKey(replica.namespace, replica.spec.model_cache_ref.name)]
 
     def stop(self, timeout: float = 5.0) -> None:
         """Wait for what the standalone stagers still write (tests and an orderly shutdown;
@@ -139,6 +160,8 @@ class CacheController:
             return Result()
         cache = block_deletion(self.store, cache, FINALIZER)
 
+        matched = len(selected)
+        selected = staging_clusters(cache, selected, clusters_needing(cache, self.store.list(ModelReplica, namespace=cache.namespace).items))
         kept = {c.name for c in selected}
         to_clean = ({e.cluster for e in cache.status.clusters} | self._undeleted_on(cache)) - kept
         self._undeleted -= {(cache.namespace, cache.name, name) for name in kept}  # selected again: kept
@@ -164,7 +187,7 @@ class CacheController:
                 entries.append(await self._entry(cache, c, credential, egress))
         try:
             write_status(
-                self.store, cache, conditions=[ready_condition(entries)], fields={"clusters": [e.model_dump() for e in entries]},
+                self.store, cache, conditions=[ready_condition(entries, selected=matched)], fields={"clusters": [e.model_dump() for e in entries]},
                 now=rfc3339(self.ctx.clock()),
             )
         except Conflict:

@@ -77,7 +77,7 @@ def _fleet(tmp_path: Path, server: FileServer) -> tuple[MemoryStore, ControlCont
     add_cache(
         store, "tiny",
         {"source": "HTTP", "http": {"url": server.url + "/tiny.gguf", "sha256": hashlib.sha256(WEIGHTS).hexdigest()},
-         "clusterSelector": {"matchLabels": {"cache": "yes"}}},
+         "clusterSelector": {"matchLabels": {"cache": "yes"}}, "stageAhead": True},
     )
     return store, ControlContext(store=store, data_dir=DataDir(tmp_path))
 

@@ -51,6 +51,7 @@ def _fleet(tmp_path: Path, moto_s3: MotoS3, bucket: str) -> tuple[MemoryStore, C
         "s3": {"uri": f"s3://{bucket}/qwen/", "endpoint": moto_s3.endpoint, "region": "us-east-1",
                "credentialsSecret": {"name": "bucket", "key": "credentials"}},
         "clusterSelector": {"matchLabels": {"region": "eu"}},
+        "stageAhead": True,
     })
     return store, CacheController(ControlContext(store=store, data_dir=DataDir(tmp_path)))
 

@@ -32,7 +32,7 @@ def _cache(fleet: Fleet, uri: str = "s3://weights/qwen/") -> ModelCache:
     fleet.store.create(Secret.model_validate({"metadata": {"name": "aws", "namespace": "ml-team"}, "stringData": {"creds": CREDENTIAL}}))
     cache = fleet.store.create(ModelCache.model_validate({
         "metadata": {"name": "qwen-weights", "namespace": "ml-team"},
-        "spec": {"source": "S3", "s3": {"uri": uri, "credentialsSecret": {"name": "aws", "key": "creds"}, "sizeGiB": 16}},
+        "spec": {"source": "S3", "s3": {"uri": uri, "credentialsSecret": {"name": "aws", "key": "creds"}, "sizeGiB": 16}, "stageAhead": True},
     }))
     assert isinstance(cache, ModelCache)
     return cache
@@ -90,7 +90,7 @@ def test_driver_applies_observes_replaces_and_deletes_on_two_clusters(fleet: Fle
 
     # A source without a credential: the Secret is not kept either.
     public = ModelCache.model_validate({**changed.model_dump(by_alias=True, exclude_none=True),
-                                        "spec": {"source": "HTTP", "http": {"url": "https://example.com/m.gguf"}}})
+                                        "spec": {"source": "HTTP", "http": {"url": "https://example.com/m.gguf"}, "stageAhead": True}})
     run(driver.apply_cache(public, fleet.cluster("gpu-eu")))
     assert eu.names("v1", "secrets", NS) == [] and eu.names("batch/v1", "jobs", NS) == [job_name(public)]
 
@@ -174,7 +174,7 @@ def test_local_source_cannot_stage_on_a_kubernetes_cluster(fleet: Fleet, tmp_pat
         caches = CacheController(ControlContext(store=fleet.store, drivers=drivers))
         try:
             cache = fleet.store.create(ModelCache.model_validate({
-                "metadata": {"name": "here", "namespace": "ml-team"}, "spec": {"source": "Local", "local": {"path": str(tmp_path)}}}))
+                "metadata": {"name": "here", "namespace": "ml-team"}, "spec": {"source": "Local", "local": {"path": str(tmp_path)}, "stageAhead": True}}))
             await caches.reconcile(cache.key)
             stored = fleet.store.get("ModelCache", cache.key)
             assert isinstance(stored, ModelCache)

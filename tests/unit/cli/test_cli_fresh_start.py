@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from laneway.paths import DEFAULT_DATA_DIR, DEFAULT_DEMO_DATA_DIR, DataDir, demo_data_dir
+from laneway.paths import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_DEMO_DATA_DIR,
+    DataDir,
+    demo_data_dir,
+)
 from laneway.up import UpError, UpOptions, start_fresh
 
 
@@ -67,7 +72,7 @@ def test_fresh_refuses_an_external_store(tmp_path: Path) -> None:
 def test_up_and_demo_document_fresh() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")}
     for command in ("up", "demo"):
-        out = subprocess.run([sys.executable, "-m", "laneway.cli.main", command, "--help"], capture_output=True, text=True, env=env, timeout=60)
+        out = subprocess.run([sys.executable, "-m", "laneway.cli.main", command, "--help"], capture_output=True, text=True, env=env, timeout=60, check=False)
         assert "--fresh" in out.stdout, out.stdout + out.stderr
-    demo = subprocess.run([sys.executable, "-m", "laneway.cli.main", "demo", "--help"], capture_output=True, text=True, env=env, timeout=60)
+    demo = subprocess.run([sys.executable, "-m", "laneway.cli.main", "demo", "--help"], capture_output=True, text=True, env=env, timeout=60, check=False)
     assert ".laneway-demo" in demo.stdout

@@ -93,6 +93,16 @@ class ModelCacheSpec(Model):
     http: HTTPSource | None = None
     local: LocalPathSource | None = None
     cluster_selector: LabelSelector = Field(default_factory=LabelSelector)
+    # False (the default): staged on a selected cluster only once a replica placed there needs
+    # it, so applying a cache downloads nothing by itself. True: staged ahead on every selected
+    # cluster, so the first replica starts from local disk.
+    stage_ahead: bool = Field(default=False, alias="stageAhead")
+
+    def declared_size_gib(self) -> int | None:
+        """The source block's `sizeGiB`, when the manifest declares one."""
+        block = getattr(self, _BLOCKS[self.source])
+        size = getattr(block, "size_gib", None)
+        return size if isinstance(size, int) else None
 
     @model_validator(mode="after")
     def _one_block(self) -> ModelCacheSpec:

@@ -21,6 +21,7 @@ progress, error and finish time.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.platform import InferenceCluster
-from laneway.cache.errors import CacheError
+from laneway.cache.errors import CacheError, InsufficientDisk
 from laneway.cache.hydrate import Progress, hydrate, remove
 from laneway.cache.layout import cache_path, read_manifest
 from laneway.cache.sources import Source, cache_roots, source_for
@@ -38,6 +39,7 @@ from laneway.egress.policy import EgressPolicy
 
 log = logging.getLogger(__name__)
 
+GIB = 1024**3
 RETRY_FAILED = 30.0
 """Seconds before a failed hydration is started again."""
 
@@ -48,6 +50,34 @@ JobKey = tuple[str, str, str]
 
 def default_hydrator(source: Source, dest: Path, progress: Progress) -> object:
     return hydrate(source, dest, progress=progress)
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem that holds `path` (or its nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def _bytes_under(path: Path) -> int:
+    """What a partial copy already holds (a resumed hydration needs that much less)."""
+    if not path.exists():
+        return 0
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def disk_refusal(declared_gib: int | None, free: int, partial: int, *, cluster: str, where: Path) -> str | None:
+    """Why a cache of `declared_gib` may not start on this disk, or None (pure)."""
+    if declared_gib is None:
+        return None
+    needed = declared_gib * GIB - partial
+    if needed <= free:
+        return None
+    return (
+        f"{InsufficientDisk.reason}: the cache declares sizeGiB {declared_gib} but only {free / GIB:.1f} GiB is free "
+        f"under {where} on cluster {cluster}; free disk space there, or correct sizeGiB if it overstates the weights"
+    )
 
 
 class CacheBusy(CacheError):
@@ -96,8 +126,11 @@ class LocalCaches:
         hydrator: Hydrator = default_hydrator,
         retry_after: float = RETRY_FAILED,
         clock: Callable[[], float] = time.time,
+        free: Callable[[Path], int] = free_bytes,
     ) -> None:
+        """`free`: free bytes under a path (tests give a small disk)."""
         self.cache_dir = cache_dir
+        self.free = free
         self.hydrator = hydrator
         self.retry_after = retry_after
         self.clock = clock
@@ -130,6 +163,12 @@ class LocalCaches:
                 return  # failed recently: reported as Failed until the retry is due
         manifest = read_manifest(dest)
         if manifest is not None and manifest.fingerprint == fingerprint and (job is None or not job.running):
+            return
+        refused = disk_refusal(
+            cache.spec.declared_size_gib(), self.free(dest), _bytes_under(dest), cluster=cluster.name, where=self.cache_dir
+        )
+        if refused is not None:
+            self._wanted[key] = _Wanted(fingerprint, refused)
             return
         self._start(key, source, dest)
 
