@@ -83,6 +83,8 @@ def engine() -> None:
               help="Fault: exit (status 3) once this many inference requests were answered.")
 @click.option("--slow-start", type=float, default=0.0, show_default=True,
               help="Fault: seconds during which /health and inference answer 503.")
+@click.option("--wrong-answers", is_flag=True, default=False,
+              help="Fault: answer every prompt fluently and wrongly (for quality probes).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --error-rate draws.")
 def sim(host: str, port: int, model: str | None, served_model_names: tuple[str, ...], **settings: Any) -> None:
     """An OpenAI-compatible simulator shaped like vLLM, for tests and load tests."""

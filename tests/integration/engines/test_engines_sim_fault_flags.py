@@ -54,3 +54,18 @@ def test_port_in_use_is_a_clear_error(tmp_path):
                            capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_wrong_answers_flag_answers_fluently_and_differently(tmp_path):
+    from laneway.quality.expect import Expectation, judge
+
+    body = {**CHAT, "max_tokens": 6}
+    with engine_process(["sim"], tmp_path) as good:
+        golden = httpx.post(f"{good.url}/v1/chat/completions", json=body, timeout=10).json()["choices"][0]["message"]["content"]
+        again = httpx.post(f"{good.url}/v1/chat/completions", json=body, timeout=10).json()["choices"][0]["message"]["content"]
+    with engine_process(["sim", "--wrong-answers"], tmp_path) as bad:
+        r = httpx.post(f"{bad.url}/v1/chat/completions", json=body, timeout=10)
+        wrong = r.json()["choices"][0]["message"]["content"]
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 6
+    assert judge(Expectation(exact=golden), again).passed, "a healthy simulator answers a prompt the same way every time"
+    assert not judge(Expectation(exact=golden), wrong).passed

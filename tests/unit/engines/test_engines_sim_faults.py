@@ -27,3 +27,11 @@ def test_slow_start_window():
     assert plan.starting(0.5)
     assert not plan.starting(2.0)
     assert not FaultPlan().starting(0.0)
+
+
+def test_wrong_answers_change_the_words_for_the_same_prompt():
+    from laneway.engines.sim.tokens import output_tokens
+
+    healthy, wrong = FaultPlan(), FaultPlan(wrong_answers=True)
+    assert output_tokens(healthy.answer_key("k"), 8) == output_tokens(FaultPlan().answer_key("k"), 8)
+    assert output_tokens(wrong.answer_key("k"), 8) != output_tokens(healthy.answer_key("k"), 8)

@@ -36,6 +36,7 @@ class SimConfig:
     """Characters of the prompt's canonical text per KV block (~64 tokens)."""
     error_rate: float = 0.0
     crash_after: int | None = None
+    wrong_answers: bool = False
     slow_start: float = 0.0
     seed: int = 0
     histogram_buckets: tuple[float, ...] = field(

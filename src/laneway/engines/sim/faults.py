@@ -5,7 +5,9 @@
 - crash after N: once N inference requests have been answered the process exits with status
   `CRASH_EXIT_CODE`, as an engine that dies under load would;
 - slow start: for the first S seconds `/health` answers 503 and inference requests are refused
-  with 503, as an engine that is still loading weights.
+  with 503, as an engine that is still loading weights;
+- wrong answers: every answer is fluent, well-formed and wrong (other words than a healthy
+  simulator gives for the same prompt), for quality probes to catch.
 
 `FaultPlan` holds the decisions and their counters; the server asks it and acts.
 """
@@ -26,6 +28,7 @@ class FaultPlan:
     crash_after: int | None = None
     slow_start: float = 0.0
     seed: int = 0
+    wrong_answers: bool = False
     answered: int = 0
     _rng: random.Random = field(init=False, repr=False)
 
@@ -35,7 +38,7 @@ class FaultPlan:
     @classmethod
     def from_config(cls, config: SimConfig) -> FaultPlan:
         return cls(error_rate=config.error_rate, crash_after=config.crash_after,
-                   slow_start=config.slow_start, seed=config.seed)
+                   slow_start=config.slow_start, seed=config.seed, wrong_answers=config.wrong_answers)
 
     def starting(self, seconds_since_start: float) -> bool:
         """True while the simulated start-up is still going."""
@@ -49,3 +52,7 @@ class FaultPlan:
         """Count an answered inference request; True when the process must now crash."""
         self.answered += 1
         return self.crash_after is not None and self.answered >= self.crash_after
+
+    def answer_key(self, prompt_key: str) -> str:
+        """What the answer's words are drawn from: the prompt, or another key when answering wrongly."""
+        return prompt_key + "\x00wrong" if self.wrong_answers else prompt_key

@@ -279,7 +279,7 @@ async def _generate(request: web.Request, parse: Callable[[Any, SimConfig], Gene
     if gen.max_tokens is not None:
         state.metrics.observe_max_tokens(gen.max_tokens)
     seq = state.engine.submit(R.new_id("req"), prompt_tokens=gen.prompt_tokens,
-                              output=output_tokens(gen.prompt_key, plan.tokens),
+                              output=output_tokens(state.faults.answer_key(gen.prompt_key), plan.tokens),
                               finish_reason=plan.finish_reason, blocks=blocks, total_blocks=total_blocks)
     try:
         # A vanished client surfaces here as CancelledError (non-streamed) or ConnectionResetError
