@@ -5,7 +5,8 @@ Roles (a token carries exactly one):
 - `admin`: everything, token management included.
 - `platform`: reads everything; writes the cluster-scoped kinds (InferenceGateway,
   InferenceClass, InferenceCluster) and Secrets in `laneway-system`, where the Secrets that
-  cluster-scoped objects reference live.
+  cluster-scoped objects reference live; and flips a ModelService's break-glass switch
+  (`spec.breakGlass`, an operator's call in an incident), nothing else of the service.
 - `team`, scoped to namespaces: writes ModelDeployments, ModelServices, external
   ModelEndpoints, ModelCaches, InferenceTickets and Secrets in its namespaces; reads those
   namespaces and every cluster-scoped kind (the published classes, clusters and gateway).
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from laneway.api.kinds.serving import ModelService
 from laneway.api.meta import SYSTEM_NAMESPACE, OwnerReference, Resource
 from laneway.api.registry import KindInfo
 from laneway.store.base import TokenRecord
@@ -125,6 +127,8 @@ def _authorize_write(grant: TokenRecord, access: Access) -> Decision:
             "use a platform or admin token (laneway token create --role platform)"
         )
     namespace = access.namespace
+    if grant.role == "platform" and info.kind == "ModelService" and access.verb in ("update", "patch"):
+        return _authorize_break_glass(who, access)
     if grant.role == "platform":
         if info.kind == "Secret" and namespace == SYSTEM_NAMESPACE:
             return ALLOW
@@ -154,6 +158,38 @@ def _authorize_write(grant: TokenRecord, access: Access) -> Decision:
                 f"{ref.kind} instead"
             )
     return ALLOW
+
+
+def only_break_glass_differs(obj: Resource, existing: Resource) -> bool:
+    """Whether `obj` is `existing` with at most its `spec.breakGlass` switched (metadata included)."""
+    if not isinstance(obj, ModelService) or not isinstance(existing, ModelService):
+        return False
+    same_switch = obj.spec.model_copy(update={"break_glass": existing.spec.break_glass})
+    meta = obj.metadata
+    return (
+        same_switch == existing.spec
+        and meta.labels == existing.metadata.labels
+        and meta.annotations == existing.metadata.annotations
+        and meta.owner_references == existing.metadata.owner_references
+        and meta.finalizers == existing.metadata.finalizers
+    )
+
+
+def _authorize_break_glass(who: str, access: Access) -> Decision:
+    """The platform's one write on a ModelService: its break-glass switch. Asked before the body
+    is read (both objects unknown) the answer is "go on"; asked again with both, it holds only
+    when nothing but `spec.breakGlass` changes."""
+    if access.subresource is not None:
+        return _refuse(f"{who} may not write the {access.subresource} of ModelService; only its spec.breakGlass")
+    if access.obj is None or access.existing is None:
+        return ALLOW
+    if only_break_glass_differs(access.obj, access.existing):
+        return ALLOW
+    return _refuse(
+        f"{who} may change only spec.breakGlass of ModelService {access.existing.key} (the break-glass switch: "
+        f"laneway service break-glass {access.existing.name} --on|--off); the rest of a service is written with "
+        f"{_team_token_hint(access.namespace)} or an admin token"
+    )
 
 
 def authorize(grant: TokenRecord, access: Access) -> Decision:

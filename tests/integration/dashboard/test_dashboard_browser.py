@@ -11,8 +11,10 @@ installed; CI installs it (.ci/run).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 
-from local_fleet import Fleet, Up, sim_deployment, wide_cluster
+from local_fleet import Fleet, Up, eventually, sim_deployment, wide_cluster
+
+from laneway.api.meta import Condition
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[3]
@@ -147,3 +151,101 @@ def test_a_refused_token_stays_on_the_sign_in_form(fleet: Fleet, page: Page) -> 
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("refused")
     assert page.evaluate("sessionStorage.getItem('laneway.token')") is None
+
+
+def _service_with_break_glass(name: str, namespace: str) -> str:
+    """A service over the deployment `name`, with a BreakGlass entry selecting its spare."""
+    return textwrap.dedent(f"""\
+        apiVersion: laneway.dev/v1alpha1
+        kind: ModelService
+        metadata: {{name: {name}, namespace: {namespace}}}
+        spec:
+          modelNames: [{namespace}-{name}]
+          endpoints:
+          - selector: {{matchLabels: {{laneway.dev/deployment: {name}}}}}
+          - tier: BreakGlass
+            selector: {{matchLabels: {{laneway.dev/deployment: {name}-spare}}}}
+          owner: {{team: tests, contact: tests@example.com}}
+        """)
+
+
+def test_platform_token_flips_break_glass_after_confirming(fleet: Fleet, page: Page) -> None:
+    team = mint(fleet, "team", "team-s")
+    apply_as(fleet, team, sim_deployment("chat", "team-s") + "---\n" + _service_with_break_glass("chat", "team-s"))
+    sign_in(page, fleet, mint(fleet, "platform"))
+    nav(page, "Services")
+    card = page.locator('section[data-service="team-s/chat"]')
+    switch = card.locator("[data-break-glass]")
+    expect(switch).to_contain_text("Break-glass: OFF")
+    expect(card.locator('tr[data-endpoint="chat-0"]')).to_contain_text("Ready")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    card.get_by_role("button", name="Turn break-glass on").click()
+    assert fleet.client.get("ModelService", "chat", namespace="team-s").spec.break_glass is False  # type: ignore[attr-defined]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Turn break-glass on").click()
+    expect(switch).to_contain_text("Break-glass: ON")  # arrives by the watch, as the store has it
+    assert fleet.client.get("ModelService", "chat", namespace="team-s").spec.break_glass is True  # type: ignore[attr-defined]
+    expect(card.get_by_role("button", name="Turn break-glass off")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "services-platform.png"), full_page=True)
+
+
+def test_team_token_gets_no_break_glass_control(fleet: Fleet, page: Page) -> None:
+    team = mint(fleet, "team", "team-t")
+    apply_as(fleet, team, _service_with_break_glass("chat", "team-t"))
+    sign_in(page, fleet, team)
+    nav(page, "Services")
+    card = page.locator('section[data-service="team-t/chat"]')
+    expect(card.locator("[data-break-glass]")).to_contain_text("Break-glass: OFF")
+    expect(card.locator("table").first).to_contain_text("BreakGlass")
+    assert card.get_by_role("button").count() == 0
+    assert page.get_by_role("button", name="Turn break-glass on").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "services-team.png"), full_page=True)
+
+
+def test_tickets_show_each_row_as_the_checker_wrote_it(fleet: Fleet, page: Page) -> None:
+    fleet.apply((REPO / "examples/tickets/pr-review-failing.yaml").read_text())
+
+    def checked() -> list[Condition] | None:
+        ticket = fleet.client.get("InferenceTicket", "pr-review-big", namespace="internal-tools")
+        rows = [c for c in ticket.status.conditions if c.type.endswith("Row")]
+        return rows if len(rows) == 10 else None
+
+    rows = eventually("the ticket's ten rows to be checked", checked)
+    sign_in(page, fleet, mint(fleet, "platform"))
+    nav(page, "Tickets")
+    card = page.locator('section[data-ticket="internal-tools/pr-review-big"]')
+    expect(card).to_contain_text("Not approved")
+    for row in rows:
+        line = card.locator(f'tr[data-row="{row.type}"]')
+        expect(line).to_contain_text(row.reason)
+        word = "Pass" if row.status == "True" else ("Not checked" if row.reason == "NotChecked" else "Fail")
+        expect(line.locator("td").nth(1)).to_have_text(word)
+    assert any(row.status == "False" for row in rows)
+    page.screenshot(path=str(ARTIFACTS / "tickets.png"), full_page=True)
+
+
+def test_caches_show_staging_per_cluster(fleet: Fleet, page: Page) -> None:
+    team = mint(fleet, "team", "team-k")
+    apply_as(fleet, team, textwrap.dedent("""\
+        apiVersion: laneway.dev/v1alpha1
+        kind: ModelCache
+        metadata: {name: weights, namespace: team-k}
+        spec:
+          source: HuggingFace
+          huggingFace: {repo: HuggingFaceTB/SmolLM2-135M-Instruct, revision: main, sizeGiB: 1}
+          clusterSelector: {matchLabels: {laneway.dev/region: test-wide}}
+        """))
+
+    def staged() -> str | None:
+        cache = fleet.client.get("ModelCache", "weights", namespace="team-k")
+        states = [c.state for c in cache.status.clusters if c.cluster == "lw-wide"]  # type: ignore[attr-defined]
+        return states[0] if states else None
+
+    eventually("the cache to report on lw-wide", staged)
+    sign_in(page, fleet, team)
+    nav(page, "Caches")
+    line = page.locator('section[data-cache="team-k/weights"] tr[data-cluster="lw-wide"]')
+    expect(line).to_contain_text(re.compile("Pending|Hydrating|Ready|Failed"))
+    page.screenshot(path=str(ARTIFACTS / "caches.png"), full_page=True)

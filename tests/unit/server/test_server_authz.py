@@ -111,3 +111,31 @@ def test_namespace_visibility_and_token_management() -> None:
     assert can_read_namespace(PLATFORM, "other")
     assert may_manage_tokens(ADMIN).allowed
     assert not may_manage_tokens(PLATFORM).allowed and not may_manage_tokens(TEAM).allowed
+
+
+def _service(**spec: object) -> object:
+    doc = {
+        "apiVersion": "laneway.dev/v1alpha1",
+        "kind": "ModelService",
+        "metadata": {"name": "chat", "namespace": "ml-team", "labels": {"app": "chat"}},
+        "spec": {"endpoints": [{"selector": {"matchLabels": {"laneway.dev/deployment": "chat"}}}], **spec},
+    }
+    return parse_object(doc)
+
+
+def test_platform_flips_only_the_break_glass_switch() -> None:
+    stored = _service()
+    flipped = _service(breakGlass=True)
+    assert authorize(PLATFORM, access("patch", "ModelService", "ml-team")).allowed  # asked again with the body
+    assert authorize(PLATFORM, access("patch", "ModelService", "ml-team", obj=flipped, existing=stored)).allowed
+    assert authorize(PLATFORM, access("update", "ModelService", "ml-team", obj=stored, existing=flipped)).allowed
+    rerouted = _service(breakGlass=True, endpoints=[{"selector": {"matchLabels": {"anything": "else"}}}])
+    decision = authorize(PLATFORM, access("patch", "ModelService", "ml-team", obj=rerouted, existing=stored))
+    assert not decision.allowed and "only spec.breakGlass" in decision.message
+    relabelled = _service(breakGlass=True)
+    relabelled.metadata.labels["laneway.dev/jurisdiction"] = "us"  # type: ignore[attr-defined]
+    assert not authorize(PLATFORM, access("patch", "ModelService", "ml-team", obj=relabelled, existing=stored)).allowed
+    assert not authorize(PLATFORM, access("create", "ModelService", "ml-team", obj=flipped)).allowed
+    assert not authorize(PLATFORM, access("delete", "ModelService", "ml-team", existing=stored)).allowed
+    assert not authorize(PLATFORM, access("patch", "ModelService", "ml-team", subresource="status")).allowed
+    assert not authorize(PLATFORM, access("patch", "ModelDeployment", "ml-team")).allowed

@@ -234,8 +234,12 @@ function phaseState(phase) {
   return state(phase || "Pending", "wait");
 }
 
+// Conditions that are good news when False: a ticket not retired, with no retirement warning.
+const GOOD_WHEN_FALSE = new Set(["Retired", "RetirementWarning"]);
+
 function conditionState(c) {
   if (!c) return state("Unknown", "wait");
+  if (GOOD_WHEN_FALSE.has(c.type)) return state(c.reason || c.status, c.status === "False" ? "ok" : "wait");
   if (c.status === "True") return state(c.reason || "True", "ok");
   if (c.status === "False") return state(c.reason || "False", "bad");
   return state(c.reason || "Unknown", "wait");
@@ -344,17 +348,187 @@ function deploymentView(namespace, name) {
   ];
 }
 
-function placeholderView(title, text) {
-  return [h("h1", {}, title), h("p", { class: "muted" }, text)];
+// Traffic over time, kept in this tab's memory: one sample each time a gateway writes new
+// figures into a service's status (the dashboard never asks the gateway itself).
+const traffic = new Map();
+const TRAFFIC_SAMPLES = 240;
+
+function recordTraffic(service) {
+  const figures = (service.status || {}).traffic || [];
+  const id = key(service);
+  const seen = JSON.stringify(figures);
+  const series = traffic.get(id) || { last: "", points: [] };
+  traffic.set(id, series);
+  if (!figures.length || seen === series.last) return series;
+  series.last = seen;
+  let perSecond = 0;
+  let p95 = null;
+  for (const g of figures) {
+    const requests = Object.values(g.requests || {}).reduce((n, v) => n + v, 0);
+    perSecond += requests / (g.windowSeconds || 300);
+    if (g.p95LatencySeconds !== undefined && g.p95LatencySeconds !== null) p95 = Math.max(p95 || 0, g.p95LatencySeconds);
+  }
+  series.points.push([Date.now() / 1000, perSecond, p95]);
+  if (series.points.length > TRAFFIC_SAMPLES) series.points.shift();
+  return series;
+}
+
+function trafficChart(id, series) {
+  const holder = h("div", { class: "chart", role: "img", "aria-label": `Requests per second and p95 latency of ${id} over time, sampled as the gateway reports them` });
+  if (typeof uPlot === "undefined" || series.points.length < 2) {
+    holder.append(h("p", { class: "muted" }, "The chart fills in as the gateway reports traffic (two reports needed)."));
+    return holder;
+  }
+  const data = [series.points.map((p) => p[0]), series.points.map((p) => p[1]), series.points.map((p) => p[2])];
+  const width = Math.max(Math.min(document.getElementById("main").clientWidth - 60, 720), 260);
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width, height: 180,
+    series: [{}, { label: "requests/s", stroke: "#0969da" }, { label: "p95 latency (s)", stroke: "#9a6700", dash: [6, 4], scale: "s" }],
+    axes: [{}, { label: "req/s" }, { side: 1, scale: "s", label: "s", grid: { show: false } }],
+  }, data, holder);
+  return holder;
+}
+
+function selectorText(selector) {
+  const labels = Object.entries((selector || {}).matchLabels || {}).map(([k, v]) => `${k}=${v}`);
+  const exprs = ((selector || {}).matchExpressions || []).map((e) => `${e.key} ${e.operator} ${(e.values || []).join(",")}`);
+  return [...labels, ...exprs].join(", ") || "everything";
+}
+
+function seconds(value) {
+  return value === undefined || value === null ? "n/a" : `${Number(value).toFixed(3)} s`;
+}
+
+function canFlipBreakGlass() {
+  return session.role === "platform" || session.role === "admin";
+}
+
+async function flipBreakGlass(service, on) {
+  const what = on ? "ON: traffic goes to its BreakGlass tier first" : "OFF: traffic follows Primary, then Overflow";
+  if (!window.confirm(`Turn break-glass ${what} for ${key(service)}?`)) return;
+  const path = `${API}/namespaces/${encodeURIComponent(service.metadata.namespace)}/modelservices/${encodeURIComponent(service.metadata.name)}`;
+  try {
+    await api(path, { method: "PATCH", headers: { "Content-Type": "application/merge-patch+json" }, body: JSON.stringify({ spec: { breakGlass: on } }) });
+    announce(`Break-glass ${on ? "on" : "off"} for ${key(service)}.`);
+  } catch (error) {
+    announce(`Break-glass not changed for ${key(service)}: ${error.message}`);
+  }
+}
+
+function servicesView() {
+  const services = watch("modelservices").list();
+  const endpoints = watch("modelendpoints");
+  if (!services.length) return [h("h1", {}, "Services"), h("p", { class: "muted" }, "No services visible to this token.")];
+  return [
+    h("h1", {}, "Services"),
+    services.map((s) => {
+      const status = s.status || {};
+      const slo = s.spec.slo || {};
+      const series = recordTraffic(s);
+      const on = Boolean(s.spec.breakGlass);
+      const id = `service-${s.metadata.namespace}-${s.metadata.name}`;
+      return h("section", { class: "card", "aria-labelledby": id, "data-service": key(s) },
+        h("h2", { id }, `Service ${key(s)}`),
+        h("p", {}, "Ready: ", conditionState(condition(s, "Ready")), " · SLO: ", conditionState(condition(s, "SLOMet"))),
+        h("p", { class: "mono" }, `Address: ${status.address || "not routed yet"}`),
+        h("p", {}, `Model names: ${(s.spec.modelNames || []).join(", ") || "none"} · owner ${((s.spec.owner || {}).team) || "?"}`),
+        h("p", { "data-break-glass": on ? "on" : "off" }, "Break-glass: ", on ? state("ON", "bad") : state("OFF", "ok"),
+          canFlipBreakGlass()
+            ? h("button", { type: "button", onclick: () => flipBreakGlass(s, !on) }, on ? "Turn break-glass off" : "Turn break-glass on")
+            : null),
+        h("h3", {}, "Routing entries"),
+        table(["tier", "weight", "selects"], (s.spec.endpoints || []).map((e) => h("tr", {},
+          h("td", {}, e.tier || "Primary"), h("td", {}, e.weight ?? 1), h("td", { class: "mono" }, selectorText(e.selector))))),
+        h("h3", {}, "Endpoints routed"),
+        (status.endpoints || []).length ? table(["endpoint", "tier", "share", "state"], status.endpoints.map((e) => {
+          const endpoint = endpoints.items.get(`${s.metadata.namespace}/${e.name}`);
+          const ready = endpoint ? Boolean((endpoint.status || {}).ready) : null;
+          return h("tr", { "data-endpoint": e.name },
+            h("td", {}, e.name), h("td", {}, e.tier), h("td", {}, Number(e.weight).toFixed(2)),
+            h("td", {}, ready === null ? state("unknown", "wait") : ready ? state("Ready", "ok") : state("Not ready", "bad")));
+        })) : h("p", { class: "muted" }, "No endpoint routed."),
+        (status.excluded || []).length ? [h("h3", {}, "Excluded (data boundary and other rules)"),
+          table(["endpoint", "why"], status.excluded.map((e) => h("tr", {}, h("td", {}, e.name), h("td", { class: "mono" }, e.reason))))] : null,
+        (status.problems || []).length ? [h("h3", {}, "Problems"), h("ul", { class: "reasons" }, status.problems.map((p) => h("li", { class: "mono" }, p)))] : null,
+        h("h3", {}, "Traffic (per gateway, recent window)"),
+        (status.traffic || []).length ? table(["gateway", "requests by tier", "errors", "p95 latency (SLO)", "p95 TTFT (SLO)"],
+          status.traffic.map((g) => h("tr", {},
+            h("td", {}, g.gateway), h("td", {}, Object.entries(g.requests || {}).map(([t, n]) => `${t} ${n}`).join(", ") || "0"),
+            h("td", {}, g.errors ?? 0),
+            h("td", {}, `${seconds(g.p95LatencySeconds)} (${slo.p95Latency || "no SLO"})`),
+            h("td", {}, `${seconds(g.p95TimeToFirstTokenSeconds)} (${slo.p95TimeToFirstToken || "no SLO"})`)))) : h("p", { class: "muted" }, "No traffic reported yet."),
+        trafficChart(key(s), series));
+    }),
+  ];
+}
+
+const ROW_ORDER = ["ModelRow", "EngineRow", "HardwareRow", "FleetBoundaryRow", "SovereigntyRow", "ScalingRow", "EndpointRow", "OverflowRow", "CacheRow", "LifecycleRow"];
+
+function rowResult(c) {
+  if (c.status === "True") return state("Pass", "ok");
+  if (c.reason === "NotChecked") return state("Not checked", "wait");
+  return state("Fail", "bad");
+}
+
+function ticketsView() {
+  const tickets = watch("inferencetickets").list();
+  if (!tickets.length) return [h("h1", {}, "Tickets"), h("p", { class: "muted" }, "No tickets visible to this token.")];
+  return [
+    h("h1", {}, "Tickets"),
+    tickets.map((t) => {
+      const status = t.status || {};
+      const conditions = status.conditions || [];
+      const rows = ROW_ORDER.map((type) => conditions.find((c) => c.type === type)).filter(Boolean);
+      const others = conditions.filter((c) => !ROW_ORDER.includes(c.type));
+      const id = `ticket-${t.metadata.namespace}-${t.metadata.name}`;
+      const approval = status.approved ? state(`Approved by ${status.approvedBy || "?"} (${status.approvedRole || "?"}) at ${status.approvedAt || "?"}`, "ok") : state("Not approved", "wait");
+      return h("section", { class: "card", "aria-labelledby": id, "data-ticket": key(t) },
+        h("h2", { id }, `Ticket ${key(t)}`),
+        h("p", {}, `Model: ${((t.spec.model || {}).name) || "?"} — ${((t.spec.model || {}).job) || ""}`),
+        h("p", {}, "Approval: ", approval),
+        h("p", {}, `Retire after: ${((t.spec.lifecycle || {}).retireAfter) || "not set"} · revisions kept: ${((t.spec.lifecycle || {}).revisionHistoryLimit) ?? "default"}`),
+        status.composed && status.composed.length ? h("p", {}, `Composed: ${status.composed.join(", ")}`) : null,
+        table(["row", "result", "reason", "why"], rows.map((c) => h("tr", { "data-row": c.type },
+          h("td", {}, c.type.replace(/Row$/, "")), h("td", {}, rowResult(c)), h("td", {}, c.reason || ""), h("td", { class: "mono" }, c.message || "")))),
+        others.length ? table(["condition", "state", "message"], others.map((c) => h("tr", {},
+          h("td", {}, c.type), h("td", {}, conditionState(c)), h("td", { class: "mono" }, c.message || "")))) : null);
+    }),
+  ];
+}
+
+function cacheState(s) {
+  if (s === "Ready") return state(s, "ok");
+  if (s === "Failed") return state(s, "bad");
+  return state(s || "Pending", "wait");
+}
+
+function cachesView() {
+  const caches = watch("modelcaches").list();
+  if (!caches.length) return [h("h1", {}, "Caches"), h("p", { class: "muted" }, "No caches visible to this token.")];
+  return [
+    h("h1", {}, "Caches"),
+    caches.map((c) => {
+      const id = `cache-${c.metadata.namespace}-${c.metadata.name}`;
+      const clusters = (c.status || {}).clusters || [];
+      return h("section", { class: "card", "aria-labelledby": id, "data-cache": key(c) },
+        h("h2", { id }, `Cache ${key(c)}`),
+        h("p", {}, `Source: ${c.spec.source || "?"} · clusters: ${selectorText(c.spec.clusterSelector)}`),
+        clusters.length ? table(["cluster", "state", "staged", "message"], clusters.map((s) => h("tr", { "data-cluster": s.cluster },
+          h("td", {}, link("#fleet", s.cluster)), h("td", {}, cacheState(s.state)),
+          h("td", {}, s.bytes === undefined || s.bytes === null ? "" : `${(s.bytes / 2 ** 20).toFixed(1)} MiB`),
+          h("td", { class: "mono" }, s.message || "")))) : h("p", { class: "muted" }, "No cluster matches yet."));
+    }),
+  ];
 }
 
 const VIEWS = {
   fleet: { kinds: ["inferenceclusters", "modelreplicas"], render: () => fleetView() },
   deployments: { kinds: ["modeldeployments", "modelreplicas"], render: () => deploymentsView() },
   deployment: { kinds: ["modeldeployments", "modelreplicas"], render: (ns, name) => deploymentView(ns, name) },
-  services: { kinds: [], render: () => placeholderView("Services", "Coming soon.") },
-  tickets: { kinds: [], render: () => placeholderView("Tickets", "Coming soon.") },
-  caches: { kinds: [], render: () => placeholderView("Caches", "Coming soon.") },
+  services: { kinds: ["modelservices", "modelendpoints"], render: () => servicesView() },
+  tickets: { kinds: ["inferencetickets"], render: () => ticketsView() },
+  caches: { kinds: ["modelcaches"], render: () => cachesView() },
 };
 
 // ---------- routing and rendering ----------
