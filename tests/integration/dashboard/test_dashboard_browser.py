@@ -172,6 +172,13 @@ def _service_with_break_glass(name: str, namespace: str) -> str:
 def test_platform_token_flips_break_glass_after_confirming(fleet: Fleet, page: Page) -> None:
     team = mint(fleet, "team", "team-s")
     apply_as(fleet, team, sim_deployment("chat", "team-s") + "---\n" + _service_with_break_glass("chat", "team-s"))
+    fleet.ready_replicas("team-s", "chat", 1)
+
+    def routed() -> list[object] | None:
+        status = fleet.client.get("ModelService", "chat", namespace="team-s").status
+        return list(status.endpoints) if status is not None and status.endpoints else None  # type: ignore[attr-defined]
+
+    eventually("the gateway to route team-s/chat", routed)
     sign_in(page, fleet, mint(fleet, "platform"))
     nav(page, "Services")
     card = page.locator('section[data-service="team-s/chat"]')
