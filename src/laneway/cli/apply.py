@@ -16,7 +16,7 @@ import click
 from laneway.api.manifest import load_paths
 from laneway.api.meta import Resource
 from laneway.api.registry import by_kind
-from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
+from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_given, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.cli.kinds import ref
 from laneway.client import ApiError
@@ -41,8 +41,9 @@ def in_apply_order(objects: Sequence[Resource]) -> list[Resource]:
     return sorted(objects, key=lambda o: rank.get(o.kind, len(rank)))
 
 
-def with_namespace(obj: Resource, namespace: str | None) -> Resource:
-    """Fill the namespace of a namespaced object from -n (else `default`); refuse a mismatch."""
+def with_namespace(obj: Resource, namespace: str | None, *, default: str = DEFAULT_NAMESPACE) -> Resource:
+    """Fill the namespace of a namespaced object from -n (else `default`); refuse a mismatch
+    with an explicit -n."""
     info = by_kind(obj.kind)
     if not info.namespaced:
         return obj
@@ -54,7 +55,7 @@ def with_namespace(obj: Resource, namespace: str | None) -> Resource:
         )
     if obj.metadata.namespace:
         return obj
-    meta = obj.metadata.model_copy(update={"namespace": namespace or DEFAULT_NAMESPACE})
+    meta = obj.metadata.model_copy(update={"namespace": namespace or default})
     return obj.model_copy(update={"metadata": meta})
 
 
@@ -68,7 +69,9 @@ def apply(ctx: click.Context, paths: tuple[str, ...], namespace: str | None) -> 
 
     Modelplane manifests (apiVersion modelplane.ai/v1alpha1) apply unchanged.
     """
-    objects = in_apply_order([with_namespace(o, namespace) for o in load_paths(paths)])
+    explicit = namespace if namespace_given(ctx) else None
+    default = namespace or DEFAULT_NAMESPACE
+    objects = in_apply_order([with_namespace(o, explicit, default=default) for o in load_paths(paths)])
     if not objects:
         raise Failure(f"no objects found in {', '.join(paths)}", EXIT_USAGE)
     client = open_client(ctx)

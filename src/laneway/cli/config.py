@@ -100,3 +100,15 @@ def discover(
     return resolve_connection(
         server_flag=server_flag, token_flag=token_flag, env=env, local=LocalInstance.read(root)
     )
+
+
+
+def __getattr__(name: str) -> object:
+    """`laneway config` (contexts) lives in laneway.cli.contexts; the command loader finds a
+    module's command by the module's name, so it is handed out here, imported on first use
+    (laneway.cli.errors imports this module, and contexts imports errors)."""
+    if name == "config":
+        from laneway.cli.contexts import config
+
+        return config
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import click
 
 from laneway.cli.config import discover
+from laneway.cli.contexts import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from laneway.cli.contexts import context_namespace, default_namespace
 from laneway.client import Client
-
-DEFAULT_NAMESPACE = "default"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,10 +59,43 @@ def connection_options(f: F) -> F:
     return f
 
 
+_GIVEN = "laneway.namespace_given"
+
+
+def namespace_given(ctx: click.Context) -> bool:
+    """Whether -n was on the command line (not filled from a context or the token)."""
+    return bool(ctx.meta.get(_GIVEN, False))
+
+
+def _token_namespaces(ctx: click.Context) -> list[str] | None:
+    """The namespaces the caller's token is limited to, or None when the server cannot say."""
+    opts = global_options(ctx)
+    try:
+        conn = discover(server_flag=opts.server, token_flag=opts.token, data_dir_flag=opts.data_dir, env=os.environ)
+        with Client(conn.server, conn.token) as client:
+            answer = client.request("GET", "/apis/laneway.dev/v1alpha1/whoami")
+    except Exception:
+        return None
+    names = answer.get("namespaces") if isinstance(answer, dict) else None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _resolve_namespace(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """`-n`, else the current context's namespace, else the token's only namespace, else default."""
+    ctx.meta[_GIVEN] = bool(value)
+    if value:
+        return value
+    from_context = context_namespace(os.environ)
+    if from_context:
+        return from_context
+    return default_namespace(None, _token_namespaces(ctx))
+
+
 def namespace_option(f: F) -> F:
     return click.option(
-        "-n", "--namespace", default=None, metavar="NS",
-        help=f"Namespace of namespaced kinds (default: {DEFAULT_NAMESPACE!r}).",
+        "-n", "--namespace", default=None, metavar="NS", callback=_resolve_namespace,
+        help=f"Namespace of namespaced kinds (default: the current context's (`laneway config use-context`), "
+        f"else the token's when it has exactly one, else {DEFAULT_NAMESPACE!r}).",
     )(f)
 
 

@@ -10,7 +10,8 @@ from laneway.api.meta import Resource
 from laneway.api.registry import KINDS
 from laneway.cli.context import connection_options, namespace_option, open_client
 from laneway.cli.describe_view import describe_text, related_objects
-from laneway.cli.kinds import namespace_for, one_kind
+from laneway.cli.kinds import one_kind
+from laneway.cli.notfound import get_or_hint
 from laneway.client import ApiError, Client
 
 
@@ -42,6 +43,6 @@ def describe(ctx: click.Context, kind: str, name: str, namespace: str | None) ->
     """Show one object in full: metadata, spec, status, conditions and related objects."""
     info = one_kind(kind)
     client = open_client(ctx)
-    obj = client.get(info.kind, name, namespace=namespace_for(info, namespace))
+    obj = get_or_hint(client, info, name, namespace)
     related = related_objects(obj, _candidates(client, obj))
     click.echo(describe_text(obj, related=related, now=datetime.now(UTC)))

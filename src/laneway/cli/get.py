@@ -12,6 +12,7 @@ from laneway.api.selectors import parse_selector
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.cli.kinds import namespace_for, parse_kinds
+from laneway.cli.notfound import get_or_hint
 from laneway.cli.output import OUTPUT_FORMATS, render_documents, resource_table
 
 
@@ -51,7 +52,7 @@ def get(
     sections: list[tuple[KindInfo, list[Resource]]] = []
     for info in infos:
         if name:
-            sections.append((info, [client.get(info.kind, name, namespace=namespace_for(info, namespace))]))
+            sections.append((info, [get_or_hint(client, info, name, namespace)]))
         else:
             listed = client.list(
                 info.kind,

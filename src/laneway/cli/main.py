@@ -27,6 +27,7 @@ from laneway.cli.context import GlobalOptions
 from laneway.cli.errors import to_failure, unexpected
 
 COMMAND_MODULES = [
+    "laneway.cli.config",
     "laneway.cli.plan",
     "laneway.cli.engine",
     "laneway.cli.gateway",

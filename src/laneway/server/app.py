@@ -97,6 +97,7 @@ def create_app(
     router.add_route("*", f"{group_prefix}/tokens/{{id}}", token_item)
     router.add_route("*", f"{group_prefix}/tokens/{{id}}/rotate", token_rotate)
     router.add_route("*", f"{group_prefix}/ticketchecks", ticket_check)
+    router.add_get(f"{group_prefix}/whoami", discovery.whoami)
     _add_resource_routes(app, group_prefix, GROUP_VERSION)
 
     core_prefix = f"/api/{CORE_VERSION}"

@@ -103,6 +103,18 @@ async def namespace(request: web.Request) -> web.Response:
                     kind="namespaces", name=name)
 
 
+async def whoami(request: web.Request) -> web.Response:
+    """The caller's own grant: its role and the namespaces it is limited to (none: every one).
+
+    Why: the CLI defaults `-n` to a team token's namespace when it has exactly one, so a team
+    member does not pass `-n` on every command. Says nothing a caller does not already hold.
+    """
+    grant = grant_of(request)
+    return web.json_response(
+        {"apiVersion": GROUP_VERSION, "kind": "Identity", "role": grant.role, "namespaces": list(grant.namespaces)}
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(store_of(request).revision)
