@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from laneway.egress.policy import EgressRefused
+from laneway.egress.resolve import UNRESOLVED_RULE
+
 
 class CacheError(Exception):
     """A hydration that cannot finish as asked; `reason` is the short word a status shows."""
@@ -50,3 +53,14 @@ class InsufficientDisk(CacheError):
     is freed or `sizeGiB` is corrected."""
 
     reason = "InsufficientDisk"
+
+
+def egress_error(what: str, exc: EgressRefused) -> CacheError:
+    """The cache error for an egress refusal about source `what`.
+
+    A host that does not resolve (no DNS, no network) is no decision of the policy: calling it
+    EgressRefused would send the platform to open a door that is not closed. It is a source
+    that cannot be reached yet, retried like any other network failure."""
+    if exc.verdict.rule == UNRESOLVED_RULE:
+        return SourceUnavailable(f"{what}: {exc.verdict.message}; check the name and this machine's network")
+    return EgressDenied(f"{what}: {exc.verdict.message}")

@@ -10,13 +10,17 @@ import socket
 
 from laneway.egress.policy import EgressPolicy, EgressRefused, Verdict
 
+UNRESOLVED_RULE = "unresolved"
+"""The rule an EgressRefused names when the system resolver has no address for the host: no
+decision of the policy, a name or network that does not work (yet)."""
+
 
 def resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to, in the system resolver's order, once each."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise EgressRefused(Verdict(False, "unresolved", f"{host}:{port} could not be resolved ({exc.strerror})")) from None
+        raise EgressRefused(Verdict(False, UNRESOLVED_RULE, f"{host}:{port} could not be resolved ({exc.strerror})")) from None
     out: list[str] = []
     for info in infos:
         address = str(info[4][0])

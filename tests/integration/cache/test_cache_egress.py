@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
 from laneway.api.kinds.platform import GatewayEgress
-from laneway.cache.errors import EgressDenied
+from laneway.cache.errors import EgressDenied, SourceUnavailable
 from laneway.cache.hydrate import hydrate
 from laneway.cache.sources import HTTPFileSource
 from laneway.egress.policy import EgressPolicy
@@ -83,3 +83,12 @@ def test_boto3_connections_are_judged_whatever_the_endpoint_check_said(sink: _Se
     with pytest.raises(EndpointConnectionError):
         client.list_objects_v2(Bucket="b")
     assert sink.requests == []
+
+
+def test_a_name_that_does_not_resolve_is_unreachable_not_refused(tmp_path: Path) -> None:
+    """No DNS is no decision of the policy: the status must not send the platform to open a door."""
+    with pytest.raises(SourceUnavailable, match="could not be resolved") as caught:
+        hydrate(HTTPFileSource("http://no-such-host.invalid/model.gguf", policy=EgressPolicy()), tmp_path / "c")
+    assert not isinstance(caught.value, EgressDenied)
+    with pytest.raises(EgressDenied, match="loopback"):
+        hydrate(HTTPFileSource("http://127.0.0.1:9/model.gguf", policy=EgressPolicy()), tmp_path / "d")

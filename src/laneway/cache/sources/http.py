@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from laneway.cache.errors import EgressDenied, SourceUnavailable
+from laneway.cache.errors import SourceUnavailable, egress_error
 from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_relative
 from laneway.egress import sync_http
 from laneway.egress.policy import EgressPolicy, EgressRefused
@@ -65,7 +65,7 @@ def ranged_get(url: str, offset: int, *, headers: dict[str, str], what: str, pol
                 start = offset if response.status_code == 206 else 0
                 yield Opened(start=start, total=total_from(response, start), chunks=_chunks(response, what))
     except EgressRefused as exc:
-        raise EgressDenied(f"{what}: {exc.verdict.message}") from None
+        raise egress_error(what, exc) from None
     except httpx.HTTPError as exc:
         raise SourceUnavailable(f"{what}: reading {redact_url(url)} failed ({type(exc).__name__}: {exc}); it resumes on the next try") from None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from laneway.cache.errors import EgressDenied, SourceInvalid, SourceUnavailable
+from laneway.cache.errors import SourceInvalid, SourceUnavailable, egress_error
 from laneway.cache.sources.base import RemoteFile, check_relative
 from laneway.cache.sources.http import ranged_get
 from laneway.egress.hosts import host_port
@@ -65,7 +65,7 @@ class HuggingFaceSource:
             where = host_port(hub_endpoint(self._endpoint))
             allowed_addresses(self.policy, where.host, where.port)
         except EgressRefused as exc:
-            raise EgressDenied(f"{self.describe()}: {exc.verdict.message}") from None
+            raise egress_error(self.describe(), exc) from None
         except ValueError as exc:
             raise SourceInvalid(f"the Hugging Face endpoint: {exc}") from None
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from laneway.cache.errors import EgressDenied, SourceInvalid, SourceUnavailable
+from laneway.cache.errors import SourceInvalid, SourceUnavailable, egress_error
 from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_relative
 from laneway.egress.hosts import host_port
 from laneway.egress.policy import EgressPolicy, EgressRefused
@@ -148,7 +148,7 @@ class S3Source:
             where = host_port(self.endpoint_url())
             allowed_addresses(self.policy, where.host, where.port)
         except EgressRefused as exc:
-            raise EgressDenied(f"{self.describe()}: {exc.verdict.message}") from None
+            raise egress_error(self.describe(), exc) from None
         except ValueError as exc:
             raise SourceInvalid(f"s3.endpoint: {exc}") from None
 
