@@ -243,6 +243,7 @@ def test_caches_show_staging_per_cluster(fleet: Fleet, page: Page) -> None:
           source: HuggingFace
           huggingFace: {repo: HuggingFaceTB/SmolLM2-135M-Instruct, revision: main, sizeGiB: 1}
           clusterSelector: {matchLabels: {laneway.dev/region: test-wide}}
+          stageAhead: true
         """))
 
     def staged() -> str | None:
@@ -254,5 +255,5 @@ def test_caches_show_staging_per_cluster(fleet: Fleet, page: Page) -> None:
     sign_in(page, fleet, team)
     nav(page, "Caches")
     line = page.locator('section[data-cache="team-k/weights"] tr[data-cluster="lw-wide"]')
-    expect(line).to_contain_text(re.compile("Pending|Hydrating|Ready|Failed"))
+    expect(line.locator("td").nth(1)).to_contain_text(re.compile("Pending|Hydrating|Ready|Failed"))
     page.screenshot(path=str(ARTIFACTS / "caches.png"), full_page=True)
