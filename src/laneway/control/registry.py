@@ -15,6 +15,7 @@ from laneway.control.cluster import ClusterController
 from laneway.control.deployment import BatchedDeploymentController, DeploymentController
 from laneway.control.economics import EconomicsController
 from laneway.control.gc import GarbageCollector
+from laneway.control.quality import QualityController
 from laneway.control.replica import ReplicaController
 from laneway.control.rollout import RolloutController
 from laneway.control.ticket import TicketController
@@ -31,6 +32,7 @@ def build_controllers(ctx: ControlContext) -> list[Controller]:
         AutoscalerController(ctx),
         BudgetController(ctx),
         EconomicsController(ctx),
+        QualityController(ctx),
     ]
     if ctx.drivers is not None:
         controllers += [ClusterController(ctx, ctx.drivers), ReplicaController(ctx, ctx.drivers)]

@@ -222,7 +222,8 @@ def build_table(
         names = published_names(svc)
         policy, policy_problem = _policy(svc)
         tiers: dict[Tier, tuple[Entry, ...]] = {tier: w.tier(tier) for tier in TIERS}
-        budget_problem: tuple[str, ...] = ()
+        tiers, quality_problem = _without_failing(svc, tiers)
+        budget_problem: tuple[str, ...] = quality_problem
         if svc.namespace in spent and not svc.spec.break_glass:
             tiers, dropped = _without_paid(tiers, paid)
             if dropped:
@@ -262,6 +263,31 @@ def build_table(
         economics={svc.key: svc.status.economics for svc in services if svc.status.economics is not None},
         budgets=tuple(b for g in gateway_list for b in g.status.budgets or []),
     )
+
+
+def _without_failing(
+    service: ModelService, tiers: dict[Tier, tuple[Entry, ...]]
+) -> tuple[dict[Tier, tuple[Entry, ...]], tuple[str, ...]]:
+    """With `quality.eject`, the tiers without the endpoints failing their probes, unless that
+    leaves the service nothing to route to: then every endpoint stays, and a problem says so."""
+    quality = service.status.quality
+    if service.spec.quality is None or not service.spec.quality.eject or quality is None:
+        return tiers, ()
+    failing = {e.name for e in quality.endpoints if e.failing}
+    if not failing:
+        return tiers, ()
+    out: dict[Tier, tuple[Entry, ...]] = {}
+    for tier in TIERS:
+        kept = []
+        for entry in tiers.get(tier, ()):
+            targets = tuple(t for t in entry.targets if t.name not in failing)
+            if targets:
+                kept.append(replace(entry, targets=targets))
+        out[tier] = tuple(kept)
+    names = ", ".join(sorted(failing))
+    if not any(out.values()):
+        return tiers, (f"every endpoint fails its quality probes ({names}): none ejected, so the service still answers",)
+    return out, (f"ejected for failing quality probes: {names}",)
 
 
 def _spent_namespaces(gateways: list[InferenceGateway]) -> frozenset[str]:

@@ -12,7 +12,7 @@ whichever shape the manifest used.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import unquote
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
@@ -21,6 +21,9 @@ from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef, check_duration
 from laneway.api.meta import Model, OpenModel, Resource, Status
 from laneway.api.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from laneway.quality.expect import Expectation
 
 Tier = Literal["Primary", "Overflow", "BreakGlass"]
 
@@ -233,6 +236,7 @@ class ModelServiceSpec(Model):
     model_names: list[str] = Field(default_factory=list, max_length=64)
     queue_timeout: str | None = None
     routing: ServiceRouting | None = None
+    quality: QualitySpec | None = None
 
     @property
     def routing_policy(self) -> str:
@@ -294,6 +298,83 @@ class GatewayTraffic(TrafficFigures):
     tokens: dict[str, EndpointTokens] | None = None
 
 
+class QualityProbe(Model):
+    """One golden prompt and what its answer must satisfy (exactly one expectation)."""
+
+    name: str = Field(min_length=1, max_length=63)
+    prompt: str = Field(min_length=1, max_length=4096)
+    max_tokens: StrictInt = Field(default=16, ge=1, le=256)
+    exact: str | None = Field(default=None, max_length=4096)
+    contains: str | None = Field(default=None, max_length=4096)
+    regex: str | None = Field(default=None, max_length=512)
+    json_schema: dict[str, Any] | None = None
+    similar_to: str | None = Field(default=None, max_length=4096)
+    threshold: StrictFloat = Field(default=0.8, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> QualityProbe:
+        from laneway.quality.expect import ExpectationInvalid
+
+        try:
+            self.expectation()
+        except ExpectationInvalid as e:
+            raise RuleViolation(f"probe {self.name}: {e}", at="exact") from None
+        return self
+
+    def expectation(self) -> Expectation:
+        from laneway.quality.expect import Expectation
+
+        return Expectation(
+            exact=self.exact, contains=self.contains, regex=self.regex, json_schema=self.json_schema,
+            similar_to=self.similar_to, threshold=self.threshold,
+        )
+
+
+class QualitySpec(Model):
+    """Golden-prompt probes run against the service's endpoints every `interval`; an endpoint
+    whose pass rate over its last `window` rounds falls below `minPassRate` is failing. With
+    `eject`, a failing endpoint is taken out of rotation, never leaving the service with none."""
+
+    probes: list[QualityProbe] = Field(min_length=1, max_length=16)
+    interval: str = "60s"
+    window: StrictInt = Field(default=10, ge=1, le=32)
+    min_pass_rate: StrictFloat = Field(default=0.8, ge=0, le=1)
+    eject: StrictBool = False
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        check_duration(v)
+        from laneway.api.kinds.common import parse_duration
+
+        if parse_duration(v) < 1:
+            raise ValueError(f"interval {v!r} is under a second; probes cost tokens: use e.g. 60s")
+        return v
+
+
+class ProbeFailure(Model):
+    probe: str
+    at: str
+    why: str
+    answer: str = ""
+    """The first 200 characters of the answer."""
+
+
+class EndpointQuality(Model):
+    name: str
+    tier: str = "Primary"
+    recent: list[StrictBool] = Field(default_factory=list)
+    """The last `window` rounds' outcomes, oldest first (a round passes when every probe does)."""
+    pass_rate: StrictFloat | None = None
+    failing: StrictBool = False
+    last_failure: ProbeFailure | None = None
+
+
+class ServiceQuality(Model):
+    observed_at: str
+    endpoints: list[EndpointQuality] = Field(default_factory=list)
+
+
 class ServiceEconomicsFigures(Model):
     """The service's current economics (`laneway economics` for this service), kept by the
     economics controller: its self-hosted capacity and tokens over `windowSeconds` (from
@@ -329,6 +410,8 @@ class ModelServiceStatus(Status):
     scale_from_zero: StrictBool | None = None
     # Written by the economics controller (`control/economics.py`).
     economics: ServiceEconomicsFigures | None = None
+    # Written by the quality controller (`control/quality.py`).
+    quality: ServiceQuality | None = None
 
 
 class ModelService(Resource):
