@@ -1,4 +1,4 @@
-"""The economics and budgets as Prometheus gauges on the gateway's /metrics.
+"""The economics, budgets and quality probes as Prometheus gauges on the gateway's /metrics.
 
 Read from the routing table at scrape time (the services' `status.economics`, the budget
 ledgers on the InferenceGateways), so nothing is computed on the request path and every
@@ -65,4 +65,16 @@ class EconomicsCollector(Collector):
             limit.add_metric([b.namespace, b.currency], b.limit)
             exhausted.add_metric([b.namespace], 1.0 if b.exhausted else 0.0)
             approached.add_metric([b.namespace], 1.0 if b.approached else 0.0)
-        yield from (per_million, capacity, bought, break_even, spent, limit, exhausted, approached)
+        pass_rate = GaugeMetricFamily(
+            "laneway_quality_pass_rate", "Share of recent probe rounds an endpoint passed.", labels=["namespace", "service", "endpoint", "tier"]
+        )
+        failing = GaugeMetricFamily(
+            "laneway_quality_failing", "1 while an endpoint's probe pass rate is below minPassRate.", labels=["namespace", "service", "endpoint", "tier"]
+        )
+        for key, q in sorted(table.quality.items()):
+            for e in q.endpoints:
+                values = [key.namespace, key.name, e.name, e.tier]
+                if e.pass_rate is not None:
+                    pass_rate.add_metric(values, e.pass_rate)
+                failing.add_metric(values, 1.0 if e.failing else 0.0)
+        yield from (per_million, capacity, bought, break_even, spent, limit, exhausted, approached, pass_rate, failing)

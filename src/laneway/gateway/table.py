@@ -21,6 +21,7 @@ from laneway.api.kinds.serving import (
     ModelService,
     RateLimit,
     ServiceEconomicsFigures,
+    ServiceQuality,
     ServiceSLO,
     Tier,
 )
@@ -123,6 +124,8 @@ class RoutingTable:
     """The fleet's egress policy: team-written endpoint URLs connect only where it allows."""
     economics: Mapping[ObjectKey, ServiceEconomicsFigures] = field(default_factory=dict)
     """Each service's `status.economics`, exported on /metrics (see `economics_metrics`)."""
+    quality: Mapping[ObjectKey, ServiceQuality] = field(default_factory=dict)
+    """Each service's `status.quality`, exported on /metrics."""
     budgets: tuple[BudgetStatus, ...] = ()
     """The budget ledgers of the InferenceGateways' status, exported on /metrics."""
 
@@ -262,6 +265,7 @@ def build_table(
         egress=egress,
         economics={svc.key: svc.status.economics for svc in services if svc.status.economics is not None},
         budgets=tuple(b for g in gateway_list for b in g.status.budgets or []),
+        quality={svc.key: svc.status.quality for svc in services if svc.status.quality is not None},
     )
 
 

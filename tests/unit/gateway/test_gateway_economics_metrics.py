@@ -23,7 +23,8 @@ def test_gauges_carry_the_status_figures() -> None:
                     "costPerMillionTokens": 3.25,
                     "sameTokensBought": 4.0,
                     "breakEvenTokensPerHour": 1000.0,
-                }
+                },
+                "quality": {"observedAt": "2026-01-01T00:00:00Z", "endpoints": [{"name": "e1", "passRate": 0.5, "failing": True}]},
             },
         }
     )
@@ -43,3 +44,5 @@ def test_gauges_carry_the_status_figures() -> None:
     assert 'laneway_budget_spent{currency="USD",namespace="ml"} 7.5' in text
     assert 'laneway_budget_exhausted{namespace="ml"} 0.0' in text
     assert 'laneway_budget_approached{namespace="ml"} 1.0' in text
+    assert 'laneway_quality_pass_rate{endpoint="e1",namespace="ml",service="chat",tier="Primary"} 0.5' in text
+    assert 'laneway_quality_failing{endpoint="e1",namespace="ml",service="chat",tier="Primary"} 1.0' in text
