@@ -162,6 +162,8 @@ def _fleet(running: Running) -> str:
 
 
 def usage(running: Running, *, serving: bool) -> str:
+    from laneway.server.dashboard import dashboard_url  # aiohttp: imported when the demo runs, not on every CLI start
+
     base = f"{running.gateway}/{NAMESPACE}/{SERVICE}/v1"
     return "\n".join(
         [
@@ -175,6 +177,7 @@ def usage(running: Running, *, serving: bool) -> str:
             "",
             f"Or through the shared URL {running.gateway}/v1 with model \"{MODEL_NAME}\".",
             f"In another terminal (LANEWAY_DATA_DIR={running.data_dir.root}): laneway get md,mr,me -n {NAMESPACE}",
+            f"In a browser: {dashboard_url(running.api)}#deployment/{NAMESPACE}/{DEPLOYMENT}  (token: {running.data_dir.admin_token_path})",
             "Serving until Ctrl-C." if serving else "Stopping (--exit).",
         ]
     )
@@ -201,6 +204,8 @@ async def _until_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T
 
 
 async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
+    from laneway.server.dashboard import dashboard_url
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -219,6 +224,7 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
             return
         running = ready.result()
         click.echo(f"laneway is up: API {running.api}, gateway {running.gateway}")
+        click.echo(f"Dashboard: {dashboard_url(running.api)}  (sign in with the admin token in {running.data_dir.admin_token_path})")
         click.echo(f"Engine: {engine.why}")
         asked = await _until_stopped(_wait_and_ask(running, engine), stop)
         if asked is None:

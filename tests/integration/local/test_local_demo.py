@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import psutil
 import pytest
@@ -119,6 +120,11 @@ def test_demo_answers_the_openai_client_at_the_printed_url_and_stops_clean(tmp_p
     finally:
         client.close()
     assert answer.choices[0].message.content and answer.usage and answer.usage.completion_tokens > 0
+    dashboard = re.search(r"^Dashboard: (http://\S+/ui/)", out, re.MULTILINE)
+    assert dashboard, out
+    page = httpx.get(dashboard.group(1), timeout=30)
+    assert page.status_code == 200 and '<script type="module" src="app.js">' in page.text
+    assert f"In a browser: {dashboard.group(1)}#deployment/demo/chat" in out
     assert demo.leftovers(), "the demo runs its engine as a child process"
 
     assert demo.stop() == 0, demo.output
