@@ -186,6 +186,30 @@ def _mc_source_detail(mc: ModelCache) -> str:
     return NONE
 
 
+# Ticket conditions where True is the trouble and False the normal state (`NoCanary`,
+# `WithinBudget`): their False says nothing is wrong, so it is never the ticket's STATUS.
+_TK_TROUBLE_WHEN_TRUE = ("CanaryRolledBack", "RolledBack", "RetirementWarning", "Retired")
+
+
+def ticket_status(tk: Resource) -> str:
+    """What matters about a ticket: a trouble (a rollback, a failing row, a pending approval),
+    else `Serving` (approved and its objects composed) or `Approved`."""
+    if tk.metadata.deletion_timestamp:
+        return "Deleting"
+    conditions = _conditions(tk)
+    for c in conditions:
+        if c.type in _TK_TROUBLE_WHEN_TRUE and c.status == "True":
+            return c.reason or c.type
+    for c in conditions:
+        if c.type not in _TK_TROUBLE_WHEN_TRUE and c.type != "Ready" and c.status == "False":
+            return c.reason or f"Not{c.type}"
+    ready = find_condition(conditions, "Ready")
+    composed = find_condition(conditions, "Composed")
+    if ready is not None and ready.status == "True":
+        return "Serving" if composed is not None and composed.status == "True" else "Approved"
+    return status_summary(tk)
+
+
 def _tk_approved(tk: InferenceTicket) -> str:
     a = tk.status.approved
     return NONE if a is None else ("True" if a else "False")
@@ -272,7 +296,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "InferenceTicket": (
         Column("APPROVED", _tk_approved),
-        STATUS,
+        Column("STATUS", ticket_status),
         READY,
         Column("MODEL", lambda o: _or_none(o.spec.model.name if o.spec.model else None), wide_only=True),
     ),

@@ -130,10 +130,21 @@ def status_for(
             conditions, type="Ready", status="False", reason="Retired",
             message=f"answers 410 Gone: {route.retired}", observed_generation=route.generation,
         )
-    elif route.routable():
+    elif route.tiers.get("Primary"):
         conditions = set_condition(
             conditions, type="Ready", status="True", reason="EndpointsReady",
             message=f"{len(endpoints)} endpoint(s) routable", observed_generation=route.generation,
+        )
+    elif route.routable():
+        # Only an overflow (or break-glass) tier answers: the service works, but not as declared
+        # (no replica of its own), and an overflow provider it cannot reach would fail every call.
+        fallback = [n for n, tier, _ in route.shares if tier != "Primary"]
+        why = "; ".join(f"{e.name}: {e.reason}" for e in route.excluded)
+        conditions = set_condition(
+            conditions, type="Ready", status="False", reason="OverflowOnly",
+            message=f"no primary endpoint is routable; requests go to {', '.join(fallback) or 'a fallback tier'} only"
+            + (f" ({why})" if why else ""),
+            observed_generation=route.generation,
         )
     else:
         why = "; ".join(f"{e.name}: {e.reason}" for e in route.excluded) or "no endpoint matches any entry's selector"
