@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from laneway.api.kinds.deployment import ModelReplica, ReplicaMember
+from laneway.api.kinds.deployment import Member, ModelReplica, ReplicaMember
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.economics.capacity import Holding, PoolPrice
 
@@ -36,7 +36,7 @@ def parse_timestamp(text: str | None) -> float | None:
         return None
 
 
-def _pods(member: ReplicaMember, copies: int) -> int:
+def pods_of(member: Member, copies: int) -> int:
     nodes = (
         member.worker.nodes
         if member.role == "Worker" and member.worker is not None
@@ -53,7 +53,7 @@ def _devices_per_pod(member: ReplicaMember) -> int:
     return sum(d.count for d in member.node_selector.devices) if member.node_selector else 0
 
 
-def _pool_price(
+def pool_price(
     cluster: InferenceCluster, pool_name: str, classes: Mapping[str, InferenceClass]
 ) -> PoolPrice | str:
     pool = next((p for p in cluster.spec.node_pools if p.name == pool_name), None)
@@ -99,11 +99,11 @@ def occupancy(
                         f"replica {name}: engine {engine.name} is pinned to no pool"
                     )
                     continue
-                price = _pool_price(cluster, member.node_pool_name, classes)
+                price = pool_price(cluster, member.node_pool_name, classes)
                 if isinstance(price, str):
                     out.unpriced.append(f"replica {name}: {price}")
                     continue
-                pods = _pods(member, engine.copies)
+                pods = pods_of(member, engine.copies)
                 devices = pods * _devices_per_pod(member)
                 out.holdings.append(
                     Holding(

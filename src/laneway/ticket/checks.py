@@ -30,13 +30,16 @@ from pydantic import ValidationError
 
 from laneway.api.kinds import InferenceGateway
 from laneway.api.kinds.cache import ModelCacheSpec
+from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.platform import ExternalProvider
 from laneway.api.kinds.ticket import TICKET_ROWS, InferenceTicket, Row
 from laneway.api.manifest import problems_from
 from laneway.api.meta import DNS1123_LABEL, DNS1123_LABEL_MAX
 from laneway.api.selectors import LabelSelector
+from laneway.economics.estimate import monthly_estimate
 from laneway.egress.destinations import credential_refusal, written_by_platform
 from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, plan
+from laneway.placement.model import ReplicaPlacement
 from laneway.ticket.compose import CompositionError, compose, resolve_devices
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.hardware import match_classes
@@ -268,7 +271,20 @@ def _check_scaling(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher:
             f"{len(placement.replicas)} of {wanted} replica(s) fit today's free capacity{first}",
             *blocking[1:],
         )
+    notes.append(_cost_note(t, fleet, deployment, placement.replicas))
     return _pass("scaling", "Fits", f"{wanted} replica(s) fit today's free capacity: {spots}", *notes)
+
+
+def _cost_note(t: InferenceTicket, fleet: FleetSnapshot, deployment: ModelDeployment, placed: Sequence[ReplicaPlacement]) -> str:
+    """The placed replicas' monthly cost, against the overflow provider's price (informational)."""
+    estimate = monthly_estimate(
+        deployment, placed, {c.metadata.name: c for c in fleet.clusters}, {c.metadata.name: c for c in fleet.classes}
+    )
+    row = t.spec.overflow
+    name = row.provider if row is not None and not row.is_none() else None
+    provider = TicketPolicy.of(fleet.gateways).provider(name) if name else None
+    price = provider.price_per_million_tokens if provider is not None else None
+    return estimate.text(provider=provider.name if provider is not None else None, price_per_million=price)
 
 
 def _check_endpoint(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher: DeviceMatcher) -> RowCheck:

@@ -163,3 +163,12 @@ def test_failing_example_fails_exactly_three_rows() -> None:
     doc = report_json(report)
     assert doc["passed"] is False and doc["failing"] == ["scaling", "endpoint", "overflow"]
     assert "3 of 10 rows fail: scaling, endpoint, overflow" in report_text(report)
+
+
+def test_scaling_row_prices_the_placed_replicas_against_the_overflow_provider() -> None:
+    row = verdict(ticket(), "scaling")
+    assert row.verdict == "Pass"
+    # Two replicas of one H100 each on a Device-accounted pool at 3.5 USD a device-hour, 730 h.
+    note = next(d for d in row.details if "a month" in d)
+    assert "2 replica(s) cost about 5,110.00 USD a month" in note
+    assert "mistral-eu's 0.9 per million tokens" in note and f"{5110 / 0.9:,.1f} million tokens a month" in note
