@@ -361,7 +361,7 @@ def _explain_cluster(d: _Deployment, cluster: ClusterView, usage: Usage, matcher
             if cap.copy().take(pods):
                 msg = f"{where}fits alone, but not together with the other engines"
             elif cap.accounting == "Device":
-                msg = f"{where}needs room for {len(pods)} pods by device, {cap.describe_free()}"
+                msg = f"{where}needs room for {len(pods)} pod{'' if len(pods) == 1 else 's'} by device, {cap.describe_free()}"
             else:
                 msg = f"{where}needs {len(pods)} free node{'s' if len(pods) != 1 else ''}, {cap.describe_free()}"
             reasons.append(Reason(msg, (cluster.name,), pool.name))
