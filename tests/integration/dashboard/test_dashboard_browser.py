@@ -257,3 +257,27 @@ def test_caches_show_staging_per_cluster(fleet: Fleet, page: Page) -> None:
     line = page.locator('section[data-cache="team-k/weights"] tr[data-cluster="lw-wide"]')
     expect(line.locator("td").nth(1)).to_contain_text(re.compile("Pending|Hydrating|Ready|Failed"))
     page.screenshot(path=str(ARTIFACTS / "caches.png"), full_page=True)
+
+
+def test_keyboard_only_and_narrow_screen(fleet: Fleet, page: Page) -> None:
+    page.set_viewport_size({"width": 360, "height": 800})
+    sign_in(page, fleet, mint(fleet, "platform"))
+    expect(page.locator('section[data-cluster="lw-wide"]')).to_be_visible()
+    # A reload keeps the session (sessionStorage) and starts focus at the top of the page: Tab
+    # reaches the skip link first, then the views, opened by keyboard alone.
+    page.reload()
+    expect(page.locator("#who")).to_contain_text("platform token")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("navigation", name="Views").get_by_role("link", name="Fleet")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Deployments", exact=True)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Views").get_by_role("link", name="Deployments")).to_have_attribute("aria-current", "page")
+    # Nothing wider than the screen: wide tables scroll inside their own box, not the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    nav(page, "Fleet")
+    expect(page.locator('section[data-cluster="lw-wide"]')).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(ARTIFACTS / "fleet-narrow.png"), full_page=True)
