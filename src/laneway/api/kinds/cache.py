@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from laneway.api.errors import RuleViolation
 from laneway.api.kinds.common import SecretKeyRef
@@ -96,7 +96,7 @@ class ModelCacheSpec(Model):
     # False (the default): staged on a selected cluster only once a replica placed there needs
     # it, so applying a cache downloads nothing by itself. True: staged ahead on every selected
     # cluster, so the first replica starts from local disk.
-    stage_ahead: bool = Field(default=False, alias="stageAhead")
+    stage_ahead: StrictBool = Field(default=False, alias="stageAhead")
 
     def declared_size_gib(self) -> int | None:
         """The source block's `sizeGiB`, when the manifest declares one."""
