@@ -159,7 +159,7 @@ def fit_to_target(document: dict[str, Any], target: Target, *, creating: bool) -
                 f"({target.namespace!r}): send it to that namespace's path or fix metadata.namespace",
                 causes=[Cause("metadata.namespace", f"expected {target.namespace!r}")],
             )
-    elif meta.get("namespace"):
+    elif meta.get("namespace") not in (None, ""):
         raise invalid(
             info.kind,
             meta.get("name"),
@@ -168,10 +168,22 @@ def fit_to_target(document: dict[str, Any], target: Target, *, creating: bool) -
     else:
         meta.pop("namespace", None)
     if creating:
-        for key in SERVER_SET_METADATA:
-            meta.pop(key, None)
+        # Dropped (the store assigns them), but only once they have their declared types: the
+        # OpenAPI document declares them, and a body it calls invalid is refused, not ignored.
+        dropped = {key: meta.pop(key) for key in SERVER_SET_METADATA if key in meta}
+        wrong = [
+            FieldProblem(f"metadata.{key}", "must be a whole number" if key == "generation" else "must be a string")
+            for key, value in dropped.items()
+            if value is not None and not (_is_whole(value) if key == "generation" else isinstance(value, str))
+        ]
+        if wrong:
+            raise invalid(info.kind, meta.get("name") if isinstance(meta.get("name"), str) else None, wrong)
     doc["metadata"] = meta
     return doc
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_for(document: dict[str, Any], target: Target) -> Resource:

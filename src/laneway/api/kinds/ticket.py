@@ -88,6 +88,17 @@ class HardwareRow(Row):
     devices: list[DeviceRequest] = Field(default_factory=list, max_length=MAX_DEVICE_REQUESTS)
     class_name: str | None = Field(default=None, max_length=253)
 
+    @field_validator("devices")
+    @classmethod
+    def _unique(cls, v: list[DeviceRequest]) -> list[DeviceRequest]:
+        """The requests become one engine member's, whose names must differ (a repeat was a 500 in
+        the ticket check, where the member is built)."""
+        names = [d.name for d in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"device request names must be unique; repeated: {', '.join(dup)}")
+        return v
+
     @model_validator(mode="after")
     def _one_form(self) -> HardwareRow:
         if self.devices and self.class_name:
