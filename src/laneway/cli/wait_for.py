@@ -70,4 +70,17 @@ def progress(want: WaitFor, obj: Resource | None) -> str:
     if c is None:
         return f"it has no {want.condition} condition yet"
     detail = ": ".join(x for x in (c.reason, c.message) if x)
-    return f"{want.condition} is {c.status}{' (' + detail + ')' if detail else ''}"
+    return f"{want.condition} is {c.status}{' (' + detail + ')' if detail else ''}" + _blockers(obj, want.condition)
+
+
+def _blockers(obj: Resource, waited: str) -> str:
+    """The object's other conditions that are not True, one per line: where the scheduler says
+    why nothing was placed (`ReplicasScheduled`), which the waited-for condition only follows."""
+    status = status_of(obj)
+    conditions = status.conditions if status is not None else []
+    lines = [
+        f"\n  {c.type} is {c.status}" + (f" ({': '.join(x for x in (c.reason, c.message) if x)})" if c.reason or c.message else "")
+        for c in conditions
+        if c.type != waited and c.status != "True"
+    ]
+    return "".join(lines)

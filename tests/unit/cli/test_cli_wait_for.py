@@ -43,3 +43,17 @@ def test_progress_explains_where_the_object_stands() -> None:
     assert "Unschedulable" in progress(want, deployment(**{"status.conditions": NOT_READY}))
     assert "no Ready condition" in progress(want, deployment())
     assert "does not exist" in progress(want, None)
+
+
+def test_progress_on_timeout_prints_the_schedulers_reasons() -> None:
+    want = parse_wait_for("condition=ReplicasReady")
+    conditions = [
+        {"type": "ReplicasReady", "status": "False", "reason": "NoReplicas", "message": "0 of 1 ready"},
+        {"type": "ReplicasScheduled", "status": "False", "reason": "Unschedulable",
+         "message": "0 of 1 placed: cluster local: needs 8 cpu, has 2"},
+        {"type": "Available", "status": "True", "reason": "Fine"},
+    ]
+    text = progress(want, deployment(**{"status.conditions": conditions}))
+    assert "ReplicasReady is False (NoReplicas: 0 of 1 ready)" in text
+    assert "\n  ReplicasScheduled is False (Unschedulable: 0 of 1 placed: cluster local: needs 8 cpu, has 2)" in text
+    assert "Available" not in text
