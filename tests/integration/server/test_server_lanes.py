@@ -90,3 +90,27 @@ def test_admin_creates_tokens_once(api: RunningApi, admin: httpx.Client) -> None
         assert team.post(collection("modeldeployments", "ml-team"), json=deployment()).status_code == 201
     bad = admin.post("/apis/laneway.dev/v1alpha1/tokens", json={"role": "team"})
     assert bad.status_code == 422 and bad.json()["details"]["causes"][0]["field"] == "namespaces"
+
+
+def test_platform_token_flips_break_glass_and_nothing_else(api: RunningApi) -> None:
+    service = {
+        "apiVersion": "laneway.dev/v1alpha1",
+        "kind": "ModelService",
+        "metadata": {"name": "chat", "namespace": "ml-team"},
+        "spec": {"endpoints": [{"selector": {"matchLabels": {"laneway.dev/deployment": "chat"}}}], "modelNames": ["chat"]},
+    }
+    item = f"{collection('modelservices', 'ml-team')}/chat"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    with api.client(api.token("team", "ml-team")) as team, api.client(api.token("platform")) as platform:
+        assert team.post(collection("modelservices", "ml-team"), json=service).status_code == 201
+        flipped = platform.patch(item, json={"spec": {"breakGlass": True}}, headers=merge)
+        assert flipped.status_code == 200, flipped.text
+        assert team.get(item).json()["spec"]["breakGlass"] is True
+        message = refused(platform.patch(item, json={"spec": {"modelNames": ["stolen"]}}, headers=merge))
+        assert "only spec.breakGlass" in message
+        refused(platform.patch(item, json={"spec": {"breakGlass": False}, "metadata": {"labels": {"x": "y"}}}, headers=merge))
+        refused(platform.delete(item))
+        refused(platform.post(collection("modelservices", "ml-team"), json={**service, "metadata": {"name": "new", "namespace": "ml-team"}}))
+        stored = team.get(item).json()
+        assert stored["spec"]["modelNames"] == ["chat"] and stored["spec"]["breakGlass"] is True
+        assert stored["metadata"].get("labels", {}) == {}
