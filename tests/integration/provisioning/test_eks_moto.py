@@ -5,28 +5,20 @@ credentials only from the Secret, never the host's environment, never in a messa
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from laneway.api.kinds import InferenceClass, InferenceCluster
 from laneway.api.kinds.secret import Secret
 from laneway.drivers.provisioners.eks import CLUSTER_TAG, AwsCredentials, EksProvisioner, aws_client
 from laneway.drivers.provisioning import ProvisionState
 from laneway.store.memory import MemoryStore
+from laneway.testing.moto_aws import moto_aws
 
 KEY_ID = "AKIASECRETREFONLY000"
 SECRET_KEY = "provisioner-secret-key-must-never-leak"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=[True])
@@ -36,19 +28,8 @@ def endpoint(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) ->
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAAMBIENTHOSTKEY00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient-host-secret")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    # AWS's managed policies, which the roles attach; without them IAM refuses (a provider error).
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true" if request.param else "false")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # moto's backends live in this process, shared by every server: start from nothing, with
-    # the managed policies loaded (or not) as this test asks.
-    httpx.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
-    try:
+    with moto_aws(managed_policies=request.param) as url:
         yield url
-    finally:
-        server.stop()
 
 
 def _store(endpoint: str, *, node_count: int = 2, ami: str = "AL2023_x86_64_NVIDIA") -> MemoryStore:

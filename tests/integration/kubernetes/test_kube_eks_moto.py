@@ -1,0 +1,125 @@
+"""An EKS cluster through the InferenceCluster controller: the EKS provisioner creates it in
+moto's AWS on loopback, reports each phase in the cluster's status, and once it is Ready the
+Kubernetes driver takes over (the created cluster's API is the fake Kubernetes API: moto's
+cluster endpoint is not a real server). Then a resize, and deletion until nothing is left."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kube_fleet import prepare_cluster
+
+from laneway.api.kinds import InferenceClass, InferenceCluster, Secret
+from laneway.api.meta import ObjectKey
+from laneway.control.base import ControlContext
+from laneway.control.cluster import ClusterController
+from laneway.drivers import registry
+from laneway.drivers.kubeconfig import Kubeconfig
+from laneway.drivers.provisioners.eks import AwsCredentials, EksProvisioner, aws_client
+from laneway.drivers.provisioning import register_provisioned_source
+from laneway.drivers.registry import DriverContext, DriverSet
+from laneway.store.memory import MemoryStore
+from laneway.testing.fake_kube import FakeKube
+from laneway.testing.moto_aws import moto_aws
+
+SECRET_KEY = "controller-test-secret-key-never-in-status"
+
+
+class EksOnFakeKube(EksProvisioner):
+    """The EKS provisioner, whose created cluster answers at the fake Kubernetes API."""
+
+    fake: FakeKube | None = None
+
+    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
+        super().kubeconfig(cluster)  # the EKS side: cluster ACTIVE, an STS token minted
+        assert self.fake is not None
+        return Kubeconfig(self.fake.kubeconfig(), f"EKS cluster {cluster.name} (fake API)")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeKube]:
+    kube = FakeKube(name="gpu-eks")
+    kube.start()
+    prepare_cluster(kube, gateway_ip="10.2.0.10")
+    try:
+        yield kube
+    finally:
+        kube.stop()
+
+
+def _cluster(endpoint: str, nodes: int) -> InferenceCluster:
+    return InferenceCluster.model_validate({
+        "metadata": {"name": "gpu-eks"},
+        "spec": {
+            "cluster": {"source": "EKS", "eks": {"region": "us-east-1", "endpointUrl": endpoint, "credentialsSecretRef": {"name": "aws"}}},
+            "nodePools": [{"name": "gpu-a10g", "className": "a10g", "nodeCount": nodes, "maxNodeCount": 4}],
+        },
+    })
+
+
+def _ready(store: MemoryStore) -> Any:
+    return {c.type: c for c in store.get(InferenceCluster, ObjectKey("", "gpu-eks")).status.conditions}["Ready"]
+
+
+def test_eks_cluster_through_the_controller(fake: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry.source_names()
+    monkeypatch.setattr(registry, "_sources", dict(registry._sources))
+    made: list[EksOnFakeKube] = []
+
+    def provisioner(context: DriverContext) -> EksOnFakeKube:
+        assert context.store is not None
+        made.append(EksOnFakeKube(store=context.store))
+        made[-1].fake = fake
+        return made[-1]
+
+    register_provisioned_source("EKS", provisioner)
+    with moto_aws() as endpoint:
+        store = MemoryStore()
+        store.create(Secret.model_validate({"metadata": {"name": "aws", "namespace": "laneway-system"},
+                                            "stringData": {"aws_access_key_id": "AKIACONTROLLER000000", "aws_secret_access_key": SECRET_KEY}}))
+        store.create(InferenceClass.model_validate({"metadata": {"name": "a10g"}, "spec": {
+            "devices": [{"name": "gpu", "driver": "gpu.nvidia.com", "deviceClassName": "gpu.nvidia.com"}],
+            "provisioning": {"provider": "EKS", "eks": {"instanceType": "g5.xlarge"}}, "pricing": {"perNodeHour": 1.006}}}))
+        store.create(_cluster(endpoint, 2))
+        drivers = DriverSet(logs_dir=tmp_path / "logs", data_dir=tmp_path, store=store)
+        controller = ClusterController(ControlContext(store=store, gateway_address="http://127.0.0.1:1", clock=lambda: 0.0, drivers=drivers), drivers)
+        messages: list[str] = []
+
+        def reconcile_until_ready() -> None:
+            for _ in range(10):
+                asyncio.run(controller.reconcile(ObjectKey("", "gpu-eks")))
+                ready = _ready(store)
+                messages.append(ready.message)
+                if ready.status == "True":
+                    return
+            raise AssertionError(f"never Ready: {messages}")
+
+        try:
+            reconcile_until_ready()
+            assert messages[0] == "cluster gpu-eks is Provisioning: creating EKS cluster gpu-eks"
+            assert any("node group gpu-a10g (2 x g5.xlarge) to be created" in m for m in messages)
+            assert _ready(store).message == "gateway at http://10.2.0.10"
+            eks = aws_client("eks", AwsCredentials("AKIACONTROLLER000000", SECRET_KEY), "us-east-1", endpoint)
+            assert eks.describe_nodegroup(clusterName="gpu-eks", nodegroupName="gpu-a10g")["nodegroup"]["scalingConfig"]["desiredSize"] == 2
+
+            current = store.get(InferenceCluster, ObjectKey("", "gpu-eks"))
+            store.update(current.model_copy(update={"spec": _cluster(endpoint, 3).spec}))
+            reconcile_until_ready()
+            assert any("resize from 2 to 3 nodes" in m for m in messages)
+            assert eks.describe_nodegroup(clusterName="gpu-eks", nodegroupName="gpu-a10g")["nodegroup"]["scalingConfig"]["desiredSize"] == 3
+            assert all(SECRET_KEY not in m for m in messages)
+            assert SECRET_KEY not in store.get(InferenceCluster, ObjectKey("", "gpu-eks")).model_dump_json()
+
+            (provisioner_made,) = made
+            cluster = store.get(InferenceCluster, ObjectKey("", "gpu-eks"))
+            for _ in range(10):
+                state = asyncio.run(provisioner_made.release(cluster))
+                if state.phase == "Pending":
+                    break
+            assert state.phase == "Pending" and eks.list_clusters()["clusters"] == []
+        finally:
+            asyncio.run(drivers.close())
