@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from laneway.api.errors import FieldProblem, InvalidManifests, InvalidObject, RuleViolation
 from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, MODELPLANE_GROUP, MODELPLANE_LABEL_PREFIX, Resource
-from laneway.api.registry import UnknownKind, by_kind
+from laneway.api.registry import UnknownKind, by_kind, lookup
 from laneway.api.shape import MAX_DOCUMENT_NODES, TOO_DEEP_MESSAGE, node_problem
 from laneway.api.validation_messages import problem_message
 
@@ -168,7 +168,7 @@ def parse_object(
     try:
         info = by_kind(kind)
     except UnknownKind as e:
-        raise InvalidObject([FieldProblem("kind", str(e))], kind=kind, name=name, source=source, document=index) from None
+        raise InvalidObject([FieldProblem("kind", _kind_problem(kind, e))], kind=kind, name=name, source=source, document=index) from None
     if doc.get("apiVersion") != info.api_version:
         got = doc.get("apiVersion")
         what = "is missing" if got is None else f"{got!r} is not served for {kind}"
@@ -428,3 +428,13 @@ def load_paths(paths: Iterable[str], *, loader: Loader = FAST_LOADER) -> list[Re
     if errors:
         raise InvalidManifests(errors)
     return resources
+
+
+def _kind_problem(kind: str, error: UnknownKind) -> str:
+    """An unknown manifest kind; a wrong case (`modeldeployment`) gets the exact spelling, since the
+    kinds a manifest names are case-sensitive (only the command line accepts `md` or `modeldeployment`)."""
+    try:
+        exact = lookup(kind).kind
+    except UnknownKind:
+        return str(error)
+    return f"unknown kind {kind!r}: a manifest's kind is case-sensitive; write kind: {exact}"

@@ -11,7 +11,7 @@ from laneway.api.registry import KindInfo
 from laneway.api.selectors import parse_selector
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
-from laneway.cli.kinds import namespace_for, parse_kinds
+from laneway.cli.kinds import namespace_for, parse_kinds, split_kind_name
 from laneway.cli.notfound import get_or_hint
 from laneway.cli.output import OUTPUT_FORMATS, render_documents, resource_table
 
@@ -40,6 +40,7 @@ def get(
     kinds are separated by commas. With NAME, one object per kind; -o json then prints the
     object itself, otherwise a List.
     """
+    kinds, name = split_kind_name(kinds, name)
     infos = parse_kinds(kinds)
     if name and all_namespaces:
         raise Failure("NAME and -A do not go together: name one object with -n NS, or list with -A", EXIT_USAGE)

@@ -41,3 +41,15 @@ def one_kind(text: str) -> KindInfo:
 
         raise Failure(f"this command takes one kind, got {text!r}", EXIT_USAGE)
     return infos[0]
+
+
+def split_kind_name(kinds: str, name: str | None) -> tuple[str, str | None]:
+    """`md/chat` as `md chat` (as describe, logs and rollout accept it); a second name is an error."""
+    if "/" not in kinds:
+        return kinds, name
+    kind, _, slash_name = kinds.partition("/")
+    from laneway.cli.errors import EXIT_USAGE, Failure
+
+    if name is not None or not slash_name or "," in kind:
+        raise Failure(f"{kinds!r}: name one object as KIND/NAME or KIND NAME, not both (and one kind)", EXIT_USAGE)
+    return kind, slash_name

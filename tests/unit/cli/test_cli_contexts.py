@@ -35,3 +35,13 @@ def test_namespaces_holding_skips_the_one_asked() -> None:
     store = MemoryStore()
     cluster = add_cluster(store, "edge", {})
     assert namespaces_holding("edge", [cluster], besides="default") == []
+
+
+def test_get_accepts_kind_slash_name() -> None:
+    from laneway.cli.kinds import split_kind_name
+
+    assert split_kind_name("md/chat", None) == ("md", "chat")
+    assert split_kind_name("md,ms", None) == ("md,ms", None)
+    assert split_kind_name("md", "chat") == ("md", "chat")
+    with pytest.raises(Failure):
+        split_kind_name("md/chat", "other")
