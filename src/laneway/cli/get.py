@@ -11,7 +11,7 @@ from laneway.api.registry import KindInfo
 from laneway.api.selectors import parse_selector
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
-from laneway.cli.kinds import namespace_for, parse_kinds, split_kind_name
+from laneway.cli.kinds import namespace_for, parse_kinds, ref, split_kind_name
 from laneway.cli.notfound import get_or_hint
 from laneway.cli.output import OUTPUT_FORMATS, render_documents, resource_table
 
@@ -63,6 +63,11 @@ def get(
             )
             sections.append((info, listed.items))
 
+    if output == "name":  # `kind/name` per line, as kubectl's -o name, for scripts and xargs
+        for info, objs in sections:
+            for obj in objs:
+                click.echo(ref(info, obj.name))
+        return
     if output in ("json", "yaml"):
         items = [obj for _, objs in sections for obj in objs]
         click.echo(render_documents(items, output=output, single=bool(name) and len(infos) == 1))

@@ -17,7 +17,7 @@ import yaml
 from laneway.api.meta import Resource
 from laneway.cli.columns import NONE, columns_for
 
-OUTPUT_FORMATS = ("table", "wide", "yaml", "json")
+OUTPUT_FORMATS = ("table", "wide", "yaml", "json", "name")
 
 
 def parse_timestamp(text: str | None) -> datetime | None:

@@ -274,7 +274,10 @@ class Proxy:
         for m in models:
             if m["id"] == wanted:
                 return web.json_response(m)
-        raise GatewayError(404, f"The model {wanted!r} does not exist or you do not have access to it.", "model_not_found")
+        raise GatewayError(
+            404, f"The model {wanted!r} does not exist or you do not have access to it. GET /v1/models lists the models you may call.",
+            "model_not_found",
+        )
 
     async def _read_body(self, request: web.Request, table: RoutingTable) -> bytes:
         if not request.body_exists:

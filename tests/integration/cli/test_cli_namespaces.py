@@ -73,3 +73,11 @@ def test_contexts_choose_the_default_namespace(cli: Cli, tmp_path: Path) -> None
     assert (tmp_path / "config.json").exists()
     applied = cli("apply", "-f", "-", input=DEPLOYMENT.replace("namespace: ml-team", "namespace: elsewhere"))
     assert applied.exit_code == 0, "a context's namespace is a default, not a conflict with the manifest: " + applied.output
+
+
+def test_get_kind_slash_name_and_output_name(cli: Cli) -> None:
+    one = cli("get", "md/lonely", "-n", "ml-team", "-o", "name")
+    assert one.exit_code == 0, one.output
+    assert one.stdout.strip() == "modeldeployment/lonely"
+    listed = cli("get", "md", "-n", "ml-team", "-o", "name")
+    assert "modeldeployment/lonely" in listed.stdout.splitlines()
