@@ -7,7 +7,6 @@ string keys, and a type checker sees what each holds.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
@@ -17,8 +16,7 @@ from laneway.store.base import Store, TokenRecord
 STORE: web.AppKey[Store] = web.AppKey("laneway_store", Store)
 STOP: web.AppKey[asyncio.Event] = web.AppKey("laneway_stop", asyncio.Event)
 BODY_TIMEOUT: web.AppKey[float] = web.AppKey("laneway_body_timeout", float)
-# aiohttp >= 3.13 wants typed request keys; older versions take a plain string.
-GRANT: Any = web.RequestKey("laneway_grant", TokenRecord) if hasattr(web, "RequestKey") else "laneway_grant"
+GRANT: web.RequestKey[TokenRecord] = web.RequestKey("laneway_grant", TokenRecord)
 
 
 def store_of(request: web.Request) -> Store:
