@@ -38,7 +38,7 @@ from laneway.cache.gate import replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.drivers.base import Driver, ExitReporter, Paced, ReplicaObservation, ServingAddress
+from laneway.drivers.base import DrainsItself, Driver, ExitReporter, Paced, ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict, NotFound
 
@@ -233,7 +233,8 @@ class ReplicaController:
             return False
         urls = []
         for d in drivers:
-            urls += [a.url for a in (await d.observe(replica)).addresses]
+            if not isinstance(d, DrainsItself):  # a cluster gateway's address shows no engine's metrics
+                urls += [a.url for a in (await d.observe(replica)).addresses]
         load = await self.engines.engines(urls) if urls else None
         done, detail = drain_done(since=since, now=now, timeout=self._drain_timeout(replica), busy=load.running + load.waiting if load else None)
         if done:

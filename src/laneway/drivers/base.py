@@ -136,6 +136,17 @@ class ExitReporter(Protocol):
 
 
 @runtime_checkable
+class DrainsItself(Protocol):
+    """A driver whose workloads finish their own requests when stopped, and whose serving
+    addresses are a cluster gateway's rather than an engine's own (Kubernetes: pods get a
+    preStop sleep and a termination grace period). laneway's drain still takes such a replica
+    out of the routing table and waits out the settle time, but reads no engine metrics
+    through its address: behind a cluster gateway they are not the engine's."""
+
+    drains_itself: bool
+
+
+@runtime_checkable
 class Paced(Protocol):
     """A driver that says how often the controllers must look at what it runs.
 

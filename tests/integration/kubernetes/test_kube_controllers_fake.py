@@ -11,7 +11,7 @@ from laneway.api.kinds import InferenceCluster, ModelEndpoint, ModelReplica
 from laneway.api.meta import ObjectKey
 from laneway.control.base import ControlContext
 from laneway.control.cluster import ClusterController
-from laneway.control.replica import ReplicaController
+from laneway.control.replica import DRAIN_SETTLE, ReplicaController
 from laneway.drivers.registry import DriverSet
 
 NS = "laneway-ml-team"
@@ -20,7 +20,8 @@ NS = "laneway-ml-team"
 def test_replica_lifecycle_through_the_controllers(fleet: Fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
         drivers = DriverSet(logs_dir=tmp_path, store=fleet.store)
-        ctx = ControlContext(store=fleet.store, drivers=drivers)
+        now = [1_000_000.0]
+        ctx = ControlContext(store=fleet.store, drivers=drivers, clock=lambda: now[0])
         clusters, replicas = ClusterController(ctx, drivers), ReplicaController(ctx, drivers)
         try:
             await clusters.reconcile(ObjectKey("", "gpu-eu"))
@@ -50,6 +51,8 @@ def test_replica_lifecycle_through_the_controllers(fleet: Fleet, tmp_path) -> No
             assert [e.spec.url for e in endpoints if isinstance(e, ModelEndpoint)] == [f"http://10.0.0.10/ml-team/{replica.name}"]
 
             fleet.store.delete("ModelReplica", replica.key)  # the finalizer holds it until the driver tears down
+            await replicas.reconcile(replica.key)  # drains first: out of the routing table
+            now[0] += DRAIN_SETTLE  # the pods drain themselves; laneway only waits for gateways to drop them
             await replicas.reconcile(replica.key)
             assert fake.names("apps/v1", "deployments", NS) == []
             assert fake.names("gateway.networking.k8s.io/v1", "httproutes", NS) == []

@@ -104,6 +104,9 @@ class _Applied:
 
 
 class KubernetesDriver:
+    drains_itself = True
+    """Pods finish their requests through a preStop sleep and a grace period (`DrainsItself`)."""
+
     def __init__(
         self,
         *,
