@@ -79,7 +79,8 @@ def test_attack10_a_team_cannot_strip_the_cache_finalizer_and_its_files_go_on_de
     cache = {
         "apiVersion": "laneway.dev/v1alpha1", "kind": "ModelCache", "metadata": {"name": "weights"},
         "spec": {"source": "Local", "local": {"path": str(weights)},
-                 "clusterSelector": {"matchLabels": {"laneway.dev/source": "local"}}},
+                 "clusterSelector": {"matchLabels": {"laneway.dev/source": "local"}},
+                 "stageAhead": True},  # staged with no replica using it: the files must exist to be removed
     }
     created = team.post(CACHES, json=cache)
     assert created.status_code == 201, created.text
