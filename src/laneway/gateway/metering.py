@@ -10,7 +10,10 @@ status line went out (the caller got an error event; see `proxy`): a failure of 
 a 502 the caller never saw.
 
 The Prometheus registry belongs to one gateway (no process-global state), served on the
-gateway's `/metrics`, with counters since the gateway started. The per-service summary is over
+gateway's `/metrics`, with counters since the gateway started. The token totals economics and
+budgets price are different: a restarted gateway carries on from the totals its previous run
+left in the store (`carry`, read by `gateway.carry` before the first request), with their
+`since`, so a restart does not forget what a window already metered. The per-service summary is over
 the sliding window it states (`requests`, `errors`, p95 latency and time to first token), plus
 the lifetime totals (`requestsTotal`, `errorsTotal`) that a canary's judge takes differences of.
 It is what the status writer puts on the ModelService and compares with its `slo`.
@@ -215,6 +218,8 @@ class Meter:
             registry=self.registry,
         )
         self._children: dict[tuple[ObjectKey, str, str], _Series] = {}
+        self._since: dict[ObjectKey, float] = {}
+        """Per service, when its token totals began, where a previous run's were carried over."""
 
     def _series(self, service: ObjectKey, endpoint: str, tier: str) -> _Series:
         hit = self._children.get((service, endpoint, tier))
@@ -275,6 +280,20 @@ class Meter:
                 sub = win.entries[entry] = self._new_window()
             sub.add(tier, status, sample, cut=cut)
 
+    def carry(self, service: ObjectKey, *, since: float, tokens: Mapping[str, EndpointTokenCount]) -> None:
+        """Continue `service`'s token totals from a previous run of this gateway: its totals per
+        endpoint, counted since `since`. Only the totals move (not the Prometheus counters,
+        whose resets Prometheus handles itself); call before the first request."""
+        if since >= self.started_at:
+            return
+        self._since[service] = since
+        if service not in self._services:  # its status entry keeps the totals before any new request
+            self._services[service] = self._new_window()
+        for endpoint, count in tokens.items():
+            series = self._series(service, endpoint, count.tier)
+            series.prompt_n += count.prompt
+            series.completion_n += count.completion
+
     def _new_window(self) -> ServiceWindow:
         return ServiceWindow(samples=deque(maxlen=self._max), outcomes=deque(maxlen=self._max * 4))
 
@@ -304,7 +323,11 @@ class Meter:
             return None
         edge = self._clock() - self._window
         entries = {name: _summarize(sub, edge) for name, sub in sorted(win.entries.items())}
-        return replace(_summarize(win, edge, entries), tokens=self.tokens(service), since=self.started_at)
+        return replace(_summarize(win, edge, entries), tokens=self.tokens(service), since=self.since(service))
+
+    def since(self, service: ObjectKey) -> float:
+        """When `service`'s token totals began: this meter's start, or a carried-over run's."""
+        return self._since.get(service, self.started_at)
 
     def tokens(self, service: ObjectKey) -> dict[str, EndpointTokenCount]:
         """Tokens metered per endpoint of `service` since this meter started (`started`)."""

@@ -10,7 +10,8 @@ itself), with handler cancellation on, so a client that disconnects cancels its 
 with it the upstream request. Every connection is under a `connections.HeaderGuard` (a client
 that trickles its headers is cut off) and idle keep-alive connections are closed after
 `GatewayConfig.client_keepalive_timeout`. `/metrics` takes platform tokens checked against
-the same store (`platform_auth`).
+the same store (`platform_auth`). Before its first status write a gateway carries over the
+token totals its previous run (same identity) left in the store (`carry`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from laneway.api.meta import ObjectKey
+from laneway.gateway.carry import carry_over
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.connections import GuardedServer, HeaderGuard
 from laneway.gateway.economics_metrics import EconomicsCollector
@@ -35,7 +37,7 @@ from laneway.gateway.proxy import Proxy
 from laneway.gateway.source import TableSource
 from laneway.gateway.status import StatusWriter
 from laneway.gateway.table import RoutingTable
-from laneway.store.base import Store
+from laneway.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +171,18 @@ async def start_gateway(
         public = _public_address(proxy) or address
         return f"{public.rstrip('/')}/{key.namespace}/{key.name}"
 
+    identity = identity or f"{socket.gethostname()}-{bound[1]}"
+    try:
+        # Before the first status write, so the previous run's token totals are not overwritten.
+        await asyncio.to_thread(carry_over, store, proxy.meter, identity)
+    except StoreError as exc:
+        log.warning("gateway could not read its previous token totals (economics start again from now): %s", exc)
     writer = StatusWriter(
         store,
         table=lambda: proxy.table,
         summary=proxy.meter.summary,
         address=service_address,
-        identity=identity or f"{socket.gethostname()}-{bound[1]}",
+        identity=identity,
         interval=config.status_interval,
         window=config.latency_window,
         own_address=address,
