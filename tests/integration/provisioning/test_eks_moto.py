@@ -128,5 +128,5 @@ def test_missing_credentials_secret_says_which_and_never_falls_back_to_the_host(
     store = _store(endpoint)
     store.delete(Secret, Secret.model_validate({"metadata": {"name": "aws", "namespace": "laneway-system"}}).key)
     state = asyncio.run(EksProvisioner(store=store).ensure(_cluster(endpoint, 2)))
-    assert state.phase == "Failed" and "Secret laneway-system/aws (its AWS credentials) does not exist" in state.message
+    assert state.phase == "Failed" and "Secret laneway-system/aws (its EKS credentials) does not exist" in state.message
     assert _aws(endpoint, "eks").list_clusters()["clusters"] == []

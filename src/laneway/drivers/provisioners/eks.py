@@ -16,7 +16,6 @@ with exponential backoff; credentials never appear in a message.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -30,17 +29,16 @@ from botocore.credentials import CredentialResolver
 from botocore.exceptions import BotoCoreError, ClientError
 
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
-from laneway.api.kinds.secret import Secret
-from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
+from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
+from laneway.drivers.provisioners.credentials import credentials_secret
 from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
+from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying
 from laneway.drivers.provisioning import ProvisionState
 from laneway.store.base import Store
 
 CLUSTER_TAG = "laneway.dev/cluster"
 DEFAULT_AMI = "AL2023_x86_64_NVIDIA"
-BACKOFF_FIRST = 5.0
-BACKOFF_MAX = 300.0
 _TRUST = {
     "cluster": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
     "node": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
@@ -55,10 +53,6 @@ _POLICIES = {
 }
 
 
-class ProviderBlockError(ValueError):
-    """The cluster's `eks` block or its credentials Secret is unusable; says what to fix."""
-
-
 @dataclass(frozen=True)
 class AwsCredentials:
     access_key_id: str
@@ -67,13 +61,6 @@ class AwsCredentials:
 
     def __repr__(self) -> str:  # a credential: keep it out of tracebacks and logs
         return "AwsCredentials(<redacted>)"
-
-
-@dataclass
-class _Backoff:
-    failures: int = 0
-    retry_at: float = 0.0
-    message: str = ""
 
 
 @dataclass
@@ -90,19 +77,10 @@ def role_name(cluster: str, which: str) -> str:
 
 def credentials_from_store(store: Store, cluster: InferenceCluster) -> AwsCredentials:
     """The AWS credentials in the Secret the cluster's `eks.credentialsSecretRef` names."""
-    ref = provider_block(cluster).get("credentialsSecretRef")
-    name = ref.get("name") if isinstance(ref, dict) else None
-    if not isinstance(name, str) or not name:
-        raise ProviderBlockError(
-            f"cluster {cluster.name}: eks.credentialsSecretRef.name is required: the Secret in {SYSTEM_NAMESPACE} "
-            "holding aws_access_key_id and aws_secret_access_key (laneway never uses the host's AWS credentials)"
-        )
-    secret = store.find(Secret, ObjectKey(SYSTEM_NAMESPACE, name))
-    if secret is None:
-        raise ProviderBlockError(f"cluster {cluster.name}: Secret {SYSTEM_NAMESPACE}/{name} (its AWS credentials) does not exist")
+    secret, _ = credentials_secret(store, cluster, holding="aws_access_key_id and aws_secret_access_key")
     key_id, key = secret.value("aws_access_key_id"), secret.value("aws_secret_access_key")
     if not key_id or not key:
-        raise ProviderBlockError(f"Secret {SYSTEM_NAMESPACE}/{name} needs keys aws_access_key_id and aws_secret_access_key")
+        raise ProviderBlockError(f"Secret {SYSTEM_NAMESPACE}/{secret.name} needs keys aws_access_key_id and aws_secret_access_key")
     return AwsCredentials(key_id, key, secret.value("aws_session_token") or None)
 
 
@@ -139,7 +117,10 @@ class EksProvisioner:
 
     store: Store
     clock: Callable[[], float] = time.monotonic
-    _backoff: dict[str, _Backoff] = field(default_factory=dict)
+    _retrying: Retrying = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._retrying = Retrying(errors=(ClientError, BotoCoreError), describe=_error_message, clock=self.clock)
 
     def _classes(self) -> dict[str, InferenceClass]:
         return {c.name: c for c in self.store.list(InferenceClass).items}
@@ -154,33 +135,15 @@ class EksProvisioner:
         url = endpoint if isinstance(endpoint, str) and endpoint else None
         return _Clients(*(aws_client(s, credentials, region, url) for s in ("eks", "ec2", "iam", "sts")))
 
-    async def _guarded(self, cluster: InferenceCluster, step: Callable[[], ProvisionState]) -> ProvisionState:
-        """Run one convergence step in a thread; provider errors become Failed with AWS's
-        message, and the next attempt waits (5s, 10s, ... up to 5 minutes)."""
-        backoff = self._backoff.setdefault(cluster.name, _Backoff())
-        now = self.clock()
-        if backoff.failures and now < backoff.retry_at:
-            return ProvisionState("Failed", f"{backoff.message}; retrying in {backoff.retry_at - now:.0f}s (attempt {backoff.failures + 1})")
-        try:
-            state = await asyncio.to_thread(step)
-        except (ClientError, BotoCoreError, ProviderBlockError) as error:
-            backoff.failures += 1
-            backoff.message = _error_message(error)
-            delay = min(BACKOFF_FIRST * 2 ** (backoff.failures - 1), BACKOFF_MAX)
-            backoff.retry_at = now + delay
-            return ProvisionState("Failed", f"{backoff.message}; retrying in {delay:.0f}s (attempt {backoff.failures + 1})")
-        self._backoff.pop(cluster.name, None)
-        return state
-
     async def ensure(self, cluster: InferenceCluster) -> ProvisionState:
         try:
             plan = plan_cluster(cluster, self._classes())
         except PlanError as error:
             return ProvisionState("Failed", str(error))
-        return await self._guarded(cluster, lambda: self._converge(cluster, plan))
+        return await self._retrying.run(cluster.name, lambda: self._converge(cluster, plan))
 
     async def release(self, cluster: InferenceCluster) -> ProvisionState:
-        return await self._guarded(cluster, lambda: self._delete_step(cluster))
+        return await self._retrying.run(cluster.name, lambda: self._delete_step(cluster))
 
     # The steps below run in a worker thread (boto3 is blocking).
 
@@ -320,7 +283,7 @@ class EksProvisioner:
         return Kubeconfig(json.dumps(config), f"EKS cluster {cluster.name} (token from STS, 15 minutes)")
 
     async def close(self) -> None:
-        self._backoff.clear()
+        self._retrying.clear()
 
 
 def provider_block_of_class(klass: InferenceClass | None) -> dict[str, object]:
