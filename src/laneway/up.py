@@ -70,6 +70,7 @@ class UpOptions:
     store: str | None = None  # a store target (open_store); None: the SQLite file in data_dir
     lease_ttl: float = 15.0  # seconds before a dead leader's controllers are taken over
     fresh: bool = False  # start from an empty store (see `start_fresh`)
+    admin_token_file: Path | None = None  # the operator's admin token, shared by every process on one store
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def start_fresh(options: UpOptions, data: DataDir) -> list[Path]:
 async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[[Running], None]) -> None:
     """Start everything, call `on_ready`, run until `stop` is set, then stop everything.
     Raises UpError when a part cannot start (nothing is left running)."""
-    from laneway.server.auth import ensure_admin_token
+    from laneway.server.auth import AdminTokenError, ensure_admin_token, read_given_admin_token
     from laneway.store import describe_target, is_postgres, open_store
 
     data = DataDir(options.data_dir).ensure()
@@ -231,9 +232,16 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
         removed = start_fresh(options, data)
         log.info("--fresh: removed %s", ", ".join(str(p) for p in removed) or "nothing (already empty)")
     shared = options.store is not None and is_postgres(options.store)
+    try:
+        given = read_given_admin_token(options.admin_token_file) if options.admin_token_file else None
+    except AdminTokenError as e:
+        raise UpError(f"--admin-token-file: {e}") from None
     store = open_store(options.store or data.store_path)
     try:
-        ensure_admin_token(store, data)
+        try:
+            ensure_admin_token(store, data, given=given, source=str(options.admin_token_file or ""))
+        except AdminTokenError as e:
+            raise UpError(f"--admin-token-file: {e}") from None
         async with AsyncExitStack() as stack:
             api = await _start_api(stack, store, options, data)
             if not shared:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+from pathlib import Path
 
 import click
 
@@ -64,6 +65,14 @@ async def _serve(options: UpOptions, *, default_data_dir: bool) -> None:
 @click.option("--gateway-port", default=DEFAULT_GATEWAY_PORT, show_default=True, type=click.IntRange(0, 65535), help="Port of the OpenAI-compatible gateway.")
 @click.option("--store", "store_target", default=None, metavar="TARGET", help="The store to run on: a SQLite path, sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by several processes). Default: the SQLite file in the data dir.")
 @click.option("--lease-ttl", default=15.0, show_default=True, type=click.FloatRange(min=1.0), help="Seconds a dead controller leader's lease lasts before another process takes the controllers over.")
+@click.option(
+    "--admin-token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LANEWAY_ADMIN_TOKEN_FILE",
+    default=None,
+    metavar="FILE",
+    help="Use the admin token in FILE (e.g. a mounted Secret) instead of minting one for the data dir; give every process on one --store the same file (also LANEWAY_ADMIN_TOKEN_FILE).",
+)
 @click.option("--fresh", is_flag=True, help="Start from an empty fleet: remove the data dir's store, server.json and engine logs first (downloaded caches stay).")
 @click.option("--no-local-cluster", is_flag=True, help="Do not register this machine as the `local` InferenceCluster.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="How much the control plane logs to stderr.")
@@ -81,6 +90,7 @@ def up(
     gateway_port: int,
     store_target: str | None,
     lease_ttl: float,
+    admin_token_file: Path | None,
     fresh: bool,
     no_local_cluster: bool,
     log_level: str,
@@ -105,6 +115,7 @@ def up(
         store=store_target,
         lease_ttl=lease_ttl,
         fresh=fresh,
+        admin_token_file=admin_token_file,
     )
     try:
         asyncio.run(_serve(options, default_data_dir=root == DEFAULT_DATA_DIR))

@@ -52,6 +52,10 @@ class GatewayConfig:
     latency_window: float = 300.0
     """Seconds of samples the p95s in the service status cover."""
     max_samples: int = 4096
+    heartbeat_ttl: float = 30.0
+    """Seconds after its last heartbeat (renewed every status tick) that another gateway counts
+    this one as gone and drops its figures from ModelService status; never under three status
+    ticks (see `gateway.heartbeat`)."""
 
     # Limits.
     max_request_body_bytes: int = 32 * 1024 * 1024
@@ -71,7 +75,7 @@ class GatewayConfig:
     the process's setting alone). See `gateway.gc_policy` for why and what it costs."""
 
     def __post_init__(self) -> None:
-        for name in ("client_header_timeout", "client_body_timeout", "client_keepalive_timeout"):
+        for name in ("client_header_timeout", "client_body_timeout", "client_keepalive_timeout", "heartbeat_ttl"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"GatewayConfig.{name} must be a positive number of seconds, got {value!r}")

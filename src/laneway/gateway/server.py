@@ -185,6 +185,7 @@ async def start_gateway(
         identity=identity,
         interval=config.status_interval,
         window=config.latency_window,
+        heartbeat_ttl=config.heartbeat_ttl,
         own_address=address,
         probe=lambda other: _answers(proxy, other),
     )

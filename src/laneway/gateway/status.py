@@ -13,14 +13,16 @@ the canary rollback judges a canary entry by. `SLOMet` is judged over all gatewa
 every gateway writes the same verdict (they never take turns flipping it): requests and errors
 add up, and each p95 is the largest of the gateways' p95s, an upper bound of the p95 over all
 their requests (at most 5% of each gateway's requests lie above its own p95, so at most 5% of
-all lie above the largest), so the fleet's SLO is never reported met when it is not. `status_for` is pure; `StatusWriter` is the thin
-loop around it.
+all lie above the largest), so the fleet's SLO is never reported met when it is not. Only the
+entries of gateways that still heartbeat count, and a dead gateway's entry is removed (see
+`heartbeat`). `status_for` is pure; `StatusWriter` is the thin loop around it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +38,7 @@ from laneway.api.kinds.serving import (
     TrafficFigures,
 )
 from laneway.api.meta import ObjectKey, rfc3339
+from laneway.gateway import heartbeat
 from laneway.gateway.metering import ServiceSummary, judge_slo
 from laneway.gateway.ownership import conflict_message
 from laneway.gateway.presence import held_status, holder, released_status, should_claim
@@ -119,8 +122,11 @@ def status_for(
     address: str,
     identity: str,
     window: float,
+    live: frozenset[str] | None = None,
 ) -> ModelServiceStatus:
-    """The status this gateway wants for one service, built on the stored one."""
+    """The status this gateway wants for one service, built on the stored one. `live` names
+    the other gateways that still heartbeat: the entries of the rest are dropped and do not
+    count towards SLOMet (None: every entry counts, for a caller that knows no heartbeats)."""
     urls = {t.name: t.base_url for entries in route.tiers.values() for e in entries for t in e.targets}
     endpoints = [ResolvedEndpoint(name=n, url=urls.get(n), tier=tier, weight=share) for n, tier, share in route.shares]
     excluded = [ExcludedEndpoint(name=e.name, reason=e.reason) for e in route.excluded]
@@ -162,7 +168,7 @@ def status_for(
             conditions, type=NAME_CONFLICT, status="False", reason="NamesOwned",
             message="every model name of this service routes to it on /v1", observed_generation=route.generation,
         )
-    others = [t for t in current.traffic or [] if t.gateway != identity]
+    others = [t for t in current.traffic or [] if t.gateway != identity and (live is None or t.gateway in live)]
     verdict = judge_slo(route.slo, fleet_summary(summary, others))
     conditions = set_condition(
         conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
@@ -193,12 +199,18 @@ class StatusWriter:
         identity: str,
         interval: float,
         window: float,
+        heartbeat_ttl: float,
         own_address: str | None = None,
         probe: Callable[[str], Awaitable[bool]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`own_address` (this gateway's listen address) turns on the InferenceGateway status
-        (see `presence`); `probe(address)` says whether another gateway there still answers."""
+        (see `presence`); `probe(address)` says whether another gateway there still answers.
+        `heartbeat_ttl`: how long this gateway's heartbeat lease lasts (see `heartbeat`);
+        `clock` is the wall clock leases are judged by (the store's)."""
         self._store = store
+        self._heartbeat_ttl = heartbeat.ttl(heartbeat_ttl=heartbeat_ttl, status_interval=interval)
+        self._clock = clock
         self._own = own_address
         self._probe = probe
         self._table = table
@@ -220,15 +232,24 @@ class StatusWriter:
         """Write every service's and InferenceGateway's status now (tests and shutdown call it)."""
         table = self._table()
         work = [(route, self._summary(key), self._address(key)) for key, route in table.services.items()]
+        await asyncio.to_thread(self._beat)
         await asyncio.to_thread(self._write_all, work)
         await self._flush_gateways()
 
     async def release(self) -> None:
-        """On shutdown: leave the InferenceGateways this process holds not Ready, so another
-        gateway claims them (see `presence`)."""
+        """On shutdown: end this gateway's heartbeat, so the other gateways drop its figures at
+        their next tick, and leave the InferenceGateways this process holds not Ready, so
+        another gateway claims them (see `presence`)."""
+        await asyncio.to_thread(self._store.release_lease, heartbeat.lease_name(self._identity), self._identity)
         if self._own is None:
             return
         await asyncio.to_thread(self._release_gateways, self._own)
+
+    def _beat(self) -> None:
+        """Renew this gateway's heartbeat before writing figures (see `heartbeat`)."""
+        if not self._store.acquire_lease(heartbeat.lease_name(self._identity), self._identity, self._heartbeat_ttl):
+            log.warning("gateway %s: another process holds its heartbeat lease; give each gateway its own identity",
+                        self._identity)
 
     async def _flush_gateways(self) -> None:
         if self._own is None:
@@ -276,13 +297,27 @@ class StatusWriter:
             except Exception:
                 log.exception("gateway could not write service statuses; will try again")
 
+    def _live(self, identities: set[str], known: dict[str, bool]) -> frozenset[str]:
+        """The gateways among `identities` that heartbeat now; `known` caches the answers of
+        one pass, so each gateway's lease is read once per tick, not once per service."""
+        now = self._clock()
+        for identity in identities - known.keys():
+            lease = self._store.get_lease(heartbeat.lease_name(identity))
+            known[identity] = heartbeat.alive(lease, identity=identity, now=now)
+        return frozenset(i for i in identities if known[i])
+
     def _write_all(self, work: list[tuple[ServiceRoute, ServiceSummary | None, str]]) -> None:
+        known: dict[str, bool] = {}
         for route, summary, address in work:
             try:
                 current = self._store.get(ModelService, route.key)
+                others = {t.gateway for t in current.status.traffic or [] if t.gateway != self._identity}
+                live = self._live(others, known)
             except StoreError:
                 continue
-            desired = status_for(current.status, route, summary, address=address, identity=self._identity, window=self._window)
+            desired = status_for(
+                current.status, route, summary, address=address, identity=self._identity, window=self._window, live=live
+            )
             if desired.wire() == current.status.wire():
                 continue
             try:

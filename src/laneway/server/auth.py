@@ -13,6 +13,9 @@ so authentication does not turn every read into a write.
 `laneway up` calls `ensure_admin_token` on every start: the first start mints the admin token
 and writes it to the data directory (mode 0600) for the local CLI; later starts read it back
 and make sure the store still knows it (a wiped store with a kept data directory keeps working).
+Processes sharing one PostgreSQL store are given one admin token by the operator
+(`--admin-token-file`), so more processes, or pods restarted on empty data directories, do not
+pile admin tokens up in the store.
 What each role may do is decided in `authz.py`.
 """
 
@@ -22,9 +25,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from laneway.api.errors import FieldProblem
 from laneway.api.meta import check_dns1123_label
@@ -143,27 +148,98 @@ def write_admin_token(path: os.PathLike[str] | str, token: str) -> None:
     _write_private(path, token + "\n")
 
 
-def ensure_admin_token(store: Store, data_dir: DataDir) -> str:
-    """The admin token of this data directory: minted and written (0600) on first start,
-    read back afterwards and re-registered if the store has lost it. A token the store
-    records as revoked or expired is never brought back: a new one is minted and written."""
+class AdminTokenError(ValueError):
+    """The admin token `laneway up` was given cannot serve; the message says what to change."""
+
+
+GIVEN_ADMIN_DESCRIPTION = "admin token given to laneway up (--admin-token-file)"
+MIN_GIVEN_TOKEN_LENGTH = 32
+"""A given admin token is at least this long (what `new_token` makes is 46 characters)."""
+
+
+def data_dir_admin_description(data_dir: DataDir, host: str) -> str:
+    """The description of the admin token `laneway up` mints for one data directory on one
+    host: what tells its lost predecessors apart from every other process's token."""
+    return f"{ADMIN_TOKEN_DESCRIPTION} {data_dir.root} on {host}"
+
+
+def read_given_admin_token(path: os.PathLike[str] | str) -> str:
+    """The admin token an operator put in `path` (e.g. a mounted Kubernetes Secret)."""
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as e:
+        raise AdminTokenError(f"cannot read the admin token file {path}: {e.strerror or e}; check the path") from None
+    except UnicodeDecodeError:
+        raise AdminTokenError(f"the admin token file {path} is not text: put one token in it, e.g. lw_ and 43 random characters") from None
+    if len(text) < MIN_GIVEN_TOKEN_LENGTH or not all(33 <= ord(c) < 127 for c in text):
+        raise AdminTokenError(
+            f"the admin token in {path} must be one line of at least {MIN_GIVEN_TOKEN_LENGTH} printable ASCII characters "
+            "without spaces (e.g. `echo lw_$(openssl rand -hex 32) > FILE`)"
+        )
+    return text
+
+
+def _retire(store: Store, record: TokenRecord | None, now: datetime) -> None:
+    """Revoke an admin token laneway minted for a data directory whose only copy is gone."""
+    minted_here = record is not None and record.role == "admin" and record.description.startswith(ADMIN_TOKEN_DESCRIPTION)
+    if record is not None and minted_here and not refusal_of(record, now):
+        store.revoke_token(record.token_sha256, format_time(now))
+
+
+def _use_given(store: Store, data_dir: DataDir, token: str, source: str, now: datetime) -> str:
+    record = store.find_token(hash_token(token))
+    if record is None:
+        store.put_token(TokenRecord(token_sha256=hash_token(token), role="admin",
+                                    description=GIVEN_ADMIN_DESCRIPTION, created=format_time(now)))
+    elif record.role != "admin":
+        raise AdminTokenError(f"the token in {source} is a {record.role} token in this store, not an admin token: "
+                              "put a new random token in the file")
+    elif refusal := refusal_of(record, now):
+        raise AdminTokenError(f"the token in {source} cannot be the admin token: {refusal}; put a new random token in the file")
+    previous = data_dir.read_admin_token()
+    if previous != token:
+        if previous:  # minted here before: the file was its only copy, and it is overwritten now
+            _retire(store, store.find_token(hash_token(previous)), now)
+        write_admin_token(data_dir.admin_token_path, token)
+    return token
+
+
+def ensure_admin_token(
+    store: Store, data_dir: DataDir, *, given: str | None = None, source: str = "", host: str | None = None
+) -> str:
+    """The admin token of this data directory, written (0600) where the local CLI reads it.
+
+    With `given` (the operator's token, from `source`: `--admin-token-file`), that token: it is
+    registered when the store does not know it, and is what every process on a shared store
+    uses, so starting more processes (or restarting them on empty data directories, as pods
+    with an emptyDir do) adds no admin token. A given token the store holds revoked, expired or
+    with another role is refused (AdminTokenError).
+
+    Otherwise the token already in the data directory, re-registered if the store has lost
+    it; a token the store records as revoked or expired is never brought back. When the data
+    directory has none, one is minted for this data directory on this `host`, and a live
+    predecessor minted for the same directory on the same host, whose only copy was the file
+    now gone, is revoked: one data directory never holds more than one live admin token."""
     data_dir.ensure()
+    now = utc_now()
+    if given is not None:
+        return _use_given(store, data_dir, given, source or "the given token", now)
+    host = host or socket.gethostname()
+    description = data_dir_admin_description(data_dir, host)
     existing = data_dir.read_admin_token()
     if existing:
         record = store.find_token(hash_token(existing))
         if record is None:
             store.put_token(
-                TokenRecord(
-                    token_sha256=hash_token(existing),
-                    role="admin",
-                    description=ADMIN_TOKEN_DESCRIPTION,
-                    created=format_time(utc_now()),
-                )
+                TokenRecord(token_sha256=hash_token(existing), role="admin", description=description, created=format_time(now))
             )
             return existing
-        if not refusal_of(record, utc_now()):
+        if not refusal_of(record, now):
             return existing
-    token = create_token(store, role="admin", description=ADMIN_TOKEN_DESCRIPTION)
+    for record in store.list_tokens():
+        if record.description == description:
+            _retire(store, record, now)
+    token = create_token(store, role="admin", description=description)
     write_admin_token(data_dir.admin_token_path, token)
     return token
 

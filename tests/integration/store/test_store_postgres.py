@@ -21,10 +21,12 @@ from store_children import endpoint, finish, spawn
 from laneway.api.kinds import ModelEndpoint
 from laneway.api.meta import ObjectKey
 from laneway.client import ApiError, Client, ServerUnreachable
+from laneway.server.auth import hash_token
 from laneway.store.postgres import PostgresStore, StoreUnavailable
 from laneway.testing.postgres import PostgresServer
 
 KIND = "ModelEndpoint"
+ADMIN_TOKEN = "lw_" + "a1" * 22
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
@@ -142,8 +144,12 @@ def test_kill_9_of_the_database_loses_nothing_acknowledged(
 
 def test_kill_9_of_laneway_up_under_api_writers_loses_nothing_acknowledged(postgres_dsn: str, tmp_path: Path) -> None:
     """Writers through the HTTP API; the `laneway up` serving them is SIGKILLed mid-stream and
-    another started on the same database: every write the API acknowledged is there."""
-    up = Up.start(tmp_path / "one", local_cluster=False, args=("--store", postgres_dsn))
+    another started on the same database: every write the API acknowledged is there. Both are
+    given one admin token (--admin-token-file): the store holds that one and mints none."""
+    token_file = tmp_path / "admin-token"
+    token_file.write_text(ADMIN_TOKEN)
+    args = ("--store", postgres_dsn, "--admin-token-file", str(token_file))
+    up = Up.start(tmp_path / "one", local_cluster=False, args=args)
     acknowledged: list[str] = []
     failed = threading.Event()
     stop = threading.Event()
@@ -183,7 +189,7 @@ def test_kill_9_of_laneway_up_under_api_writers_loses_nothing_acknowledged(postg
         stop.set()
         up.stop()
 
-    again = Up.start(tmp_path / "two", local_cluster=False, args=("--store", postgres_dsn))
+    again = Up.start(tmp_path / "two", local_cluster=False, args=args)
     try:
         again.wait_ready()
         token = (again.data_dir / "admin.token").read_text().strip()
@@ -192,3 +198,9 @@ def test_kill_9_of_laneway_up_under_api_writers_loses_nothing_acknowledged(postg
         assert [n for n in acknowledged if n not in stored] == []
     finally:
         again.stop()
+    store = PostgresStore(postgres_dsn)
+    try:
+        admins = [r.token_sha256 for r in store.list_tokens() if r.role == "admin" and not r.revoked]
+    finally:
+        store.close()
+    assert admins == [hash_token(ADMIN_TOKEN)]

@@ -81,3 +81,14 @@ def test_the_control_plane_keeps_a_quorum_of_api_pods_through_disruptions() -> N
     pdb = _one("PodDisruptionBudget", "laneway-control-plane")
     assert 1 <= pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
     assert _one("Service", "laneway-api")["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_every_control_plane_pod_uses_the_one_admin_token_of_a_secret() -> None:
+    """Pods start on empty data dirs: each would mint an admin token of its own without it."""
+    deployment = _one("Deployment", "laneway-control-plane")
+    container = _container(deployment)
+    path = Path(container["args"][container["args"].index("--admin-token-file") + 1])
+    mount = next(m for m in container["volumeMounts"] if path.parent == Path(m["mountPath"]))
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "laneway-admin-token" and mount["readOnly"] is True
+    assert path.name in _one("Secret", "laneway-admin-token")["stringData"]
