@@ -7,22 +7,26 @@ pid, a machine gone. Its last figures would then keep a service failing (or pass
 ever, and the canary judge and the economics would go on reading them.
 
 So every gateway renews a lease named `lease_name(identity)` in the store at each status tick,
-with a TTL of `ttl(config)` (a few ticks: one missed write is not death). When a gateway
-writes a service's status it keeps only the entries of gateways whose lease is live (`alive`)
-and its own; the SLO verdict is judged over those alone, and a dead gateway's entry is removed
-by the next live gateway's write. A gateway that stops cleanly releases its lease, so its entry
-goes at the next tick of another gateway instead of after the TTL.
+with a TTL of `ttl(...)` (a few ticks: one missed write is not death). When a gateway writes a
+service's status, the SLO verdict is judged over its own figures and those of gateways whose
+lease is live (`alive`); a dead gateway's entry is `retired` by that write: its window figures
+(requests, errors, p95s, per-entry figures) go, so neither SLOMet nor the canary judge reads
+them again, and only its lifetime totals stay, which the economics and the budget ledger count
+from and a gateway restarted under the same identity carries on from (`carry`). An entry with
+no token totals is removed outright. A gateway that stops cleanly releases its lease, so its
+window figures go at the next tick of another gateway instead of after the TTL.
 
 What it does not promise: lease expiry is judged on the wall clock of the process reading it
 (as the controllers' leader lease is), so clocks must agree to well within the TTL; a gateway
 cut off from the store but still serving has its entry removed too (it could not write its
-figures anyway) and writes it again when the store is back; the tokens a dead gateway metered
-leave `status.traffic` with its entry, as a restarted gateway's do (the economics count from
-each entry's `since`).
+figures anyway) and writes it again when the store is back; the retired entries of gateways
+that never come back under their identity (a `--workers` worker replaced under a new pid) stay
+for their token totals, one small entry each.
 """
 
 from __future__ import annotations
 
+from laneway.api.kinds.serving import GatewayTraffic
 from laneway.store.base import Lease
 
 PREFIX = "gateway-heartbeat/"
@@ -46,3 +50,18 @@ def alive(lease: Lease | None, *, identity: str, now: float) -> bool:
     """Whether gateway `identity` heartbeats: its lease is held by it and not expired. A lease
     never taken (a gateway from before heartbeats, or an entry nobody serves) is not alive."""
     return lease is not None and lease.holder == identity and lease.expires_at > now
+
+
+def retired(entry: GatewayTraffic) -> GatewayTraffic | None:
+    """A dead gateway's entry without its window figures: its lifetime totals (tokens since
+    `since`, requests and errors since it started), or None when it has no token totals to keep."""
+    if not entry.tokens:
+        return None
+    return GatewayTraffic(
+        gateway=entry.gateway,
+        window_seconds=entry.window_seconds,
+        requests_total=entry.requests_total,
+        errors_total=entry.errors_total,
+        since=entry.since,
+        tokens=entry.tokens,
+    )

@@ -14,8 +14,8 @@ every gateway writes the same verdict (they never take turns flipping it): reque
 add up, and each p95 is the largest of the gateways' p95s, an upper bound of the p95 over all
 their requests (at most 5% of each gateway's requests lie above its own p95, so at most 5% of
 all lie above the largest), so the fleet's SLO is never reported met when it is not. Only the
-entries of gateways that still heartbeat count, and a dead gateway's entry is removed (see
-`heartbeat`). `status_for` is pure; `StatusWriter` is the thin loop around it.
+entries of gateways that still heartbeat count, and a dead gateway's entry keeps only its
+lifetime totals (see `heartbeat`). `status_for` is pure; `StatusWriter` is the thin loop around it.
 """
 
 from __future__ import annotations
@@ -125,8 +125,9 @@ def status_for(
     live: frozenset[str] | None = None,
 ) -> ModelServiceStatus:
     """The status this gateway wants for one service, built on the stored one. `live` names
-    the other gateways that still heartbeat: the entries of the rest are dropped and do not
-    count towards SLOMet (None: every entry counts, for a caller that knows no heartbeats)."""
+    the other gateways that still heartbeat: the entries of the rest are `heartbeat.retired`
+    and do not count towards SLOMet (None: every entry counts, for a caller that knows no
+    heartbeats)."""
     urls = {t.name: t.base_url for entries in route.tiers.values() for e in entries for t in e.targets}
     endpoints = [ResolvedEndpoint(name=n, url=urls.get(n), tier=tier, weight=share) for n, tier, share in route.shares]
     excluded = [ExcludedEndpoint(name=e.name, reason=e.reason) for e in route.excluded]
@@ -168,13 +169,21 @@ def status_for(
             conditions, type=NAME_CONFLICT, status="False", reason="NamesOwned",
             message="every model name of this service routes to it on /v1", observed_generation=route.generation,
         )
-    others = [t for t in current.traffic or [] if t.gateway != identity and (live is None or t.gateway in live)]
+    others: list[GatewayTraffic] = []
+    gone: list[GatewayTraffic] = []
+    for t in current.traffic or []:
+        if t.gateway == identity:
+            continue
+        if live is None or t.gateway in live:
+            others.append(t)
+        elif (kept := heartbeat.retired(t)) is not None:
+            gone.append(kept)
     verdict = judge_slo(route.slo, fleet_summary(summary, others))
     conditions = set_condition(
         conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
         message=verdict.message, observed_generation=route.generation,
     )
-    traffic = sorted([*others, _traffic_entry(identity, summary, window)], key=lambda t: t.gateway)
+    traffic = sorted([*others, *gone, _traffic_entry(identity, summary, window)], key=lambda t: t.gateway)
     return current.model_copy(
         update={
             "observed_generation": route.generation,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from laneway.api.conditions import find_condition
-from laneway.api.kinds.serving import GatewayTraffic, ModelService, ModelServiceStatus
+from laneway.api.kinds.serving import EndpointTokens, GatewayTraffic, ModelService, ModelServiceStatus, TrafficFigures
 from laneway.api.meta import ObjectKey
 from laneway.gateway import heartbeat
 from laneway.gateway.metering import ServiceSummary
@@ -101,12 +101,23 @@ def test_alive_needs_the_gateways_own_unexpired_lease() -> None:
     assert not heartbeat.alive(None, identity="gw-1", now=10.0)  # never beat: an entry nobody serves
 
 
-def test_status_for_drops_entries_of_gateways_not_live_and_keeps_the_live_ones() -> None:
+def test_status_for_retires_entries_of_gateways_not_live_and_keeps_the_live_ones() -> None:
     route = build_table(services=[_service()], endpoints=[], secrets=[]).services[KEY]
+    tokens = {"a-0": EndpointTokens(tier="Primary", prompt=100, completion=40)}
     dead = GatewayTraffic(gateway="gw-dead", window_seconds=300, requests={"Primary": 30}, errors=5, p95_latency_seconds=9.0)
+    metered = GatewayTraffic(gateway="gw-metered", window_seconds=300, requests={"Primary": 30}, errors=5,
+                             p95_latency_seconds=9.0, requests_total=70, errors_total=6, since="2026-01-01T00:00:00Z",
+                             tokens=tokens, entries={"endpoints[0]": TrafficFigures(requests={"Primary": 30}, errors=5)})
     live = GatewayTraffic(gateway="gw-live", window_seconds=300, requests={"Primary": 10}, errors=0, p95_latency_seconds=0.5)
-    st = status_for(ModelServiceStatus(traffic=[dead, live]), route, _summary(0.2), address="a", identity="gw-1",
+    st = status_for(ModelServiceStatus(traffic=[dead, metered, live]), route, _summary(0.2), address="a", identity="gw-1",
                     window=300, live=frozenset({"gw-live"}))
-    assert [t.gateway for t in st.traffic or []] == ["gw-1", "gw-live"]
+    assert [t.gateway for t in st.traffic or []] == ["gw-1", "gw-live", "gw-metered"]  # nothing to keep of gw-dead
     slo = find_condition(st.conditions, "SLOMet")
     assert slo is not None and slo.status == "True"
+    kept = (st.traffic or [])[2]
+    # Its window figures are gone (no SLO or canary reads them); its lifetime totals stay for the economics.
+    assert kept.wire() == {"gateway": "gw-metered", "windowSeconds": 300, "requests": {},
+                           "requestsTotal": 70, "errorsTotal": 6, "since": "2026-01-01T00:00:00Z",
+                           "tokens": {"a-0": {"tier": "Primary", "prompt": 100, "completion": 40}}}
+    again = status_for(st, route, _summary(0.2), address="a", identity="gw-1", window=300, live=frozenset({"gw-live"}))
+    assert again.traffic == st.traffic  # retiring is done once: the next write changes nothing
