@@ -1,7 +1,8 @@
 """`laneway ticket`: write, check, approve and render inference deployment tickets.
 
 - `new NAME [--from md.yaml]`: a ticket with every row and its question, ready to fill;
-- `check FILE [-f fleet.yaml]`: every row's verdict, offline against manifests (`-f`) or
+- `check FILE [-f fleet.yaml] [--model-file MODEL]`: every row's verdict (`--model-file`: a GGUF
+  or config.json whose size the hardware row's memory check reads), offline against manifests (`-f`) or
   online, checked by the server against the whole fleet (capacity figures only to a team); exit 0 only when all rows pass (1 when some fail, 2 on
   invalid input); `-o json` for scripts;
 - `approve NAME [--override REASON]`: approve the ticket as it stands (platform or admin token),
@@ -15,12 +16,15 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from laneway.api.errors import InvalidManifests
 from laneway.api.kinds import InferenceTicket, ModelDeployment
-from laneway.api.manifest import load_paths
+from laneway.api.kinds.ticket import MemoryAnswer
+from laneway.api.manifest import load_paths, problems_from
 from laneway.api.meta import Resource, check_dns1123_label
 from laneway.api.registry import lookup
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
@@ -32,6 +36,7 @@ from laneway.ticket.approval import diff_lines, material_rows
 from laneway.ticket.checks import check_ticket
 from laneway.ticket.compose import CompositionError, compose
 from laneway.ticket.fleet import FleetSnapshot
+from laneway.ticket.model_files import ModelFileError, model_file_memory, with_model_memory
 from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.report import report_from_json, report_json, report_text
 from laneway.ticket.scaffold import new_ticket
@@ -55,6 +60,13 @@ def offline_fleet(paths: Sequence[str]) -> FleetSnapshot:
     """The fleet in manifests, clusters taken as Ready with a gateway (as `laneway plan` does)."""
     fleet = FleetSnapshot.of(load_paths(paths))
     return fleet.with_clusters([assume_ready(c) for c in fleet.clusters])
+
+
+def _model_file_problem(path: str, e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        problems = "; ".join(str(p) for p in problems_from(e, model=MemoryAnswer))
+        return f"--model-file {path}: its facts do not make a hardware.memory answer ({problems})"
+    return str(e)
 
 
 def online_fleet(client: Client) -> FleetSnapshot:
@@ -96,11 +108,18 @@ def new(name: str, from_paths: tuple[str, ...], namespace: str | None) -> None:
 @click.option("-f", "--filename", "fleet_paths", multiple=True, metavar="FILE",
               help="Check offline against these fleet manifests (clusters, classes, replicas); else against the server.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--model-file", "model_file", default=None, metavar="PATH",
+              help="A GGUF file or a HuggingFace config.json: the hardware row's memory check reads the model's size from it.")
 @connection_options
 @click.pass_context
-def check(ctx: click.Context, path: str, fleet_paths: tuple[str, ...], output: str) -> None:
+def check(ctx: click.Context, path: str, fleet_paths: tuple[str, ...], output: str, model_file: str | None) -> None:
     """Check every row of the ticket in FILE. Exits 0 only when all rows pass."""
     tk = read_ticket(path)
+    if model_file is not None:
+        try:
+            tk = with_model_memory(tk, model_file_memory(Path(model_file)))
+        except (ModelFileError, ValidationError) as e:
+            raise Failure(_model_file_problem(model_file, e), EXIT_USAGE) from None
     if fleet_paths:
         report = check_ticket(tk, offline_fleet(fleet_paths), now=time.time())
     else:  # online: the server checks against the whole fleet, as its controller will

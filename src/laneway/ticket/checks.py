@@ -7,7 +7,7 @@ deliberately empty makes sense and fails where a deployment cannot do without th
 |---|---|
 | model | a model name and a non-empty job |
 | engine | an image |
-| hardware | the requests match at least one published class (named), or `className` is published |
+| hardware | the requests match at least one published class (named), or `className` is published; with `memory`, every matching class's devices hold the model |
 | fleetBoundary | it selects at least one InferenceCluster (`none` = any cluster) |
 | sovereignty | it agrees with fleetBoundary and some cluster satisfies both (`none` allowed) |
 | scaling | replicas or bounds, and a dry run of the real scheduler places them on today's free capacity |
@@ -42,9 +42,10 @@ from laneway.placement import DEFAULT_MATCHER, DeviceMatcher, plan
 from laneway.placement.model import ReplicaPlacement
 from laneway.ticket.compose import CompositionError, compose, resolve_devices
 from laneway.ticket.fleet import FleetSnapshot
-from laneway.ticket.hardware import match_classes
+from laneway.ticket.hardware import ClassMatch, match_classes
 from laneway.ticket.load import load_against_capacity
 from laneway.ticket.location import JURISDICTION_LABEL, cold_pull_cost, weights_location
+from laneway.ticket.memory import MemoryCheck, MemoryInputError, check_memory, memory_need, replica_memory
 from laneway.ticket.placeholders import is_placeholder, reserved_host
 from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.retirement import BadRetirementDate, parse_retire_after
@@ -181,7 +182,24 @@ def _check_hardware(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher
             *(f"{name}: {why}" for name, why in result.misses),
         )
     how = f"className {row.class_name}" if row.class_name else f"{len(devices)} device request(s)"
-    return _pass("hardware", "MatchesClasses", f"{how} matches published class(es): {', '.join(result.matching)}")
+    memory = _memory_of(t, fleet, result)
+    if memory is not None and not memory.fits:
+        return _fail("hardware", "ModelDoesNotFit", memory.message, *memory.details)
+    more = (memory.message, *memory.details) if memory is not None else ()
+    return _pass("hardware", "MatchesClasses", f"{how} matches published class(es): {', '.join(result.matching)}", *more)
+
+
+def _memory_of(t: InferenceTicket, fleet: FleetSnapshot, result: ClassMatch) -> MemoryCheck | None:
+    """The model's memory need against each matching class (see `ticket.memory`); None without `memory`."""
+    answer = t.spec.hardware.memory if t.spec.hardware is not None else None
+    if answer is None:
+        return None
+    try:
+        need = memory_need(t, answer)
+    except MemoryInputError as e:
+        return MemoryCheck(False, str(e))
+    classes = {c.name: c for c in fleet.classes}
+    return check_memory(need, {name: replica_memory(classes[name], demand) for name, demand in result.demands})
 
 
 def _selected_clusters(fleet: FleetSnapshot, selector: LabelSelector) -> list[str]:

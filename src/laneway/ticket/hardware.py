@@ -13,7 +13,7 @@ Matching uses the scheduler's own matcher (`laneway.placement.matching.match_eng
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from laneway.api.kinds.deployment import CelSelector, DeviceRequest, Engine
@@ -61,6 +61,8 @@ class ClassMatch:
     matching: tuple[str, ...]
     misses: tuple[tuple[str, str], ...]
     compile_problems: tuple[str, ...] = ()
+    demands: tuple[tuple[str, Mapping[str, int]], ...] = ()
+    """Per matching class, the class devices (by name) and counts one replica claims there."""
 
 
 def engine_for(devices: Sequence[DeviceRequest]) -> Engine:
@@ -89,10 +91,12 @@ def match_classes(
         return ClassMatch((), (), tuple(problems))
     matching: list[str] = []
     misses: list[tuple[str, str]] = []
+    demands: list[tuple[str, Mapping[str, int]]] = []
     for cls in sorted(classes, key=lambda c: c.name):
         outcome = match_engine(spec, class_view(cls), matcher)
         if isinstance(outcome, EngineFit):
             matching.append(cls.name)
+            demands.append((cls.name, dict(outcome.members[0].demand) if outcome.members else {}))
         else:
             misses.append((cls.name, outcome.message))
-    return ClassMatch(tuple(matching), tuple(misses))
+    return ClassMatch(tuple(matching), tuple(misses), demands=tuple(demands))

@@ -82,11 +82,66 @@ class EngineRow(Row):
     port: StrictInt | None = Field(default=None, ge=1, le=65535)
 
 
+class MemoryAnswer(Model):
+    """The hardware row's memory need: what the model is, from its own metadata, and how much
+    context it holds at once. `laneway ticket check --model-file` fills the model's part from a
+    GGUF header or a HuggingFace `config.json`; a team may also paste `config` or declare the
+    numbers. Checked by `laneway.ticket.memory`, never fetched from anywhere."""
+
+    config: dict[str, Any] | None = Field(default=None, max_length=256)
+    """A HuggingFace `config.json`, inline: its layer, head and size fields give the parameter
+    count and KV shape; `torch_dtype` (or `dtype`) the bytes per weight."""
+    weight_size: str | None = Field(default=None, max_length=32)
+    """The weights' size as a quantity (`96Mi`, `61G`): exact for a GGUF (its tensors' bytes)."""
+    parameters: StrictInt | None = Field(default=None, ge=1, le=10**14)
+    dtype: str | None = Field(default=None, max_length=32)
+    """The weights' element type (`bfloat16`, `float16`, `float32`, `fp8`, `int8`, `int4`), with `parameters`."""
+    layers: StrictInt | None = Field(default=None, ge=1, le=100000)
+    kv_heads: StrictInt | None = Field(default=None, ge=1, le=100000)
+    head_dim: StrictInt | None = Field(default=None, ge=1, le=100000)
+    max_context_length: StrictInt | None = Field(default=None, ge=1, le=10**9)
+    """The model's own longest context (GGUF `context_length`, `max_position_embeddings`)."""
+    context_length: StrictInt | None = Field(default=None, ge=1, le=10**9)
+    """Tokens one sequence may hold (default: the engine's `--max-model-len`, else the model's own)."""
+    concurrency: StrictInt | None = Field(default=None, ge=1, le=100000)
+    """Sequences a replica holds at full context at once (default 1: what an engine needs to start)."""
+    kv_cache_dtype: Literal["float32", "float16", "bfloat16", "fp8", "int8"] = "float16"
+    """The KV cache's element type (vLLM's `--kv-cache-dtype`): fp8 and int8 take one byte."""
+
+    @field_validator("weight_size")
+    @classmethod
+    def _size(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from laneway.placement.dra.quantity import QuantityError, parse_quantity
+
+        try:
+            size = parse_quantity(v)
+        except QuantityError as e:
+            raise ValueError(f"weightSize: {e}") from None
+        if not 0 < size.value <= 10**18:
+            raise ValueError(f"weightSize {v!r} is not a size a model can have; write bytes such as '61G' or '96Mi'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MemoryAnswer:
+        declared = [n for n, v in (("weightSize", self.weight_size), ("parameters", self.parameters)) if v is not None]
+        if self.config is not None and declared:
+            raise RuleViolation(
+                f"memory takes the model from 'config' or from declared numbers ({', '.join(declared)}), not both", at="config"
+            )
+        if self.parameters is not None and self.dtype is None:
+            raise RuleViolation("'parameters' needs 'dtype' (e.g. bfloat16) to give bytes", at="dtype")
+        return self
+
+
 class HardwareRow(Row):
-    """Row 3: device requests in CEL, or a named InferenceClass resolved to its devices."""
+    """Row 3: device requests in CEL, or a named InferenceClass resolved to its devices, and
+    optionally the model's memory need (checked against the devices' memory)."""
 
     devices: list[DeviceRequest] = Field(default_factory=list, max_length=MAX_DEVICE_REQUESTS)
     class_name: str | None = Field(default=None, max_length=253)
+    memory: MemoryAnswer | None = None
 
     @field_validator("devices")
     @classmethod
