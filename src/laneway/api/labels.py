@@ -41,9 +41,6 @@ TENANT_ANNOTATION = LABEL_PREFIX + "tenant"
 """On a Secret holding gateway API keys: the tenant its keys share one fair share as."""
 WEIGHT_ANNOTATION = LABEL_PREFIX + "fair-share-weight"
 """On a Secret holding gateway API keys: the weight of its keys' fair share (1 to 1000)."""
-WRITTEN_BY_ANNOTATION = LABEL_PREFIX + "written-by"
-"""On a Secret: the lane that wrote it (`platform` or `team`), stamped by the API server from the
-writer's token; where a credential may be sent depends on it, so no client may set it."""
 
 # --- tickets, rollout and retirement ----------------------------------------------------------
 
@@ -81,6 +78,14 @@ RETIREMENT_GRACE_ANNOTATION = LABEL_PREFIX + "retirement-grace"
 """On a ModelDeployment: how long after `retireAfter` its resources are deleted (e.g. 7d)."""
 
 WRITTEN_BY_ANNOTATION = LABEL_PREFIX + "written-by"
-"""On a Secret: the lane whose token wrote it (`platform` or `team`), stamped by the API server
-on every write (see `laneway.server.lanes`); a platform-written Secret goes only to its
-`laneway.dev/destinations` (see `laneway.egress.destinations`)."""
+"""On a Secret and a ModelEndpoint: who wrote it. The API server stamps the lane of the writer's
+token (`platform` or `team`) on every write (see `laneway.server.lanes`); the replica
+controller writes `laneway` on a replica's endpoints, the ticket controller `ticket` on an
+overflow endpoint composed from a provider the platform vouches for. No client can set it. A
+platform-written Secret goes only to its `laneway.dev/destinations` (see
+`laneway.egress.destinations`); the data boundary reads an endpoint's labels only as far as its
+writer vouches for them (see `laneway.gateway.provenance`)."""
+BOUNDARY_LABELS_ANNOTATION = LABEL_PREFIX + "boundary-labels"
+"""On a ModelEndpoint laneway wrote (`written-by: laneway` or `ticket`): the label keys, comma-
+separated, that are the platform's word (the cluster's labels, a vouched provider's), the only
+ones a data boundary reads on it."""

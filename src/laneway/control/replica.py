@@ -30,7 +30,14 @@ from laneway.api.kinds.common import parse_duration
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.kinds.serving import ModelEndpoint, ModelEndpointSpec, ModelEndpointStatus
-from laneway.api.labels import CLUSTER_LABEL, DEPLOYMENT_LABEL, ENGINE_LABEL, REPLICA_LABEL
+from laneway.api.labels import (
+    BOUNDARY_LABELS_ANNOTATION,
+    CLUSTER_LABEL,
+    DEPLOYMENT_LABEL,
+    ENGINE_LABEL,
+    REPLICA_LABEL,
+    WRITTEN_BY_ANNOTATION,
+)
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.autoscale.demand import EngineDemand, ScrapedEngineDemand
@@ -40,6 +47,7 @@ from laneway.control.reconcile import allow_deletion, block_deletion, is_deletin
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import DrainsItself, Driver, ExitReporter, Paced, ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
+from laneway.gateway.provenance import LANEWAY_WRITER, boundary_keys
 from laneway.store.base import Conflict, NotFound
 
 FINALIZER = LABEL_PREFIX + "engines"
@@ -80,10 +88,17 @@ def endpoint_name(replica: ModelReplica, address: ServingAddress, total: int) ->
 def desired_endpoints(
     replica: ModelReplica, cluster_labels: Mapping[str, str], observation: ReplicaObservation
 ) -> list[ModelEndpoint]:
-    """Endpoints for the replica's ready serving addresses. Pure, so the rule is testable."""
+    """Endpoints for the replica's ready serving addresses. Pure, so the rule is testable.
+
+    The cluster's labels win over the deployment template's (the platform's word over the
+    team's), and only they and the cluster name are listed as what a data boundary reads
+    (`laneway.gateway.provenance`): a template labelled `jurisdiction: eu` on a US cluster
+    does not make its endpoints European."""
     if not observation.ready:
         return []
-    labels = {**cluster_labels, **replica.metadata.labels, CLUSTER_LABEL: replica.spec.cluster_name, REPLICA_LABEL: replica.name}
+    vouched = {**cluster_labels, CLUSTER_LABEL: replica.spec.cluster_name}
+    labels = {**replica.metadata.labels, **vouched, REPLICA_LABEL: replica.name}
+    annotations = {WRITTEN_BY_ANNOTATION: LANEWAY_WRITER, BOUNDARY_LABELS_ANNOTATION: boundary_keys(vouched)}
     out = []
     for address in observation.addresses:
         if not address.ready:
@@ -94,6 +109,7 @@ def desired_endpoints(
                     name=endpoint_name(replica, address, len(observation.addresses)),
                     namespace=replica.namespace,
                     labels={**labels, ENGINE_LABEL: address.engine},
+                    annotations=annotations,
                     owner_references=[replica.owner_reference()],
                 ),
                 # An engine serving exactly one model gets requests under that name, whatever
@@ -265,9 +281,11 @@ class ReplicaController:
             if current is None:
                 created = self.store.create(endpoint)
                 self.store.update_status(created.model_copy(update={"status": endpoint.status}))
-            elif current.spec != endpoint.spec or current.metadata.labels != endpoint.metadata.labels:
+            elif (current.spec != endpoint.spec or current.metadata.labels != endpoint.metadata.labels
+                  or current.metadata.annotations != endpoint.metadata.annotations):
                 current.spec = endpoint.spec
                 current.metadata.labels = endpoint.metadata.labels
+                current.metadata.annotations = endpoint.metadata.annotations
                 self.store.update(current)
         for stale in existing.values():
             try:

@@ -34,6 +34,7 @@ from laneway.gateway.keys import KeyIndex, build_key_index
 from laneway.gateway.ownership import published_names, resolve_ownership
 from laneway.gateway.policies.least_outstanding import LeastOutstanding
 from laneway.gateway.policy import BalancingPolicy, UnknownPolicy, policy_class
+from laneway.gateway.provenance import vouched_providers
 from laneway.gateway.weights import Entry, Exclusion, ServiceWeights, base_url, placed_by_laneway, weights
 
 TIERS: tuple[Tier, ...] = ("Primary", "Overflow", "BreakGlass")
@@ -199,6 +200,7 @@ def build_table(
     require_all = any(g.spec.policy.require_api_key for g in gateway_list)
     body_limits = [g.spec.policy.max_request_body_bytes for g in gateway_list if g.spec.policy.max_request_body_bytes]
     egress = EgressPolicy.from_gateways(gateway_list)
+    providers = vouched_providers(gateway_list)
     bearers, blocked = _resolve_bearers(endpoints, secret_map)
     blocked = {**_egress_refusals(endpoints, egress), **blocked}
     keys, key_problems = build_key_index(services, secret_map, require_all=require_all)
@@ -221,6 +223,7 @@ def build_table(
             ns_eps,
             blocked={k.name: v for k, v in blocked.items() if k.namespace == svc.namespace},
             bearers={k.name: v for k, v in bearers.items() if k.namespace == svc.namespace},
+            providers=providers,
         )
         names = published_names(svc)
         policy, policy_problem = _policy(svc)

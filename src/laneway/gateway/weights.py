@@ -8,7 +8,10 @@ deployment up or down does not change its share. laneway adds:
 
 - a tier per entry (Primary, Overflow, BreakGlass); shares are computed within a tier;
 - the service's `dataBoundary`: an endpoint whose labels do not satisfy it is excluded from
-  every tier, external ones included, and the exclusion says which requirement failed;
+  every tier, external ones included, and the exclusion says which requirement failed. Only
+  labels someone other than the team vouches for count (`laneway.gateway.provenance`): a
+  team-written endpoint is judged on the labels of the provider the platform vouches for at
+  its host, and without one it lies outside every boundary;
 - readiness: an endpoint with `status.ready: false`, or one being deleted, takes no traffic.
 
 `blocked` lets the caller exclude endpoints for reasons only it can see (a missing auth
@@ -17,12 +20,14 @@ Secret), so every exclusion is reported in one list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from laneway.api.kinds.platform import ExternalProvider
 from laneway.api.kinds.serving import ModelEndpoint, ModelService, Tier
 from laneway.api.meta import ObjectKey
+from laneway.gateway.provenance import boundary_refusal
 
 TIERS: tuple[Tier, ...] = ("Primary", "Overflow", "BreakGlass")
 
@@ -110,17 +115,12 @@ def base_url(endpoint: ModelEndpoint) -> str:
     return f"{url}/{rewrite}" if rewrite else url
 
 
-def _not_routable(endpoint: ModelEndpoint, service: ModelService) -> str | None:
+def _not_routable(endpoint: ModelEndpoint, service: ModelService, providers: Sequence[ExternalProvider]) -> str | None:
     if endpoint.metadata.deletion_timestamp:
         return "being deleted"
     if endpoint.status.ready is False:
         return "not ready (status.ready is false)"
-    boundary = service.spec.data_boundary
-    if boundary is not None:
-        failed = [r.describe() for r in boundary.requirements() if not r.matches(endpoint.metadata.labels)]
-        if failed:
-            return "outside the data boundary (labels do not satisfy " + ", ".join(failed) + ")"
-    return None
+    return boundary_refusal(endpoint, service.spec.data_boundary, providers)
 
 
 def weights(
@@ -129,12 +129,15 @@ def weights(
     *,
     blocked: Mapping[str, str] | None = None,
     bearers: Mapping[str, str] | None = None,
+    providers: Sequence[ExternalProvider] = (),
 ) -> ServiceWeights:
     """The routable entries of `service` and the endpoints it may not use, with reasons.
 
     Only endpoints in the service's own namespace are considered. An endpoint that no entry
     selects is neither routed nor reported. `bearers` maps endpoint name to its resolved
-    upstream token; `blocked` maps endpoint name to a reason it may not be used.
+    upstream token; `blocked` maps endpoint name to a reason it may not be used; `providers`
+    are those the platform vouches for (the boundary reads their labels for a team's endpoint
+    at their host).
     """
     blocked = blocked or {}
     bearers = bearers or {}
@@ -148,7 +151,7 @@ def weights(
         for ep in candidates:
             if not spec_entry.selector.matches(ep.metadata.labels):
                 continue
-            reason = _not_routable(ep, service) or blocked.get(ep.name)
+            reason = _not_routable(ep, service, providers) or blocked.get(ep.name)
             if reason:
                 excluded.setdefault(ep.name, reason)
                 continue

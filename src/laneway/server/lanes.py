@@ -1,8 +1,10 @@
-"""Which lane wrote a Secret, recorded by the API server where nobody can forge it.
+"""Which lane wrote a Secret or a ModelEndpoint, recorded by the API server where nobody can forge it.
 
-Every Secret written through the API gets `laneway.dev/written-by` set from the writer's
-token (`platform` for platform and admin tokens, `team` for team tokens), whatever the body
-said. A platform-written Secret's `laneway.dev/destinations` (the hosts it may be sent to,
+Every Secret and ModelEndpoint written through the API gets `laneway.dev/written-by` set from
+the writer's token (`platform` for platform and admin tokens, `team` for team tokens), whatever
+the body said. On an endpoint it decides whose word its labels are for the data boundary (see
+`laneway.gateway.provenance`): a team's endpoint is judged on the labels of the provider the
+platform vouches for at its host, never on its own. A platform-written Secret's `laneway.dev/destinations` (the hosts it may be sent to,
 see `laneway.egress.destinations`) is the platform's to set; a team token may not rewrite a
 platform-written Secret at all (403), because a team write that kept the platform's value
 and changed its stamp or destinations would send the platform's key wherever the team
@@ -12,7 +14,8 @@ likes. The team may still delete it, as it may delete anything in its namespace.
 from __future__ import annotations
 
 from laneway.api.kinds.secret import Secret
-from laneway.api.labels import WRITTEN_BY_ANNOTATION
+from laneway.api.kinds.serving import ModelEndpoint
+from laneway.api.labels import BOUNDARY_LABELS_ANNOTATION, WRITTEN_BY_ANNOTATION
 from laneway.api.meta import Resource
 from laneway.egress.destinations import (
     DESTINATIONS_ANNOTATION,
@@ -29,10 +32,11 @@ def lane_of(grant: TokenRecord) -> str:
 
 
 def stamp_writer(grant: TokenRecord, obj: Resource, existing: Resource | None) -> Resource:
-    """`obj` with the writer's lane stamped (Secrets only; other kinds pass through unchanged).
+    """`obj` with the writer's lane stamped (Secrets and ModelEndpoints; other kinds pass
+    through unchanged).
 
     Raises 403 when a team token rewrites a Secret the platform lane wrote."""
-    if not isinstance(obj, Secret):
+    if not isinstance(obj, (Secret, ModelEndpoint)):
         return obj
     lane = lane_of(grant)
     if lane == TEAM_LANE and isinstance(existing, Secret) and written_by_platform(existing):
@@ -44,7 +48,8 @@ def stamp_writer(grant: TokenRecord, obj: Resource, existing: Resource | None) -
         )
     annotations = dict(obj.metadata.annotations)
     annotations[WRITTEN_BY_ANNOTATION] = lane
-    if lane == TEAM_LANE:
+    if lane == TEAM_LANE and isinstance(obj, Secret):
         annotations.pop(DESTINATIONS_ANNOTATION, None)
+    annotations.pop(BOUNDARY_LABELS_ANNOTATION, None)  # only laneway's own writes vouch for labels
     meta = obj.metadata.model_copy(update={"annotations": annotations})
     return obj.model_copy(update={"metadata": meta})

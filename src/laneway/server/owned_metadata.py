@@ -14,7 +14,8 @@ write through the API from anyone but an admin (the team lane above all) cannot 
 What laneway owns: every finalizer under `laneway.dev/`; the labels and annotations listed
 below. Every other `laneway.dev/` key is the writer's to set (a ModelEndpoint's
 `laneway.dev/jurisdiction`, a deployment's `laneway.dev/job`, a canary's
-`laneway.dev/canary-for`), as the examples do.
+`laneway.dev/canary-for`), as the examples do; a team-written endpoint's jurisdiction is
+then the team's claim, which the data boundary does not take (`laneway.gateway.provenance`).
 
 Also here, the limits on what a client may write into metadata, as Kubernetes sets them:
 annotations at most 256 KiB in all (keys and values), annotation keys qualified names, and
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 
 from laneway.api.errors import FieldProblem
 from laneway.api.labels import (
+    BOUNDARY_LABELS_ANNOTATION,
     CLUSTER_LABEL,
     DEPLOYMENT_LABEL,
     REPLACES_ANNOTATION,
@@ -47,10 +49,11 @@ OWNED_LABELS: frozenset[str] = frozenset(
 """Identity labels laneway stamps on what it composes."""
 
 OWNED_ANNOTATIONS: frozenset[str] = frozenset(
-    {REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, RETIRED_ANNOTATION, REPLACES_ANNOTATION, WRITTEN_BY_ANNOTATION}
+    {REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, RETIRED_ANNOTATION, REPLACES_ANNOTATION, WRITTEN_BY_ANNOTATION,
+     BOUNDARY_LABELS_ANNOTATION}
 )
-"""Annotations laneway writes (rollout history, retirement, replica succession, the lane that
-wrote a Secret). A part of laneway that records something of its own in an annotation adds
+"""Annotations laneway writes (rollout history, retirement, replica succession, who wrote a
+Secret or an endpoint and which of its labels are the platform's word). A part of laneway that records something of its own in an annotation adds
 the key here."""
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024

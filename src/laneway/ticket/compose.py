@@ -11,7 +11,9 @@ How the rows land (the design's table):
   sovereignty rule alone as the service's `dataBoundary` (every endpoint, overflow included);
 - scaling: `replicas` or `autoscaling`, and the service's `slo`;
 - endpoint: the service's name, `modelNames` and `owner` (also deployment annotations);
-- overflow: an external ModelEndpoint `<ticket>-overflow` in an Overflow or BreakGlass entry;
+- overflow: an external ModelEndpoint `<ticket>-overflow` in an Overflow or BreakGlass entry,
+  written by `ticket` with the provider's labels as the ones the data boundary reads when the
+  platform vouches for the provider, else written by `team` (its labels are the team's claim);
 - cache: a ModelCache `<ticket>` the deployment references;
 - lifecycle: `revisionHistoryLimit` and `retireAfter` on the deployment.
 
@@ -34,6 +36,7 @@ from laneway.api.kinds.platform import ExternalProvider, InferenceClass
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.kinds.ticket import InferenceTicket, TicketCanary
 from laneway.api.labels import (
+    BOUNDARY_LABELS_ANNOTATION,
     CANARY_LABEL,
     DEPLOYMENT_LABEL,
     JOB_ANNOTATION,
@@ -44,9 +47,12 @@ from laneway.api.labels import (
     RETIREMENT_WARNING_ANNOTATION,
     ROLE_LABEL,
     TICKET_LABEL,
+    WRITTEN_BY_ANNOTATION,
 )
 from laneway.api.manifest import problems_from
 from laneway.api.meta import Resource
+from laneway.egress.destinations import TEAM_LANE
+from laneway.gateway.provenance import TICKET_WRITER, boundary_keys
 from laneway.ticket.hardware import class_requests
 from laneway.ticket.selectors import cluster_selector, row_selector
 
@@ -326,8 +332,11 @@ def _overflow_endpoints(ticket: InferenceTicket, providers: Sequence[ExternalPro
         if provider is None:
             raise CompositionError([("overflow", f"provider {row.provider!r} is not one the platform vouches for")])
         url, labels, secret_ref = provider.url, dict(provider.labels), provider.secret_ref
+        # the provider's labels are the platform's word: the data boundary reads them
+        annotations = {WRITTEN_BY_ANNOTATION: TICKET_WRITER, BOUNDARY_LABELS_ANNOTATION: boundary_keys(labels)}
     elif row.url:
         url, labels, secret_ref = row.url, dict(row.labels), row.auth.secret_ref if row.auth is not None else None
+        annotations = {WRITTEN_BY_ANNOTATION: TEAM_LANE}  # the row's own labels are the team's claim
     else:
         return []
     body: dict[str, Any] = {"url": url}
@@ -336,7 +345,8 @@ def _overflow_endpoints(ticket: InferenceTicket, providers: Sequence[ExternalPro
     if secret_ref is not None:
         body["auth"] = {"secretRef": secret_ref.model_dump(by_alias=True)}
     labels = {**labels, ROLE_LABEL: OVERFLOW_ENTRY}
-    return [ModelEndpoint.model_validate({"metadata": _metadata(ticket, overflow_endpoint_name(ticket), labels=labels), "spec": body})]
+    meta = _metadata(ticket, overflow_endpoint_name(ticket), labels=labels, annotations=annotations)
+    return [ModelEndpoint.model_validate({"metadata": meta, "spec": body})]
 
 
 def _service(ticket: InferenceTicket, deployment: ModelDeployment, endpoints: list[ModelEndpoint], canary: Canary | None) -> ModelService:

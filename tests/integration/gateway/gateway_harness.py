@@ -22,6 +22,7 @@ from aiohttp import web
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.api.meta import ObjectKey, Resource
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import GatewayHandle, start_gateway
@@ -127,9 +128,14 @@ class Upstream:
             self.runner = None
 
 
-def endpoint(name: str, url: str, *, labels: dict[str, str] | None = None, **spec: Any) -> ModelEndpoint:
+def endpoint(name: str, url: str, *, labels: dict[str, str] | None = None, written_by: str | None = None,
+             **spec: Any) -> ModelEndpoint:
+    """`written_by`: the stamp the API server would put on it (`platform` for an admin token's
+    write: the data boundary then reads its labels); None, as a store write leaves it."""
+    annotations = {WRITTEN_BY_ANNOTATION: written_by} if written_by else {}
     return ModelEndpoint.model_validate(
-        {"metadata": {"name": name, "namespace": NS, "labels": labels or {"app": "m"}}, "spec": {"url": url, **spec}}
+        {"metadata": {"name": name, "namespace": NS, "labels": labels or {"app": "m"}, "annotations": annotations},
+         "spec": {"url": url, **spec}}
     )
 
 

@@ -101,9 +101,10 @@ def test_break_glass_as_last_resort_when_allowed(fleet: Fleet) -> None:
 
 def test_data_boundary_holds_when_the_only_other_endpoint_is_outside(fleet: Fleet) -> None:
     eu, us = fleet.upstream("eu"), fleet.upstream("us")
-    fleet.put(endpoint("eu", eu.url, labels={"app": "m", "region": "eu"}), ready=False)
+    # written by the platform lane, so their region labels are what the boundary reads
+    fleet.put(endpoint("eu", eu.url, labels={"app": "m", "region": "eu"}, written_by="platform"), ready=False)
     fleet.put(
-        endpoint("us", us.url, labels={"app": "m", "region": "us"}),
+        endpoint("us", us.url, labels={"app": "m", "region": "us"}, written_by="platform"),
         service(
             "svc",
             [{"selector": {"matchLabels": {"app": "m"}}}, {"selector": {"matchLabels": {"app": "m"}}, "tier": "Overflow"}],
@@ -118,7 +119,7 @@ def test_data_boundary_holds_when_the_only_other_endpoint_is_outside(fleet: Flee
     excluded = {e["name"]: e["reason"] for e in fleet.status("svc")["excluded"]}
     assert excluded["us"] == "outside the data boundary (labels do not satisfy region=eu)"
     # Once the eu endpoint is ready it serves, and us still never does.
-    fleet.put(endpoint("eu", eu.url, labels={"app": "m", "region": "eu"}), ready=True)
+    fleet.put(endpoint("eu", eu.url, labels={"app": "m", "region": "eu"}, written_by="platform"), ready=True)
     assert set(_hits(fleet, 10)) == {"eu"}
 
 

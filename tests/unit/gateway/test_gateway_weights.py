@@ -5,6 +5,7 @@ from collections import Counter
 from typing import Any
 
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
+from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.api.meta import ObjectKey
 from laneway.gateway.balancer import Unavailable, choose
 from laneway.gateway.health import EndpointState
@@ -12,9 +13,12 @@ from laneway.gateway.table import build_table
 from laneway.gateway.weights import weights
 
 
-def ep(name: str, labels: dict[str, str], *, ready: bool | None = None, ns: str = "ml", **spec: Any) -> ModelEndpoint:
+def ep(name: str, labels: dict[str, str], *, ready: bool | None = None, ns: str = "ml", writer: str | None = None,
+       **spec: Any) -> ModelEndpoint:
+    annotations = {WRITTEN_BY_ANNOTATION: writer} if writer else {}
     return ModelEndpoint.model_validate(
-        {"metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": {"url": f"http://{name}:80", **spec}, "status": {"ready": ready}}
+        {"metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations},
+         "spec": {"url": f"http://{name}:80", **spec}, "status": {"ready": ready}}
     )
 
 
@@ -45,7 +49,9 @@ def test_scaling_an_entry_does_not_change_its_share() -> None:
 
 def test_data_boundary_excludes_in_every_tier_with_the_failed_requirement() -> None:
     s = svc([A, {**B, "tier": "Overflow"}], dataBoundary={"matchExpressions": [{"key": "region", "operator": "In", "values": ["eu-west", "eu-central"]}]})
-    w = weights(s, [ep("a1", {"app": "a", "region": "eu-west"}), ep("b1", {"app": "b", "region": "us-east"}), ep("b2", {"app": "b"})])
+    # written by the platform lane (an admin token): its labels are what the boundary reads
+    w = weights(s, [ep(n, labels, writer="platform") for n, labels in
+                    [("a1", {"app": "a", "region": "eu-west"}), ("b1", {"app": "b", "region": "us-east"}), ("b2", {"app": "b"})]])
     assert [t.name for e in w.entries for t in e.targets] == ["a1"]
     assert {e.name: e.reason for e in w.excluded} == {
         "b1": "outside the data boundary (labels do not satisfy region in (eu-west,eu-central))",
