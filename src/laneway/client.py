@@ -100,8 +100,10 @@ class ApiError(Exception):
     causes: list[Cause] = field(default_factory=list)
 
     def __str__(self) -> str:
+        """The message, then each cause it does not already say word for word (laneway's own
+        422 lists every field problem in its message; another server's may not)."""
         lines = [f"{self.message} ({self.reason}, HTTP {self.code})" if self.reason else f"{self.message} (HTTP {self.code})"]
-        lines += [f"  - {c}" for c in self.causes]
+        lines += [f"  - {c}" for c in self.causes if str(c) not in self.message]
         return "\n".join(lines)
 
     @property

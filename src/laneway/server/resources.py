@@ -10,6 +10,7 @@ re-applied to the fresh object unless the patch itself pinned a resourceVersion.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -22,7 +23,7 @@ from laneway.api.kinds.cache import ModelCache
 from laneway.api.meta import Resource, rfc3339
 from laneway.api.selectors import Requirement, SelectorSyntaxError, parse_selector
 from laneway.server import bodies, scale
-from laneway.server.admission import refuse_cache_in_use
+from laneway.server.admission import refuse_cache_in_use, refuse_invalid_cel
 from laneway.server.authz import Access, Verb, authorize, can_read_namespace
 from laneway.server.context import grant_of, stop_event_of, store_of
 from laneway.server.errors import ApiError, Cause, bad_request, forbidden, invalid, method_not_allowed
@@ -199,6 +200,7 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     obj = bodies.without_status(obj)
     obj = _guard_metadata(request, target, obj, None)
     _check(request, "create", target, obj=obj)
+    await asyncio.to_thread(refuse_invalid_cel, obj, None)
     await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
     obj = stamp_writer(grant_of(request), obj, None)
     stored = await run_store(store_of(request).create, obj)
@@ -242,6 +244,7 @@ async def _replace(request: web.Request, target: Target) -> web.Response:
     obj = bodies.restore_redacted(obj, existing)
     obj = _guard_metadata(request, target, obj, existing)
     _check(request, "update", target, obj=obj, existing=existing)
+    await asyncio.to_thread(refuse_invalid_cel, obj, existing)
     await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
     obj = stamp_writer(grant_of(request), obj, existing)
     stored = await run_store(store_of(request).update, obj)
@@ -273,6 +276,7 @@ async def _apply_patch(
             obj = _guard_metadata(request, target, obj, existing)
         _check(request, verb, target, obj=obj, existing=existing)
         if target.subresource is None:
+            await asyncio.to_thread(refuse_invalid_cel, obj, existing)
             await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
         obj = stamp_writer(grant_of(request), obj, existing)
         if target.subresource == "status":

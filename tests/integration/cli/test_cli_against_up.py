@@ -166,6 +166,23 @@ def test_bad_manifests_exit_2_with_location_and_nothing_stored(cli: Cli, applied
     assert cli("get", "me", "should-not-exist", "-n", "ml-team").exit_code == 1
 
 
+def test_a_selector_that_does_not_compile_is_refused_by_apply(cli: Cli, applied: None, tmp_path: Path) -> None:
+    """The server compiles device selectors at admission: apply exits 1 naming the field and
+    the compiler's caret, and nothing is stored (before, it was accepted and failed later in status)."""
+    bad = 'device.driver == "cpu.laneway.dev" &&'
+    manifest = (MANIFESTS / "team" / "deployment.yaml").read_text().replace("name: tiny", "name: tiny-bad-cel")
+    path = tmp_path / "md.yaml"
+    path.write_text(manifest.replace('cel: device.driver == "cpu.laneway.dev"', f"cel: '{bad}'"))
+    result = cli("apply", "-f", str(path))
+    assert result.exit_code == 1, result.output
+    assert "modeldeployment/tiny-bad-cel refused" in result.output
+    assert "spec.template.spec.engines[0].members[0].nodeSelector.devices[0].selectors[0].cel" in result.output
+    assert "does not compile" in result.output and bad in result.output and "^" in result.output
+    assert result.output.count("does not compile") == 1, "the compiler's message is printed once"
+    assert "Traceback" not in result.output
+    assert cli("get", "md", "tiny-bad-cel", "-n", "ml-team").exit_code == 1
+
+
 def test_scale(cli: Cli, applied: None) -> None:
     result = cli("scale", "md", "tiny", "-n", "ml-team", "--replicas", "3")
     assert result.exit_code == 0 and "scaled to 3" in result.stdout
