@@ -94,6 +94,11 @@ def placement_gate(deployment: ModelDeployment, clusters: Sequence[InferenceClus
     )
 
 
+WAITING_FOR_CACHE = "WaitingForCache"
+"""The Ready reason of a replica whose engines wait for its ModelCache (and, passed on, of its
+deployment's ReplicasReady)."""
+
+
 def start_wait(replica: ModelReplica, cache: ModelCache | None) -> str | None:
     """Why the replica may not start yet, or None when it may."""
     ref = replica.spec.model_cache_ref

@@ -38,12 +38,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from laneway.api.conditions import is_true
+from laneway.api.conditions import find_condition, is_true
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.api.meta import ObjectKey, Resource, now_rfc3339, rfc3339
 from laneway.cache.gate import (
+    WAITING_FOR_CACHE,
     PlacementGate,
     deployments_using_cache,
     placement_gate_for,
@@ -69,14 +70,32 @@ BAD_EDIT_REASONS = frozenset({"InvalidNodeSelector", "NoMatchingDevices"})
 """ReplicasScheduled reasons of a bad edit: running replicas stay, and stay as they are."""
 
 
-def replicas_ready_condition(placement: Placement, ready: int) -> ConditionUpdate:
-    """ReplicasReady from the plan and the replicas' own readiness (pure)."""
+def replicas_ready_condition(placement: Placement, ready: int, waiting_for_cache: Sequence[str] = ()) -> ConditionUpdate:
+    """ReplicasReady from the plan and the replicas' own readiness (pure). `waiting_for_cache`
+    holds the Ready messages of the placed replicas held back by their ModelCache: a deployment
+    waiting for its weights says so (`WaitingForCache`, with the first replica's reason, such as
+    a failed fetch), rather than a `Starting` that would read as engines booting."""
     wanted = placement.wanted
     if placement.short:
         return ConditionUpdate("ReplicasReady", "False", "Scheduling", f"{ready} of {wanted} ready; {placement.short} not placed yet")
     if ready >= wanted:
         return ConditionUpdate("ReplicasReady", "True", "Ready", f"{ready} of {wanted} ready")
+    if waiting_for_cache:
+        more = f" (and {len(waiting_for_cache) - 1} more)" if len(waiting_for_cache) > 1 else ""
+        return ConditionUpdate(
+            "ReplicasReady", "False", "WaitingForCache", f"{ready} of {wanted} ready; {waiting_for_cache[0]}{more}"
+        )
     return ConditionUpdate("ReplicasReady", "False", "Starting", f"{ready} of {wanted} ready")
+
+
+def waiting_for_cache(replicas: Iterable[ModelReplica]) -> list[str]:
+    """The Ready messages of the replicas whose engines wait for their ModelCache (pure)."""
+    out = []
+    for replica in replicas:
+        condition = find_condition(replica.status.conditions, "Ready")
+        if condition is not None and condition.status != "True" and condition.reason == WAITING_FOR_CACHE:
+            out.append(condition.message or f"{replica.name} waits for its ModelCache")
+    return out
 
 
 def closed_by_cache(deployment: ModelDeployment, clusters: Sequence[InferenceCluster], open_: Sequence[InferenceCluster]) -> dict[str, str]:
@@ -244,7 +263,9 @@ class DeploymentController:
                 deployment,
                 conditions=[
                     ConditionUpdate("ReplicasScheduled", c.status, c.reason, c.message),
-                    replicas_ready_condition(placement, ready),
+                    replicas_ready_condition(
+                        placement, ready, waiting_for_cache(mine[n] for n in sorted(desired) if n in mine and n not in stranded)
+                    ),
                     rollout.condition(),
                 ],
                 fields=fields,

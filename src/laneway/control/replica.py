@@ -41,7 +41,7 @@ from laneway.api.labels import (
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.autoscale.demand import EngineDemand, ScrapedEngineDemand
-from laneway.cache.gate import replicas_using_cache, start_wait_for
+from laneway.cache.gate import WAITING_FOR_CACHE, replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
@@ -208,7 +208,7 @@ class ReplicaController:
         waiting = start_wait_for(self.store, replica) if replica.status.phase in (None, "Pending") else None
         if waiting is not None:  # engines start only once the replica's ModelCache is Ready on its cluster
             self._sync_endpoints(replica, [])
-            self._write(replica, "False", "WaitingForCache", waiting, "Pending")
+            self._write(replica, "False", WAITING_FOR_CACHE, waiting, "Pending")
             return Result(requeue_after=REQUEUE_STEADY)
         applied = replica.status.applied_generation
         respec = applied is not None and applied != replica.metadata.generation and replica.status.phase in ("Ready", "Draining")

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from cache_servers import FileServer
 
+from laneway.api.conditions import find_condition
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelDeployment, ModelReplica
-from laneway.api.meta import ObjectKey
+from laneway.api.meta import Condition, ObjectKey
 from laneway.control.base import ControlContext
 from laneway.control.cache import FINALIZER, CacheController
 from laneway.control.deployment import DeploymentController
@@ -151,13 +152,27 @@ def test_placement_and_start_wait_for_the_cache(file_server: FileServer, tmp_pat
     assert ready.reason == "WaitingForCache"
     assert f"waiting for cache tiny on cluster {replicas[0].spec.cluster_name}" in ready.message
     assert fake.applied == [], "no engine starts before the cache is Ready"
+    asyncio.run(deployments.reconcile(ObjectKey("ml", "chat")))
+    summary = _replicas_ready(store)
+    assert (summary.status, summary.reason) == ("False", "WaitingForCache"), "the deployment says what it waits for"
+    assert summary.message.startswith("0 of 3 ready; waiting for cache tiny on cluster ")
 
     caches = CacheController(ctx)
     _reconcile_until_settled(caches, ObjectKey("ml", "tiny"))
     assert sorted(replica_ctl.watches["ModelCache"](_cache(store))) == sorted(r.key for r in replicas)
-    asyncio.run(replica_ctl.reconcile(replicas[0].key))
-    assert fake.applied == [replicas[0].name]
+    for replica in replicas:
+        asyncio.run(replica_ctl.reconcile(replica.key))
+    assert sorted(fake.applied) == sorted(r.name for r in replicas)
+    asyncio.run(deployments.reconcile(ObjectKey("ml", "chat")))
+    assert (_replicas_ready(store).status, _replicas_ready(store).reason) == ("True", "Ready")
     caches.stop()
+
+
+def _replicas_ready(store: MemoryStore) -> Condition:
+    deployment = store.get("ModelDeployment", ObjectKey("ml", "chat"))
+    condition = find_condition(deployment.status.conditions, "ReplicasReady")
+    assert condition is not None
+    return condition
 
 
 def test_missing_cache_places_nothing_and_says_so(tmp_path: Path) -> None:
