@@ -163,12 +163,12 @@ def hydrate(source: Source, dest: Path, *, progress: Progress | None = None, in_
         manifest = CacheManifest(fingerprint=fingerprint, bytes=total, files=len(files), source=source.describe())
         write_manifest(staging, manifest)
         if not in_place:
-            _swap_in(staging, dest)
+            swap_in(staging, dest)
         progress.set(done=total, total=total)
         return HydrationResult(manifest, already_ready=False)
 
 
-def _swap_in(staging: Path, dest: Path) -> None:
+def swap_in(staging: Path, dest: Path) -> None:
     """Replace `dest` by the finished staging directory; the old copy is removed afterwards."""
     old = dest.parent / f".{dest.name}.old"
     if old.exists():
@@ -188,4 +188,4 @@ def remove(dest: Path) -> None:
     lock_path(dest).unlink(missing_ok=True)
 
 
-__all__ = ["CacheError", "HydrationResult", "Progress", "hydrate", "remove"]
+__all__ = ["CacheError", "HydrationResult", "Progress", "hydrate", "remove", "swap_in"]

@@ -13,9 +13,9 @@ import yaml
 from server_harness import RunningApi
 from server_objects import collection, deployment, replica
 
+from laneway.api.kinds import ModelDeployment
 from laneway.api.manifest import parse_object
 from laneway.api.meta import ObjectKey
-from laneway.api.kinds import ModelDeployment
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 BAD = 'device.driver == "cpu.laneway.dev" &&'

@@ -120,3 +120,69 @@ def test_a_source_that_cannot_be_built_fails_with_its_reason(tmp_path: Path) -> 
         assert seen.state == "Failed" and "http.authSecret" in (seen.message or "")
 
     asyncio.run(scenario())
+
+
+def test_the_same_failure_again_is_logged_now_and_then_while_the_status_says_it_every_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An offline machine retries every 30 s: eight identical failures make four WARNINGs
+    (attempts 1, 2, 4 and 8, with the count), not eight; a new reason is a WARNING at once."""
+    now = [100.0]
+    reasons = ["network unreachable"]
+
+    def failing(source: Source, dest: Path, progress: Progress) -> object:
+        raise OSError(reasons[0])
+
+    stager = LocalCaches(tmp_path / "cache", hydrator=failing, retry_after=30, clock=lambda: now[0])
+    cache = _cache(tmp_path)
+
+    async def attempt() -> str:
+        await stager.apply_cache(cache, CLUSTER)
+        stager.wait(10)
+        seen = await stager.observe_cache(cache, CLUSTER)
+        assert seen.state == "Failed"
+        now[0] += 31
+        return seen.message or ""
+
+    async def scenario() -> None:
+        for _ in range(8):
+            assert "network unreachable" in await attempt()
+        reasons[0] = "disk full"
+        assert "disk full" in await attempt()
+
+    with caplog.at_level("DEBUG", logger="laneway.drivers.local.caches"):
+        asyncio.run(scenario())
+    failures = [r for r in caplog.records if "failed:" in r.getMessage()]
+    assert len(failures) == 9, "every attempt is logged, at some level"
+    warnings = [r.getMessage() for r in failures if r.levelname == "WARNING"]
+    assert len(warnings) == 5
+    assert "failed 8 times in a row" in warnings[3] and warnings[4].endswith("OSError: disk full")
+
+
+def test_a_success_after_failures_ends_the_streak(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    broken = [True]
+    hydrator = GatedHydrator()
+    hydrator.release.set()
+
+    def flaky(source: Source, dest: Path, progress: Progress) -> object:
+        if broken[0]:
+            raise OSError("network unreachable")
+        return hydrator(source, dest, progress)
+
+    stager = LocalCaches(tmp_path / "cache", hydrator=flaky, retry_after=30, clock=lambda: now[0])
+    cache = _cache(tmp_path)
+
+    async def scenario() -> None:
+        for _ in range(3):
+            await stager.apply_cache(cache, CLUSTER)
+            stager.wait(10)
+            now[0] += 31
+        broken[0] = False
+        await stager.apply_cache(cache, CLUSTER)
+        stager.wait(10)
+        assert (await stager.observe_cache(cache, CLUSTER)).state == "Ready"
+
+    with caplog.at_level("INFO", logger="laneway.drivers.local.caches"):
+        asyncio.run(scenario())
+    assert any("after 3 failed attempt(s)" in r.getMessage() for r in caplog.records)

@@ -2,24 +2,31 @@
 
 A Local cluster is this machine, so its copy of a cache is a directory:
 `<cache-dir>/<cluster>/<namespace>/<cache>` (see `laneway.cache.layout`), which the Local
-driver mounts read-only into the engines that reference the cache. Staging is one daemon
-thread per (cache, cluster) job, owned here: `apply_cache` starts one when the staged copy is
-missing or stale, `observe_cache` reads its progress, and readiness comes from the staged
-directory's manifest, so a restarted control plane finds finished caches Ready without
-downloading again and resumes unfinished ones.
+driver mounts read-only into the engines that reference the cache. Every Local cluster of the
+machine shares one copy of the same weights (`laneway.cache.shared`): the content is fetched
+once into the shared store, and each cluster's directory is a reference to it (hard links).
 
-A failed hydration is reported with its reason and started again only after `retry_after`
-seconds, so an offline machine does not hammer the source. A copy still being written cannot be
-deleted: `delete_cache` raises `CacheBusy` and the caller tries again later.
+Fetching is one daemon thread per shared copy, owned here: `apply_cache` starts one when the
+copy is missing or stale and links the cluster's reference once it is whole, `observe_cache`
+reads the fetch's progress (every cluster waiting for the same copy sees the same), and
+readiness comes from the manifests on disk, so a restarted control plane finds finished caches
+Ready without downloading again and resumes unfinished ones.
+
+A failed fetch is reported with its reason and started again only after `retry_after`
+seconds, so an offline machine does not hammer the source; the same failure again is logged
+at WARNING only now and then (`laneway.cache.failures`), while the status says it every time.
+A copy still being fetched for no other cluster cannot be deleted: `delete_cache` raises
+`CacheBusy` and the caller tries again later.
 
 Threads are daemon threads: a control plane that stops leaves partial files behind, which the
-next hydration resumes. `wait` joins them (an orderly shutdown, tests). Only the caller's
-event loop touches the job table; a hydration thread writes nothing but its own job's
-progress, error and finish time.
+next fetch resumes. `wait` joins them (an orderly shutdown, tests). Only the caller's event
+loop touches the fetch table; a fetch thread writes nothing but its own progress, error and
+finish time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import threading
@@ -31,8 +38,10 @@ from pathlib import Path
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.cache.errors import CacheError, InsufficientDisk
+from laneway.cache.failures import RepeatedFailures
 from laneway.cache.hydrate import Progress, hydrate, remove
-from laneway.cache.layout import cache_path, read_manifest
+from laneway.cache.layout import cache_path, read_manifest, staging_path
+from laneway.cache.shared import is_whole, link_reference, shared_path, unreferenced
 from laneway.cache.sources import Source, cache_roots, source_for
 from laneway.cache.state import CacheState
 from laneway.egress.policy import EgressPolicy
@@ -87,8 +96,8 @@ class CacheBusy(CacheError):
 
 
 @dataclass
-class _Job:
-    """One hydration of one cache onto one Local cluster, run in a daemon thread."""
+class _Fetch:
+    """One fetch of one source into the shared store, run in a daemon thread."""
 
     fingerprint: str
     progress: Progress = field(default_factory=Progress)
@@ -103,10 +112,12 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Wanted:
-    """What the last `apply_cache` asked for: the source's fingerprint, or why there is none."""
+    """What the last `apply_cache` asked for: the source's fingerprint and its shared copy, or
+    why there is none."""
 
     fingerprint: str | None
     problem: str | None = None
+    shared: Path | None = None
 
 
 def _key(cache: ModelCache, cluster: InferenceCluster) -> JobKey:
@@ -114,7 +125,8 @@ def _key(cache: ModelCache, cluster: InferenceCluster) -> JobKey:
 
 
 class LocalCaches:
-    """The `CacheStager` for Local clusters: files under `cache_dir`, staged by threads it owns.
+    """The `CacheStager` for Local clusters: files under `cache_dir`, fetched once per machine by
+    threads it owns and referenced by each cluster.
 
     `cache_dir` None (a control plane without a data directory) stages nothing and says so.
     """
@@ -134,8 +146,9 @@ class LocalCaches:
         self.hydrator = hydrator
         self.retry_after = retry_after
         self.clock = clock
-        self._jobs: dict[JobKey, _Job] = {}
+        self._fetches: dict[Path, _Fetch] = {}
         self._wanted: dict[JobKey, _Wanted] = {}
+        self._failures = RepeatedFailures()
 
     # -- CacheStager ------------------------------------------------------------------------
 
@@ -151,26 +164,30 @@ class LocalCaches:
             self._wanted[key] = _Wanted(None, str(exc))
             return
         fingerprint = source.fingerprint()
-        self._wanted[key] = _Wanted(fingerprint)
         if self.cache_dir is None:
+            self._wanted[key] = _Wanted(fingerprint)
             return
+        shared = shared_path(self.cache_dir, namespace=cache.namespace, fingerprint=fingerprint)
+        self._wanted[key] = _Wanted(fingerprint, shared=shared)
         dest = self._dest(key)
-        job = self._jobs.get(key)
-        if job is not None and job.fingerprint == fingerprint:
-            if job.running:
-                return
-            if job.error is not None and job.finished_at is not None and self.clock() - job.finished_at < self.retry_after:
-                return  # failed recently: reported as Failed until the retry is due
-        manifest = read_manifest(dest)
-        if manifest is not None and manifest.fingerprint == fingerprint and (job is None or not job.running):
+        if is_whole(dest, fingerprint):
+            return  # this cluster's reference (or an older private copy) is in place
+        fetch = self._fetches.get(shared)
+        if fetch is not None and fetch.running:
             return
+        if is_whole(shared, fingerprint):
+            await self._link(key, shared, dest)
+            return
+        if _failed_recently(fetch, self.clock(), self.retry_after):
+            return  # reported as Failed until the retry is due
         refused = disk_refusal(
-            cache.spec.declared_size_gib(), self.free(dest), _bytes_under(dest), cluster=cluster.name, where=self.cache_dir
+            cache.spec.declared_size_gib(), self.free(shared), _bytes_under(staging_path(shared)),
+            cluster=cluster.name, where=self.cache_dir,
         )
         if refused is not None:
-            self._wanted[key] = _Wanted(fingerprint, refused)
+            self._wanted[key] = _Wanted(fingerprint, refused, shared)
             return
-        self._start(key, source, dest)
+        self._start(shared, source)
 
     async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
         key = _key(cache, cluster)
@@ -181,59 +198,105 @@ class LocalCaches:
             return CacheState(
                 "Pending", message="this control plane has no data directory, so it cannot stage caches on Local clusters"
             )
-        if wanted is None or wanted.fingerprint is None:
+        if wanted is None or wanted.fingerprint is None or wanted.shared is None:
             return CacheState("Pending", message="not started on this cluster yet")
-        job = self._jobs.get(key)
-        manifest = read_manifest(self._dest(key))
-        if manifest is not None and manifest.fingerprint == wanted.fingerprint and (job is None or not job.running):
-            self._jobs.pop(key, None)
+        fetch = self._fetches.get(wanted.shared)
+        if fetch is not None and fetch.running:
+            return _hydrating(fetch)
+        dest = self._dest(key)
+        if not is_whole(dest, wanted.fingerprint) and is_whole(wanted.shared, wanted.fingerprint):
+            await self._link(key, wanted.shared, dest)  # fetched since the last apply: reference it now
+        manifest = read_manifest(dest)
+        if manifest is not None and manifest.fingerprint == wanted.fingerprint:
             return CacheState("Ready", bytes=manifest.bytes)
-        if job is None or job.fingerprint != wanted.fingerprint:
+        if self._wanted[key].problem is not None:
+            return CacheState("Failed", message=self._wanted[key].problem)
+        if fetch is None or fetch.fingerprint != wanted.fingerprint:
             return CacheState("Pending", message="not started on this cluster yet")
-        if job.running or job.error is None:
-            return _hydrating(job)
-        return CacheState("Failed", bytes=job.progress.done or None, message=f"{job.error.reason}: {job.error}")
+        if fetch.error is None:
+            return _hydrating(fetch)
+        return CacheState("Failed", bytes=fetch.progress.done or None, message=f"{fetch.error.reason}: {fetch.error}")
 
     async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None:
         key = _key(cache, cluster)
-        job = self._jobs.get(key)
-        if job is not None and job.running:
+        wanted = self._wanted.get(key)
+        shared = wanted.shared if wanted is not None else None
+        fetch = self._fetches.get(shared) if shared is not None else None
+        others = shared is not None and any(k != key and w.shared == shared for k, w in self._wanted.items())
+        if fetch is not None and fetch.running and not others:
             raise CacheBusy(f"cache {cache.namespace}/{cache.name} is still being written on cluster {cluster.name}")
-        self._jobs.pop(key, None)
         self._wanted.pop(key, None)
-        if self.cache_dir is not None:
-            remove(self._dest(key))
+        if self.cache_dir is None:
+            return
+        dest = self._dest(key)
+        manifest = read_manifest(dest)
+        remove(dest)
+        for fingerprint in {w for w in (wanted.fingerprint if wanted else None, manifest.fingerprint if manifest else None) if w}:
+            self._forget_shared(cache.namespace, fingerprint)
 
     # -- threads ----------------------------------------------------------------------------
 
     def wait(self, timeout: float = 5.0) -> None:
-        """Wait up to `timeout` seconds for each running hydration (tests, an orderly shutdown)."""
-        for job in list(self._jobs.values()):
-            if job.thread is not None:
-                job.thread.join(timeout)
+        """Wait up to `timeout` seconds for each running fetch (tests, an orderly shutdown)."""
+        for fetch in list(self._fetches.values()):
+            if fetch.thread is not None:
+                fetch.thread.join(timeout)
 
-    def _start(self, key: JobKey, source: Source, dest: Path) -> _Job:
-        job = _Job(fingerprint=source.fingerprint())
+    async def _link(self, key: JobKey, shared: Path, dest: Path) -> None:
+        """Reference the shared copy from this cluster's directory (replacing what it held for an
+        older spec, whose shared copy goes once nothing references it); a failure is this cluster's."""
+        before = read_manifest(dest)
+        try:
+            await asyncio.to_thread(link_reference, shared, dest)
+        except OSError as exc:
+            wanted = self._wanted[key]
+            self._wanted[key] = _Wanted(wanted.fingerprint, f"could not reference the staged copy at {dest}: {exc}", shared)
+            return
+        if before is not None and before.fingerprint != self._wanted[key].fingerprint:
+            self._forget_shared(key[0], before.fingerprint)
+
+    def _forget_shared(self, namespace: str, fingerprint: str) -> None:
+        """Remove the shared copy of `fingerprint` unless a cluster references it, one is being
+        fetched, or a cluster here still wants it."""
+        assert self.cache_dir is not None, "callers check for a cache directory first"
+        shared = shared_path(self.cache_dir, namespace=namespace, fingerprint=fingerprint)
+        fetch = self._fetches.get(shared)
+        if (fetch is not None and fetch.running) or any(w.shared == shared for w in self._wanted.values()):
+            return
+        if unreferenced(self.cache_dir, namespace=namespace, fingerprint=fingerprint):
+            self._fetches.pop(shared, None)
+            remove(shared)
+
+    def _start(self, shared: Path, source: Source) -> _Fetch:
+        fetch = _Fetch(fingerprint=source.fingerprint())
 
         def run() -> None:
             try:
-                self.hydrator(source, dest, job.progress)
+                self.hydrator(source, shared, fetch.progress)
             except CacheError as exc:
-                job.error = exc
-                log.warning("hydrating %s into %s failed: %s", source.describe(), dest, exc)
+                fetch.error = exc
+                self._report(shared, source, f"{exc}")
             except Exception as exc:  # an OS or network error (or a bug): report it on the status
-                job.error = CacheError(f"{type(exc).__name__}: {exc}")
-                # One line per failed attempt: an offline machine retries every 30 s, and a
-                # traceback each time buries the log. The traceback is there at debug level.
-                log.warning("hydrating %s into %s failed: %s: %s", source.describe(), dest, type(exc).__name__, exc)
+                fetch.error = CacheError(f"{type(exc).__name__}: {exc}")
+                self._report(shared, source, f"{type(exc).__name__}: {exc}")
                 log.debug("hydration failure of %s", source.describe(), exc_info=True)
+            else:
+                failed = self._failures.succeeded(shared)
+                if failed:
+                    log.info("hydrated %s into %s after %d failed attempt(s)", source.describe(), shared, failed)
             finally:
-                job.finished_at = self.clock()
+                fetch.finished_at = self.clock()
 
-        job.thread = threading.Thread(target=run, name=f"hydrate-{'/'.join(key)}", daemon=True)
-        self._jobs[key] = job
-        job.thread.start()
-        return job
+        fetch.thread = threading.Thread(target=run, name=f"hydrate-{shared.parent.name}/{shared.name}", daemon=True)
+        self._fetches[shared] = fetch
+        fetch.thread.start()
+        return fetch
+
+    def _report(self, shared: Path, source: Source, message: str) -> None:
+        """One line per failed attempt would bury the log (an offline machine retries every 30 s):
+        a repeated failure is a WARNING only now and then (see `RepeatedFailures`)."""
+        verdict = self._failures.failed(shared, message)
+        (log.warning if verdict.warn else log.debug)("hydrating %s into %s failed: %s", source.describe(), shared, verdict.line)
 
     def _dest(self, key: JobKey) -> Path:
         assert self.cache_dir is not None, "callers check for a cache directory first"
@@ -241,7 +304,11 @@ class LocalCaches:
         return cache_path(self.cache_dir, cluster=cluster, namespace=namespace, name=name)
 
 
-def _hydrating(job: _Job) -> CacheState:
-    total = job.progress.total
-    message = f"{job.progress.done} of {total} bytes" if total else f"{job.progress.done} bytes"
-    return CacheState("Hydrating", bytes=job.progress.done, message=message)
+def _failed_recently(fetch: _Fetch | None, now: float, retry_after: float) -> bool:
+    return fetch is not None and fetch.error is not None and fetch.finished_at is not None and now - fetch.finished_at < retry_after
+
+
+def _hydrating(fetch: _Fetch) -> CacheState:
+    total = fetch.progress.total
+    message = f"{fetch.progress.done} of {total} bytes" if total else f"{fetch.progress.done} bytes"
+    return CacheState("Hydrating", bytes=fetch.progress.done, message=message)
