@@ -72,6 +72,10 @@ REVISION_HISTORY_ANNOTATION = LABEL_PREFIX + "revision-history"
 RETIRED_ANNOTATION = LABEL_PREFIX + "retired"
 """On a ModelService whose deployments are retired (written by the ticket and rollout
 controllers): the message the gateway's 410 Gone answers with."""
+TOMBSTONE_UNTIL_ANNOTATION = LABEL_PREFIX + "tombstone-until"
+"""On a ModelService a deleted ticket left behind as a tombstone (no owner any more): until when
+(RFC 3339) it stands, answering 410 Gone with its `laneway.dev/retired` message; the ticket
+controller deletes it then (see `laneway.ticket.tombstone`)."""
 RETIREMENT_WARNING_ANNOTATION = LABEL_PREFIX + "retirement-warning"
 """On a ModelDeployment: how long before `retireAfter` the warning shows (a duration, e.g. 14d)."""
 RETIREMENT_GRACE_ANNOTATION = LABEL_PREFIX + "retirement-grace"

@@ -33,6 +33,7 @@ from laneway.api.labels import (
     RETIRED_ANNOTATION,
     RETIREMENT_GRACE_ANNOTATION,
     RETIREMENT_WARNING_ANNOTATION,
+    TOMBSTONE_UNTIL_ANNOTATION,
 )
 from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
@@ -199,6 +200,8 @@ class RolloutController:
         return stored
 
     def _mark_service(self, service: ModelService, now: float) -> None:
+        if TOMBSTONE_UNTIL_ANNOTATION in service.metadata.annotations:
+            return  # a deleted ticket's tombstone: it answers 410 until the ticket controller deletes it
         verdict = self._service_retirement(service, now)
         if verdict is None:
             return  # every deployment behind it is gone: a retired mark stays, so callers still get 410

@@ -8,7 +8,10 @@ Each reconcile:
 2. if the ticket passes and is approved, composes (`laneway.ticket.compose.compose`) and applies
    the difference: creates what is missing, updates what drifted, deletes what the ticket no
    longer stands for. Every composed object carries a controller ownerReference, so deleting
-   the ticket removes them through the garbage collector;
+   the ticket removes them through the garbage collector; the ticket's finalizer
+   `laneway.dev/tombstone` first turns its service into a tombstone that answers 410 Gone with
+   the ticket's name and owner for `TOMBSTONE` (30 days), then deletes it
+   (`laneway.ticket.tombstone`);
 3. a failing ticket leaves what runs alone (a bad edit never tears anything down);
 4. judges a canary (a ModelDeployment labelled `laneway.dev/canary-for: <ticket>`) against the
    budget when the lifecycle row asks for automatic rollback, and drops its weight to zero;
@@ -41,9 +44,9 @@ from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_A
 from laneway.api.meta import HasSpec, ObjectKey, Resource, rfc3339
 from laneway.api.selectors import Requirement
 from laneway.control.base import ControlContext, KeyMapper, Result
-from laneway.control.reconcile import live_object
+from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.store.base import AlreadyExists, NotFound, Store
+from laneway.store.base import AlreadyExists, Conflict, NotFound, Store
 from laneway.ticket.approval import approval
 from laneway.ticket.canary import CanaryWatch, budget_of, figures_from_status, judge_canary
 from laneway.ticket.checks import RowCheck, TicketReport, check_ticket
@@ -70,6 +73,14 @@ from laneway.ticket.retirement import (
     warning_message,
 )
 from laneway.ticket.revisions import BadHistory, read_history
+from laneway.ticket.tombstone import (
+    TOMBSTONE_FINALIZER,
+    day_text,
+    deleted_message,
+    is_tombstone_of,
+    tombstone_of,
+    tombstone_until,
+)
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Resource)
@@ -179,10 +190,13 @@ class TicketController:
         return [t.key for t in self.store.list(InferenceTicket).items]
 
     async def reconcile(self, key: ObjectKey) -> Result:
-        ticket = live_object(self.store, InferenceTicket, key)
-        if ticket is None:
-            return Result()  # gone, or being deleted: the garbage collector removes what it composed
+        found = self.store.find(InferenceTicket, key)
         now = self.ctx.clock()
+        if found is None:
+            return self._sweep_tombstones(key, now)
+        if is_deleting(found):
+            return self._leave_tombstone(found, now)
+        ticket = block_deletion(self.store, found, TOMBSTONE_FINALIZER)
         fleet = FleetSnapshot.from_store(self.store)
         report = check_ticket(ticket, fleet, now=now)
         verdict = approval(ticket, fleet.gateways)
@@ -338,6 +352,40 @@ class TicketController:
             if owned_by(o, ticket) and not o.metadata.deletion_timestamp
         ]
 
+    # deletion: the service stays a tombstone --------------------------------------------------
+
+    def _leave_tombstone(self, ticket: InferenceTicket, now: float) -> Result:
+        """The ticket is being deleted: delete what it composed but its services, which become
+        tombstones answering 410 (see `laneway.ticket.tombstone`), then let the ticket go."""
+        services = self._owned(ticket, ModelService)
+        self._delete_children(ticket, keep={(ModelService.KIND, s.name) for s in services})
+        team, contact = self._owner(ticket)
+        for service in services:
+            message = deleted_message(service=service.name, ticket=ticket.name, date_text=day_text(now), team=team, contact=contact)
+            left = self._tombstone(ticket, now) if RETIRED_ANNOTATION in service.metadata.annotations else None
+            until = now + (min(left, TOMBSTONE) if left is not None else TOMBSTONE)
+            self.store.update(tombstone_of(service, ticket_uid=ticket.metadata.uid or "", message=message, until=until))
+            log.info("ticket %s deleted: service %s answers 410 until %s", ticket.key, service.name, rfc3339(until))
+        allow_deletion(self.store, ticket, TOMBSTONE_FINALIZER)
+        return Result()
+
+    def _sweep_tombstones(self, key: ObjectKey, now: float) -> Result:
+        """The ticket is gone: delete its tombstones whose time is over; look again at the next."""
+        pending: list[float] = []
+        for service in self.store.list(ModelService, namespace=key.namespace, selector=[Requirement(TICKET_LABEL, "In", (key.name,))]).items:
+            until = tombstone_until(service)
+            if not is_tombstone_of(service, key.name) or until is None or service.metadata.deletion_timestamp:
+                continue
+            if until > now:
+                pending.append(until - now)
+                continue
+            try:
+                self.store.delete(ModelService, service.key, resource_version=service.metadata.resource_version)
+                log.info("tombstone of ticket %s: service %s deleted, its time is over", key, service.name)
+            except (NotFound, Conflict):
+                pending.append(1.0)  # changed meanwhile: look again
+        return Result(requeue_after=max(1.0, min(pending))) if pending else Result()
+
     # rollback target --------------------------------------------------------------------------
 
     def _pin_revision(self, ticket: InferenceTicket, composition: Composition) -> tuple[Composition, RollbackPin | None, ConditionUpdate]:
@@ -454,6 +502,10 @@ class TicketController:
                 except AlreadyExists:
                     pass  # created since we looked; the next reconcile compares it
                 continue
+            if isinstance(live, ModelService) and is_tombstone_of(live, ticket.name):
+                self.store.update(self._taken_over(desired, live))
+                log.info("ticket %s took over the tombstone of service %s", ticket.key, desired.name)
+                continue
             if not owned_by(live, ticket):
                 taken.append(f"{desired.kind} {desired.name!r} already exists and is not owned by this ticket; rename the ticket's object or delete the other")
                 continue
@@ -465,6 +517,13 @@ class TicketController:
                 log.info("ticket %s updated %s %s", ticket.key, desired.kind, desired.name)
         self._delete_children(ticket, keep=keep)
         return taken
+
+    @staticmethod
+    def _taken_over(desired: Resource, live: ModelService) -> Resource:
+        """The tombstone `live` as the new ticket composes it: its owner, spec, labels and
+        annotations (the tombstone's marks gone), under the stored resourceVersion."""
+        meta = desired.metadata.model_copy(update={"resource_version": live.metadata.resource_version, "uid": live.metadata.uid})
+        return desired.model_copy(update={"metadata": meta})
 
     @staticmethod
     def _merged(desired: Resource, live: Resource) -> Resource | None:

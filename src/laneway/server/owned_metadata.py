@@ -38,6 +38,7 @@ from laneway.api.labels import (
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
     TICKET_LABEL,
+    TOMBSTONE_UNTIL_ANNOTATION,
     WRITTEN_BY_ANNOTATION,
 )
 from laneway.api.labels import ROLE_LABEL as TICKET_ROLE_LABEL
@@ -50,9 +51,9 @@ OWNED_LABELS: frozenset[str] = frozenset(
 
 OWNED_ANNOTATIONS: frozenset[str] = frozenset(
     {REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, RETIRED_ANNOTATION, REPLACES_ANNOTATION, WRITTEN_BY_ANNOTATION,
-     BOUNDARY_LABELS_ANNOTATION}
+     BOUNDARY_LABELS_ANNOTATION, TOMBSTONE_UNTIL_ANNOTATION}
 )
-"""Annotations laneway writes (rollout history, retirement, replica succession, who wrote a
+"""Annotations laneway writes (rollout history, retirement and tombstones, replica succession, who wrote a
 Secret or an endpoint and which of its labels are the platform's word). A part of laneway that records something of its own in an annotation adds
 the key here."""
 

@@ -118,12 +118,12 @@ def days_text(state: RetirementState) -> str:
     return f"retired {ago}d ago" if ago >= 1 else "retired today"
 
 
-def gone_message(*, what: str, date_text: str, team: str | None, contact: str | None) -> str:
-    """The 410 Gone message a retired service answers with: what, since when, who to ask."""
+def gone_message(*, what: str, date_text: str, team: str | None, contact: str | None, how: str = "by its retirement rule") -> str:
+    """The 410 Gone message a retired service answers with: what, since when, how, who to ask."""
     owner = team or "no owner on record"
     if contact:
         owner += f" ({contact})"
-    return f"{what} was retired on {date_text} by its retirement rule; owner: {owner}"
+    return f"{what} was retired on {date_text} {how}; owner: {owner}"
 
 
 def warning_message(*, what: str, state: RetirementState, date_text: str, team: str | None, contact: str | None) -> str:

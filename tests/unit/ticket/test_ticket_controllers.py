@@ -11,6 +11,7 @@ from ticket_builders import fleet, provider_keys, ticket
 
 from laneway.api.conditions import find_condition
 from laneway.api.kinds import InferenceGateway, InferenceTicket, ModelDeployment, ModelEndpoint, ModelService
+from laneway.api.labels import TOMBSTONE_UNTIL_ANNOTATION
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext
 from laneway.control.gc import GarbageCollector, uid_key
@@ -100,7 +101,7 @@ def test_failing_row_is_named_and_blocks_composition() -> None:
 
 
 def test_approved_ticket_composes_owned_objects_edits_update_and_deletion_removes() -> None:
-    store, _, tc, _ = setup()
+    store, clock, tc, _ = setup()
     approve(store)
     run(tc)
     assert children(store) == {"ModelDeployment": ["pr-review"], "ModelService": ["pr-review"],
@@ -132,8 +133,44 @@ def test_approved_ticket_composes_owned_objects_edits_update_and_deletion_remove
     assert isinstance(svc, ModelService) and [e.name for e in svc.spec.endpoints] == ["primary"]
 
     store.delete("InferenceTicket", KEY)
+    assert tk(store).metadata.deletion_timestamp  # held by the tombstone finalizer until the service is one
+    run(tc)
+    assert store.find(InferenceTicket, KEY) is None
     asyncio.run(GarbageCollector(store).reconcile(uid_key(uid or "")))
-    assert children(store) == {"ModelDeployment": [], "ModelService": [], "ModelEndpoint": [], "ModelCache": []}
+    assert children(store) == {"ModelDeployment": [], "ModelService": ["pr-review"], "ModelEndpoint": [], "ModelCache": []}
+    tombstone = store.get("ModelService", KEY)
+    assert tombstone.metadata.owner_references == []
+    assert tombstone.metadata.annotations[RETIRED_ANNOTATION] == (
+        "service pr-review was retired on 2030-09-23 when its InferenceTicket 'pr-review' was deleted; "
+        "owner: internal-tools (#tools-oncall)"
+    )
+    # it stands for TOMBSTONE, then the controller deletes it
+    clock.now += TOMBSTONE - DAY
+    assert run(tc).requeue_after == DAY
+    assert children(store)["ModelService"] == ["pr-review"]
+    clock.now += DAY
+    run(tc)
+    assert children(store)["ModelService"] == []
+
+
+def test_a_new_ticket_of_the_same_name_takes_the_tombstone_over() -> None:
+    store, clock, tc, _ = setup()
+    approve(store)
+    run(tc)
+    store.delete("InferenceTicket", KEY)
+    run(tc)
+    assert RETIRED_ANNOTATION in store.get("ModelService", KEY).metadata.annotations
+    store.create(ticket(lifecycle={"revisionHistoryLimit": 5, "retireAfter": RETIRE}))
+    approve(store)
+    run(tc)
+    assert cond(tk(store), "Composed").status == "True", cond(tk(store), "Composed").message
+    svc = store.get("ModelService", KEY)
+    (ref,) = svc.metadata.owner_references
+    assert ref.uid == tk(store).metadata.uid
+    assert RETIRED_ANNOTATION not in svc.metadata.annotations and TOMBSTONE_UNTIL_ANNOTATION not in svc.metadata.annotations
+    clock.now += TOMBSTONE + DAY
+    run(tc)
+    assert children(store)["ModelService"] == ["pr-review"]  # no longer a tombstone: not swept
 
 
 def test_namespace_auto_approval_by_the_platform() -> None:
