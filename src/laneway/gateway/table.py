@@ -131,9 +131,12 @@ class RoutingTable:
     """The budget ledgers of the InferenceGateways' status, exported on /metrics."""
 
 
-def _resolve_bearers(
+def resolve_bearers(
     endpoints: Iterable[ModelEndpoint], secrets: Mapping[ObjectKey, Secret]
 ) -> tuple[dict[ObjectKey, str], dict[ObjectKey, str]]:
+    """Each endpoint's upstream bearer token from its `auth.secretRef`, or why it has none it may
+    use (a missing Secret, or one its platform writer sends elsewhere); the gateway and the
+    quality probes both send an external endpoint's key only so."""
     bearers: dict[ObjectKey, str] = {}
     blocked: dict[ObjectKey, str] = {}
     for ep in endpoints:
@@ -201,7 +204,7 @@ def build_table(
     body_limits = [g.spec.policy.max_request_body_bytes for g in gateway_list if g.spec.policy.max_request_body_bytes]
     egress = EgressPolicy.from_gateways(gateway_list)
     providers = vouched_providers(gateway_list)
-    bearers, blocked = _resolve_bearers(endpoints, secret_map)
+    bearers, blocked = resolve_bearers(endpoints, secret_map)
     blocked = {**_egress_refusals(endpoints, egress), **blocked}
     keys, key_problems = build_key_index(services, secret_map, require_all=require_all)
 

@@ -2,12 +2,13 @@
 
 A round passes for an endpoint when every probe's answer met its expectation; an endpoint's
 pass rate is over its last `window` rounds, and it is failing below `minPassRate`. An endpoint
-that no longer serves the service drops out of the status.
+that no longer serves the service drops out of the status; one that serves but was not probed
+this round (a paid endpoint over its hourly cap, see `paid`) keeps its entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from laneway.api.kinds.serving import EndpointQuality, ProbeFailure, QualitySpec, ServiceQuality
@@ -30,10 +31,12 @@ def fold(
     spec: QualitySpec,
     *,
     now: float,
+    kept: Collection[str] = (),
 ) -> ServiceQuality:
-    """The status after a round: `results` by endpoint name, each with its tier."""
+    """The status after a round: `results` by endpoint name, each with its tier. Endpoints in
+    `kept` (serving, but not probed this round) keep their previous entry as it was."""
     before = {e.name: e for e in previous.endpoints} if previous else {}
-    out: list[EndpointQuality] = []
+    out: list[EndpointQuality] = [before[name] for name in kept if name in before and name not in results]
     for name, (tier, probes) in sorted(results.items()):
         old = before.get(name)
         passed = all(p.passed for p in probes)
@@ -50,7 +53,7 @@ def fold(
                 name=name, tier=tier, recent=recent, pass_rate=round(rate, 4), failing=rate < spec.min_pass_rate, last_failure=last
             )
         )
-    return ServiceQuality(observed_at=rfc3339(now), endpoints=out)
+    return ServiceQuality(observed_at=rfc3339(now), endpoints=sorted(out, key=lambda e: e.name))
 
 
 def degraded_message(quality: ServiceQuality) -> str | None:

@@ -340,6 +340,9 @@ class QualitySpec(Model):
     window: StrictInt = Field(default=10, ge=1, le=32)
     min_pass_rate: StrictFloat = Field(default=0.8, ge=0, le=1)
     eject: StrictBool = False
+    external_calls_per_hour: StrictInt = Field(default=60, ge=0, le=3600)
+    """Paid probe calls to the service's external (Overflow, BreakGlass) endpoints, at most, per
+    hour over all of them; 0 probes only laneway's own replicas. Their tokens count in spend."""
 
     @field_validator("interval")
     @classmethod
@@ -370,9 +373,19 @@ class EndpointQuality(Model):
     last_failure: ProbeFailure | None = None
 
 
+class PaidProbeCalls(Model):
+    """Probe calls made to external endpoints in the current hour (`externalCallsPerHour` caps them)."""
+
+    period_start: str
+    calls: StrictInt = Field(default=0, ge=0)
+
+
 class ServiceQuality(Model):
     observed_at: str
     endpoints: list[EndpointQuality] = Field(default_factory=list)
+    paid_calls: PaidProbeCalls | None = None
+    skipped: dict[str, str] | None = None
+    """External endpoints not probed in the last round, and why (the hourly cap, a spent budget)."""
 
 
 class ServiceEconomicsFigures(Model):
