@@ -13,6 +13,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from laneway.api.kinds.serving import RateLimit
 
@@ -76,6 +77,34 @@ class RateLimiter:
             return
         tb = self._bucket(self._tokens, key, limit.tokens_per_minute, self.clock())
         tb.level -= tokens
+
+
+class Limits(Protocol):
+    """What the proxy asks of rate limits: admit a request (awaited: a limit shared through the
+    store may have to ask it), settle the tokens an answer used, and close on shutdown.
+    `ProcessLimits` keeps them in this process, `shared_limits.SharedRateLimiter` in the store."""
+
+    async def admit(self, key: Hashable, limit: RateLimit | None) -> Admission: ...
+
+    def charge_tokens(self, key: Hashable, limit: RateLimit | None, tokens: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class ProcessLimits:
+    """`RateLimiter` as `Limits`: every answer is known at once (one gateway process)."""
+
+    limiter: RateLimiter
+
+    async def admit(self, key: Hashable, limit: RateLimit | None) -> Admission:
+        return self.limiter.admit(key, limit)
+
+    def charge_tokens(self, key: Hashable, limit: RateLimit | None, tokens: int) -> None:
+        self.limiter.charge_tokens(key, limit, tokens)
+
+    async def close(self) -> None:
+        """Nothing to give back: the buckets live and die with this process."""
 
 
 @dataclass

@@ -48,7 +48,7 @@ from laneway.gateway.errors import GatewayError, error_response
 from laneway.gateway.fair_queue import RANK, ServiceQueues, lower, token_cost
 from laneway.gateway.health import EndpointState
 from laneway.gateway.keys import ANONYMOUS, Grant, presented_key
-from laneway.gateway.limits import RateLimiter, RetryBudget
+from laneway.gateway.limits import Limits, ProcessLimits, RateLimiter, RetryBudget
 from laneway.gateway.load import fresh
 from laneway.gateway.metering import Meter
 from laneway.gateway.paths import check_path, split_target, upstream_url
@@ -56,7 +56,6 @@ from laneway.gateway.platform_auth import PlatformTokens
 from laneway.gateway.policy import BalancingPolicy
 from laneway.gateway.request_view import RequestView
 from laneway.gateway.routing import Routed, route_by_model, route_prefixed, visible_models
-from laneway.gateway.shared_limits import SharedRateLimiter
 from laneway.gateway.slo import predict_ttft
 from laneway.gateway.stream_errors import is_anthropic_path, stream_error_event
 from laneway.gateway.table import RoutingTable, ServiceRoute
@@ -103,7 +102,8 @@ class Proxy:
         self.policies: dict[ObjectKey, BalancingPolicy] = {}
         """One balancing policy instance per service, kept across table swaps (it may learn)."""
         self.meter = Meter(clock=clock, window=config.latency_window, max_samples=config.max_samples)
-        self.limiter: RateLimiter | SharedRateLimiter = RateLimiter(clock=clock)
+        self.limiter: Limits = ProcessLimits(RateLimiter(clock=clock))
+        """Rate limits: in this process, or shared through the store (`shared_limits`)."""
         self.budget = RetryBudget(
             clock=clock, ratio=config.retry_budget_ratio, minimum=config.retry_budget_min, window=config.retry_budget_window
         )
@@ -134,6 +134,7 @@ class Proxy:
         self.deadlines.start()
 
     async def close(self) -> None:
+        await self.limiter.close()
         await self.deadlines.stop()
         await self.egress.close()
         if self.session is not None:
@@ -213,7 +214,7 @@ class Proxy:
             route_key = routed.route.key
             if routed.route.retired:
                 raise GatewayError(410, routed.route.retired, "service_retired")
-            admission = self.limiter.admit((route_key, routed.key_id), routed.route.rate_limit)
+            admission = await self.limiter.admit((route_key, routed.key_id), routed.route.rate_limit)
             if not admission.allowed:
                 raise GatewayError(
                     429,
