@@ -31,6 +31,7 @@ from laneway.autoscale.replicas_owner import replicas_on_apply
 
 DEFAULT_TIMEOUT = 30.0
 TOKENS_PATH = "/apis/laneway.dev/v1alpha1/tokens"
+CLUSTERS_PATH = "/apis/laneway.dev/v1alpha1/inferenceclusters"
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -448,6 +449,20 @@ class Client:
         if note is not None and notes is not None:
             notes.append(note)
         return sent
+
+    # machines --------------------------------------------------------------------------------
+
+    def join_token(self, cluster: str, *, ttl: str | None = None) -> dict[str, Any]:
+        """Mint a one-use join token for the Machines cluster `cluster` (platform lane): the
+        answer holds `token` (shown this once), `id` and `expires`."""
+        body = self.request("POST", f"{CLUSTERS_PATH}/{quote(cluster, safe='')}/jointokens",
+                            body={"ttl": ttl} if ttl is not None else None)
+        return body if isinstance(body, dict) else {}
+
+    def remove_machine(self, cluster: str, machine: str) -> dict[str, Any]:
+        """Revoke a machine's credential and drop it from its cluster (platform lane)."""
+        body = self.request("DELETE", f"{CLUSTERS_PATH}/{quote(cluster, safe='')}/machines/{quote(machine, safe='')}")
+        return body if isinstance(body, dict) else {}
 
     # tokens ----------------------------------------------------------------------------------
 

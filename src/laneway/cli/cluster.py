@@ -1,4 +1,5 @@
 """`laneway cluster check NAME`: is an Existing cluster fit to run replicas?
+`laneway cluster join-token NAME` / `remove-machine NAME MACHINE`: machines of a Machines cluster.
 `laneway cluster plan -f cluster.yaml`: what provisioning a cloud cluster would create and cost.
 
     laneway cluster check gpu-eu                                  # cluster from the running laneway
@@ -89,7 +90,7 @@ def render_checks(checks: Sequence[Check]) -> str:
 
 @click.group("cluster")
 def cluster() -> None:
-    """Inspect the clusters of the fleet."""
+    """Inspect the clusters of the fleet, and let machines join or leave them."""
 
 
 @cluster.command("check")
@@ -165,3 +166,33 @@ def plan(names: tuple[str, ...], paths: tuple[str, ...], output: str) -> None:
         click.echo(json.dumps({"clusters": [cluster_plan_json(p) for p in plans]}, indent=2))
     else:
         click.echo(render_cluster_plans(plans))
+
+
+@cluster.command("join-token")
+@click.argument("name")
+@click.option("--ttl", default="1h", show_default=True, help="How long the token may be used, e.g. 30m, 12h, 7d (once: the first join spends it).")
+@connection_options
+@click.pass_context
+def join_token(ctx: click.Context, name: str, ttl: str) -> None:
+    """Mint a one-use join token for the Machines cluster NAME (platform or admin token).
+
+    Start `laneway agent --server URL --token TOKEN` on the machine: it exchanges the token for
+    a credential of its own, limited to that machine. The token is shown this once.
+    """
+    answer = open_client(ctx).join_token(name, ttl=ttl)
+    click.echo(str(answer.get("token", "")))
+    click.echo(f"join token {answer.get('id', '?')} for cluster {name}, usable once until {answer.get('expires', '?')}; "
+               "start the agent with: laneway agent --server URL --token TOKEN", err=True)
+
+
+@cluster.command("remove-machine")
+@click.argument("name")
+@click.argument("machine")
+@connection_options
+@click.pass_context
+def remove_machine(ctx: click.Context, name: str, machine: str) -> None:
+    """Cut MACHINE off the Machines cluster NAME: its credential is revoked at once, it leaves
+    the cluster's status, and its replicas go to other machines of its pool. Its agent stops
+    its engines at its next heartbeat (or when it next reaches the control plane)."""
+    answer = open_client(ctx).remove_machine(name, machine)
+    click.echo(f"machine {machine} removed from cluster {name}; {answer.get('credentialsRevoked', 0)} credential(s) revoked")

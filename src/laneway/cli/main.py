@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "laneway.cli.audit",
     "laneway.cli.render",
     "laneway.cli.cluster",
+    "laneway.cli.agent",
     "laneway.cli.store",
     "laneway.cli.economics",
 ]

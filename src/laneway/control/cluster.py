@@ -19,7 +19,7 @@ from laneway.api.kinds.platform import (
 from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
 from laneway.control.status import ConditionUpdate, write_status
-from laneway.drivers.base import GatewayReporter, Paced
+from laneway.drivers.base import GatewayReporter, Paced, PoolReporter
 from laneway.drivers.provisioners.plan import PROVISIONED_SOURCES
 from laneway.drivers.provisioning import not_provisioned_message
 from laneway.drivers.registry import DriverSet
@@ -28,14 +28,18 @@ from laneway.store.base import Conflict
 RECHECK_SECONDS = 15.0
 
 
-def pool_capacity(cluster: InferenceCluster, classes: Mapping[str, InferenceClass]) -> list[GpuPoolStatus]:
+def pool_capacity(
+    cluster: InferenceCluster, classes: Mapping[str, InferenceClass], joined: Mapping[str, int] | None = None
+) -> list[GpuPoolStatus]:
+    """Nodes and devices per pool: as the manifest says, or as have joined (`joined`, by pool)."""
     out = []
     for pool in cluster.spec.node_pools:
         if pool.role == "System":
             continue
         cls = classes.get(pool.class_name)
         per_node = sum(d.count for d in cls.spec.devices) if cls else 0
-        out.append(GpuPoolStatus(name=pool.name, nodes=pool.published_nodes, devices=per_node * pool.published_nodes))
+        nodes = joined.get(pool.name, 0) if joined is not None else pool.published_nodes
+        out.append(GpuPoolStatus(name=pool.name, nodes=nodes, devices=per_node * nodes))
     return out
 
 
@@ -82,6 +86,8 @@ class ClusterController:
         else:
             address = cluster.status.gateway.address
 
+        joined = await driver.pool_nodes(cluster) if isinstance(driver, PoolReporter) else None
+        cluster = self.store.find(InferenceCluster, key) or cluster  # drivers may have written its status meanwhile
         if missing:
             ready_condition = ConditionUpdate(
                 "Ready",
@@ -100,7 +106,7 @@ class ClusterController:
                 self.store,
                 cluster,
                 conditions=[ConditionUpdate("BackendReady", "True" if ready else "False", reason, message), ready_condition],
-                fields={"gateway": ClusterGatewayStatus(address=address), "gpu_pools": pool_capacity(cluster, classes)},
+                fields={"gateway": ClusterGatewayStatus(address=address), "gpu_pools": pool_capacity(cluster, classes, joined)},
                 now=rfc3339(self.ctx.clock()),
             )
         except Conflict:

@@ -29,6 +29,7 @@ from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.labels import DEPLOYMENT_LABEL
 from laneway.api.meta import ObjectKey, Resource
+from laneway.placement.fleet import published_nodes
 
 
 def cluster_fingerprint(cluster: InferenceCluster) -> tuple[object, ...]:
@@ -38,7 +39,7 @@ def cluster_fingerprint(cluster: InferenceCluster) -> tuple[object, ...]:
         cluster.metadata.deletion_timestamp is not None,
         tuple(sorted(cluster.metadata.labels.items())),
         spec.cluster.source,
-        tuple((p.name, p.class_name, p.published_nodes, p.accounting) for p in spec.node_pools),
+        tuple((p.name, p.class_name, published_nodes(cluster, p), p.accounting) for p in spec.node_pools),
         tuple((t.key, t.value, t.effect) for t in spec.taints),
         spec.not_ready_grace_period,
         is_true(cluster.status.conditions, "Ready"),

@@ -16,6 +16,9 @@ never by probing for a method name:
 - `ExitReporter`: says the moment an engine process of a replica exits (Local: its
   supervisor sees it), so the ModelReplica controller takes the replica's endpoints out of
   the store at once instead of at its next look.
+- `PoolReporter`: says how many nodes each pool of a cluster has now, where that follows
+  what joined rather than the manifest (Machines: the Ready machines of each pool). The
+  InferenceCluster controller publishes it in `status.gpuPools`, which placement reads.
 - `Paced`: says how often its replicas and clusters need looking at (a simulated cluster
   changes only when told, so it is not polled). The ModelReplica and InferenceCluster
   controllers use it; other drivers are polled on the controllers' own schedule.
@@ -159,3 +162,10 @@ class Paced(Protocol):
     health_interval: float | None
 
     def starting_for(self, replica: ModelReplica) -> float | None: ...
+
+
+@runtime_checkable
+class PoolReporter(Protocol):
+    """A driver whose clusters' pools have as many nodes as have joined them (by pool name)."""
+
+    async def pool_nodes(self, cluster: InferenceCluster) -> dict[str, int]: ...

@@ -33,6 +33,7 @@ SOURCE_MODULES: tuple[str, ...] = (
     "laneway.drivers.local.source",
     "laneway.drivers.kubernetes.source",
     "laneway.drivers.simulated.source",
+    "laneway.drivers.machines.source",
 )
 """The modules whose import registers the built-in sources."""
 

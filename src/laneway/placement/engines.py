@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from laneway.api.kinds.deployment import Engine
-from laneway.api.kinds.platform import InferenceCluster, LocalEngine
+from laneway.api.kinds.platform import InferenceCluster, LocalEngine, LocalSource
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,15 @@ engines, whatever image a manifest names (the image is informational for them)."
 
 
 def engine_policy(cluster: InferenceCluster) -> EnginePolicy | None:
-    """The engines a cluster allows; None when its engines do not run on this machine."""
-    if cluster.spec.cluster.source != "Local":
+    """The engines a cluster allows; None when laneway does not start its engines as processes
+    (on this machine for Local, through `laneway agent` for Machines)."""
+    source = cluster.spec.cluster
+    if source.source == "Local":
+        local: LocalSource | None = source.local
+    elif source.source == "Machines":
+        local = source.machines  # an agent runs engines on its machine as the Local driver does here
+    else:
         return None
-    local = cluster.spec.cluster.local
     if local is None or local.engines is None:
         return DEFAULT_LOCAL_ENGINES
     return EnginePolicy(tuple(AllowedEngine.of(e) for e in local.engines))

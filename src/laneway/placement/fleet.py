@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from laneway.api.conditions import is_true
-from laneway.api.kinds.platform import ClassDevice, InferenceClass, InferenceCluster
+from laneway.api.kinds.platform import ClassDevice, InferenceClass, InferenceCluster, NodePool
 from laneway.placement.dra.matcher import device_fingerprint
 from laneway.placement.engines import EnginePolicy, engine_policy
 
-CLAIMLESS_SOURCES = frozenset({"Local"})
+CLAIMLESS_SOURCES = frozenset({"Local", "Machines"})
 """Cluster sources whose engines hold devices without DRA claims (processes on this machine)."""
 
 
@@ -94,9 +94,18 @@ def class_view(cls: InferenceClass) -> ClassView:
     return ClassView(cls.name, key, devices)
 
 
+def published_nodes(cluster: InferenceCluster, pool: NodePool) -> int:
+    """The nodes the scheduler may plan onto in `pool`: for a Machines cluster, the Ready machines
+    that joined it (as its status counts them; none until one joins); else the pool's own count."""
+    if cluster.spec.cluster.source != "Machines" or pool.role == "System":
+        return pool.published_nodes
+    return next((s.nodes for s in cluster.status.gpu_pools if s.name == pool.name), 0)
+
+
 def cluster_view(cluster: InferenceCluster, classes: dict[str, ClassView]) -> ClusterView:
     pools = tuple(
-        PoolView(p.name, p.class_name, p.published_nodes, p.accounting, classes.get(p.class_name)) for p in cluster.spec.node_pools
+        PoolView(p.name, p.class_name, published_nodes(cluster, p), p.accounting, classes.get(p.class_name))
+        for p in cluster.spec.node_pools
     )
     return ClusterView(
         name=cluster.name,

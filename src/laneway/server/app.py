@@ -9,6 +9,7 @@ Paths follow Kubernetes so its habits and tools carry over:
     /healthz, /version, /openapi/v3               public
     /ui/                                          the dashboard's static assets (dashboard.py), public;
                                                   its data comes from the paths above with a token
+    /agent/v1/...                                 `laneway agent`'s door (agent_api.py), machine credentials only
 
 The app holds no state of its own beyond the store and a stop event that ends open watch
 streams when the server shuts down. It binds 127.0.0.1 unless told otherwise: exposing the
@@ -24,8 +25,10 @@ from aiohttp import web
 
 from laneway.api.meta import GROUP_VERSION
 from laneway.server import discovery
+from laneway.server.agent_api import add_agent_routes
 from laneway.server.context import BODY_TIMEOUT, STOP, STORE
 from laneway.server.dashboard import add_dashboard_routes
+from laneway.server.machines_api import add_machine_routes
 from laneway.server.middleware import auth_middleware, error_middleware
 from laneway.server.openapi import build_openapi
 from laneway.server.resources import route_handlers
@@ -98,6 +101,7 @@ def create_app(
     router.add_route("*", f"{group_prefix}/tokens/{{id}}/rotate", token_rotate)
     router.add_route("*", f"{group_prefix}/ticketchecks", ticket_check)
     router.add_get(f"{group_prefix}/whoami", discovery.whoami)
+    add_machine_routes(app, group_prefix)
     _add_resource_routes(app, group_prefix, GROUP_VERSION)
 
     core_prefix = f"/api/{CORE_VERSION}"
@@ -107,6 +111,7 @@ def create_app(
     router.add_get(f"{core_prefix}/namespaces/{{namespace}}", discovery.namespace)
     _add_resource_routes(app, core_prefix, CORE_VERSION)
     add_dashboard_routes(app)
+    add_agent_routes(app)  # /agent/v1: outside /api and /apis, each handler authenticates its caller
     return app
 
 

@@ -130,7 +130,7 @@ def create_token(
     return token
 
 
-def _write_private(path: os.PathLike[str] | str, text: str) -> None:
+def write_private(path: os.PathLike[str] | str, text: str) -> None:
     """Write `text` readable by the owner only, from the first byte on (no chmod window)."""
     tmp = f"{os.fspath(path)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -145,7 +145,7 @@ def _write_private(path: os.PathLike[str] | str, text: str) -> None:
 
 def write_admin_token(path: os.PathLike[str] | str, token: str) -> None:
     """Put `token` where `laneway up` keeps the admin token (owner-only, replaced atomically)."""
-    _write_private(path, token + "\n")
+    write_private(path, token + "\n")
 
 
 class AdminTokenError(ValueError):

@@ -14,9 +14,10 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from laneway.drivers.machines.protocol import AGENT_PREFIX
 from laneway.server.auth import UNKNOWN_TOKEN, bearer_token, check_token
 from laneway.server.context import GRANT, store_of
-from laneway.server.errors import ApiError, internal_error, unauthorized
+from laneway.server.errors import ApiError, forbidden, internal_error, unauthorized
 
 log = logging.getLogger("laneway.server")
 
@@ -81,6 +82,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 PUBLIC_PATHS = frozenset({"/healthz", "/version", "/openapi/v3"})
+MACHINE_ROLES = frozenset({"join", "machine"})
+"""Roles of machines' tokens, which only the agent door (`agent_api.py`) accepts."""
 
 
 def _needs_auth(path: str) -> bool:
@@ -101,5 +104,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if checked.record is None:
         why = checked.refusal or UNKNOWN_TOKEN
         raise unauthorized(f"{why}: check it, or ask an admin for a new one (laneway token create)")
+    if checked.record.role in MACHINE_ROLES:
+        raise forbidden(
+            f"a {checked.record.role} token opens no door of the API: it is for `laneway agent` on {AGENT_PREFIX} only; "
+            "use a platform, team or admin token"
+        )
     request[GRANT] = checked.record
     return await handler(request)

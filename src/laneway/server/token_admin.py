@@ -144,6 +144,11 @@ def rotate(
     when = now or utc_now()
     if record.revoked:
         raise TokenRefused(f"token {token_id(record)} was revoked at {record.revoked}; create a new one instead")
+    if record.role in ("join", "machine"):
+        raise TokenRefused(
+            f"token {token_id(record)} is a {record.role} token of a machine, which is not rotated: mint a new join token "
+            "(laneway cluster join-token CLUSTER), or remove the machine (laneway cluster remove-machine) and join it again"
+        )
     in_file = record.token_sha256 == admin_file.current_sha256()
     token = create_token(
         store,

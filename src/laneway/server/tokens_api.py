@@ -55,7 +55,7 @@ def _require_admin(request: web.Request) -> None:
         raise forbidden(decision.message, kind="tokens")
 
 
-def _ttl(value: object, problems: list[FieldProblem]) -> timedelta | None:
+def ttl_of(value: object, problems: list[FieldProblem]) -> timedelta | None:
     """A token's lifetime from a duration such as '12h' or '30d'; None (never expires) when absent."""
     if value is None:
         return None
@@ -98,7 +98,7 @@ async def tokens(request: web.Request) -> web.Response:
     problems = check_token_request(role, namespaces)
     if not isinstance(description, str):
         problems.append(FieldProblem("description", "must be a string"))
-    ttl = _ttl(body.get("ttl"), problems)
+    ttl = ttl_of(body.get("ttl"), problems)
     if problems:
         raise invalid("Token", None, problems)
     token = await run_store(create_token, store, role=str(role), namespaces=namespaces, description=description, ttl=ttl)
@@ -140,7 +140,7 @@ async def token_rotate(request: web.Request) -> web.Response:
     problems: list[FieldProblem] = []
     ttl = None
     if (await bodies.read_raw(request)).strip():
-        ttl = _ttl(bodies.require_mapping(await bodies.read_body(request), "the rotation request").get("ttl"), problems)
+        ttl = ttl_of(bodies.require_mapping(await bodies.read_body(request), "the rotation request").get("ttl"), problems)
     if problems:
         raise invalid("Token", None, problems)
     try:

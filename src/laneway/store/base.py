@@ -98,10 +98,14 @@ class TokenRecord:
 
     Times are RFC 3339 strings in UTC, "" when unset: `expires` (never, when unset),
     `last_used` (recorded at most once a minute), `revoked` (a revoked record is kept, so a
-    listing shows what was revoked and when, and a revoked token can never come back)."""
+    listing shows what was revoked and when, and a revoked token can never come back).
+
+    Two roles belong to machines that join a Machines cluster (`drivers/machines/credentials.py`)
+    and open no door of the API: `join` (one use, scoped by `namespaces` to its cluster) and
+    `machine` (an agent's credential, scoped to `(cluster, machine)`)."""
 
     token_sha256: str
-    role: Literal["admin", "platform", "team"]
+    role: Literal["admin", "platform", "team", "join", "machine"]
     namespaces: tuple[str, ...] = ()
     description: str = ""
     created: str = ""

@@ -21,6 +21,7 @@ from laneway.drivers.base import (
     ExitReporter,
     GatewayReporter,
     Paced,
+    PoolReporter,
     StandaloneStager,
 )
 from laneway.drivers.kubeconfig import Kubeconfig, KubeconfigSource, NoKubeconfig
@@ -34,11 +35,12 @@ from laneway.drivers.registry import (
 )
 from laneway.store.memory import MemoryStore
 
-CAPABILITIES: tuple[type, ...] = (Driver, CacheStager, GatewayReporter, Paced, ExitReporter)
+CAPABILITIES: tuple[type, ...] = (Driver, CacheStager, GatewayReporter, Paced, ExitReporter, PoolReporter)
 EXPECTED = {
     "Local": {Driver, CacheStager, ExitReporter},
     "Existing": {Driver, CacheStager, GatewayReporter},
     "Simulated": {Driver, GatewayReporter, Paced},
+    "Machines": {Driver, Paced, PoolReporter},
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -16,49 +15,9 @@ from laneway.drivers.local.discovery import (
     normalize_version,
     read_gpus,
 )
+from laneway.testing.nvml import RecordedNvml as FakeNvml
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "nvml-h200.json"
-
-
-class FakeNvml:
-    """Answers the pynvml calls discovery makes from a recorded fixture."""
-
-    def __init__(self, data: dict, *, fail_init: bool = False) -> None:
-        self.data = data
-        self.fail_init = fail_init
-        self.shut = False
-
-    def nvmlInit(self) -> None:
-        if self.fail_init:
-            raise RuntimeError("NVML Shared Library Not Found")
-
-    def nvmlShutdown(self) -> None:
-        self.shut = True
-
-    def nvmlSystemGetDriverVersion(self) -> str:
-        return self.data["driverVersion"]
-
-    def nvmlSystemGetCudaDriverVersion(self) -> int:
-        return self.data["cudaDriverVersion"]
-
-    def nvmlDeviceGetCount(self) -> int:
-        return len(self.data["devices"])
-
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> dict:
-        return self.data["devices"][index]
-
-    def nvmlDeviceGetName(self, handle: dict) -> bytes:
-        return handle["name"].encode()
-
-    def nvmlDeviceGetMemoryInfo(self, handle: dict) -> SimpleNamespace:
-        return SimpleNamespace(total=handle["memoryTotalBytes"])
-
-    def nvmlDeviceGetCudaComputeCapability(self, handle: dict) -> tuple[int, int]:
-        major, minor = handle["cudaComputeCapability"].split(".")
-        return int(major), int(minor)
-
-    def nvmlDeviceGetArchitecture(self, handle: dict) -> int:
-        return handle["architectureEnum"]
 
 
 CPU = CpuInfo(model="Test CPU", architecture="x86_64", cores=2, memory_bytes=8 * 1024**3)

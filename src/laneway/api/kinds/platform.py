@@ -251,7 +251,30 @@ class SimulatedSource(Model):
     startup_seconds: StrictFloat | StrictInt = Field(default=0.0, ge=0, le=3600)
 
 
-ClusterSourceKind = Literal["Local", "Existing", "Simulated", "GKE", "EKS", "AKS", "Nebius", "Vultr"]
+class MachinesSource(LocalSource):
+    """Machines that join with `laneway agent` (on-prem racks, rented GPU boxes, no Kubernetes).
+
+    Each machine runs its engines as the Local source runs them on this machine (the same
+    `engines` allow-list and `cacheRoots`, applied by the agent on its machine). A machine
+    joins one of the cluster's `nodePools`: the one its agent names (`--pool`), else the first
+    whose class its discovered devices cover. A pool publishes as many nodes as it has Ready
+    machines. `heartbeatGracePeriod` is how long a machine may go unheard before it is
+    NotReady: its endpoints stop receiving traffic and its replicas are run by another machine
+    of the pool that has room."""
+
+    heartbeat_grace_period: str = "15s"
+
+    @field_validator("heartbeat_grace_period")
+    @classmethod
+    def _grace(cls, v: str) -> str:
+        checked = check_duration(v)
+        assert checked is not None
+        if not 1 <= parse_duration(checked) <= 3600:
+            raise ValueError(f"heartbeatGracePeriod {v!r} must be between 1s and 1h")
+        return checked
+
+
+ClusterSourceKind = Literal["Local", "Existing", "Simulated", "Machines", "GKE", "EKS", "AKS", "Nebius", "Vultr"]
 
 
 class ClusterSource(OpenModel):
@@ -261,6 +284,7 @@ class ClusterSource(OpenModel):
     local: LocalSource | None = None
     existing: ExistingSource | None = None
     simulated: SimulatedSource | None = None
+    machines: MachinesSource | None = None
 
     @model_validator(mode="after")
     def _block_matches_source(self) -> ClusterSource:
@@ -271,6 +295,8 @@ class ClusterSource(OpenModel):
             )
         if self.source == "Simulated" and self.simulated is None:
             self.simulated = SimulatedSource()
+        if self.source == "Machines" and self.machines is None:
+            self.machines = MachinesSource()
         block = _PROVIDER_BLOCK.get(self.source)
         if block is not None and not isinstance(getattr(self, block, None), dict):
             raise RuleViolation(f"source {self.source} needs its block '{block}' (e.g. its region)", at=block)
@@ -430,8 +456,60 @@ class ClusterGatewayStatus(OpenModel):
     address: str | None = None
 
 
+class MachineAddress(OpenModel):
+    """One URL a serving engine on a machine answers on, as its agent reports it."""
+
+    engine: str
+    engine_copy: StrictInt = 0
+    url: str
+    ready: StrictBool = False
+    models: list[str] = Field(default_factory=list)
+
+
+class MachineReplicaReport(OpenModel):
+    """What an agent last reported of one replica it runs (see `MachineStatus.reports`)."""
+
+    namespace: str
+    name: str
+    uid: str
+    ready: StrictBool = False
+    reason: str = ""
+    message: str = ""
+    addresses: list[MachineAddress] = Field(default_factory=list)
+
+
+class MachineAssignment(OpenModel):
+    """A replica the Machines driver has given a machine to run."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+class MachineStatus(OpenModel):
+    """One machine joined to a Machines cluster (written by laneway, never by hand).
+
+    `ready` follows the agent's heartbeat; `assignments` are the replicas this machine runs
+    (the driver's choice within the pool the scheduler picked); `reports` what the agent last
+    said of them. `devices` summarises what the agent discovered (`2 x NVIDIA H200`)."""
+
+    name: str
+    pool: str
+    class_name: str = ""
+    address: str = ""
+    devices: str = ""
+    device_count: StrictInt = 0
+    joined: str = ""
+    ready: StrictBool = False
+    since: str = ""
+    message: str = ""
+    assignments: list[MachineAssignment] = Field(default_factory=list)
+    reports: list[MachineReplicaReport] = Field(default_factory=list)
+
+
 class InferenceClusterStatus(Status):
     gpu_pools: list[GpuPoolStatus] = Field(default_factory=list)
+    machines: list[MachineStatus] = Field(default_factory=list)
     gateway: ClusterGatewayStatus = Field(default_factory=ClusterGatewayStatus)
 
 

@@ -1,0 +1,225 @@
+"""`laneway agent`: one machine of a Machines cluster, running what the control plane gives it.
+
+It discovers the machine's devices (NVML as the Local cluster does; the CPU otherwise), joins
+once with a join token (the credential it gets back is kept in its data directory, mode 0600,
+so a restart does not need a new token), and then beats: each heartbeat carries what its
+engines are doing and brings back the replicas this machine should run. Those run under the
+Local driver itself (`LocalDriver`: the same supervision, confinement, readiness probes and
+cache mounts as on the control plane's own machine); a replica no longer listed is stopped.
+
+It keeps its engines running while the control plane cannot be reached, and reconciles with the
+first answer after. A refused credential (revoked: `laneway cluster remove-machine`) or a
+machine the cluster no longer has stops every engine and ends the agent: it was cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster
+from laneway.drivers.local.discovery import Nvml, discover_local_class
+from laneway.drivers.local.driver import LocalDriver
+from laneway.drivers.machines.forward import PortForwards
+from laneway.drivers.machines.protocol import (
+    AGENT_PREFIX,
+    EngineReport,
+    Heartbeat,
+    JoinAnswer,
+    JoinRequest,
+    ReplicaReport,
+)
+from laneway.server.auth import write_private
+
+log = logging.getLogger("laneway.agent")
+
+IDENTITY_FILE = "agent.json"
+RETRY_SECONDS = 2.0
+REQUEST_TIMEOUT = 10.0
+
+
+class AgentRefused(Exception):
+    """The control plane refused this agent for good (a used or expired join token, a revoked
+    credential, a pool its devices do not fit); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who this machine is once joined: kept in the data directory."""
+
+    server: str
+    cluster: str
+    machine: str
+    pool: str
+    credential: str
+
+    def save(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        write_private(data_dir / IDENTITY_FILE, json.dumps(self.__dict__, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, data_dir: Path) -> Identity | None:
+        try:
+            data = json.loads((data_dir / IDENTITY_FILE).read_text())
+            return cls(**{k: str(data[k]) for k in ("server", "cluster", "machine", "pool", "credential")})
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    server: str
+    data_dir: Path
+    join_token: str | None = None
+    cluster: str | None = None
+    pool: str | None = None
+    machine: str = ""
+    address: str = "127.0.0.1"
+    listen: str = "127.0.0.1"
+    nvml: Nvml | None = None
+
+
+def default_machine_name() -> str:
+    """This host's name as a DNS label (what the machine is called if not told)."""
+    name = "".join(c if c.isalnum() else "-" for c in socket.gethostname().lower()).strip("-")
+    return name[:63].strip("-") or "machine"
+
+
+def _message(body: Any, status: int) -> str:
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return f"HTTP {status}"
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.driver = LocalDriver(logs_dir=config.data_dir / "logs", cache_dir=config.data_dir / "caches", data_dir=config.data_dir)
+        self.forwards = PortForwards(config.listen)
+        self.running: dict[str, ModelReplica] = {}
+        self.identity: Identity | None = None
+
+    async def _call(self, session: aiohttp.ClientSession, method: str, path: str, token: str, body: Any = None) -> Any:
+        url = self.config.server.rstrip("/") + path
+        async with session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status in (401, 403, 404, 409, 410, 422):
+                raise AgentRefused(_message(data, resp.status))
+            if resp.status >= 300:
+                raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status, message=_message(data, resp.status))
+            return data
+
+    async def join(self, session: aiohttp.ClientSession) -> Identity:
+        """The kept identity, or a new one from exchanging the join token (retried while the
+        server cannot be reached; a refusal is final)."""
+        kept = Identity.load(self.config.data_dir)
+        if kept is not None:
+            return kept
+        if not self.config.join_token:
+            raise AgentRefused(f"{self.config.data_dir} holds no credential and no --token was given: "
+                               "mint a join token (laneway cluster join-token CLUSTER) and pass it with --token")
+        devices = discover_local_class(self.config.nvml)
+        ask = JoinRequest(machine=self.config.machine or default_machine_name(), cluster=self.config.cluster,
+                          pool=self.config.pool, address=self.config.address, devices=devices.spec)
+        while True:
+            try:
+                data = await self._call(session, "POST", f"{AGENT_PREFIX}/join", self.config.join_token, ask.wire())
+                break
+            except (aiohttp.ClientError, TimeoutError) as e:
+                log.warning("cannot reach %s to join (%s); trying again", self.config.server, e)
+                await asyncio.sleep(RETRY_SECONDS)
+        answer = JoinAnswer.model_validate(data)
+        identity = Identity(server=self.config.server, cluster=answer.cluster, machine=answer.machine, pool=answer.pool,
+                            credential=answer.credential)
+        identity.save(self.config.data_dir)
+        log.info("joined cluster %s as machine %s in pool %s (%s)", answer.cluster, answer.machine, answer.pool,
+                 ", ".join(f"{d.count} x {d.name}" for d in devices.spec.devices))
+        return identity
+
+    async def reports(self) -> list[ReplicaReport]:
+        """What runs here, each engine by the port of its door (`forward.py`)."""
+        out = []
+        engine_ports: set[int] = set()
+        for uid, replica in self.running.items():
+            seen = await self.driver.observe(replica)
+            addresses = []
+            for a in seen.addresses:
+                port = urlsplit(a.url).port
+                if port is None:
+                    continue
+                engine_ports.add(port)
+                addresses.append(EngineReport(engine=a.engine, engine_copy=a.copy, port=await self.forwards.ensure(port),
+                                              ready=a.ready, models=list(a.models)))
+            out.append(ReplicaReport(
+                namespace=replica.namespace, name=replica.name, uid=uid, ready=seen.ready, reason=seen.reason,
+                message=seen.message[:2048], addresses=addresses,
+            ))
+        await self.forwards.keep(engine_ports)
+        return out
+
+    async def reconcile(self, answer: dict[str, Any]) -> None:
+        """Run what the answer lists and stop what it does not."""
+        cluster = InferenceCluster.model_validate(answer["cluster"])
+        wanted: dict[str, ModelReplica] = {}
+        for doc in answer.get("replicas", []):
+            replica = ModelReplica.model_validate(doc)
+            wanted[replica.metadata.uid or ""] = replica
+        for uid in [u for u in self.running if u not in wanted]:
+            replica = self.running.pop(uid)
+            log.info("stopping replica %s/%s: this machine no longer runs it", replica.namespace, replica.name)
+            await self.driver.teardown(replica)
+        for uid, replica in wanted.items():
+            if uid not in self.running:
+                log.info("starting replica %s/%s", replica.namespace, replica.name)
+            self.running[uid] = replica
+            await self.driver.apply(replica, cluster)
+
+    async def beat(self, session: aiohttp.ClientSession, identity: Identity) -> float:
+        """One heartbeat; seconds until the next."""
+        path = f"{AGENT_PREFIX}/clusters/{identity.cluster}/machines/{identity.machine}/heartbeat"
+        body = Heartbeat(reports=await self.reports()).wire()
+        answer = await self._call(session, "POST", path, identity.credential, body)
+        await self.reconcile(answer)
+        return float(answer.get("heartbeatSeconds", RETRY_SECONDS))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Join, then beat until `stop` is set or the control plane cuts this machine off."""
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                self.identity = await self.join(session)
+                while not stop.is_set():
+                    try:
+                        wait = await self.beat(session, self.identity)
+                    except (aiohttp.ClientError, TimeoutError) as e:
+                        log.warning("control plane unreachable (%s); engines keep running", e)
+                        wait = RETRY_SECONDS
+                    try:
+                        await asyncio.wait_for(stop.wait(), wait)
+                    except TimeoutError:
+                        pass
+        except AgentRefused:
+            if self.identity is not None:  # cut off after joining: it must run nothing any more
+                (self.config.data_dir / IDENTITY_FILE).unlink(missing_ok=True)
+            raise
+        finally:
+            await self.forwards.close()
+            await self.driver.close()
+
+
+def check_data_dir(path: Path) -> Path:
+    """The agent's data directory, created owner-only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+

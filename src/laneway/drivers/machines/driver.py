@@ -1,0 +1,130 @@
+"""MachinesDriver: the Driver for `cluster.source: Machines`, machines that run `laneway agent`.
+
+The scheduler pins a replica to a cluster and a pool; this driver gives it one machine of that
+pool (`membership.pick_machine`) and records the choice in the cluster's status, where the
+machine's agent reads it with its next heartbeat, runs the replica with the Local driver's
+supervision and confinement, and reports its engines back. Observing a replica reads that
+report: its endpoints are the machine's address and the engines' ports.
+
+A machine that misses its heartbeats for `heartbeatGracePeriod` is NotReady: its replicas
+observe as not Ready at once (their endpoints leave the routing table), and the next apply
+gives each to another Ready machine of the pool with room. When the machine comes back, its
+heartbeat answer no longer lists them, and its agent stops them. A cluster with no Ready
+machine is not Ready, and after its own grace period is lost like any other cluster.
+
+Everything lives in the store (`book.py`), so any control-plane process may run this driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster, MachineAssignment, MachineStatus
+from laneway.drivers.base import ReplicaObservation, ServingAddress
+from laneway.drivers.machines.book import ClusterGone, edit_machines, machines_cluster, refresh_readiness
+from laneway.drivers.machines.membership import JoinRefused, assigned_to, devices_needed, pick_machine, pool_nodes
+from laneway.store.base import Store
+
+
+class MachinesDriver:
+    observe_interval: float | None = 2.0
+    health_interval: float | None = 1.0
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._unplaced: dict[str, str] = {}  # replica uid -> why no machine runs it
+
+    def starting_for(self, replica: ModelReplica) -> float | None:
+        return None
+
+    def _needs(self, cluster: str) -> dict[str, int]:
+        return {r.metadata.uid or "": devices_needed(r) for r in self.store.list(ModelReplica).items
+                if r.spec.cluster_name == cluster}
+
+    def _assign(self, replica: ModelReplica, cluster_name: str) -> None:
+        uid = replica.metadata.uid or ""
+        needs = self._needs(cluster_name)
+
+        def edit(cluster: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus] | None:
+            current = assigned_to(cluster, uid)
+            if current is not None and current.ready:
+                return None
+            choice = pick_machine(replica, cluster, needs=needs)
+            if isinstance(choice, JoinRefused):
+                self._unplaced[uid] = choice.message
+                return None
+            self._unplaced.pop(uid, None)
+            for m in machines:
+                m.assignments = [a for a in m.assignments if a.uid != uid]
+                m.reports = [r for r in m.reports if r.uid != uid]
+                if m.name == choice:
+                    m.assignments.append(MachineAssignment(namespace=replica.namespace, name=replica.name, uid=uid))
+            return machines
+
+        edit_machines(self.store, cluster_name, edit)
+
+    async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
+        try:
+            await asyncio.to_thread(self._assign, replica, cluster.name)
+        except ClusterGone:
+            return
+
+    async def observe(self, replica: ModelReplica) -> ReplicaObservation:
+        uid = replica.metadata.uid or ""
+        try:
+            cluster = await asyncio.to_thread(machines_cluster, self.store, replica.spec.cluster_name)
+        except ClusterGone as e:
+            return ReplicaObservation(False, "ClusterNotFound", str(e))
+        machine = assigned_to(cluster, uid)
+        if machine is None:
+            why = self._unplaced.get(uid, "no machine has been given this replica yet")
+            return ReplicaObservation(False, "NoMachine", why)
+        if not machine.ready:
+            return ReplicaObservation(False, "MachineNotReady", f"machine {machine.name}: {machine.message}")
+        report = next((r for r in machine.reports if r.uid == uid), None)
+        if report is None:
+            return ReplicaObservation(False, "EnginesStarting", f"given to machine {machine.name}; waiting for its agent to start it")
+        addresses = tuple(ServingAddress(engine=a.engine, copy=a.engine_copy, url=a.url, ready=a.ready, models=tuple(a.models))
+                          for a in report.addresses)
+        message = f"on machine {machine.name}: {report.message}" if report.message else f"on machine {machine.name}"
+        return ReplicaObservation(report.ready, report.reason or ("EnginesReady" if report.ready else "EnginesStarting"),
+                                  message, (), addresses)
+
+    async def teardown(self, replica: ModelReplica) -> None:
+        uid = replica.metadata.uid or ""
+        self._unplaced.pop(uid, None)
+
+        def edit(_c: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus]:
+            for m in machines:
+                m.assignments = [a for a in m.assignments if a.uid != uid]
+                m.reports = [r for r in m.reports if r.uid != uid]
+            return machines
+
+        try:
+            await asyncio.to_thread(edit_machines, self.store, replica.spec.cluster_name, edit)
+        except ClusterGone:
+            return
+
+    async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
+        try:
+            fresh = await asyncio.to_thread(refresh_readiness, self.store, cluster.name)
+        except ClusterGone as e:
+            return False, str(e)
+        machines = fresh.status.machines
+        ready = [m.name for m in machines if m.ready]
+        if not machines:
+            return False, "no machine has joined yet: mint a join token (laneway cluster join-token) and start laneway agent"
+        if not ready:
+            return False, f"no machine is Ready ({', '.join(m.name for m in machines)} missed their heartbeats)"
+        return True, f"{len(ready)} of {len(machines)} machine(s) Ready"
+
+    async def pool_nodes(self, cluster: InferenceCluster) -> dict[str, int]:
+        try:
+            fresh = await asyncio.to_thread(machines_cluster, self.store, cluster.name)
+        except ClusterGone:
+            return {}
+        return pool_nodes(fresh)
+
+    async def close(self) -> None:
+        self._unplaced.clear()

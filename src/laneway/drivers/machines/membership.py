@@ -1,0 +1,188 @@
+"""Which machine belongs where, and which machine runs which replica: the pure half of the
+Machines driver (no I/O; the store's state and the clock are passed in).
+
+- `choose_pool`: the pool a joining machine enters, from the pool its agent names or, when it
+  names none, the first of the cluster's pools whose class its discovered devices cover. A
+  machine whose devices do not cover the pool's class is refused with what it has and needs.
+- `pool_nodes`: how many Ready machines each pool has: the nodes the scheduler may plan onto.
+- `pick_machine`: the Ready machine of the replica's pool with the most room for it (spread
+  before pack, as the scheduler spreads replicas), or why none has room. A pool accounted by
+  Node gives a machine to one replica; one accounted by Device shares its devices.
+
+What it does not do: it does not move a replica whose machine is Ready, and it never moves a
+replica to another pool or cluster (that is the scheduler's, through a lost cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import (
+    ClassDevice,
+    InferenceClass,
+    InferenceCluster,
+    MachineStatus,
+    NodePool,
+)
+
+
+@dataclass(frozen=True)
+class JoinRefused:
+    """A machine that may not join as asked; the message says what to change."""
+
+    message: str
+
+
+def _devices_summary(devices: Sequence[ClassDevice]) -> str:
+    parts = []
+    for d in devices:
+        product = d.attributes.get("productName") or d.attributes.get("model")
+        label = product.string if product is not None and product.string else d.driver
+        parts.append(f"{d.count} x {label}")
+    return ", ".join(parts) or "no devices"
+
+
+def devices_summary(cls: InferenceClass) -> str:
+    """`2 x NVIDIA H200`: what a class (a machine's discovered one, say) has, for people."""
+    return _devices_summary(cls.spec.devices)
+
+
+def _same_attributes(want: ClassDevice, have: ClassDevice) -> bool:
+    """Whether `have` carries every string and version attribute `want` names, with its value."""
+    for key, attr in want.attributes.items():
+        if attr.string is None and attr.version is None:
+            continue
+        found = have.attributes.get(key)
+        if found is None or (found.string, found.version) != (attr.string, attr.version):
+            return False
+    return True
+
+
+def uncovered(pool_class: InferenceClass, discovered: InferenceClass) -> str:
+    """Why a machine with the `discovered` devices cannot be a node of `pool_class` ("" when it can).
+
+    Each device entry of the class needs one discovered entry of the same driver with at least
+    its count, carrying the string and version attributes the class names, with their values."""
+    have = devices_summary(discovered)
+    for want in pool_class.spec.devices:
+        candidates = [d for d in discovered.spec.devices if d.driver == want.driver]
+        if not candidates:
+            return f"class {pool_class.name} needs {want.count} {want.driver} device(s); the machine has {have}"
+        matching = [d for d in candidates if _same_attributes(want, d)]
+        if not matching:
+            return (f"class {pool_class.name} needs {want.driver} devices with the attributes it names "
+                    f"({', '.join(sorted(want.attributes))}); the machine has {have}")
+        if max(d.count for d in matching) < want.count:
+            return f"class {pool_class.name} needs {want.count} x {want.name}; the machine has {have}"
+    return ""
+
+
+def choose_pool(
+    cluster: InferenceCluster, classes: Mapping[str, InferenceClass], discovered: InferenceClass, asked: str | None
+) -> NodePool | JoinRefused:
+    """The pool a machine with `discovered` devices joins in `cluster` (`asked`: its agent's `--pool`)."""
+    pools = [p for p in cluster.spec.node_pools if p.role != "System"]
+    names = ", ".join(p.name for p in pools) or "none"
+    if not pools:
+        return JoinRefused(
+            f"cluster {cluster.name} declares no node pools for machines to join: add one to spec.nodePools "
+            "(name, className: an InferenceClass the machines' devices cover)"
+        )
+    if asked is not None:
+        pool = next((p for p in pools if p.name == asked), None)
+        if pool is None:
+            return JoinRefused(f"cluster {cluster.name} has no node pool {asked!r}; its pools: {names}")
+        cls = classes.get(pool.class_name)
+        if cls is None:
+            return JoinRefused(f"pool {asked!r} of cluster {cluster.name} names InferenceClass {pool.class_name!r}, which does not exist; apply it")
+        why = uncovered(cls, discovered)
+        return JoinRefused(f"this machine cannot join pool {asked!r}: {why}") if why else pool
+    reasons = []
+    for pool in pools:
+        cls = classes.get(pool.class_name)
+        if cls is None:
+            reasons.append(f"{pool.name}: class {pool.class_name!r} does not exist")
+            continue
+        why = uncovered(cls, discovered)
+        if not why:
+            return pool
+        reasons.append(f"{pool.name}: {why}")
+    return JoinRefused(
+        f"no node pool of cluster {cluster.name} fits this machine ({devices_summary(discovered)}): "
+        + "; ".join(reasons) + "; name one with --pool, or add a pool whose class these devices cover"
+    )
+
+
+def pool_nodes(cluster: InferenceCluster) -> dict[str, int]:
+    """Ready machines per pool of the cluster (every declared pool appears, with 0 when none)."""
+    counts = {p.name: 0 for p in cluster.spec.node_pools}
+    for m in cluster.status.machines:
+        if m.ready and m.pool in counts:
+            counts[m.pool] += 1
+    return counts
+
+
+def devices_needed(replica: ModelReplica) -> int:
+    """Devices every pod of the replica claims, summed (copies and worker pods counted)."""
+    total = 0
+    for engine in replica.spec.engines:
+        for member in engine.members:
+            per_pod = sum(r.count for r in member.device_requests)
+            total += per_pod * member.pods * engine.copies
+    return total
+
+
+def pool_of(replica: ModelReplica) -> str:
+    """The pool the scheduler pinned the replica's members to ("" when it named none)."""
+    for engine in replica.spec.engines:
+        for member in engine.members:
+            if member.node_pool_name:
+                return member.node_pool_name
+    return ""
+
+
+@dataclass(frozen=True)
+class Room:
+    machine: str
+    free: int
+
+
+def pick_machine(
+    replica: ModelReplica, cluster: InferenceCluster, *, needs: Mapping[str, int]
+) -> str | JoinRefused:
+    """The Ready machine of the replica's pool that runs it: the one with the most room left.
+
+    `needs` gives the devices each assigned replica (by uid) claims, so a machine's room is its
+    device count minus what its other assignments claim (Device accounting), or whether it runs
+    nothing yet (Node accounting)."""
+    pool_name = pool_of(replica)
+    pool = next((p for p in cluster.spec.node_pools if p.name == pool_name), None)
+    machines = [m for m in cluster.status.machines if m.pool == pool_name]
+    if pool is None or not machines:
+        return JoinRefused(f"no machine has joined pool {pool_name or '(none)'} of cluster {cluster.name}")
+    ready = [m for m in machines if m.ready]
+    if not ready:
+        return JoinRefused(f"no machine of pool {pool_name} is Ready ({', '.join(m.name for m in machines)} NotReady)")
+    wanted = needs.get(replica.metadata.uid or "", devices_needed(replica))
+    rooms: list[Room] = []
+    for m in ready:
+        others = [a for a in m.assignments if a.uid != replica.metadata.uid]
+        if pool.accounting == "Node":
+            free = 0 if others else max(m.device_count, 1)
+        else:
+            free = m.device_count - sum(needs.get(a.uid, 0) for a in others)
+        if free >= max(wanted, 1 if pool.accounting == "Node" else 0) and (pool.accounting == "Device" or not others):
+            rooms.append(Room(m.name, free))
+    if not rooms:
+        return JoinRefused(f"no Ready machine of pool {pool_name} has room for {wanted} more device(s)")
+    return min(rooms, key=lambda r: (-r.free, r.machine)).machine  # most room; by name on a tie
+
+
+def assigned_to(cluster: InferenceCluster, uid: str) -> MachineStatus | None:
+    """The machine the replica with this uid is assigned to, if any."""
+    for m in cluster.status.machines:
+        if any(a.uid == uid for a in m.assignments):
+            return m
+    return None

@@ -1,0 +1,97 @@
+"""What an agent and the control plane say to each other, as typed records (JSON, camelCase).
+
+    POST /agent/v1/join                                         join token -> machine credential
+    POST /agent/v1/clusters/{cluster}/machines/{machine}/heartbeat   reports in, assignments out
+    GET  /agent/v1/clusters/{cluster}/machines/{machine}/assignments assignments only
+
+An agent reports ports, never URLs: the server builds each engine's URL from the address the
+machine joined with, so a machine can point the gateway at nothing but itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from pydantic import Field, StrictBool, StrictInt, field_validator
+
+from laneway.api.kinds.platform import InferenceClassSpec
+from laneway.api.meta import Model, check_dns1123_label
+
+AGENT_PREFIX = "/agent/v1"
+MAX_REPORTS = 256
+MAX_ADDRESSES = 64
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def check_address(value: str) -> str:
+    """A bare host (IP address or DNS name) the gateway reaches the machine's engines at."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"address {value!r} must be a bare IP address or DNS name (no scheme, port or path)")
+    return value
+
+
+def url_host(address: str) -> str:
+    """The address as the host part of a URL (IPv6 in brackets)."""
+    try:
+        return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    except ValueError:
+        return address
+
+
+class JoinRequest(Model):
+    machine: str
+    cluster: str | None = None
+    pool: str | None = None
+    address: str
+    devices: InferenceClassSpec
+
+    @field_validator("machine")
+    @classmethod
+    def _machine(cls, v: str) -> str:
+        return check_dns1123_label(v, "machine name")
+
+    @field_validator("cluster", "pool")
+    @classmethod
+    def _names(cls, v: str | None) -> str | None:
+        return None if v is None else check_dns1123_label(v, "name")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return check_address(v)
+
+
+class JoinAnswer(Model):
+    cluster: str
+    machine: str
+    pool: str
+    credential: str
+    heartbeat_seconds: float
+
+
+class EngineReport(Model):
+    engine: str = Field(max_length=63)
+    engine_copy: StrictInt = Field(default=0, ge=0, le=1024)
+    port: StrictInt = Field(ge=1, le=65535)
+    ready: StrictBool = False
+    models: list[str] = Field(default_factory=list, max_length=64)
+
+
+class ReplicaReport(Model):
+    namespace: str = Field(max_length=63)
+    name: str = Field(max_length=253)
+    uid: str = Field(max_length=64)
+    ready: StrictBool = False
+    reason: str = Field(default="", max_length=64)
+    message: str = Field(default="", max_length=2048)
+    addresses: list[EngineReport] = Field(default_factory=list, max_length=MAX_ADDRESSES)
+
+
+class Heartbeat(Model):
+    reports: list[ReplicaReport] = Field(default_factory=list, max_length=MAX_REPORTS)

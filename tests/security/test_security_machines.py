@@ -1,0 +1,223 @@
+"""Machines joining a Machines cluster (issue 17), attacked: a join token stolen after its use,
+an expired one, a machine credential reaching for another machine's assignments, any Secret or
+any other door of the API, an agent claiming a cluster it was not joined to, a machine
+pointing the gateway elsewhere, and team tokens trying the platform's machine doors. Each
+test checks that the side effect did not happen, not only the status code.
+
+Against the real API server over HTTP (in-process, memory store)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from security_harness import TEAM_NAMESPACE
+from server_harness import RunningApi
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceClass, InferenceCluster, MachineAssignment
+from laneway.api.kinds.secret import Secret
+from laneway.api.meta import SYSTEM_NAMESPACE, ObjectKey
+from laneway.drivers.local.discovery import CpuInfo, local_class, read_gpus
+from laneway.drivers.machines.book import edit_machines
+from laneway.drivers.machines.credentials import mint_join_token
+from laneway.server.auth import utc_now
+from laneway.testing.nvml import RecordedNvml
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "nvml-h200.json"
+GROUP = "/apis/laneway.dev/v1alpha1"
+JOIN = "/agent/v1/join"
+CPU = CpuInfo(model="Test CPU", architecture="x86_64", cores=2, memory_bytes=4 * 1024**3)
+
+
+def _h200_devices() -> dict[str, Any]:
+    return local_class(gpus=read_gpus(RecordedNvml(json.loads(FIXTURE.read_text()))), cpu=CPU).spec.wire()
+
+
+def _cluster(name: str) -> InferenceCluster:
+    return InferenceCluster.model_validate({
+        "metadata": {"name": name, "labels": {"laneway.dev/source": "machines"}},
+        "spec": {"cluster": {"source": "Machines"}, "nodePools": [{"name": "h200", "className": "rack-h200", "accounting": "Device"}]},
+    })
+
+
+@pytest.fixture
+def fleet(api: RunningApi) -> RunningApi:
+    api.store.create(InferenceClass.model_validate({"metadata": {"name": "rack-h200"}, "spec": {"devices": [{
+        "name": "gpu", "driver": "gpu.nvidia.com", "deviceClassName": "gpu.nvidia.com", "count": 1,
+        "attributes": {"productName": {"string": "NVIDIA H200"}}}]}}))
+    api.store.create(_cluster("rack"))
+    api.store.create(_cluster("other"))
+    api.store.create(Secret.model_validate({"metadata": {"name": "provider-key", "namespace": SYSTEM_NAMESPACE},
+                                            "stringData": {"key": "sk-canary-machines"}}))
+    return api
+
+
+def _join_token(api: RunningApi, cluster: str = "rack") -> str:
+    with api.client(api.token("platform")) as platform:
+        answer = platform.post(f"{GROUP}/inferenceclusters/{cluster}/jointokens", json={"ttl": "10m"})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+def _join(api: RunningApi, token: str, machine: str, **extra: Any) -> httpx.Response:
+    with api.client(token) as agent:
+        return agent.post(JOIN, json={"machine": machine, "address": "127.0.0.1", "devices": _h200_devices(), **extra})
+
+
+def _machines(api: RunningApi, cluster: str = "rack") -> list[str]:
+    return [m.name for m in api.store.get(InferenceCluster, ObjectKey("", cluster)).status.machines]
+
+
+def test_a_join_token_works_once_and_a_copy_used_after_gets_nothing(fleet: RunningApi) -> None:
+    token = _join_token(fleet)
+    first = _join(fleet, token, "gpu-a")
+    assert first.status_code == 201, first.text
+    stolen = _join(fleet, token, "evil")
+    assert stolen.status_code == 401 and "revoked" in stolen.json()["message"]
+    assert _machines(fleet) == ["gpu-a"], "the stolen copy joined no machine"
+    assert [r.role for r in fleet.store.list_tokens()].count("machine") == 1, "and minted no credential"
+
+
+def test_an_expired_join_token_is_refused(fleet: RunningApi) -> None:
+    token, _ = mint_join_token(fleet.store, "rack", ttl=timedelta(seconds=1), now=utc_now() - timedelta(minutes=5))
+    answer = _join(fleet, token, "late")
+    assert answer.status_code == 401 and "expired" in answer.json()["message"]
+    assert _machines(fleet) == []
+
+
+def test_a_refused_join_leaves_the_token_usable_and_joins_nothing(fleet: RunningApi) -> None:
+    token = _join_token(fleet)
+    misfit = _join(fleet, token, "gpu-a", pool="cpu")
+    assert misfit.status_code == 422 and "no node pool 'cpu'" in misfit.json()["message"]
+    assert _machines(fleet) == []
+    assert _join(fleet, token, "gpu-a").status_code == 201
+
+
+def test_an_agent_cannot_claim_a_cluster_it_was_not_joined_to(fleet: RunningApi) -> None:
+    token = _join_token(fleet, "rack")
+    claimed = _join(fleet, token, "gpu-a", cluster="other")
+    assert claimed.status_code == 403 and "admits to cluster 'rack'" in claimed.json()["message"]
+    assert _machines(fleet, "other") == [] and _machines(fleet, "rack") == []
+    credential = _join(fleet, token, "gpu-a").json()["credential"]
+    with fleet.client(credential) as agent:
+        beat = agent.post("/agent/v1/clusters/other/machines/gpu-a/heartbeat", json={"reports": []})
+        assert beat.status_code == 403 and "cluster 'rack', not 'other'" in beat.json()["message"]
+        assert agent.get("/agent/v1/clusters/other/machines/gpu-a/assignments").status_code == 403
+    assert _machines(fleet, "other") == []
+    assert fleet.store.get_lease("machine/other/gpu-a") is None, "no heartbeat was recorded for the other cluster"
+
+
+def _two_machines_with_work(fleet: RunningApi) -> tuple[str, str]:
+    a = _join(fleet, _join_token(fleet), "gpu-a").json()["credential"]
+    b = _join(fleet, _join_token(fleet), "gpu-b").json()["credential"]
+    replica = ModelReplica.model_validate({
+        "metadata": {"name": "secret-model-0", "namespace": "victims"},
+        "spec": {"clusterName": "rack", "engines": [{"name": "sim", "members": [{
+            "nodePoolName": "h200", "nodeSelector": {"devices": [{"name": "gpu", "selectors": [{"cel": "true"}]}]},
+            "template": {"spec": {"containers": [{"name": "engine", "image": "laneway/engine-sim",
+                                                  "env": [{"name": "PROMPT", "value": "victim's system prompt"}]}]}}}]}]},
+    })
+    stored = fleet.store.create(replica)
+
+    def give_b(_c: InferenceCluster, machines: list[Any]) -> list[Any]:
+        for m in machines:
+            if m.name == "gpu-b":
+                m.assignments = [MachineAssignment(namespace="victims", name=stored.name, uid=stored.metadata.uid or "")]
+        return machines
+
+    edit_machines(fleet.store, "rack", give_b)
+    return a, b
+
+
+def test_a_machine_credential_reads_only_its_own_assignments(fleet: RunningApi) -> None:
+    a, b = _two_machines_with_work(fleet)
+    with fleet.client(a) as agent:
+        theirs = agent.get("/agent/v1/clusters/rack/machines/gpu-b/assignments")
+        assert theirs.status_code == 403 and "belongs to machine 'gpu-a'" in theirs.json()["message"]
+        assert "victim's system prompt" not in theirs.text
+        mine = agent.get("/agent/v1/clusters/rack/machines/gpu-a/assignments")
+        assert mine.status_code == 200 and mine.json()["replicas"] == []
+    with fleet.client(b) as owner:
+        assert [r["metadata"]["name"] for r in owner.get("/agent/v1/clusters/rack/machines/gpu-b/assignments").json()["replicas"]] == [
+            "secret-model-0"]
+
+
+def test_a_machine_cannot_write_another_machines_status_or_report_what_it_does_not_run(fleet: RunningApi) -> None:
+    a, _b = _two_machines_with_work(fleet)
+    uid = fleet.store.get(ModelReplica, ObjectKey("victims", "secret-model-0")).metadata.uid
+    forged = {"reports": [{"namespace": "victims", "name": "secret-model-0", "uid": uid, "ready": True,
+                           "addresses": [{"engine": "sim", "port": 8080, "ready": True}]}]}
+    with fleet.client(a) as agent:
+        assert agent.post("/agent/v1/clusters/rack/machines/gpu-b/heartbeat", json=forged).status_code == 403
+        own = agent.post("/agent/v1/clusters/rack/machines/gpu-a/heartbeat", json=forged)
+        assert own.status_code == 200
+    machines = {m.name: m for m in fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status.machines}
+    assert machines["gpu-b"].reports == [], "gpu-a wrote nothing into gpu-b's status"
+    assert machines["gpu-a"].reports == [], "a report of a replica not assigned to gpu-a is dropped"
+
+
+def test_a_machine_reports_ports_and_the_url_is_its_own_address(fleet: RunningApi) -> None:
+    _a, b = _two_machines_with_work(fleet)
+    uid = fleet.store.get(ModelReplica, ObjectKey("victims", "secret-model-0")).metadata.uid
+    report = {"reports": [{"namespace": "victims", "name": "secret-model-0", "uid": uid, "ready": True,
+                           "addresses": [{"engine": "sim", "port": 8080, "ready": True, "url": "http://169.254.169.254/"}]}]}
+    with fleet.client(b) as agent:
+        assert agent.post("/agent/v1/clusters/rack/machines/gpu-b/heartbeat", json=report).status_code == 422
+        report["reports"][0]["addresses"][0].pop("url")
+        assert agent.post("/agent/v1/clusters/rack/machines/gpu-b/heartbeat", json=report).status_code == 200
+    machine = next(m for m in fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status.machines if m.name == "gpu-b")
+    assert [a.url for r in machine.reports for a in r.addresses] == ["http://127.0.0.1:8080"]
+
+
+@pytest.mark.parametrize("path", [
+    f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets",
+    f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets/provider-key",
+    f"{GROUP}/modelreplicas",
+    f"{GROUP}/inferenceclusters/rack",
+    f"{GROUP}/tokens",
+])
+def test_a_machine_credential_opens_no_door_of_the_api(fleet: RunningApi, path: str) -> None:
+    a, _b = _two_machines_with_work(fleet)
+    with fleet.client(a) as agent:
+        answer = agent.get(path)
+        assert answer.status_code == 403 and "opens no door of the API" in answer.json()["message"]
+        assert "sk-canary-machines" not in answer.text and "victim's system prompt" not in answer.text
+        written = agent.post(f"{GROUP}/inferenceclusters/rack/jointokens", json={})
+        assert written.status_code == 403
+    assert sum(1 for r in fleet.store.list_tokens() if r.role == "join" and not r.revoked) == 0
+
+
+def test_a_join_token_is_no_api_token_either(fleet: RunningApi) -> None:
+    token = _join_token(fleet)
+    with fleet.client(token) as holder:
+        assert holder.get(f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets").status_code == 403
+        assert holder.get("/agent/v1/clusters/rack/machines/gpu-a/assignments").status_code == 403
+    assert _join(fleet, token, "gpu-a").status_code == 201, "and those refusals did not spend it"
+
+
+def test_team_tokens_cannot_mint_join_tokens_join_or_remove_machines(fleet: RunningApi) -> None:
+    _join(fleet, _join_token(fleet), "gpu-a")
+    team_token = fleet.token("team", TEAM_NAMESPACE)
+    with fleet.client(team_token) as team:
+        minted = team.post(f"{GROUP}/inferenceclusters/rack/jointokens", json={})
+        assert minted.status_code == 403 and "platform" in minted.json()["message"]
+        assert team.delete(f"{GROUP}/inferenceclusters/rack/machines/gpu-a").status_code == 403
+        assert team.post(JOIN, json={"machine": "evil", "address": "127.0.0.1", "devices": _h200_devices()}).status_code == 403
+    assert _machines(fleet) == ["gpu-a"]
+    assert not any(r.role == "join" and not r.revoked for r in fleet.store.list_tokens())
+
+
+def test_a_removed_machine_is_cut_off(fleet: RunningApi) -> None:
+    credential = _join(fleet, _join_token(fleet), "gpu-a").json()["credential"]
+    with fleet.client(fleet.token("platform")) as platform:
+        removed = platform.delete(f"{GROUP}/inferenceclusters/rack/machines/gpu-a")
+        assert removed.status_code == 200 and removed.json()["credentialsRevoked"] == 1
+    with fleet.client(credential) as agent:
+        beat = agent.post("/agent/v1/clusters/rack/machines/gpu-a/heartbeat", json={"reports": []})
+        assert beat.status_code == 401 and "revoked" in beat.json()["message"]
+    assert _machines(fleet) == []
