@@ -1,0 +1,205 @@
+"""Machines join the fleet (issue 17), end to end on this machine: a real `laneway up` and three
+`laneway agent` processes, each with its own data directory and its own devices (two and one
+H200 from the recorded NVML reading, and a machine with no GPU), joined with one-use tokens
+the platform lane mints. The README's examples and examples/machines/rack.yaml are applied;
+the rack's model fits only the H200 machines.
+
+It shows: machines join the pool their discovered devices cover; the replica runs on an H200
+machine, started by that machine's agent; it answers through the gateway; a machine that goes
+silent is NotReady and its replica moves to the other H200 machine; when it comes back its
+agent stops the engine it no longer runs; an agent killed outright loses its replica to
+another machine too. Nothing is left running at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from local_fleet import Cli, Fleet, Up, alive, engine_processes_under, eventually
+
+from laneway.api.kinds.deployment import ModelReplica
+from laneway.api.kinds.platform import InferenceCluster, MachineStatus
+from laneway.testing.nvml import with_devices
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+FIXTURE = ROOT / "tests" / "fixtures" / "nvml-h200.json"
+GRACE = "3s"
+WAIT = 90.0
+
+
+@dataclass
+class AgentProcess:
+    name: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    log: Path
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _start_agent(tmp: Path, up: Up, name: str, token: str, gpus: int) -> AgentProcess:
+    reading = tmp / f"{name}-nvml.json"
+    reading.write_text(json.dumps(with_devices(json.loads(FIXTURE.read_text()), gpus)))
+    log = tmp / f"{name}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "laneway.cli.main", "agent", "--server", f"http://127.0.0.1:{up.port}", "--token", token,
+             "--name", name, "--data-dir", str(tmp / name), "--nvml-fixture", str(reading), "--log-level", "info"],
+            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")},
+        )
+    return AgentProcess(name, tmp / name, process, log)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    up = Up.start(tmp_path_factory.mktemp("machines") / "data", local_cluster=False)
+    fleet: Fleet | None = None
+    try:
+        fleet = Fleet.connect(up)
+        yield fleet
+    finally:
+        if fleet:
+            fleet.close()
+        assert up.stop(signal.SIGINT) == 0, up.output
+        assert up.leftovers() == []
+
+
+def _rack(fleet: Fleet) -> InferenceCluster:
+    cluster = fleet.client.get("InferenceCluster", "rack")
+    assert isinstance(cluster, InferenceCluster)
+    return cluster
+
+
+def _machines(fleet: Fleet) -> dict[str, MachineStatus]:
+    return {m.name: m for m in _rack(fleet).status.machines}
+
+
+def _holder(fleet: Fleet) -> str | None:
+    """The machine the rack-sim replica is assigned to and Ready on, if any."""
+    replicas = [r for r in fleet.replicas("rack-demo", "rack-sim") if isinstance(r, ModelReplica)]
+    if len(replicas) != 1 or replicas[0].status.phase != "Ready":
+        return None
+    uid = replicas[0].metadata.uid
+    for m in _machines(fleet).values():
+        if m.ready and any(a.uid == uid for a in m.assignments) and any(r.uid == uid and r.ready for r in m.reports):
+            return m.name
+    return None
+
+
+def _answer(fleet: Fleet) -> str | None:
+    try:
+        response = httpx.post(f"{fleet.gateway}/v1/chat/completions", timeout=10, json={
+            "model": "rack-sim", "max_tokens": 4, "messages": [{"role": "user", "content": "hello rack"}]})
+    except httpx.HTTPError:
+        return None
+    return str(response.json()["choices"][0]["message"]["content"]) if response.status_code == 200 else None
+
+
+def _engines(agent: AgentProcess) -> list[int]:
+    return [p.pid for p in engine_processes_under(agent.process.pid) if p.replica.startswith("rack-sim")]
+
+
+def test_machines_join_run_move_and_return(fleet: Fleet, tmp_path: Path) -> None:
+    cli = Cli(fleet.up.data_dir)
+    for folder in ("platform", "models"):
+        applied = cli("apply", "-f", str(EXAMPLES / folder))
+        assert applied.exit_code == 0, applied.output
+    rack = (EXAMPLES / "machines" / "rack.yaml").read_text().replace("heartbeatGracePeriod: 15s", f"heartbeatGracePeriod: {GRACE}")
+    manifest = tmp_path / "rack.yaml"
+    manifest.write_text(rack)
+    applied = cli("apply", "-f", str(manifest))
+    assert applied.exit_code == 0, applied.output
+
+    # No machine yet: the cluster is harmless, NotReady with nothing placed on it.
+    eventually("rack to say no machine has joined", lambda: any(
+        c.type == "Ready" and c.status == "False" and "no machine has joined" in c.message for c in _rack(fleet).status.conditions))
+    assert fleet.replicas("rack-demo", "rack-sim") == []
+
+    platform = cli("token", "create", "--role", "platform").stdout.strip()
+    tokens = []
+    for _ in range(3):
+        minted = cli("cluster", "join-token", "rack", "--ttl", "10m", token=platform)
+        assert minted.exit_code == 0, minted.output
+        tokens.append(minted.stdout.strip())
+    agents = {
+        "gpu-a": _start_agent(tmp_path, fleet.up, "gpu-a", tokens[0], gpus=2),
+        "gpu-b": _start_agent(tmp_path, fleet.up, "gpu-b", tokens[1], gpus=1),
+        "cpu-c": _start_agent(tmp_path, fleet.up, "cpu-c", tokens[2], gpus=0),
+    }
+    engine_pids: list[int] = []
+    try:
+        # Joined into the pools their devices cover; the pools publish their Ready machines.
+        machines = eventually("three machines to join", lambda: (lambda ms: ms if len(ms) == 3 else None)(_machines(fleet)),
+                              timeout=WAIT)
+        assert {n: m.pool for n, m in machines.items()} == {"gpu-a": "h200", "gpu-b": "h200", "cpu-c": "cpu"}
+        assert (machines["gpu-a"].devices, machines["gpu-b"].devices) == ("2 x NVIDIA H200", "1 x NVIDIA H200")
+        assert "H200" not in machines["cpu-c"].devices and machines["cpu-c"].device_count == os.cpu_count()
+        eventually("the pools to publish their machines", lambda: {p.name: p.nodes for p in _rack(fleet).status.gpu_pools} == {"h200": 2, "cpu": 1},
+                   timeout=WAIT)
+        for agent in agents.values():
+            assert (agent.data_dir / "agent.json").stat().st_mode & 0o077 == 0, "the credential file is the agent's alone"
+
+        # The H200-only model runs on an H200 machine, started by that machine's agent.
+        first = eventually("rack-sim to run on an H200 machine", lambda: _holder(fleet), timeout=WAIT)
+        assert first in ("gpu-a", "gpu-b")
+        other = "gpu-b" if first == "gpu-a" else "gpu-a"
+        eventually(f"{first}'s agent to run the engine", lambda: _engines(agents[first]), timeout=WAIT)
+        assert _engines(agents[other]) == [] and _engines(agents["cpu-c"]) == []
+        assert not [p for p in engine_processes_under(fleet.up.process.pid) if p.replica.startswith("rack-sim")], (
+            "no engine of it runs under laneway up")
+        assert eventually("an answer through the gateway", lambda: _answer(fleet), timeout=WAIT)
+        stranded = _engines(agents[first])
+        engine_pids += stranded
+
+        # The machine goes silent (its agent stopped; its engine keeps running): NotReady, and
+        # the replica moves to the other H200 machine, which answers.
+        os.kill(agents[first].process.pid, signal.SIGSTOP)
+        eventually(f"{first} to turn NotReady", lambda: not _machines(fleet)[first].ready, timeout=WAIT)
+        assert eventually(f"rack-sim to move to {other}", lambda: _holder(fleet) == other, timeout=WAIT)
+        engine_pids += eventually(f"{other}'s agent to run the engine", lambda: _engines(agents[other]), timeout=WAIT)
+        assert alive(stranded) == stranded, "the silent machine's engine still runs: nothing told it otherwise yet"
+        assert eventually("an answer from the new machine", lambda: _answer(fleet), timeout=WAIT)
+
+        # It comes back: told what it should still run (nothing), its agent stops the engine.
+        os.kill(agents[first].process.pid, signal.SIGCONT)
+        eventually(f"{first} to be Ready again", lambda: _machines(fleet)[first].ready, timeout=WAIT)
+        eventually(f"{first}'s agent to stop the engine it no longer runs", lambda: alive(stranded) == [], timeout=WAIT)
+        assert "no longer runs it" in agents[first].output
+        assert _holder(fleet) == other, "the replica stayed where it moved"
+
+        # The agent now holding it is killed outright (its engines die with it): back to the first.
+        moved = _engines(agents[other])
+        agents[other].process.kill()
+        agents[other].process.wait(timeout=30)
+        eventually(f"{other}'s engines to die with their agent", lambda: alive(moved) == [], timeout=WAIT)
+        assert eventually(f"rack-sim to be re-placed on {first}", lambda: _holder(fleet) == first, timeout=WAIT)
+        engine_pids += eventually(f"{first}'s agent to run the engine again", lambda: _engines(agents[first]), timeout=WAIT)
+        assert eventually("an answer after the kill", lambda: _answer(fleet), timeout=WAIT)
+    finally:
+        for agent in agents.values():
+            engine_pids += _engines(agent)
+            agent.stop()
+    assert alive(engine_pids) == [], "every engine stopped with its agent"
