@@ -20,7 +20,6 @@ Rules (Kubernetes' own, where it has one):
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +31,6 @@ from laneway.store.base import (
     EventType,
     Gone,
     Invalid,
-    TokenRecord,
-    WatchEvent,
 )
 
 Document = dict[str, Any]
@@ -228,14 +225,6 @@ def compaction_floor(revision: int, compacted: int, retention: int) -> int | Non
     return None
 
 
-# -- rows, as the SQL backends store them -------------------------------------------------------
-
-
-def dumps(doc: Document) -> str:
-    """A document as the SQL backends store it: compact, keys sorted."""
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
-
-
 def check_retained(revision: int, compacted: int) -> None:
     """Raise Gone when the events after `revision` were compacted away."""
     if revision < compacted:
@@ -243,26 +232,3 @@ def check_retained(revision: int, compacted: int) -> None:
             f"revision {revision} is too old: events up to {compacted} were compacted; "
             "list again and watch from the list's revision"
         )
-
-
-def event_of(row: tuple[Any, ...]) -> WatchEvent:
-    """A stored event row (revision, type, kind, doc JSON) as a WatchEvent."""
-    revision, type_, kind, doc = row
-    return WatchEvent(type=type_, revision=int(revision), object=parse(kind, json.loads(doc)))
-
-
-def token_of(row: tuple[Any, ...]) -> TokenRecord:
-    """A stored token row (in `TOKEN_COLUMNS` order) as a TokenRecord."""
-    return TokenRecord(
-        token_sha256=row[0],
-        role=row[1],
-        namespaces=tuple(json.loads(row[2])),
-        description=row[3],
-        created=row[4],
-        expires=row[5],
-        last_used=row[6],
-        revoked=row[7],
-    )
-
-
-TOKEN_SELECT = "SELECT token_sha256, role, namespaces, description, created, expires, last_used, revoked FROM tokens"

@@ -1,4 +1,5 @@
-"""A writer process for the store's multi-process tests (run as a script, never imported).
+"""A writer process for the store's multi-process tests (run as a script; store_children.py
+imports `endpoint` and `bump` from it, so threads and processes write the same way).
 
     python store_child.py write   TARGET PREFIX COUNT     create PREFIX-0.. and print each acknowledged name
     python store_child.py forever DB PREFIX           the same, without end (the kill -9 test)

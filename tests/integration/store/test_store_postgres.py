@@ -12,14 +12,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_children import endpoint, finish, spawn
+from store_children import (
+    acknowledged_until_killed,
+    endpoint,
+    spawn,
+    threads_bump_one_counter,
+    two_writer_processes_share_the_store,
+)
 
 from laneway.api.kinds import ModelEndpoint
-from laneway.api.meta import ObjectKey
 from laneway.client import ApiError, Client, ServerUnreachable
 from laneway.server.auth import hash_token
 from laneway.store.postgres import PostgresStore, StoreUnavailable
@@ -39,22 +43,7 @@ def test_two_processes_share_one_database_and_notify_wakes_watchers(
     # A poll interval longer than the test: only LISTEN/NOTIFY can wake this store's waiters.
     store = PostgresStore(postgres_dsn, poll_interval=3600.0)
     try:
-        store.create(endpoint("counter"))
-        start = store.revision()
-        bumper = spawn(children, "bump", postgres_dsn, "counter", "20")
-        writer = spawn(children, "write", postgres_dsn, "w", "20")
-        assert store.wait_for_revision(start, timeout=90) > start
-        finish(bumper)
-        written = finish(writer).split()
-        assert written == [f"w-{i}" for i in range(20)]
-
-        # Optimistic concurrency held across processes: 20 read-modify-writes, none lost.
-        assert store.get(KIND, ObjectKey("procs", "counter")).metadata.annotations["n"] == "20"
-        names = {o.name for o in store.list(KIND, namespace="procs").items}
-        assert names == {"counter", *written}
-        events = store.events_since(start)
-        assert [e.revision for e in events] == list(range(start + 1, start + 41))  # one sequence, no gaps
-        assert store.revision() == start + 40
+        two_writer_processes_share_the_store(store, postgres_dsn, children)
     finally:
         store.close()
 
@@ -62,45 +51,10 @@ def test_two_processes_share_one_database_and_notify_wakes_watchers(
 def test_threads_on_two_stores_conflict_instead_of_losing_updates(postgres_dsn: str) -> None:
     one, two = PostgresStore(postgres_dsn), PostgresStore(postgres_dsn)
     try:
-        one.create(endpoint("counter"))
-        key = ObjectKey("procs", "counter")
-        conflicts = []
-
-        def bump(store: PostgresStore, times: int) -> None:
-            from laneway.store.base import Conflict
-
-            for _ in range(times):
-                while True:
-                    obj = store.get(ModelEndpoint, key)
-                    obj.metadata.annotations["n"] = str(int(obj.metadata.annotations.get("n", "0")) + 1)
-                    try:
-                        store.update(obj)
-                        break
-                    except Conflict:
-                        conflicts.append(1)
-
-        threads = [threading.Thread(target=bump, args=(s, 10)) for s in (one, two, one, two)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads)
-        assert two.get(ModelEndpoint, key).metadata.annotations["n"] == "40"
+        threads_bump_one_counter(one, two)
     finally:
         one.close()
         two.close()
-
-
-def _acknowledged_until_killed(proc: subprocess.Popen[str], after: int, kill: Callable[[], None]) -> list[str]:
-    assert proc.stdout is not None
-    acknowledged: list[str] = []
-    for line in proc.stdout:
-        acknowledged.append(line.strip())
-        if len(acknowledged) >= after:
-            break
-    kill()
-    rest, _ = proc.communicate(timeout=60)
-    return acknowledged + rest.split()  # printed before the kill landed: acknowledged too
 
 
 def _stored_names(dsn: str) -> set[str]:
@@ -113,7 +67,7 @@ def _stored_names(dsn: str) -> set[str]:
 
 def test_kill_9_of_a_writer_loses_nothing_acknowledged(postgres_dsn: str, children: list[subprocess.Popen[str]]) -> None:
     proc = spawn(children, "forever", postgres_dsn, "a")
-    acknowledged = _acknowledged_until_killed(proc, 100, lambda: proc.send_signal(signal.SIGKILL))
+    acknowledged = acknowledged_until_killed(proc, 100, lambda: proc.send_signal(signal.SIGKILL))
     assert proc.returncode == -signal.SIGKILL
     assert len(acknowledged) >= 100
     stored = _stored_names(postgres_dsn)
@@ -131,7 +85,7 @@ def test_kill_9_of_the_database_loses_nothing_acknowledged(
 ) -> None:
     proc = spawn(children, "forever", postgres_dsn, "d")
     try:
-        acknowledged = _acknowledged_until_killed(proc, 60, lambda: postgres.stop(kill=True))
+        acknowledged = acknowledged_until_killed(proc, 60, lambda: postgres.stop(kill=True))
         assert proc.returncode not in (0, None)  # the writer saw the database go
         with pytest.raises(StoreUnavailable):
             PostgresStore(postgres_dsn, connect_timeout=2)
