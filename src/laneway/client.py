@@ -147,6 +147,23 @@ class ServerUnreachable(Exception):
     """No answer from the server at all (refused, timed out, DNS); says where we tried."""
 
 
+class NotTheApi(Exception):
+    """Something answered that is not laneway's control API: most often its gateway's port,
+    whose errors are OpenAI-shaped rather than Kubernetes Status documents."""
+
+
+def gateway_answered(response: httpx.Response) -> bool:
+    """Whether an error response came from laneway's gateway (or another OpenAI-style server)
+    rather than the control API, which answers every refusal with a Status (pure)."""
+    if response.headers.get("x-laneway-error"):
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict) and body.get("kind") != "Status"
+
+
 class UnreadableObject(Exception):
     """The server sent a document this client's models do not accept (a version mismatch)."""
 
@@ -287,10 +304,14 @@ class Client:
             raise ServerUnreachable(f"the laneway API at {self.server} did not answer in time") from None
         except httpx.HTTPError as e:
             raise ServerUnreachable(
-                f"cannot reach the laneway API at {self.server} ({e.__class__.__name__}: {e}); "
-                "is `laneway up` running? Start it, or point --server / LANEWAY_SERVER at a running server"
+                f"cannot reach the laneway API at {self.server} ({e.__class__.__name__}: {e}); is `laneway up` running?"
             ) from None
         if response.status_code >= 400:
+            if gateway_answered(response):
+                raise NotTheApi(
+                    f"{self.server} answered {method} {path} like laneway's OpenAI-compatible gateway (HTTP "
+                    f"{response.status_code}), not its control API: this is the gateway's address"
+                )
             raise ApiError.from_response(response)
         if not response.content:
             return None
@@ -343,16 +364,20 @@ class Client:
         namespace: str | None = None,
         all_namespaces: bool = False,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         resource_version: str | None = None,
         timeout: float | None = None,
     ) -> Iterator[WatchEvent]:
-        """Follow a kind's changes as the server streams them (one JSON event per line)."""
+        """Follow a kind's changes as the server streams them (one JSON event per line);
+        `field_selector="metadata.name=NAME"` follows one object."""
         info = lookup(kind)
         params = {"watch": "true"}
         if timeout is not None:
             params["timeoutSeconds"] = str(max(1, int(timeout)))  # the server ends the stream too
         if label_selector:
             params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
         if resource_version:
             params["resourceVersion"] = resource_version
         path = collection_path(info, None if all_namespaces else namespace)

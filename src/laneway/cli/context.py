@@ -23,6 +23,7 @@ import click
 from laneway.cli.config import discover
 from laneway.cli.contexts import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from laneway.cli.contexts import context_namespace, default_namespace
+from laneway.cli.reach import CONNECTION_KEY
 from laneway.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,6 +108,7 @@ def open_client(ctx: click.Context) -> Client:
     """The Client for this invocation, closed when the command ends."""
     opts = global_options(ctx)
     conn = discover(server_flag=opts.server, token_flag=opts.token, data_dir_flag=opts.data_dir, env=os.environ)
+    ctx.meta[CONNECTION_KEY] = conn  # for the hint an unreachable or wrong server gets (laneway.cli.reach)
     client = Client(conn.server, conn.token)
     ctx.call_on_close(client.close)
     return client

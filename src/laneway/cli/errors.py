@@ -15,8 +15,9 @@ import click
 from laneway.api.errors import InvalidManifests, InvalidObject
 from laneway.api.registry import UnknownKind
 from laneway.api.selectors import SelectorSyntaxError
-from laneway.cli.config import NoServer
-from laneway.client import ApiError, ServerUnreachable, UnreadableObject
+from laneway.cli.config import Connection, NoServer
+from laneway.cli.reach import reach_hint
+from laneway.client import ApiError, NotTheApi, ServerUnreachable, UnreadableObject
 from laneway.store.base import StoreError
 
 EXIT_OK = 0
@@ -36,8 +37,9 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True, file=file)
 
 
-def to_failure(error: BaseException) -> Failure | None:
-    """The Failure for an error the CLI expects; None for one it does not (a bug)."""
+def to_failure(error: BaseException, connection: Connection | None = None) -> Failure | None:
+    """The Failure for an error the CLI expects; None for one it does not (a bug). `connection`
+    (where the server address came from) makes an unreachable or wrong server's hint precise."""
     if isinstance(error, Failure):
         return error
     if isinstance(error, InvalidManifests):
@@ -51,11 +53,26 @@ def to_failure(error: BaseException) -> Failure | None:
         return Failure(str(error.args[0]) if error.args else str(error), EXIT_USAGE)
     if isinstance(error, ApiError):
         return Failure(str(error), EXIT_REFUSED)
-    if isinstance(error, (ServerUnreachable, NoServer, UnreadableObject)):
+    if isinstance(error, (ServerUnreachable, NotTheApi)):
+        return Failure(f"{error}\n{reach_hint(connection)}", EXIT_REFUSED)
+    if isinstance(error, (NoServer, UnreadableObject)):
         return Failure(str(error), EXIT_REFUSED)
     if isinstance(error, StoreError):  # a store that cannot be opened or reached: its own message
         return Failure(str(error), EXIT_USAGE if error.status == 400 else EXIT_REFUSED)
     return None
+
+
+def usage_failure(error: click.UsageError) -> Failure:
+    """Click's usage errors as every other failure reads: one `error:` line, then one hint with
+    the command's usage and where its flags are listed, instead of click's usage block."""
+    message = error.format_message().strip().rstrip(".")
+    if message[:1].isupper() and not message[1:2].isupper():  # "Missing argument" -> "missing argument"; keep "NAME ..."
+        message = message[0].lower() + message[1:]
+    ctx = error.ctx
+    if ctx is None:
+        return Failure(message, EXIT_USAGE)
+    usage = ctx.get_usage().removeprefix("Usage:").strip()
+    return Failure(f"{message}\n  usage: {usage}  (`{ctx.command_path} --help` lists every flag)", EXIT_USAGE)
 
 
 def unexpected(error: BaseException) -> Failure:

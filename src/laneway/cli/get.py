@@ -1,4 +1,5 @@
-"""`laneway get`: list or fetch objects of one or more kinds, as a table, YAML or JSON."""
+"""`laneway get`: list or fetch objects of one or more kinds, as a table, YAML, JSON, names or
+a jsonpath template; `-w` goes on printing changes (see `laneway.cli.get_watch`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from laneway.api.registry import KindInfo
 from laneway.api.selectors import parse_selector
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
-from laneway.cli.kinds import namespace_for, parse_kinds, ref, split_kind_name
+from laneway.cli.get_watch import watch_command
+from laneway.cli.kinds import ALL, namespace_for, parse_kinds, ref, split_kind_name
 from laneway.cli.notfound import get_or_hint
-from laneway.cli.output import OUTPUT_FORMATS, render_documents, resource_table
+from laneway.cli.output import OutputFormat, OutputType, render_documents, resource_table
+from laneway.client import Client
 
 
 @click.command()
@@ -22,7 +25,12 @@ from laneway.cli.output import OUTPUT_FORMATS, render_documents, resource_table
 @namespace_option
 @click.option("-A", "--all-namespaces", is_flag=True, help="List across every namespace.")
 @click.option("-l", "--selector", default=None, metavar="SELECTOR", help="Label selector, e.g. 'team=ml,tier in (gold)'.")
-@click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True, help="Output format.")
+@click.option(
+    "-o", "--output", type=OutputType(), default="table", show_default=True,
+    help="Output format: table, wide, yaml, json, name, or jsonpath=TEMPLATE (kubectl's, e.g. jsonpath='{.items[*].metadata.name}').",
+)
+@click.option("-w", "--watch", is_flag=True, help="After the list, print every change as it happens, until Ctrl-C.")
+@click.option("--output-watch-events", is_flag=True, help="With -w, say each change's type (ADDED, MODIFIED, DELETED).")
 @connection_options
 @click.pass_context
 def get(
@@ -32,47 +40,90 @@ def get(
     namespace: str | None,
     all_namespaces: bool,
     selector: str | None,
-    output: str,
+    output: OutputFormat,
+    watch: bool,
+    output_watch_events: bool,
 ) -> None:
-    """Show objects: a table a person reads, or -o json/yaml a script reads.
+    """Show objects: a table a person reads, or -o json/yaml/name/jsonpath a script reads.
 
     KIND is a kind, plural or short name (ig, ic, icl, md, mr, me, ms, mc, tk, secrets); several
-    kinds are separated by commas. With NAME, one object per kind; -o json then prints the
-    object itself, otherwise a List.
+    kinds are separated by commas; `all` is every namespaced kind but Secrets. With NAME, one
+    object per kind; -o json then prints the object itself, otherwise a List. -w follows changes.
     """
     kinds, name = split_kind_name(kinds, name)
-    infos = parse_kinds(kinds)
+    infos = parse_kinds(kinds, allow_all=True)
     if name and all_namespaces:
         raise Failure("NAME and -A do not go together: name one object with -n NS, or list with -A", EXIT_USAGE)
     if name and selector:
         raise Failure("NAME and -l do not go together: either name one object or select by label", EXIT_USAGE)
+    if name and ALL in (k.strip().lower() for k in kinds.split(",")):
+        raise Failure(f"`get {ALL}` lists; name one object as KIND/NAME (md/{name})", EXIT_USAGE)
+    if output_watch_events and not watch:
+        raise Failure("--output-watch-events goes with -w (watch)", EXIT_USAGE)
+    if watch and len(infos) != 1:
+        raise Failure(f"-w watches one kind at a time, got {len(infos)} ({kinds}): run one `laneway get KIND -w` per kind", EXIT_USAGE)
     if selector:
         parse_selector(selector)  # a malformed selector is a usage error before anything is sent
     client = open_client(ctx)
+
+    if watch:
+        info = infos[0]
+        ns = namespace_for(info, namespace)
+
+        def relist() -> tuple[list[Resource], str]:
+            return _listing(client, info, ns, name=name, all_namespaces=all_namespaces, selector=selector)
+
+        listed = relist()
+        if not listed[0] and output.is_table:
+            _say_none_found([info], namespace, all_namespaces)
+        watch_command(
+            client, info, namespace=ns, all_namespaces=all_namespaces, selector=selector, name=name,
+            output=output, events=output_watch_events, listed=listed, relist=relist,
+        )
+        return
 
     sections: list[tuple[KindInfo, list[Resource]]] = []
     for info in infos:
         if name:
             sections.append((info, [get_or_hint(client, info, name, namespace)]))
         else:
-            listed = client.list(
+            listed_items = client.list(
                 info.kind,
                 namespace=namespace_for(info, namespace),
                 all_namespaces=all_namespaces,
                 label_selector=selector,
             )
-            sections.append((info, listed.items))
+            sections.append((info, listed_items.items))
+    _print_sections(sections, output=output, single=bool(name) and len(infos) == 1, all_namespaces=all_namespaces)
+    if not any(objs for _, objs in sections) and output.is_table:
+        _say_none_found(infos, namespace, all_namespaces)
 
-    if output == "name":  # `kind/name` per line, as kubectl's -o name, for scripts and xargs
+
+def _listing(
+    client: Client, info: KindInfo, namespace: str | None, *, name: str | None, all_namespaces: bool, selector: str | None
+) -> tuple[list[Resource], str]:
+    """What `-w` prints first and the resourceVersion its watch starts from. A named object
+    must exist (as without -w); its version is the object's own."""
+    if name:
+        obj = get_or_hint(client, info, name, namespace)
+        return [obj], obj.metadata.resource_version or ""
+    listed = client.list(info.kind, namespace=namespace, all_namespaces=all_namespaces, label_selector=selector)
+    return listed.items, listed.resource_version
+
+
+def _print_sections(
+    sections: list[tuple[KindInfo, list[Resource]]], *, output: OutputFormat, single: bool, all_namespaces: bool
+) -> None:
+    if output.name == "name":  # `kind/name` per line, as kubectl's -o name, for scripts and xargs
         for info, objs in sections:
             for obj in objs:
                 click.echo(ref(info, obj.name))
         return
-    if output in ("json", "yaml"):
+    if not output.is_table:
         items = [obj for _, objs in sections for obj in objs]
-        click.echo(render_documents(items, output=output, single=bool(name) and len(infos) == 1))
+        # kubectl prints a template's output as it is (no newline added); JSON and YAML end in one.
+        click.echo(render_documents(items, output=output, single=single), nl=output.template is None)
         return
-
     now = datetime.now(UTC)
     printed = False
     for info, objs in sections:
@@ -85,13 +136,15 @@ def get(
                 objs,
                 kind=info.kind,
                 now=now,
-                wide=output == "wide",
+                wide=output.name == "wide",
                 show_namespace=all_namespaces and info.namespaced,
-                show_kind=len(infos) > 1,
+                show_kind=len(sections) > 1,
             )
         )
         printed = True
-    if not printed:
-        where = "any namespace" if all_namespaces else f"namespace {namespace or DEFAULT_NAMESPACE!r}"
-        scoped = any(i.namespaced for i in infos)
-        click.echo(f"No resources found{' in ' + where if scoped else ''}.", err=True)
+
+
+def _say_none_found(infos: list[KindInfo], namespace: str | None, all_namespaces: bool) -> None:
+    where = "any namespace" if all_namespaces else f"namespace {namespace or DEFAULT_NAMESPACE!r}"
+    scoped = any(i.namespaced for i in infos)
+    click.echo(f"No resources found{' in ' + where if scoped else ''}.", err=True)

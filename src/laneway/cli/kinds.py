@@ -1,21 +1,27 @@
-"""Kind arguments on the command line: `md`, `modeldeployments`, `ModelDeployment`, `md,ms`."""
+"""Kind arguments on the command line: `md`, `modeldeployments`, `ModelDeployment`, `md,ms`,
+and `get all`."""
 
 from __future__ import annotations
 
 from laneway.api.registry import KindInfo, UnknownKind, lookup
 from laneway.cli.context import DEFAULT_NAMESPACE
 
+ALL = "all"
+ALL_KINDS = ("ModelDeployment", "ModelReplica", "ModelEndpoint", "ModelService", "ModelCache", "InferenceTicket")
+"""What `laneway get all` lists, as kubectl's `all` lists a namespace's workloads: the ML team's
+namespaced kinds, in the order a model comes up. Secrets are left out (as kubectl leaves them),
+and so are the platform's cluster-scoped kinds."""
 
-def parse_kinds(text: str) -> list[KindInfo]:
+
+def parse_kinds(text: str, *, allow_all: bool = False) -> list[KindInfo]:
     """Comma-separated kind names, each resolved through the registry; duplicates collapse.
-    Raises UnknownKind naming the known spellings."""
+    With `allow_all`, `all` stands for ALL_KINDS. Raises UnknownKind naming the known spellings."""
     out: list[KindInfo] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        info = lookup(part)
-        if info not in out:
-            out.append(info)
+        infos = [lookup(k) for k in ALL_KINDS] if allow_all and part.lower() == ALL else [lookup(part)]
+        out += [info for info in infos if info not in out]
     if not out:
         raise UnknownKind(text)
     return out

@@ -1,6 +1,6 @@
 """The `laneway` command: a click group that gathers every part's commands.
 
-The resource commands (apply, get, describe, delete, scale, wait), `token`, `version` and
+The resource commands (apply, get, describe, delete, scale, wait, explain, edit), `token`, `version` and
 `up` live in this package. Other parts contribute commands from their own modules, listed in
 `COMMAND_MODULES`; each module exports a click command named by its last dotted part
 (`laneway.cli.plan` exports `plan`). A module that does not exist yet is skipped silently;
@@ -24,7 +24,8 @@ import click
 
 from laneway import __version__
 from laneway.cli.context import GlobalOptions
-from laneway.cli.errors import to_failure, unexpected
+from laneway.cli.errors import to_failure, unexpected, usage_failure
+from laneway.cli.reach import CONNECTION_KEY
 
 COMMAND_MODULES = [
     "laneway.cli.config",
@@ -51,6 +52,8 @@ BUILTIN_MODULES = [
     "laneway.cli.delete",
     "laneway.cli.scale",
     "laneway.cli.wait",
+    "laneway.cli.explain",
+    "laneway.cli.edit",
     "laneway.cli.token",
     "laneway.cli.up",
 ]
@@ -84,13 +87,28 @@ class LanewayGroup(click.Group):
                 self.add_command(command, cmd_name)
         return command
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        """The group's own flags (`laneway --bogus`) fail as one `error:` line too."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            raise usage_failure(error) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `laneway ticket` alone prints the group's help, as kubectl does
+        except click.UsageError as error:  # a subcommand's bad flag or missing argument, an unknown command
+            raise usage_failure(error) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as error:
-            failure = to_failure(error)
+            failure = to_failure(error, ctx.meta.get(CONNECTION_KEY))
             raise (failure if failure is not None else unexpected(error)) from None
 
 

@@ -9,15 +9,65 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import click
 import yaml
 
 from laneway.api.meta import Resource
 from laneway.cli.columns import NONE, columns_for
 
+if TYPE_CHECKING:
+    from laneway.cli.jsonpath import Template
+
+    _FormatParam = click.ParamType["OutputFormat", str]
+else:  # click's ParamType is generic for type checkers; older clicks cannot subscript it at run time
+    _FormatParam = click.ParamType
+
 OUTPUT_FORMATS = ("table", "wide", "yaml", "json", "name")
+JSONPATH_PREFIX = "jsonpath="
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What `-o` asked for: one of OUTPUT_FORMATS, or `jsonpath` with its parsed template."""
+
+    name: str
+    template: Template | None = None
+
+    @property
+    def is_table(self) -> bool:
+        return self.name in ("table", "wide")
+
+
+class OutputType(_FormatParam):
+    """`-o`: a format name, or `jsonpath=TEMPLATE` (kubectl's; `-o jsonpath='{.items[*].metadata.name}'`).
+    A template that does not parse is a usage error before anything is sent."""
+
+    name = "FORMAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> OutputFormat:
+        if isinstance(value, OutputFormat):
+            return value
+        text = str(value)
+        if text in OUTPUT_FORMATS:
+            return OutputFormat(text)
+        if text.startswith(JSONPATH_PREFIX) or text == "jsonpath":
+            from laneway.cli.jsonpath import TemplateError, parse_template  # jsonpath-ng loads only when used
+
+            source = text.removeprefix("jsonpath").removeprefix("=")
+            if not source:
+                self.fail("jsonpath needs a template: -o jsonpath='{.items[*].metadata.name}'", param, ctx)
+            try:
+                return OutputFormat("jsonpath", parse_template(source))
+            except TemplateError as e:
+                self.fail(str(e), param, ctx)
+        self.fail(f"unknown output format {text!r}: use one of {', '.join(OUTPUT_FORMATS)} or jsonpath=TEMPLATE", param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[" + "|".join(OUTPUT_FORMATS) + "|jsonpath=TEMPLATE]"
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
@@ -55,17 +105,46 @@ def age(timestamp: str | None, now: datetime) -> str:
     return f"{days // 365}y"
 
 
-def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    """Left-aligned columns separated by three spaces, as kubectl prints them."""
+def column_widths(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> list[int]:
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    lines = []
-    for row in [list(headers), *rows]:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        lines.append("   ".join(cells).rstrip())
-    return "\n".join(lines)
+    return widths
+
+
+def align_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """One line of a table: each cell padded to its column's width, three spaces apart.
+    A cell wider than its column (a row printed later by `get -w`) pushes the rest right."""
+    return "   ".join(cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(cells)).rstrip()
+
+
+def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    """Left-aligned columns separated by three spaces, as kubectl prints them."""
+    widths = column_widths(rows, headers)
+    return "\n".join(align_row(row, widths) for row in [list(headers), *rows])
+
+
+def resource_rows(
+    items: Sequence[Resource],
+    *,
+    kind: str,
+    now: datetime,
+    wide: bool = False,
+    show_namespace: bool = False,
+    show_kind: bool = False,
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and cells of one kind's table (see `resource_table`)."""
+    columns = columns_for(kind, wide=wide)
+    headers = (["NAMESPACE"] if show_namespace else []) + ["NAME"] + [c.header for c in columns] + ["AGE"]
+    rows = []
+    for obj in items:
+        name = f"{kind.lower()}/{obj.name}" if show_kind else obj.name
+        row = ([obj.namespace or NONE] if show_namespace else []) + [name]
+        row += [_cell(c.value, obj) for c in columns]
+        row.append(age(obj.metadata.creation_timestamp, now))
+        rows.append(row)
+    return headers, rows
 
 
 def resource_table(
@@ -79,15 +158,7 @@ def resource_table(
 ) -> str:
     """One kind's objects as a table: [NAMESPACE] NAME <kind columns> AGE.
     `show_kind` prefixes names with `kind/` when several kinds print one after another."""
-    columns = columns_for(kind, wide=wide)
-    headers = (["NAMESPACE"] if show_namespace else []) + ["NAME"] + [c.header for c in columns] + ["AGE"]
-    rows = []
-    for obj in items:
-        name = f"{kind.lower()}/{obj.name}" if show_kind else obj.name
-        row = ([obj.namespace or NONE] if show_namespace else []) + [name]
-        row += [_cell(c.value, obj) for c in columns]
-        row.append(age(obj.metadata.creation_timestamp, now))
-        rows.append(row)
+    headers, rows = resource_rows(items, kind=kind, now=now, wide=wide, show_namespace=show_namespace, show_kind=show_kind)
     return render_table(rows, headers)
 
 
@@ -136,6 +207,11 @@ def without_empties(document: Any) -> Any:
     return document
 
 
-def render_documents(items: Sequence[Resource], *, output: str, single: bool) -> str:
+def render_documents(items: Sequence[Resource], *, output: str | OutputFormat, single: bool) -> str:
+    """`-o json`, `-o yaml` or `-o jsonpath=...` of the objects: the object itself when `single`,
+    else a List (as kubectl applies a template to a list's `.items`)."""
     document = as_document(items, single=single)
-    return to_json(document) if output == "json" else to_yaml(document)
+    fmt = output if isinstance(output, OutputFormat) else OutputFormat(output)
+    if fmt.template is not None:
+        return fmt.template.render(document)
+    return to_json(document) if fmt.name == "json" else to_yaml(document)

@@ -121,6 +121,16 @@ def desired_endpoints(
     return out
 
 
+def serving_urls(observation: ReplicaObservation) -> str | None:
+    """`status.endpoint` (what `get mr -o wide` shows as ENDPOINT): the URLs the replica serves
+    on while it is Ready, comma-separated when engine copies serve on several; None otherwise,
+    since an address that is not routable is not an endpoint (rule 6). Pure."""
+    if not observation.ready:
+        return None
+    urls = [a.url for a in observation.addresses if a.ready]
+    return ",".join(urls) if urls else None
+
+
 def look_again(driver: Driver, replica: ModelReplica, ready: bool) -> float | None:
     """When to observe a replica again. Drivers whose replicas change only when told (a
     simulated cluster) say so with `observe_interval = None`: a Ready replica is then not
@@ -222,7 +232,7 @@ class ReplicaController:
         phase = "Ready" if observation.ready else ("Failed" if observation.reason == "CrashLoopBackOff" else "Starting")
         restarts = sum(m.restarts for m in observation.members) or None
         self._write(replica, "True" if observation.ready else "False", observation.reason, observation.message, phase, restarts,
-                    applied=replica.metadata.generation)
+                    applied=replica.metadata.generation, endpoint=serving_urls(observation))
         return Result(requeue_after=look_again(driver, replica, observation.ready))
 
     def _engine_exited(self, namespace: str, name: str) -> None:
@@ -304,8 +314,9 @@ class ReplicaController:
         *,
         applied: int | None = None,
         draining_since: float | None = None,
+        endpoint: str | None = None,
     ) -> None:
-        fields: dict[str, object] = {"phase": phase, "draining_since": draining_since}
+        fields: dict[str, object] = {"phase": phase, "draining_since": draining_since, "endpoint": endpoint}
         if restarts is not None:
             fields["restarts"] = restarts
         if applied is not None:

@@ -276,3 +276,31 @@ def test_an_engine_that_exits_takes_its_endpoints_out_at_once(tmp_path: Path) ->
     assert store.list("ModelEndpoint", namespace="ml").items
     heard[-1]("ml", "m-0")  # the driver: an engine of ml/m-0 exited
     assert store.list("ModelEndpoint", namespace="ml").items == [], "no waiting for the next look"
+
+
+def test_status_endpoint_is_the_url_while_ready_and_cleared_after(tmp_path: Path) -> None:
+    """`get mr -o wide` reads ENDPOINT from status.endpoint: it showed `-` for every Ready replica."""
+    store, fake, drivers, ctx = _setup(tmp_path)
+    ctl = ReplicaController(ctx, drivers)
+    key = ObjectKey("ml", "m-0")
+    asyncio.run(ctl.reconcile(key))
+    assert store.get("ModelReplica", key).status.endpoint is None, "starting: not an endpoint yet"
+    fake.ready = True
+    asyncio.run(ctl.reconcile(key))
+    assert store.get("ModelReplica", key).status.endpoint == "http://127.0.0.1:9999"
+    fake.ready = False
+    asyncio.run(ctl.reconcile(key))
+    assert store.get("ModelReplica", key).status.endpoint is None, "not routable: no endpoint shown"
+
+
+def test_serving_urls_lists_the_ready_addresses_of_a_ready_replica() -> None:
+    from laneway.control.replica import serving_urls
+
+    def address(copy: int, ready: bool) -> ServingAddress:
+        return ServingAddress(engine="main", copy=copy, url=f"http://127.0.0.1:{9000 + copy}", ready=ready)
+
+    both = ReplicaObservation(True, "EnginesReady", "", (), (address(0, True), address(1, True)))
+    assert serving_urls(both) == "http://127.0.0.1:9000,http://127.0.0.1:9001"
+    one = ReplicaObservation(True, "EnginesReady", "", (), (address(0, True), address(1, False)))
+    assert serving_urls(one) == "http://127.0.0.1:9000"
+    assert serving_urls(ReplicaObservation(False, "EnginesStarting", "", (), (address(0, True),))) is None
