@@ -12,11 +12,10 @@ from laneway.api.registry import KindInfo
 from laneway.api.selectors import parse_selector
 from laneway.cli.context import DEFAULT_NAMESPACE, connection_options, namespace_option, open_client
 from laneway.cli.errors import EXIT_USAGE, Failure
-from laneway.cli.get_watch import watch_command
+from laneway.cli.get_watch import WatchTarget, watch_command
 from laneway.cli.kinds import ALL, namespace_for, parse_kinds, ref, split_kind_name
 from laneway.cli.notfound import get_or_hint
 from laneway.cli.output import OutputFormat, OutputType, render_documents, resource_table
-from laneway.client import Client
 
 
 @click.command()
@@ -67,19 +66,13 @@ def get(
     client = open_client(ctx)
 
     if watch:
-        info = infos[0]
-        ns = namespace_for(info, namespace)
-
-        def relist() -> tuple[list[Resource], str]:
-            return _listing(client, info, ns, name=name, all_namespaces=all_namespaces, selector=selector)
-
-        listed = relist()
-        if not listed[0] and output.is_table:
-            _say_none_found([info], namespace, all_namespaces)
-        watch_command(
-            client, info, namespace=ns, all_namespaces=all_namespaces, selector=selector, name=name,
-            output=output, events=output_watch_events, listed=listed, relist=relist,
+        target = WatchTarget(
+            infos[0], namespace_for(infos[0], namespace), all_namespaces=all_namespaces, selector=selector, name=name
         )
+        listed = target.listing(client)
+        if not listed[0] and output.is_table:
+            _say_none_found(infos, namespace, all_namespaces)
+        watch_command(client, target, output=output, events=output_watch_events, listed=listed)
         return
 
     sections: list[tuple[KindInfo, list[Resource]]] = []
@@ -97,18 +90,6 @@ def get(
     _print_sections(sections, output=output, single=bool(name) and len(infos) == 1, all_namespaces=all_namespaces)
     if not any(objs for _, objs in sections) and output.is_table:
         _say_none_found(infos, namespace, all_namespaces)
-
-
-def _listing(
-    client: Client, info: KindInfo, namespace: str | None, *, name: str | None, all_namespaces: bool, selector: str | None
-) -> tuple[list[Resource], str]:
-    """What `-w` prints first and the resourceVersion its watch starts from. A named object
-    must exist (as without -w); its version is the object's own."""
-    if name:
-        obj = get_or_hint(client, info, name, namespace)
-        return [obj], obj.metadata.resource_version or ""
-    listed = client.list(info.kind, namespace=namespace, all_namespaces=all_namespaces, label_selector=selector)
-    return listed.items, listed.resource_version
 
 
 def _print_sections(

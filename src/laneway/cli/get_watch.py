@@ -12,7 +12,7 @@ there, printing the objects as they are now. Ctrl-C ends the command with exit 0
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,6 +21,7 @@ import click
 from laneway.api.meta import Resource
 from laneway.api.registry import KindInfo
 from laneway.cli.kinds import ref
+from laneway.cli.notfound import get_or_hint
 from laneway.cli.output import OutputFormat, align_row, column_widths, render_documents, resource_rows, to_json, to_yaml
 from laneway.client import ApiError, Client, WatchEvent
 
@@ -92,29 +93,39 @@ def resume_from(version: str, event: WatchEvent) -> str:
     return event.object.metadata.resource_version or version
 
 
-def follow(
-    client: Client,
-    info: KindInfo,
-    *,
-    namespace: str | None,
-    all_namespaces: bool,
-    selector: str | None,
-    name: str | None,
-    since: str,
-    relist: Callable[[], tuple[list[Resource], str]],
-) -> Iterator[WatchEvent]:
+@dataclass(frozen=True)
+class WatchTarget:
+    """What one `get -w` follows: a kind in a namespace (or all), by label, or one named object."""
+
+    info: KindInfo
+    namespace: str | None
+    all_namespaces: bool = False
+    selector: str | None = None
+    name: str | None = None
+
+    def listing(self, client: Client) -> tuple[list[Resource], str]:
+        """What is printed first, and the resourceVersion the watch starts from. A named object
+        must exist (as without -w; its not-found names where it does); its version is its own."""
+        if self.name:
+            obj = get_or_hint(client, self.info, self.name, self.namespace)
+            return [obj], obj.metadata.resource_version or ""
+        listed = client.list(self.info.kind, namespace=self.namespace, all_namespaces=self.all_namespaces, label_selector=self.selector)
+        return listed.items, listed.resource_version
+
+
+def follow(client: Client, target: WatchTarget, *, since: str) -> Iterator[WatchEvent]:
     """Every change after resourceVersion `since`, for as long as the caller reads: resumes a
-    stream the server ended; after a 410 Gone lists again (`relist`) and yields those objects as
-    MODIFIED before following on. Ends only by an error (the server went away) or the caller."""
+    stream the server ended; after a 410 Gone lists again and yields those objects as MODIFIED
+    before following on. Ends only by an error (the server went away) or the caller."""
     version = since
     while True:
         try:
             for event in client.watch(
-                info.kind,
-                namespace=namespace,
-                all_namespaces=all_namespaces,
-                label_selector=selector,
-                field_selector=f"metadata.name={name}" if name else None,
+                target.info.kind,
+                namespace=target.namespace,
+                all_namespaces=target.all_namespaces,
+                label_selector=target.selector,
+                field_selector=f"metadata.name={target.name}" if target.name else None,
                 resource_version=version or None,
             ):
                 version = resume_from(version, event)
@@ -122,34 +133,25 @@ def follow(
         except ApiError as e:
             if e.code != GONE:
                 raise
-            objects, version = relist()
+            objects, version = target.listing(client)
             for obj in objects:
                 yield WatchEvent("MODIFIED", obj)
 
 
 def watch_command(
-    client: Client,
-    info: KindInfo,
-    *,
-    namespace: str | None,
-    all_namespaces: bool,
-    selector: str | None,
-    name: str | None,
-    output: OutputFormat,
-    events: bool,
-    listed: tuple[list[Resource], str],
-    relist: Callable[[], tuple[list[Resource], str]],
+    client: Client, target: WatchTarget, *, output: OutputFormat, events: bool, listed: tuple[list[Resource], str]
 ) -> None:
     """Print the listed objects, then each change, until Ctrl-C (exit 0) or the server goes."""
-    printer = WatchPrinter(kind=info.kind, info=info, output=output, show_namespace=all_namespaces and info.namespaced, events=events)
+    info = target.info
+    printer = WatchPrinter(
+        kind=info.kind, info=info, output=output, show_namespace=target.all_namespaces and info.namespaced, events=events
+    )
     objects, since = listed
     nl = output.template is None
     try:
         for line in printer.initial(objects, datetime.now(UTC)):
             click.echo(line, nl=nl)
-        for event in follow(
-            client, info, namespace=namespace, all_namespaces=all_namespaces, selector=selector, name=name, since=since, relist=relist
-        ):
+        for event in follow(client, target, since=since):
             for line in printer.event(event, datetime.now(UTC)):
                 click.echo(line, nl=nl)
     except KeyboardInterrupt:

@@ -104,20 +104,8 @@ def _actions(source: str) -> list[tuple[str, str, int]]:
             continue
         if i > text_start:
             pieces.append(("text", source[text_start:i], text_start))
-        start, i, quote = i, i + 1, ""
-        while i < n:
-            c = source[i]
-            if quote:
-                if c == "\\":
-                    i += 1
-                elif c == quote:
-                    quote = ""
-            elif c in ('"', "'"):
-                quote = c
-            elif c == "}":
-                break
-            i += 1
-        if i >= n:
+        start, i = i, _closing(source, i, "{", "}")
+        if i < 0:
             raise TemplateError(f"jsonpath template {source!r}: the `{{` at character {start} is never closed: add `}}`")
         pieces.append(("action", source[start + 1 : i], start))
         i += 1
@@ -212,9 +200,18 @@ def _name(body: str, i: int) -> tuple[str, int]:
 
 
 def _bracket_end(body: str, start: int) -> int:
+    end = _closing(body, start, "[", "]")
+    if end < 0:
+        raise TemplateError(f"the path {body!r} opens a `[` that is never closed: add `]`")
+    return end
+
+
+def _closing(text: str, start: int, opener: str, closer: str) -> int:
+    """The index of the `closer` that matches the `opener` at `start`, skipping quoted strings
+    (`{"}"}`, `[?(@.x=="]")]`); -1 when there is none."""
     depth, quote, i = 0, "", start
-    while i < len(body):
-        c = body[i]
+    while i < len(text):
+        c = text[i]
         if quote:
             if c == "\\":
                 i += 1
@@ -222,14 +219,14 @@ def _bracket_end(body: str, start: int) -> int:
                 quote = ""
         elif c in ('"', "'"):
             quote = c
-        elif c == "[":
+        elif c == opener:
             depth += 1
-        elif c == "]":
+        elif c == closer:
             depth -= 1
             if depth == 0:
                 return i
         i += 1
-    raise TemplateError(f"the path {body!r} opens a `[` that is never closed: add `]`")
+    return -1
 
 
 def _matches(path: Path, *, root: JSONValue, current: JSONValue) -> list[JSONValue]:

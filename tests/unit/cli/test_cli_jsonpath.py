@@ -31,6 +31,7 @@ def test_paths_print_their_results_separated_by_spaces() -> None:
     assert render("{.items[0].spec.paused}") == "false"
     assert render("{$.kind}") == "List"
     assert render("names: {.items[*].metadata.name}!") == "names: chat embed!"
+    assert render('{"}"}{.kind}{\'{\'}') == "}List{", "braces inside a quoted literal do not end the action"
 
 
 def test_range_reads_each_element_and_dollar_reads_the_root() -> None:
