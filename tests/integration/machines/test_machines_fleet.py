@@ -8,7 +8,8 @@ It shows: machines join the pool their discovered devices cover; the replica run
 machine, started by that machine's agent; it answers through the gateway; a machine that goes
 silent is NotReady and its replica moves to the other H200 machine; when it comes back its
 agent stops the engine it no longer runs; an agent killed outright loses its replica to
-another machine too. Nothing is left running at the end.
+another machine too; while the control plane is away the agent keeps its engine running and
+carries on when it returns. Nothing is left running at the end.
 """
 
 from __future__ import annotations
@@ -81,10 +82,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         fleet = Fleet.connect(up)
         yield fleet
     finally:
+        running = fleet.up if fleet else up  # the test restarts laneway up once
         if fleet:
             fleet.close()
-        assert up.stop(signal.SIGINT) == 0, up.output
-        assert up.leftovers() == []
+        assert running.stop(signal.SIGINT) == 0, running.output
+        assert up.leftovers() == [] and running.leftovers() == []
 
 
 def _rack(fleet: Fleet) -> InferenceCluster:
@@ -198,6 +200,18 @@ def test_machines_join_run_move_and_return(fleet: Fleet, tmp_path: Path) -> None
         assert eventually(f"rack-sim to be re-placed on {first}", lambda: _holder(fleet) == first, timeout=WAIT)
         engine_pids += eventually(f"{first}'s agent to run the engine again", lambda: _engines(agents[first]), timeout=WAIT)
         assert eventually("an answer after the kill", lambda: _answer(fleet), timeout=WAIT)
+
+        # The control plane goes away: the agent keeps its engine running; when laneway up is
+        # back (same data directory and ports), the agent carries on with the same engine.
+        serving = _engines(agents[first])
+        assert fleet.up.stop(signal.SIGINT) == 0, fleet.up.output
+        eventually("the agent to notice", lambda: "control plane unreachable" in agents[first].output, timeout=WAIT)
+        assert alive(serving) == serving, "engines keep running while the control plane is away"
+        fleet.up = Up.start(fleet.up.data_dir, port=fleet.up.port, gateway_port=fleet.up.gateway_port, local_cluster=False)
+        fleet.up.wait_ready()
+        assert eventually(f"rack-sim Ready on {first} again", lambda: _holder(fleet) == first, timeout=WAIT)
+        assert eventually("an answer after the control plane's return", lambda: _answer(fleet), timeout=WAIT)
+        assert _engines(agents[first]) == serving, "the same engine, never restarted"
     finally:
         for agent in agents.values():
             engine_pids += _engines(agent)

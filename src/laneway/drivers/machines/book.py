@@ -78,13 +78,21 @@ def alive(store: Store, cluster: str, machine: str, now: float | None = None) ->
     return lease is not None and lease.holder == machine and lease.expires_at > (now if now is not None else time.time())
 
 
-def refresh_readiness(store: Store, name: str, now: float | None = None) -> InferenceCluster:
-    """Mark each machine Ready or NotReady by its heartbeat lease; the cluster as stored."""
+def refresh_readiness(store: Store, name: str, *, watching_since: float, now: float | None = None) -> InferenceCluster:
+    """Mark each machine Ready or NotReady by its heartbeat lease; the cluster as stored.
+
+    A machine is judged NotReady only by a process that has itself been watching for a grace
+    period (`watching_since`): after the control plane was down, every lease has run out
+    while the agents kept beating at a door that was closed, and their replicas must not all
+    move at once because of it."""
     when = now if now is not None else time.time()
 
     def edit(cluster: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus]:
+        judging = when - watching_since >= grace_seconds(cluster)
         for m in machines:
             ready = alive(store, cluster.name, m.name, when)
+            if not ready and not judging:
+                continue
             if ready != m.ready:
                 m.ready = ready
                 m.since = rfc3339(when)

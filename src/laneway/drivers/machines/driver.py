@@ -10,7 +10,9 @@ A machine that misses its heartbeats for `heartbeatGracePeriod` is NotReady: its
 observe as not Ready at once (their endpoints leave the routing table), and the next apply
 gives each to another Ready machine of the pool with room. When the machine comes back, its
 heartbeat answer no longer lists them, and its agent stops them. A cluster with no Ready
-machine is not Ready, and after its own grace period is lost like any other cluster.
+machine is not Ready, and after its own grace period is lost like any other cluster. A
+control plane that has just started waits one grace period before it judges a machine
+NotReady: the agents beat on while it was away.
 
 Everything lives in the store (`book.py`), so any control-plane process may run this driver.
 """
@@ -18,6 +20,7 @@ Everything lives in the store (`book.py`), so any control-plane process may run 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster, MachineAssignment, MachineStatus
@@ -34,6 +37,7 @@ class MachinesDriver:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._unplaced: dict[str, str] = {}  # replica uid -> why no machine runs it
+        self._since = time.time()  # when this process began watching heartbeats
 
     def starting_for(self, replica: ModelReplica) -> float | None:
         return None
@@ -108,7 +112,7 @@ class MachinesDriver:
 
     async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
         try:
-            fresh = await asyncio.to_thread(refresh_readiness, self.store, cluster.name)
+            fresh = await asyncio.to_thread(refresh_readiness, self.store, cluster.name, watching_since=self._since)
         except ClusterGone as e:
             return False, str(e)
         machines = fresh.status.machines
