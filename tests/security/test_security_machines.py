@@ -143,8 +143,8 @@ def test_a_machine_credential_reads_only_its_own_assignments(fleet: RunningApi) 
         mine = agent.get("/agent/v1/clusters/rack/machines/gpu-a/assignments")
         assert mine.status_code == 200 and mine.json()["replicas"] == []
     with fleet.client(b) as owner:
-        assert [r["metadata"]["name"] for r in owner.get("/agent/v1/clusters/rack/machines/gpu-b/assignments").json()["replicas"]] == [
-            "secret-model-0"]
+        orders = owner.get("/agent/v1/clusters/rack/machines/gpu-b/assignments").json()["replicas"]
+        assert [r["replica"]["metadata"]["name"] for r in orders] == ["secret-model-0"]
 
 
 def test_a_machine_cannot_write_another_machines_status_or_report_what_it_does_not_run(fleet: RunningApi) -> None:

@@ -39,7 +39,7 @@ from laneway.drivers.machines.credentials import (
     scope_refusal,
 )
 from laneway.drivers.machines.membership import JoinRefused, choose_pool, devices_summary
-from laneway.drivers.machines.protocol import AGENT_PREFIX, Heartbeat, JoinAnswer, JoinRequest, url_host
+from laneway.drivers.machines.protocol import AGENT_PREFIX, Heartbeat, JoinAnswer, JoinRequest, RunOrder, url_host
 from laneway.server import bodies
 from laneway.server.auth import bearer_token, check_token
 from laneway.server.context import store_of
@@ -128,7 +128,7 @@ def _assignments(store: Store, cluster: InferenceCluster, machine: MachineStatus
     for a in machine.assignments:
         replica = store.find(ModelReplica, ObjectKey(a.namespace, a.name))
         if replica is not None and replica.metadata.uid == a.uid and replica.metadata.deletion_timestamp is None:
-            replicas.append(replica.wire())
+            replicas.append(RunOrder(replica=replica.wire(), processes=a.processes, leader_addresses=a.leader_addresses).wire())
     shown = {"apiVersion": cluster.api_version, "kind": cluster.kind, "metadata": {"name": cluster.name},
              "spec": cluster.spec.wire()}
     return {"cluster": shown, "machine": machine.name, "pool": machine.pool, "replicas": replicas,

@@ -9,7 +9,9 @@ machine, started by that machine's agent; it answers through the gateway; a mach
 silent is NotReady and its replica moves to the other H200 machine; when it comes back its
 agent stops the engine it no longer runs; an agent killed outright loses its replica to
 another machine too; while the control plane is away the agent keeps its engine running and
-carries on when it returns. Nothing is left running at the end.
+carries on when it returns; the killed agent starts again from its data directory, and a gang
+spreads over both H200 machines with its leader's address and ranks. Nothing is left running
+at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from local_fleet import Cli, Fleet, Up, alive, engine_processes_under, eventually
 
@@ -60,14 +63,15 @@ class AgentProcess:
                 self.process.wait(timeout=10)
 
 
-def _start_agent(tmp: Path, up: Up, name: str, token: str, gpus: int) -> AgentProcess:
+def _start_agent(tmp: Path, up: Up, name: str, token: str | None, gpus: int) -> AgentProcess:
+    """An agent process; without a token it starts from the credential its data directory kept."""
     reading = tmp / f"{name}-nvml.json"
     reading.write_text(json.dumps(with_devices(json.loads(FIXTURE.read_text()), gpus)))
     log = tmp / f"{name}.log"
-    with log.open("w") as out:
+    with log.open("a") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "laneway.cli.main", "agent", "--server", f"http://127.0.0.1:{up.port}", "--token", token,
-             "--name", name, "--data-dir", str(tmp / name), "--nvml-fixture", str(reading), "--log-level", "info"],
+            [sys.executable, "-m", "laneway.cli.main", "agent", "--server", f"http://127.0.0.1:{up.port}",
+             *(["--token", token] if token else []), "--name", name, "--data-dir", str(tmp / name), "--nvml-fixture", str(reading), "--log-level", "info"],
             stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")},
         )
@@ -111,17 +115,69 @@ def _holder(fleet: Fleet) -> str | None:
     return None
 
 
-def _answer(fleet: Fleet) -> str | None:
+def _answer(fleet: Fleet, model: str = "rack-sim") -> str | None:
     try:
         response = httpx.post(f"{fleet.gateway}/v1/chat/completions", timeout=10, json={
-            "model": "rack-sim", "max_tokens": 4, "messages": [{"role": "user", "content": "hello rack"}]})
+            "model": model, "max_tokens": 4, "messages": [{"role": "user", "content": "hello rack"}]})
     except httpx.HTTPError:
         return None
     return str(response.json()["choices"][0]["message"]["content"]) if response.status_code == 200 else None
 
 
 def _engines(agent: AgentProcess) -> list[int]:
-    return [p.pid for p in engine_processes_under(agent.process.pid) if p.replica.startswith("rack-sim")]
+    return [p.pid for p in engine_processes_under(agent.process.pid) if p.replica.startswith(("rack-sim", "rack-gang"))]
+
+
+@dataclass(frozen=True)
+class GangPod:
+    machine: str
+    env: dict[str, str]
+
+
+def _gang(fleet: Fleet, agents: dict[str, AgentProcess]) -> tuple[GangPod, GangPod] | None:
+    """The gang's Leader and Worker engine processes, once both run and the replica is Ready."""
+    replicas = fleet.replicas("rack-demo", "rack-gang")
+    if len(replicas) != 1 or replicas[0].status.phase != "Ready":
+        return None
+    pods: dict[str, GangPod] = {}
+    for name, agent in agents.items():
+        for p in engine_processes_under(agent.process.pid):
+            if p.replica.startswith("rack-gang"):
+                env = psutil.Process(p.pid).environ()
+                pods[env["LANEWAY_RANK"]] = GangPod(name, env)
+    return (pods["0"], pods["1"]) if set(pods) == {"0", "1"} else None
+
+
+GANG = """
+apiVersion: laneway.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: rack-gang, namespace: rack-demo}
+spec:
+  replicas: 1
+  template:
+    spec:
+      clusterSelector: {matchLabels: {laneway.dev/source: machines}}
+      engines:
+      - name: sim
+        members:
+        - role: Leader
+          nodeSelector: {devices: [{name: gpu, selectors: [{cel: 'device.attributes["gpu.nvidia.com"].productName == "NVIDIA H200"'}]}]}
+          template: {spec: {containers: [{name: engine, image: laneway/engine-sim, command: [laneway, engine, sim],
+                                          args: ["--port", "$(LANEWAY_PORT)", "--served-model-name", "rack-gang"]}]}}
+        - role: Worker
+          worker: {nodes: 1}
+          nodeSelector: {devices: [{name: gpu, selectors: [{cel: 'device.attributes["gpu.nvidia.com"].productName == "NVIDIA H200"'}]}]}
+          template: {spec: {containers: [{name: engine, image: laneway/engine-sim, command: [laneway, engine, sim],
+                                          args: ["--port", "$(LANEWAY_PORT)", "--served-model-name", "rack-gang-worker"]}]}}
+---
+apiVersion: laneway.dev/v1alpha1
+kind: ModelService
+metadata: {name: rack-gang, namespace: rack-demo}
+spec:
+  modelNames: [rack-gang]
+  endpoints: [{selector: {matchLabels: {laneway.dev/deployment: rack-gang}}}]
+  owner: {team: tests, contact: tests@example.com}
+"""
 
 
 def test_machines_join_run_move_and_return(fleet: Fleet, tmp_path: Path) -> None:
@@ -212,6 +268,22 @@ def test_machines_join_run_move_and_return(fleet: Fleet, tmp_path: Path) -> None
         assert eventually(f"rack-sim Ready on {first} again", lambda: _holder(fleet) == first, timeout=WAIT)
         assert eventually("an answer after the control plane's return", lambda: _answer(fleet), timeout=WAIT)
         assert _engines(agents[first]) == serving, "the same engine, never restarted"
+
+        # The killed machine's agent starts again from its data directory (no join token), and a
+        # gang (a Leader and a Worker) spreads over the two H200 machines: the Worker on the other
+        # machine is given its leader's address and its rank.
+        agents[other] = _start_agent(tmp_path, fleet.up, other, None, gpus=2 if other == "gpu-a" else 1)
+        eventually(f"{other} to be Ready again", lambda: _machines(fleet)[other].ready, timeout=WAIT)
+        deleted = cli("delete", "md", "rack-sim", "-n", "rack-demo")
+        assert deleted.exit_code == 0, deleted.output
+        eventually("rack-sim's engine to stop", lambda: not _engines(agents[first]), timeout=WAIT)
+        fleet.apply(GANG)
+        leader, worker = eventually("the gang's two pods on two machines", lambda: _gang(fleet, agents), timeout=WAIT)
+        assert leader.machine != worker.machine
+        door = next(a.url for m in _machines(fleet).values() for r in m.reports for a in r.addresses if r.name.startswith("rack-gang"))
+        assert worker.env["LANEWAY_LEADER_ADDRESS"] == door.removeprefix("http://")
+        assert (leader.env["LANEWAY_RANK"], worker.env["LANEWAY_RANK"]) == ("0", "1")
+        assert eventually("an answer from the gang's leader", lambda: _answer(fleet, "rack-gang"), timeout=WAIT)
     finally:
         for agent in agents.values():
             engine_pids += _engines(agent)

@@ -9,13 +9,22 @@ from pathlib import Path
 import pytest
 
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.kinds.platform import InferenceClass, InferenceCluster, MachineAssignment, MachineStatus
+from laneway.api.kinds.platform import (
+    InferenceClass,
+    InferenceCluster,
+    MachineAddress,
+    MachineAssignment,
+    MachineReplicaReport,
+    MachineStatus,
+)
 from laneway.drivers.local.discovery import CpuInfo, local_class, read_gpus
 from laneway.drivers.machines.membership import (
     JoinRefused,
     choose_pool,
     devices_summary,
-    pick_machine,
+    leader_addresses,
+    place,
+    pods_of,
     pool_nodes,
     uncovered,
 )
@@ -82,9 +91,9 @@ def test_a_named_pool_must_exist_and_fit_and_the_refusal_says_what_to_change() -
     assert isinstance(empty, JoinRefused) and "declares no node pools" in empty.message
 
 
-def _status(name: str, pool: str, *, ready: bool = True, devices: int = 2, runs: tuple[str, ...] = ()) -> MachineStatus:
+def _status(name: str, pool: str, *, ready: bool = True, devices: int = 2, runs: dict[str, int] | None = None) -> MachineStatus:
     return MachineStatus(name=name, pool=pool, ready=ready, device_count=devices,
-                         assignments=[MachineAssignment(namespace="ml", name=u, uid=u) for u in runs])
+                         assignments=[MachineAssignment(namespace="ml", name=u, uid=u, devices=n) for u, n in (runs or {}).items()])
 
 
 def test_a_pool_publishes_its_ready_machines_and_the_scheduler_reads_them() -> None:
@@ -96,42 +105,78 @@ def test_a_pool_publishes_its_ready_machines_and_the_scheduler_reads_them() -> N
     assert [p.nodes for p in fleet.by_name["rack"].pools] == [0, 0]
 
 
-def _replica(uid: str, pool: str, gpus: int) -> ModelReplica:
+def _member(role: str, pool: str, gpus: int, nodes: int | None = None) -> dict[str, object]:
+    member: dict[str, object] = {
+        "role": role, "nodePoolName": pool or None,
+        "nodeSelector": {"devices": [{"name": "gpu", "selectors": [{"cel": "true"}]}]},
+        "deviceRequests": [{"name": "gpu", "deviceClassName": "gpu.nvidia.com", "count": gpus}] if gpus else [],
+        "template": {"spec": {"containers": [{"name": "engine", "image": "laneway/engine-sim"}]}},
+    }
+    if nodes is not None:
+        member["worker"] = {"nodes": nodes}
+    return member
+
+
+def _replica(uid: str, pool: str, gpus: int, *, workers: int = 0) -> ModelReplica:
+    members = [_member("Leader", pool, gpus), _member("Worker", pool, gpus, workers)] if workers else [_member("Standalone", pool, gpus)]
     return ModelReplica.model_validate({
         "metadata": {"name": uid, "namespace": "ml", "uid": uid},
-        "spec": {"clusterName": "rack", "engines": [{"name": "sim", "members": [{
-            "nodePoolName": pool or None,
-            "nodeSelector": {"devices": [{"name": "gpu", "selectors": [{"cel": "true"}]}]},
-            "deviceRequests": [{"name": "gpu", "deviceClassName": "gpu.nvidia.com", "count": gpus}] if gpus else [],
-            "template": {"spec": {"containers": [{"name": "engine", "image": "laneway/engine-sim"}]}},
-        }]}]},
+        "spec": {"clusterName": "rack", "engines": [{"name": "sim", "members": members}]},
     })
+
+
+def _where(placement: object) -> dict[str, list[str]]:
+    assert isinstance(placement, dict), placement
+    return {machine: [p.id for p in pods] for machine, pods in placement.items()}
 
 
 def test_a_replica_goes_to_the_ready_machine_of_its_pool_with_most_room() -> None:
     cluster = _cluster([("h200", "rack-h200", "Device")],
-                       [_status("a", "h200", runs=("r1",)), _status("b", "h200"), _status("c", "h200", ready=False)])
-    needs = {"r1": 1, "r2": 1}
-    assert pick_machine(_replica("r2", "h200", 1), cluster, needs=needs) == "b"
-    cluster.status.machines[1].assignments = [MachineAssignment(namespace="ml", name="x", uid="x")]
-    assert pick_machine(_replica("r2", "h200", 1), cluster, needs={**needs, "x": 2}) == "a"
-    full = pick_machine(_replica("r2", "h200", 2), cluster, needs={**needs, "x": 2, "r2": 2})
+                       [_status("a", "h200", runs={"r1": 1}), _status("b", "h200"), _status("c", "h200", ready=False)])
+    assert _where(place(_replica("r2", "h200", 1), cluster)) == {"b": ["sim-0-standalone-0"]}
+    cluster.status.machines[1].assignments = [MachineAssignment(namespace="ml", name="x", uid="x", devices=2)]
+    assert list(_where(place(_replica("r2", "h200", 1), cluster))) == ["a"]
+    full = place(_replica("r2", "h200", 2), cluster)
     assert isinstance(full, JoinRefused) and "room for 2 more device(s)" in full.message
 
 
 def test_node_accounting_gives_a_machine_to_one_replica_and_notready_machines_none() -> None:
-    cluster = _cluster([("h200", "rack-h200", "Node")], [_status("a", "h200", runs=("r1",)), _status("b", "h200")])
-    assert pick_machine(_replica("r2", "h200", 1), cluster, needs={"r1": 1}) == "b"
+    cluster = _cluster([("h200", "rack-h200", "Node")], [_status("a", "h200", runs={"r1": 1}), _status("b", "h200")])
+    assert list(_where(place(_replica("r2", "h200", 1), cluster))) == ["b"]
     cluster.status.machines[1].ready = False
-    refused = pick_machine(_replica("r2", "h200", 1), cluster, needs={"r1": 1})
-    assert isinstance(refused, JoinRefused)
+    assert isinstance(place(_replica("r2", "h200", 1), cluster), JoinRefused)
     cluster.status.machines[0].ready = False
-    gone = pick_machine(_replica("r2", "h200", 1), cluster, needs={})
+    gone = place(_replica("r2", "h200", 1), cluster)
     assert isinstance(gone, JoinRefused) and "NotReady" in gone.message
+
+
+def test_a_gang_gets_one_machine_per_pod_with_ranks_as_the_local_driver_numbers_them() -> None:
+    cluster = _cluster([("h200", "rack-h200", "Node")], [_status("a", "h200"), _status("b", "h200"), _status("c", "h200")])
+    gang = _replica("g", "h200", 1, workers=2)
+    assert [(p.id, p.gang, p.leader) for p in pods_of(gang)] == [
+        ("sim-0-leader-0", "sim-0", True), ("sim-0-worker-1", "sim-0", False), ("sim-0-worker-2", "sim-0", False)]
+    assert _where(place(gang, cluster)) == {"a": ["sim-0-leader-0"], "b": ["sim-0-worker-1"], "c": ["sim-0-worker-2"]}
+    cluster.status.machines[2].ready = False
+    short = place(gang, cluster)
+    assert isinstance(short, JoinRefused) and "a gang of 3 pods needs 3 Ready machines" in short.message
+
+
+def test_a_gang_on_a_device_pool_shares_a_machine_only_when_it_runs_out_of_machines() -> None:
+    cluster = _cluster([("h200", "rack-h200", "Device")], [_status("a", "h200", devices=2), _status("b", "h200", devices=1)])
+    assert _where(place(_replica("g", "h200", 1, workers=2), cluster)) == {
+        "a": ["sim-0-leader-0", "sim-0-worker-2"], "b": ["sim-0-worker-1"]}
+
+
+def test_leader_addresses_come_from_the_leaders_machine_report() -> None:
+    cluster = _cluster([("h200", "rack-h200", "Node")], [_status("a", "h200", runs={"g": 1}), _status("b", "h200", runs={"g": 1})])
+    cluster.status.machines[0].reports = [MachineReplicaReport(namespace="ml", name="g", uid="g", ready=True, addresses=[
+        MachineAddress(engine="sim", engine_copy=0, url="http://10.0.0.21:40123", ready=True)])]
+    assert leader_addresses(cluster, "g") == {"sim-0": "10.0.0.21:40123"}
+    assert leader_addresses(cluster, "other") == {}
 
 
 @pytest.mark.parametrize("pool", ["cpu", ""])
 def test_a_replica_of_a_pool_nobody_joined_has_no_machine(pool: str) -> None:
     cluster = _cluster([("h200", "rack-h200", "Device"), ("cpu", "rack-cpu", "Device")], [_status("a", "h200")])
-    refused = pick_machine(_replica("r", pool, 0), cluster, needs={})
+    refused = place(_replica("r", pool, 0), cluster)
     assert isinstance(refused, JoinRefused) and "no machine has joined pool" in refused.message

@@ -479,11 +479,16 @@ class MachineReplicaReport(OpenModel):
 
 
 class MachineAssignment(OpenModel):
-    """A replica the Machines driver has given a machine to run."""
+    """A replica the Machines driver has given a machine to run: all of it, or (a gang spread
+    over machines) the `processes` named, with the `leaderAddresses` (`host:port` by
+    `<engine>-<copy>`) of leaders that run on other machines. `devices` is what it claims."""
 
     namespace: str
     name: str
     uid: str
+    processes: list[str] = Field(default_factory=list)
+    leader_addresses: dict[str, str] = Field(default_factory=dict)
+    devices: StrictInt = 0
 
 
 class MachineStatus(OpenModel):

@@ -17,7 +17,7 @@ import asyncio
 import functools
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from laneway.api.kinds.cache import ModelCache
@@ -113,6 +113,19 @@ class LocalDriver:
         return str(cache_path(self.cache_dir, cluster=replica.spec.cluster_name, namespace=replica.namespace, name=ref.name))
 
     async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
+        await self.apply_members(replica, cluster)
+
+    async def apply_members(
+        self,
+        replica: ModelReplica,
+        cluster: InferenceCluster,
+        *,
+        members: frozenset[str] | None = None,
+        leader_addresses: Mapping[str, str] | None = None,
+    ) -> None:
+        """`apply`, for the processes named in `members` only (all when None), with leaders
+        that run elsewhere at `leader_addresses` (by `gang_key`): what `laneway agent` runs of a
+        gang spread over machines. Processes of the replica not named are stopped."""
         confinement = await self.confinement()
         async with self._lock:
             rkey = self._rkey(replica)
@@ -124,12 +137,15 @@ class LocalDriver:
                     allocate_port=lambda pid: ports[pid] if pid in ports else ports.setdefault(pid, self._new_port()),
                     cache_path=mounted_cache,
                     policy=engine_policy(cluster) or DEFAULT_LOCAL_ENGINES,
+                    leader_addresses=leader_addresses,
                 )
             except EngineNotAllowed as e:
                 self._refused[rkey] = str(e)
                 specs = []
             else:
                 self._refused.pop(rkey, None)
+            if members is not None:
+                specs = [s for s in specs if s.id in members]
             running = self._replicas.setdefault(rkey, {})
             wanted = {s.id: s for s in specs}
             for pid in [p for p in running if p not in wanted or not _same_process(running[p].spec, wanted[p])]:

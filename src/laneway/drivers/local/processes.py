@@ -61,6 +61,16 @@ class EngineNotAllowed(Exception):
     """A replica's container is not one the cluster's allowed engines run; the message says which are."""
 
 
+def process_id(engine: str, copy: int, role: str, rank: int) -> str:
+    """`<engine>-<copy>-<role>-<rank>`: one process (one pod, on Kubernetes) of a replica."""
+    return f"{engine}-{copy}-{role.lower()}-{rank}"
+
+
+def gang_key(engine: str, copy: int) -> str:
+    """`<engine>-<copy>`: one copy of an engine, whose members share one leader."""
+    return f"{engine}-{copy}"
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     """One process of a replica. `serving` marks the processes whose port is the replica's endpoint."""
@@ -76,7 +86,7 @@ class ProcessSpec:
 
     @property
     def id(self) -> str:
-        return f"{self.engine}-{self.copy}-{self.role.lower()}-{self.rank}"
+        return process_id(self.engine, self.copy, self.role, self.rank)
 
     @property
     def runs_laneway(self) -> bool:
@@ -90,10 +100,14 @@ def replica_processes(
     allocate_port: Callable[[str], int],
     cache_path: str | None = None,
     policy: EnginePolicy = DEFAULT_LOCAL_ENGINES,
+    leader_addresses: Mapping[str, str] | None = None,
 ) -> list[ProcessSpec]:
     """Every process the replica needs. `allocate_port(process_id)` returns the port for one
     process (the caller keeps ports stable across restarts). Raises `EngineNotAllowed` when a
-    container is not one of `policy`'s engines."""
+    container is not one of `policy`'s engines.
+
+    `leader_addresses` (by `gang_key`) gives the leader's `host:port` where it runs on another
+    machine (a gang spread over machines); else a member's leader is on 127.0.0.1."""
     launches: dict[tuple[str, int], Launch] = {}
     for request in containers_of(replica.spec.engines):
         choice = choose_engine(request, policy)
@@ -107,9 +121,10 @@ def replica_processes(
             for mi, declared in enumerate(engine.members):
                 for _ in range(declared.pods):
                     rank = len(ranks)
-                    pid = f"{engine.name}-{copy}-{declared.role.lower()}-{rank}"
+                    pid = process_id(engine.name, copy, declared.role, rank)
                     ranks.append((declared, launches[(engine.name, mi)], declared.role, rank, allocate_port(pid)))
             leader_port = next((port for _, _, role, _, port in ranks if role in ("Leader", "Standalone")), ranks[0][4])
+            leader = (leader_addresses or {}).get(gang_key(engine.name, copy), f"127.0.0.1:{leader_port}")
             for member, launch, role, rank, port in ranks:
                 specs.append(
                     _spec(
@@ -121,7 +136,7 @@ def replica_processes(
                         role=role,
                         rank=rank,
                         port=port,
-                        leader_port=leader_port,
+                        leader=leader,
                         cache_path=cache_path,
                     )
                 )
@@ -138,14 +153,14 @@ def _spec(
     role: str,
     rank: int,
     port: int,
-    leader_port: int,
+    leader: str,
     cache_path: str | None,
 ) -> ProcessSpec:
     container = member.container
     env: dict[str, str] = {
         "LANEWAY_PORT": str(port),
         "LANEWAY_RANK": str(rank),
-        "LANEWAY_LEADER_ADDRESS": f"127.0.0.1:{leader_port}",
+        "LANEWAY_LEADER_ADDRESS": leader,
         "LANEWAY_REPLICA": replica.metadata.name,
         "LANEWAY_NAMESPACE": replica.namespace,
         "LANEWAY_ENGINE": engine,

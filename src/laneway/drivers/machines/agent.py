@@ -31,13 +31,16 @@ from laneway.api.kinds.platform import InferenceCluster
 from laneway.drivers.local.discovery import Nvml, discover_local_class
 from laneway.drivers.local.driver import LocalDriver
 from laneway.drivers.machines.forward import PortForwards
+from laneway.drivers.machines.membership import pods_of
 from laneway.drivers.machines.protocol import (
     AGENT_PREFIX,
     EngineReport,
     Heartbeat,
     JoinAnswer,
     JoinRequest,
+    Orders,
     ReplicaReport,
+    RunOrder,
 )
 from laneway.server.auth import write_private
 
@@ -87,6 +90,15 @@ class AgentConfig:
     address: str = "127.0.0.1"
     listen: str = "127.0.0.1"
     nvml: Nvml | None = None
+
+
+def runnable(replica: ModelReplica, order: RunOrder) -> frozenset[str]:
+    """The ordered processes that can start now: a Worker waits until its leader's address is
+    known, unless the leader runs on this machine too."""
+    here = set(order.processes)
+    leaders_here = {p.gang for p in pods_of(replica) if p.leader and p.id in here}
+    return frozenset(p.id for p in pods_of(replica) if p.id in here and (
+        p.leader or p.gang in leaders_here or p.gang in order.leader_addresses))
 
 
 def default_machine_name() -> str:
@@ -167,30 +179,35 @@ class Agent:
         await self.forwards.keep(engine_ports)
         return out
 
-    async def reconcile(self, answer: dict[str, Any]) -> None:
-        """Run what the answer lists and stop what it does not."""
-        cluster = InferenceCluster.model_validate(answer["cluster"])
-        wanted: dict[str, ModelReplica] = {}
-        for doc in answer.get("replicas", []):
-            replica = ModelReplica.model_validate(doc)
-            wanted[replica.metadata.uid or ""] = replica
+    async def reconcile(self, orders: Orders) -> None:
+        """Run what the orders list and stop what they do not."""
+        cluster = InferenceCluster.model_validate(orders.cluster)
+        wanted: dict[str, tuple[ModelReplica, RunOrder]] = {}
+        for order in orders.replicas:
+            replica = ModelReplica.model_validate(order.replica)
+            wanted[replica.metadata.uid or ""] = (replica, order)
         for uid in [u for u in self.running if u not in wanted]:
             replica = self.running.pop(uid)
             log.info("stopping replica %s/%s: this machine no longer runs it", replica.namespace, replica.name)
             await self.driver.teardown(replica)
-        for uid, replica in wanted.items():
+        for uid, (replica, order) in wanted.items():
             if uid not in self.running:
-                log.info("starting replica %s/%s", replica.namespace, replica.name)
+                log.info("starting replica %s/%s%s", replica.namespace, replica.name,
+                         f" ({', '.join(order.processes)})" if order.processes else "")
             self.running[uid] = replica
-            await self.driver.apply(replica, cluster)
+            if not order.processes:
+                await self.driver.apply(replica, cluster)
+                continue
+            await self.driver.apply_members(replica, cluster, members=runnable(replica, order),
+                                            leader_addresses=order.leader_addresses)
 
     async def beat(self, session: aiohttp.ClientSession, identity: Identity) -> float:
         """One heartbeat; seconds until the next."""
         path = f"{AGENT_PREFIX}/clusters/{identity.cluster}/machines/{identity.machine}/heartbeat"
         body = Heartbeat(reports=await self.reports()).wire()
-        answer = await self._call(session, "POST", path, identity.credential, body)
-        await self.reconcile(answer)
-        return float(answer.get("heartbeatSeconds", RETRY_SECONDS))
+        orders = Orders.model_validate(await self._call(session, "POST", path, identity.credential, body))
+        await self.reconcile(orders)
+        return float(orders.heartbeat_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Join, then beat until `stop` is set or the control plane cuts this machine off."""

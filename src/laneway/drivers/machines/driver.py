@@ -1,7 +1,7 @@
 """MachinesDriver: the Driver for `cluster.source: Machines`, machines that run `laneway agent`.
 
 The scheduler pins a replica to a cluster and a pool; this driver gives it one machine of that
-pool (`membership.pick_machine`) and records the choice in the cluster's status, where the
+pool, or one machine per pod for a gang (`membership.place`), and records the choice in the cluster's status, where the
 machine's agent reads it with its next heartbeat, runs the replica with the Local driver's
 supervision and confinement, and reports its engines back. Observing a replica reads that
 report: its endpoints are the machine's address and the engines' ports.
@@ -26,7 +26,7 @@ from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster, MachineAssignment, MachineStatus
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.drivers.machines.book import ClusterGone, edit_machines, machines_cluster, refresh_readiness
-from laneway.drivers.machines.membership import JoinRefused, assigned_to, devices_needed, pick_machine, pool_nodes
+from laneway.drivers.machines.membership import JoinRefused, holders, is_gang, leader_addresses, place, pool_nodes
 from laneway.store.base import Store
 
 
@@ -42,28 +42,32 @@ class MachinesDriver:
     def starting_for(self, replica: ModelReplica) -> float | None:
         return None
 
-    def _needs(self, cluster: str) -> dict[str, int]:
-        return {r.metadata.uid or "": devices_needed(r) for r in self.store.list(ModelReplica).items
-                if r.spec.cluster_name == cluster}
-
     def _assign(self, replica: ModelReplica, cluster_name: str) -> None:
         uid = replica.metadata.uid or ""
-        needs = self._needs(cluster_name)
 
         def edit(cluster: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus] | None:
-            current = assigned_to(cluster, uid)
-            if current is not None and current.ready:
-                return None
-            choice = pick_machine(replica, cluster, needs=needs)
+            current = holders(cluster, uid)
+            if current and all(m.ready for m in current):
+                leaders = leader_addresses(cluster, uid)
+                for m in machines:  # workers elsewhere learn where their leader answers
+                    for a in m.assignments:
+                        if a.uid == uid and a.processes:
+                            a.leader_addresses = leaders
+                return machines
+            choice = place(replica, cluster)
             if isinstance(choice, JoinRefused):
                 self._unplaced[uid] = choice.message
                 return None
             self._unplaced.pop(uid, None)
+            gang = is_gang(replica)
             for m in machines:
                 m.assignments = [a for a in m.assignments if a.uid != uid]
                 m.reports = [r for r in m.reports if r.uid != uid]
-                if m.name == choice:
-                    m.assignments.append(MachineAssignment(namespace=replica.namespace, name=replica.name, uid=uid))
+                pods = choice.get(m.name)
+                if pods:
+                    m.assignments.append(MachineAssignment(
+                        namespace=replica.namespace, name=replica.name, uid=uid, devices=sum(p.devices for p in pods),
+                        processes=[p.id for p in pods] if gang else []))
             return machines
 
         edit_machines(self.store, cluster_name, edit)
@@ -80,20 +84,26 @@ class MachinesDriver:
             cluster = await asyncio.to_thread(machines_cluster, self.store, replica.spec.cluster_name)
         except ClusterGone as e:
             return ReplicaObservation(False, "ClusterNotFound", str(e))
-        machine = assigned_to(cluster, uid)
-        if machine is None:
+        running_on = holders(cluster, uid)
+        if not running_on:
             why = self._unplaced.get(uid, "no machine has been given this replica yet")
             return ReplicaObservation(False, "NoMachine", why)
-        if not machine.ready:
-            return ReplicaObservation(False, "MachineNotReady", f"machine {machine.name}: {machine.message}")
-        report = next((r for r in machine.reports if r.uid == uid), None)
-        if report is None:
-            return ReplicaObservation(False, "EnginesStarting", f"given to machine {machine.name}; waiting for its agent to start it")
+        names = ", ".join(m.name for m in running_on)
+        lost = [m for m in running_on if not m.ready]
+        if lost:
+            return ReplicaObservation(False, "MachineNotReady", f"machine {lost[0].name}: {lost[0].message}")
+        reports = [r for m in running_on for r in m.reports if r.uid == uid]
         addresses = tuple(ServingAddress(engine=a.engine, copy=a.engine_copy, url=a.url, ready=a.ready, models=tuple(a.models))
-                          for a in report.addresses)
-        message = f"on machine {machine.name}: {report.message}" if report.message else f"on machine {machine.name}"
-        return ReplicaObservation(report.ready, report.reason or ("EnginesReady" if report.ready else "EnginesStarting"),
-                                  message, (), addresses)
+                          for r in reports for a in r.addresses)
+        if len(reports) < len(running_on):
+            waiting = [m.name for m in running_on if not any(r.uid == uid for r in m.reports)]
+            return ReplicaObservation(False, "EnginesStarting", f"given to machine {', '.join(waiting)}; waiting for its agent to start it",
+                                      (), addresses)
+        not_ready = [r for r in reports if not r.ready]
+        if not_ready:
+            r = not_ready[0]
+            return ReplicaObservation(False, r.reason or "EnginesStarting", f"on machine {names}: {r.message}", (), addresses)
+        return ReplicaObservation(True, "EnginesReady", f"on machine {names}: {reports[0].message}", (), addresses)
 
     async def teardown(self, replica: ModelReplica) -> None:
         uid = replica.metadata.uid or ""

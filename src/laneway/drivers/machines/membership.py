@@ -5,9 +5,11 @@ Machines driver (no I/O; the store's state and the clock are passed in).
   names none, the first of the cluster's pools whose class its discovered devices cover. A
   machine whose devices do not cover the pool's class is refused with what it has and needs.
 - `pool_nodes`: how many Ready machines each pool has: the nodes the scheduler may plan onto.
-- `pick_machine`: the Ready machine of the replica's pool with the most room for it (spread
-  before pack, as the scheduler spreads replicas), or why none has room. A pool accounted by
-  Node gives a machine to one replica; one accounted by Device shares its devices.
+- `place`: the Ready machine of the replica's pool with the most room for it (spread before
+  pack, as the scheduler spreads replicas), or, for a gang (Leader and Workers), one machine
+  per pod; or why none has room. A pool accounted by Node gives a machine to one replica; one
+  accounted by Device shares its devices.
+- `leader_addresses`: where each gang's leader answers, for the machines running its Workers.
 
 What it does not do: it does not move a replica whose machine is Ready, and it never moves a
 replica to another pool or cluster (that is the scheduler's, through a lost cluster).
@@ -26,6 +28,7 @@ from laneway.api.kinds.platform import (
     MachineStatus,
     NodePool,
 )
+from laneway.drivers.local.processes import gang_key, process_id
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,34 @@ def pool_nodes(cluster: InferenceCluster) -> dict[str, int]:
     return counts
 
 
-def devices_needed(replica: ModelReplica) -> int:
-    """Devices every pod of the replica claims, summed (copies and worker pods counted)."""
-    total = 0
+@dataclass(frozen=True)
+class Pod:
+    """One process of a replica as a machine runs it (a pod, on Kubernetes)."""
+
+    id: str
+    gang: str  # `<engine>-<copy>`: the members that share one leader
+    leader: bool  # Leader or Standalone: the one that serves
+    devices: int  # what it claims on its machine
+
+
+def pods_of(replica: ModelReplica) -> list[Pod]:
+    """Every process of the replica, with the ids and ranks the Local driver gives them."""
+    out = []
     for engine in replica.spec.engines:
-        for member in engine.members:
-            per_pod = sum(r.count for r in member.device_requests)
-            total += per_pod * member.pods * engine.copies
-    return total
+        for copy in range(engine.copies):
+            rank = 0
+            for member in engine.members:
+                per_pod = sum(r.count for r in member.device_requests)
+                for _ in range(member.pods):
+                    out.append(Pod(process_id(engine.name, copy, member.role, rank), gang_key(engine.name, copy),
+                                   member.role in ("Leader", "Standalone"), per_pod))
+                    rank += 1
+    return out
+
+
+def is_gang(replica: ModelReplica) -> bool:
+    """Whether the replica has Worker members: its pods go to several machines, one each."""
+    return any(m.role == "Worker" for e in replica.spec.engines for m in e.members)
 
 
 def pool_of(replica: ModelReplica) -> str:
@@ -143,20 +166,19 @@ def pool_of(replica: ModelReplica) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class Room:
-    machine: str
-    free: int
+Placement = dict[str, list[Pod]]
+"""Machine name -> the pods of one replica it runs."""
 
 
-def pick_machine(
-    replica: ModelReplica, cluster: InferenceCluster, *, needs: Mapping[str, int]
-) -> str | JoinRefused:
-    """The Ready machine of the replica's pool that runs it: the one with the most room left.
+def place(replica: ModelReplica, cluster: InferenceCluster) -> Placement | JoinRefused:
+    """Which Ready machines of the replica's pool run it, or why none can.
 
-    `needs` gives the devices each assigned replica (by uid) claims, so a machine's room is its
-    device count minus what its other assignments claim (Device accounting), or whether it runs
-    nothing yet (Node accounting)."""
+    A replica without Workers runs on one machine: the one with the most room (by name on a
+    tie). A gang (Leader and Workers) gets one machine per pod, as LeaderWorkerSet puts each
+    pod on its own node, taking the machines with the most room first; on a pool accounted by
+    Device, pods that find no machine of their own share one with room. A machine's room is
+    its devices minus what its other assignments claim; on a pool accounted by Node, a machine
+    running anything else has none."""
     pool_name = pool_of(replica)
     pool = next((p for p in cluster.spec.node_pools if p.name == pool_name), None)
     machines = [m for m in cluster.status.machines if m.pool == pool_name]
@@ -165,24 +187,52 @@ def pick_machine(
     ready = [m for m in machines if m.ready]
     if not ready:
         return JoinRefused(f"no machine of pool {pool_name} is Ready ({', '.join(m.name for m in machines)} NotReady)")
-    wanted = needs.get(replica.metadata.uid or "", devices_needed(replica))
-    rooms: list[Room] = []
+    uid = replica.metadata.uid or ""
+    shared = pool.accounting == "Device"
+    room: dict[str, int] = {}
     for m in ready:
-        others = [a for a in m.assignments if a.uid != replica.metadata.uid]
-        if pool.accounting == "Node":
-            free = 0 if others else max(m.device_count, 1)
-        else:
-            free = m.device_count - sum(needs.get(a.uid, 0) for a in others)
-        if free >= max(wanted, 1 if pool.accounting == "Node" else 0) and (pool.accounting == "Device" or not others):
-            rooms.append(Room(m.name, free))
-    if not rooms:
-        return JoinRefused(f"no Ready machine of pool {pool_name} has room for {wanted} more device(s)")
-    return min(rooms, key=lambda r: (-r.free, r.machine)).machine  # most room; by name on a tie
+        others = [a for a in m.assignments if a.uid != uid]
+        if shared:
+            room[m.name] = m.device_count - sum(a.devices for a in others)
+        elif not others:
+            room[m.name] = max(m.device_count, 1)
+    pods = pods_of(replica)
+    if not is_gang(replica):
+        wanted = sum(p.devices for p in pods)
+        fits = [(free, name) for name, free in room.items() if free >= wanted]
+        if not fits:
+            return JoinRefused(f"no Ready machine of pool {pool_name} has room for {wanted} more device(s)")
+        return {min(fits, key=lambda f: (-f[0], f[1]))[1]: pods}
+    placed: Placement = {}
+    for pod in pods:
+        own = [(free, name) for name, free in room.items() if name not in placed and free >= pod.devices]
+        shareable = [(free, name) for name, free in room.items() if shared and free >= pod.devices]
+        choices = own or shareable
+        if not choices:
+            return JoinRefused(
+                f"a gang of {len(pods)} pods needs {len(pods)} Ready machines of pool {pool_name} with room "
+                f"({pod.devices} device(s) each); {len(room)} have room now"
+            )
+        name = min(choices, key=lambda f: (-f[0], f[1]))[1]
+        placed.setdefault(name, []).append(pod)
+        room[name] -= pod.devices
+    return placed
 
 
-def assigned_to(cluster: InferenceCluster, uid: str) -> MachineStatus | None:
-    """The machine the replica with this uid is assigned to, if any."""
+def leader_addresses(cluster: InferenceCluster, uid: str) -> dict[str, str]:
+    """`host:port` of each gang's leader of the replica, from its machine's last report."""
+    out: dict[str, str] = {}
     for m in cluster.status.machines:
-        if any(a.uid == uid for a in m.assignments):
-            return m
-    return None
+        for a in m.assignments:
+            if a.uid != uid:
+                continue
+            report = next((r for r in m.reports if r.uid == uid), None)
+            for address in report.addresses if report is not None else []:
+                netloc = address.url.split("://", 1)[-1].rstrip("/")
+                out[gang_key(address.engine, address.engine_copy)] = netloc
+    return out
+
+
+def holders(cluster: InferenceCluster, uid: str) -> list[MachineStatus]:
+    """The machines that run (a part of) the replica with this uid."""
+    return [m for m in cluster.status.machines if any(a.uid == uid for a in m.assignments)]

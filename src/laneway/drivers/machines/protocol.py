@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
 
@@ -95,3 +96,22 @@ class ReplicaReport(Model):
 
 class Heartbeat(Model):
     reports: list[ReplicaReport] = Field(default_factory=list, max_length=MAX_REPORTS)
+
+
+class RunOrder(Model):
+    """One replica a machine runs: the whole of it (`processes` empty) or the processes named,
+    with the `host:port` of leaders on other machines by `<engine>-<copy>`."""
+
+    replica: dict[str, Any]
+    processes: list[str] = Field(default_factory=list)
+    leader_addresses: dict[str, str] = Field(default_factory=dict)
+
+
+class Orders(Model):
+    """A heartbeat's answer: what this machine runs now (anything else it stops)."""
+
+    cluster: dict[str, Any]
+    machine: str
+    pool: str
+    replicas: list[RunOrder] = Field(default_factory=list)
+    heartbeat_seconds: float
