@@ -6,7 +6,9 @@ through the gateways while one gateway process is SIGKILLed (the client retries 
 whose connection failed on the other gateway's port, as a client behind two addresses or a
 load balancer with retries does, and sees no error); then the controller leader is SIGKILLed
 mid-way and another process takes the controllers over: the fleet converges with exactly the
-replicas and engines the deployment asks for, none duplicated.
+replicas and engines the deployment asks for, none duplicated. The killed gateway stopped
+heartbeating, so its figures leave the service's status (`gateway.heartbeat`); and the three
+processes, given one admin token (`--admin-token-file`), hold one admin token in the store.
 
 Every process is stopped at the end (engines die with the `laneway up` that started them).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,9 +31,11 @@ import psutil
 import pytest
 
 from laneway.api.conditions import find_condition
-from laneway.api.kinds import ModelDeployment, ModelEndpoint, ModelReplica
+from laneway.api.kinds import ModelDeployment, ModelEndpoint, ModelReplica, ModelService
+from laneway.api.kinds.serving import GatewayTraffic
 from laneway.api.meta import ObjectKey
 from laneway.control.manager import DEFAULT_LEASE_NAME
+from laneway.gateway.config import GatewayConfig
 from laneway.store.postgres import PostgresStore
 from laneway.testing.postgres import free_port
 
@@ -41,8 +46,18 @@ from cli_harness import Up, cli_env
 
 WAIT = 120.0  # generous: a loaded 2-core machine starts processes slowly
 NS = "ml-team"
+HEARTBEAT_TTL = GatewayConfig().heartbeat_ttl
 BODY = {"model": "support-bot", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 T = TypeVar("T")
+
+
+def gateway_identity(gateway: Gateway) -> str:
+    return f"{socket.gethostname()}-{gateway.port}"
+
+
+def traffic_of(store: PostgresStore) -> dict[str, GatewayTraffic]:
+    """The support-bot service's `status.traffic`, by gateway."""
+    return {t.gateway: t for t in store.get(ModelService, ObjectKey(NS, "support-bot")).status.traffic or []}
 
 
 def eventually(what: str, probe: Callable[[], T | None], timeout: float = WAIT) -> T:
@@ -89,10 +104,13 @@ def fleet(postgres_dsn: str, tmp_path: Path) -> Iterator[tuple[list[Up], list[Ga
     ups: list[Up] = []
     gateways: list[Gateway] = []
     store = PostgresStore(postgres_dsn)
+    token_file = tmp_path / "admin-token"  # one admin token for every process, as deploy/ mounts it
+    token_file.write_text("lw_" + "t" * 43)
     try:
         for i in range(3):
             ups.append(Up.start(tmp_path / f"up{i}", local_cluster=False,
-                                args=("--store", postgres_dsn, "--lease-ttl", "3", "--log-level", "info")))
+                                args=("--store", postgres_dsn, "--lease-ttl", "3", "--log-level", "info",
+                                      "--admin-token-file", str(token_file))))
         for up in ups:
             up.wait_ready()
         gateways = [Gateway(postgres_dsn, tmp_path) for _ in range(2)]
@@ -149,6 +167,8 @@ def test_three_up_processes_and_two_gateways_on_one_postgres(
     fleet: tuple[list[Up], list[Gateway], PostgresStore],
 ) -> None:
     ups, gateways, store = fleet
+    admins = [r for r in store.list_tokens() if r.role == "admin" and not r.revoked]
+    assert len(admins) == 1  # three processes, one admin token: the one they were given
     # The README's examples, each part through a different process.
     apply(ups[0], "examples/platform/")
     apply(ups[1], "examples/models/sim-chat.yaml")
@@ -188,6 +208,8 @@ def test_three_up_processes_and_two_gateways_on_one_postgres(
         t.start()
     try:
         eventually("load flowing", lambda: len(answered) >= 40)
+        eventually("the first gateway's figures in the service status", lambda: (t := traffic_of(store).get(
+            gateway_identity(gateways[0]))) is not None and sum(t.requests.values()) > 0)
         gateways[0].process.send_signal(signal.SIGKILL)
         before = len(answered)
         eventually("load continuing on the other gateway", lambda: len(answered) >= before + 80)
@@ -225,3 +247,13 @@ def test_three_up_processes_and_two_gateways_on_one_postgres(
     assert len(engines) == 3  # no engine double-started by the old and the new leader
     r = httpx.post(f"http://127.0.0.1:{gateways[1].port}/{NS}/support-bot/v1/chat/completions", json=BODY, timeout=30)
     assert r.status_code == 200, r.text
+
+    # -- the SIGKILLed gateway stopped heartbeating: its figures stop counting ---------------------
+    def dead_gateway_retired() -> bool:
+        traffic = traffic_of(store)
+        gone = traffic.get(gateway_identity(gateways[0]))
+        return gateway_identity(gateways[1]) in traffic and (
+            gone is None or (not gone.requests and gone.p95_latency_seconds is None))
+
+    eventually("the dead gateway's window figures gone from the service status", dead_gateway_retired,
+               timeout=HEARTBEAT_TTL + 60)
