@@ -6,6 +6,8 @@ Two jobs, both off the hot path, both writing only into `EndpointState` (which p
   fetched (all at once, each bounded by the interval and `MAX_METRICS_BYTES`) and parsed by
   `load.parse_load` into `EndpointState.load`. A scrape that fails leaves the last reading,
   which goes stale on its own (`load.STALE_AFTER`), so a policy never acts on an old figure.
+  Two readings in a row with requests waiting raise `EndpointState.concurrency`, the engine's
+  measured concurrency (`load.saturated_running`), which the status reports per service entry.
 - **KV events**: for endpoints of services whose policy asks for them (`kv_events`, e.g.
   `KVAware`), one long-lived `GET /kv_events` per endpoint reads the engine's JSON-lines event
   stream (format in `kv_index`) into `EndpointState.kv`. A stream that breaks marks the index
@@ -33,7 +35,7 @@ import aiohttp
 from laneway.api.meta import ObjectKey
 from laneway.gateway.health import EndpointState
 from laneway.gateway.kv_index import MAX_LINE_BYTES, KVBlocks, KVEventError, parse_batch
-from laneway.gateway.load import MetricsError, parse_load
+from laneway.gateway.load import MetricsError, parse_load, saturated_running
 from laneway.gateway.table import RoutingTable
 from laneway.gateway.tasks import start_task, stop_task
 from laneway.gateway.weights import Target
@@ -122,7 +124,11 @@ class EngineWatch:
             log.debug("load scrape of %s failed: %s", target.name, exc)
             return
         self.scrapes += 1
-        self._state(target.key).load = load
+        state = self._state(target.key)
+        held = saturated_running(state.load, load)
+        if held is not None and held > (state.concurrency or 0):
+            state.concurrency = held
+        state.load = load
 
     def _follow_kv(self, targets: list[tuple[Target, bool]]) -> None:
         wanted = {t.key: (origin(t), t) for t, kv in targets if kv}

@@ -71,6 +71,10 @@ class EndpointState:
     total_failures: int = 0
     load: EngineLoad | None = None
     """The engine's last reported load (see `EngineLoad`); None while nothing reports it."""
+    concurrency: int | None = None
+    """The most requests the engine was seen running at once while it was full (see
+    `load.saturated_running`), since this gateway started: its measured concurrency; None
+    while it has not been full."""
     kv: KVBlocks | None = None
     """The KV blocks the engine holds, from its KV-cache events (see `kv_index`); None while the
     gateway does not subscribe to them."""

@@ -64,4 +64,5 @@ def retired(entry: GatewayTraffic) -> GatewayTraffic | None:
         errors_total=entry.errors_total,
         since=entry.since,
         tokens=entry.tokens,
+        concurrency=entry.concurrency,
     )

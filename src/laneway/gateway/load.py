@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from laneway.gateway.balancer import STALE_AFTER
 from laneway.gateway.health import EndpointView, EngineLoad
 
-__all__ = ["STALE_AFTER", "EngineLoad", "MetricsError", "Pressure", "about_to_queue", "fresh", "parse_load", "pressure"]
+__all__ = [
+    "STALE_AFTER", "EngineLoad", "MetricsError", "Pressure", "about_to_queue", "fresh", "parse_load", "pressure",
+    "saturated_running",
+]
 
 _WAITING = ("vllm:num_requests_waiting", "llamacpp:requests_deferred")
 _RUNNING = ("vllm:num_requests_running", "llamacpp:requests_processing")
@@ -77,6 +80,23 @@ def _first(sums: dict[str, float], names: tuple[str, ...]) -> float | None:
         if n in sums:
             return sums[n]
     return None
+
+
+def saturated_running(previous: EngineLoad | None, current: EngineLoad) -> int | None:
+    """How many requests the engine ran at once while it was full, or None when these two
+    readings in a row do not show it full.
+
+    Full means requests waited in both readings: a request queued for the length of a scrape
+    interval is one the engine had no room for (a request caught between arrival and the next
+    engine step is gone by the next reading). The fewer running of the two is what it held then;
+    the most of such readings over time is the engine's measured concurrency (what the ticket's
+    scaling row compares a peak with, instead of the declared `--max-num-seqs`)."""
+    if previous is None or not previous.waiting or not current.waiting:
+        return None
+    if previous.running is None or current.running is None:
+        return None
+    held = min(previous.running, current.running)
+    return held if held > 0 else None
 
 
 def fresh(load: EngineLoad | None, now: float, *, stale_after: float = STALE_AFTER) -> EngineLoad | None:

@@ -188,6 +188,7 @@ async def start_gateway(
         heartbeat_ttl=config.heartbeat_ttl,
         own_address=address,
         probe=lambda other: _answers(proxy, other),
+        concurrency=lambda key: proxy.endpoint_state(key).concurrency,
     )
     writer.start()
     watch: EngineWatch | None = None

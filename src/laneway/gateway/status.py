@@ -66,9 +66,23 @@ def _figures(summary: ServiceSummary) -> TrafficFigures:
     )
 
 
-def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float) -> GatewayTraffic:
+def entry_concurrency(route: ServiceRoute, concurrency: Callable[[ObjectKey], int | None]) -> dict[str, int]:
+    """Per service entry, the most any of its endpoints' engines held when full (see
+    `load.saturated_running`); entries with no such reading are left out."""
+    out: dict[str, int] = {}
+    for entries in route.tiers.values():
+        for entry in entries:
+            for t in entry.targets:
+                held = concurrency(t.key)
+                if held is not None and held > out.get(entry.name, 0):
+                    out[entry.name] = held
+    return out
+
+
+def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float,
+                   concurrency: dict[str, int] | None = None) -> GatewayTraffic:
     if summary is None:
-        return GatewayTraffic(gateway=identity, window_seconds=window)
+        return GatewayTraffic(gateway=identity, window_seconds=window, concurrency=concurrency or None)
     entries = {name: _figures(sub) for name, sub in sorted(summary.entries.items())} if summary.entries else None
     figures = _figures(summary)
     tokens = {name: EndpointTokens(tier=t.tier, prompt=t.prompt, completion=t.completion) for name, t in summary.tokens.items()}
@@ -84,6 +98,7 @@ def _traffic_entry(identity: str, summary: ServiceSummary | None, window: float)
         entries=entries,
         since=None if summary.since is None else rfc3339(summary.since),
         tokens=tokens or None,
+        concurrency=concurrency or None,
     )
 
 
@@ -123,11 +138,12 @@ def status_for(
     identity: str,
     window: float,
     live: frozenset[str] | None = None,
+    concurrency: dict[str, int] | None = None,
 ) -> ModelServiceStatus:
     """The status this gateway wants for one service, built on the stored one. `live` names
     the other gateways that still heartbeat: the entries of the rest are `heartbeat.retired`
     and do not count towards SLOMet (None: every entry counts, for a caller that knows no
-    heartbeats)."""
+    heartbeats). `concurrency`: per entry, what its engines held when full (`entry_concurrency`)."""
     urls = {t.name: t.base_url for entries in route.tiers.values() for e in entries for t in e.targets}
     endpoints = [ResolvedEndpoint(name=n, url=urls.get(n), tier=tier, weight=share) for n, tier, share in route.shares]
     excluded = [ExcludedEndpoint(name=e.name, reason=e.reason) for e in route.excluded]
@@ -183,7 +199,7 @@ def status_for(
         conditions, type="SLOMet", status=verdict.status, reason=verdict.reason,  # type: ignore[arg-type]
         message=verdict.message, observed_generation=route.generation,
     )
-    traffic = sorted([*others, *gone, _traffic_entry(identity, summary, window)], key=lambda t: t.gateway)
+    traffic = sorted([*others, *gone, _traffic_entry(identity, summary, window, concurrency)], key=lambda t: t.gateway)
     return current.model_copy(
         update={
             "observed_generation": route.generation,
@@ -212,11 +228,14 @@ class StatusWriter:
         own_address: str | None = None,
         probe: Callable[[str], Awaitable[bool]] | None = None,
         clock: Callable[[], float] = time.time,
+        concurrency: Callable[[ObjectKey], int | None] = lambda _key: None,
     ) -> None:
         """`own_address` (this gateway's listen address) turns on the InferenceGateway status
         (see `presence`); `probe(address)` says whether another gateway there still answers.
         `heartbeat_ttl`: how long this gateway's heartbeat lease lasts (see `heartbeat`);
-        `clock` is the wall clock leases are judged by (the store's)."""
+        `clock` is the wall clock leases are judged by (the store's). `concurrency(endpoint)` is
+        an endpoint's measured concurrency (`EndpointState.concurrency`)."""
+        self._concurrency = concurrency
         self._store = store
         self._heartbeat_ttl = heartbeat.ttl(heartbeat_ttl=heartbeat_ttl, status_interval=interval)
         self._clock = clock
@@ -240,7 +259,8 @@ class StatusWriter:
     async def flush(self) -> None:
         """Write every service's and InferenceGateway's status now (tests and shutdown call it)."""
         table = self._table()
-        work = [(route, self._summary(key), self._address(key)) for key, route in table.services.items()]
+        work = [(route, self._summary(key), self._address(key), entry_concurrency(route, self._concurrency))
+                for key, route in table.services.items()]
         await asyncio.to_thread(self._beat)
         await asyncio.to_thread(self._write_all, work)
         await self._flush_gateways()
@@ -315,9 +335,9 @@ class StatusWriter:
             known[identity] = heartbeat.alive(lease, identity=identity, now=now)
         return frozenset(i for i in identities if known[i])
 
-    def _write_all(self, work: list[tuple[ServiceRoute, ServiceSummary | None, str]]) -> None:
+    def _write_all(self, work: list[tuple[ServiceRoute, ServiceSummary | None, str, dict[str, int]]]) -> None:
         known: dict[str, bool] = {}
-        for route, summary, address in work:
+        for route, summary, address, concurrency in work:
             try:
                 current = self._store.get(ModelService, route.key)
                 others = {t.gateway for t in current.status.traffic or [] if t.gateway != self._identity}
@@ -325,7 +345,8 @@ class StatusWriter:
             except StoreError:
                 continue
             desired = status_for(
-                current.status, route, summary, address=address, identity=self._identity, window=self._window, live=live
+                current.status, route, summary, address=address, identity=self._identity, window=self._window, live=live,
+                concurrency=concurrency,
             )
             if desired.wire() == current.status.wire():
                 continue

@@ -43,7 +43,7 @@ from laneway.placement.model import ReplicaPlacement
 from laneway.ticket.compose import CompositionError, compose, resolve_devices
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.hardware import ClassMatch, match_classes
-from laneway.ticket.load import load_against_capacity
+from laneway.ticket.load import Measurement, load_against_capacity, measured_concurrency
 from laneway.ticket.location import JURISDICTION_LABEL, cold_pull_cost, weights_location
 from laneway.ticket.memory import MemoryCheck, MemoryInputError, check_memory, memory_need, replica_memory
 from laneway.ticket.placeholders import is_placeholder, reserved_host
@@ -259,7 +259,7 @@ def _check_scaling(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher:
             "scaling", "NoPeakLoad",
             "a latency budget means nothing without the load it holds at: set peakConcurrency (requests in flight at the peak)",
         )
-    load = load_against_capacity(t)
+    load = load_against_capacity(t, _measured(t, fleet))
     if load.needed > load.planned:
         return _fail(
             "scaling", "PeakExceedsCapacity",
@@ -291,6 +291,19 @@ def _check_scaling(t: InferenceTicket, fleet: FleetSnapshot, _n: float, matcher:
         )
     notes.append(_cost_note(t, fleet, deployment, placement.replicas))
     return _pass("scaling", "Fits", f"{wanted} replica(s) fit today's free capacity: {spots}", *notes)
+
+
+def _measured(t: InferenceTicket, fleet: FleetSnapshot) -> Measurement | None:
+    """What the fleet measured of this ticket's engines (online only: None offline, or when the
+    rows do not compose, so there is no template to compare with)."""
+    if fleet.services is None or fleet.deployments is None:
+        return None
+    try:
+        composed = compose(t, classes=fleet.classes, providers=TicketPolicy.of(fleet.gateways).providers)
+    except CompositionError:
+        return None
+    return measured_concurrency(t, services=fleet.services, deployments=fleet.deployments,
+                                composed=composed.deployment, service=composed.service.name)
 
 
 def _cost_note(t: InferenceTicket, fleet: FleetSnapshot, deployment: ModelDeployment, placed: Sequence[ReplicaPlacement]) -> str:

@@ -1,5 +1,6 @@
 """The fleet a ticket is checked against: clusters, classes, running replicas, gateways, and
-(online only) the Secrets a vouched provider's key may be in.
+(online only) the Secrets a vouched provider's key may be in and the services and deployments
+whose measured figures the scaling row reads.
 
 Built from manifests (`laneway ticket check -f fleet.yaml`, offline) or from the store (the
 ticket controller, online); the checks read only this record, so both paths check alike.
@@ -10,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from laneway.api.kinds import InferenceClass, InferenceCluster, InferenceGateway, ModelReplica
+from laneway.api.kinds import (
+    InferenceClass,
+    InferenceCluster,
+    InferenceGateway,
+    ModelDeployment,
+    ModelReplica,
+    ModelService,
+)
 from laneway.api.kinds.secret import Secret
 from laneway.api.meta import Resource
 from laneway.store.base import Store
@@ -24,6 +32,10 @@ class FleetSnapshot:
     gateways: tuple[InferenceGateway, ...] = ()
     secrets: tuple[Secret, ...] | None = None
     """None when unknown (an offline check): the provider key is then not checked."""
+    services: tuple[ModelService, ...] | None = None
+    deployments: tuple[ModelDeployment, ...] | None = None
+    """None when unknown (an offline check): nothing the fleet measured is then read (the
+    scaling row's measured concurrency comes from a ticket's own service and deployment)."""
 
     @classmethod
     def of(cls, resources: Iterable[Resource]) -> FleetSnapshot:
@@ -46,7 +58,12 @@ class FleetSnapshot:
                 *store.list(InferenceGateway).items,
             ]
         )
-        return replace(fleet, secrets=tuple(store.list(Secret).items))
+        return replace(
+            fleet,
+            secrets=tuple(store.list(Secret).items),
+            services=tuple(store.list(ModelService).items),
+            deployments=tuple(store.list(ModelDeployment).items),
+        )
 
     def with_clusters(self, clusters: Sequence[InferenceCluster]) -> FleetSnapshot:
         return replace(self, clusters=tuple(clusters))

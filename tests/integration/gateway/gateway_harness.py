@@ -22,7 +22,7 @@ from aiohttp import web
 
 from laneway.api.kinds.secret import Secret
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
-from laneway.api.labels import WRITTEN_BY_ANNOTATION
+from laneway.api.labels import BOUNDARY_LABELS_ANNOTATION, DEPLOYMENT_LABEL, WRITTEN_BY_ANNOTATION
 from laneway.api.meta import ObjectKey, Resource
 from laneway.gateway.config import GatewayConfig
 from laneway.gateway.server import GatewayHandle, start_gateway
@@ -137,6 +137,23 @@ def endpoint(name: str, url: str, *, labels: dict[str, str] | None = None, writt
         {"metadata": {"name": name, "namespace": NS, "labels": labels or {"app": "m"}, "annotations": annotations},
          "spec": {"url": url, **spec}}
     )
+
+
+def placed_endpoint(name: str, url: str, *, namespace: str, deployment: str, cluster_labels: dict[str, str]) -> ModelEndpoint:
+    """What the replica controller writes for a ready replica of `deployment` on a cluster with
+    `cluster_labels` (a stand-in replica at `url` on 127.0.0.1, so no engine has to be placed):
+    written by laneway, its cluster's labels the ones a data boundary reads, owned by a replica."""
+    return ModelEndpoint.model_validate({
+        "metadata": {
+            "name": name, "namespace": namespace,
+            "labels": {DEPLOYMENT_LABEL: deployment, **cluster_labels},
+            "annotations": {WRITTEN_BY_ANNOTATION: "laneway", BOUNDARY_LABELS_ANNOTATION: ",".join(sorted(cluster_labels))},
+            "ownerReferences": [{"apiVersion": "laneway.dev/v1alpha1", "kind": "ModelReplica", "name": name,
+                                 "uid": f"{name}-uid", "controller": True}],
+        },
+        "spec": {"url": url},
+        "status": {"ready": True},
+    })
 
 
 def service(name: str, entries: list[dict[str, Any]], **spec: Any) -> ModelService:

@@ -10,18 +10,11 @@ endpoint at a host the platform vouches for as `eu`, is routed (so the test can 
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from gateway_harness import NS, Fleet
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-
-from server_harness import RunningApi, run_api
+from server_harness import RunningApi
 
 from laneway.api.labels import WRITTEN_BY_ANNOTATION
 from laneway.testing.fleet import LOOPBACK_EGRESS
@@ -29,11 +22,6 @@ from laneway.testing.fleet import LOOPBACK_EGRESS
 GV = "laneway.dev/v1alpha1"
 BODY = {"model": "svc", "messages": [{"role": "user", "content": "hi"}]}
 EU = {"laneway.dev/jurisdiction": "eu"}
-
-
-@pytest.fixture
-def api(fleet: Fleet) -> Iterator[RunningApi]:
-    yield from run_api(fleet.store)
 
 
 def _endpoint(name: str, url: str, labels: dict[str, str], **meta: Any) -> dict[str, Any]:

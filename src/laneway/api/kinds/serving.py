@@ -289,13 +289,18 @@ class GatewayTraffic(TrafficFigures):
     """One gateway's entry in `status.traffic`: service-wide figures and, under `entries`, the
     same figures per service entry. Each gateway writes only its own entry, so token counts
     summed over entries count each request once. `tokens` per endpoint are since `since`, the
-    time this gateway started metering."""
+    time this gateway started metering; `concurrency` per entry is what its engines held when
+    full."""
 
     gateway: str
     window_seconds: StrictFloat | None = None
     entries: dict[str, TrafficFigures] | None = None
     since: str | None = None
     tokens: dict[str, EndpointTokens] | None = None
+    concurrency: dict[str, StrictInt] | None = None
+    """Per service entry: the most requests one of its engines was seen running at once while
+    requests waited (from the engines' own metrics, since this gateway started): the measured
+    concurrency per replica that the ticket's scaling row prefers to a declared limit."""
 
 
 class QualityProbe(Model):
