@@ -11,9 +11,10 @@ with a TTL of `ttl(...)` (a few ticks: one missed write is not death). When a ga
 service's status, the SLO verdict is judged over its own figures and those of gateways whose
 lease is live (`alive`); a dead gateway's entry is `retired` by that write: its window figures
 (requests, errors, p95s, per-entry figures) go, so neither SLOMet nor the canary judge reads
-them again, and only its lifetime totals stay, which the economics and the budget ledger count
-from and a gateway restarted under the same identity carries on from (`carry`). An entry with
-no token totals is removed outright. A gateway that stops cleanly releases its lease, so its
+them again, and only what it counted over its life stays: the token totals, which the economics
+and the budget ledger count from and a gateway restarted under the same identity carries on
+from (`carry`), and the concurrency its engines were seen to hold. An entry with neither is
+removed outright. A gateway that stops cleanly releases its lease, so its
 window figures go at the next tick of another gateway instead of after the TTL.
 
 What it does not promise: lease expiry is judged on the wall clock of the process reading it
@@ -52,17 +53,15 @@ def alive(lease: Lease | None, *, identity: str, now: float) -> bool:
     return lease is not None and lease.holder == identity and lease.expires_at > now
 
 
+WINDOW_FIGURES = ("requests", "errors", "p95_latency_seconds", "p95_time_to_first_token_seconds", "entries")
+"""The fields of a `status.traffic` entry that describe the recent window, not the gateway's life."""
+
+
 def retired(entry: GatewayTraffic) -> GatewayTraffic | None:
-    """A dead gateway's entry without its window figures: its lifetime totals (tokens since
-    `since`, requests and errors since it started), or None when it has no token totals to keep."""
-    if not entry.tokens:
+    """A dead gateway's entry without its window figures (`WINDOW_FIGURES`): what it counted
+    over its life stays (tokens since `since`, requests and errors since it started, the
+    concurrency its engines were seen to hold), or None when it holds none of that to keep."""
+    if not entry.tokens and not entry.concurrency:
         return None
-    return GatewayTraffic(
-        gateway=entry.gateway,
-        window_seconds=entry.window_seconds,
-        requests_total=entry.requests_total,
-        errors_total=entry.errors_total,
-        since=entry.since,
-        tokens=entry.tokens,
-        concurrency=entry.concurrency,
-    )
+    fields = GatewayTraffic.model_fields
+    return entry.model_copy(update={name: fields[name].get_default(call_default_factory=True) for name in WINDOW_FIGURES})

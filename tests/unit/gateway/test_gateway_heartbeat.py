@@ -107,7 +107,8 @@ def test_status_for_retires_entries_of_gateways_not_live_and_keeps_the_live_ones
     dead = GatewayTraffic(gateway="gw-dead", window_seconds=300, requests={"Primary": 30}, errors=5, p95_latency_seconds=9.0)
     metered = GatewayTraffic(gateway="gw-metered", window_seconds=300, requests={"Primary": 30}, errors=5,
                              p95_latency_seconds=9.0, requests_total=70, errors_total=6, since="2026-01-01T00:00:00Z",
-                             tokens=tokens, entries={"endpoints[0]": TrafficFigures(requests={"Primary": 30}, errors=5)})
+                             tokens=tokens, entries={"endpoints[0]": TrafficFigures(requests={"Primary": 30}, errors=5)},
+                             concurrency={"endpoints[0]": 8})
     live = GatewayTraffic(gateway="gw-live", window_seconds=300, requests={"Primary": 10}, errors=0, p95_latency_seconds=0.5)
     st = status_for(ModelServiceStatus(traffic=[dead, metered, live]), route, _summary(0.2), address="a", identity="gw-1",
                     window=300, live=frozenset({"gw-live"}))
@@ -118,6 +119,7 @@ def test_status_for_retires_entries_of_gateways_not_live_and_keeps_the_live_ones
     # Its window figures are gone (no SLO or canary reads them); its lifetime totals stay for the economics.
     assert kept.wire() == {"gateway": "gw-metered", "windowSeconds": 300, "requests": {},
                            "requestsTotal": 70, "errorsTotal": 6, "since": "2026-01-01T00:00:00Z",
-                           "tokens": {"a-0": {"tier": "Primary", "prompt": 100, "completion": 40}}}
+                           "tokens": {"a-0": {"tier": "Primary", "prompt": 100, "completion": 40}},
+                           "concurrency": {"endpoints[0]": 8}}
     again = status_for(st, route, _summary(0.2), address="a", identity="gw-1", window=300, live=frozenset({"gw-live"}))
     assert again.traffic == st.traffic  # retiring is done once: the next write changes nothing
