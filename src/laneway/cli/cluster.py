@@ -1,4 +1,4 @@
-"""`laneway cluster check NAME`: is an Existing cluster fit to run replicas?
+"""`laneway cluster check NAME`: is an Existing (or provisioned) cluster fit to run replicas?
 `laneway cluster join-token NAME` / `remove-machine NAME MACHINE`: machines of a Machines cluster.
 `laneway cluster plan -f cluster.yaml`: what provisioning a cloud cluster would create and cost.
 
@@ -9,11 +9,14 @@ What it checks, and what each failure says to do, is in `laneway.drivers.kuberne
 The cluster and its classes come from `-f` manifests, else from the API. The kubeconfig comes
 from `--kubeconfig`, else from the cluster's Secret in the `-f` manifests, else from the local
 laneway's store (Secrets are never returned by the API, so on another machine pass
-`--kubeconfig`): the kubeconfig sources of `laneway.drivers.kubeconfig`, tried in that order. Exits 0 when every check passes (warnings allowed), 1 otherwise.
+`--kubeconfig`): the kubeconfig sources of `laneway.drivers.kubeconfig`, tried in that order.
+A provisioned cluster (EKS, GKE) has no kubeconfig Secret: its provisioner mints one from the
+credentials Secret (in the -f manifests, else the local store), with read-only calls. Exits 0 when every check passes (warnings allowed), 1 otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Any
 
 import click
 
-from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment
+from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment, Secret
 from laneway.api.manifest import load_paths
 from laneway.cli.cluster_plan import cluster_plan_json, render_cluster_plans
 from laneway.cli.context import connection_options, global_options, open_client
@@ -38,7 +41,9 @@ from laneway.drivers.kubernetes.checks import Check, evaluate, failed, gather
 from laneway.drivers.kubernetes.connection import connect
 from laneway.drivers.kubernetes.errors import ClusterUnavailable
 from laneway.drivers.provisioners.plan import PROVISIONED_SOURCES, PlanError, plan_cluster
+from laneway.drivers.provisioners.source import PROVISIONED, provisioner_for
 from laneway.paths import DataDir, data_dir
+from laneway.store.base import Store
 
 _MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 
@@ -67,16 +72,48 @@ def _kubeconfig(
             return FileKubeconfig(path).kubeconfig(cluster)
         except NoKubeconfig as missing:
             raise Failure(f"--kubeconfig: {missing}", EXIT_USAGE) from None
+    store_path: Path | str = store or DataDir(data_dir(global_options(ctx).data_dir)).store_path
+    if cluster.spec.cluster.source in PROVISIONED:
+        return _provisioned_kubeconfig(cluster, resources, store_path)
     if cluster.spec.cluster.source != "Existing" or cluster.spec.cluster.existing is None:
         raise Failure(
-            f"cluster {cluster.name} has source {cluster.spec.cluster.source}; only Existing (Kubernetes) clusters are checked",
+            f"cluster {cluster.name} has source {cluster.spec.cluster.source}; only Existing and provisioned "
+            f"({', '.join(PROVISIONED)}) clusters are checked",
             EXIT_USAGE,
         )
-    store_path: Path | str = store or DataDir(data_dir(global_options(ctx).data_dir)).store_path
     try:
         return FirstOf(ManifestKubeconfigs(resources), StoreFileKubeconfigs(store_path)).kubeconfig(cluster)
     except NoKubeconfig as missing:
         raise Failure(f"no kubeconfig for cluster {cluster.name}: {missing}; pass --kubeconfig FILE", EXIT_USAGE) from None
+
+
+def _provisioned_kubeconfig(cluster: InferenceCluster, resources: Sequence[Any], store_path: Path | str) -> Kubeconfig:
+    """A provisioned cluster's kubeconfig, from its provisioner (a short-lived token the
+    provider mints, read-only calls only) with the credentials Secret in the `-f` manifests,
+    else in the local laneway's store."""
+    from laneway.store import describe_target, is_postgres, open_store
+    from laneway.store.memory import MemoryStore
+
+    given = [r for r in resources if isinstance(r, (Secret, InferenceClass))]
+    if any(isinstance(r, Secret) for r in given):
+        store: Store = MemoryStore()
+        for r in given:
+            store.create(r)
+        where = "the -f manifests"
+    elif is_postgres(store_path) or Path(store_path).exists():
+        store, where = open_store(store_path), f"the store at {describe_target(store_path)}"
+    else:
+        raise Failure(f"no kubeconfig for cluster {cluster.name}: its credentials Secret is in no -f manifest and there is no local store; "
+                      "pass -f with the Secret, or --kubeconfig FILE", EXIT_USAGE)
+    provisioner = provisioner_for(cluster.spec.cluster.source, store)
+    assert provisioner is not None
+    try:
+        return provisioner.kubeconfig(cluster)
+    except NoKubeconfig as missing:
+        raise Failure(f"no kubeconfig for cluster {cluster.name} (credentials from {where}): {missing}; pass --kubeconfig FILE", EXIT_USAGE) from None
+    finally:
+        asyncio.run(provisioner.close())
+        store.close()
 
 
 def render_checks(checks: Sequence[Check]) -> str:
@@ -104,7 +141,7 @@ def cluster() -> None:
 def check(
     ctx: click.Context, name: str, paths: tuple[str, ...], kubeconfig: Path | None, store_target: str | None, inference_extension: bool
 ) -> None:
-    """Check an Existing cluster the way laneway will use it.
+    """Check an Existing or provisioned (EKS, GKE) cluster the way laneway will use it.
 
     API reachable, Kubernetes 1.34+, resource.k8s.io/v1, LeaderWorkerSet, the Gateway API (and
     the Inference Extension when asked or when a -f deployment uses PrefillDecode), the Gateway's

@@ -4,6 +4,14 @@ The scheduler places only on clusters that are Ready and have a gateway address,
 what turns a platform team's manifest into capacity. A Local cluster's gateway is laneway's
 own gateway; its readiness is its driver's. `status.gpuPools` counts the nodes and devices
 each pool publishes, from the pool's InferenceClass.
+
+A provisioned cluster (EKS, GKE) is created by its driver's provisioner while the controller
+asks the driver whether it is healthy; its `Provisioned` condition carries the provisioner's
+phase (Provisioning, Ready, Failed, Deleting) and what it waits on. Once its credentials Secret
+exists the controller holds the finalizer `laneway.dev/cloud-resources` on it, and on deletion
+calls the provisioner's `release` until everything it created is gone (node pools before the
+cluster, then what the cluster needed), so nothing is left billing. Without the Secret nothing
+can have been created, and the cluster goes at once.
 """
 
 from __future__ import annotations
@@ -16,16 +24,20 @@ from laneway.api.kinds.platform import (
     InferenceClass,
     InferenceCluster,
 )
-from laneway.api.meta import ObjectKey, Resource, rfc3339
+from laneway.api.meta import LABEL_PREFIX, ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext, KeyMapper, Result
+from laneway.control.reconcile import allow_deletion, block_deletion, is_deleting
 from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import GatewayReporter, Paced, PoolReporter
+from laneway.drivers.provisioners.credentials import credentials_configured
 from laneway.drivers.provisioners.plan import PROVISIONED_SOURCES
-from laneway.drivers.provisioning import not_provisioned_message
+from laneway.drivers.provisioning import ProvisionedDriver, not_provisioned_message
 from laneway.drivers.registry import DriverSet
 from laneway.store.base import Conflict
 
 RECHECK_SECONDS = 15.0
+DELETE_RECHECK_SECONDS = 5.0
+CLOUD_FINALIZER = LABEL_PREFIX + "cloud-resources"
 
 
 def pool_capacity(
@@ -64,10 +76,18 @@ class ClusterController:
         cluster = self.store.find(InferenceCluster, key)
         if cluster is None:
             return Result()
+        driver = self.drivers.for_cluster(cluster)
+        if isinstance(driver, ProvisionedDriver):
+            if is_deleting(cluster):
+                return await self._release(cluster, driver)
+            if credentials_configured(self.store, cluster):
+                try:
+                    cluster = block_deletion(self.store, cluster, CLOUD_FINALIZER)
+                except Conflict:
+                    return Result(requeue_after=0.1)
         classes = {c.name: c for c in self.store.list(InferenceClass).items}
         missing = sorted({p.class_name for p in cluster.spec.node_pools if p.role != "System"} - set(classes))
 
-        driver = self.drivers.for_cluster(cluster)
         if driver is None and cluster.spec.cluster.source in PROVISIONED_SOURCES:
             ready, reason, message = False, "NotProvisioned", not_provisioned_message(cluster.spec.cluster.source)
         elif driver is None:
@@ -101,11 +121,17 @@ class ClusterController:
             ready_condition = ConditionUpdate("Ready", "False", "NoGatewayAddress", "no gateway address is known for this cluster yet")
         else:
             ready_condition = ConditionUpdate("Ready", "True", "Ready", f"gateway at {address}")
+        conditions = [ConditionUpdate("BackendReady", "True" if ready else "False", reason, message), ready_condition]
+        provisioned = driver.last_state.get(cluster.name) if isinstance(driver, ProvisionedDriver) else None
+        if provisioned is not None:
+            conditions.append(
+                ConditionUpdate("Provisioned", "True" if provisioned.phase == "Ready" else "False", provisioned.phase, provisioned.message)
+            )
         try:
             write_status(
                 self.store,
                 cluster,
-                conditions=[ConditionUpdate("BackendReady", "True" if ready else "False", reason, message), ready_condition],
+                conditions=conditions,
                 fields={"gateway": ClusterGatewayStatus(address=address), "gpu_pools": pool_capacity(cluster, classes, joined)},
                 now=rfc3339(self.ctx.clock()),
             )
@@ -115,3 +141,26 @@ class ClusterController:
         # how often to look (`Paced`; None: never).
         interval = driver.health_interval if isinstance(driver, Paced) else RECHECK_SECONDS
         return Result(requeue_after=interval)
+
+    async def _release(self, cluster: InferenceCluster, driver: ProvisionedDriver) -> Result:
+        """One step of deleting a provisioned cluster's cloud resources; the finalizer goes
+        once the provisioner reports nothing left."""
+        if CLOUD_FINALIZER not in cluster.metadata.finalizers:
+            return Result()
+        state = await driver.release(cluster)
+        try:
+            if state.phase == "Pending":
+                allow_deletion(self.store, cluster, CLOUD_FINALIZER)
+                return Result()
+            write_status(
+                self.store,
+                cluster,
+                conditions=[
+                    ConditionUpdate("Provisioned", "False", state.phase, state.message),
+                    ConditionUpdate("Ready", "False", "Deleting", f"deleting the cloud resources laneway created: {state.message}"),
+                ],
+                now=rfc3339(self.ctx.clock()),
+            )
+        except Conflict:
+            return Result(requeue_after=0.1)
+        return Result(requeue_after=DELETE_RECHECK_SECONDS)

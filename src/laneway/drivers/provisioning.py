@@ -14,13 +14,16 @@ Kubernetes driver, whose kubeconfig comes from the provisioner (a `KubeconfigSou
 other call goes to the Kubernetes driver as is, so caches, gateway address and replicas work
 as on an Existing cluster.
 
-What this module does not do yet: no provider is implemented here (issue 18 adds EKS and GKE);
-tearing a cluster down when its InferenceCluster is deleted is the provisioner's `release`,
-which the InferenceCluster controller will call once it holds a finalizer for it.
+The providers live in `drivers/provisioners/` (EKS, GKE; `source.py` registers them). Tearing
+a cluster down is `release`: the InferenceCluster controller holds a finalizer on every
+provisioned cluster whose credentials Secret exists (so nothing created can outlive its
+manifest unnoticed) and calls `ProvisionedDriver.release` until the provisioner says nothing
+is left (`Pending`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
@@ -81,12 +84,44 @@ class ProvisionedDriver:
             raise ValueError("a provisioned cluster's driver needs the store (to read its clusters)")
         self.provisioner = provisioner
         self.kubernetes = KubernetesDriver(store=context.store, kubeconfigs=provisioner)
+        self.last_state: dict[str, ProvisionState] = {}  # by cluster name: what `healthy` last saw
+        self._bootstrapped: set[str] = set()  # clusters whose add-ons this process installed
+
+    async def release(self, cluster: InferenceCluster) -> ProvisionState:
+        """One step of deleting what the provisioner created for `cluster` (see `Provisioner.release`)."""
+        state = await self.provisioner.release(cluster)
+        self.last_state[cluster.name] = state
+        return state
 
     async def healthy(self, cluster: InferenceCluster) -> tuple[bool, str]:
         state = await self.provisioner.ensure(cluster)
+        self.last_state[cluster.name] = state
         if state.phase != "Ready":
             return False, f"cluster {cluster.name} is {state.phase}" + (f": {state.message}" if state.message else "")
-        return await self.kubernetes.healthy(cluster)
+        if cluster.name not in self._bootstrapped:
+            waiting = await self._bootstrap(cluster)
+            if waiting:
+                return False, f"cluster {cluster.name} is being bootstrapped: {waiting}"
+        ok, why = await self.kubernetes.healthy(cluster)
+        if not ok:  # an add-on may have been removed: install again next time
+            self._bootstrapped.discard(cluster.name)
+        return ok, why
+
+    async def _bootstrap(self, cluster: InferenceCluster) -> str:
+        """Install the add-ons the cluster needs (see `kubernetes.bootstrap`); what it still
+        waits for, or "" once everything is applied."""
+        from laneway.drivers.kubernetes.bootstrap import addons, install
+        from laneway.drivers.kubernetes.errors import KubernetesDriverError
+
+        try:
+            conn = await self.kubernetes.connection(cluster)
+            done = await asyncio.to_thread(install, conn, addons(cluster))
+        except KubernetesDriverError as error:
+            return f"installing its add-ons failed: {error}"
+        if done.waiting:
+            return "waiting for " + "; ".join(done.waiting)
+        self._bootstrapped.add(cluster.name)
+        return ""
 
     async def apply(self, replica: ModelReplica, cluster: InferenceCluster) -> None:
         await self.kubernetes.apply(replica, cluster)

@@ -34,6 +34,7 @@ SOURCE_MODULES: tuple[str, ...] = (
     "laneway.drivers.kubernetes.source",
     "laneway.drivers.simulated.source",
     "laneway.drivers.machines.source",
+    "laneway.drivers.provisioners.source",
 )
 """The modules whose import registers the built-in sources."""
 

@@ -117,3 +117,26 @@ def test_s3_empty_prefix_is_refused_with_the_fix(moto_s3: MotoS3, tmp_path: Path
     moto_s3.client().create_bucket(Bucket="empty")
     with pytest.raises(Exception, match="holds no objects"):
         hydrate(_s3(moto_s3, "s3://empty/models/"), tmp_path / "c")
+
+
+def test_s3_ignores_the_hosts_profile_and_credentials(moto_s3: MotoS3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_PROFILE naming a profile that does not exist used to fail every S3 cache with
+    botocore's ProfileNotFound before any request; the host's keys and config are not the
+    team's either, so neither is used."""
+    client = moto_s3.client()
+    client.create_bucket(Bucket="profiled")
+    client.put_object(Bucket="profiled", Key="m/model.bin", Body=b"weights")
+    config = tmp_path / "aws-config"
+    config.write_text("[profile elsewhere]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:9\n")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(config))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAAMBIENTHOST00000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient-host-secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    source = _s3(moto_s3, "s3://profiled/m/")
+    hydrate(source, tmp_path / "c")
+    assert (tmp_path / "c" / "model.bin").read_bytes() == b"weights"
+    assert source.client()._request_signer._credentials.access_key == "testing", "the Secret's key, not the host's"
+    unsigned = S3Source("s3://profiled/m/", endpoint=moto_s3.endpoint, region="us-east-1", policy=LOOPBACK)
+    assert unsigned.client()._request_signer._credentials is None, "no Secret: unsigned, never the host's keys"

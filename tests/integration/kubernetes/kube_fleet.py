@@ -23,14 +23,28 @@ from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment,
 from laneway.api.manifest import load_paths
 from laneway.api.meta import ObjectKey
 from laneway.cli.plan import run_plan
+from laneway.drivers.kubeconfig import Kubeconfig
 from laneway.drivers.kubernetes.driver import KubernetesDriver
 from laneway.drivers.kubernetes.validation import bundled_crds
+from laneway.drivers.provisioners.eks import EksProvisioner
 from laneway.placement.compose import compose_replica
 from laneway.store.memory import MemoryStore
 from laneway.testing.fake_kube import FakeKube
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "kubernetes"
 GATEWAY_IP = {"gpu-eu": "10.0.0.10", "gpu-us": "10.1.0.10"}
+
+
+class EksOnFakeKube(EksProvisioner):
+    """The EKS provisioner, whose created cluster answers at the fake Kubernetes API (moto's
+    cluster endpoint is not a real server)."""
+
+    fake: FakeKube | None = None
+
+    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
+        super().kubeconfig(cluster)  # the EKS side: cluster ACTIVE, an STS token minted
+        assert self.fake is not None
+        return Kubeconfig(self.fake.kubeconfig(), f"EKS cluster {cluster.name} (fake API)")
 
 
 def prepare_cluster(fake: FakeKube, *, crds: bool = True, gateway_ip: str | None = "10.0.0.10", gpus: int = 8) -> None:

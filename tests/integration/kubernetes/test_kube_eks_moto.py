@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_fleet import prepare_cluster
+from kube_fleet import EksOnFakeKube, prepare_cluster
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, Secret
 from laneway.api.meta import ObjectKey
 from laneway.control.base import ControlContext
 from laneway.control.cluster import ClusterController
 from laneway.drivers import registry
-from laneway.drivers.kubeconfig import Kubeconfig
-from laneway.drivers.provisioners.eks import AwsCredentials, EksProvisioner, aws_client
+from laneway.drivers.provisioners.eks import AwsCredentials, aws_client
 from laneway.drivers.provisioning import register_provisioned_source
 from laneway.drivers.registry import DriverContext, DriverSet
 from laneway.store.memory import MemoryStore
@@ -27,17 +26,6 @@ from laneway.testing.fake_kube import FakeKube
 from laneway.testing.moto_aws import moto_aws
 
 SECRET_KEY = "controller-test-secret-key-never-in-status"
-
-
-class EksOnFakeKube(EksProvisioner):
-    """The EKS provisioner, whose created cluster answers at the fake Kubernetes API."""
-
-    fake: FakeKube | None = None
-
-    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
-        super().kubeconfig(cluster)  # the EKS side: cluster ACTIVE, an STS token minted
-        assert self.fake is not None
-        return Kubeconfig(self.fake.kubeconfig(), f"EKS cluster {cluster.name} (fake API)")
 
 
 @pytest.fixture
@@ -67,7 +55,7 @@ def _ready(store: MemoryStore) -> Any:
 
 def test_eks_cluster_through_the_controller(fake: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     registry.source_names()
-    monkeypatch.setattr(registry, "_sources", dict(registry._sources))
+    monkeypatch.setattr(registry, "_sources", {k: v for k, v in registry._sources.items() if k != "EKS"})
     made: list[EksOnFakeKube] = []
 
     def provisioner(context: DriverContext) -> EksOnFakeKube:
@@ -114,12 +102,17 @@ def test_eks_cluster_through_the_controller(fake: FakeKube, tmp_path: Path, monk
             assert all(SECRET_KEY not in m for m in messages)
             assert SECRET_KEY not in store.get(InferenceCluster, ObjectKey("", "gpu-eks")).model_dump_json()
 
-            (provisioner_made,) = made
-            cluster = store.get(InferenceCluster, ObjectKey("", "gpu-eks"))
+            assert len(made) == 1, "one provisioner for the source in this process"
+            assert "laneway.dev/cloud-resources" in store.get(InferenceCluster, ObjectKey("", "gpu-eks")).metadata.finalizers
+            store.delete(InferenceCluster, ObjectKey("", "gpu-eks"))
             for _ in range(10):
-                state = asyncio.run(provisioner_made.release(cluster))
-                if state.phase == "Pending":
+                asyncio.run(controller.reconcile(ObjectKey("", "gpu-eks")))
+                if store.find(InferenceCluster, ObjectKey("", "gpu-eks")) is None:
                     break
-            assert state.phase == "Pending" and eks.list_clusters()["clusters"] == []
+                messages.append(_ready(store).message)
+            assert store.find(InferenceCluster, ObjectKey("", "gpu-eks")) is None, f"the finalizer held: {messages}"
+            assert any("waiting for node groups gpu-a10g to be deleted" in m for m in messages), "node groups before the cluster"
+            assert eks.list_clusters()["clusters"] == []
+            assert all(SECRET_KEY not in m for m in messages)
         finally:
             asyncio.run(drivers.close())

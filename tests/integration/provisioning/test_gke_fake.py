@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from google.cloud.container_v1 import GatewayAPIConfig, GPUDriverInstallationConfig
 
 from laneway.api.kinds import InferenceClass, InferenceCluster
 from laneway.api.kinds.secret import Secret
@@ -88,9 +89,11 @@ def test_gke_lifecycle_against_the_fake_api(gke: FakeGke) -> None:
     assert pool is not None and pool["config"]["machineType"] == "a2-highgpu-1g"
     (accelerator,) = pool["config"]["accelerators"]
     assert accelerator["acceleratorType"] == "nvidia-tesla-a100" and int(accelerator["acceleratorCount"]) == 1
-    assert accelerator["gpuDriverInstallationConfig"]["gpuDriverVersion"] in ("LATEST", 3), "the NVIDIA driver is installed by GKE"
+    assert accelerator["gpuDriverInstallationConfig"]["gpuDriverVersion"] in ("LATEST", GPUDriverInstallationConfig.GPUDriverVersion.LATEST.value), "the NVIDIA driver is installed by GKE"
     assert pool["config"]["labels"] == {"laneway.dev/pool": "gpu-a100"}
     assert gke.node_count(LOCATION, "gpu-gke", "gpu-a100") == 2
+    created = gke.state.clusters[("laneway-test", LOCATION, "gpu-gke")]
+    assert created["networkConfig"]["gatewayApiConfig"]["channel"] in ("CHANNEL_STANDARD", GatewayAPIConfig.Channel.CHANNEL_STANDARD.value), "GKE's Gateway API and controller"
 
     kubeconfig = json.loads(provisioner.kubeconfig(cluster).text)
     token = kubeconfig["users"][0]["user"]["token"]

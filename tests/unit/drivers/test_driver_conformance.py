@@ -41,6 +41,8 @@ EXPECTED = {
     "Existing": {Driver, CacheStager, GatewayReporter},
     "Simulated": {Driver, GatewayReporter, Paced},
     "Machines": {Driver, Paced, PoolReporter},
+    "EKS": {Driver, CacheStager, GatewayReporter},
+    "GKE": {Driver, CacheStager, GatewayReporter},
 }
 
 
@@ -109,7 +111,7 @@ def test_a_source_without_what_its_driver_needs_has_no_driver(tmp_path: Path) ->
 
 
 def _cluster(source: str) -> InferenceCluster:
-    block = {"source": source, "local": {}} if source == "Local" else {"source": source, "gke": {"region": "europe-west4"}}
+    block = {"source": source, "local": {}} if source == "Local" else {"source": source, "aks": {"location": "westeurope"}}
     return InferenceCluster.model_validate({"metadata": {"name": "c"}, "spec": {"cluster": block}})
 
 
@@ -117,11 +119,11 @@ def test_a_new_source_registers_by_name_and_drivers_find_it(tmp_path: Path, monk
     registry.source_names()  # the built-ins are loaded before this test adds to the table
     monkeypatch.setattr(registry, "_sources", dict(registry._sources))
     drivers = DriverSet(logs_dir=tmp_path)
-    assert drivers.for_cluster(_cluster("GKE")) is None, "no GKE source in this build"
+    assert drivers.for_cluster(_cluster("AKS")) is None, "no AKS source in this build"
 
     built: list[DriverContext] = []
 
-    def gke_driver(context: DriverContext) -> Driver:
+    def aks_driver(context: DriverContext) -> Driver:
         built.append(context)
         entry = registry.source_entry("Local")
         assert entry is not None
@@ -129,14 +131,14 @@ def test_a_new_source_registers_by_name_and_drivers_find_it(tmp_path: Path, monk
         assert driver is not None
         return driver
 
-    register_source("GKE", driver=gke_driver)
-    register_source("GKE", driver=gke_driver)  # the same registration again (a module imported twice): fine
-    with pytest.raises(DuplicateSource, match="GKE"):
-        register_source("GKE", driver=lambda context: None)
-    first = drivers.for_cluster(_cluster("GKE"))
-    assert first is not None and drivers.for_cluster(_cluster("GKE")) is first, "one driver per source per process"
+    register_source("AKS", driver=aks_driver)
+    register_source("AKS", driver=aks_driver)  # the same registration again (a module imported twice): fine
+    with pytest.raises(DuplicateSource, match="AKS"):
+        register_source("AKS", driver=lambda context: None)
+    first = drivers.for_cluster(_cluster("AKS"))
+    assert first is not None and drivers.for_cluster(_cluster("AKS")) is first, "one driver per source per process"
     assert built == [drivers.context()]
-    assert "GKE" in registry.source_names()
+    assert "AKS" in registry.source_names()
     asyncio.run(drivers.close())
 
 
@@ -164,3 +166,13 @@ def test_a_provisioned_driver_is_everything_the_kubernetes_driver_is(tmp_path: P
     for protocol in EXPECTED["Existing"]:
         assert_conforms(driver, protocol)
     asyncio.run(driver.close())
+
+
+@pytest.mark.parametrize("source", ["EKS", "GKE"])
+def test_the_cloud_provisioners_conform_to_the_seam(source: str) -> None:
+    from laneway.drivers.provisioners.source import provisioner_for
+
+    provisioner = provisioner_for(source, MemoryStore())
+    assert provisioner is not None
+    assert_conforms(provisioner, Provisioner)
+    assert_conforms(provisioner, KubeconfigSource)

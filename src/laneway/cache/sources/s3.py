@@ -108,20 +108,15 @@ class S3Source:
 
     def client(self) -> Any:
         if self._client is None:
-            import botocore.session
             from botocore import UNSIGNED
             from botocore.config import Config
-            from botocore.credentials import CredentialResolver
+
+            from laneway.cloud.aws import isolated_session
 
             self._check_endpoint()
-            session = botocore.session.Session()
-            # The host's AWS configuration is not the team's: no config or credentials files,
-            # no endpoint variables. Explicit credentials (or none: UNSIGNED) mean the
-            # credential chain is never walked.
-            session.set_config_variable("config_file", "/dev/null")
-            session.set_config_variable("credentials_file", "/dev/null")
-            session.set_config_variable("ignore_configured_endpoint_urls", True)
-            session.register_component("credential_provider", CredentialResolver(providers=[]))
+            # The host's AWS configuration is not the team's: explicit credentials (or none:
+            # UNSIGNED), and nothing read from the host's files, profile or variables.
+            session = isolated_session()
             creds = self._credentials
             config = Config(
                 retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60,

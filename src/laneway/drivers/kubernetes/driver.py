@@ -156,6 +156,12 @@ class KubernetesDriver:
             await asyncio.to_thread(current.conn.close)
         return conn
 
+    async def connection(self, cluster: InferenceCluster) -> KubeConnection:
+        """The connection to `cluster` this driver holds (made when first needed); raises
+        ClusterUnavailable when there is no kubeconfig for it. For callers that act on the
+        cluster beside replicas (a provisioned cluster's bootstrap)."""
+        return await self._connection(cluster)
+
     def _remember_valid(self, digest: str) -> None:
         """Validation is slow (schemas of two Kubernetes versions), so a rendering already found
         valid is not checked again; the memory is bounded, forgetting everything when full."""

@@ -34,3 +34,13 @@ def credentials_secret(store: Store, cluster: InferenceCluster, *, holding: str)
             f"create it with {holding}"
         )
     return secret, dict(ref)
+
+
+def credentials_configured(store: Store, cluster: InferenceCluster) -> bool:
+    """Whether the Secret the cluster names exists: only then can its provisioner create (or
+    delete) anything, so only then does deleting the cluster wait for the cloud."""
+    try:
+        credentials_secret(store, cluster, holding="")
+    except ProviderBlockError:
+        return False
+    return True

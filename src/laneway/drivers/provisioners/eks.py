@@ -23,13 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.session
 from botocore.config import Config
-from botocore.credentials import CredentialResolver
 from botocore.exceptions import BotoCoreError, ClientError
 
 from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.meta import SYSTEM_NAMESPACE
+from laneway.cloud.aws import isolated_session
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
 from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
@@ -87,13 +86,7 @@ def credentials_from_store(store: Store, cluster: InferenceCluster) -> AwsCreden
 def aws_client(service: str, credentials: AwsCredentials, region: str, endpoint: str | None) -> Any:
     """A client with exactly these credentials: no config or credentials files, no endpoint
     variables, an empty credential chain, so the host's AWS identity is never used."""
-    # The profile variable too: AWS_PROFILE naming a profile makes botocore fail before any call.
-    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-    session.set_config_variable("config_file", "/dev/null")
-    session.set_config_variable("credentials_file", "/dev/null")
-    session.set_config_variable("ignore_configured_endpoint_urls", True)
-    session.register_component("credential_provider", CredentialResolver(providers=[]))
-    return session.create_client(
+    return isolated_session().create_client(
         service,
         region_name=region,
         endpoint_url=endpoint,

@@ -1,7 +1,7 @@
 """GKE clusters created through the official `google-cloud-container` client: the cluster with
 its declared node pools (machine type, accelerators and NVIDIA driver installation from the
-InferenceClass), pools added, resized and removed as `nodePools` change, and the cluster
-deleted when its InferenceCluster is.
+InferenceClass) and GKE's Gateway API enabled, pools added, resized and removed as
+`nodePools` change, and the cluster deleted when its InferenceCluster is.
 
 GKE runs one long-running operation per cluster at a time, so `ensure` issues at most one
 mutation per call, remembers the operation, and on the next calls polls it: while it runs
@@ -230,7 +230,11 @@ class GkeProvisioner:
             found = client.get_cluster(name=target.cluster(name))
         except NotFound:
             pools = [self._node_pool(cluster, p) for p in plan.pools]
-            spec = gke.Cluster(name=name, node_pools=pools, resource_labels={CLUSTER_LABEL: name})
+            # GKE's own Gateway API CRDs and controller (its gateway classes route to InferencePools).
+            gateway_api = gke.GatewayAPIConfig(channel=gke.GatewayAPIConfig.Channel.CHANNEL_STANDARD)
+            spec = gke.Cluster(
+                name=name, node_pools=pools, resource_labels={CLUSTER_LABEL: name}, network_config=gke.NetworkConfig(gateway_api_config=gateway_api)
+            )
             channel = provider_block(cluster).get("releaseChannel")
             if isinstance(channel, str) and channel:
                 spec.release_channel = gke.ReleaseChannel(channel=channel)

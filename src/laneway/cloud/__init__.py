@@ -1,0 +1,1 @@
+"""What laneway's cloud clients share, whoever uses them (cache sources, provisioners)."""
