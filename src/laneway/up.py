@@ -50,6 +50,7 @@ from laneway.paths import DataDir
 
 if TYPE_CHECKING:
     from laneway.gateway.server import GatewayHandle
+    from laneway.server.certificates import AgentTls
     from laneway.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class UpOptions:
     lease_ttl: float = 15.0  # seconds before a dead leader's controllers are taken over
     fresh: bool = False  # start from an empty store (see `start_fresh`)
     admin_token_file: Path | None = None  # the operator's admin token, shared by every process on one store
+    agent_port: int | None = None  # serve the API over TLS here too, with certificates laneway issues (agents' door)
+    agent_names: tuple[str, ...] = ()  # extra names or addresses agents reach that door at
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,16 @@ class Running:
     data_dir: DataDir
     local_cluster: str | None
     store: str = ""
+    agents: str | None = None  # the TLS door for `laneway agent`, when served
+    agents_ca_hash: str = ""
 
     def server_info(self) -> dict[str, str]:
         info = {"server": self.api, "version": __version__, "pid": str(os.getpid())}
         if self.gateway:
             info["gateway"] = self.gateway
+        if self.agents:
+            info["agentServer"] = self.agents
+            info["agentCaCertHash"] = self.agents_ca_hash
         return info
 
 
@@ -107,15 +115,40 @@ def _bind_error(error: OSError, *, what: str, host: str, port: int, flag: str) -
     return UpError(f"cannot listen on {host}:{port} for the {what} ({error.strerror or error}); try another {flag}")
 
 
-async def _start_api(stack: AsyncExitStack, store: Store, options: UpOptions, data: DataDir) -> str:
-    from laneway.server.app import bound_address, create_app, serve
+def agent_tls_names(options: UpOptions) -> list[str]:
+    """The names the agents' certificate carries: the listen address (unless a wildcard), the
+    loopback names, this host's name, and those given with --agent-tls-name."""
+    import socket
 
+    names = [options.host] if options.host not in ("0.0.0.0", "::", "") else []
+    return [*names, *options.agent_names, "127.0.0.1", "localhost", socket.gethostname()]
+
+
+async def _start_api(stack: AsyncExitStack, store: Store, options: UpOptions, data: DataDir) -> tuple[str, AgentTls | None, str | None]:
+    """The API's address; with --agent-port, also the certificates issued for the agents' TLS
+    door and that door's address (the same API, over TLS)."""
+    import ssl
+
+    from laneway.server.app import bound_address, create_app, serve
+    from laneway.server.certificates import issue
+
+    tls = issue(data.root / "tls", agent_tls_names(options)) if options.agent_port is not None else None
     try:
-        runner = await serve(create_app(store=store, admin_token_path=data.admin_token_path), options.host, options.port)
+        runner = await serve(create_app(store=store, admin_token_path=data.admin_token_path, agent_tls=tls), options.host, options.port)
     except OSError as e:
         raise _bind_error(e, what="API", host=options.host, port=options.port, flag="--port") from None
     stack.push_async_callback(runner.cleanup)
-    return bound_address(runner)
+    if tls is None or options.agent_port is None:
+        return bound_address(runner), None, None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_path, tls.key_path)
+    try:
+        agents = await serve(create_app(store=store, admin_token_path=data.admin_token_path, agent_tls=tls), options.host,
+                             options.agent_port, ssl_context=context)
+    except OSError as e:
+        raise _bind_error(e, what="agents' TLS", host=options.host, port=options.agent_port, flag="--agent-port") from None
+    stack.push_async_callback(agents.cleanup)
+    return bound_address(runner), tls, bound_address(agents, scheme="https")
 
 
 async def _start_gateway(
@@ -243,7 +276,7 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
         except AdminTokenError as e:
             raise UpError(f"--admin-token-file: {e}") from None
         async with AsyncExitStack() as stack:
-            api = await _start_api(stack, store, options, data)
+            api, tls, agents = await _start_api(stack, store, options, data)
             if not shared:
                 _forget_stale_engines(store)
             gateway, gateway_handle = await _start_gateway(stack, store, options, shared=shared)
@@ -255,7 +288,8 @@ async def run_up(options: UpOptions, *, stop: asyncio.Event, on_ready: Callable[
             # flight while the engines still run (stopping twice is stopping once).
             stack.push_async_callback(_stop_gateway_first, gateway_handle)
 
-            running = Running(api=api, gateway=gateway, data_dir=data, local_cluster=local_cluster, store=describe_target(options.store or data.store_path))
+            running = Running(api=api, gateway=gateway, data_dir=data, local_cluster=local_cluster, store=describe_target(options.store or data.store_path),
+                              agents=agents, agents_ca_hash=tls.ca_hash if tls is not None else "")
             info = running.server_info()
             data.write_server_info(info)
             stack.callback(_remove_server_info, data, info)
@@ -285,6 +319,7 @@ def banner(running: Running, *, default_data_dir: bool) -> str:
         f"  dashboard   {dashboard_url(running.api)}   (sign in with a token)",
         f"  gateway     {running.gateway + '   (OpenAI-compatible: /v1/chat/completions, /v1/models)' if running.gateway else 'not running'}",
         f"  local       {'cluster ' + repr(running.local_cluster) + ' (this machine)' if running.local_cluster else 'no local cluster registered'}",
+        f"  agents      {running.agents}   (TLS; laneway agent --ca-cert-hash {running.agents_ca_hash})" if running.agents else None,
         f"  data dir    {d.root}",
         f"  store       {running.store or d.store_path}",
         f"  admin token {d.admin_token_path}   (the CLI uses it by default)",

@@ -43,13 +43,16 @@ def _nvml(path: Path | None) -> Nvml | None:
               help="The address the gateway reaches this machine's engines at.")
 @click.option("--listen", default=None, metavar="HOST",
               help="The local address the engines' doors listen on [default: --address]; e.g. 0.0.0.0 behind NAT.")
+@click.option("--ca-cert-hash", default=None, metavar="sha256:HEX",
+              help="With an https:// --server: the fingerprint of laneway's agents CA that `cluster join-token` printed; "
+                   "the agent trusts the server only with it.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path.home() / ".laneway-agent",
               show_default=True, help="Where the credential, engine working directories, logs and caches live.")
 @click.option("--nvml-fixture", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read devices from a recorded NVML reading instead of the hardware (tests, demos).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
 def agent(server_url: str, join_token: str | None, cluster: str | None, pool: str | None, machine: str, address: str,
-          listen: str | None, data_dir: Path, nvml_fixture: Path | None, log_level: str) -> None:
+          listen: str | None, ca_cert_hash: str | None, data_dir: Path, nvml_fixture: Path | None, log_level: str) -> None:
     """Join this machine to a Machines cluster and run the engines the control plane assigns it."""
     from laneway.drivers.machines.agent import Agent, AgentConfig, AgentRefused, check_data_dir
     from laneway.drivers.machines.protocol import check_address
@@ -61,8 +64,10 @@ def agent(server_url: str, join_token: str | None, cluster: str | None, pool: st
         raise Failure(f"--address: {e}") from None
     if not server_url.startswith(("http://", "https://")):
         raise Failure(f"--server {server_url!r} must be an http:// or https:// URL")
+    if ca_cert_hash is not None and not (server_url.startswith("https://") and ca_cert_hash.startswith("sha256:")):
+        raise Failure("--ca-cert-hash takes sha256:HEX (as `laneway cluster join-token` prints it) and an https:// --server")
     config = AgentConfig(server=server_url, data_dir=check_data_dir(data_dir), join_token=join_token, cluster=cluster,
-                         pool=pool, machine=machine, address=address, listen=listen or address,
+                         pool=pool, machine=machine, address=address, listen=listen or address, ca_cert_hash=ca_cert_hash,
                          nvml=_nvml(nvml_fixture))
 
     async def main() -> None:

@@ -214,12 +214,15 @@ def join_token(ctx: click.Context, name: str, ttl: str) -> None:
     """Mint a one-use join token for the Machines cluster NAME (platform or admin token).
 
     Start `laneway agent --server URL --token TOKEN` on the machine: it exchanges the token for
-    a credential of its own, limited to that machine. The token is shown this once.
+    a credential of its own, limited to that machine. The token is shown this once; when the
+    server has a TLS door for agents (`laneway up --agent-port`), the CA fingerprint to pin
+    (`--ca-cert-hash`) is printed with it.
     """
     answer = open_client(ctx).join_token(name, ttl=ttl)
     click.echo(str(answer.get("token", "")))
+    pin = f" --ca-cert-hash {answer['caCertHash']}" if answer.get("caCertHash") else ""
     click.echo(f"join token {answer.get('id', '?')} for cluster {name}, usable once until {answer.get('expires', '?')}; "
-               "start the agent with: laneway agent --server URL --token TOKEN", err=True)
+               f"start the agent with:\n  laneway agent --server URL --token TOKEN{pin}", err=True)
 
 
 @cluster.command("remove-machine")

@@ -74,6 +74,8 @@ async def _serve(options: UpOptions, *, default_data_dir: bool) -> None:
     help="Use the admin token in FILE (e.g. a mounted Secret) instead of minting one for the data dir; give every process on one --store the same file (also LANEWAY_ADMIN_TOKEN_FILE).",
 )
 @click.option("--fresh", is_flag=True, help="Start from an empty fleet: remove the data dir's store, server.json and engine logs first (downloaded caches stay).")
+@click.option("--agent-port", default=None, type=click.IntRange(0, 65535), help="Also serve the API over TLS on this port, with certificates laneway issues, for `laneway agent` on other machines (docs/machines.md).")
+@click.option("--agent-tls-name", "agent_tls_names", multiple=True, metavar="NAME", help="A DNS name or address agents reach that port at, for its certificate (repeatable; the listen address, localhost and this host's name are always in).")
 @click.option("--no-local-cluster", is_flag=True, help="Do not register this machine as the `local` InferenceCluster.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="How much the control plane logs to stderr.")
 @click.option(
@@ -92,6 +94,8 @@ def up(
     lease_ttl: float,
     admin_token_file: Path | None,
     fresh: bool,
+    agent_port: int | None,
+    agent_tls_names: tuple[str, ...],
     no_local_cluster: bool,
     log_level: str,
     plan_one_at_a_time: bool,
@@ -116,6 +120,8 @@ def up(
         lease_ttl=lease_ttl,
         fresh=fresh,
         admin_token_file=admin_token_file,
+        agent_port=agent_port,
+        agent_names=agent_tls_names,
     )
     try:
         asyncio.run(_serve(options, default_data_dir=root == DEFAULT_DATA_DIR))

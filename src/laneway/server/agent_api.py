@@ -42,10 +42,14 @@ from laneway.drivers.machines.membership import JoinRefused, choose_pool, device
 from laneway.drivers.machines.protocol import AGENT_PREFIX, Heartbeat, JoinAnswer, JoinRequest, RunOrder, url_host
 from laneway.server import bodies
 from laneway.server.auth import bearer_token, check_token
+from laneway.server.certificates import AgentTls
 from laneway.server.context import store_of
 from laneway.server.errors import ApiError, forbidden, invalid, unauthorized
 from laneway.server.storecalls import run_store
 from laneway.store.base import Store, TokenRecord
+
+AGENT_CA_HASH: web.AppKey[str] = web.AppKey("laneway_agent_ca_hash", str)
+"""The fingerprint of the agents' CA ("" when this server has no TLS door for agents)."""
 
 
 def heartbeat_interval(cluster: InferenceCluster) -> float:
@@ -198,8 +202,17 @@ async def assignments(request: web.Request) -> web.Response:
     return web.json_response(await run_store(read, store_of(request)))
 
 
-def add_agent_routes(app: web.Application) -> None:
+def add_agent_routes(app: web.Application, tls: AgentTls | None = None) -> None:
     router = app.router
+    if tls is not None:
+        pem = tls.ca_pem
+
+        async def ca(request: web.Request) -> web.Response:
+            """The CA of the agents' door, public: an agent trusts it only once its fingerprint
+            matches the one given with its join token."""
+            return web.json_response({"caCert": pem, "caCertHash": tls.ca_hash})
+
+        router.add_get(f"{AGENT_PREFIX}/ca", ca)
     router.add_post(f"{AGENT_PREFIX}/join", join)
     router.add_post(f"{AGENT_PREFIX}/clusters/{{cluster}}/machines/{{machine}}/heartbeat", heartbeat)
     router.add_get(f"{AGENT_PREFIX}/clusters/{{cluster}}/machines/{{machine}}/assignments", assignments)

@@ -19,13 +19,15 @@ control plane is a decision, not a default.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
 from aiohttp import web
 
 from laneway.api.meta import GROUP_VERSION
 from laneway.server import discovery
-from laneway.server.agent_api import add_agent_routes
+from laneway.server.agent_api import AGENT_CA_HASH, add_agent_routes
+from laneway.server.certificates import AgentTls
 from laneway.server.context import BODY_TIMEOUT, STOP, STORE
 from laneway.server.dashboard import add_dashboard_routes
 from laneway.server.machines_api import add_machine_routes
@@ -76,15 +78,19 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
     admin_token_path: Path | None = None,
+    agent_tls: AgentTls | None = None,
 ) -> web.Application:
     """The API over `store`. Every `/api` and `/apis` request needs a bearer token the store knows.
 
     `admin_token_path` is where `laneway up` keeps the data directory's admin token, so that
-    rotating it (`laneway token rotate-admin`) writes the successor there."""
+    rotating it (`laneway token rotate-admin`) writes the successor there. `agent_tls` is the
+    CA laneway issued for the agents' TLS door (`laneway up --agent-port`), whose fingerprint
+    join tokens come with."""
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=max_body_bytes)
     app[STORE] = store
     app[BODY_TIMEOUT] = body_timeout
     app[ADMIN_FILE] = AdminFile(admin_token_path)
+    app[AGENT_CA_HASH] = agent_tls.ca_hash if agent_tls is not None else ""
     app[STOP] = asyncio.Event()
     app.on_shutdown.append(_stop_streams)
 
@@ -111,12 +117,13 @@ def create_app(
     router.add_get(f"{core_prefix}/namespaces/{{namespace}}", discovery.namespace)
     _add_resource_routes(app, core_prefix, CORE_VERSION)
     add_dashboard_routes(app)
-    add_agent_routes(app)  # /agent/v1: outside /api and /apis, each handler authenticates its caller
+    add_agent_routes(app, agent_tls)  # /agent/v1: outside /api and /apis, each handler authenticates its caller
     return app
 
 
 async def serve(
-    app: web.Application, host: str = DEFAULT_HOST, port: int = 0, *, header_timeout: float = HEADER_TIMEOUT_SECONDS
+    app: web.Application, host: str = DEFAULT_HOST, port: int = 0, *, header_timeout: float = HEADER_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> web.AppRunner:
     """Start serving `app` on host:port (port 0 picks a free one); the caller owns the runner
     and stops it with `await runner.cleanup()`, which also ends open watch streams.
@@ -130,7 +137,7 @@ async def serve(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
     except BaseException:
         await runner.cleanup()
@@ -138,9 +145,9 @@ async def serve(
     return runner
 
 
-def bound_address(runner: web.AppRunner) -> str:
+def bound_address(runner: web.AppRunner, *, scheme: str = "http") -> str:
     """`http://host:port` of the first socket the runner listens on (port 0 resolved)."""
     host, port = runner.addresses[0][:2]
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"

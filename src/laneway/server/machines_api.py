@@ -21,6 +21,7 @@ from laneway.api.registry import by_kind
 from laneway.drivers.machines.book import ClusterGone, edit_machines, lease_name, machines_cluster
 from laneway.drivers.machines.credentials import DEFAULT_JOIN_TTL, MachineScope, mint_join_token, revoke_machine
 from laneway.server import bodies
+from laneway.server.agent_api import AGENT_CA_HASH
 from laneway.server.authz import Access, Verb, authorize
 from laneway.server.context import grant_of, store_of
 from laneway.server.errors import forbidden, invalid, not_found
@@ -56,8 +57,10 @@ async def join_tokens(request: web.Request) -> web.Response:
     store = store_of(request)
     await run_store(_cluster, store, name)
     token, record = await run_store(mint_join_token, store, name, ttl=ttl or DEFAULT_JOIN_TTL)
-    return web.json_response({"kind": "JoinToken", "cluster": name, "token": token, "id": token_id(record),
-                              "expires": record.expires}, status=201)
+    body = {"kind": "JoinToken", "cluster": name, "token": token, "id": token_id(record), "expires": record.expires}
+    if request.app[AGENT_CA_HASH]:
+        body["caCertHash"] = request.app[AGENT_CA_HASH]  # for `laneway agent --ca-cert-hash`
+    return web.json_response(body, status=201)
 
 
 def _remove(store: Store, cluster_name: str, machine: str) -> dict[str, object]:

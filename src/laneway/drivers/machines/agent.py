@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,12 @@ from laneway.drivers.machines.protocol import (
     RunOrder,
 )
 from laneway.server.auth import write_private
+from laneway.server.certificates import ca_cert_hash
 
 log = logging.getLogger("laneway.agent")
 
 IDENTITY_FILE = "agent.json"
+CA_FILE = "ca.pem"
 RETRY_SECONDS = 2.0
 REQUEST_TIMEOUT = 10.0
 
@@ -89,6 +92,7 @@ class AgentConfig:
     machine: str = ""
     address: str = "127.0.0.1"
     listen: str = "127.0.0.1"
+    ca_cert_hash: str | None = None
     nvml: Nvml | None = None
 
 
@@ -209,11 +213,47 @@ class Agent:
         await self.reconcile(orders)
         return float(orders.heartbeat_seconds)
 
+    async def trust(self) -> ssl.SSLContext | None:
+        """How the server is verified over https: the CA kept from an earlier start; else the CA
+        the server offers, once its fingerprint matches `--ca-cert-hash` (it is then kept); else
+        the system's trust store (a reverse proxy with a public certificate). None for http."""
+        if not self.config.server.startswith("https://"):
+            return None
+        kept = self.config.data_dir / CA_FILE
+        if kept.exists():
+            return ssl.create_default_context(cafile=str(kept))
+        if not self.config.ca_cert_hash:
+            return ssl.create_default_context()
+        url = self.config.server.rstrip("/") + f"{AGENT_PREFIX}/ca"
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        # Unverified on purpose: what is trusted is the fingerprint checked below, not the channel.
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, ssl=False) as resp:
+            if resp.status != 200:
+                raise AgentRefused(f"{url} answered HTTP {resp.status}: is this laneway's TLS door for agents (laneway up --agent-port)?")
+            pem = str((await resp.json(content_type=None)).get("caCert", ""))
+        try:
+            offered = ca_cert_hash(pem)
+        except ValueError:
+            raise AgentRefused(f"{url} offered no certificate") from None
+        if offered != self.config.ca_cert_hash:
+            raise AgentRefused(f"the server's CA is {offered}, not the --ca-cert-hash {self.config.ca_cert_hash} given: "
+                               "this is not the control plane the join token came from")
+        kept.write_text(pem)
+        return ssl.create_default_context(cadata=pem)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Join, then beat until `stop` is set or the control plane cuts this machine off."""
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                try:
+                    context = await self.trust()
+                    break
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    log.warning("cannot reach %s to fetch its CA (%s); trying again", self.config.server, e)
+                    await asyncio.sleep(RETRY_SECONDS)
+            connector = aiohttp.TCPConnector(ssl=context if context is not None else True)
+            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
                 self.identity = await self.join(session)
                 while not stop.is_set():
                     try:
