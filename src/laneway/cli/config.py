@@ -1,9 +1,10 @@
 """Which server the CLI talks to, and with which token.
 
 The order, first match wins: `--server` / `--token` flags, then `LANEWAY_SERVER` /
-`LANEWAY_TOKEN`, then the data directory of a local `laneway up` (`--data-dir`,
-`LANEWAY_DATA_DIR`, or `~/.laneway`), whose `server.json` names the API address and whose
-`admin.token` holds the admin token.
+`LANEWAY_TOKEN`, then the current context's server (`laneway config set-context NAME
+--server URL`; contexts hold no token), then the data directory of a local `laneway up`
+(`--data-dir`, `LANEWAY_DATA_DIR`, or `~/.laneway`), whose `server.json` names the API address
+and whose `admin.token` holds the admin token.
 
 One rule guards the admin token: it is only ever sent to the server named in that same data
 directory's `server.json`. A `--server` pointing elsewhere gets no token unless one is given,
@@ -50,26 +51,38 @@ def _same_server(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
+@dataclass(frozen=True)
+class ContextServer:
+    """The server the current CLI context names (`laneway config set-context NAME --server URL`)."""
+
+    context: str
+    server: str
+
+
 def resolve_connection(
     *,
     server_flag: str | None,
     token_flag: str | None,
     env: Mapping[str, str],
     local: LocalInstance,
+    context: ContextServer | None = None,
 ) -> Connection:
-    """Pure: flags, then environment, then the local instance. Raises NoServer when none says."""
+    """Pure: flags, then environment, then the current context's server, then the local
+    instance. Raises NoServer when none says."""
     server, source = None, ""
     if server_flag:
         server, source = server_flag, "--server"
     elif env.get("LANEWAY_SERVER"):
         server, source = env["LANEWAY_SERVER"], "LANEWAY_SERVER"
+    elif context is not None:
+        server, source = context.server, f"the current context {context.context!r} (laneway config get-contexts)"
     elif local.server:
         server, source = local.server, f"{local.root / 'server.json'}"
     if not server:
         raise NoServer(
-            f"no laneway server found: nothing in --server, LANEWAY_SERVER, or {local.root / 'server.json'}. "
-            "Start one with `laneway up` (in another terminal), or set LANEWAY_SERVER=http://HOST:PORT "
-            "and LANEWAY_TOKEN"
+            f"no laneway server found: nothing in --server, LANEWAY_SERVER, the current context, or "
+            f"{local.root / 'server.json'}. Start one with `laneway up` (in another terminal), or set "
+            "LANEWAY_SERVER=http://HOST:PORT and LANEWAY_TOKEN (or `laneway config set-context NAME --server URL`)"
         )
     if not server.startswith(("http://", "https://")):
         server = "http://" + server
@@ -94,11 +107,12 @@ def discover(
     token_flag: str | None,
     data_dir_flag: str | None,
     env: Mapping[str, str],
+    context: ContextServer | None = None,
 ) -> Connection:
     """The I/O wrapper: reads the data directory, then decides with `resolve_connection`."""
     root = local_root(data_dir_flag, env)
     return resolve_connection(
-        server_flag=server_flag, token_flag=token_flag, env=env, local=LocalInstance.read(root)
+        server_flag=server_flag, token_flag=token_flag, env=env, local=LocalInstance.read(root), context=context
     )
 
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import click
 
-from laneway.cli.config import discover
+from laneway.cli.config import Connection, discover
 from laneway.cli.contexts import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
-from laneway.cli.contexts import context_namespace, default_namespace
+from laneway.cli.contexts import context_namespace, context_server, default_namespace
 from laneway.cli.reach import CONNECTION_KEY
 from laneway.client import Client
 
@@ -72,7 +72,7 @@ def _token_namespaces(ctx: click.Context) -> list[str] | None:
     """The namespaces the caller's token is limited to, or None when the server cannot say."""
     opts = global_options(ctx)
     try:
-        conn = discover(server_flag=opts.server, token_flag=opts.token, data_dir_flag=opts.data_dir, env=os.environ)
+        conn = connection(opts)
         with Client(conn.server, conn.token) as client:
             answer = client.request("GET", "/apis/laneway.dev/v1alpha1/whoami")
     except Exception:
@@ -100,14 +100,21 @@ def namespace_option(f: F) -> F:
     )(f)
 
 
+def connection(opts: GlobalOptions) -> Connection:
+    """Which server and token this invocation uses (laneway.cli.config says in which order)."""
+    return discover(
+        server_flag=opts.server, token_flag=opts.token, data_dir_flag=opts.data_dir, env=os.environ,
+        context=context_server(os.environ),
+    )
+
+
 def global_options(ctx: click.Context) -> GlobalOptions:
     return ctx.ensure_object(GlobalOptions)
 
 
 def open_client(ctx: click.Context) -> Client:
     """The Client for this invocation, closed when the command ends."""
-    opts = global_options(ctx)
-    conn = discover(server_flag=opts.server, token_flag=opts.token, data_dir_flag=opts.data_dir, env=os.environ)
+    conn = connection(global_options(ctx))
     ctx.meta[CONNECTION_KEY] = conn  # for the hint an unreachable or wrong server gets (laneway.cli.reach)
     client = Client(conn.server, conn.token)
     ctx.call_on_close(client.close)

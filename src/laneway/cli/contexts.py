@@ -1,9 +1,12 @@
-"""CLI contexts, kubectl style: a named default namespace, chosen with `use-context`.
+"""CLI contexts, kubectl style: a named default namespace and server, chosen with `use-context`.
 
 The file is `LANEWAY_CONFIG`, else `~/.laneway/config.json`:
-`{"current": "team", "contexts": {"team": {"namespace": "ml-team"}}}`. Which namespace a
-command uses when `-n` is not given is decided by `default_namespace` (pure): the current
-context's, else the token's own when it is limited to exactly one, else `default`.
+`{"current": "team", "contexts": {"team": {"namespace": "ml-team", "server": "http://h:8470"}}}`.
+Which namespace a command uses when `-n` is not given is decided by `default_namespace` (pure):
+the current context's, else the token's own when it is limited to exactly one, else `default`.
+A context's server is used when neither `--server` nor `LANEWAY_SERVER` names one
+(`laneway.cli.config`). Contexts hold no token: a token is a secret, given with `--token` or
+`LANEWAY_TOKEN`, and the local admin token still goes only to its own `laneway up`.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from laneway.api.meta import check_dns1123_label
-from laneway.cli.errors import Failure
+from laneway.cli.config import ContextServer
+from laneway.cli.errors import EXIT_USAGE, Failure
 
 DEFAULT_NAMESPACE = "default"
 
@@ -58,6 +63,12 @@ class CliConfig:
             return None
         return self.contexts.get(self.current, {}).get("namespace")
 
+    def server(self) -> ContextServer | None:
+        if self.current is None:
+            return None
+        server = self.contexts.get(self.current, {}).get("server")
+        return ContextServer(context=self.current, server=server) if server else None
+
 
 def default_namespace(context_namespace: str | None, token_namespaces: list[str] | None) -> str:
     """The namespace of a command without `-n` (pure)."""
@@ -73,25 +84,57 @@ def context_namespace(env: Mapping[str, str]) -> str | None:
     return CliConfig.read(config_path(env)).namespace()
 
 
+def context_server(env: Mapping[str, str]) -> ContextServer | None:
+    """The current context's server, or None (no file, no current context, or none set)."""
+    return CliConfig.read(config_path(env)).server()
+
+
+def checked_server(url: str) -> str:
+    """A context's server as an http(s) URL with a host (`host:port` gets `http://`); raises
+    Failure saying what is wrong (pure)."""
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    text = text.rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Failure(f"--server: {url!r} is not an http(s) address; write it as http://HOST:PORT", EXIT_USAGE)
+    try:
+        parts.port  # noqa: B018 (a malformed port raises here)
+    except ValueError:
+        raise Failure(f"--server: {url!r} has a port that is not a number; write it as http://HOST:PORT", EXIT_USAGE) from None
+    return text
+
+
 @click.group("config")
 def config() -> None:
-    """Contexts: a named default namespace for commands run without -n (kubectl style)."""
+    """Contexts: a named default namespace (and server) for commands run without -n (kubectl style)."""
 
 
 @config.command("set-context")
 @click.argument("name")
-@click.option("-n", "--namespace", required=True, metavar="NS", help="The namespace commands use without -n.")
-def set_context(name: str, namespace: str) -> None:
-    """Create or change context NAME (it becomes current with `use-context NAME`)."""
-    try:
-        check_dns1123_label(namespace, "namespace")
-    except ValueError as e:
-        raise Failure(f"--namespace: {e}") from None
+@click.option("-n", "--namespace", default=None, metavar="NS", help="The namespace commands use without -n.")
+@click.option("--server", "server", default=None, metavar="URL", help="The API address commands use without --server/LANEWAY_SERVER.")
+def set_context(name: str, namespace: str | None, server: str | None) -> None:
+    """Create or change context NAME (it becomes current with `use-context NAME`); what is not
+    given stays as it was."""
+    if namespace is None and server is None:
+        raise Failure(f"say what context {name!r} sets: --namespace NS, --server URL, or both", EXIT_USAGE)
+    if namespace is not None:
+        try:
+            check_dns1123_label(namespace, "namespace")
+        except ValueError as e:
+            raise Failure(f"--namespace: {e}") from None
     path = config_path(os.environ)
     cfg = CliConfig.read(path)
-    cfg.contexts[name] = {"namespace": namespace}
+    values = cfg.contexts.setdefault(name, {})
+    if namespace is not None:
+        values["namespace"] = namespace
+    if server is not None:
+        values["server"] = checked_server(server)
     cfg.write(path)
-    click.echo(f"context {name!r} set (namespace {namespace!r}) in {path}")
+    said = ", ".join(f"{k} {v!r}" for k, v in sorted(values.items()))
+    click.echo(f"context {name!r} set ({said}) in {path}")
 
 
 @config.command("use-context")
@@ -102,7 +145,10 @@ def use_context(name: str) -> None:
     cfg = CliConfig.read(path)
     if name not in cfg.contexts:
         known = ", ".join(sorted(cfg.contexts)) or "none yet"
-        raise Failure(f"no context {name!r} in {path} (known: {known}); create it with `laneway config set-context {name} --namespace NS`")
+        raise Failure(
+            f"no context {name!r} in {path} (known: {known}); create it with `laneway config set-context {name} --namespace NS` "
+            "(and/or --server URL)"
+        )
     cfg.current = name
     cfg.write(path)
     click.echo(f"switched to context {name!r} (namespace {cfg.contexts[name].get('namespace', DEFAULT_NAMESPACE)!r})")
@@ -121,6 +167,7 @@ def current_context() -> None:
 def get_contexts() -> None:
     """List the contexts; `*` marks the current one."""
     cfg = CliConfig.read(config_path(os.environ))
-    click.echo(f"{'CURRENT':<8} {'NAME':<20} NAMESPACE")
+    click.echo(f"{'CURRENT':<8} {'NAME':<20} {'NAMESPACE':<20} SERVER")
     for name, values in sorted(cfg.contexts.items()):
-        click.echo(f"{'*' if name == cfg.current else '':<8} {name:<20} {values.get('namespace', DEFAULT_NAMESPACE)}")
+        namespace = values.get("namespace", DEFAULT_NAMESPACE)
+        click.echo(f"{'*' if name == cfg.current else '':<8} {name:<20} {namespace:<20} {values.get('server', '-')}")

@@ -28,7 +28,8 @@ def reach_hint(connection: Connection | None) -> str:
             lines.append(f"  the address came from {origin}")
     lines.append(
         "  point the CLI at the API address `laneway up` prints as `API` (not the gateway's): --server http://HOST:PORT, "
-        "or export LANEWAY_SERVER=http://HOST:PORT (and LANEWAY_TOKEN); for a `laneway up --data-dir DIR` on this "
-        "machine, export LANEWAY_DATA_DIR=DIR"
+        "or export LANEWAY_SERVER=http://HOST:PORT (and LANEWAY_TOKEN), or name it in a context (`laneway config "
+        "set-context NAME --server http://HOST:PORT`, then `use-context NAME`); for a `laneway up --data-dir DIR` on "
+        "this machine, export LANEWAY_DATA_DIR=DIR"
     )
     return "\n".join(lines)

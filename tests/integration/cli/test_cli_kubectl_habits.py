@@ -324,3 +324,23 @@ def test_the_gateway_port_or_a_dead_port_gets_the_way_to_point_the_cli(cli: Cli,
     )
     assert dead.returncode == 1 and "cannot reach the laneway API at http://127.0.0.1:9" in dead.stderr
     assert "the address came from --server" in dead.stderr and "Traceback" not in dead.stderr
+
+
+def test_a_context_names_the_server(cli: Cli, up: Up, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elsewhere (a data directory with no server.json), a context's server is where the CLI goes;
+    the admin token is given explicitly, since contexts hold none."""
+    token = (up.data_dir / "admin.token").read_text().strip()
+    apply(cli, unplaced("by-context", "ctx-ns"))
+    away = Cli(tmp_path / "elsewhere")
+    assert away("get", "md", "-n", "ctx-ns").exit_code == 1, "no server found before the context"
+    made = away("config", "set-context", "fleet", "--server", f"127.0.0.1:{up.port}", "--namespace", "ctx-ns")
+    assert made.exit_code == 0, made.output
+    assert away("config", "use-context", "fleet").exit_code == 0
+    listed = away("get", "md", "-o", "name", token=token)
+    assert listed.exit_code == 0 and listed.stdout.strip() == "modeldeployment/by-context", listed.output
+    moved = away("config", "set-context", "fleet", "--server", f"http://127.0.0.1:{up.gateway_port}")
+    assert moved.exit_code == 0
+    wrong = away("get", "md", token=token)
+    assert wrong.exit_code == 1 and "the current context 'fleet'" in wrong.output and "gateway" in wrong.output
+    contexts = away("config", "get-contexts").stdout
+    assert "ctx-ns" in contexts and f"http://127.0.0.1:{up.gateway_port}" in contexts, "set-context kept the namespace"

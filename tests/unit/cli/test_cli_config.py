@@ -68,3 +68,29 @@ def test_discover_with_unreadable_server_json(tmp_path: Path) -> None:
     (tmp_path / "server.json").write_text("{not json")
     with pytest.raises(NoServer):
         discover(server_flag=None, token_flag=None, data_dir_flag=str(tmp_path), env={})
+
+
+def test_a_contexts_server_comes_after_flags_and_environment_and_before_the_data_dir() -> None:
+    from laneway.cli.config import ContextServer
+
+    context = ContextServer(context="remote", server="http://ctx:3")
+    conn = resolve_connection(server_flag=None, token_flag=None, env={}, local=LOCAL, context=context)
+    assert conn.server == "http://ctx:3" and conn.token is None, "the local admin token goes only to its own server"
+    assert "'remote'" in conn.source
+    env = resolve_connection(server_flag=None, token_flag=None, env={"LANEWAY_SERVER": "http://env:2"}, local=LOCAL, context=context)
+    assert env.server == "http://env:2"
+    flag = resolve_connection(server_flag="http://flag:1", token_flag=None, env={}, local=LOCAL, context=context)
+    assert flag.server == "http://flag:1"
+    same = resolve_connection(server_flag=None, token_flag=None, env={}, local=LOCAL, context=ContextServer("l", str(LOCAL.server)))
+    assert same.token == LOCAL.token, "a context naming the local server still gets its admin token"
+
+
+def test_a_contexts_server_is_checked() -> None:
+    from laneway.cli.contexts import checked_server
+    from laneway.cli.errors import Failure
+
+    assert checked_server("127.0.0.1:8470") == "http://127.0.0.1:8470"
+    assert checked_server("https://fleet.example/") == "https://fleet.example"
+    for bad in ("ftp://x", "http://", "http://h:port"):
+        with pytest.raises(Failure):
+            checked_server(bad)
