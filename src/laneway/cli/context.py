@@ -48,7 +48,7 @@ def connection_options(f: F) -> F:
     """Add --server, --token and --data-dir to a command (stored, not passed as arguments)."""
     for name, field, help_ in reversed(
         (
-            ("--server", "server", "API address, e.g. http://127.0.0.1:8470 (else LANEWAY_SERVER, else the local `laneway up`)."),
+            ("--server", "server", "API address, e.g. http://127.0.0.1:8470 (else LANEWAY_SERVER, else the current context's, else the local `laneway up`)."),
             ("--token", "token", "Bearer token (else LANEWAY_TOKEN, else the local admin token)."),
             ("--data-dir", "data_dir", "Data directory of a local `laneway up` (else LANEWAY_DATA_DIR, else ~/.laneway)."),
         )

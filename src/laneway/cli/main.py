@@ -129,7 +129,7 @@ def load_command(module_name: str) -> click.Command | None:
 
 
 @click.group(cls=LanewayGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--server", default=None, metavar="URL", help="API address (else LANEWAY_SERVER, else the local `laneway up`).")
+@click.option("--server", default=None, metavar="URL", help="API address (else LANEWAY_SERVER, else the current context's, else the local `laneway up`).")
 @click.option("--token", default=None, metavar="TEXT", help="Bearer token (else LANEWAY_TOKEN, else the local admin token).")
 @click.option("--data-dir", default=None, metavar="DIR", help="Data directory of a local `laneway up` (else LANEWAY_DATA_DIR, else ~/.laneway).")
 @click.pass_context
