@@ -115,7 +115,16 @@ def _ic_price(ic: InferenceClass) -> str:
 
 
 def _icl_pools(icl: InferenceCluster) -> str:
-    return _join([f"{p.name}({p.class_name})x{p.node_count}" for p in icl.spec.node_pools])
+    """Each pool, its class and its nodes: as declared, or (Machines) the Ready machines joined."""
+    from laneway.placement.fleet import published_nodes
+
+    machines = icl.spec.cluster.source == "Machines"
+    return _join([f"{p.name}({p.class_name})x{published_nodes(icl, p) if machines else p.node_count}" for p in icl.spec.node_pools])
+
+
+def _icl_machines(icl: InferenceCluster) -> str:
+    """The machines joined to a Machines cluster, with their pool and, when not Ready, that."""
+    return _join([f"{m.name}({m.pool}{'' if m.ready else ',NotReady'})" for m in icl.status.machines])
 
 
 def _icl_devices(icl: InferenceCluster) -> str:
@@ -244,6 +253,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         STATUS,
         Column("LABELS", _labels, wide_only=True),
         Column("TAINTS", lambda o: _join([f"{t.key}={t.value}:{t.effect}" for t in o.spec.taints]), wide_only=True),
+        Column("MACHINES", _icl_machines, wide_only=True),
         Column("ENGINES", _icl_engines, wide_only=True),
     ),
     "Secret": (

@@ -153,3 +153,18 @@ spec: {{cluster: {block}}}
     assert lines[0].split()[-2:] == ["ENGINES", "AGE"]
     column = lines[0].index("ENGINES")
     assert [line[column:].rsplit(None, 1)[0].strip() for line in lines[1:]] == ["sim,llamacpp", "sim,any!", "none allowed", "-"]
+
+
+def test_a_machines_cluster_table_counts_the_ready_machines_joined_and_names_them() -> None:
+    rack = obj("""
+apiVersion: laneway.dev/v1alpha1
+kind: InferenceCluster
+metadata: {name: rack}
+spec:
+  cluster: {source: Machines}
+  nodePools: [{name: h200, className: rack-h200, nodeCount: 5}, {name: cpu, className: rack-cpu}]
+""", status={"gpuPools": [{"name": "h200", "nodes": 1, "devices": 1}, {"name": "cpu", "nodes": 0, "devices": 0}],
+             "machines": [{"name": "gpu-a", "pool": "h200", "ready": True}, {"name": "gpu-b", "pool": "h200", "ready": False}]})
+    lines = resource_table([rack], kind="InferenceCluster", now=NOW, wide=True).splitlines()  # type: ignore[list-item]
+    assert "h200(rack-h200)x1,cpu(rack-cpu)x0" in lines[1], "not the manifest's nodeCount: the Ready machines"
+    assert "gpu-a(h200),gpu-b(h200,NotReady)" in lines[1]
