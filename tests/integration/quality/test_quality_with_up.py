@@ -1,6 +1,7 @@
-"""Quality probes through a real `laneway up`: two simulator deployments behind one service,
-one started with `--wrong-answers`. The probe passes on the healthy replica and fails on the
-other, `QualityDegraded` names it, and with `eject` the gateway stops sending it traffic.
+"""Quality probes through a real `laneway up`: two healthy simulator deployments behind one
+service pass the probe; one is then switched to `--wrong-answers` (a rollout of its template).
+The probe fails on it, `QualityDegraded` names it, and with `eject` the gateway stops sending
+it traffic.
 Every wait polls with a generous bound; nothing asserts timing."""
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ spec:
   nodePools: [{name: slots, className: qa-slots, nodeCount: 1, accounting: Device}]
 """
     + deployment("good")
-    + deployment("bad", "--wrong-answers")
+    + deployment("bad")
 )
 
 
@@ -89,14 +90,14 @@ spec:
 """
 
 
-def until(what: str, probe: Callable[[], object], timeout: float = 150.0) -> object:
+def until(what: str, probe: Callable[[], object], timeout: float = 150.0, seen: Callable[[], object] | None = None) -> object:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = probe()
         if got:
             return got
         time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"; last seen: {seen()}" if seen is not None else ""))
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +126,19 @@ def _endpoints(cli: Cli) -> dict[str, tuple[str, str]]:
     return {i["metadata"]["name"]: (i["metadata"]["labels"]["laneway.dev/deployment"], i["spec"]["url"]) for i in items}
 
 
-def test_probe_fails_the_wrong_replica_and_eject_takes_it_out(fleet: tuple[Up, Cli, Path]) -> None:
+def _quality(cli: Cli) -> tuple[dict[str, object] | None, dict[str, dict[str, object]]]:
+    doc = json.loads(cli("get", "ms", "qa", "-n", NS, "-o", "json").output)
+    cond = next((c for c in doc["status"].get("conditions", []) if c["type"] == "QualityDegraded"), None)
+    quality = doc["status"].get("quality") or {}
+    return cond, {e["name"]: e for e in quality.get("endpoints", [])}
+
+
+@pytest.mark.timeout(400)  # a rollout on a loaded machine; every wait is bounded on its own
+def test_probe_fails_the_switched_replica_and_eject_takes_it_out(fleet: tuple[Up, Cli, Path]) -> None:
     up, cli, where = fleet
     eps = until("both endpoints", lambda: (lambda e: e if len(e) == 2 else None)(_endpoints(cli)))
     assert isinstance(eps, dict)
     good_url = next(url for dep, url in eps.values() if dep == "good")
-    bad_name = next(name for name, (dep, _) in eps.items() if dep == "bad")
     body = {"model": "qa", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 6, "temperature": 0}
     golden = httpx.post(f"{good_url}/v1/chat/completions", json=body, timeout=30).json()["choices"][0]["message"]["content"]
 
@@ -138,22 +146,34 @@ def test_probe_fails_the_wrong_replica_and_eject_takes_it_out(fleet: tuple[Up, C
     path.write_text(service(golden))
     assert cli("apply", "-f", str(path)).exit_code == 0
 
+    def all_pass() -> bool:
+        cond, per = _quality(cli)
+        return bool(cond and cond["status"] == "False" and set(per) == set(eps)
+                    and all(e["passRate"] == 1.0 for e in per.values()))
+
+    until("the probe to pass on both healthy replicas", all_pass)
+
+    switched = where / "qa-bad-wrong.yaml"
+    switched.write_text(deployment("bad", "--wrong-answers"))
+    assert cli("apply", "-f", str(switched)).exit_code == 0
+
+    # The rollout replaces the replica (its name is kept: the endpoint is bad-0 again).
+    bad_name = next(name for name, (dep, _) in eps.items() if dep == "bad")
+
     def degraded() -> dict[str, object] | None:
-        doc = json.loads(cli("get", "ms", "qa", "-n", NS, "-o", "json").output)
-        cond = next((c for c in doc["status"].get("conditions", []) if c["type"] == "QualityDegraded"), None)
-        quality = doc["status"].get("quality") or {}
-        per = {e["name"]: e for e in quality.get("endpoints", [])}
-        if cond and cond["status"] == "True" and len(per) == 2:
+        cond, per = _quality(cli)
+        if cond and cond["status"] == "True" and bad_name in per and per[bad_name]["failing"]:
             return {"condition": cond, "endpoints": per}
         return None
 
-    seen = until("QualityDegraded to name the wrong replica", degraded)
+    seen = until("QualityDegraded to name the switched replica", degraded,
+                 seen=lambda: (_quality(cli), cli("describe", "md", "bad", "-n", NS).output))
     assert isinstance(seen, dict)
     per = seen["endpoints"]
     assert isinstance(per, dict)
-    good = next(e for n, e in per.items() if n != bad_name)
+    good = next(e for n, e in per.items() if _endpoints(cli).get(n, ("",))[0] == "good")
     assert good["passRate"] == 1.0 and not good["failing"]
-    assert per[bad_name]["failing"] and per[bad_name]["lastFailure"]["probe"] == "capital"
+    assert per[bad_name]["lastFailure"]["probe"] == "capital"
     assert per[bad_name]["lastFailure"]["answer"] and per[bad_name]["lastFailure"]["answer"] != golden
     assert bad_name in seen["condition"]["message"]  # type: ignore[index]
 
