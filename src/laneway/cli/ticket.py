@@ -36,7 +36,13 @@ from laneway.ticket.approval import diff_lines, material_rows
 from laneway.ticket.checks import check_ticket
 from laneway.ticket.compose import CompositionError, compose
 from laneway.ticket.fleet import FleetSnapshot
-from laneway.ticket.model_files import ModelFileError, model_file_memory, with_model_memory
+from laneway.ticket.model_files import (
+    ModelFileError,
+    cached_model_file,
+    lacks_model_facts,
+    model_file_memory,
+    with_model_memory,
+)
 from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.report import report_from_json, report_json, report_text
 from laneway.ticket.scaffold import new_ticket
@@ -109,12 +115,18 @@ def new(name: str, from_paths: tuple[str, ...], namespace: str | None) -> None:
               help="Check offline against these fleet manifests (clusters, classes, replicas); else against the server.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--model-file", "model_file", default=None, metavar="PATH",
-              help="A GGUF file or a HuggingFace config.json: the hardware row's memory check reads the model's size from it.")
+              help="A GGUF file or a HuggingFace config.json: the hardware row's memory check reads the model's size from it "
+                   "[default: the cache row's weights, when they are on this machine].")
 @connection_options
 @click.pass_context
 def check(ctx: click.Context, path: str, fleet_paths: tuple[str, ...], output: str, model_file: str | None) -> None:
     """Check every row of the ticket in FILE. Exits 0 only when all rows pass."""
     tk = read_ticket(path)
+    if model_file is None and lacks_model_facts(tk):
+        cached = cached_model_file(tk)
+        if cached is not None:
+            click.echo(f"hardware.memory: the model's size is read from {cached} (the cache row's weights on this machine)", err=True)
+            model_file = str(cached)
     if model_file is not None:
         try:
             tk = with_model_memory(tk, model_file_memory(Path(model_file)))

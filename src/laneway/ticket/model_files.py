@@ -11,6 +11,11 @@ The result is the wire form of the hardware row's `memory` (less what the team d
 contextLength, concurrency, kvCacheDtype), so the same numbers travel to the server's check
 and can be kept in the ticket. Runs on the user's machine, on the user's file: the server
 never reads a path from a ticket.
+
+Without `--model-file`, `cached_model_file` looks where the ticket's cache row says the weights
+are, on this machine only and never over the network: a `Local` source's path (a `.gguf` file,
+or a directory holding `config.json` or one `.gguf`), or a `HuggingFace` source's `config.json`
+in the local Hugging Face cache (`huggingface_hub.try_to_load_from_cache`).
 """
 
 from __future__ import annotations
@@ -107,6 +112,34 @@ def model_file_memory(path: Path) -> dict[str, object]:
     if path.suffix.lower() == ".gguf":
         raise ModelFileError(f"{path}: named .gguf but its first bytes are not GGUF's magic; is the download complete?")
     return config_memory(path)
+
+
+def cached_model_file(ticket: InferenceTicket) -> Path | None:
+    """A model file of the ticket's cache row that is already on this machine, if any."""
+    row = ticket.spec.cache
+    if row is None or row.is_none():
+        return None
+    if row.source == "Local" and row.local is not None:
+        where = Path(row.local.path)
+        if where.is_file():
+            return where
+        if (where / "config.json").is_file():
+            return where / "config.json"
+        ggufs = sorted(where.glob("*.gguf")) if where.is_dir() else []
+        return ggufs[0] if len(ggufs) == 1 else None
+    if row.source == "HuggingFace" and row.hugging_face is not None:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(row.hugging_face.repo, "config.json", revision=row.hugging_face.revision)
+        return Path(found) if isinstance(found, str) else None
+    return None
+
+
+def lacks_model_facts(ticket: InferenceTicket) -> bool:
+    """The hardware row asks for the memory check but says nothing of the model's size."""
+    row = ticket.spec.hardware
+    memory = row.memory if row is not None and not row.is_none() else None
+    return memory is not None and memory.config is None and memory.weight_size is None and memory.parameters is None
 
 
 MODEL_FIELDS = ("config", "weightSize", "parameters", "dtype", "layers", "kvHeads", "headDim", "maxContextLength")

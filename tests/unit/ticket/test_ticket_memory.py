@@ -173,3 +173,49 @@ def test_ticket_check_reads_a_model_file_offline(tmp_path: Path) -> None:
     refused = CliRunner().invoke(main, [*args, "--model-file", str(bad)], env=env)
     assert refused.exit_code == 2 and f"{bad}: not a readable config.json" in refused.output
     assert "Traceback" not in refused.output
+
+
+def _cli_check(tmp_path: Path, ticket_doc_: dict[str, Any]) -> Any:
+    import yaml
+    from click.testing import CliRunner
+
+    from laneway.cli.main import main
+
+    examples = Path(__file__).resolve().parents[3] / "examples" / "tickets"
+    path = tmp_path / "ticket.yaml"
+    path.write_text(yaml.safe_dump(ticket_doc_))
+    env = {"LANEWAY_DATA_DIR": str(tmp_path / "data"), "LANEWAY_SERVER": None, "LANEWAY_TOKEN": None}
+    return CliRunner().invoke(main, ["ticket", "check", str(path), "-f", str(examples / "fleet.yaml")], env=env)
+
+
+def test_without_model_file_the_cache_rows_local_weights_are_read(tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    write_tiny_llama_gguf(weights / "tiny.gguf", block_count=2, head_count=4, context_length=2048)
+    doc = ticket_doc()
+    doc["spec"]["hardware"]["memory"] = {"contextLength": 1024}
+    doc["spec"]["cache"] = {"source": "Local", "local": {"path": str(weights)}}
+    doc["spec"]["sovereignty"] = {"none": "public weights"}
+    out = _cli_check(tmp_path, doc)
+    assert f"the model's size is read from {weights / 'tiny.gguf'}" in out.output
+    assert "1 sequence(s) x 1024 tokens x 0.5 KiB a token" in out.output, out.output
+
+
+def test_without_model_file_a_hugging_face_config_in_the_local_cache_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    hub = tmp_path / "hub"
+    snapshot = hub / "models--HuggingFaceTB--SmolLM2-135M-Instruct" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(SMOLLM2_CONFIG.read_text())
+    (hub / "models--HuggingFaceTB--SmolLM2-135M-Instruct" / "refs").mkdir()
+    (hub / "models--HuggingFaceTB--SmolLM2-135M-Instruct" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    doc = ticket_doc()
+    doc["spec"]["hardware"]["memory"] = {"contextLength": 8192}
+    doc["spec"]["cache"] = {"source": "HuggingFace", "huggingFace": {"repo": "HuggingFaceTB/SmolLM2-135M-Instruct", "revision": "main"}}
+    out = _cli_check(tmp_path, doc)
+    assert "134.5M parameters x 2 bytes (bfloat16, from config.json)" in out.output, out.output
+    doc["spec"]["cache"]["huggingFace"]["repo"] = "HuggingFaceTB/not-downloaded"
+    missing = _cli_check(tmp_path, doc)
+    assert missing.exit_code == 1 and "says nothing of the model's size" in missing.output, "no download: the row says what to give"
