@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,10 +24,14 @@ from laneway.api.kinds import InferenceClass, InferenceCluster, ModelDeployment,
 from laneway.api.manifest import load_paths
 from laneway.api.meta import ObjectKey
 from laneway.cli.plan import run_plan
+from laneway.drivers import registry
 from laneway.drivers.kubeconfig import Kubeconfig
 from laneway.drivers.kubernetes.driver import KubernetesDriver
 from laneway.drivers.kubernetes.validation import bundled_crds
 from laneway.drivers.provisioners.eks import EksProvisioner
+from laneway.drivers.provisioners.gke import GkeProvisioner
+from laneway.drivers.provisioning import register_provisioned_source
+from laneway.drivers.registry import DriverContext
 from laneway.placement.compose import compose_replica
 from laneway.store.memory import MemoryStore
 from laneway.testing.fake_kube import FakeKube
@@ -45,6 +50,49 @@ class EksOnFakeKube(EksProvisioner):
         super().kubeconfig(cluster)  # the EKS side: cluster ACTIVE, an STS token minted
         assert self.fake is not None
         return Kubeconfig(self.fake.kubeconfig(), f"EKS cluster {cluster.name} (fake API)")
+
+
+class GkeOnFakeKube(GkeProvisioner):
+    """The GKE provisioner, whose created cluster answers at the fake Kubernetes API."""
+
+    fake: FakeKube | None = None
+
+    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
+        super().kubeconfig(cluster)  # the GKE side: cluster RUNNING, an access token minted
+        assert self.fake is not None
+        return Kubeconfig(self.fake.kubeconfig(), f"GKE cluster {cluster.name} (fake API)")
+
+
+OnFakeKube = TypeVar("OnFakeKube", EksOnFakeKube, GkeOnFakeKube)
+
+
+def provision_on(monkeypatch: pytest.MonkeyPatch, source: str, kind: type[OnFakeKube], kube: FakeKube) -> list[OnFakeKube]:
+    """Register `kind` (the EKS or GKE provisioner answering at `kube`) as `source` for this
+    test; returns the list each provisioner made is appended to."""
+    registry.source_names()
+    monkeypatch.setattr(registry, "_sources", {k: v for k, v in registry._sources.items() if k != source})
+    made: list[OnFakeKube] = []
+
+    def factory(context: DriverContext) -> OnFakeKube:
+        assert context.store is not None
+        made.append(kind(store=context.store))
+        made[-1].fake = kube
+        return made[-1]
+
+    register_provisioned_source(source, factory)
+    return made
+
+
+@contextmanager
+def started(name: str, **prepare: Any) -> Iterator[FakeKube]:
+    """A fake cluster, started and prepared (`prepare_cluster` options), stopped on exit."""
+    kube = FakeKube(name=name)
+    kube.start()
+    try:
+        prepare_cluster(kube, **prepare)
+        yield kube
+    finally:
+        kube.stop()
 
 
 def prepare_cluster(fake: FakeKube, *, crds: bool = True, gateway_ip: str | None = "10.0.0.10", gpus: int = 8) -> None:

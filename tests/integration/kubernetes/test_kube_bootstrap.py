@@ -16,16 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from kube_fleet import EksOnFakeKube, prepare_cluster
+from kube_fleet import EksOnFakeKube, provision_on, started
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, Secret
 from laneway.api.meta import ObjectKey
 from laneway.cli.main import main
 from laneway.control.base import ControlContext
 from laneway.control.cluster import ClusterController
-from laneway.drivers import registry
-from laneway.drivers.provisioning import register_provisioned_source
-from laneway.drivers.registry import DriverContext, DriverSet
+from laneway.drivers.registry import DriverSet
 from laneway.store.memory import MemoryStore
 from laneway.testing.fake_kube import FakeKube
 from laneway.testing.moto_aws import moto_aws
@@ -47,26 +45,12 @@ def _cluster(endpoint: str) -> dict[str, object]:
 
 @pytest.fixture
 def bare() -> Iterator[FakeKube]:
-    kube = FakeKube(name="gpu-eks")
-    kube.start()
-    prepare_cluster(kube, crds=False)  # nodes, ResourceSlices, DeviceClass, StorageClass: no add-ons
-    try:
+    with started("gpu-eks", crds=False) as kube:  # nodes, ResourceSlices, DeviceClass, StorageClass: no add-ons
         yield kube
-    finally:
-        kube.stop()
 
 
 def test_bootstrap_installs_the_addons_and_check_reports_them(bare: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    registry.source_names()
-    monkeypatch.setattr(registry, "_sources", {k: v for k, v in registry._sources.items() if k != "EKS"})
-
-    def provisioner(context: DriverContext) -> EksOnFakeKube:
-        assert context.store is not None
-        made = EksOnFakeKube(store=context.store)
-        made.fake = bare
-        return made
-
-    register_provisioned_source("EKS", provisioner)
+    provision_on(monkeypatch, "EKS", EksOnFakeKube, bare)
     assert bare.names("apiextensions.k8s.io/v1", "customresourcedefinitions") == []
     with moto_aws() as endpoint:
         store = MemoryStore()

@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_fleet import EksOnFakeKube, prepare_cluster
+from kube_fleet import EksOnFakeKube, provision_on, started
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, Secret
 from laneway.api.meta import ObjectKey
 from laneway.control.base import ControlContext
 from laneway.control.cluster import ClusterController
-from laneway.drivers import registry
 from laneway.drivers.provisioners.eks import AwsCredentials, aws_client
-from laneway.drivers.provisioning import register_provisioned_source
-from laneway.drivers.registry import DriverContext, DriverSet
+from laneway.drivers.registry import DriverSet
 from laneway.store.memory import MemoryStore
 from laneway.testing.fake_kube import FakeKube
 from laneway.testing.moto_aws import moto_aws
@@ -30,13 +28,8 @@ SECRET_KEY = "controller-test-secret-key-never-in-status"
 
 @pytest.fixture
 def fake() -> Iterator[FakeKube]:
-    kube = FakeKube(name="gpu-eks")
-    kube.start()
-    prepare_cluster(kube, gateway_ip="10.2.0.10")
-    try:
+    with started("gpu-eks", gateway_ip="10.2.0.10") as kube:
         yield kube
-    finally:
-        kube.stop()
 
 
 def _cluster(endpoint: str, nodes: int) -> InferenceCluster:
@@ -54,17 +47,7 @@ def _ready(store: MemoryStore) -> Any:
 
 
 def test_eks_cluster_through_the_controller(fake: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    registry.source_names()
-    monkeypatch.setattr(registry, "_sources", {k: v for k, v in registry._sources.items() if k != "EKS"})
-    made: list[EksOnFakeKube] = []
-
-    def provisioner(context: DriverContext) -> EksOnFakeKube:
-        assert context.store is not None
-        made.append(EksOnFakeKube(store=context.store))
-        made[-1].fake = fake
-        return made[-1]
-
-    register_provisioned_source("EKS", provisioner)
+    made = provision_on(monkeypatch, "EKS", EksOnFakeKube, fake)
     with moto_aws() as endpoint:
         store = MemoryStore()
         store.create(Secret.model_validate({"metadata": {"name": "aws", "namespace": "laneway-system"},

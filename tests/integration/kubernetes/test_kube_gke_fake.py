@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_fleet import prepare_cluster
+from kube_fleet import GkeOnFakeKube, provision_on, started
 
 from laneway.api.kinds import InferenceClass, InferenceCluster, Secret
 from laneway.api.meta import ObjectKey
 from laneway.control.base import ControlContext
 from laneway.control.cluster import CLOUD_FINALIZER, ClusterController
-from laneway.drivers import registry
-from laneway.drivers.kubeconfig import Kubeconfig
-from laneway.drivers.provisioners.gke import GkeProvisioner
-from laneway.drivers.provisioning import register_provisioned_source
-from laneway.drivers.registry import DriverContext, DriverSet
+from laneway.drivers.registry import DriverSet
 from laneway.store.memory import MemoryStore
 from laneway.testing.fake_gke import FakeGke, fake_gke
 from laneway.testing.fake_kube import FakeKube
@@ -33,26 +29,10 @@ from laneway.testing.fake_kube import FakeKube
 KEY = ObjectKey("", "gpu-gke")
 
 
-class GkeOnFakeKube(GkeProvisioner):
-    """The GKE provisioner, whose created cluster answers at the fake Kubernetes API."""
-
-    fake: FakeKube | None = None
-
-    def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
-        super().kubeconfig(cluster)  # the GKE side: cluster RUNNING, an access token minted
-        assert self.fake is not None
-        return Kubeconfig(self.fake.kubeconfig(), f"GKE cluster {cluster.name} (fake API)")
-
-
 @pytest.fixture
 def kube() -> Iterator[FakeKube]:
-    fake = FakeKube(name="gpu-gke")
-    fake.start()
-    prepare_cluster(fake, gateway_ip="10.3.0.10")
-    try:
+    with started("gpu-gke", gateway_ip="10.3.0.10") as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
@@ -84,16 +64,7 @@ def test_gke_cluster_through_the_controller(
     kube: FakeKube, gke: FakeGke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="laneway")
-    registry.source_names()
-    monkeypatch.setattr(registry, "_sources", {k: v for k, v in registry._sources.items() if k != "GKE"})
-
-    def provisioner(context: DriverContext) -> GkeOnFakeKube:
-        assert context.store is not None
-        made = GkeOnFakeKube(store=context.store)
-        made.fake = kube
-        return made
-
-    register_provisioned_source("GKE", provisioner)
+    provision_on(monkeypatch, "GKE", GkeOnFakeKube, kube)
     key_file = json.dumps(gke.service_account_info())
     private_key = gke.service_account_info()["private_key"].splitlines()[1]
     store = MemoryStore()
