@@ -58,3 +58,19 @@ def test_an_invalid_addon_object_is_refused_before_anything_is_sent() -> None:
                                                         for o in a.objects)) for a in items]
     with pytest.raises(BootstrapError, match="listeners"):
         install(Refuses(), broken)  # type: ignore[arg-type]
+
+
+def test_a_provisioned_clusters_kubernetes_settings_live_in_its_provider_block() -> None:
+    from laneway.drivers.kubernetes.cache_render import cluster_settings as cache_settings
+    from laneway.drivers.kubernetes.cache_render import missing_settings
+    from laneway.drivers.kubernetes.settings import cluster_settings
+
+    cluster = _cluster("EKS", gatewayClassName="istio", gatewayRef={"name": "edge", "namespace": "net"},
+                       nodePoolLabel="example.com/pool", cache={"storageClassName": "efs-rwx"})
+    settings = cluster_settings(cluster)
+    assert (settings.gateway.namespace, settings.gateway.name, settings.pool_label) == ("net", "edge", "example.com/pool")
+    assert cache_settings(cluster).storage_class == "efs-rwx"
+    gateways = [o for a in addons(cluster) for o in a.objects if o["kind"] == "Gateway"]
+    assert [g["metadata"] for g in gateways] == [{"name": "edge", "namespace": "net"}]
+    assert "spec.cluster.gke.cache.storageClassName" in (missing_settings(_cluster("GKE")) or "")
+    assert cluster_settings(_cluster("GKE")).pool_label == "cloud.google.com/gke-nodepool"

@@ -14,8 +14,8 @@ The add-ons:
   the upstream files), each pinned here by SHA-256 so a changed file is refused rather than
   installed. On GKE the Gateway API CRDs and their implementation are GKE's own (the GKE
   provisioner enables `gatewayApiConfig`), so laneway installs neither there.
-- **laneway's Gateway**: the namespace `laneway-system` and the Gateway `laneway-system/laneway`
-  routes attach to, of the provider block's `gatewayClassName` (on GKE, by default GKE's
+- **laneway's Gateway**: the namespace `laneway-system` and the Gateway routes attach to
+  (`laneway-system/laneway`, or the provider block's `gatewayRef`), of its `gatewayClassName` (on GKE, by default GKE's
   `gke-l7-regional-external-managed`, which routes to InferencePools). Without a class (EKS
   without `gatewayClassName`) no Gateway is created and `laneway cluster check` says so.
 
@@ -37,7 +37,7 @@ from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.drivers.kubernetes.connection import KubeConnection
 from laneway.drivers.kubernetes.errors import InvalidRendered, RenderError
-from laneway.drivers.kubernetes.naming import DEFAULT_GATEWAY_NAME
+from laneway.drivers.kubernetes.naming import gateway_ref
 from laneway.drivers.kubernetes.validation import SCHEMA_PACKAGE, bundled_crd, validate_objects
 from laneway.drivers.provisioners.plan import provider_block
 
@@ -83,19 +83,21 @@ def _gateway(cluster: InferenceCluster) -> tuple[dict[str, Any], ...]:
     block = provider_block(cluster)
     given = block.get("gatewayClassName")
     gateway_class = given if isinstance(given, str) and given else (GKE_GATEWAY_CLASS if cluster.spec.cluster.source == "GKE" else "")
-    namespace: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}}
+    ref = gateway_ref(cluster)
+    namespaces = sorted({SYSTEM_NAMESPACE, ref.namespace})
+    created = tuple({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces)
     if not gateway_class:
-        return (namespace,)
+        return created
     gateway = {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "Gateway",
-        "metadata": {"name": DEFAULT_GATEWAY_NAME, "namespace": SYSTEM_NAMESPACE},
+        "metadata": {"name": ref.name, "namespace": ref.namespace},
         "spec": {
             "gatewayClassName": gateway_class,
             "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}],
         },
     }
-    return (namespace, gateway)
+    return (*created, gateway)
 
 
 def addons(cluster: InferenceCluster) -> list[AddOn]:

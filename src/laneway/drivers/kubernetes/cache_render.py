@@ -48,6 +48,8 @@ from laneway.drivers.kubernetes.naming import (
     MANAGED_BY,
     NAMESPACE_LABEL,
     bounded_name,
+    settings_block,
+    settings_path,
     target_namespace,
 )
 from laneway.drivers.kubernetes.pods import cache_claim_name
@@ -87,8 +89,7 @@ class ClusterCacheSettings:
 
 
 def cluster_settings(cluster: InferenceCluster) -> ClusterCacheSettings:
-    existing = cluster.spec.cluster.existing
-    block = ((existing.model_extra or {}) if existing is not None else {}).get("cache")
+    block = settings_block(cluster)[1].get("cache")
     if not isinstance(block, dict):
         return ClusterCacheSettings()
     storage = block.get("storageClassName")
@@ -201,7 +202,7 @@ def missing_settings(cluster: InferenceCluster) -> str | None:
     if cluster_settings(cluster).storage_class is None:
         return (
             f"InferenceCluster {cluster.name} names no storage class for ModelCaches: set "
-            "spec.cluster.existing.cache.storageClassName to a class that provisions ReadWriteMany volumes "
+            f"{settings_path(cluster)}.cache.storageClassName to a class that provisions ReadWriteMany volumes "
             "(Filestore on GKE, EFS on EKS, Azure Files on AKS, NFS or CephFS elsewhere; the default classes of "
             "GKE, EKS and AKS are ReadWriteOnce, where the claim would stay Pending forever)"
         )

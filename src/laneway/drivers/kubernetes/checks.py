@@ -43,7 +43,7 @@ from laneway.drivers.kubernetes import kinds
 from laneway.drivers.kubernetes.cache_render import cluster_settings as cache_settings
 from laneway.drivers.kubernetes.connection import KubeConnection
 from laneway.drivers.kubernetes.errors import ClusterUnavailable, KubeApiError, RenderError
-from laneway.drivers.kubernetes.naming import GatewayRef, gateway_ref
+from laneway.drivers.kubernetes.naming import GatewayRef, gateway_ref, settings_path
 from laneway.drivers.kubernetes.settings import ClusterSettings, cluster_settings
 from laneway.drivers.kubernetes.stacks import required_apis, stack_note
 
@@ -199,7 +199,7 @@ def _gateway_check(facts: ClusterFacts, cluster: InferenceCluster, ref: GatewayR
                      f"kubectl create namespace {ref.namespace}; then kubectl apply -f a Gateway named {ref.name} in "
                      f"{ref.namespace} whose listener allows routes from all namespaces (allowedRoutes.namespaces.from: All; "
                      "the manifest is in docs/kubernetes.md) with gatewayClassName from kubectl get gatewayclass; "
-                     "or point spec.cluster.existing.gatewayRef at the Gateway you have")
+                     f"or point {settings_path(cluster)}.gatewayRef at the Gateway you have")
     address = gateway_address(facts.gateway, cluster)
     if address is None:
         return Check("gateway", "fail", f"Gateway {ref.namespace}/{ref.name} has no address yet",
@@ -314,7 +314,7 @@ def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mappin
         label_fix = (
             f"kubectl label node NODE {shown} (for each of the pool's {pool.published_nodes} node(s); see the labels with "
             f"kubectl get nodes -L {','.join(selector)}), or name the labels the pool's nodes have in nodePools[].nodeSelector "
-            "or spec.cluster.existing.nodePoolLabel"
+            f"or {settings_path(cluster)}.nodePoolLabel"
         )
         if not nodes:
             out.append(Check(f"pool {pool.name}", "fail", f"no node is labelled {shown}", label_fix))
@@ -355,7 +355,7 @@ def _pool_checks(facts: ClusterFacts, cluster: InferenceCluster, classes: Mappin
 
 def _storage_check(facts: ClusterFacts, cluster: InferenceCluster) -> Check:
     name = cache_settings(cluster).storage_class
-    fix_name = ("set spec.cluster.existing.cache.storageClassName to a class that provisions ReadWriteMany volumes "
+    fix_name = (f"set {settings_path(cluster)}.cache.storageClassName to a class that provisions ReadWriteMany volumes "
                 "(Filestore on GKE, EFS on EKS, Azure Files on AKS, NFS or CephFS elsewhere): kubectl get storageclass")
     if name is None:
         return Check("cache storage", "warn", "no storage class is named for ModelCaches: caches cannot be staged on this cluster", fix_name)

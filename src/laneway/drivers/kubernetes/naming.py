@@ -17,6 +17,7 @@ long names never collide.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -195,11 +196,29 @@ class GatewayRef:
     namespace: str = DEFAULT_GATEWAY_NAMESPACE
 
 
-def gateway_ref(cluster: InferenceCluster) -> GatewayRef:
-    """`spec.cluster.existing.gatewayRef {name, namespace}` when written, else laneway-system/laneway."""
+def settings_block(cluster: InferenceCluster) -> tuple[str, Mapping[str, object]]:
+    """Where the cluster's Kubernetes settings (gatewayRef, nodePoolLabel, cache, ...) are
+    written, and what is there: `spec.cluster.existing` on an Existing cluster, the provider
+    block (`spec.cluster.eks`, `spec.cluster.gke`) on a cluster laneway provisions."""
     existing = cluster.spec.cluster.existing
-    extra = (existing.model_extra or {}) if existing is not None else {}
-    ref = extra.get("gatewayRef")
+    if existing is not None:
+        return "spec.cluster.existing", existing.model_extra or {}
+    name = cluster.spec.cluster.source.lower()
+    block = (cluster.spec.cluster.model_extra or {}).get(name)
+    if isinstance(block, dict):
+        return f"spec.cluster.{name}", block
+    return "spec.cluster.existing", {}
+
+
+def settings_path(cluster: InferenceCluster) -> str:
+    """`spec.cluster.existing` or the provider block's path: for messages naming a setting."""
+    return settings_block(cluster)[0]
+
+
+def gateway_ref(cluster: InferenceCluster) -> GatewayRef:
+    """`gatewayRef {name, namespace}` in the cluster's settings block when written, else
+    laneway-system/laneway."""
+    ref = settings_block(cluster)[1].get("gatewayRef")
     if isinstance(ref, dict):
         return GatewayRef(
             name=str(ref.get("name") or DEFAULT_GATEWAY_NAME),

@@ -1,7 +1,8 @@
 """What an InferenceCluster tells the Kubernetes driver beyond its pools: read once, checked, typed.
 
 The platform team writes these under `spec.cluster.existing` (Modelplane keeps that block
-open, and so does laneway), and on each node pool:
+open, and so does laneway) or, on a cluster laneway provisions, in its provider block
+(`spec.cluster.eks`, `spec.cluster.gke`), and on each node pool:
 
 - `gatewayRef {name, namespace}`: the Gateway routes attach to (default `laneway-system/laneway`);
 - `routeTimeout`: the HTTPRoute request timeout, a Gateway API duration (default `600s`).
@@ -30,7 +31,7 @@ from typing import Literal
 from laneway.api.kinds.platform import InferenceCluster
 from laneway.api.meta import check_label_key, check_label_value
 from laneway.drivers.kubernetes.errors import RenderError
-from laneway.drivers.kubernetes.naming import POOL_LABEL, GatewayRef, gateway_ref
+from laneway.drivers.kubernetes.naming import POOL_LABEL, GatewayRef, gateway_ref, settings_block, settings_path
 
 DEFAULT_ROUTE_TIMEOUT = "600s"
 DEFAULT_KAI_QUEUE = "default"
@@ -63,8 +64,7 @@ class ClusterSettings:
 
 
 def _extra(cluster: InferenceCluster) -> Mapping[str, object]:
-    existing = cluster.spec.cluster.existing
-    return (existing.model_extra or {}) if existing is not None else {}
+    return settings_block(cluster)[1]
 
 
 def _route_timeout(cluster: InferenceCluster, value: object) -> str:
@@ -73,7 +73,7 @@ def _route_timeout(cluster: InferenceCluster, value: object) -> str:
     text = str(value)
     if not _DURATION.match(text):
         raise RenderError(
-            f"InferenceCluster {cluster.name}: spec.cluster.existing.routeTimeout {text!r} is not a Gateway API duration; "
+            f"InferenceCluster {cluster.name}: {settings_path(cluster)}.routeTimeout {text!r} is not a Gateway API duration; "
             "write it like 600s, 10m or 1h (0s turns the timeout off where the gateway supports it)"
         )
     return text
@@ -85,7 +85,7 @@ def _pool_label(cluster: InferenceCluster, value: object) -> str:
     try:
         return check_label_key(str(value))
     except ValueError as error:
-        raise RenderError(f"InferenceCluster {cluster.name}: spec.cluster.existing.nodePoolLabel: {error}") from None
+        raise RenderError(f"InferenceCluster {cluster.name}: {settings_path(cluster)}.nodePoolLabel: {error}") from None
 
 
 def _pool_selectors(cluster: InferenceCluster) -> dict[str, dict[str, str]]:
@@ -111,4 +111,4 @@ def _kai_queue(cluster: InferenceCluster, value: object) -> str:
     try:
         return check_label_value("kai.scheduler/queue", str(value))
     except ValueError as error:
-        raise RenderError(f"InferenceCluster {cluster.name}: spec.cluster.existing.kaiQueue: {error}") from None
+        raise RenderError(f"InferenceCluster {cluster.name}: {settings_path(cluster)}.kaiQueue: {error}") from None
