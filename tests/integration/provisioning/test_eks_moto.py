@@ -5,6 +5,7 @@ credentials only from the Secret, never the host's environment, never in a messa
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,6 +79,7 @@ def test_eks_lifecycle_against_moto(endpoint: str) -> None:
     states = _converge(provisioner, cluster, until="Ready")
     assert states[0] == ProvisionState("Provisioning", "creating EKS cluster gpu-eks")
     assert any("node group gpu-a10g (2 x g5.xlarge) to be created" in s.message for s in states)
+    assert any(re.search(r"to be created, \d+s$", s.message) for s in states), "how long each wait has lasted"
 
     eks, ec2, iam = _aws(endpoint, "eks"), _aws(endpoint, "ec2"), _aws(endpoint, "iam")
     group = eks.describe_nodegroup(clusterName="gpu-eks", nodegroupName="gpu-a10g")["nodegroup"]

@@ -32,8 +32,8 @@ from laneway.cloud.aws import isolated_session
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
 from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
-from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying
-from laneway.drivers.provisioning import ProvisionState
+from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, Waits
+from laneway.drivers.provisioning import ProvisionPhase, ProvisionState
 from laneway.store.base import Store
 
 CLUSTER_TAG = "laneway.dev/cluster"
@@ -111,9 +111,15 @@ class EksProvisioner:
     store: Store
     clock: Callable[[], float] = time.monotonic
     _retrying: Retrying = field(init=False)
+    _waits: Waits = field(init=False)
 
     def __post_init__(self) -> None:
         self._retrying = Retrying(errors=(ClientError, BotoCoreError), describe=_error_message, clock=self.clock)
+        self._waits = Waits(clock=self.clock)
+
+    def _waiting(self, cluster: str, phase: ProvisionPhase, *waits: str) -> ProvisionState:
+        """`phase`, saying what it waits on and for how long."""
+        return ProvisionState(phase, "waiting for " + "; ".join(self._waits.timed(cluster, list(waits))))
 
     def _classes(self) -> dict[str, InferenceClass]:
         return {c.name: c for c in self.store.list(InferenceClass).items}
@@ -185,7 +191,7 @@ class EksProvisioner:
             )
             return ProvisionState("Provisioning", f"creating EKS cluster {name}")
         if described["status"] != "ACTIVE":
-            return ProvisionState("Provisioning", f"waiting for EKS cluster {name} to become ACTIVE (it is {described['status']})")
+            return self._waiting(name, "Provisioning", f"EKS cluster {name} to become ACTIVE (it is {described['status']})")
         subnets = list(described["resourcesVpcConfig"]["subnetIds"])
         existing = set(c.eks.list_nodegroups(clusterName=name)["nodegroups"])
         waiting: list[str] = []
@@ -195,7 +201,8 @@ class EksProvisioner:
             c.eks.delete_nodegroup(clusterName=name, nodegroupName=stale)
             waiting.append(f"node group {stale} (no longer declared) to be deleted")
         if waiting:
-            return ProvisionState("Provisioning", "waiting for " + "; ".join(waiting))
+            return self._waiting(name, "Provisioning", *waiting)
+        self._waits.forget(name)
         return ProvisionState("Ready", f"EKS cluster {name} ACTIVE with node groups " + ", ".join(p.name for p in plan.pools))
 
     def _converge_pool(self, c: _Clients, cluster: InferenceCluster, pool: PoolPlan, subnets: list[str], *, exists: bool) -> list[str]:
@@ -235,10 +242,10 @@ class EksProvisioner:
         if groups:
             for group in groups:
                 c.eks.delete_nodegroup(clusterName=name, nodegroupName=group)
-            return ProvisionState("Deleting", f"waiting for node groups {', '.join(sorted(groups))} to be deleted")
+            return self._waiting(name, "Deleting", f"node groups {', '.join(sorted(groups))} to be deleted")
         if groups is not None:
             c.eks.delete_cluster(name=name)
-            return ProvisionState("Deleting", f"waiting for EKS cluster {name} to be deleted")
+            return self._waiting(name, "Deleting", f"EKS cluster {name} to be deleted")
         tag = [{"Name": f"tag:{CLUSTER_TAG}", "Values": [name]}]
         for subnet in c.ec2.describe_subnets(Filters=tag)["Subnets"]:
             c.ec2.delete_subnet(SubnetId=subnet["SubnetId"])
@@ -252,6 +259,7 @@ class EksProvisioner:
                 c.iam.delete_role(RoleName=role)
             except c.iam.exceptions.NoSuchEntityException:
                 pass
+        self._waits.forget(name)
         return ProvisionState("Pending", f"EKS cluster {name} and everything laneway created for it are deleted")
 
     def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
@@ -277,6 +285,7 @@ class EksProvisioner:
 
     async def close(self) -> None:
         self._retrying.clear()
+        self._waits = Waits(clock=self.clock)
 
 
 def provider_block_of_class(klass: InferenceClass | None) -> dict[str, object]:

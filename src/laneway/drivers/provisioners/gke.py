@@ -33,7 +33,7 @@ from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
 from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
-from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, StepFailed
+from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, StepFailed, duration_text
 from laneway.drivers.provisioning import ProvisionState
 from laneway.store.base import Store
 
@@ -120,11 +120,6 @@ def _google_errors() -> tuple[type[Exception], ...]:
     return (GoogleAPIError, GoogleAuthError)
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(int(seconds), 0)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 @dataclass
 class GkeProvisioner:
     """The `Provisioner` of `source: GKE` (see `laneway.drivers.provisioning`)."""
@@ -177,7 +172,7 @@ class GkeProvisioner:
             return None
         op = client.get_operation(name=f"{target.parent}/operations/{pending.name}")
         if op.status != Operation.Status.DONE:
-            return f"waiting for {pending.what} (operation {pending.name}, {_duration(self.clock() - pending.started)})"
+            return f"waiting for {pending.what} (operation {pending.name}, {duration_text(self.clock() - pending.started)})"
         del self._pending[cluster]
         if op.error.message:
             raise StepFailed(f"GKE operation {pending.name} ({pending.what}) failed: {op.error.message}")

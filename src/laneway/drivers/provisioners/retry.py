@@ -64,3 +64,29 @@ class Retrying:
 
     def clear(self) -> None:
         self._backoff.clear()
+
+
+def duration_text(seconds: float) -> str:
+    """`45s`, `3m05s`: how long something has been waited on, for a status message."""
+    whole = max(int(seconds), 0)
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+@dataclass
+class Waits:
+    """How long each thing a provisioner waits on has been waited on, per cluster: a wait's
+    clock starts the first time it is reported and stops when a call no longer reports it."""
+
+    clock: Callable[[], float] = time.monotonic
+    _since: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def timed(self, cluster: str, waits: list[str]) -> list[str]:
+        """Each wait with how long it has lasted (`node group gpu (2 x g5.xlarge) to be created, 2m10s`)."""
+        now = self.clock()
+        before = self._since.get(cluster, {})
+        current = {w: before.get(w, now) for w in waits}
+        self._since[cluster] = current
+        return [f"{w}, {duration_text(now - current[w])}" for w in waits]
+
+    def forget(self, cluster: str) -> None:
+        self._since.pop(cluster, None)
