@@ -2,7 +2,8 @@
 
 Every 30 seconds per service it reads what `laneway economics` reads (the namespace's
 endpoints and replicas, the fleet's clusters and classes) and writes the pure
-`economics.report.service_economics` over the last 7 days. A status write queues the service
+`economics.report.service_economics` with a 7-day window (over its span: from when the token
+totals began, see `economics.report`). A status write queues the service
 again, and capacity cost grows with the clock, so it rewrites at most once an interval unless
 the metered tokens moved. The gateways export these figures as Prometheus metrics.
 """

@@ -1,11 +1,13 @@
 """The economics of services and namespaces over a window, from what the store holds. Pure.
 
 Tokens come from the gateways' entries in each ModelService's `status.traffic` (one entry per
-gateway, so summing them counts every request once); each entry's token counts run from its
-`since`, when that gateway started metering. A figure's span is therefore the window, cut to
-start no earlier than the earliest `since` of the gateways that metered the service: a gateway
-restarted inside the window has forgotten the tokens before its restart, and so the span
-begins at its start, not the window's. Capacity is priced over the same span.
+gateway, so summing them counts every request once); each entry's token counts are totals
+from its `since`, when that gateway began metering (a restarted gateway carries its totals and
+`since` over). They are not kept per hour, so a figure's span starts at the earliest `since`
+of the entries that metered the service, inside the window or before it, and capacity is
+priced over that same span: cost per million tokens never divides one period's capacity by
+another period's tokens. A report's window therefore bounds the span only when no token
+totals are known (then the span is the window).
 
 Which endpoints are self-hosted: those owned by a ModelReplica (the replica controller writes
 them); every other endpoint is external and priced by its own `pricing`. Replicas deleted
@@ -144,11 +146,7 @@ def service_economics(
 ) -> ServiceEconomics:
     ns = service.metadata.namespace or ""
     by_tokens, since = metered(service)
-    span = (
-        Window(max(window.start, since), window.end)
-        if since is not None and since < window.end
-        else window
-    )
+    span = Window(since, window.end) if since is not None and since < window.end else window
     endpoints = {
         e.metadata.name: e for e in fleet.endpoints if e.metadata.namespace == ns
     }
