@@ -20,16 +20,20 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import (
     InferenceClass,
     InferenceCluster,
+    InferenceGateway,
     MachineAddress,
+    MachineCacheReport,
     MachineReplicaReport,
     MachineStatus,
 )
 from laneway.api.manifest import problems_from
 from laneway.api.meta import ObjectKey, ObjectMeta, rfc3339
+from laneway.cache.sources import credential_ref
 from laneway.drivers.machines.book import ClusterGone, edit_machines, grace_seconds, heard_from, machines_cluster
 from laneway.drivers.machines.credentials import (
     MachineScope,
@@ -133,10 +137,16 @@ def _assignments(store: Store, cluster: InferenceCluster, machine: MachineStatus
         replica = store.find(ModelReplica, ObjectKey(a.namespace, a.name))
         if replica is not None and replica.metadata.uid == a.uid and replica.metadata.deletion_timestamp is None:
             replicas.append(RunOrder(replica=replica.wire(), processes=a.processes, leader_addresses=a.leader_addresses).wire())
+    caches = []
+    for order in cluster.status.machine_caches:
+        cache = store.find(ModelCache, ObjectKey(order.namespace, order.name))
+        if cache is not None and cache.metadata.uid == order.uid and credential_ref(cache.spec) is None:
+            caches.append(cache.wire())
+    gateways = [g.wire() for g in store.list(InferenceGateway).items]
     shown = {"apiVersion": cluster.api_version, "kind": cluster.kind, "metadata": {"name": cluster.name},
              "spec": cluster.spec.wire()}
-    return {"cluster": shown, "machine": machine.name, "pool": machine.pool, "replicas": replicas,
-            "heartbeatSeconds": heartbeat_interval(cluster)}
+    return {"cluster": shown, "machine": machine.name, "pool": machine.pool, "replicas": replicas, "caches": caches,
+            "gateways": gateways, "heartbeatSeconds": heartbeat_interval(cluster)}
 
 
 def _own(store: Store, scope: MachineScope) -> tuple[InferenceCluster, MachineStatus]:
@@ -171,12 +181,15 @@ def _heartbeat(store: Store, scope: MachineScope, beat: Heartbeat) -> dict[str, 
     heard_from(store, cluster, scope.machine)
     now = time.time()
 
-    def edit(_c: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus]:
+    def edit(current: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus]:
+        ordered = {c.uid for c in current.status.machine_caches}
         for m in machines:
             if m.name == scope.machine:
                 if not m.ready:
                     m.ready, m.since, m.message = True, rfc3339(now), "heartbeat received"
                 m.reports = _reports(m, beat)
+                m.caches = [MachineCacheReport(namespace=c.namespace, name=c.name, uid=c.uid, state=c.state, message=c.message,
+                                               bytes=c.bytes) for c in beat.caches if c.uid in ordered]
         return machines
 
     try:

@@ -40,7 +40,7 @@ EXPECTED = {
     "Local": {Driver, CacheStager, ExitReporter},
     "Existing": {Driver, CacheStager, GatewayReporter},
     "Simulated": {Driver, GatewayReporter, Paced},
-    "Machines": {Driver, Paced, PoolReporter},
+    "Machines": {Driver, CacheStager, Paced, PoolReporter},
     "EKS": {Driver, CacheStager, GatewayReporter},
     "GKE": {Driver, CacheStager, GatewayReporter},
 }

@@ -491,6 +491,25 @@ class MachineAssignment(OpenModel):
     devices: StrictInt = 0
 
 
+class MachineCacheReport(OpenModel):
+    """Where staging one ModelCache stands on one machine, as its agent reports it."""
+
+    namespace: str
+    name: str
+    uid: str
+    state: Literal["Pending", "Hydrating", "Ready", "Failed"] = "Pending"
+    message: str = ""
+    bytes: StrictInt | None = None
+
+
+class MachineCacheOrder(OpenModel):
+    """A ModelCache every machine of the cluster stages (the Machines driver's `apply_cache`)."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
 class MachineStatus(OpenModel):
     """One machine joined to a Machines cluster (written by laneway, never by hand).
 
@@ -510,11 +529,13 @@ class MachineStatus(OpenModel):
     message: str = ""
     assignments: list[MachineAssignment] = Field(default_factory=list)
     reports: list[MachineReplicaReport] = Field(default_factory=list)
+    caches: list[MachineCacheReport] = Field(default_factory=list)
 
 
 class InferenceClusterStatus(Status):
     gpu_pools: list[GpuPoolStatus] = Field(default_factory=list)
     machines: list[MachineStatus] = Field(default_factory=list)
+    machine_caches: list[MachineCacheOrder] = Field(default_factory=list)
     gateway: ClusterGatewayStatus = Field(default_factory=ClusterGatewayStatus)
 
 

@@ -25,7 +25,7 @@ from laneway.cache.sources.base import CHUNK_BYTES, Opened, RemoteFile, check_re
 
 def cache_roots(cluster: InferenceCluster) -> list[str]:
     """The directories a Local source may be read from on this cluster (none: no Local sources)."""
-    local = cluster.spec.cluster.local
+    local = cluster.spec.cluster.local or cluster.spec.cluster.machines  # a machine's agent reads its own disk
     return list(local.cache_roots) if local is not None else []
 
 

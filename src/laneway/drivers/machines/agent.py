@@ -6,6 +6,7 @@ so a restart does not need a new token), and then beats: each heartbeat carries 
 engines are doing and brings back the replicas this machine should run. Those run under the
 Local driver itself (`LocalDriver`: the same supervision, confinement, readiness probes and
 cache mounts as on the control plane's own machine); a replica no longer listed is stopped.
+The caches it is told to stage it stages on its own disk with the Local driver's cache code.
 
 It keeps its engines running while the control plane cannot be reached, and reconciles with the
 first answer after. A refused credential (revoked: `laneway cluster remove-machine`) or a
@@ -27,14 +28,16 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.kinds.platform import InferenceCluster
+from laneway.api.kinds.platform import InferenceCluster, InferenceGateway
 from laneway.drivers.local.discovery import Nvml, discover_local_class
 from laneway.drivers.local.driver import LocalDriver
 from laneway.drivers.machines.forward import PortForwards
 from laneway.drivers.machines.membership import pods_of
 from laneway.drivers.machines.protocol import (
     AGENT_PREFIX,
+    CacheReport,
     EngineReport,
     Heartbeat,
     JoinAnswer,
@@ -43,6 +46,7 @@ from laneway.drivers.machines.protocol import (
     ReplicaReport,
     RunOrder,
 )
+from laneway.egress.policy import EgressPolicy
 from laneway.server.auth import write_private
 from laneway.server.certificates import ca_cert_hash
 
@@ -123,6 +127,8 @@ class Agent:
         self.driver = LocalDriver(logs_dir=config.data_dir / "logs", cache_dir=config.data_dir / "caches", data_dir=config.data_dir)
         self.forwards = PortForwards(config.listen)
         self.running: dict[str, ModelReplica] = {}
+        self.caches: dict[str, ModelCache] = {}
+        self.cluster: InferenceCluster | None = None
         self.identity: Identity | None = None
 
     async def _call(self, session: aiohttp.ClientSession, method: str, path: str, token: str, body: Any = None) -> Any:
@@ -183,9 +189,35 @@ class Agent:
         await self.forwards.keep(engine_ports)
         return out
 
+    async def cache_reports(self) -> list[CacheReport]:
+        """Where staging each ordered cache stands on this machine."""
+        if self.cluster is None:
+            return []
+        out = []
+        for uid, cache in self.caches.items():
+            state = await self.driver.observe_cache(cache, self.cluster)
+            out.append(CacheReport(namespace=cache.namespace, name=cache.name, uid=uid, state=state.state,
+                                   message=(state.message or "")[:2048], bytes=state.bytes))
+        return out
+
+    async def stage(self, orders: Orders, cluster: InferenceCluster) -> None:
+        """Stage the ordered caches on this machine's disk (the Local driver's cache code, under
+        the fleet's egress policy) and remove those no longer ordered."""
+        policy = EgressPolicy.from_gateways([InferenceGateway.model_validate(g) for g in orders.gateways])
+        wanted = {c.metadata.uid or "": c for c in (ModelCache.model_validate(doc) for doc in orders.caches)}
+        for uid in [u for u in self.caches if u not in wanted]:
+            cache = self.caches.pop(uid)
+            log.info("removing cache %s/%s: no longer ordered here", cache.namespace, cache.name)
+            await self.driver.delete_cache(cache, cluster)
+        for uid, cache in wanted.items():
+            self.caches[uid] = cache
+            await self.driver.apply_cache(cache, cluster, egress=policy)
+
     async def reconcile(self, orders: Orders) -> None:
         """Run what the orders list and stop what they do not."""
         cluster = InferenceCluster.model_validate(orders.cluster)
+        self.cluster = cluster
+        await self.stage(orders, cluster)
         wanted: dict[str, tuple[ModelReplica, RunOrder]] = {}
         for order in orders.replicas:
             replica = ModelReplica.model_validate(order.replica)
@@ -208,7 +240,7 @@ class Agent:
     async def beat(self, session: aiohttp.ClientSession, identity: Identity) -> float:
         """One heartbeat; seconds until the next."""
         path = f"{AGENT_PREFIX}/clusters/{identity.cluster}/machines/{identity.machine}/heartbeat"
-        body = Heartbeat(reports=await self.reports()).wire()
+        body = Heartbeat(reports=await self.reports(), caches=await self.cache_reports()).wire()
         orders = Orders.model_validate(await self._call(session, "POST", path, identity.credential, body))
         await self.reconcile(orders)
         return float(orders.heartbeat_seconds)

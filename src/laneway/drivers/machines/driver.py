@@ -14,6 +14,12 @@ machine is not Ready, and after its own grace period is lost like any other clus
 control plane that has just started waits one grace period before it judges a machine
 NotReady: the agents beat on while it was away.
 
+Caches: `apply_cache` orders a ModelCache staged on every machine of the cluster; each agent
+stages it on its own disk with the Local driver's cache code (under the fleet's egress policy,
+and the cluster's `cacheRoots` on the machine) and reports how far it is; the cache is Ready on
+the cluster once every Ready machine has it. A cache that needs a credential is not staged on
+machines: Secrets never travel to an agent.
+
 Everything lives in the store (`book.py`), so any control-plane process may run this driver.
 """
 
@@ -22,12 +28,24 @@ from __future__ import annotations
 import asyncio
 import time
 
+from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
-from laneway.api.kinds.platform import InferenceCluster, MachineAssignment, MachineStatus
+from laneway.api.kinds.platform import InferenceCluster, MachineAssignment, MachineCacheOrder, MachineStatus
+from laneway.cache.sources import credential_ref
+from laneway.cache.state import CacheState
 from laneway.drivers.base import ReplicaObservation, ServingAddress
-from laneway.drivers.machines.book import ClusterGone, edit_machines, machines_cluster, refresh_readiness
-from laneway.drivers.machines.membership import JoinRefused, holders, is_gang, leader_addresses, place, pool_nodes
-from laneway.store.base import Store
+from laneway.drivers.machines.book import RETRIES, ClusterGone, Edit, edit_machines, machines_cluster, refresh_readiness
+from laneway.drivers.machines.membership import (
+    JoinRefused,
+    holders,
+    is_gang,
+    leader_addresses,
+    machines_cache_state,
+    place,
+    pool_nodes,
+)
+from laneway.egress.policy import EgressPolicy
+from laneway.store.base import Conflict, Store
 
 
 class MachinesDriver:
@@ -139,6 +157,63 @@ class MachinesDriver:
         except ClusterGone:
             return {}
         return pool_nodes(fresh)
+
+    # -- CacheStager: every machine stages the cache on its own disk, through its agent --------
+
+    async def apply_cache(
+        self, cache: ModelCache, cluster: InferenceCluster, *, credential: str | None = None, egress: EgressPolicy | None = None
+    ) -> None:
+        """Order the cache staged on every machine of the cluster. The fleet's egress policy goes
+        with the order (agents read it from the gateways); a credential does not: Secrets never
+        travel to a machine, so a cache that needs one is not staged on machines."""
+        if credential_ref(cache.spec) is not None:
+            return
+        order = MachineCacheOrder(namespace=cache.namespace, name=cache.name, uid=cache.metadata.uid or "")
+
+        def edit(current: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus] | None:
+            if any(o.uid == order.uid for o in current.status.machine_caches):
+                return None
+            current.status.machine_caches = [*current.status.machine_caches, order]
+            return machines
+
+        await asyncio.to_thread(self._edit_orders, cluster.name, edit)
+
+    def _edit_orders(self, name: str, edit: Edit) -> None:
+        """`edit_machines`, storing the cache orders the edit changed along with the machines."""
+        for _ in range(RETRIES):
+            cluster = machines_cluster(self.store, name)
+            before = [o.wire() for o in cluster.status.machine_caches]
+            if edit(cluster, [m.model_copy(deep=True) for m in cluster.status.machines]) is None:
+                return
+            if [o.wire() for o in cluster.status.machine_caches] == before:
+                return
+            try:
+                self.store.update_status(cluster)
+                return
+            except Conflict:
+                continue
+
+    async def observe_cache(self, cache: ModelCache, cluster: InferenceCluster) -> CacheState:
+        if credential_ref(cache.spec) is not None:
+            return CacheState("Failed", "NoCredentialOnMachines: a cache that needs a credential Secret is not staged on "
+                                        "machines (Secrets never travel to an agent); use a source without one, or another cluster")
+        try:
+            fresh = await asyncio.to_thread(machines_cluster, self.store, cluster.name)
+        except ClusterGone as e:
+            return CacheState("Failed", str(e))
+        return machines_cache_state(fresh, cache.metadata.uid or "")
+
+    async def delete_cache(self, cache: ModelCache, cluster: InferenceCluster) -> None:
+        uid = cache.metadata.uid or ""
+
+        def edit(current: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus] | None:
+            current.status.machine_caches = [o for o in current.status.machine_caches if o.uid != uid]
+            return machines
+
+        try:
+            await asyncio.to_thread(self._edit_orders, cluster.name, edit)
+        except ClusterGone:
+            return
 
     async def close(self) -> None:
         self._unplaced.clear()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import (
@@ -28,6 +29,7 @@ from laneway.api.kinds.platform import (
     MachineStatus,
     NodePool,
 )
+from laneway.cache.state import CacheState
 from laneway.drivers.local.processes import gang_key, process_id
 
 
@@ -236,3 +238,24 @@ def leader_addresses(cluster: InferenceCluster, uid: str) -> dict[str, str]:
 def holders(cluster: InferenceCluster, uid: str) -> list[MachineStatus]:
     """The machines that run (a part of) the replica with this uid."""
     return [m for m in cluster.status.machines if any(a.uid == uid for a in m.assignments)]
+
+
+def machines_cache_state(cluster: InferenceCluster, uid: str) -> CacheState:
+    """A cache's state on a Machines cluster: Ready once every Ready machine has it; Failed as
+    soon as one cannot stage it (naming the machine); else Hydrating or Pending."""
+    ready = [m for m in cluster.status.machines if m.ready]
+    if not ready:
+        return CacheState("Pending", "no machine of the cluster is Ready to stage it")
+    reports = {m.name: next((c for c in m.caches if c.uid == uid), None) for m in ready}
+    failed = [(name, r) for name, r in reports.items() if r is not None and r.state == "Failed"]
+    if failed:
+        name, r = failed[0]
+        return CacheState("Failed", f"on machine {name}: {r.message}")
+    done = [r for r in reports.values() if r is not None and r.state == "Ready"]
+    if len(done) == len(ready):
+        return CacheState("Ready", f"on {len(done)} machine(s)", max((r.bytes or 0) for r in done))
+    waiting = sorted(name for name, r in reports.items() if r is None or r.state != "Ready")
+    staged = sum((r.bytes or 0) for r in reports.values() if r is not None and r.state == "Hydrating")
+    state: Literal["Hydrating", "Pending"] = "Hydrating" if any(
+        r is not None and r.state in ("Hydrating", "Ready") for r in reports.values()) else "Pending"
+    return CacheState(state, f"{len(done)} of {len(ready)} machine(s) have it; waiting for {', '.join(waiting)}", staged or None)

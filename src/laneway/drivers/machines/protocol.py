@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
 
@@ -94,8 +94,18 @@ class ReplicaReport(Model):
     addresses: list[EngineReport] = Field(default_factory=list, max_length=MAX_ADDRESSES)
 
 
+class CacheReport(Model):
+    namespace: str = Field(max_length=63)
+    name: str = Field(max_length=253)
+    uid: str = Field(max_length=64)
+    state: Literal["Pending", "Hydrating", "Ready", "Failed"]
+    message: str = Field(default="", max_length=2048)
+    bytes: StrictInt | None = Field(default=None, ge=0)
+
+
 class Heartbeat(Model):
     reports: list[ReplicaReport] = Field(default_factory=list, max_length=MAX_REPORTS)
+    caches: list[CacheReport] = Field(default_factory=list, max_length=MAX_REPORTS)
 
 
 class RunOrder(Model):
@@ -114,4 +124,8 @@ class Orders(Model):
     machine: str
     pool: str
     replicas: list[RunOrder] = Field(default_factory=list)
+    caches: list[dict[str, Any]] = Field(default_factory=list)
+    """The ModelCaches this machine stages (anything else staged here it removes)."""
+    gateways: list[dict[str, Any]] = Field(default_factory=list)
+    """The fleet's InferenceGateways, whose egress policy every fetch of a cache obeys."""
     heartbeat_seconds: float
