@@ -11,7 +11,9 @@ phase (Provisioning, Ready, Failed, Deleting) and what it waits on. Once its cre
 exists the controller holds the finalizer `laneway.dev/cloud-resources` on it, and on deletion
 calls the provisioner's `release` until everything it created is gone (node pools before the
 cluster, then what the cluster needed), so nothing is left billing. Without the Secret nothing
-can have been created, and the cluster goes at once.
+can have been created, and the cluster goes at once. A cluster whose source changes to one
+laneway does not provision (adopted as Existing) loses the finalizer: laneway deletes nothing
+it no longer manages.
 """
 
 from __future__ import annotations
@@ -77,14 +79,20 @@ class ClusterController:
         if cluster is None:
             return Result()
         driver = self.drivers.for_cluster(cluster)
-        if isinstance(driver, ProvisionedDriver):
-            if is_deleting(cluster):
-                return await self._release(cluster, driver)
-            if credentials_configured(self.store, cluster):
-                try:
+        try:
+            if isinstance(driver, ProvisionedDriver):
+                if is_deleting(cluster):
+                    return await self._release(cluster, driver)
+                if credentials_configured(self.store, cluster):
                     cluster = block_deletion(self.store, cluster, CLOUD_FINALIZER)
-                except Conflict:
-                    return Result(requeue_after=0.1)
+            elif CLOUD_FINALIZER in cluster.metadata.finalizers:
+                # Its source changed (say EKS to Existing): the platform adopted what laneway
+                # created, so laneway no longer deletes it, and the object may go when deleted.
+                cluster = allow_deletion(self.store, cluster, CLOUD_FINALIZER)
+                if is_deleting(cluster):
+                    return Result()
+        except Conflict:
+            return Result(requeue_after=0.1)
         classes = {c.name: c for c in self.store.list(InferenceClass).items}
         missing = sorted({p.class_name for p in cluster.spec.node_pools if p.role != "System"} - set(classes))
 

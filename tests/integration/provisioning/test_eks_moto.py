@@ -89,6 +89,7 @@ def test_eks_lifecycle_against_moto(endpoint: str) -> None:
     assert provisioner._clients(cluster).eks._request_signer._credentials.access_key == KEY_ID
 
     kubeconfig = provisioner.kubeconfig(cluster)
+    assert provisioner.kubeconfig(cluster).text == kubeconfig.text, "kept while fresh: the driver keeps its connection"
     assert "k8s-aws-v1." in kubeconfig.text and SECRET_KEY not in kubeconfig.text and SECRET_KEY not in repr(kubeconfig)
 
     resized = _cluster(endpoint, 3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +97,9 @@ def test_gke_lifecycle_against_the_fake_api(gke: FakeGke) -> None:
     assert created["networkConfig"]["gatewayApiConfig"]["channel"] in ("CHANNEL_STANDARD", GatewayAPIConfig.Channel.CHANNEL_STANDARD.value), "GKE's Gateway API and controller"
 
     kubeconfig = json.loads(provisioner.kubeconfig(cluster).text)
+    calls = len(gke.requests)
+    assert json.loads(provisioner.kubeconfig(cluster).text) == kubeconfig and len(gke.requests) == calls, \
+        "the minted kubeconfig is kept: the driver's connection stays, GKE is not asked again"
     token = kubeconfig["users"][0]["user"]["token"]
     assert token in gke.issued, "an OAuth access token from the key's token endpoint, not the key"
     assert kubeconfig["clusters"][0]["cluster"]["server"].startswith("https://34.1.")
@@ -165,3 +169,10 @@ def test_a_key_that_is_not_a_service_account_says_so(gke: FakeGke) -> None:
     state = asyncio.run(GkeProvisioner(store=store).ensure(_cluster(gke, 1)))
     assert state.phase == "Failed" and "key 'credentials.json' is not JSON" in state.message
     assert "secret-ish-value" not in state.message and gke.requests == []
+
+
+def test_without_the_gke_client_the_cluster_says_what_to_install(gke: FakeGke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "google.cloud.container_v1", None)  # as if google-cloud-container were not installed
+    state = asyncio.run(GkeProvisioner(store=_store(gke)).ensure(_cluster(gke, 1)))
+    assert state.phase == "Failed" and "pip install 'laneway[gke]'" in state.message
+    assert gke.requests == []

@@ -31,6 +31,7 @@ from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.cloud.aws import isolated_session
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
+from laneway.drivers.provisioners.kubeconfigs import MintedKubeconfigs
 from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
 from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, Waits
 from laneway.drivers.provisioning import ProvisionPhase, ProvisionState
@@ -112,8 +113,10 @@ class EksProvisioner:
     clock: Callable[[], float] = time.monotonic
     _retrying: Retrying = field(init=False)
     _waits: Waits = field(init=False)
+    _kubeconfigs: MintedKubeconfigs = field(init=False)
 
     def __post_init__(self) -> None:
+        self._kubeconfigs = MintedKubeconfigs(clock=self.clock)
         self._retrying = Retrying(errors=(ClientError, BotoCoreError), describe=_error_message, clock=self.clock)
         self._waits = Waits(clock=self.clock)
 
@@ -142,6 +145,7 @@ class EksProvisioner:
         return await self._retrying.run(cluster.name, lambda: self._converge(cluster, plan))
 
     async def release(self, cluster: InferenceCluster) -> ProvisionState:
+        self._kubeconfigs.forget(cluster.name)
         return await self._retrying.run(cluster.name, lambda: self._delete_step(cluster))
 
     # The steps below run in a worker thread (boto3 is blocking).
@@ -264,7 +268,11 @@ class EksProvisioner:
 
     def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
         """A kubeconfig for the created cluster whose token is a presigned STS request (what
-        `aws eks get-token` returns): short-lived, never a stored admin key."""
+        `aws eks get-token` returns): short-lived, never a stored admin key; minted again
+        every 10 minutes (`MintedKubeconfigs`)."""
+        return self._kubeconfigs.get(cluster.name, lambda: self._mint_kubeconfig(cluster))
+
+    def _mint_kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
         try:
             c = self._clients(cluster)
             described = c.eks.describe_cluster(name=cluster.name)["cluster"]
@@ -286,6 +294,7 @@ class EksProvisioner:
     async def close(self) -> None:
         self._retrying.clear()
         self._waits = Waits(clock=self.clock)
+        self._kubeconfigs.forget()
 
 
 def provider_block_of_class(klass: InferenceClass | None) -> dict[str, object]:

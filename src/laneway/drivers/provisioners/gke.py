@@ -32,6 +32,7 @@ from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
+from laneway.drivers.provisioners.kubeconfigs import MintedKubeconfigs
 from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
 from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, StepFailed, duration_text
 from laneway.drivers.provisioning import ProvisionState
@@ -130,8 +131,10 @@ class GkeProvisioner:
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
     _tokens: dict[str, object] = field(default_factory=dict)
+    _kubeconfigs: MintedKubeconfigs = field(init=False)
 
     def __post_init__(self) -> None:
+        self._kubeconfigs = MintedKubeconfigs(clock=self.clock)
         self._retrying = Retrying(errors=_google_errors(), describe=_error_message, clock=self.clock)
 
     def _classes(self) -> dict[str, InferenceClass]:
@@ -158,6 +161,7 @@ class GkeProvisioner:
         return await self._retrying.run(cluster.name, lambda: self._converge(cluster, plan))
 
     async def release(self, cluster: InferenceCluster) -> ProvisionState:
+        self._kubeconfigs.forget(cluster.name)
         return await self._retrying.run(cluster.name, lambda: self._delete_step(cluster))
 
     # The steps below run in a worker thread (the client is blocking).
@@ -308,7 +312,10 @@ class GkeProvisioner:
     def kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
         """A kubeconfig for the created cluster whose token is an OAuth access token minted from
         the service account key (what gke-gcloud-auth-plugin hands kubectl): an hour, refreshed
-        here when it expires, never the key."""
+        here when it expires, never the key; described again every 10 minutes (`MintedKubeconfigs`)."""
+        return self._kubeconfigs.get(cluster.name, lambda: self._mint_kubeconfig(cluster))
+
+    def _mint_kubeconfig(self, cluster: InferenceCluster) -> Kubeconfig:
         from google.cloud import container_v1 as gke
 
         errors: tuple[type[Exception], ...] = (*_google_errors(), ProviderBlockError)
@@ -347,6 +354,7 @@ class GkeProvisioner:
     async def close(self) -> None:
         self._retrying.clear()
         self._tokens.clear()
+        self._kubeconfigs.forget()
 
 
 def class_block(klass: InferenceClass | None) -> dict[str, object]:
