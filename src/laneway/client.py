@@ -399,7 +399,7 @@ class Client:
         except httpx.TimeoutException:
             return
         except httpx.HTTPError as e:
-            raise ServerUnreachable(f"lost the watch on {self.server}: {e}") from None
+            raise ServerUnreachable(f"the watch on {self.server} ended: the server stopped answering ({e}); is `laneway up` still running?") from None
 
     # writes ----------------------------------------------------------------------------------
 

@@ -344,3 +344,27 @@ def test_a_context_names_the_server(cli: Cli, up: Up, tmp_path: Path, monkeypatc
     assert wrong.exit_code == 1 and "the current context 'fleet'" in wrong.output and "gateway" in wrong.output
     contexts = away("config", "get-contexts").stdout
     assert "ctx-ns" in contexts and f"http://127.0.0.1:{up.gateway_port}" in contexts, "set-context kept the namespace"
+
+
+def test_get_watch_ends_with_one_message_when_the_server_stops(tmp_path: Path) -> None:
+    own = Up.start(tmp_path / "data", local_cluster=False)
+    try:
+        own.wait_ready()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "laneway.cli.main", "get", "ic", "-w"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(own.data_dir),
+        )
+        assert process.stderr is not None
+        first = process.stderr.readline()  # the list is done (nothing in it); the watch follows
+        assert own.stop() == 0, own.output
+        try:
+            _, rest = process.communicate(timeout=60)
+            stderr = first + rest
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate(timeout=10)
+            raise AssertionError("get -w did not end when its server stopped") from None
+    finally:
+        own.stop()
+    assert process.returncode == 1
+    assert "the server stopped answering" in stderr and "Traceback" not in stderr, stderr
