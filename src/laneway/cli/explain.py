@@ -44,6 +44,7 @@ def explain(target: str, recursive: bool) -> None:
     laneway explain md.spec.autoscaling
     laneway explain ms.spec.endpoints --recursive
     """
+    from laneway.cli.field_docs import field_docs
     from laneway.server.openapi import build_openapi  # the server's document, built from the same models
 
     kind_text, _, rest = target.partition(".")
@@ -52,7 +53,7 @@ def explain(target: str, recursive: bool) -> None:
     try:
         text = explain_text(
             build_openapi(), kind=info.kind, api_version=info.api_version, path=path, recursive=recursive,
-            summary=SUMMARIES.get(info.kind, ""), see=f"{REFERENCE} ({info.kind})",
+            summary=SUMMARIES.get(info.kind, ""), see=f"{REFERENCE} ({info.kind})", docs=field_docs(),
         )
     except UnknownField as e:
         raise Failure(f"{e} (`laneway explain {kind_text}` lists them)", EXIT_USAGE) from None

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 Schema = Mapping[str, Any]
+FieldDocs = Mapping[str, Mapping[str, str]]
+"""Component name -> field name -> what the field means (`laneway.cli.field_docs`)."""
+NO_DOCS: FieldDocs = {}
 REF_PREFIX = "#/components/schemas/"
 INDENT = "  "
 
@@ -131,9 +134,15 @@ def _properties(schema: Schema) -> Mapping[str, Schema]:
     return props if isinstance(props, Mapping) else {}
 
 
-def resolve(document: Schema, kind: str, path: list[str]) -> Explained:
+def field_doc(docs: FieldDocs, parent: Schema, name: str) -> str:
+    """What `name` means in the object `parent` (its component's title is the model's name)."""
+    return docs.get(str(parent.get("title") or ""), {}).get(name, "")
+
+
+def resolve(document: Schema, kind: str, path: list[str], docs: FieldDocs = NO_DOCS) -> Explained:
     """The field at `path` under kind `kind` (an empty path is the kind itself). Raises
-    UnknownField naming the fields that exist where the path went wrong."""
+    UnknownField naming the fields that exist where the path went wrong. A field's description
+    is its own docstring (`docs`), else the description of the model it names."""
     _, root = _component(document, REF_PREFIX + kind)
     schema: Schema = root
     required = True
@@ -149,7 +158,9 @@ def resolve(document: Schema, kind: str, path: list[str]) -> Explained:
         required = step in (parent.get("required") or [])
         schema = fields[step]
         walked.append(step)
-        description = str(unwrap(document, schema).get("description") or schema.get("description") or "")
+        own = field_doc(docs, parent, step)
+        named = str(unwrap(document, schema).get("description") or schema.get("description") or "")
+        description = f"{own}\n\n{named}" if own and named and named != own else (own or named)
     return Explained(path=tuple(walked), schema=schema, required=required, description=description)
 
 
@@ -166,11 +177,20 @@ def field_line(document: Schema, name: str, schema: Schema, *, required: bool) -
 
 
 def explain_text(
-    document: Schema, *, kind: str, api_version: str, path: list[str], recursive: bool = False, summary: str = "", see: str = ""
+    document: Schema,
+    *,
+    kind: str,
+    api_version: str,
+    path: list[str],
+    recursive: bool = False,
+    summary: str = "",
+    see: str = "",
+    docs: FieldDocs = NO_DOCS,
 ) -> str:
     """What `laneway explain KIND[.path]` prints. `summary` describes the kind when the schema
-    has no description of its own; `see` names where the fields are documented in prose."""
-    found = resolve(document, kind, path)
+    has no description of its own; `see` names where the fields are documented in prose;
+    `docs` are the fields' own docstrings."""
+    found = resolve(document, kind, path, docs)
     lines = [f"KIND:       {kind}", f"VERSION:    {api_version}"]
     if path:
         lines += ["", f"FIELD: {'.'.join(path)} <{type_name(document, found.schema)}>"]
@@ -186,24 +206,25 @@ def explain_text(
     fields = _properties(target)
     if fields:
         lines += ["", "FIELDS:"]
-        lines += _field_lines(document, target, depth=1, recursive=recursive, seen=frozenset())
+        lines += _field_lines(document, target, depth=1, recursive=recursive, seen=frozenset(), docs=docs)
     if see:
         lines += ["", f"See {see} for what each field means."]
     return "\n".join(lines)
 
 
-def _field_lines(document: Schema, schema: Schema, *, depth: int, recursive: bool, seen: frozenset[str]) -> list[str]:
+def _field_lines(
+    document: Schema, schema: Schema, *, depth: int, recursive: bool, seen: frozenset[str], docs: FieldDocs
+) -> list[str]:
     out: list[str] = []
     required = set(schema.get("required") or [])
     for name, sub in _properties(schema).items():
         out.append(INDENT * depth + field_line(document, name, sub, required=name in required))
         if not recursive:
-            description = str(unwrap(document, sub).get("description") or sub.get("description") or "").strip()
-            if description and "$ref" not in sub and not any("$ref" in o for o in sub.get("anyOf", [])):
-                out += [INDENT * (depth + 1) + line.strip() for line in description.splitlines() if line.strip()]
+            description = field_doc(docs, schema, name) or str(sub.get("description") or "")
+            out += [INDENT * (depth + 1) + line.strip() for line in description.strip().splitlines() if line.strip()]
             continue
         inner = _step_into(document, sub)
         title = str(inner.get("title") or "")
         if _properties(inner) and title not in seen:  # a model that contains itself is shown once
-            out += _field_lines(document, inner, depth=depth + 1, recursive=True, seen=seen | {title})
+            out += _field_lines(document, inner, depth=depth + 1, recursive=True, seen=seen | {title}, docs=docs)
     return out

@@ -63,3 +63,16 @@ def test_the_command_offline(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and bad.output.startswith("error: field 'bogus' does not exist")
     unknown = runner.invoke(main, ["explain", "gizmo"], env=env)
     assert unknown.exit_code == 2 and "unknown resource kind" in unknown.output
+
+
+def test_field_docstrings_are_read_from_the_models_source() -> None:
+    from laneway.cli.field_docs import attribute_docstrings, field_docs
+
+    source = 'class A:\n    x: int = 1\n    """What x is,\n    over two lines."""\n    y: int = 2\n    # a comment\n'
+    assert attribute_docstrings(source) == {"A": {"x": "What x is,\nover two lines."}}
+    docs = field_docs()
+    assert docs["ModelReplicaStatus"]["drainingSince"].startswith("When the replica left the routing table")
+    text = explain_text(DOC, kind="ModelReplica", api_version="v", path=["status"], docs=docs)
+    assert "  drainingSince\t<number>\n    When the replica left the routing table" in text
+    one = explain_text(DOC, kind="ModelReplica", api_version="v", path=["status", "appliedGeneration"], docs=docs)
+    assert "DESCRIPTION:\n    The generation the driver last applied" in one
