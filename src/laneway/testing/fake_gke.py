@@ -83,6 +83,7 @@ class GkeState:
     machine_types: frozenset[str]
     accelerator_quota: dict[str, int]
     ticks: int
+    kube_endpoint: str = "127.0.0.1"
     clusters: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, _Operation] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -215,7 +216,7 @@ class GkeState:
             pool["status"] = "PROVISIONING"
         self_link = f"/v1/projects/{project}/locations/{location}/clusters/{name}"
         cluster.update({
-            "status": "PROVISIONING", "location": location, "selfLink": self_link, "endpoint": f"34.1.{len(self.clusters) % 250}.10",
+            "status": "PROVISIONING", "location": location, "selfLink": self_link, "endpoint": self.kube_endpoint,
             "masterAuth": {"clusterCaCertificate": CA_CERTIFICATE},
         })
         self.clusters[key] = cluster
@@ -289,8 +290,14 @@ class FakeGke:
         machine_types: frozenset[str] = DEFAULT_MACHINE_TYPES,
         accelerator_quota: dict[str, int] | None = None,
         ticks: int = 2,
+        kube_endpoint: str = "127.0.0.1",
     ) -> None:
-        self.state = GkeState(project=project, machine_types=machine_types, accelerator_quota=dict(accelerator_quota or {}), ticks=ticks)
+        """`kube_endpoint` is the address a created cluster's API is reported at (GKE gives a
+        public IP; a loopback address here, so nothing that follows it leaves the machine)."""
+        self.state = GkeState(
+            project=project, machine_types=machine_types, accelerator_quota=dict(accelerator_quota or {}), ticks=ticks,
+            kube_endpoint=kube_endpoint,
+        )
         self.requests: list[tuple[str, str]] = []
         self.issued: set[str] = set()
         self.refused: list[str] = []  # the paths of calls refused for their credentials

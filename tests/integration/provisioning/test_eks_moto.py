@@ -133,3 +133,14 @@ def test_missing_credentials_secret_says_which_and_never_falls_back_to_the_host(
     state = asyncio.run(EksProvisioner(store=store).ensure(_cluster(endpoint, 2)))
     assert state.phase == "Failed" and "Secret laneway-system/aws (its EKS credentials) does not exist" in state.message
     assert _aws(endpoint, "eks").list_clusters()["clusters"] == []
+
+
+def test_a_missing_host_profile_breaks_no_aws_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_PROFILE naming a profile that does not exist fails every default botocore session
+    before any request (moto's in-process server included, hence no server here); the
+    provisioner's clients read no profile, and sign with the Secret's key alone."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAAMBIENTHOSTKEY00")
+    for service in ("eks", "ec2", "iam", "sts"):
+        client = aws_client(service, AwsCredentials(KEY_ID, SECRET_KEY), "us-east-1", "http://127.0.0.1:9")
+        assert client._request_signer._credentials.access_key == KEY_ID
