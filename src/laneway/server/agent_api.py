@@ -40,6 +40,7 @@ from laneway.drivers.machines.credentials import (
     consume,
     join_cluster,
     mint_machine_credential,
+    revoke_machine,
     scope_refusal,
 )
 from laneway.drivers.machines.membership import JoinRefused, choose_pool, devices_summary
@@ -79,6 +80,10 @@ async def _document(request: web.Request, model: type[Any], what: str) -> Any:
         raise invalid(what, None, problems_from(e, model=model)) from None
 
 
+class MachineTaken(Exception):
+    """Two agents joined under one machine name at once; the second is refused."""
+
+
 def _join(store: Store, record: TokenRecord, ask: JoinRequest) -> JoinAnswer:
     cluster_name = join_cluster(record)
     try:
@@ -104,8 +109,20 @@ def _join(store: Store, record: TokenRecord, ask: JoinRequest) -> JoinAnswer:
         devices=devices_summary(discovered), device_count=sum(d.count for d in ask.devices.devices),
         joined=rfc3339(now), ready=True, since=rfc3339(now), message="joined",
     )
+
+
+    def add(_c: InferenceCluster, machines: list[MachineStatus]) -> list[MachineStatus]:
+        if any(m.name == ask.machine for m in machines):  # another agent of that name joined meanwhile
+            raise MachineTaken(ask.machine)
+        return [*machines, machine]
+
+    try:
+        edit_machines(store, cluster.name, add)
+    except MachineTaken:
+        revoke_machine(store, scope)
+        raise ApiError(409, "AlreadyExists", f"machine {ask.machine!r} joined cluster {cluster.name} a moment ago: "
+                                             "start this agent with another --name and a new join token") from None
     heard_from(store, cluster, ask.machine)
-    edit_machines(store, cluster.name, lambda _c, ms: [*ms, machine])
     return JoinAnswer(cluster=cluster.name, machine=ask.machine, pool=pool.name, credential=credential,
                       heartbeat_seconds=heartbeat_interval(cluster))
 

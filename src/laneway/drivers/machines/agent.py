@@ -27,7 +27,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from pydantic import ValidationError
 
+from laneway import __version__
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster, InferenceGateway
@@ -231,11 +233,14 @@ class Agent:
                 log.info("starting replica %s/%s%s", replica.namespace, replica.name,
                          f" ({', '.join(order.processes)})" if order.processes else "")
             self.running[uid] = replica
-            if not order.processes:
-                await self.driver.apply(replica, cluster)
-                continue
-            await self.driver.apply_members(replica, cluster, members=runnable(replica, order),
-                                            leader_addresses=order.leader_addresses)
+            try:
+                if not order.processes:
+                    await self.driver.apply(replica, cluster)
+                else:
+                    await self.driver.apply_members(replica, cluster, members=runnable(replica, order),
+                                                    leader_addresses=order.leader_addresses)
+            except OSError as e:  # one replica that cannot start (a full disk, say) must not stop the others
+                log.error("cannot start replica %s/%s: %s", replica.namespace, replica.name, e)
 
     async def beat(self, session: aiohttp.ClientSession, identity: Identity) -> float:
         """One heartbeat; seconds until the next."""
@@ -292,6 +297,10 @@ class Agent:
                         wait = await self.beat(session, self.identity)
                     except (aiohttp.ClientError, TimeoutError) as e:
                         log.warning("control plane unreachable (%s); engines keep running", e)
+                        wait = RETRY_SECONDS
+                    except ValidationError as e:
+                        log.error("the control plane's answer is not one this agent reads (are their laneway versions "
+                                  "the same? this is %s): %s; engines keep running", __version__, e)
                         wait = RETRY_SECONDS
                     try:
                         await asyncio.wait_for(stop.wait(), wait)
