@@ -65,14 +65,22 @@ class ClusterController:
         self.ctx = ctx
         self.store = ctx.store
         self.drivers = drivers
-        self.watches: Mapping[str, KeyMapper] = {"InferenceClass": self._clusters_using}
+        self._classes_of: dict[ObjectKey, frozenset[str]] = {}  # cluster -> the classes its pools name
+        self.watches: Mapping[str, KeyMapper] = {"InferenceClass": self._clusters_using, "InferenceCluster": self._remember_classes}
+
+    def _remember_classes(self, cluster: Resource) -> list[ObjectKey]:
+        """Index clusters by the classes their pools name as their events pass (the cluster's
+        own key is queued anyway): a class event then finds its clusters without listing every
+        cluster, which on a fleet of a thousand clusters read them all on each class event."""
+        if isinstance(cluster, InferenceCluster):
+            if cluster.metadata.deletion_timestamp and not cluster.metadata.finalizers:  # gone
+                self._classes_of.pop(cluster.key, None)
+            else:
+                self._classes_of[cluster.key] = frozenset(p.class_name for p in cluster.spec.node_pools)
+        return []
 
     def _clusters_using(self, cls: Resource) -> list[ObjectKey]:
-        return [
-            c.key
-            for c in self.store.list(InferenceCluster).items
-            if any(p.class_name == cls.name for p in c.spec.node_pools)
-        ]
+        return sorted(key for key, classes in self._classes_of.items() if cls.name in classes)
 
     async def reconcile(self, key: ObjectKey) -> Result:
         cluster = self.store.find(InferenceCluster, key)

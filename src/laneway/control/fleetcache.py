@@ -25,8 +25,9 @@ from laneway.api.meta import ObjectKey, Resource
 from laneway.store.base import Store
 
 DEFAULT_MAX_AGE = 300.0
-"""As often as the manager's resync, which replays every object through the same events: a full
-read is a second of CPU on a fleet of a thousand clusters, so not more often than that."""
+"""As often as the manager's resync (which replays what the watch missed through the same
+events): a full read is a second of CPU on a fleet of a thousand clusters, so not more often
+than that, and only when a pass runs."""
 
 R = TypeVar("R", bound=Resource)
 

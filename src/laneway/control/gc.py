@@ -20,9 +20,10 @@ and orphaning; neither is used by laneway's composers.
 How it is keyed: the collector's keys are uids, `ObjectKey("", uid)`, meaning "if this uid
 is gone, collect its orphans". Every event of every kind queues the object's own uid (its
 deletion may orphan others) and its owners' uids (it may have been created pointing at an
-owner that is already gone). The manager's periodic resync replays every stored object
+owner that is already gone). Each term of the manager starts by listing every stored object
 through the same mapping, which is the collector's sweep: orphans whose owner vanished while
-no manager was watching are found there.
+no manager was watching are found there (and the periodic resync lists everything again if
+it finds a deletion the watch missed).
 """
 
 from __future__ import annotations

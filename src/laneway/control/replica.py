@@ -39,7 +39,6 @@ from laneway.api.labels import (
     WRITTEN_BY_ANNOTATION,
 )
 from laneway.api.meta import LABEL_PREFIX, ObjectKey, ObjectMeta, Resource, rfc3339
-from laneway.api.selectors import Requirement
 from laneway.autoscale.demand import EngineDemand, ScrapedEngineDemand
 from laneway.cache.gate import WAITING_FOR_CACHE, replicas_using_cache, start_wait_for
 from laneway.control.base import ControlContext, KeyMapper, Result
@@ -48,7 +47,7 @@ from laneway.control.status import ConditionUpdate, write_status
 from laneway.drivers.base import DrainsItself, Driver, ExitReporter, Paced, ReplicaObservation, ServingAddress
 from laneway.drivers.registry import DriverSet
 from laneway.gateway.provenance import LANEWAY_WRITER, boundary_keys
-from laneway.store.base import Conflict, NotFound
+from laneway.store.base import AlreadyExists, Conflict, NotFound
 
 FINALIZER = LABEL_PREFIX + "engines"
 REQUEUE_STARTING = 1.0
@@ -280,16 +279,13 @@ class ReplicaController:
         return self.store.find(InferenceCluster, ObjectKey("", name))
 
     def _sync_endpoints(self, replica: ModelReplica, wanted: list[ModelEndpoint]) -> None:
-        existing = {
-            e.name: e
-            for e in self.store.list(
-                ModelEndpoint, namespace=replica.namespace, selector=[Requirement(REPLICA_LABEL, "In", (replica.name,))]
-            ).items
-        }
+        # The replica's endpoints are its dependents (one indexed read of the owner references),
+        # not a label query over every endpoint of its namespace on each reconcile.
+        existing = {e.name: e for e in self.store.dependents(replica.metadata.uid or "") if isinstance(e, ModelEndpoint)}
         for endpoint in wanted:
             current = existing.pop(endpoint.name, None)
             if current is None:
-                created = self.store.create(endpoint)
+                created = self._create_endpoint(replica, endpoint)
                 self.store.update_status(created.model_copy(update={"status": endpoint.status}))
             elif (current.spec != endpoint.spec or current.metadata.labels != endpoint.metadata.labels
                   or current.metadata.annotations != endpoint.metadata.annotations):
@@ -302,6 +298,21 @@ class ReplicaController:
                 self.store.delete(ModelEndpoint, stale.key)
             except NotFound:
                 pass
+
+    def _create_endpoint(self, replica: ModelReplica, endpoint: ModelEndpoint) -> ModelEndpoint:
+        """Create `endpoint`; one of its name left by an earlier replica of the same name (its
+        owner gone, the garbage collector not there yet) is replaced, anything else refused."""
+        try:
+            return self.store.create(endpoint)
+        except AlreadyExists:
+            stale = self.store.find(ModelEndpoint, endpoint.key)
+            if stale is None or stale.metadata.labels.get(REPLICA_LABEL) != replica.name:
+                raise
+            try:
+                self.store.delete(ModelEndpoint, stale.key, resource_version=stale.metadata.resource_version)
+            except NotFound:
+                pass
+            return self.store.create(endpoint)
 
     def _write(
         self,

@@ -72,7 +72,7 @@ from laneway.ticket.retirement import (
     retirement_state,
     warning_message,
 )
-from laneway.ticket.revisions import BadHistory, read_history
+from laneway.ticket.revisions import BadHistory, read_history, with_first_revision
 from laneway.ticket.tombstone import (
     TOMBSTONE_FINALIZER,
     day_text,
@@ -496,6 +496,8 @@ class TicketController:
             keep.add((desired.kind, desired.name))
             live = self.store.find(type(desired), desired.key)
             if live is None:
+                if isinstance(desired, ModelDeployment):  # its first revision goes with the create
+                    desired = with_first_revision(desired, now_text=rfc3339(self.ctx.clock()))
                 try:
                     self.store.create(desired)
                     log.info("ticket %s created %s %s", ticket.key, desired.kind, desired.name)

@@ -15,9 +15,10 @@ each of those events would re-plan the world thousands of times a minute on a la
   from replica events (the manager lists every replica when it starts leading) and from the
   replicas a pass creates.
 
-What it does not do: it keeps no history, and it is only ever a superset of what needs a look
-(a spare re-plan is harmless, a missed one is not): the manager's periodic resync lists
-everything again anyway.
+What it does not do: it keeps no history. It must only ever be a superset of what needs a
+look (a spare re-plan is harmless, a missed one is not): the manager's periodic resync replays
+only events the watch missed, never every deployment, so a change that can alter a plan and
+wakes nothing here stays unplanned until something else wakes that deployment.
 """
 
 from __future__ import annotations

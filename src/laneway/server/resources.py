@@ -37,6 +37,7 @@ from laneway.server.ticket_gate import refuse_unticketed
 from laneway.server.watchfilter import WatchFilter
 from laneway.server.watching import WatchRequest, stream_watch
 from laneway.store.base import Conflict
+from laneway.ticket.revisions import with_first_revision
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PATCH_ATTEMPTS = 5
@@ -203,6 +204,8 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     await asyncio.to_thread(refuse_invalid_cel, obj, None)
     await run_store(refuse_unticketed, store_of(request), grant_of(request), obj)
     obj = stamp_writer(grant_of(request), obj, None)
+    if isinstance(obj, ModelDeployment):  # its first revision goes with the create, not in a second write
+        obj = with_first_revision(obj, now_text=rfc3339(time.time()))
     stored = await run_store(store_of(request).create, obj)
     return _json(bodies.outgoing(stored), status=201)
 

@@ -189,6 +189,11 @@ class Store(Protocol):
     def exists_uid(self, uid: str) -> bool:
         """Whether an object with this uid is stored (the garbage collector's question)."""
 
+    def resource_versions(self, kind: str) -> dict[ObjectKey, int]:
+        """Every stored object of `kind` by key, with its resourceVersion and nothing else: what
+        the controller manager's resync compares against what its watch delivered, without
+        reading (or validating) a single document."""
+
     def namespaces(self) -> builtins.list[str]:
         """Namespaces holding at least one object: a namespace exists once something is in it."""
 

@@ -128,6 +128,11 @@ class RecordStore(ABC):
     @abstractmethod
     def exists_uid(self, uid: str) -> bool: ...
 
+    def resource_versions(self, kind: str) -> dict[ObjectKey, int]:
+        """See `Store.resource_versions`; backends with SQL read the one field instead."""
+        docs, _ = self._read_documents(kind, None)
+        return {ObjectKey(d["metadata"].get("namespace") or "", d["metadata"]["name"]): int(bk.resource_version(d)) for d in docs}
+
     @abstractmethod
     def namespaces(self) -> list[str]: ...
 

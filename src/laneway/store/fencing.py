@@ -110,6 +110,9 @@ class FencedStore:
     def exists_uid(self, uid: str) -> bool:
         return self.inner.exists_uid(uid)
 
+    def resource_versions(self, kind: str) -> dict[ObjectKey, int]:
+        return self.inner.resource_versions(kind)
+
     def namespaces(self) -> builtins.list[str]:
         return self.inner.namespaces()
 

@@ -58,6 +58,8 @@ class Dialect:
     """Appended to every CREATE TABLE with a primary key (SQLite's `WITHOUT ROWID`)."""
     notify: str | None = None
     """A statement run with the new revision in every write transaction, or None."""
+    resource_version: str = "json_extract(doc, '$.metadata.resourceVersion')"
+    """The expression that reads a stored document's resourceVersion without returning the doc."""
 
     def sql(self, text: str) -> str:
         """`text` (written with `?` marks) in this dialect."""
@@ -72,7 +74,10 @@ def _marked(text: str, param: str) -> str:
 CHANNEL = "laneway_revision"
 """PostgreSQL's notification channel of new revisions (its store LISTENs on it)."""
 SQLITE = Dialect("sqlite", "?", "INTEGER", "REAL", " WITHOUT ROWID")
-POSTGRES = Dialect("postgresql", "%s", "BIGINT", "DOUBLE PRECISION", "", notify=f"SELECT pg_notify('{CHANNEL}', ?)")
+POSTGRES = Dialect(
+    "postgresql", "%s", "BIGINT", "DOUBLE PRECISION", "", notify=f"SELECT pg_notify('{CHANNEL}', ?)",
+    resource_version="(doc::jsonb -> 'metadata' ->> 'resourceVersion')",
+)
 
 # -- tables ------------------------------------------------------------------------------------
 
@@ -273,6 +278,13 @@ class SqlStore(RecordStore):
                     sql("SELECT doc FROM objects WHERE kind = ? AND namespace = ? ORDER BY name"), (kind, namespace)
                 ).fetchall()
         return [json.loads(r[0]) for r in rows], revision
+
+    def resource_versions(self, kind: str) -> dict[ObjectKey, int]:
+        with self._query() as c:
+            rows = c.execute(
+                self.dialect.sql(f"SELECT namespace, name, {self.dialect.resource_version} FROM objects WHERE kind = ?"), (kind,)
+            ).fetchall()
+        return {ObjectKey(ns, name): int(version) for ns, name, version in rows}
 
     def dependents(self, owner_uid: str) -> builtins.list[Resource]:
         with self._query() as c:

@@ -159,6 +159,26 @@ def record(deployment: ModelDeployment, *, now_text: str) -> HistoryUpdate:
     return HistoryUpdate(number, tuple(kept[-(limit + 1):]), changed=True)
 
 
+def with_first_revision(deployment: ModelDeployment, *, now_text: str) -> ModelDeployment:
+    """A deployment about to be created, with its history already holding its template as
+    revision 1 (pure); unchanged when it already holds that history, or an unreadable one.
+
+    Why: the rollout controller records every template, so a deployment created without its
+    history is written again right after its creation, and that write wakes every controller
+    that reads deployments (a second plan pass, for 2,000 new deployments 2,000 writes and
+    minutes of CPU). Whoever creates a deployment (the API server, the ticket controller) calls
+    this, so the first record travels with the create; the controller still records whatever
+    arrives without it, and every later template change."""
+    try:
+        update = record(deployment, now_text=now_text)
+    except BadHistory:
+        return deployment  # the rollout controller says why, as it does for any bad history
+    if not update.changed:
+        return deployment
+    annotations = {**deployment.metadata.annotations, **update.annotations()}
+    return deployment.model_copy(update={"metadata": deployment.metadata.model_copy(update={"annotations": annotations})})
+
+
 def find_revision(history: Sequence[Revision], number: int | None) -> Revision:
     """The revision `laneway rollout undo` restores: `number`, or the one before the current.
     Raises LookupError naming the revisions that exist."""

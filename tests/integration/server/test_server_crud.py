@@ -23,6 +23,9 @@ def test_create_get_list_replace_delete(admin: httpx.Client) -> None:
     meta = created.json()["metadata"]
     assert meta["uid"] and meta["generation"] == 1 and meta["resourceVersion"]
     assert created.json()["status"]["replicas"]["total"] == 0
+    # its first revision is recorded with the create, so the rollout controller need not write it again
+    assert meta["annotations"]["laneway.dev/revision"] == "1"
+    assert '"revision":1' in meta["annotations"]["laneway.dev/revision-history"]
 
     item = f"{collection('modeldeployments', 'ml-team')}/llama"
     assert admin.get(item).json()["metadata"]["uid"] == meta["uid"]

@@ -304,3 +304,46 @@ def test_serving_urls_lists_the_ready_addresses_of_a_ready_replica() -> None:
     one = ReplicaObservation(True, "EnginesReady", "", (), (address(0, True), address(1, False)))
     assert serving_urls(one) == "http://127.0.0.1:9000"
     assert serving_urls(ReplicaObservation(False, "EnginesStarting", "", (), (address(0, True),))) is None
+
+
+class EndpointListCounter(MemoryStore):
+    """Counts every listing of ModelEndpoints: a replica's reconcile reads its own endpoints
+    through its owner references, never a listing of its namespace's endpoints."""
+
+    endpoint_lists = 0
+
+    def list(self, kind, **kwargs):  # type: ignore[no-untyped-def,override]
+        if (kind if isinstance(kind, str) else kind.KIND) == "ModelEndpoint":
+            self.endpoint_lists += 1
+        return super().list(kind, **kwargs)
+
+
+def test_a_replica_finds_its_endpoints_by_owner_and_replaces_one_an_earlier_replica_left(tmp_path: Path) -> None:
+    store, fake, drivers, ctx = _setup(tmp_path)
+    counting = EndpointListCounter()
+    for kind in ("InferenceClass", "InferenceCluster", "ModelReplica"):
+        for obj in store.list(kind).items:
+            counting.create(obj.model_copy(update={"metadata": obj.metadata.model_copy(update={"uid": None, "resource_version": None})}))
+    ctx.store = counting
+    key = ObjectKey("ml", "m-0")
+    # An endpoint of the same name that an earlier replica m-0 left behind (its owner gone),
+    # and an endpoint of another replica in the same namespace that must be left alone.
+    counting.create(ModelEndpoint.model_validate({
+        "metadata": {"name": "m-0", "namespace": "ml", "labels": {"laneway.dev/replica": "m-0"},
+                     "ownerReferences": [{"apiVersion": "laneway.dev/v1alpha1", "kind": "ModelReplica", "name": "m-0", "uid": "earlier-uid"}]},
+        "spec": {"url": "http://127.0.0.1:1111"}}))
+    counting.create(ModelEndpoint.model_validate({
+        "metadata": {"name": "other-0", "namespace": "ml", "labels": {"laneway.dev/replica": "other-0"}}, "spec": {"url": "http://127.0.0.1:2222"}}))
+    ctl = ReplicaController(ctx, drivers)
+    fake.ready = True
+    asyncio.run(ctl.reconcile(key))
+    replica = counting.get("ModelReplica", key)
+    endpoints = {e.name: e for e in counting.list("ModelEndpoint", namespace="ml").items}
+    assert endpoints["m-0"].spec.url == "http://127.0.0.1:9999"
+    assert [r.uid for r in endpoints["m-0"].metadata.owner_references] == [replica.metadata.uid]
+    assert endpoints["other-0"].spec.url == "http://127.0.0.1:2222"
+    fake.ready = False
+    counting.endpoint_lists = 0
+    asyncio.run(ctl.reconcile(key))
+    assert sorted(e.name for e in counting.list("ModelEndpoint", namespace="ml").items) == ["other-0"]
+    assert counting.endpoint_lists == 1, "only this test's own listing read the namespace's endpoints"

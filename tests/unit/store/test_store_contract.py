@@ -274,6 +274,20 @@ def test_dependents_by_owner_uid(store: Store) -> None:
     assert store.dependents(other.metadata.uid or "") == []
 
 
+def test_resource_versions_name_every_object_of_a_kind_and_its_version(store: Store) -> None:
+    a = store.create(endpoint("a"))
+    b = store.create(endpoint("b", "other-ns"))
+    front = store.create(gateway("front"))
+    a = store.update(with_url(a, "http://127.0.0.1:9501"))
+    assert store.resource_versions(KIND) == {
+        a.key: int(a.metadata.resource_version or ""),
+        b.key: int(b.metadata.resource_version or ""),
+    }
+    assert store.resource_versions("InferenceGateway") == {ObjectKey("", "front"): int(front.metadata.resource_version or "")}
+    store.delete(KIND, b.key)
+    assert set(store.resource_versions(KIND)) == {a.key}
+
+
 # -- revision stream ----------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from ticket_builders import fleet, provider_keys, ticket
 
 from laneway.api.conditions import find_condition
 from laneway.api.kinds import InferenceGateway, InferenceTicket, ModelDeployment, ModelEndpoint, ModelService
-from laneway.api.labels import TOMBSTONE_UNTIL_ANNOTATION
+from laneway.api.labels import REVISION_HISTORY_ANNOTATION, TOMBSTONE_UNTIL_ANNOTATION
 from laneway.api.meta import ObjectKey, Resource
 from laneway.control.base import ControlContext
 from laneway.control.gc import GarbageCollector, uid_key
@@ -22,7 +22,7 @@ from laneway.store.memory import MemoryStore
 from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import AUTO_APPROVE_ANNOTATION, CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION
 from laneway.ticket.retirement import DAY, TOMBSTONE, parse_retire_after
-from laneway.ticket.revisions import read_history
+from laneway.ticket.revisions import read_history, with_first_revision
 
 KEY = ObjectKey("internal-tools", "pr-review")
 RETIRE = "2031-01-01"
@@ -285,6 +285,28 @@ def test_revisions_are_recorded_per_template_change() -> None:
     history = read_history(store.get("ModelDeployment", solo))  # type: ignore[arg-type]
     assert [r.number for r in history] == [1, 2, 3]
     assert history[-1].change == "container.image: b -> c"
+
+
+def test_a_deployment_created_with_its_first_revision_is_not_written_again() -> None:
+    store, _clock, _, rc = setup()
+    created = store.create(with_first_revision(_direct(store), now_text="2030-01-01T00:00:00Z"))
+    assert [r.number for r in read_history(created)] == [1]
+    run(rc, created.key)
+    assert store.get("ModelDeployment", created.key).metadata.resource_version == created.metadata.resource_version
+    again = with_first_revision(created, now_text="2030-01-02T00:00:00Z")
+    assert again is created  # already recorded: nothing to add
+    broken = created.model_copy(update={"metadata": created.metadata.model_copy(update={"annotations": {REVISION_HISTORY_ANNOTATION: "not json"}})})
+    assert with_first_revision(broken, now_text="2030-01-02T00:00:00Z") is broken  # the controller reports it, as before
+
+
+def test_a_ticket_composes_its_deployment_with_the_first_revision() -> None:
+    store, _clock, tc, rc = setup(lifecycle={"revisionHistoryLimit": 5})  # no retirement: nothing else to write
+    approve(store)
+    run(tc)
+    deployment = next(iter(store.list(ModelDeployment, namespace=KEY.namespace).items))
+    assert [r.number for r in read_history(deployment)] == [1]
+    run(rc, deployment.key)
+    assert store.get("ModelDeployment", deployment.key).metadata.resource_version == deployment.metadata.resource_version
 
 
 def test_retirement_timeline_of_a_direct_deployment() -> None:
