@@ -10,8 +10,10 @@ M deployments through the API and measures:
   CPU            control-plane CPU seconds (the `laneway up` process, user + system) from the
                  first deployment applied until then;
   idle CPU       the process's CPU while nothing changes afterwards, as % of one core, over
-                 `--idle` seconds (default 300: one period of the controller manager's resync,
-                 which re-reads and re-reconciles everything and is part of what idle costs).
+                 `--idle` seconds (default 300: it includes one period of the controller
+                 manager's resync, which compares resourceVersions and reconciles only what the
+                 watch missed, and whatever the controllers still do after the last replica
+                 turned Ready).
 
 It does this twice in the same run: with the batched deployment controller (what `laneway up`
 runs) and with `--plan-one-at-a-time` (one deployment per pass, re-reading the fleet each time),

@@ -11,6 +11,7 @@ run of `laneway apply` shows all that needs fixing and nothing is half-applied.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 from laneway.api.errors import FieldProblem, InvalidManifests, InvalidObject, RuleViolation
 from laneway.api.meta import GROUP_VERSION, LABEL_PREFIX, MODELPLANE_GROUP, MODELPLANE_LABEL_PREFIX, Resource
 from laneway.api.registry import UnknownKind, by_kind, lookup
-from laneway.api.shape import MAX_DOCUMENT_NODES, TOO_DEEP_MESSAGE, node_problem
+from laneway.api.shape import MAX_DOCUMENT_NODES, MAX_NESTING, TOO_DEEP_MESSAGE, node_problem, too_many_nodes_message
 from laneway.api.validation_messages import problem_message
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -33,10 +34,44 @@ if TYPE_CHECKING:
 else:  # PyYAML built without libyaml has no CSafeLoader to name at run time
     Loader = type
 PURE_LOADER: Loader = yaml.SafeLoader
-FAST_LOADER: Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_C_OR_PURE: Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _no_path_resolvers(*_: object) -> None:
+    """What PyYAML's descend/ascend_resolver do when no path resolver is registered."""
+
+
+class _MemoLoader(_C_OR_PURE):  # type: ignore[misc,valid-type]
+    """The safe loader, resolving each distinct scalar once per text.
+
+    PyYAML asks `resolve` for the tag of every scalar (regular expressions over the value, in
+    Python), and calls `descend_resolver`/`ascend_resolver` around every node even when no path
+    resolver exists; on a fleet's manifests that is a quarter of libyaml's composing time,
+    while most scalars are the same few keys and values again. The tag depends only on the
+    node kind, the value and whether it was quoted, so one answer per distinct scalar is kept
+    for the life of this loader (one text) and dropped by `dispose`: nothing a manifest held,
+    such as a Secret's value, outlives its loading."""
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        if not self.yaml_path_resolvers:  # no resolver depends on the node's path: memoise
+            self.__dict__.update(
+                resolve=functools.lru_cache(maxsize=None)(functools.partial(yaml.resolver.BaseResolver.resolve, self)),
+                descend_resolver=_no_path_resolvers,
+                ascend_resolver=_no_path_resolvers,
+            )
+
+    def dispose(self) -> None:
+        super().dispose()
+        for name in ("resolve", "descend_resolver", "ascend_resolver"):  # the memo refers to self
+            self.__dict__.pop(name, None)
+
+
+FAST_LOADER: Loader = _MemoLoader
 """libyaml's C parser and composer where PyYAML was built with it (about ten times faster on
-a fleet's manifests), else PyYAML's own. Both give the same nodes, marks and data; libyaml
-also refuses nesting past 1,000 levels on its own, long before a stack could run out."""
+a fleet's manifests), else PyYAML's own, with scalar tags memoised (`_MemoLoader`). Both give
+the same nodes, marks and data; libyaml also refuses nesting past 1,000 levels on its own,
+long before a stack could run out."""
 
 
 def _translate_key(key: Any) -> Any:
@@ -239,37 +274,77 @@ class _NotPlain(Exception):
     """A node the plain builder leaves to PyYAML's constructor (merge keys, explicit tags)."""
 
 
-def construct(parser: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node) -> Any:
-    """The data of a document whose shape was checked: built directly for the plain mappings,
-    sequences and strings that manifests are made of (the bulk of the cost of PyYAML's
-    generic constructor), with everything else (numbers, booleans, null, dates, merge keys,
-    aliases, explicit tags) left to PyYAML's safe constructor, so the result is identical."""
+class _ShapeRefused(Exception):
+    """The document is out of the shape bounds (`laneway.api.shape`); the message says how."""
+
+
+def construct(parser: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node, *, max_nodes: int = MAX_DOCUMENT_NODES) -> Any:
+    """The data of a document within the shape bounds (`laneway.api.shape`), else
+    `_ShapeRefused`.
+
+    The plain mappings, sequences and strings manifests are made of are built directly (the
+    bulk of the cost of PyYAML's generic constructor), counting nodes and depth as they go, so
+    an alias-free document is checked and built in one walk, which never nests deeper than
+    the bound. Everything else (numbers, booleans, null, dates are PyYAML's own scalars; merge
+    keys, aliases and explicit tags stop the walk) is left to PyYAML's safe constructor, and a
+    document with aliases or tags is first checked as a graph by `node_problem`, before anything
+    of it is expanded; either way the result is what PyYAML builds."""
+    walk = _Plain(parser, max_nodes)
     try:
-        return _plain(parser, node)
+        data = walk.build(node, 1)
+        if walk.nodes > max_nodes:  # the checks on the way stop early; this one is exact
+            raise _ShapeRefused(too_many_nodes_message(max_nodes))
+        return data
     except _NotPlain:
+        pass
+    finally:
+        parser.constructed_objects = {}
+    problem = node_problem(node, max_nodes=max_nodes)
+    if problem is not None:
+        raise _ShapeRefused(problem)
+    try:
         return parser.construct_document(node)
     finally:
         parser.constructed_objects = {}
 
 
-def _plain(parser: yaml.SafeLoader | yaml.CSafeLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == _STR_TAG:
-            return node.value
-        return parser.construct_object(node)
-    if id(node) in parser.constructed_objects:  # an alias: keep PyYAML's sharing semantics
+class _Plain:
+    """One walk of `construct`: the data, the nodes met so far and the bounds."""
+
+    __slots__ = ("max_nodes", "nodes", "parser", "seen")
+
+    def __init__(self, parser: yaml.SafeLoader | yaml.CSafeLoader, max_nodes: int) -> None:
+        self.parser = parser
+        self.seen = parser.constructed_objects
+        self.max_nodes = max_nodes
+        self.nodes = 0
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        self.nodes += 1  # every node once, as `node_problem` counts them (keys below)
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR_TAG:
+                return node.value
+            return self.parser.construct_object(node)
+        if id(node) in self.seen:  # an alias: the graph check and PyYAML's sharing semantics
+            raise _NotPlain
+        self.seen[id(node)] = None
+        if depth > MAX_NESTING:
+            raise _ShapeRefused(TOO_DEEP_MESSAGE)
+        children = node.value
+        if self.nodes + len(children) > self.max_nodes:
+            raise _ShapeRefused(too_many_nodes_message(self.max_nodes))
+        depth += 1
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
+            return [self.build(child, depth) for child in children]
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+            self.nodes += len(children)  # the keys, built here rather than by `build`
+            out: dict[Any, Any] = {}
+            for key_node, value_node in children:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _NotPlain
+                out[key_node.value if key_node.tag == _STR_TAG else self.parser.construct_object(key_node)] = self.build(value_node, depth)
+            return out
         raise _NotPlain
-    parser.constructed_objects[id(node)] = None
-    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
-        return [_plain(parser, child) for child in node.value]
-    if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                raise _NotPlain
-            out[_plain(parser, key_node)] = _plain(parser, value_node)
-        return out
-    raise _NotPlain
 
 
 def iter_documents(
@@ -285,10 +360,10 @@ def iter_documents(
             node = parser.get_node()
             if node is None:
                 continue
-            problem = node_problem(node, max_nodes=max_nodes)
-            if problem is not None:
-                raise InvalidObject([FieldProblem("", problem)], source=source, document=index)
-            data = construct(parser, node)
+            try:
+                data = construct(parser, node, max_nodes=max_nodes)
+            except _ShapeRefused as refused:
+                raise InvalidObject([FieldProblem("", str(refused))], source=source, document=index) from None
             if data is None:
                 continue
             if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
@@ -316,10 +391,10 @@ def load_document(text: str | bytes, *, source: str, max_nodes: int, loader: Loa
         node = parser.get_single_node()
         if node is None:
             return None
-        problem = node_problem(node, max_nodes=max_nodes)
-        if problem is not None:
-            raise InvalidObject([FieldProblem("", problem)], source=source)
-        return construct(parser, node)
+        try:
+            return construct(parser, node, max_nodes=max_nodes)
+        except _ShapeRefused as refused:
+            raise InvalidObject([FieldProblem("", str(refused))], source=source) from None
     except yaml.YAMLError as e:
         raise _yaml_error(e, source, text) from None
     except RecursionError:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,7 +24,9 @@ from laneway.cli.config import Connection, discover
 from laneway.cli.contexts import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from laneway.cli.contexts import context_namespace, context_server, default_namespace
 from laneway.cli.reach import CONNECTION_KEY
-from laneway.client import Client
+
+if TYPE_CHECKING:  # the client (and httpx under it) loads only for commands that talk to a server
+    from laneway.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +74,8 @@ def _token_namespaces(ctx: click.Context) -> list[str] | None:
     """The namespaces the caller's token is limited to, or None when the server cannot say."""
     opts = global_options(ctx)
     try:
+        from laneway.client import Client
+
         conn = connection(opts)
         with Client(conn.server, conn.token) as client:
             answer = client.request("GET", "/apis/laneway.dev/v1alpha1/whoami")
@@ -114,6 +118,8 @@ def global_options(ctx: click.Context) -> GlobalOptions:
 
 def open_client(ctx: click.Context) -> Client:
     """The Client for this invocation, closed when the command ends."""
+    from laneway.client import Client
+
     conn = connection(global_options(ctx))
     ctx.meta[CONNECTION_KEY] = conn  # for the hint an unreachable or wrong server gets (laneway.cli.reach)
     client = Client(conn.server, conn.token)

@@ -8,6 +8,7 @@ is mapped here once, at the top of `main`, so no command prints a traceback.
 from __future__ import annotations
 
 import os
+import sys
 from typing import IO, Any
 
 import click
@@ -17,7 +18,6 @@ from laneway.api.registry import UnknownKind
 from laneway.api.selectors import SelectorSyntaxError
 from laneway.cli.config import Connection, NoServer
 from laneway.cli.reach import reach_hint
-from laneway.client import ApiError, NotTheApi, ServerUnreachable, UnreadableObject
 from laneway.store.base import StoreError
 
 EXIT_OK = 0
@@ -51,14 +51,29 @@ def to_failure(error: BaseException, connection: Connection | None = None) -> Fa
         # The message itself, not str() (which would quote a KeyError's) and not stripped of
         # quotes (which would eat the closing quote of a message that ends in one).
         return Failure(str(error.args[0]) if error.args else str(error), EXIT_USAGE)
-    if isinstance(error, ApiError):
-        return Failure(str(error), EXIT_REFUSED)
-    if isinstance(error, (ServerUnreachable, NotTheApi)):
-        return Failure(f"{error}\n{reach_hint(connection)}", EXIT_REFUSED)
-    if isinstance(error, (NoServer, UnreadableObject)):
+    client = _client_failure(error, connection)
+    if client is not None:
+        return client
+    if isinstance(error, NoServer):
         return Failure(str(error), EXIT_REFUSED)
     if isinstance(error, StoreError):  # a store that cannot be opened or reached: its own message
         return Failure(str(error), EXIT_USAGE if error.status == 400 else EXIT_REFUSED)
+    return None
+
+
+def _client_failure(error: BaseException, connection: Connection | None) -> Failure | None:
+    """The Failure for one of the API client's errors. Only once the client is loaded: a
+    command that never loaded it (`plan`, `engine sim`) cannot have raised one, and importing
+    it would cost httpx on every command."""
+    client = sys.modules.get("laneway.client")
+    if client is None:
+        return None
+    if isinstance(error, client.ApiError):
+        return Failure(str(error), EXIT_REFUSED)
+    if isinstance(error, (client.ServerUnreachable, client.NotTheApi)):
+        return Failure(f"{error}\n{reach_hint(connection)}", EXIT_REFUSED)
+    if isinstance(error, client.UnreadableObject):
+        return Failure(str(error), EXIT_REFUSED)
     return None
 
 

@@ -118,3 +118,32 @@ def test_deep_flow_and_block_nesting_is_refused_quickly(text: str) -> None:
 def test_both_loaders_build_the_same_data(loader: Loader) -> None:
     text = "a: {<<: {b: 1}, c: 2}\nd: 2024-01-01\ne: !!str 1\nf: [1, 2.5, null, true, x]\ng: &g {h: i}\nj: *g\n"
     assert load_document(text, source="t", max_nodes=1000, loader=loader) == yaml.load(text, Loader=yaml.SafeLoader)
+
+
+def test_the_memoising_loader_resolves_every_scalar_as_pyyaml_does_and_forgets_on_dispose() -> None:
+    text = (
+        "a: 1\nb: '1'\nc: true\nd: 'true'\ne: null\nf: ~\ng: 2001-12-14\nh: 1.5\ni: 0x1f\nj: text\n"
+        "k: [1, '1', true, text, 1]\nl: {1: one, '1': one}\n---\na: 1\nb: '1'\nc: yes\n"
+    )
+    plain = list(yaml.load_all(text, Loader=PURE_LOADER))
+    assert list(yaml.load_all(text, Loader=FAST_LOADER)) == plain
+    parser = FAST_LOADER(text)
+    try:
+        while parser.check_node():
+            parser.get_node()
+    finally:
+        parser.dispose()
+    assert "resolve" not in vars(parser), "nothing of the text is kept past dispose"
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_one_walk_counts_nodes_as_the_graph_check_does(loader: type) -> None:
+    """Alias-free documents are checked while they are built: the count must agree with
+    `node_problem` at the bound, whatever the nesting (scalars after a nested block included)."""
+    nested = "a:\n" + "".join(f"  k{i}: v\n" for i in range(30)) + "".join(f"s{i}: v\n" for i in range(20))
+    for text in (nested, "- [1, 2, [3, 4]]\n- {a: b}\n" * 10):
+        node = _node(text, loader)
+        exact = next(n for n in range(1, 400) if node_problem(node, max_nodes=n) is None)
+        with pytest.raises(InvalidObject, match="more than"):
+            load_document(text, source="t", max_nodes=exact - 1, loader=loader)
+        assert load_document(text, source="t", max_nodes=exact, loader=loader) == yaml.safe_load(text)

@@ -24,6 +24,7 @@ from celpy.evaluation import Activation, CELEvalError, Evaluator
 
 from laneway.api.kinds.platform import ClassDevice
 from laneway.placement.dra.functions import FUNCTIONS
+from laneway.placement.dra.parser_cache import build_cel_parser, private_cache_dir
 from laneway.placement.dra.quantity import QuantityError, parse_quantity
 from laneway.placement.dra.reads import Path, reads
 from laneway.placement.dra.semver import SemverError, parse_semver
@@ -97,6 +98,7 @@ class _BoundedRunner(celpy.InterpretedRunner):
         return evaluator.evaluate(context)
 
 
+build_cel_parser(private_cache_dir())  # celpy's parser from this user's cache: ~0.1 s less per process
 _ENV = celpy.Environment(runner_class=_BoundedRunner)
 
 
