@@ -28,7 +28,14 @@ from laneway.api.errors import InvalidManifests
 from laneway.api.manifest import load_text
 from laneway.api.meta import Resource
 from laneway.cli.context import connection_options, namespace_option, open_client
-from laneway.cli.edit_buffer import buffer_text, document_text, identity_changes, parse_buffer, without_header
+from laneway.cli.edit_buffer import (
+    buffer_text,
+    document_text,
+    identity_changes,
+    only_status_changed,
+    parse_buffer,
+    without_header,
+)
 from laneway.cli.errors import EXIT_USAGE, Failure
 from laneway.cli.kinds import one_kind, ref, split_kind_name
 from laneway.cli.notfound import get_or_hint
@@ -109,6 +116,9 @@ def _session(
             return
         if parsed.document == original:
             click.echo("Edit cancelled: no changes made.")
+            return
+        if parsed.document is not None and only_status_changed(original, parsed.document):
+            click.echo("Edit cancelled: only status changed, and laneway's controllers write status; nothing was changed.")
             return
         body = without_header(saved) if parsed.problem else document_text(parsed.document or {})
         if refused_body is not None and body == refused_body:

@@ -83,6 +83,12 @@ def identity_changes(original: Mapping[str, Any], edited: Mapping[str, Any]) -> 
     return problems
 
 
+def only_status_changed(original: Mapping[str, Any], edited: Mapping[str, Any]) -> bool:
+    """Whether the edit touched nothing but `status`, which laneway's controllers write and an
+    update leaves as it is: such a save would change nothing, so it is not sent (pure)."""
+    return {k: v for k, v in original.items() if k != "status"} == {k: v for k, v in edited.items() if k != "status"}
+
+
 def _at(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = document
     for key in path:

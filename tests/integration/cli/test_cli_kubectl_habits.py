@@ -195,6 +195,12 @@ def test_edit_writes_what_was_saved_and_nothing_when_unchanged(cli: Cli, editor:
     assert unchanged.exit_code == 0 and "no changes made" in unchanged.output, unchanged.output
     assert jsonpath(cli, "md/edited", "-n", TEAM_NS).split() == [version, replicas], "an unchanged save writes nothing"
 
+    monkeypatch.setenv("EDIT_OLD", "\nstatus:\n  observedGeneration: ")
+    monkeypatch.setenv("EDIT_NEW", "\nstatus:\n  observedGeneration: 9")  # 1 becomes 91
+    status_only = cli("edit", "md", "edited", "-n", TEAM_NS)
+    assert status_only.exit_code == 0 and "only status changed" in status_only.output, status_only.output
+    assert jsonpath(cli, "md/edited", "-n", TEAM_NS).split() == [version, replicas]
+
     monkeypatch.setenv("EDIT_OLD", "  replicas: 1\n")
     monkeypatch.setenv("EDIT_NEW", "  replicas: 3\n")
     edited = cli("edit", "md", "edited", "-n", TEAM_NS)

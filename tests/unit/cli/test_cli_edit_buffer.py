@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from laneway.cli.edit import editor_command
-from laneway.cli.edit_buffer import HEADER, buffer_text, identity_changes, parse_buffer, without_header
+from laneway.cli.edit_buffer import (
+    HEADER,
+    buffer_text,
+    identity_changes,
+    only_status_changed,
+    parse_buffer,
+    without_header,
+)
 from laneway.cli.errors import Failure
 
 DOC = {"apiVersion": "laneway.dev/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": "chat", "namespace": "ml-team"}}
@@ -45,3 +52,9 @@ def test_the_editor_is_chosen_and_split_as_a_shell_would() -> None:
     assert editor_command({}) == ["vi"]
     with pytest.raises(Failure):
         editor_command({"EDITOR": "'unclosed"})
+
+
+def test_a_status_only_edit_is_told_apart() -> None:
+    with_status = {**DOC, "spec": {"replicas": 1}, "status": {"phase": "Ready"}}
+    assert only_status_changed(with_status, {**with_status, "status": {"phase": "Failed"}})
+    assert not only_status_changed(with_status, {**with_status, "spec": {"replicas": 2}})
