@@ -6,18 +6,15 @@ cache removes the machine's copy."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from local_fleet import Fleet, Up, engine_processes_under, eventually
+from local_fleet import Fleet, engine_processes_under, eventually
+from machines_harness import running_fleet, start_agent
 
 from laneway.api.kinds.cache import ModelCache
 from laneway.api.kinds.deployment import ModelReplica
@@ -40,15 +37,7 @@ def weights() -> Iterator[Path]:
 
 @pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    up = Up.start(tmp_path_factory.mktemp("machines-caches") / "data", local_cluster=False)
-    fleet: Fleet | None = None
-    try:
-        fleet = Fleet.connect(up)
-        yield fleet
-    finally:
-        if fleet:
-            fleet.close()
-        assert up.stop(signal.SIGINT) == 0, up.output
+    yield from running_fleet(tmp_path_factory.mktemp("machines-caches") / "data")
 
 
 def _manifest(root: Path) -> str:
@@ -99,13 +88,7 @@ def _cache(fleet: Fleet) -> ModelCache | None:
 def test_an_agent_stages_the_cache_its_replica_needs_and_removes_it_after(fleet: Fleet, tmp_path: Path, weights: Path) -> None:
     fleet.apply(_manifest(weights))
     token = fleet.client.join_token("rack")["token"]
-    with (tmp_path / "agent.log").open("w") as log:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "laneway.cli.main", "agent", "--server", f"http://127.0.0.1:{fleet.up.port}", "--token", token,
-             "--name", "cpu-a", "--data-dir", str(tmp_path / "cpu-a")],
-            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")},
-        )
+    agent = start_agent(tmp_path, f"http://127.0.0.1:{fleet.up.port}", "cpu-a", token=token, gpus=0)
     try:
         def staged() -> bool:
             cache = _cache(fleet)
@@ -119,7 +102,7 @@ def test_an_agent_stages_the_cache_its_replica_needs_and_removes_it_after(fleet:
             replicas = [r for r in fleet.replicas("rack-demo", "cached") if isinstance(r, ModelReplica)]
             if len(replicas) != 1 or replicas[0].status.phase != "Ready":
                 return None
-            engines = [p for p in engine_processes_under(agent.pid) if p.replica.startswith("cached")]
+            engines = [p for p in engine_processes_under(agent.process.pid) if p.replica.startswith("cached")]
             return dict(psutil.Process(engines[0].pid).environ()) if engines else None
 
         env = eventually("the replica to run with its cache mounted", running, timeout=WAIT)
@@ -131,5 +114,4 @@ def test_an_agent_stages_the_cache_its_replica_needs_and_removes_it_after(fleet:
         fleet.client.delete("ModelCache", "weights", namespace="rack-demo")
         eventually("the machine's copy to be removed", lambda: not mounted.exists(), timeout=WAIT)
     finally:
-        agent.send_signal(signal.SIGTERM)
-        agent.wait(timeout=30)
+        agent.stop()

@@ -16,11 +16,8 @@ at the end.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,68 +26,23 @@ import httpx
 import psutil
 import pytest
 from local_fleet import Cli, Fleet, Up, alive, engine_processes_under, eventually
+from machines_harness import ROOT, AgentProcess, running_fleet, start_agent
 
 from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster, MachineStatus
-from laneway.testing.nvml import with_devices
 
-ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-FIXTURE = ROOT / "tests" / "fixtures" / "nvml-h200.json"
 GRACE = "3s"
 WAIT = 90.0
 
 
-@dataclass
-class AgentProcess:
-    name: str
-    data_dir: Path
-    process: subprocess.Popen[str]
-    log: Path
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    yield from running_fleet(tmp_path_factory.mktemp("machines") / "data")
 
 
 def _start_agent(tmp: Path, up: Up, name: str, token: str | None, gpus: int) -> AgentProcess:
-    """An agent process; without a token it starts from the credential its data directory kept."""
-    reading = tmp / f"{name}-nvml.json"
-    reading.write_text(json.dumps(with_devices(json.loads(FIXTURE.read_text()), gpus)))
-    log = tmp / f"{name}.log"
-    with log.open("a") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "laneway.cli.main", "agent", "--server", f"http://127.0.0.1:{up.port}",
-             *(["--token", token] if token else []), "--name", name, "--data-dir", str(tmp / name), "--nvml-fixture", str(reading), "--log-level", "info"],
-            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")},
-        )
-    return AgentProcess(name, tmp / name, process, log)
-
-
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    up = Up.start(tmp_path_factory.mktemp("machines") / "data", local_cluster=False)
-    fleet: Fleet | None = None
-    try:
-        fleet = Fleet.connect(up)
-        yield fleet
-    finally:
-        running = fleet.up if fleet else up  # the test restarts laneway up once
-        if fleet:
-            fleet.close()
-        assert running.stop(signal.SIGINT) == 0, running.output
-        assert up.leftovers() == [] and running.leftovers() == []
+    return start_agent(tmp, f"http://127.0.0.1:{up.port}", name, token=token, gpus=gpus)
 
 
 def _rack(fleet: Fleet) -> InferenceCluster:

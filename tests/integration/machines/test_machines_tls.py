@@ -7,45 +7,19 @@ leaves the token unspent."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_fleet import Cli, Fleet, Up, eventually, free_port
+from local_fleet import Cli, Fleet, eventually, free_port
+from machines_harness import ROOT, running_fleet, start_agent
 
 from laneway.api.kinds.platform import InferenceCluster
-from laneway.testing.nvml import with_devices
-
-ROOT = Path(__file__).resolve().parents[3]
-FIXTURE = ROOT / "tests" / "fixtures" / "nvml-h200.json"
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    up = Up.start(tmp_path_factory.mktemp("machines-tls") / "data", local_cluster=False, args=("--agent-port", str(free_port())))
-    fleet: Fleet | None = None
-    try:
-        fleet = Fleet.connect(up)
-        yield fleet
-    finally:
-        if fleet:
-            fleet.close()
-        assert up.stop(signal.SIGINT) == 0, up.output
-
-
-def _agent(tmp: Path, server: str, token: str, pin: str, name: str) -> subprocess.Popen[str]:
-    reading = tmp / f"{name}-nvml.json"
-    reading.write_text(json.dumps(with_devices(json.loads(FIXTURE.read_text()), 1)))
-    return subprocess.Popen(
-        [sys.executable, "-m", "laneway.cli.main", "agent", "--server", server, "--token", token, "--ca-cert-hash", pin,
-         "--name", name, "--data-dir", str(tmp / name), "--nvml-fixture", str(reading)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LANEWAY_")},
-    )
+    yield from running_fleet(tmp_path_factory.mktemp("machines-tls") / "data", args=("--agent-port", str(free_port())))
 
 
 def _joined(fleet: Fleet) -> list[str]:
@@ -65,16 +39,15 @@ def test_an_agent_joins_over_tls_only_with_the_cas_fingerprint(fleet: Fleet, tmp
     token = minted.stdout.strip()
 
     impostor_pin = "sha256:" + "0" * 64
-    refused = _agent(tmp_path, door, token, impostor_pin, "gpu-x")
-    out, _ = refused.communicate(timeout=60)
-    assert refused.returncode == 1 and "not the control plane the join token came from" in out, out
+    refused = start_agent(tmp_path, door, "gpu-x", token=token, gpus=1, extra=("--ca-cert-hash", impostor_pin))
+    refused.process.wait(timeout=60)
+    assert refused.process.returncode == 1 and "not the control plane the join token came from" in refused.output, refused.output
     assert _joined(fleet) == [] and not (tmp_path / "gpu-x" / "agent.json").exists()
 
-    agent = _agent(tmp_path, door, token, pin, "gpu-a")
+    agent = start_agent(tmp_path, door, "gpu-a", token=token, gpus=1, extra=("--ca-cert-hash", pin))
     try:
         eventually("gpu-a to join over TLS with the same token", lambda: _joined(fleet) == ["gpu-a"], timeout=60)
         assert (tmp_path / "gpu-a" / "ca.pem").read_text() == (fleet.up.data_dir / "tls" / "ca.pem").read_text()
     finally:
-        agent.send_signal(signal.SIGTERM)
-        agent.communicate(timeout=30)
-    assert agent.returncode == 0
+        code = agent.stop()
+    assert code == 0, agent.output
