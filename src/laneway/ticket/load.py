@@ -25,6 +25,7 @@ from laneway.api.kinds.deployment import ModelDeployment
 from laneway.api.kinds.serving import ModelService
 from laneway.api.kinds.ticket import InferenceTicket
 from laneway.api.meta import Resource
+from laneway.ticket.engine_args import positive_flag
 
 R = TypeVar("R", bound=Resource)
 
@@ -46,16 +47,7 @@ class Load:
 
 def declared_concurrency(args: Sequence[str]) -> int | None:
     """The engine's declared per-replica limit from its arguments, if any."""
-    for i, arg in enumerate(args):
-        for flag in CONCURRENCY_FLAGS:
-            value: str | None = None
-            if arg == flag and i + 1 < len(args):
-                value = args[i + 1]
-            elif arg.startswith(flag + "="):
-                value = arg.split("=", 1)[1]
-            if value is not None and value.strip().isdigit() and int(value) > 0:
-                return int(value)
-    return None
+    return positive_flag(args, CONCURRENCY_FLAGS)
 
 
 @dataclass(frozen=True)

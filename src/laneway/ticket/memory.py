@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from laneway.api.kinds.platform import InferenceClass
 from laneway.api.kinds.ticket import InferenceTicket, MemoryAnswer
 from laneway.placement.dra.quantity import QuantityError, parse_quantity
+from laneway.ticket.engine_args import positive_flag
 
 USABLE_SHARE = 0.9
 """Of a device's memory, what the model may use: vLLM's default `--gpu-memory-utilization`."""
@@ -189,16 +190,7 @@ def shape_of(answer: MemoryAnswer) -> ModelShape:
 
 def declared_context(args: Sequence[str]) -> int | None:
     """The engine's per-sequence token limit from its arguments (`--max-model-len 65536`)."""
-    for i, arg in enumerate(args):
-        for flag in CONTEXT_FLAGS:
-            value: str | None = None
-            if arg == flag and i + 1 < len(args):
-                value = args[i + 1]
-            elif arg.startswith(flag + "="):
-                value = arg.split("=", 1)[1]
-            if value is not None and value.strip().isdigit() and int(value) > 0:
-                return int(value)
-    return None
+    return positive_flag(args, CONTEXT_FLAGS)
 
 
 @dataclass(frozen=True)
