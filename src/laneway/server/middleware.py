@@ -46,13 +46,29 @@ def status_response(error: ApiError) -> web.Response:
     return response
 
 
+def looks_like_inference(path: str) -> bool:
+    """An OpenAI-style path (`/v1/chat/completions`, a service's `/ml-team/chat/v1/models`):
+    meant for the gateway, sent to the API's port (pure)."""
+    return not path.startswith(("/api/", "/apis/")) and ("/v1/" in path or path.endswith("/v1"))
+
+
+def not_found_message(path: str) -> str:
+    """What a 404 of an unknown path says: where resources live, or that inference goes to the gateway."""
+    if looks_like_inference(path):
+        return (
+            f"this is laneway's control-plane API, not its gateway: {path} is an inference path; send it to the "
+            "gateway's address, which `laneway up` prints as `gateway` (port 8471 by default, the API's is 8470)"
+        )
+    return (
+        f"the server has nothing at {path}: resources live under /apis/laneway.dev/v1alpha1 and "
+        "/api/v1 (Secrets, namespaces); /openapi/v3 lists every path"
+    )
+
+
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> ApiError:
     code = exc.status
     if code == 404:
-        message = (
-            f"the server has nothing at {request.path}: resources live under /apis/laneway.dev/v1alpha1 and "
-            "/api/v1 (Secrets, namespaces); /openapi/v3 lists every path"
-        )
+        message = not_found_message(request.path)
     elif code == 405:
         allow = tuple(m.strip() for m in exc.headers.get("Allow", "").split(",") if m.strip())
         message = f"{request.method} is not served at {request.path}" + (f"; use {', '.join(allow)}" if allow else "")
