@@ -235,10 +235,11 @@ class DeploymentController:
     def _look_again(placement: Placement, unready: set[str], lost: LostClusters, now: float) -> float | None:
         """When to plan this deployment again without being told: while replicas are stranded
         (a backstop; their replacements turning Ready wake it too), and when the grace period
-        of a NotReady cluster holding its replicas ends (no event marks that moment)."""
+        of a NotReady cluster (or pool of machines) holding its replicas ends (no event marks
+        that moment)."""
         if placement.stranded:
             return STRANDED_RECHECK_SECONDS
-        if lost.next_at is not None and any(r.cluster in unready for r in placement.replicas):
+        if lost.next_at is not None and any(r.cluster in unready or r.cluster in lost.pending for r in placement.replicas):
             return max(0.0, lost.next_at - now) + 0.5
         return None
 

@@ -23,6 +23,7 @@ from laneway.placement.engines import ContainerRequest, containers_of, refusal
 from laneway.placement.existing import ExistingReplica, existing_replica
 from laneway.placement.fleet import ClusterView, Fleet, PoolView
 from laneway.placement.gc_pause import collection_paused
+from laneway.placement.lost import replica_lost
 from laneway.placement.matching import (
     EngineFit,
     EngineSpec,
@@ -221,6 +222,11 @@ class _Retention:
         return sorted([*self.healthy, *self.stranded], key=lambda r: r.index)
 
 
+def _on_lost(r: ExistingReplica, lost: frozenset[str]) -> bool:
+    """On a lost cluster, or on a lost pool of machines (`placement.lost`)."""
+    return replica_lost(r.cluster, (e.pool for e in r.engines), lost)
+
+
 def _retain(
     d: _Deployment, inputs: list[ExistingReplica], fleet: Fleet, matcher: DeviceMatcher, *, check_pools: bool, lost: frozenset[str]
 ) -> _Retention:
@@ -262,13 +268,13 @@ def _retain(
 
     by_name = {p.name: r for r, p in retained}
     wanted = d.obj.spec.replicas
-    healthy, scaled = _scale_down([p for r, p in retained if r.cluster not in lost], wanted)
+    healthy, scaled = _scale_down([p for r, p in retained if not _on_lost(r, lost)], wanted)
     removed += [(p.index, p.name) for p in scaled]
     ready = sum(1 for p in healthy if by_name[p.name].ready)
     replaced_ready = {by_name[p.name].replaces for p in healthy if by_name[p.name].ready}
     replaced = {p.replaces for p in healthy if p.replaces}
     stranded = []
-    for _r, p in sorted(((r, p) for r, p in retained if r.cluster in lost), key=lambda rp: rp[1].index):
+    for _r, p in sorted(((r, p) for r, p in retained if _on_lost(r, lost)), key=lambda rp: rp[1].index):
         if p.name in replaced_ready or ready >= wanted:
             removed.append((p.index, p.name))
         else:
