@@ -13,16 +13,15 @@ Requests need `Authorization: Bearer <token>` (401 otherwise).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-import threading
 from typing import Any
 
 import yaml
 from aiohttp import web
 
 from laneway.testing.fake_kube.state import ApiFailure, ClusterState, Served
+from laneway.testing.loopback import ThreadedApp
 
 _APPLY = "application/apply-patch+yaml"
 _MERGE = "application/merge-patch+json"
@@ -49,55 +48,18 @@ class FakeKube:
         self.token = token
         self.state = ClusterState(version=version, dra=dra)
         self.requests: list[tuple[str, str]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._server = ThreadedApp(app, name=f"fake API server {name}")
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> FakeKube:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._serve())
-            except BaseException as error:
-                failure.append(error)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"fake-kube-{self.name}", daemon=True)
-        self._thread.start()
-        if not ready.wait(10) or failure:
-            raise RuntimeError(f"fake API server {self.name} did not start: {failure[0] if failure else 'timeout'}")
+        self._server.start()
         return self
 
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server) and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
-
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop = None
-        self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> FakeKube:
         return self.start()
@@ -106,8 +68,12 @@ class FakeKube:
         self.stop()
 
     @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
 
     def kubeconfig(self) -> str:
         return yaml.safe_dump(
