@@ -28,6 +28,7 @@ from laneway.api.kinds.platform import (
     InferenceGateway,
     MachineAddress,
     MachineCacheReport,
+    MachineMember,
     MachineReplicaReport,
     MachineStatus,
 )
@@ -188,6 +189,7 @@ def _reports(machine: MachineStatus, beat: Heartbeat) -> list[MachineReplicaRepo
             namespace=r.namespace, name=r.name, uid=r.uid, ready=r.ready, reason=r.reason, message=r.message,
             addresses=[MachineAddress(engine=a.engine, engine_copy=a.engine_copy, url=f"http://{host}:{a.port}", ready=a.ready,
                                       models=list(a.models)) for a in r.addresses],
+            members=[MachineMember(id=m.id, engine=m.engine, phase=m.phase, ready=m.ready, restarts=m.restarts) for m in r.members],
         )
         for r in beat.reports if r.uid in assigned
     ]

@@ -177,6 +177,8 @@ def test_machines_join_run_move_and_return(fleet: Fleet, tmp_path: Path) -> None
         assert first in ("gpu-a", "gpu-b")
         other = "gpu-b" if first == "gpu-a" else "gpu-a"
         eventually(f"{first}'s agent to run the engine", lambda: _engines(agents[first]), timeout=WAIT)
+        (report,) = _machines(fleet)[first].reports
+        assert [(m.id, m.phase, m.restarts) for m in report.members] == [("sim-0-standalone-0", "Ready", 0)]
         assert _engines(agents[other]) == [] and _engines(agents["cpu-c"]) == []
         assert not [p for p in engine_processes_under(fleet.up.process.pid) if p.replica.startswith("rack-sim")], (
             "no engine of it runs under laneway up")

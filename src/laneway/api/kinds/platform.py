@@ -466,6 +466,16 @@ class MachineAddress(OpenModel):
     models: list[str] = Field(default_factory=list)
 
 
+class MachineMember(OpenModel):
+    """One engine process of a replica on a machine, as its agent reports it."""
+
+    id: str
+    engine: str
+    phase: Literal["Pending", "Starting", "Running", "Ready", "CrashLoopBackOff", "Stopped"] = "Pending"
+    ready: StrictBool = False
+    restarts: StrictInt = 0
+
+
 class MachineReplicaReport(OpenModel):
     """What an agent last reported of one replica it runs (see `MachineStatus.reports`)."""
 
@@ -476,6 +486,7 @@ class MachineReplicaReport(OpenModel):
     reason: str = ""
     message: str = ""
     addresses: list[MachineAddress] = Field(default_factory=list)
+    members: list[MachineMember] = Field(default_factory=list)
 
 
 class MachineAssignment(OpenModel):

@@ -44,6 +44,7 @@ from laneway.drivers.machines.protocol import (
     Heartbeat,
     JoinAnswer,
     JoinRequest,
+    MemberReport,
     Orders,
     ReplicaReport,
     RunOrder,
@@ -187,6 +188,8 @@ class Agent:
             out.append(ReplicaReport(
                 namespace=replica.namespace, name=replica.name, uid=uid, ready=seen.ready, reason=seen.reason,
                 message=seen.message[:2048], addresses=addresses,
+                members=[MemberReport(id=m.id, engine=m.engine, phase=m.phase, ready=m.ready, restarts=m.restarts)
+                         for m in seen.members],
             ))
         await self.forwards.keep(engine_ports)
         return out

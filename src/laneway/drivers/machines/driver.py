@@ -33,7 +33,7 @@ from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.platform import InferenceCluster, MachineAssignment, MachineCacheOrder, MachineStatus
 from laneway.cache.sources import credential_ref
 from laneway.cache.state import CacheState
-from laneway.drivers.base import ReplicaObservation, ServingAddress
+from laneway.drivers.base import MemberObservation, ReplicaObservation, ServingAddress
 from laneway.drivers.machines.book import RETRIES, ClusterGone, Edit, edit_machines, machines_cluster, refresh_readiness
 from laneway.drivers.machines.membership import (
     JoinRefused,
@@ -113,6 +113,8 @@ class MachinesDriver:
         reports = [r for m in running_on for r in m.reports if r.uid == uid]
         addresses = tuple(ServingAddress(engine=a.engine, copy=a.engine_copy, url=a.url, ready=a.ready, models=tuple(a.models))
                           for r in reports for a in r.addresses)
+        members = tuple(MemberObservation(id=m.id, engine=m.engine, phase=m.phase, ready=m.ready, restarts=m.restarts)
+                        for r in reports for m in r.members)
         if len(reports) < len(running_on):
             waiting = [m.name for m in running_on if not any(r.uid == uid for r in m.reports)]
             return ReplicaObservation(False, "EnginesStarting", f"given to machine {', '.join(waiting)}; waiting for its agent to start it",
@@ -120,8 +122,8 @@ class MachinesDriver:
         not_ready = [r for r in reports if not r.ready]
         if not_ready:
             r = not_ready[0]
-            return ReplicaObservation(False, r.reason or "EnginesStarting", f"on machine {names}: {r.message}", (), addresses)
-        return ReplicaObservation(True, "EnginesReady", f"on machine {names}: {reports[0].message}", (), addresses)
+            return ReplicaObservation(False, r.reason or "EnginesStarting", f"on machine {names}: {r.message}", members, addresses)
+        return ReplicaObservation(True, "EnginesReady", f"on machine {names}: {reports[0].message}", members, addresses)
 
     async def teardown(self, replica: ModelReplica) -> None:
         uid = replica.metadata.uid or ""

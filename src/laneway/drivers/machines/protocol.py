@@ -84,6 +84,14 @@ class EngineReport(Model):
     models: list[str] = Field(default_factory=list, max_length=64)
 
 
+class MemberReport(Model):
+    id: str = Field(max_length=128)
+    engine: str = Field(max_length=63)
+    phase: Literal["Pending", "Starting", "Running", "Ready", "CrashLoopBackOff", "Stopped"]
+    ready: StrictBool = False
+    restarts: StrictInt = Field(default=0, ge=0)
+
+
 class ReplicaReport(Model):
     namespace: str = Field(max_length=63)
     name: str = Field(max_length=253)
@@ -92,6 +100,7 @@ class ReplicaReport(Model):
     reason: str = Field(default="", max_length=64)
     message: str = Field(default="", max_length=2048)
     addresses: list[EngineReport] = Field(default_factory=list, max_length=MAX_ADDRESSES)
+    members: list[MemberReport] = Field(default_factory=list, max_length=MAX_ADDRESSES)
 
 
 class CacheReport(Model):
