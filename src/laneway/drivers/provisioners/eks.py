@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +29,9 @@ from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.cloud.aws import isolated_session
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
-from laneway.drivers.provisioners.kubeconfigs import MintedKubeconfigs
-from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
-from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, Waits
+from laneway.drivers.provisioners.plan import ClusterPlan, PoolPlan, provider_block
+from laneway.drivers.provisioners.retry import ProviderBlockError, Waits
+from laneway.drivers.provisioners.stepwise import StepwiseProvisioner
 from laneway.drivers.provisioning import ProvisionPhase, ProvisionState
 from laneway.store.base import Store
 
@@ -106,26 +104,24 @@ def _error_message(error: Exception) -> str:
 
 
 @dataclass
-class EksProvisioner:
+class EksProvisioner(StepwiseProvisioner):
     """The `Provisioner` of `source: EKS` (see `laneway.drivers.provisioning`)."""
 
-    store: Store
-    clock: Callable[[], float] = time.monotonic
-    _retrying: Retrying = field(init=False)
     _waits: Waits = field(init=False)
-    _kubeconfigs: MintedKubeconfigs = field(init=False)
 
     def __post_init__(self) -> None:
-        self._kubeconfigs = MintedKubeconfigs(clock=self.clock)
-        self._retrying = Retrying(errors=(ClientError, BotoCoreError), describe=_error_message, clock=self.clock)
+        super().__post_init__()
         self._waits = Waits(clock=self.clock)
+
+    def _provider_errors(self) -> tuple[type[Exception], ...]:
+        return (ClientError, BotoCoreError)
+
+    def _describe_error(self, error: Exception) -> str:
+        return _error_message(error)
 
     def _waiting(self, cluster: str, phase: ProvisionPhase, *waits: str) -> ProvisionState:
         """`phase`, saying what it waits on and for how long."""
         return ProvisionState(phase, "waiting for " + "; ".join(self._waits.timed(cluster, list(waits))))
-
-    def _classes(self) -> dict[str, InferenceClass]:
-        return {c.name: c for c in self.store.list(InferenceClass).items}
 
     def _clients(self, cluster: InferenceCluster) -> _Clients:
         block = provider_block(cluster)
@@ -136,17 +132,6 @@ class EksProvisioner:
         credentials = credentials_from_store(self.store, cluster)
         url = endpoint if isinstance(endpoint, str) and endpoint else None
         return _Clients(*(aws_client(s, credentials, region, url) for s in ("eks", "ec2", "iam", "sts")))
-
-    async def ensure(self, cluster: InferenceCluster) -> ProvisionState:
-        try:
-            plan = plan_cluster(cluster, self._classes())
-        except PlanError as error:
-            return ProvisionState("Failed", str(error))
-        return await self._retrying.run(cluster.name, lambda: self._converge(cluster, plan))
-
-    async def release(self, cluster: InferenceCluster) -> ProvisionState:
-        self._kubeconfigs.forget(cluster.name)
-        return await self._retrying.run(cluster.name, lambda: self._delete_step(cluster))
 
     # The steps below run in a worker thread (boto3 is blocking).
 

@@ -23,8 +23,6 @@ expires), never the key itself.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,9 +30,9 @@ from laneway.api.kinds.platform import InferenceClass, InferenceCluster
 from laneway.api.meta import SYSTEM_NAMESPACE
 from laneway.drivers.kubeconfig import Kubeconfig, NoKubeconfig
 from laneway.drivers.provisioners.credentials import credentials_secret
-from laneway.drivers.provisioners.kubeconfigs import MintedKubeconfigs
-from laneway.drivers.provisioners.plan import ClusterPlan, PlanError, PoolPlan, plan_cluster, provider_block
-from laneway.drivers.provisioners.retry import ProviderBlockError, Retrying, StepFailed, duration_text
+from laneway.drivers.provisioners.plan import ClusterPlan, PoolPlan, provider_block
+from laneway.drivers.provisioners.retry import ProviderBlockError, StepFailed, duration_text
+from laneway.drivers.provisioners.stepwise import StepwiseProvisioner
 from laneway.drivers.provisioning import ProvisionState
 from laneway.store.base import Store
 
@@ -122,23 +120,18 @@ def _google_errors() -> tuple[type[Exception], ...]:
 
 
 @dataclass
-class GkeProvisioner:
+class GkeProvisioner(StepwiseProvisioner):
     """The `Provisioner` of `source: GKE` (see `laneway.drivers.provisioning`)."""
 
-    store: Store
-    clock: Callable[[], float] = time.monotonic
-    _retrying: Retrying = field(init=False)
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
     _tokens: dict[str, object] = field(default_factory=dict)
-    _kubeconfigs: MintedKubeconfigs = field(init=False)
 
-    def __post_init__(self) -> None:
-        self._kubeconfigs = MintedKubeconfigs(clock=self.clock)
-        self._retrying = Retrying(errors=_google_errors(), describe=_error_message, clock=self.clock)
+    def _provider_errors(self) -> tuple[type[Exception], ...]:
+        return _google_errors()
 
-    def _classes(self) -> dict[str, InferenceClass]:
-        return {c.name: c for c in self.store.list(InferenceClass).items}
+    def _describe_error(self, error: Exception) -> str:
+        return _error_message(error)
 
     def _client(self, cluster: InferenceCluster) -> tuple[ClusterManagerClient, GkeTarget]:
         target = gke_target(cluster)
@@ -152,17 +145,6 @@ class GkeProvisioner:
         credentials = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
         options = ClientOptions(api_endpoint=target.endpoint) if target.endpoint else None
         return ClusterManagerClient(credentials=credentials, transport="rest", client_options=options), target
-
-    async def ensure(self, cluster: InferenceCluster) -> ProvisionState:
-        try:
-            plan = plan_cluster(cluster, self._classes())
-        except PlanError as error:
-            return ProvisionState("Failed", str(error))
-        return await self._retrying.run(cluster.name, lambda: self._converge(cluster, plan))
-
-    async def release(self, cluster: InferenceCluster) -> ProvisionState:
-        self._kubeconfigs.forget(cluster.name)
-        return await self._retrying.run(cluster.name, lambda: self._delete_step(cluster))
 
     # The steps below run in a worker thread (the client is blocking).
 
