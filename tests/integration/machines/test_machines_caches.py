@@ -2,7 +2,7 @@
 by each machine's agent on its own disk, with the Local driver's cache code (a Local source
 read only under the cluster's `cacheRoots`, on the machine), reported back, Ready on the cluster
 once every Ready machine has it; the engine gets it mounted as on a Local cluster. Removing the
-cache removes the machine's copy."""
+cache removes the machine's copy; removing the machine cuts its agent off."""
 
 from __future__ import annotations
 
@@ -113,5 +113,10 @@ def test_an_agent_stages_the_cache_its_replica_needs_and_removes_it_after(fleet:
         eventually("the replica to go", lambda: not fleet.replicas("rack-demo", "cached"), timeout=WAIT)
         fleet.client.delete("ModelCache", "weights", namespace="rack-demo")
         eventually("the machine's copy to be removed", lambda: not mounted.exists(), timeout=WAIT)
+
+        # Removed from the cluster, the machine is cut off: its agent exits and forgets its credential.
+        assert fleet.client.remove_machine("rack", "cpu-a")["credentialsRevoked"] == 1
+        assert agent.process.wait(timeout=WAIT) == 1
+        assert "revoked" in agent.output and not (agent.data_dir / "agent.json").exists()
     finally:
         agent.stop()

@@ -36,7 +36,7 @@ from laneway.api.kinds.platform import InferenceCluster, InferenceGateway
 from laneway.drivers.local.discovery import Nvml, discover_local_class
 from laneway.drivers.local.driver import LocalDriver
 from laneway.drivers.machines.forward import PortForwards
-from laneway.drivers.machines.membership import pods_of
+from laneway.drivers.machines.membership import devices_summary, pods_of
 from laneway.drivers.machines.protocol import (
     AGENT_PREFIX,
     CacheReport,
@@ -64,6 +64,15 @@ REQUEST_TIMEOUT = 10.0
 class AgentRefused(Exception):
     """The control plane refused this agent for good (a used or expired join token, a revoked
     credential, a pool its devices do not fit); the message says why and what to do."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def cut_off(self) -> bool:
+        """The machine's credential is revoked or the machine is gone: it must run nothing."""
+        return self.status in (401, 410)
 
 
 @dataclass(frozen=True)
@@ -137,9 +146,12 @@ class Agent:
     async def _call(self, session: aiohttp.ClientSession, method: str, path: str, token: str, body: Any = None) -> Any:
         url = self.config.server.rstrip("/") + path
         async with session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
-            data = await resp.json(content_type=None)
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:  # not JSON: a proxy's error page, say
+                data = None
             if resp.status in (401, 403, 404, 409, 410, 422):
-                raise AgentRefused(_message(data, resp.status))
+                raise AgentRefused(_message(data, resp.status), resp.status)
             if resp.status >= 300:
                 raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status, message=_message(data, resp.status))
             return data
@@ -168,7 +180,7 @@ class Agent:
                             credential=answer.credential)
         identity.save(self.config.data_dir)
         log.info("joined cluster %s as machine %s in pool %s (%s)", answer.cluster, answer.machine, answer.pool,
-                 ", ".join(f"{d.count} x {d.name}" for d in devices.spec.devices))
+                 devices_summary(devices))
         return identity
 
     async def reports(self) -> list[ReplicaReport]:
@@ -305,12 +317,18 @@ class Agent:
                         log.error("the control plane's answer is not one this agent reads (are their laneway versions "
                                   "the same? this is %s): %s; engines keep running", __version__, e)
                         wait = RETRY_SECONDS
+                    except AgentRefused as e:
+                        if e.cut_off:
+                            raise
+                        log.error("the control plane refused a heartbeat (%s; are their laneway versions the same? this is "
+                                  "%s); engines keep running", e, __version__)
+                        wait = RETRY_SECONDS
                     try:
                         await asyncio.wait_for(stop.wait(), wait)
                     except TimeoutError:
                         pass
-        except AgentRefused:
-            if self.identity is not None:  # cut off after joining: it must run nothing any more
+        except AgentRefused as e:
+            if self.identity is not None and e.cut_off:  # cut off after joining: it must run nothing any more
                 (self.config.data_dir / IDENTITY_FILE).unlink(missing_ok=True)
             raise
         finally:
