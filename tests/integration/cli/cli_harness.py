@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +70,22 @@ class Up:
         )
         log.close()
         return cls(data_dir=data_dir, port=port, gateway_port=gateway_port, process=process, log_path=log_path)
+
+    @classmethod
+    @contextmanager
+    def running(
+        cls, data_dir: Path, *, local_cluster: bool = True, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> Iterator[Up]:
+        """A started and ready instance for the `with` block; leaving it stops the instance as
+        Ctrl-C does, which must exit 0 and leave none of its processes running."""
+        instance = cls.start(data_dir, local_cluster=local_cluster, env=env, args=args)
+        try:
+            instance.wait_ready()
+            yield instance
+        finally:
+            code = instance.stop()
+            assert code == 0, instance.output
+            assert instance.leftovers() == [], "processes left running after laneway up stopped"
 
     @property
     def output(self) -> str:
@@ -126,3 +144,15 @@ class Cli:
             [sys.executable, "-m", "laneway.cli.main", *args],
             env=cli_env(self.data_dir, **extra), capture_output=True, text=True, timeout=CLI_TIMEOUT,
         )
+
+
+def apply_ready(cli: Cli, up: Up, manifest: str, namespace: str, *deployments: str, timeout: str = "150s") -> None:
+    """Apply `manifest` from a file (as a user would) and wait until each named deployment's
+    replicas are Ready; a failure carries laneway up's log, where the reason is."""
+    path = up.data_dir.parent / f"{up.data_dir.name}-applied.yaml"
+    path.write_text(manifest)
+    applied = cli("apply", "-f", str(path))
+    assert applied.exit_code == 0, applied.output
+    for name in deployments:
+        ready = cli("wait", "md", name, "-n", namespace, "--for=condition=ReplicasReady", "--timeout", timeout)
+        assert ready.exit_code == 0, ready.output + up.output

@@ -19,16 +19,10 @@ MANIFESTS = Path(__file__).parent / "manifests"
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     # No `local` cluster: nothing in these manifests may start engine processes, wherever CI runs.
-    instance = Up.start(tmp_path_factory.mktemp("up") / "data", local_cluster=False)
-    try:
-        instance.wait_ready()
+    with Up.running(tmp_path_factory.mktemp("up") / "data", local_cluster=False) as instance:
         yield instance
-    finally:
-        code = instance.stop()
-        assert code == 0, instance.output
-        assert "laneway stopped." in instance.output
-        assert not (instance.data_dir / "server.json").exists()
-        assert instance.leftovers() == [], "processes left running after laneway up stopped"
+    assert "laneway stopped." in instance.output
+    assert not (instance.data_dir / "server.json").exists()
 
 
 @pytest.fixture(scope="module")

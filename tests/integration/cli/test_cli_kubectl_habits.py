@@ -59,14 +59,8 @@ def unplaced(name: str, namespace: str, **labels: str) -> str:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    instance = Up.start(tmp_path_factory.mktemp("habits") / "data")
-    try:
-        instance.wait_ready()
+    with Up.running(tmp_path_factory.mktemp("habits") / "data") as instance:
         yield instance
-    finally:
-        code = instance.stop()
-        assert code == 0, instance.output
-        assert instance.leftovers() == [], "every engine stops with laneway up"
 
 
 @pytest.fixture

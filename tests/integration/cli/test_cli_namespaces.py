@@ -20,12 +20,8 @@ DEPLOYMENT = (MANIFESTS / "team" / "deployment.yaml").read_text().replace("name:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    instance = Up.start(tmp_path_factory.mktemp("up") / "data", local_cluster=False)
-    try:
-        instance.wait_ready()
+    with Up.running(tmp_path_factory.mktemp("up") / "data", local_cluster=False) as instance:
         yield instance
-    finally:
-        assert instance.stop() == 0, instance.output
 
 
 @pytest.fixture

@@ -50,14 +50,8 @@ def _typed(found: list[DocCommand]) -> list[DocCommand]:
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
     # No model hub: nothing in the quick starts may download (a cache stages only when needed).
-    instance = Up.start(tmp_path / "data", env={"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
-    try:
-        instance.wait_ready()
+    with Up.running(tmp_path / "data", env={"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}) as instance:
         yield instance
-    finally:
-        code = instance.stop()
-        assert code == 0, instance.output
-        assert instance.leftovers() == [], "processes left running after laneway up stopped"
 
 
 def _reader(up: Up, tmp_path: Path) -> Reader:

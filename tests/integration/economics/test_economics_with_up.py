@@ -7,7 +7,6 @@ used and the declared prices. Every wait polls with a generous bound; nothing as
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "gateway"))
 
-from cli_harness import Cli, Up
+from cli_harness import Cli, Up, apply_ready
 from gateway_harness import LoopThread, Upstream
 
 from laneway.testing.fleet import LOOPBACK_EGRESS
@@ -129,22 +128,14 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, Cli, U
     loop = LoopThread()
     provider = Upstream("hosted")
     loop.call(provider.start())
-    up = Up.start(data, local_cluster=False)
     try:
-        up.wait_ready()
-        cli = Cli(up.data_dir)
-        path = data.parent / "econ.yaml"
-        path.write_text(manifest(provider.url))
-        applied = cli("apply", "-f", str(path))
-        assert applied.exit_code == 0, applied.output
-        ready = cli("wait", "md", "chat", "-n", NS, "--for=condition=ReplicasReady", "--timeout", "150s")
-        assert ready.exit_code == 0, ready.output + up.output
-        yield up, cli, provider
+        with Up.running(data, local_cluster=False) as up:
+            cli = Cli(up.data_dir)
+            apply_ready(cli, up, manifest(provider.url), NS, "chat")
+            yield up, cli, provider
     finally:
-        up.stop(signal.SIGINT)
         loop.call(provider.stop())
         loop.close()
-    assert up.leftovers() == [], "engine processes left running after laneway up stopped"
 
 
 def _stamp(text: str) -> float:

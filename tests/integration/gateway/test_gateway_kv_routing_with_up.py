@@ -9,7 +9,6 @@ condition with a generous bound; nothing asserts on timing."""
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Cli, Up
+from cli_harness import Cli, Up, apply_ready
 
 NS = "routing"
 MANIFEST = f"""
@@ -98,16 +97,9 @@ def body(system: str, question: str = "what now?", max_tokens: int = 4) -> dict[
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, dict[str, str]]]:
     data = tmp_path_factory.mktemp("kv-up") / "data"
-    up = Up.start(data, local_cluster=False)
-    try:
-        up.wait_ready()
+    with Up.running(data, local_cluster=False) as up:
         cli = Cli(up.data_dir)
-        manifest = data.parent / "kv.yaml"
-        manifest.write_text(MANIFEST)
-        applied = cli("apply", "-f", str(manifest))
-        assert applied.exit_code == 0, applied.output
-        ready = cli("wait", "md", "kv-sim", "-n", NS, "--for=condition=ReplicasReady", "--timeout", "150s")
-        assert ready.exit_code == 0, ready.output + up.output
+        apply_ready(cli, up, MANIFEST, NS, "kv-sim")
 
         def endpoints() -> dict[str, str] | None:
             got = cli("get", "me", "-n", NS, "-o", "json")
@@ -121,9 +113,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, dict[s
         urls = until("four ready endpoints", endpoints)
         assert isinstance(urls, dict)
         yield up, urls
-    finally:
-        up.stop(signal.SIGINT)
-    assert up.leftovers() == [], "engine processes left running after laneway up stopped"
 
 
 def test_prefix_sticks_moves_when_saturated_and_follows_evictions(fleet: tuple[Up, dict[str, str]]) -> None:

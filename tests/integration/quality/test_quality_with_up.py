@@ -7,7 +7,6 @@ Every wait polls with a generous bound; nothing asserts timing."""
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "cli"))
 
-from cli_harness import Cli, Up
+from cli_harness import Cli, Up, apply_ready
 
 NS = "qa"
 PROMPT = "What is the capital of France?"
@@ -103,21 +102,10 @@ def until(what: str, probe: Callable[[], object], timeout: float = 150.0, seen: 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, Cli, Path]]:
     data = tmp_path_factory.mktemp("qa-up") / "data"
-    up = Up.start(data, local_cluster=False)
-    try:
-        up.wait_ready()
+    with Up.running(data, local_cluster=False) as up:
         cli = Cli(up.data_dir)
-        path = data.parent / "qa.yaml"
-        path.write_text(FLEET + "---\n" + service(None))
-        applied = cli("apply", "-f", str(path))
-        assert applied.exit_code == 0, applied.output
-        for name in ("good", "bad"):
-            ready = cli("wait", "md", name, "-n", NS, "--for=condition=ReplicasReady", "--timeout", "150s")
-            assert ready.exit_code == 0, ready.output + up.output
+        apply_ready(cli, up, FLEET + "---\n" + service(None), NS, "good", "bad")
         yield up, cli, data.parent
-    finally:
-        up.stop(signal.SIGINT)
-    assert up.leftovers() == [], "engine processes left running after laneway up stopped"
 
 
 def _endpoints(cli: Cli) -> dict[str, tuple[str, str]]:

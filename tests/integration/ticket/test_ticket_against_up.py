@@ -37,14 +37,8 @@ def eventually(what: str, probe: Callable[[], bool]) -> None:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    instance = Up.start(tmp_path_factory.mktemp("ticket-up") / "data", local_cluster=False)
-    try:
-        instance.wait_ready()
+    with Up.running(tmp_path_factory.mktemp("ticket-up") / "data", local_cluster=False) as instance:
         yield instance
-    finally:
-        code = instance.stop()
-        assert code == 0, instance.output
-        assert instance.leftovers() == [], "processes left running after laneway up stopped"
 
 
 @pytest.fixture(scope="module")
