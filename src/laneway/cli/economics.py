@@ -33,13 +33,12 @@ def _money(value: float | None, currency: str) -> str:
 
 
 def _fleet(client: Client, namespace: str, service: str | None) -> Fleet:
-    services = (
-        [client.get(ModelService, service, namespace=namespace)]
-        if service
-        else client.list(ModelService, namespace=namespace).items
-    )
+    """The namespace's objects. Every service, even when one is named (its get says when it is
+    not there): the namespace's spend counts all of its services' external tokens."""
+    if service:
+        client.get(ModelService, service, namespace=namespace)
     return Fleet(
-        services=services,
+        services=client.list(ModelService, namespace=namespace).items,
         endpoints=client.list(ModelEndpoint, namespace=namespace).items,
         replicas=client.list(ModelReplica, namespace=namespace).items,
         clusters={c.metadata.name: c for c in client.list(InferenceCluster).items},
@@ -122,11 +121,20 @@ def render(r: Report) -> str:
         out.extend(_service_lines(s))
         out.append("")
     rows = [
-        [n.namespace, _money(n.self_hosted, n.currency), _money(n.external, n.currency)]
+        [
+            n.namespace,
+            f"{n.span.hours:.2f} h",
+            _money(n.self_hosted, n.currency),
+            _money(n.external, n.currency),
+        ]
         for n in r.namespaces
     ]
-    out.append(f"spend over the last {r.window.hours:.2f} h")
-    out.append(render_table(rows, ["NAMESPACE", "SELF-HOSTED", "EXTERNAL"]))
+    out.append(
+        "spend per namespace, over its span (capacity and external tokens alike, "
+        "from when its token totals began; the window when none are known)"
+    )
+    out.append(render_table(rows, ["NAMESPACE", "SPAN", "SELF-HOSTED", "EXTERNAL"]))
+    out.extend(f"  note ({n.namespace}): {p}" for n in r.namespaces for p in n.problems)
     return "\n".join(out)
 
 
@@ -171,9 +179,11 @@ def economics(
         )
     client = open_client(ctx)
     now = time.time()
+    name = _target(target)
     result = report(
-        _fleet(client, namespace or DEFAULT_NAMESPACE, _target(target)),
+        _fleet(client, namespace or DEFAULT_NAMESPACE, name),
         Window(now - seconds, now),
+        service=name,
     )
     if output == "json":
         click.echo(json.dumps(dataclasses.asdict(result), indent=2))

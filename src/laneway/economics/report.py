@@ -7,7 +7,9 @@ from its `since`, when that gateway began metering (a restarted gateway carries 
 of the entries that metered the service, inside the window or before it, and capacity is
 priced over that same span: cost per million tokens never divides one period's capacity by
 another period's tokens. A report's window therefore bounds the span only when no token
-totals are known (then the span is the window).
+totals are known (then the span is the window). A namespace's spend follows the same rule
+(`token_span`): its replicas' capacity and its services' external tokens both run from the
+earliest `since` of the entries that metered any of its services.
 
 Which endpoints are self-hosted: those owned by a ModelReplica (the replica controller writes
 them); every other endpoint is external and priced by its own `pricing`. Replicas deleted
@@ -76,10 +78,17 @@ class ServiceEconomics:
 
 @dataclass(frozen=True)
 class NamespaceSpend:
+    """A namespace's spend over `span`: the capacity its replicas held and what its services'
+    external tokens cost, both over the same period."""
+
     namespace: str
+    span: Window
     currency: str
-    self_hosted: float
+    self_hosted: float | None
+    """None when its replicas' pools are priced in several currencies (see `problems`)."""
     external: float
+    """External tokens priced in `currency`; those priced in another are named in `problems`."""
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -141,12 +150,18 @@ def metered(
     return out, since
 
 
+def token_span(since: float | None, window: Window) -> Window:
+    """The period figures run over: from `since`, when the token totals began (inside the
+    window or before it), to the window's end; the window itself when no totals are known."""
+    return Window(since, window.end) if since is not None and since < window.end else window
+
+
 def service_economics(
     service: ModelService, fleet: Fleet, window: Window
 ) -> ServiceEconomics:
     ns = service.metadata.namespace or ""
     by_tokens, since = metered(service)
-    span = Window(since, window.end) if since is not None and since < window.end else window
+    span = token_span(since, window)
     endpoints = {
         e.metadata.name: e for e in fleet.endpoints if e.metadata.namespace == ns
     }
@@ -279,29 +294,73 @@ def _comparison(
     )
 
 
-def report(fleet: Fleet, window: Window) -> Report:
-    """Every service's economics, and each namespace's spend over the window: its replicas'
-    capacity (whatever serves them) and its services' external tokens."""
-    services = [
+def namespace_spend(
+    namespace: str,
+    fleet: Fleet,
+    services: Sequence[ServiceEconomics],
+    window: Window,
+) -> NamespaceSpend:
+    """What `namespace` spent over its span: its replicas' capacity (whether or not traffic
+    reached them) and its services' external tokens (`services`: the namespace's figures).
+
+    The external tokens are totals since the gateways began metering, so the capacity is priced
+    from the earliest `since` among the namespace's services too, never over a window of
+    another length."""
+    starts = [
+        since
+        for s in fleet.services
+        if (s.metadata.namespace or "") == namespace
+        and (since := metered(s)[1]) is not None
+    ]
+    span = token_span(min(starts) if starts else None, window)
+    occ = occupancy(
+        [r for r in fleet.replicas if (r.metadata.namespace or "") == namespace],
+        fleet.clusters,
+        fleet.classes,
+    )
+    problems = list(occ.unpriced)
+    priced = [
+        (p.endpoint, p.price, p.cost)
+        for s in services
+        for p in s.providers
+        if p.price is not None and p.cost is not None
+    ]
+    currencies = sorted({price.currency for _, price, _ in priced})
+    try:
+        cost = capacity_cost(
+            occ.holdings, span, currency=currencies[0] if len(currencies) == 1 else "USD"
+        )
+        currency, self_hosted = cost.currency, cost.total
+    except MixedCurrencies as e:
+        problems.append(str(e))
+        currency, self_hosted = "USD", None
+    external = 0.0
+    for endpoint, price, spent in priced:
+        if price.currency == currency:
+            external += spent
+        else:
+            problems.append(
+                f"provider {endpoint} is priced in {price.currency}, the spend in {currency}: "
+                f"its {spent:.4f} {price.currency} is not added"
+            )
+    return NamespaceSpend(namespace, span, currency, self_hosted, external, problems)
+
+
+def report(fleet: Fleet, window: Window, *, service: str | None = None) -> Report:
+    """Every service's economics (or only `service`'s), and each namespace's spend over its
+    span (`namespace_spend`), always from all the fleet's services."""
+    every = [
         service_economics(s, fleet, window)
         for s in sorted(
             fleet.services, key=lambda s: (s.metadata.namespace or "", s.metadata.name)
         )
     ]
-    namespaces: list[NamespaceSpend] = []
-    for ns in sorted(
-        {s.metadata.namespace or "" for s in fleet.services}
-        | {r.metadata.namespace or "" for r in fleet.replicas}
-    ):
-        occ = occupancy(
-            [r for r in fleet.replicas if r.metadata.namespace == ns],
-            fleet.clusters,
-            fleet.classes,
+    namespaces = [
+        namespace_spend(ns, fleet, [s for s in every if s.namespace == ns], window)
+        for ns in sorted(
+            {s.metadata.namespace or "" for s in fleet.services}
+            | {r.metadata.namespace or "" for r in fleet.replicas}
         )
-        try:
-            cost = capacity_cost(occ.holdings, window)
-        except MixedCurrencies:
-            continue
-        external = sum(s.external_cost for s in services if s.namespace == ns)
-        namespaces.append(NamespaceSpend(ns, cost.currency, cost.total, external))
-    return Report(window=window, services=services, namespaces=namespaces)
+    ]
+    shown = [s for s in every if service is None or s.name == service]
+    return Report(window=window, services=shown, namespaces=namespaces)

@@ -201,9 +201,14 @@ def test_economics_matches_metered_tokens_and_declared_prices(fleet: tuple[Up, C
     assert chat["compared_with"] == "hosted"
     bought_cost = (own["prompt"] * IN_PRICE + own["completion"] * OUT_PRICE) / 1e6
     assert chat["same_tokens_bought"] == pytest.approx(bought_cost)
-    # Spend per namespace: the replicas' capacity over the window, and what the provider was paid.
+    # Spend per namespace: the replicas' capacity over the namespace's span (from the earliest
+    # start of its services' token totals), and what the provider was paid.
     [spend] = doc["namespaces"]
     assert spend["namespace"] == NS
+    ns_start = spend["span"]["start"]
+    assert ns_start <= span_start
+    low = sum((before - max(t, ns_start)) / 3600 * PER_DEVICE_HOUR for t in created)
+    high = sum((after - max(t, ns_start)) / 3600 * PER_DEVICE_HOUR for t in created)
     assert low - 1e-9 <= spend["self_hosted"] <= high + 1e-9
     assert spend["external"] == pytest.approx((bought["prompt"] * IN_PRICE + bought["completion"] * OUT_PRICE) / 1e6)
 
