@@ -13,8 +13,10 @@ import httpx
 import yaml
 from server_objects import APIS
 
+from laneway.api.kinds.ticket import InferenceTicket
 from laneway.api.registry import by_kind
 from laneway.server.targets import collection_path
+from laneway.ticket.model_files import cached_model_file
 
 ROOT = Path(__file__).resolve().parents[3]
 TICKETS = ROOT / "examples" / "tickets"
@@ -45,3 +47,20 @@ def test_memory_check_runs_on_the_server(admin: httpx.Client) -> None:
     hostile["spec"]["hardware"]["memory"]["config"] = {**CONFIG, "hidden_size": 10**400, "vocab_size": [1] * 1000}
     refused = _hardware(admin, hostile)
     assert not refused["passed"] and "hidden_size is 'above 100000000'" in refused["message"]
+
+
+def test_the_server_reads_no_weights_for_a_ticket(admin: httpx.Client, tmp_path: Path) -> None:
+    """The cache row names weights that lie on the server's own machine (readable, as the CLI's
+    `cached_model_file` shows): the online check still judges only what the ticket carries, so
+    the row fails asking for the model's size instead of reading the team's file (see
+    docs/tickets.md on why the server reads no weights, staged copies included)."""
+    for doc in yaml.safe_load_all((TICKETS / "fleet.yaml").read_text()):
+        if doc and doc["kind"] == "InferenceClass":
+            assert admin.post(collection_path(by_kind(doc["kind"]), ""), json=doc).status_code == 201
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    ticket = yaml.safe_load((TICKETS / "memory-check.yaml").read_text())
+    ticket["spec"]["hardware"]["memory"] = {"contextLength": 8192}
+    ticket["spec"]["cache"] = {"source": "Local", "local": {"path": str(tmp_path)}}
+    assert cached_model_file(InferenceTicket.model_validate(ticket)) == tmp_path / "config.json"
+    row = _hardware(admin, ticket)
+    assert not row["passed"] and "says nothing of the model's size" in row["message"], row
