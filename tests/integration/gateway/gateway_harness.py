@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -247,6 +248,22 @@ class Fleet:
         finally:
             self.loop.close()
             self.store.close()
+
+
+@contextmanager
+def lone_upstream(name: str) -> Iterator[Upstream]:
+    """An Upstream on a loop thread of its own, for a test with no in-process gateway (gateways
+    in other processes, or none at all); stopped with its loop at the end."""
+    loop = LoopThread()
+    up = Upstream(name)
+    loop.call(up.start())
+    try:
+        yield up
+    finally:
+        try:
+            loop.call(up.stop())
+        finally:
+            loop.close()
 
 
 FAST = GatewayConfig(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_harness import NS, LoopThread, Upstream, endpoint, service
+from gateway_harness import NS, Upstream, endpoint, lone_upstream, service
 
 from laneway.api.kinds.serving import ModelService
 from laneway.api.meta import ObjectKey
@@ -73,14 +73,8 @@ class Gateways:
 
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
-    loop = LoopThread()
-    up = Upstream("a")
-    loop.call(up.start())
-    try:
+    with lone_upstream("a") as up:
         yield up
-    finally:
-        loop.call(up.stop())
-        loop.close()
 
 
 def _publish(store: PostgresStore, url: str, *, rate_limit: dict[str, int] | None) -> None:

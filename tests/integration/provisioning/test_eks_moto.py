@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from provisioning_steps import converge
 
 from laneway.api.kinds import InferenceClass, InferenceCluster
 from laneway.api.kinds.secret import Secret
@@ -62,21 +63,12 @@ def _aws(endpoint: str, service: str) -> Any:
     return aws_client(service, AwsCredentials(KEY_ID, SECRET_KEY), "us-east-1", endpoint)
 
 
-def _converge(provisioner: EksProvisioner, cluster: InferenceCluster, *, until: str, release: bool = False) -> list[ProvisionState]:
-    seen: list[ProvisionState] = []
-    for _ in range(20):
-        state = asyncio.run(provisioner.release(cluster) if release else provisioner.ensure(cluster))
-        seen.append(state)
-        if state.phase == until:
-            return seen
-    raise AssertionError(f"never reached {until}: {seen}")
-
 
 def test_eks_lifecycle_against_moto(endpoint: str) -> None:
     store = _store(endpoint)
     provisioner = EksProvisioner(store=store)
     cluster = store.get(InferenceCluster, _cluster(endpoint, 2).key)
-    states = _converge(provisioner, cluster, until="Ready")
+    states = converge(provisioner, cluster, until="Ready")
     assert states[0] == ProvisionState("Provisioning", "creating EKS cluster gpu-eks")
     assert any("node group gpu-a10g (2 x g5.xlarge) to be created" in s.message for s in states)
     assert any(re.search(r"to be created, \d+s$", s.message) for s in states), "how long each wait has lasted"
@@ -93,11 +85,11 @@ def test_eks_lifecycle_against_moto(endpoint: str) -> None:
     assert "k8s-aws-v1." in kubeconfig.text and SECRET_KEY not in kubeconfig.text and SECRET_KEY not in repr(kubeconfig)
 
     resized = _cluster(endpoint, 3)
-    states = _converge(provisioner, resized, until="Ready")
+    states = converge(provisioner, resized, until="Ready")
     assert any("resize from 2 to 3 nodes" in s.message for s in states)
     assert eks.describe_nodegroup(clusterName="gpu-eks", nodegroupName="gpu-a10g")["nodegroup"]["scalingConfig"]["desiredSize"] == 3
 
-    states += _converge(provisioner, resized, until="Pending", release=True)
+    states += converge(provisioner, resized, until="Pending", release=True)
     assert [s.phase for s in states][-1] == "Pending"
     assert eks.list_clusters()["clusters"] == []
     tag = [{"Name": f"tag:{CLUSTER_TAG}", "Values": ["gpu-eks"]}]

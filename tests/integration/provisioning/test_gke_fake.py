@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud.container_v1 import GatewayAPIConfig, GPUDriverInstallationConfig
+from provisioning_steps import converge
 
 from laneway.api.kinds import InferenceClass, InferenceCluster
 from laneway.api.kinds.secret import Secret
@@ -69,21 +70,12 @@ def _cluster(gke: FakeGke, nodes: int, *, pools: list[dict[str, object]] | None 
     })
 
 
-def _converge(provisioner: GkeProvisioner, cluster: InferenceCluster, *, until: str, release: bool = False) -> list[ProvisionState]:
-    seen: list[ProvisionState] = []
-    for _ in range(30):
-        state = asyncio.run(provisioner.release(cluster) if release else provisioner.ensure(cluster))
-        seen.append(state)
-        if state.phase == until:
-            return seen
-    raise AssertionError(f"never reached {until}: {seen}")
-
 
 def test_gke_lifecycle_against_the_fake_api(gke: FakeGke) -> None:
     store = _store(gke)
     provisioner = GkeProvisioner(store=store)
     cluster = _cluster(gke, 2)
-    states = _converge(provisioner, cluster, until="Ready")
+    states = converge(provisioner, cluster, until="Ready")
     assert states[0] == ProvisionState("Provisioning", f"creating GKE cluster gpu-gke in {LOCATION}")
     assert any("waiting for GKE cluster gpu-gke to be created (operation operation-1-" in s.message for s in states)
     pool = gke.node_pool(LOCATION, "gpu-gke", "gpu-a100")
@@ -105,18 +97,18 @@ def test_gke_lifecycle_against_the_fake_api(gke: FakeGke) -> None:
     assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://127.0.0.1"
 
     resized = _cluster(gke, 3)
-    states = _converge(provisioner, resized, until="Ready")
+    states = converge(provisioner, resized, until="Ready")
     assert any("node pool gpu-a100 to resize from 2 to 3 nodes" in s.message for s in states)
     assert gke.node_count(LOCATION, "gpu-gke", "gpu-a100") == 3
 
     two_pools = _cluster(gke, 3, pools=[{"name": "gpu-a100", "className": "a100", "nodeCount": 3},
                                          {"name": "gpu-b", "className": "a100", "nodeCount": 1}])
-    states = _converge(provisioner, two_pools, until="Ready")
+    states = converge(provisioner, two_pools, until="Ready")
     assert any("node pool gpu-b (1 x a2-highgpu-1g) to be created" in s.message for s in states)
-    states += _converge(provisioner, resized, until="Ready")
+    states += converge(provisioner, resized, until="Ready")
     assert gke.node_pool(LOCATION, "gpu-gke", "gpu-b") is None, "a pool no longer declared is deleted"
 
-    states += _converge(provisioner, resized, until="Pending", release=True)
+    states += converge(provisioner, resized, until="Pending", release=True)
     assert gke.cluster_names() == []
     key = gke.service_account_info()["private_key"]
     assert all(key not in s.message and "PRIVATE KEY" not in s.message for s in states)
@@ -143,13 +135,13 @@ def test_quota_error_of_an_operation_shows_in_status_and_the_size_is_retried(gke
     now = [100.0]
     store = _store(gke)
     provisioner = GkeProvisioner(store=store, clock=lambda: now[0])
-    _converge(provisioner, _cluster(gke, 2), until="Ready")
-    states = _converge(provisioner, _cluster(gke, 8), until="Failed")
+    converge(provisioner, _cluster(gke, 2), until="Ready")
+    states = converge(provisioner, _cluster(gke, 8), until="Failed")
     assert "Insufficient regional quota to satisfy request" in states[-1].message
     assert 'resource "NVIDIA_TESLA_A100_GPUS"' in states[-1].message and "retrying in 5s" in states[-1].message
     assert gke.node_count(LOCATION, "gpu-gke", "gpu-a100") == 2
     now[0] += 6
-    states = _converge(provisioner, _cluster(gke, 6), until="Ready")
+    states = converge(provisioner, _cluster(gke, 6), until="Ready")
     assert gke.node_count(LOCATION, "gpu-gke", "gpu-a100") == 6, "a size within quota succeeds after the backoff"
 
 

@@ -13,17 +13,12 @@ The controllers are driven one reconcile at a time on a test clock; nothing asse
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
-
-from gateway_harness import FAST, Fleet, LoopThread, Upstream, endpoint, secret, service
+from gateway_harness import Fleet, Upstream, endpoint, lone_upstream, secret, service
 
 from laneway.api.kinds.platform import InferenceGateway
 from laneway.api.kinds.serving import ModelService
@@ -61,15 +56,6 @@ def platform_secret(name: str, destinations: str) -> Any:
 
 def quality(**extra: Any) -> dict[str, Any]:
     return {"probes": [PROBE], "interval": "60s", "window": 4, **extra}
-
-
-@pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    f = Fleet(FAST)
-    try:
-        yield f
-    finally:
-        f.close()
 
 
 def _status(store: Any) -> Any:
@@ -129,14 +115,8 @@ def test_overflow_provider_is_probed_with_its_key_capped_and_counted_in_spend(fl
 
 @pytest.fixture
 def sink() -> Iterator[Upstream]:
-    loop = LoopThread()
-    up = Upstream("sink")
-    loop.call(up.start())
-    try:
+    with lone_upstream("sink") as up:
         yield up
-    finally:
-        loop.call(up.stop())
-        loop.close()
 
 
 def _attack(store: MemoryStore, endpoints: list[Any]) -> Any:
