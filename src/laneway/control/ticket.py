@@ -10,7 +10,8 @@ Each reconcile:
    longer stands for. Every composed object carries a controller ownerReference, so deleting
    the ticket removes them through the garbage collector; the ticket's finalizer
    `laneway.dev/tombstone` first turns its service into a tombstone that answers 410 Gone with
-   the ticket's name and owner for `TOMBSTONE` (30 days), then deletes it
+   the ticket's name and owner for the platform's tombstone period (`spec.tickets.tombstonePeriod`
+   of the InferenceGateways, 30 days unless set; see `TicketPolicy.tombstone`), then deletes it
    (`laneway.ticket.tombstone`);
 3. a failing ticket leaves what runs alone (a bad edit never tears anything down);
 4. judges a canary (a ModelDeployment labelled `laneway.dev/canary-for: <ticket>`) against the
@@ -37,7 +38,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from laneway.api.kinds import InferenceTicket, ModelCache, ModelDeployment, ModelEndpoint, ModelService
+from laneway.api.kinds import (
+    InferenceGateway,
+    InferenceTicket,
+    ModelCache,
+    ModelDeployment,
+    ModelEndpoint,
+    ModelService,
+)
 from laneway.api.kinds.deployment import ReplicaTemplate
 from laneway.api.kinds.ticket import CanaryStatus, LifecycleRow, RollbackPin
 from laneway.api.labels import CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION, TICKET_LABEL
@@ -63,7 +71,6 @@ from laneway.ticket.compose import (
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.policy import TicketPolicy
 from laneway.ticket.retirement import (
-    TOMBSTONE,
     BadRetirementDate,
     RetirementRule,
     RetirementState,
@@ -198,6 +205,7 @@ class TicketController:
             return self._leave_tombstone(found, now)
         ticket = block_deletion(self.store, found, TOMBSTONE_FINALIZER)
         fleet = FleetSnapshot.from_store(self.store)
+        policy = TicketPolicy.of(fleet.gateways)
         report = check_ticket(ticket, fleet, now=now)
         verdict = approval(ticket, fleet.gateways)
         approved = verdict.approved
@@ -213,7 +221,7 @@ class TicketController:
 
         applied = False
         if state.phase == "Expired":
-            tombstone = self._tombstone(timeline, now)
+            tombstone = self._tombstone(timeline, now, policy)
             keep = {(ModelService.KIND, service_name(timeline))} if tombstone is not None else set()
             deleted = self._delete_children(ticket, keep=keep)
             tail = "its resources were deleted after the grace period"
@@ -231,13 +239,13 @@ class TicketController:
         elif not approved:
             conditions.append(ConditionUpdate("Composed", "False", verdict.reason, verdict.message))
         else:
-            canary, watch, canary_conditions, canary_requeue = self._canary(ticket, now, TicketPolicy.of(fleet.gateways))
+            canary, watch, canary_conditions, canary_requeue = self._canary(ticket, now, policy)
             conditions += canary_conditions
             if canary_requeue is not None:
                 requeue.append(canary_requeue)
             extra["canary"] = watch
             try:
-                composition = compose(ticket, classes=fleet.classes, providers=TicketPolicy.of(fleet.gateways).providers, retired=state.phase == "Retired", canary=canary)
+                composition = compose(ticket, classes=fleet.classes, providers=policy.providers, retired=state.phase == "Retired", canary=canary)
             except CompositionError as e:  # the checks passed, so this is a row they do not cover
                 conditions.append(ConditionUpdate("Composed", "False", "CannotCompose", str(e)))
             else:
@@ -311,12 +319,13 @@ class TicketController:
         ]
 
     @staticmethod
-    def _tombstone(ticket: InferenceTicket, now: float) -> float | None:
-        """Seconds the retired service still stands as a tombstone, or None once it is over."""
+    def _tombstone(ticket: InferenceTicket, now: float, policy: TicketPolicy) -> float | None:
+        """Seconds the retired service still stands as a tombstone (the platform's period after
+        the grace period), or None once it is over."""
         rule = rule_of(ticket)
         if rule is None:
             return None
-        left = rule.retire_at + rule.grace + TOMBSTONE - now
+        left = rule.retire_at + rule.grace + policy.tombstone - now
         return left if left > 0 else None
 
     def _mark_retired(self, ticket: InferenceTicket, composition: Composition) -> Composition:
@@ -356,14 +365,17 @@ class TicketController:
 
     def _leave_tombstone(self, ticket: InferenceTicket, now: float) -> Result:
         """The ticket is being deleted: delete what it composed but its services, which become
-        tombstones answering 410 (see `laneway.ticket.tombstone`), then let the ticket go."""
+        tombstones answering 410 (see `laneway.ticket.tombstone`) for the platform's tombstone
+        period, then let the ticket go. The end is written on each tombstone then, so a later
+        change of the period applies to the tombstones made after it."""
+        policy = TicketPolicy.of(self.store.list(InferenceGateway).items)
         services = self._owned(ticket, ModelService)
         self._delete_children(ticket, keep={(ModelService.KIND, s.name) for s in services})
         team, contact = self._owner(ticket)
         for service in services:
             message = deleted_message(service=service.name, ticket=ticket.name, date_text=day_text(now), team=team, contact=contact)
-            left = self._tombstone(ticket, now) if RETIRED_ANNOTATION in service.metadata.annotations else None
-            until = now + (min(left, TOMBSTONE) if left is not None else TOMBSTONE)
+            left = self._tombstone(ticket, now, policy) if RETIRED_ANNOTATION in service.metadata.annotations else None
+            until = now + (min(left, policy.tombstone) if left is not None else policy.tombstone)
             self.store.update(tombstone_of(service, ticket_uid=ticket.metadata.uid or "", message=message, until=until))
             log.info("ticket %s deleted: service %s answers 410 until %s", ticket.key, service.name, rfc3339(until))
         allow_deletion(self.store, ticket, TOMBSTONE_FINALIZER)

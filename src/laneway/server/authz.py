@@ -13,7 +13,10 @@ Roles (a token carries exactly one):
 
 Nobody but admin writes ModelReplicas (only the scheduler composes them, so only it names a
 cluster), a composed object (one with a controller ownerReference: laneway keeps it in line
-with its owner, so the owner is what to change), or a status (controllers write statuses).
+with its owner, so the owner is what to change), a deleted ticket's tombstone (a service
+marked `laneway.dev/tombstone-until`: it answers 410 for the platform's tombstone period, and
+a team that deleted or edited it would end that promise to its callers early), or a status
+(controllers write statuses).
 
 Every refusal says which role and namespace would be allowed, so the message is the fix.
 The function reads no state; the server hands it the object as written and as stored.
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from laneway.api.kinds.serving import ModelService
+from laneway.api.labels import TICKET_LABEL, TOMBSTONE_UNTIL_ANNOTATION
 from laneway.api.meta import SYSTEM_NAMESPACE, OwnerReference, Resource
 from laneway.api.registry import KindInfo
 from laneway.store.base import TokenRecord
@@ -157,6 +161,15 @@ def _authorize_write(grant: TokenRecord, access: Access) -> Decision:
                 f"(its controller ownerReference) and laneway keeps it in line with that owner; change the "
                 f"{ref.kind} instead"
             )
+    tombstone = access.existing
+    if tombstone is not None and TOMBSTONE_UNTIL_ANNOTATION in tombstone.metadata.annotations:
+        ticket = tombstone.metadata.labels.get(TICKET_LABEL, "?")
+        until = tombstone.metadata.annotations[TOMBSTONE_UNTIL_ANNOTATION]
+        return _refuse(
+            f"{who} may not {access.verb} {info.kind} {tombstone.key}: it is the tombstone of the deleted InferenceTicket "
+            f"{ticket!r} and answers 410 Gone until {until} (the platform's tombstone period); laneway deletes it then. "
+            f"To serve under this name again, create an InferenceTicket named {ticket!r} (it takes the service over)"
+        )
     return ALLOW
 
 

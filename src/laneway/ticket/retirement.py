@@ -10,8 +10,10 @@ phases, decided here and nowhere else so the ticket controller, the rollout cont
 - `Retired`: from the date; the deployment is scaled to zero and its service answers
   410 Gone with a message naming the owner and the retirement;
 - `Expired`: the grace period after the date has passed; the resources are deleted, all but
-  the service, which stays a tombstone for `TOMBSTONE` more: the gateway keeps answering
-  410 Gone with the owner's name instead of a bare 404, then it goes too.
+  the service, which stays a tombstone for the platform's tombstone period more
+  (`TicketPolicy.tombstone`, `DEFAULT_TOMBSTONE` unless an InferenceGateway sets
+  `spec.tickets.tombstonePeriod`): the gateway keeps answering 410 Gone with the owner's name
+  instead of a bare 404, then it goes too.
 
 A date without a time means the start of that day in UTC. Times are seconds since the epoch,
 read from the controller's clock, so tests drive the whole timeline without waiting.
@@ -30,8 +32,9 @@ Phase = Literal["Active", "Warning", "Retired", "Expired"]
 DEFAULT_WARNING = "14d"
 DEFAULT_GRACE = "7d"
 DAY = 86400.0
-TOMBSTONE = 30 * 86400.0
-"""How long a ticket's retired service outlives its deletion, answering 410 with its owner's name."""
+DEFAULT_TOMBSTONE = "30d"
+"""How long a ticket's retired service outlives its deletion, answering 410 with its owner's name,
+when no InferenceGateway sets `spec.tickets.tombstonePeriod`."""
 
 
 class BadRetirementDate(ValueError):

@@ -10,7 +10,8 @@ service into a tombstone before letting the ticket go:
 - `laneway.dev/retired` holds the 410 message: which service, when and by which ticket's
   deletion it was retired, and whom to contact (the ticket's owner); a service already retired
   by its date keeps that message;
-- `laneway.dev/tombstone-until` says until when (RFC 3339): `TOMBSTONE` (30 days) after the
+- `laneway.dev/tombstone-until` says until when (RFC 3339): the platform's tombstone period
+  (`spec.tickets.tombstonePeriod` on the InferenceGateways, 30 days unless set) after the
   deletion, or what was left of a retirement's tombstone. The ticket controller deletes it then.
 
 A new ticket of the same name takes a tombstone over (its service is composed again, owned by

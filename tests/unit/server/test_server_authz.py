@@ -139,3 +139,20 @@ def test_platform_flips_only_the_break_glass_switch() -> None:
     assert not authorize(PLATFORM, access("delete", "ModelService", "ml-team", existing=stored)).allowed
     assert not authorize(PLATFORM, access("patch", "ModelService", "ml-team", subresource="status")).allowed
     assert not authorize(PLATFORM, access("patch", "ModelDeployment", "ml-team")).allowed
+
+
+def test_a_deleted_tickets_tombstone_is_not_the_teams_to_edit_or_delete() -> None:
+    tombstone = parse_object({
+        "apiVersion": "laneway.dev/v1alpha1", "kind": "ModelService",
+        "metadata": {"name": "pr-review", "namespace": "ml-team", "labels": {"laneway.dev/ticket": "pr-review"},
+                     "annotations": {"laneway.dev/tombstone-until": "2031-01-01T00:00:00Z", "laneway.dev/retired": "gone"}},
+        "spec": {"endpoints": [{"selector": {"matchLabels": {"app": "m"}}}]},
+    })
+    for verb in ("update", "patch", "delete"):
+        decision = authorize(TEAM, access(verb, "ModelService", "ml-team", existing=tombstone))
+        assert not decision.allowed
+        assert "tombstone of the deleted InferenceTicket 'pr-review'" in decision.message
+        assert "until 2031-01-01T00:00:00Z" in decision.message and "create an InferenceTicket named 'pr-review'" in decision.message
+    assert authorize(ADMIN, access("delete", "ModelService", "ml-team", existing=tombstone)).allowed
+    plain = tombstone.model_copy(update={"metadata": tombstone.metadata.model_copy(update={"annotations": {}})})
+    assert authorize(TEAM, access("delete", "ModelService", "ml-team", existing=plain)).allowed

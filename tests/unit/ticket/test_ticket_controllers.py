@@ -12,7 +12,7 @@ from ticket_builders import fleet, provider_keys, ticket
 from laneway.api.conditions import find_condition
 from laneway.api.kinds import InferenceGateway, InferenceTicket, ModelDeployment, ModelEndpoint, ModelService
 from laneway.api.labels import REVISION_HISTORY_ANNOTATION, TOMBSTONE_UNTIL_ANNOTATION
-from laneway.api.meta import ObjectKey, Resource
+from laneway.api.meta import ObjectKey, Resource, rfc3339
 from laneway.control.base import ControlContext
 from laneway.control.gc import GarbageCollector, uid_key
 from laneway.control.rollout import RolloutController
@@ -21,12 +21,14 @@ from laneway.store.base import NotFound
 from laneway.store.memory import MemoryStore
 from laneway.ticket.approval import approval_record
 from laneway.ticket.labels import AUTO_APPROVE_ANNOTATION, CANARY_LABEL, CANARY_WEIGHT_ANNOTATION, RETIRED_ANNOTATION
-from laneway.ticket.retirement import DAY, TOMBSTONE, parse_retire_after
+from laneway.ticket.policy import TicketPolicy
+from laneway.ticket.retirement import DAY, parse_retire_after
 from laneway.ticket.revisions import read_history, with_first_revision
 
 KEY = ObjectKey("internal-tools", "pr-review")
 RETIRE = "2031-01-01"
 T_RETIRE = parse_retire_after(RETIRE)
+TOMBSTONE = TicketPolicy().tombstone
 
 
 class Clock:
@@ -144,11 +146,54 @@ def test_approved_ticket_composes_owned_objects_edits_update_and_deletion_remove
         "service pr-review was retired on 2030-09-23 when its InferenceTicket 'pr-review' was deleted; "
         "owner: internal-tools (#tools-oncall)"
     )
-    # it stands for TOMBSTONE, then the controller deletes it
+    # it stands for the default tombstone period (30 days), then the controller deletes it
     clock.now += TOMBSTONE - DAY
     assert run(tc).requeue_after == DAY
     assert children(store)["ModelService"] == ["pr-review"]
     clock.now += DAY
+    run(tc)
+    assert children(store)["ModelService"] == []
+
+
+def _platform_tombstone(store: MemoryStore, period: str) -> None:
+    """The platform lane sets `spec.tickets.tombstonePeriod` on the example's gateway."""
+    gw = store.get("InferenceGateway", ObjectKey("", "ticket-rules"))
+    assert isinstance(gw, InferenceGateway)
+    tickets = gw.spec.tickets.model_copy(update={"tombstone_period": period})
+    store.update(gw.model_copy(update={"spec": gw.spec.model_copy(update={"tickets": tickets})}))
+
+
+def test_the_platforms_tombstone_period_sets_how_long_a_deleted_tickets_service_answers_410() -> None:
+    assert TOMBSTONE == 30 * DAY  # the default
+    store, clock, tc, _ = setup()
+    _platform_tombstone(store, "7d")
+    approve(store)
+    run(tc)
+    deleted_at = clock.now
+    store.delete("InferenceTicket", KEY)
+    run(tc)
+    tombstone = store.get("ModelService", KEY)
+    assert tombstone.metadata.annotations[TOMBSTONE_UNTIL_ANNOTATION] == rfc3339(deleted_at + 7 * DAY)
+    # a later change of the period leaves the tombstones already made as they were promised
+    _platform_tombstone(store, "90d")
+    clock.now = deleted_at + 6 * DAY
+    assert run(tc).requeue_after == DAY
+    assert children(store)["ModelService"] == ["pr-review"]
+    clock.now = deleted_at + 7 * DAY
+    run(tc)
+    assert children(store)["ModelService"] == []
+
+
+def test_the_platforms_tombstone_period_follows_an_expired_retirement() -> None:
+    store, clock, tc, _ = setup()
+    _platform_tombstone(store, "3d")
+    approve(store)
+    run(tc)
+    clock.now = T_RETIRE + 2 * DAY + 1  # the grace period (2d) is over: expired
+    run(tc)
+    assert children(store)["ModelService"] == ["pr-review"]
+    assert "for 3 more day(s)" in cond(tk(store), "Composed").message
+    clock.now = T_RETIRE + 2 * DAY + 3 * DAY + 1
     run(tc)
     assert children(store)["ModelService"] == []
 

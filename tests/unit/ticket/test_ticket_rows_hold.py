@@ -19,6 +19,7 @@ from laneway.ticket.checks import RowCheck, check_ticket
 from laneway.ticket.compose import compose
 from laneway.ticket.fleet import FleetSnapshot
 from laneway.ticket.placeholders import is_placeholder
+from laneway.ticket.policy import TicketPolicy
 
 NO_RULE = {"none": "public code, no personal data"}
 
@@ -173,6 +174,29 @@ def test_the_platform_horizon_requires_a_near_retirement_date(lifecycle: dict[st
 def test_a_date_inside_the_horizon_passes() -> None:
     row = verdict(ticket(lifecycle={"retireAfter": "2030-12-31"}), "lifecycle", with_gateway(HORIZON))
     assert row.passed, row.message
+
+
+def test_the_tombstone_period_is_the_platforms_30_days_unless_set_and_the_longest_of_all_gateways() -> None:
+    assert (TicketPolicy.of(fleet().gateways).tombstone, TicketPolicy.of(fleet().gateways).tombstone_text) == (30 * 86400.0, "30d")
+    one = with_gateway({"tickets": {"tombstonePeriod": "7d"}})
+    assert TicketPolicy.of(one.gateways).tombstone == 7 * 86400.0
+    two = replace(one, gateways=(*one.gateways, InferenceGateway.model_validate(
+        {"metadata": {"name": "b-rules"}, "spec": {"tickets": {"tombstonePeriod": "90d"}}})))
+    policy = TicketPolicy.of(two.gateways)
+    assert (policy.tombstone, policy.tombstone_text) == (90 * 86400.0, "90d")
+
+
+@pytest.mark.parametrize("period,says", [("0s", "no time at all"), ("soon", "soon")])
+def test_a_tombstone_period_that_is_no_duration_is_refused_saying_how_to_write_one(period: str, says: str) -> None:
+    with pytest.raises(InvalidManifests) as caught:
+        load_text(f"apiVersion: laneway.dev/v1alpha1\nkind: InferenceGateway\nmetadata: {{name: g}}\n"
+                  f"spec: {{tickets: {{tombstonePeriod: {period}}}}}\n")
+    assert "tombstonePeriod" in str(caught.value) and says in str(caught.value)
+
+
+def test_a_ticket_has_no_say_in_its_tombstone_period() -> None:
+    with pytest.raises(ValueError, match="tombstonePeriod"):
+        ticket(lifecycle={"retireAfter": "2030-12-31", "tombstonePeriod": "1s"})
 
 
 # --- the cache row asks where the weights come from -----------------------------------------

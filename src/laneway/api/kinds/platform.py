@@ -700,9 +700,13 @@ class GatewayTickets(Model):
     a regular expression every pager contact must match in full (e.g. `#[a-z0-9-]+-oncall`).
     `requireTicket`: namespaces (or `*`) where the API server refuses team-written
     ModelDeployments and ModelServices that an approved ticket did not compose. `providers`:
-    the external providers a ticket's overflow row may name."""
+    the external providers a ticket's overflow row may name. `tombstonePeriod`: how long the
+    service of a deleted or expired ticket stands as a tombstone answering 410 Gone with its
+    owner's name before it goes (default 30d); the platform's, so a team cannot make its own
+    service vanish sooner, nor hold a name longer, than the fleet's callers are promised."""
 
     max_retirement_horizon: str | None = None
+    tombstone_period: str | None = None
     contact_pattern: str | None = Field(default=None, max_length=256)
     require_ticket: list[str] = Field(default_factory=list, max_length=1024)
     providers: list[ExternalProvider] = Field(default_factory=list, max_length=256)
@@ -711,6 +715,14 @@ class GatewayTickets(Model):
     @classmethod
     def _horizon(cls, v: str | None) -> str | None:
         return check_duration(v)
+
+    @field_validator("tombstone_period")
+    @classmethod
+    def _tombstone(cls, v: str | None) -> str | None:
+        check_duration(v)
+        if v is not None and parse_duration(v) <= 0:
+            raise ValueError(f"tombstonePeriod {v!r} is no time at all; write e.g. 30d or 7d (leave it out for 30d)")
+        return v
 
     @field_validator("contact_pattern")
     @classmethod
