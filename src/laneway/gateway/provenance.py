@@ -16,6 +16,13 @@ them, as recorded in `laneway.dev/written-by` (stamped on every write; no client
   the team's claim. If its URL points at the host of a provider the platform vouches for, the
   boundary reads that provider's labels instead; otherwise its place is unknown and every
   boundary excludes it, whatever the requirement (a `NotIn` cannot pass on what is not known).
+
+No stamp at all means the endpoint was written before laneway stamped writers (an upgrade):
+nobody can tell a team's from the platform's any more, so it is taken as the team's. Its
+exclusion says so and names both fixes: the platform vouches for the provider's host (an
+entry in an InferenceGateway's `spec.tickets.providers`), or the platform re-applies an
+endpoint it wrote with a platform token (stamped `platform`). `laneway audit` lists every such
+endpoint a boundary now excludes (`laneway.gateway.unvouched`).
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ class Evidence:
 
     labels: Mapping[str, str] | None
     whose: str
+    stamped: bool = True
+    """False when the endpoint carries no `laneway.dev/written-by` (written before the stamp)."""
 
 
 def vouched_providers(gateways: Iterable[InferenceGateway]) -> tuple[ExternalProvider, ...]:
@@ -93,8 +102,18 @@ def boundary_evidence(endpoint: ModelEndpoint, providers: Sequence[ExternalProvi
         return Evidence(_listed(endpoint), f"written by {writer}")
     vouched = _provider_labels(endpoint, providers)
     if vouched is not None:
-        return Evidence(vouched[0], vouched[1])
+        return Evidence(vouched[0], vouched[1], stamped=writer is not None)
+    if writer is None:
+        return Evidence(None, f"no {WRITTEN_BY_ANNOTATION}: written before laneway recorded who writes an endpoint, "
+                              "so taken as the team's", stamped=False)
     return Evidence(None, "written by the team lane")
+
+
+def vouch_hint(endpoint: ModelEndpoint) -> str:
+    """How the platform makes the boundary know where `endpoint` sends data: vouch for its host."""
+    where = _where(endpoint.spec.url)
+    return (f"the platform vouches for {where or endpoint.spec.url} by listing its provider (url and labels) in an InferenceGateway's "
+            "spec.tickets.providers")
 
 
 def boundary_refusal(endpoint: ModelEndpoint, boundary: LabelSelector | None, providers: Sequence[ExternalProvider] = ()) -> str | None:
@@ -105,6 +124,12 @@ def boundary_refusal(endpoint: ModelEndpoint, boundary: LabelSelector | None, pr
     requirements = boundary.requirements()
     if evidence.labels is None:
         wanted = ", ".join(r.describe() for r in requirements)
+        if not evidence.stamped:
+            return (
+                f"outside the data boundary ({evidence.whose}; at no host the platform vouches for, so {wanted} is "
+                f"unknown; {vouch_hint(endpoint)}, or an endpoint the platform wrote is applied again with a platform "
+                "token)"
+            )
         return (
             f"outside the data boundary ({evidence.whose}, at no host the platform vouches for: its labels are the "
             f"team's claim, so {wanted} is unknown; point it at a provider the platform vouches for, or name one in "

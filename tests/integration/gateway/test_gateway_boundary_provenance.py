@@ -10,13 +10,18 @@ endpoint at a host the platform vouches for as `eu`, is routed (so the test can 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+from click.testing import CliRunner
 from gateway_harness import NS, Fleet
 from server_harness import RunningApi
 
+from laneway.api.kinds.serving import ModelEndpoint
 from laneway.api.labels import WRITTEN_BY_ANNOTATION
+from laneway.cli.main import main
 from laneway.testing.fleet import LOOPBACK_EGRESS
 
 GV = "laneway.dev/v1alpha1"
@@ -126,3 +131,45 @@ def test_a_team_endpoint_at_an_unvouched_host_is_of_unknown_jurisdiction(fleet: 
         assert r.json()["metadata"]["annotations"][WRITTEN_BY_ANNOTATION] == "team"
         fleet.sync()
         assert _call(fleet).status_code == 503 and len(sink.received) == 1
+
+
+def _audit(api: RunningApi, data_dir: Path, *args: str) -> str:
+    """`laneway audit` against the test's API server, as an operator with an admin token runs it."""
+    env = {"LANEWAY_DATA_DIR": str(data_dir), "LANEWAY_CONFIG": str(data_dir / "config"), "LANEWAY_TOKEN": api.admin_token,
+           "LANEWAY_SERVER": None}
+    result = CliRunner().invoke(main, ["audit", "--server", api.url, *args], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_an_endpoint_written_before_the_stamp_is_named_by_the_gateway_and_audit_until_the_platform_vouches(
+    fleet: Fleet, api: RunningApi, tmp_path: Path,
+) -> None:
+    """The upgrade path: an external endpoint in the store from before `laneway.dev/written-by`
+    existed is taken as the team's, so an EU boundary excludes it; the operator sees which and
+    why (the service's status, `laneway audit`), and vouching for its host brings it back."""
+    sink = fleet.upstream("sink")
+    fleet.store.create(ModelEndpoint.model_validate(_endpoint("legacy", sink.url, EU)))  # as the old store holds it
+    with api.client(api.admin_token) as admin, api.client(api.token("team", NS)) as team:
+        assert _post(team, "modelservices", _service()).status_code == 201
+        fleet.sync()
+        assert _call(fleet).status_code == 503 and sink.received == []
+        port = sink.url.rsplit(":", 1)[1].split("/")[0]
+        reason = _excluded(fleet)["legacy"]
+        assert "no laneway.dev/written-by: written before laneway recorded who writes an endpoint" in reason
+        assert f"the platform vouches for 127.0.0.1:{port} by listing its provider" in reason
+
+        table = _audit(api, tmp_path)
+        assert "1 endpoint(s) outside every data boundary" in table
+        line = next(line for line in table.splitlines() if "legacy" in line)
+        assert line.split()[:4] == [NS, "legacy", "<none>", "svc"], line
+        assert f"127.0.0.1:{port}" in line and "spec.tickets.providers" in line
+        (listed,) = json.loads(_audit(api, tmp_path, "-o", "json"))["endpoints"]
+        assert (listed["name"], listed["writtenBy"], listed["excludedBy"]) == ("legacy", None, ["svc"])
+
+        # The fix: the platform vouches for the provider at that host, as in the EU.
+        _vouch(admin, [{"name": "legacy-provider", "url": sink.url, "labels": EU}])
+        fleet.sync()
+        assert _call(fleet).status_code == 200 and len(sink.received) == 1
+        assert "legacy" not in _excluded(fleet)
+        assert "outside every data boundary" not in _audit(api, tmp_path)

@@ -14,6 +14,7 @@ from laneway.api.labels import BOUNDARY_LABELS_ANNOTATION, CLUSTER_LABEL, WRITTE
 from laneway.control.replica import desired_endpoints
 from laneway.drivers.base import ReplicaObservation, ServingAddress
 from laneway.gateway.provenance import boundary_evidence, boundary_refusal
+from laneway.gateway.unvouched import unvouched_endpoints
 from laneway.gateway.weights import weights
 
 JURISDICTION = "laneway.dev/jurisdiction"
@@ -106,3 +107,57 @@ def test_a_template_labelled_eu_on_a_us_cluster_stays_outside_an_eu_boundary() -
     # a cluster the platform labels eu is inside
     [on_eu] = desired_endpoints(_replica({"app": "m"}), EU, observation)
     assert routed(eu_only(), on_eu)
+
+
+# --- the upgrade path: endpoints written before the stamp ------------------------------------
+
+def test_an_endpoint_written_before_the_stamp_is_excluded_saying_so_and_how_to_fix_it() -> None:
+    old = ep("https://api.together.xyz/v1", EU)
+    evidence = boundary_evidence(old)
+    assert evidence.labels is None and not evidence.stamped
+    reason = boundary_refusal(old, eu_only().spec.data_boundary)
+    assert reason is not None
+    assert "no laneway.dev/written-by: written before laneway recorded who writes an endpoint" in reason
+    assert "the platform vouches for api.together.xyz:443 by listing its provider" in reason
+    assert "spec.tickets.providers" in reason and "applied again with a platform token" in reason
+    # vouched for afterwards: judged on the provider's labels, routed inside an EU boundary
+    assert routed(eu_only(), old, (EU_PROVIDER.model_copy(update={"url": "https://api.together.xyz/v1"}),))
+
+
+def _service(name: str, selector: dict[str, str], boundary: dict[str, Any] | None) -> ModelService:
+    spec: dict[str, Any] = {"endpoints": [{"tier": "Overflow", "selector": {"matchLabels": selector}}]}
+    if boundary is not None:
+        spec["dataBoundary"] = boundary
+    return ModelService.model_validate({"metadata": {"name": name, "namespace": "ml"}, "spec": spec})
+
+
+def _named(name: str, url: str, labels: dict[str, str], annotations: dict[str, str] | None = None, namespace: str = "ml") -> ModelEndpoint:
+    e = ep(url, labels, annotations)
+    return e.model_copy(update={"metadata": e.metadata.model_copy(update={"name": name, "namespace": namespace})})
+
+
+def test_unvouched_endpoints_lists_those_a_bounded_service_now_excludes_with_the_fix() -> None:
+    endpoints = [
+        _named("old", "https://api.together.xyz/v1", EU),                                       # no stamp: listed
+        _named("team", "https://api.together.xyz/v1", EU, {WRITTEN_BY_ANNOTATION: "team"}),     # team's: listed
+        _named("vouched", "https://api.mistral.ai/v1", EU),                                     # at a vouched host
+        _named("platform", "https://api.together.xyz/v1", EU, {WRITTEN_BY_ANNOTATION: "platform"}),
+        _named("elsewhere", "https://api.together.xyz/v1", EU, namespace="other"),              # no bounded service there
+        _named("unselected", "https://api.together.xyz/v1", {"app": "other"}),                   # no service selects it
+    ]
+    services = [
+        _service("bounded", {"app": "m"}, {"matchLabels": EU}),
+        _service("also-bounded", {"app": "m"}, {"matchExpressions": [{"key": JURISDICTION, "operator": "Exists"}]}),
+        _service("open", {"app": "other"}, None),
+    ]
+    found = unvouched_endpoints(services, endpoints, (EU_PROVIDER,))
+    assert [(f.name, f.written_by, f.services) for f in found] == [
+        ("old", "<none>", ("also-bounded", "bounded")),
+        ("team", "team", ("also-bounded", "bounded")),
+    ]
+    old, team = found
+    assert "written before laneway recorded who writes an endpoint" in old.problem
+    assert "api.together.xyz:443" in old.fix and "apply it again with a platform token" in old.fix
+    assert "written by the team lane" in team.problem and "platform token" not in team.fix
+    # the platform vouches for the host: nothing is left to report
+    assert unvouched_endpoints(services, endpoints, (EU_PROVIDER, US_PROVIDER)) == []
