@@ -52,6 +52,25 @@ def ca_cert_hash(pem: bytes | str) -> str:
     return "sha256:" + hashlib.sha256(spki).hexdigest()
 
 
+def pinned_ca(pem: str, pin: str) -> str:
+    """The CA an agent may trust from `pem` as offered by a server: exactly one certificate whose
+    public key has the fingerprint `pin`, returned re-encoded (only it, nothing that came beside
+    it). The real CA is public, so a bundle of it with a CA of an impostor's would pass a check of
+    its first certificate while the TLS context then trusted the impostor's too.
+
+    Raises ValueError saying what was wrong with the offer."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        raise ValueError("offered no certificate") from None
+    if len(certs) != 1:
+        raise ValueError(f"offered {len(certs)} certificates where its CA is one certificate")
+    offered = ca_cert_hash(certs[0].public_bytes(serialization.Encoding.PEM))
+    if offered != pin:
+        raise ValueError(f"offered the CA {offered}, not the --ca-cert-hash {pin} given")
+    return certs[0].public_bytes(serialization.Encoding.PEM).decode()
+
+
 def _write(path: Path, data: bytes, *, private: bool) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)

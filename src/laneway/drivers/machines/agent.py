@@ -51,7 +51,7 @@ from laneway.drivers.machines.protocol import (
 )
 from laneway.egress.policy import EgressPolicy
 from laneway.server.auth import write_private
-from laneway.server.certificates import ca_cert_hash
+from laneway.server.certificates import pinned_ca
 
 log = logging.getLogger("laneway.agent")
 
@@ -284,14 +284,11 @@ class Agent:
                 raise AgentRefused(f"{url} answered HTTP {resp.status}: is this laneway's TLS door for agents (laneway up --agent-port)?")
             pem = str((await resp.json(content_type=None)).get("caCert", ""))
         try:
-            offered = ca_cert_hash(pem)
-        except ValueError:
-            raise AgentRefused(f"{url} offered no certificate") from None
-        if offered != self.config.ca_cert_hash:
-            raise AgentRefused(f"the server's CA is {offered}, not the --ca-cert-hash {self.config.ca_cert_hash} given: "
-                               "this is not the control plane the join token came from")
-        kept.write_text(pem)
-        return ssl.create_default_context(cadata=pem)
+            ca = pinned_ca(pem, self.config.ca_cert_hash)
+        except ValueError as e:
+            raise AgentRefused(f"{url} {e}: this is not the control plane the join token came from") from None
+        kept.write_text(ca)
+        return ssl.create_default_context(cadata=ca)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Join, then beat until `stop` is set or the control plane cuts this machine off."""
