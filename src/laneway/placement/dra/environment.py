@@ -121,11 +121,15 @@ def compile_selector(source: str) -> Program:
     try:
         ast = _ENV.compile(source)
         runner = _ENV.program(ast, functions=FUNCTIONS)
+        read = reads(ast)
     except CELParseError as e:
         raise CompileError(f"syntax error:\n{str(e).rstrip() or source}") from None
+    except RecursionError:  # thousands of brackets, negations or chained operators in 10 KiB
+        raise CompileError("the selector nests too deeply to compile; split it into several selectors "
+                           "(all of a request's selectors must hold) or write it flatter") from None
     except Exception as e:
         raise CompileError(f"{type(e).__name__}: {e}") from None
-    return Program(source, runner, reads(ast))
+    return Program(source, runner, read)
 
 
 @dataclass(frozen=True)
