@@ -174,6 +174,37 @@ def test_a_machine_reports_ports_and_the_url_is_its_own_address(fleet: RunningAp
     assert [a.url for r in machine.reports for a in r.addresses] == ["http://127.0.0.1:8080"]
 
 
+@pytest.mark.parametrize("address", ["169.254.169.254", "fe80::1", "0.0.0.0", "224.0.0.1"])
+def test_a_join_token_cannot_point_the_fleet_at_a_metadata_or_unroutable_address(fleet: RunningApi, address: str) -> None:
+    """The gateway and the quality probes call a machine at the address it joined with: a join
+    token in the wrong hands must not make that the cloud's metadata service."""
+    token = _join_token(fleet)
+    with fleet.client(token) as agent:
+        refused = agent.post(JOIN, json={"machine": "evil", "address": address, "devices": _h200_devices()})
+    assert refused.status_code == 422 and "link-local, multicast, unspecified or reserved" in refused.text, refused.text
+    assert _machines(fleet) == [], "no machine joined at that address"
+    assert _join(fleet, token, "gpu-a").status_code == 201, "the refusal spent no token"
+
+
+@pytest.mark.parametrize("engine", ["Evil Engine", "sim\x1b[2J", "a/../b", "victim-endpoint."])
+def test_a_machine_reports_only_engine_names_a_deployment_could_have(fleet: RunningApi, engine: str) -> None:
+    """An engine's name becomes part of an endpoint's name and a label value: a report naming
+    anything but a DNS label is refused whole, and nothing of it is stored."""
+    _a, b = _two_machines_with_work(fleet)
+    uid = fleet.store.get(ModelReplica, ObjectKey("victims", "secret-model-0")).metadata.uid
+    for report in (
+        {"namespace": "victims", "name": "secret-model-0", "uid": uid, "ready": True,
+         "addresses": [{"engine": engine, "port": 8080, "ready": True}]},
+        {"namespace": "victims", "name": "secret-model-0", "uid": uid, "ready": True,
+         "members": [{"id": "m-0", "engine": engine, "phase": "Ready"}]},
+    ):
+        with fleet.client(b) as agent:
+            answer = agent.post("/agent/v1/clusters/rack/machines/gpu-b/heartbeat", json={"reports": [report]})
+        assert answer.status_code == 422 and "engine name" in answer.text, answer.text
+    machine = next(m for m in fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status.machines if m.name == "gpu-b")
+    assert machine.reports == []
+
+
 @pytest.mark.parametrize("path", [
     f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets",
     f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets/provider-key",

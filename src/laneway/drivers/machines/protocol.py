@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from laneway.api.kinds.platform import InferenceClassSpec
 from laneway.api.meta import Model, check_dns1123_label
@@ -26,12 +26,20 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9]
 
 
 def check_address(value: str) -> str:
-    """A bare host (IP address or DNS name) the gateway reaches the machine's engines at."""
+    """A bare host (IP address or DNS name) the gateway reaches the machine's engines at.
+
+    Never an address no machine serves from: link-local (169.254.169.254 is a cloud's metadata
+    service, which the gateway and the quality probes would then be sent to), multicast,
+    unspecified or reserved; a join token in the wrong hands cannot point the fleet there."""
     try:
-        ipaddress.ip_address(value)
-        return value
+        ip = ipaddress.ip_address(value)
     except ValueError:
-        pass
+        ip = None
+    if ip is not None:
+        if not ip.is_loopback and (ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved):
+            raise ValueError(f"address {value!r} is link-local, multicast, unspecified or reserved, where no machine "
+                             "serves from: give the address other machines reach this one at (--address)")
+        return value
     if not _HOSTNAME.match(value):
         raise ValueError(f"address {value!r} must be a bare IP address or DNS name (no scheme, port or path)")
     return value
@@ -76,12 +84,20 @@ class JoinAnswer(Model):
     heartbeat_seconds: float
 
 
+def _engine_name(v: str) -> str:
+    """An engine's name as its deployment gives it (a DNS label): it becomes part of an
+    endpoint's name and a label value, so a report cannot carry anything else."""
+    return check_dns1123_label(v, "engine name")
+
+
 class EngineReport(Model):
     engine: str = Field(max_length=63)
     engine_copy: StrictInt = Field(default=0, ge=0, le=1024)
     port: StrictInt = Field(ge=1, le=65535)
     ready: StrictBool = False
-    models: list[str] = Field(default_factory=list, max_length=64)
+    models: list[Annotated[str, StringConstraints(max_length=253)]] = Field(default_factory=list, max_length=64)
+
+    _engine = field_validator("engine")(_engine_name)
 
 
 class MemberReport(Model):
@@ -90,6 +106,8 @@ class MemberReport(Model):
     phase: Literal["Pending", "Starting", "Running", "Ready", "CrashLoopBackOff", "Stopped"]
     ready: StrictBool = False
     restarts: StrictInt = Field(default=0, ge=0)
+
+    _engine = field_validator("engine")(_engine_name)
 
 
 class ReplicaReport(Model):
