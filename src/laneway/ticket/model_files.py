@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from laneway.api.kinds.ticket import InferenceTicket, MemoryAnswer
 
@@ -34,6 +34,11 @@ CONFIG_KEYS = (
     "n_positions", "max_sequence_length",
 )
 GGUF_MAGIC = b"GGUF"
+GGUF_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+"""GGUF value types of fixed size (uint8 ... float64, bool) by type id; 8 is a string, 9 an array."""
+GGUF_STRING, GGUF_ARRAY = 8, 9
+MAX_GGUF_ARRAY_DEPTH = 4
+"""Arrays in arrays; llama.cpp writes one level (token lists), the format allows any."""
 
 
 class ModelFileError(ValueError):
@@ -50,6 +55,61 @@ def _gguf_value(reader: Any, key: str) -> int | None:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def check_gguf_header(path: Path) -> None:
+    """Walk a GGUF file's key-value section without the `gguf` reader, raising ModelFileError
+    where it is not one a reader can finish: a count larger than the bytes left could hold, an
+    unknown type, arrays nested past `MAX_GGUF_ARRAY_DEPTH`. Why: the reader trusts the counts
+    (an array of 2^40 numbers in a 100-byte file loops for hours) and recurses once per nested
+    array (a few thousand levels end in a RecursionError), and `ticket check` may read a file the
+    ticket's cache row names, written by someone else. Iterative, and skips fixed-size arrays
+    whole, so a real file's tokenizer lists take milliseconds."""
+    with path.open("rb") as f:
+        size = f.seek(0, 2)
+        f.seek(4)
+        head = f.read(4)
+        order: Literal["little", "big"] = "little" if int.from_bytes(head, "little") in (2, 3) else "big"
+        if len(head) != 4 or int.from_bytes(head, order) not in (2, 3):
+            raise ModelFileError(f"{path}: not a GGUF version this reads (2 or 3)")
+
+        def number(n: int, what: str) -> int:
+            data = f.read(n)
+            if len(data) != n:
+                raise ModelFileError(f"{path}: not a readable GGUF file (it ends inside {what} at byte {f.tell()})")
+            return int.from_bytes(data, order)
+
+        def skip(n: int, what: str) -> None:
+            if n > size - f.tell():
+                raise ModelFileError(f"{path}: not a readable GGUF file ({what} of {n} bytes at byte {f.tell()} runs past "
+                                     f"its end at {size})")
+            f.seek(n, 1)
+
+        tensors, pairs = number(8, "the tensor count"), number(8, "the key count")
+        if tensors * 24 + pairs * 13 > size - f.tell():
+            raise ModelFileError(f"{path}: not a readable GGUF file (it claims {tensors} tensors and {pairs} keys, more "
+                                 f"than its {size} bytes can hold)")
+        for _ in range(pairs):
+            skip(number(8, "a key's length"), "a key")
+            pending = [(number(4, "a value's type"), 1, 0)]  # (type, values left at this spot, nesting)
+            while pending:
+                kind, count, depth = pending.pop()
+                if kind in GGUF_SCALAR_BYTES:
+                    skip(GGUF_SCALAR_BYTES[kind] * count, "an array")
+                elif kind == GGUF_STRING:
+                    for _ in range(count):
+                        skip(number(8, "a string's length"), "a string")
+                elif kind == GGUF_ARRAY:
+                    if count == 0:
+                        continue
+                    if depth >= MAX_GGUF_ARRAY_DEPTH:
+                        raise ModelFileError(f"{path}: arrays nested more than {MAX_GGUF_ARRAY_DEPTH} deep at byte "
+                                             f"{f.tell()}; no model file holds such a header")
+                    pending.append((GGUF_ARRAY, count - 1, depth))  # its sibling arrays, after this one's items
+                    item = number(4, "an array's type")
+                    pending.append((item, number(8, "an array's length"), depth + 1))
+                else:
+                    raise ModelFileError(f"{path}: not a readable GGUF file (unknown value type {kind} before byte {f.tell()})")
+
+
 def gguf_memory(path: Path) -> dict[str, object]:
     """The memory facts in a GGUF file's header."""
     try:
@@ -57,6 +117,7 @@ def gguf_memory(path: Path) -> dict[str, object]:
         from gguf.constants import LlamaFileType
     except ImportError as e:  # pragma: no cover - gguf is a dependency
         raise ModelFileError("reading a GGUF header needs the gguf package: pip install gguf") from e
+    check_gguf_header(path)
     try:
         reader = GGUFReader(str(path), "r")
     except (ValueError, OSError, IndexError, KeyError) as e:
