@@ -205,6 +205,25 @@ def test_a_machine_reports_only_engine_names_a_deployment_could_have(fleet: Runn
     assert machine.reports == []
 
 
+def test_a_machine_cannot_send_escape_sequences_to_operators_terminals(fleet: RunningApi) -> None:
+    """A report's reason and message become the replica's status message, which `laneway get`
+    prints: the machine's control characters are replaced before anything is stored."""
+    _a, b = _two_machines_with_work(fleet)
+    uid = fleet.store.get(ModelReplica, ObjectKey("victims", "secret-model-0")).metadata.uid
+    escape = "\x1b]0;owned\x07\x1b[2J\x9b31m"
+    report = {"reports": [{"namespace": "victims", "name": "secret-model-0", "uid": uid, "ready": False,
+                           "reason": "Crash" + escape, "message": "engine said\n" + escape,
+                           "members": [{"id": "m" + escape, "engine": "sim", "phase": "Starting"}]}],
+              "caches": []}
+    with fleet.client(b) as agent:
+        assert agent.post("/agent/v1/clusters/rack/machines/gpu-b/heartbeat", json=report).status_code == 200
+    machine = next(m for m in fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status.machines if m.name == "gpu-b")
+    stored = machine.reports[0]
+    for text in (stored.reason, stored.message, stored.members[0].id):
+        assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+    assert stored.message.startswith("engine said\n"), "newlines are kept"
+
+
 @pytest.mark.parametrize("path", [
     f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets",
     f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets/provider-key",

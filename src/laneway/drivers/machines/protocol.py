@@ -84,6 +84,16 @@ class JoinAnswer(Model):
     heartbeat_seconds: float
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(v: str) -> str:
+    """A machine's free text (a reason, a message, an engine's log line) with control characters
+    other than newline and tab replaced: it is shown in operators' terminals (`laneway get`,
+    `describe`), where an escape sequence would rewrite the screen or the window title."""
+    return _CONTROL.sub("\ufffd", v)
+
+
 def _engine_name(v: str) -> str:
     """An engine's name as its deployment gives it (a DNS label): it becomes part of an
     endpoint's name and a label value, so a report cannot carry anything else."""
@@ -108,6 +118,7 @@ class MemberReport(Model):
     restarts: StrictInt = Field(default=0, ge=0)
 
     _engine = field_validator("engine")(_engine_name)
+    _printable = field_validator("id")(printable)
 
 
 class ReplicaReport(Model):
@@ -120,6 +131,8 @@ class ReplicaReport(Model):
     addresses: list[EngineReport] = Field(default_factory=list, max_length=MAX_ADDRESSES)
     members: list[MemberReport] = Field(default_factory=list, max_length=MAX_ADDRESSES)
 
+    _printable = field_validator("reason", "message")(printable)
+
 
 class CacheReport(Model):
     namespace: str = Field(max_length=63)
@@ -128,6 +141,8 @@ class CacheReport(Model):
     state: Literal["Pending", "Hydrating", "Ready", "Failed"]
     message: str = Field(default="", max_length=2048)
     bytes: StrictInt | None = Field(default=None, ge=0)
+
+    _printable = field_validator("message")(printable)
 
 
 class Heartbeat(Model):
