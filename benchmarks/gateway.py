@@ -73,8 +73,7 @@ def free_port() -> int:
 # ---- servers (each runs in its own process) ------------------------------------------------
 
 
-async def _upstream(port: int, reuse_port: bool = False) -> None:
-    """`reuse_port`: several upstream processes share the port (benchmarks/production.py)."""
+async def _upstream(port: int) -> None:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -102,7 +101,7 @@ async def _upstream(port: int, reuse_port: bool = False) -> None:
     server = web.Server(handle)
     runner = web.ServerRunner(server, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, reuse_port=reuse_port or None).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     await asyncio.Event().wait()
 
 
@@ -458,7 +457,7 @@ if __name__ == "__main__":
         sys.exit(0)
     if ns.serve:
         role, *rest = ns.serve
-        coro: Any = {"upstream": lambda: _upstream(int(rest[0]), rest[1:] == ["reuse"]), "bare": lambda: _bare(int(rest[0]), rest[1]),
+        coro: Any = {"upstream": lambda: _upstream(int(rest[0])), "bare": lambda: _bare(int(rest[0]), rest[1]),
                      "laneway": lambda: _laneway(int(rest[0]), rest[1])}[role]()
         try:
             asyncio.run(coro)

@@ -9,17 +9,23 @@ Three comparisons, each against a baseline run alongside in the same invocation:
              (the baseline is one process);
   gateway    gateway throughput with `laneway gateway --workers 1` against `--workers 2` on one
              port (SO_REUSEPORT), non-streamed requests at concurrency 64 through a rate-limited
-             service whose limit is shared in the store (the baseline is one worker). The load
-             comes from several processes and the upstream is several processes on one port,
-             so neither caps what two workers can do; it prints the cores available and how
-             busy the gateway and the upstream were, which says whether the machine was the limit.
+             service whose limit is shared in the store (the baseline is one worker).
 
 A real PostgreSQL server is started for the run (initdb in a temp dir, a free loopback port)
 and stopped at the end, with every process this script started. The machines these run on
 have two cores shared with other work, so the API and gateway comparisons measure several
-rounds, alternating the two configurations, and print the median ratio and the spread; the
-load generators and the upstream share the same cores, which caps what a second worker can show
-there: run it where the cores outnumber the busy processes it prints.
+rounds, alternating the two configurations, and print the median ratio and the spread.
+
+The gateway comparison only means something when the gateway is the bottleneck: everything else
+on the same cores must cost far less CPU per request than the gateway. So the load comes from
+`wrk` (C, epoll: a few microseconds a request; Debian's `wrk` package, installed by .ci/run)
+over 64 kept-alive connections, and the upstream is one raw asyncio protocol answering a fixed
+OpenAI-shaped completion on kept-alive connections (`_Upstream`), not an aiohttp server, which
+costs about as much per request as the gateway. Without `wrk` (or with `--python-load`) the load
+comes from Python processes, which cap what two workers can show on two cores. It prints the
+busy cores of each part (gateway, each worker, upstream, load, PostgreSQL, the whole machine:
+what is left is other people's work), the CPU per request of the gateway and of the harness, and
+the ratio two workers can reach at most with that harness on these cores.
 
     python benchmarks/production.py [--only store|api|gateway] [--seconds 3] [--rounds 3]
 """
@@ -28,7 +34,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -209,14 +218,73 @@ def _seed_gateway(dsn: str, upstream: str) -> None:
         store.close()
 
 
+CHAT = (b'{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"bench","choices":[{"index":0,'
+        b'"message":{"role":"assistant","content":"hello there"},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}')
+_ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(CHAT)) + CHAT
+
+
+class _Upstream(asyncio.Protocol):
+    """The cheapest OpenAI-shaped upstream this script can run: a raw asyncio protocol that reads
+    each HTTP/1.1 request (headers, then Content-Length bytes of body, or a chunked body to its
+    last chunk) and answers the same chat completion on the same kept-alive connection. It
+    costs a fraction of the gateway's CPU per request, so the gateway stays the bottleneck
+    (an aiohttp upstream costs about as much as the gateway itself)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            head_end = self._buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self._buffer[:head_end].lower()
+            body_start = head_end + 4
+            if b"transfer-encoding: chunked" in head:
+                last = self._buffer.find(b"\r\n0\r\n\r\n", body_start - 2)
+                if last < 0:
+                    return
+                request_end = last + 7
+            else:
+                match = re.search(rb"content-length:\s*(\d+)", head)
+                request_end = body_start + (int(match.group(1)) if match else 0)
+                if len(self._buffer) < request_end:
+                    return
+            self._buffer = self._buffer[request_end:]
+            assert self._transport is not None
+            self._transport.write(_ANSWER)
+
+
+def _serve_upstream(port: int) -> None:
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(_Upstream, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
+
+
 LOAD_START_DELAY = 3.0
-"""Seconds between starting the load generator processes and the moment they all begin."""
+"""Seconds between starting the Python load generator processes and the moment they all begin."""
+
+_WRK_SCRIPT = (
+    'wrk.method = "POST"\n'
+    'wrk.headers["Content-Type"] = "application/json"\n'
+    f"wrk.body = '{json.dumps(REQUEST)}'\n"
+)
 
 
 async def _load_window(port: int, start_at: float, seconds: float, concurrency: int) -> tuple[int, int, float]:
-    """One load generator process: from wall time `start_at` for `seconds`, `concurrency`
-    clients each on its own connection; the requests answered inside that window, and when
-    this process actually began (after `start_at` when it started too slowly)."""
+    """One Python load generator process (the fallback without `wrk`): from wall time `start_at`
+    for `seconds`, `concurrency` clients each on its own connection; the requests answered inside
+    that window, and when this process actually began (after `start_at` when it started too slowly)."""
     url = f"http://127.0.0.1:{port}/bench/bench/v1/chat/completions"
     done = 0
     failed = 0
@@ -242,23 +310,60 @@ async def _load_window(port: int, start_at: float, seconds: float, concurrency: 
     return done, failed, began
 
 
-def _process_tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by process `pid` and its children (the supervisor's workers)."""
+def _process_cpu(pids: tuple[int, ...]) -> list[float]:
+    """CPU seconds used so far by each process in `pids` and its children (the supervisor's workers)."""
+    import psutil
+
+    totals: list[float] = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            totals.append(0.0)
+            continue
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        totals.append(total)
+    return totals
+
+
+def _worker_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each gateway worker under supervisor `pid` (or `pid` itself when it
+    has no children: one worker serves in the process `laneway gateway` started)."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        procs = root.children() or [root]
     except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
+        return {}
+    figures: dict[int, float] = {}
     for proc in procs:
         try:
             times = proc.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
-    return total
+        figures[proc.pid] = times.user + times.system
+    return figures
+
+
+def _split(before: dict[int, float], after: dict[int, float], elapsed: float) -> tuple[float, ...]:
+    """Each worker's busy cores over the window, busiest first (how evenly the kernel spread the connections)."""
+    return tuple(sorted(((after[pid] - before.get(pid, 0.0)) / elapsed for pid in after), reverse=True))
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy so far (every process, others' included)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 @dataclass(frozen=True)
@@ -268,23 +373,86 @@ class LoadRun:
     """CPU the gateway processes used over the window, in cores (1.0: one core busy)."""
     upstream_cores: float
     load_cores: float
+    store_cores: float
+    """PostgreSQL's server processes (the shared limit's leases)."""
+    machine_cores: float
+    """The whole machine's busy CPU over the window: what is left after the parts above is other work."""
     late: float
     """Seconds the last load process began after the window opened (it started slowly)."""
+    workers: tuple[float, ...] = ()
+    """Each gateway worker's busy cores, busiest first."""
+
+    @property
+    def other_cores(self) -> float:
+        """The machine's busy cores not spent by this benchmark's parts (other people's work)."""
+        ours = self.gateway_cores + self.upstream_cores + self.load_cores + self.store_cores
+        return max(0.0, self.machine_cores - ours)
+
+    @property
+    def gateway_us_per_request(self) -> float:
+        return self.gateway_cores / self.requests_per_second * 1e6
+
+    @property
+    def others_us_per_request(self) -> float:
+        """Upstream and load CPU per request: what the harness costs beside the gateway."""
+        return (self.upstream_cores + self.load_cores) / self.requests_per_second * 1e6
 
 
-def _load(port: int, gateway_pid: int, upstream_pid: int, *, seconds: float, concurrency: int, generators: int) -> LoadRun:
-    """Drive the gateway on `port` from `generators` processes at once (one Python process
-    cannot make more requests than one core allows, which would cap what two workers show)."""
+@dataclass(frozen=True)
+class Parts:
+    gateway: int
+    upstream: int
+    store: int
+
+
+def _load_wrk(wrk: str, port: int, parts: Parts, *, seconds: float, concurrency: int, threads: int) -> LoadRun:
+    """Drive the gateway on `port` with `wrk` (C, epoll; a few microseconds of CPU per request)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT)
+        script.flush()
+        pids = (parts.gateway, parts.upstream, parts.store)
+        cpu, split, busy, started = _process_cpu(pids), _worker_cpu(parts.gateway), _machine_busy(), time.perf_counter()
+        proc = subprocess.Popen(
+            [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "-s", script.name,
+             f"http://127.0.0.1:{port}/bench/bench/v1/chat/completions"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)  # the load generator's own CPU from its rusage
+        elapsed = time.perf_counter() - started
+        used = [after - before for after, before in zip(_process_cpu(pids), cpu)]
+        workers = _split(split, _worker_cpu(parts.gateway), elapsed)
+        machine = _machine_busy() - busy
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out = proc.stdout.read().decode() if proc.stdout else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if errors or socket_errors:
+        raise RuntimeError(f"requests failed during the gateway benchmark:\n{out}")
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if rate is None:
+        raise RuntimeError(f"no Requests/sec in wrk's output:\n{out}")
+    load = usage.ru_utime + usage.ru_stime
+    return LoadRun(float(rate.group(1)), used[0] / elapsed, used[1] / elapsed, load / elapsed, used[2] / elapsed,
+                   machine / elapsed, 0.0, workers)
+
+
+def _load_python(port: int, parts: Parts, *, seconds: float, concurrency: int, generators: int) -> LoadRun:
+    """Drive the gateway on `port` from `generators` Python processes at once (the fallback when
+    `wrk` is not installed: each costs about as much CPU per request as the gateway)."""
     start_at = time.time() + LOAD_START_DELAY
     shares = [concurrency // generators + (1 if i < concurrency % generators else 0) for i in range(generators)]
     procs = [subprocess.Popen([sys.executable, __file__, "--load", str(port), repr(start_at), str(seconds), str(n)],
                               stdout=subprocess.PIPE, text=True) for n in shares if n]
     try:
         time.sleep(max(0.0, start_at - time.time()))
-        pids = (gateway_pid, upstream_pid, *(p.pid for p in procs))
-        cpu = [_process_tree_cpu(pid) for pid in pids]
+        pids = (parts.gateway, parts.upstream, parts.store, *(p.pid for p in procs))
+        cpu, split, busy = _process_cpu(pids), _worker_cpu(parts.gateway), _machine_busy()
         time.sleep(seconds)
-        used = [_process_tree_cpu(pid) - before for pid, before in zip(pids, cpu)]
+        used = [after - before for after, before in zip(_process_cpu(pids), cpu)]
+        workers = _split(split, _worker_cpu(parts.gateway), seconds)
+        machine = _machine_busy() - busy
         done = failed = 0
         late = 0.0
         for proc in procs:
@@ -298,7 +466,8 @@ def _load(port: int, gateway_pid: int, upstream_pid: int, *, seconds: float, con
                 proc.wait(timeout=10)
     if failed:
         raise RuntimeError(f"{failed} requests failed during the gateway benchmark")
-    return LoadRun(done / seconds, used[0] / seconds, used[1] / seconds, sum(used[2:]) / seconds, late)
+    return LoadRun(done / seconds, used[0] / seconds, used[1] / seconds, sum(used[3:]) / seconds, used[2] / seconds,
+                   machine / seconds, late, workers)
 
 
 def _wait_serving(port: int) -> None:
@@ -344,17 +513,20 @@ def cores_available() -> int:
     return os.cpu_count() or 1
 
 
-def bench_gateway(pg: PostgresServer, seconds: float, rounds: int, concurrency: int, *, generators: int, upstreams: int) -> None:
+def _median_split(runs: list[LoadRun]) -> list[float]:
+    """The workers' busy cores (busiest first), each the median over the rounds."""
+    width = min(len(r.workers) for r in runs)
+    return [statistics.median(r.workers[i] for r in runs) for i in range(width)]
+
+
+def bench_gateway(pg: PostgresServer, seconds: float, rounds: int, concurrency: int, *, generators: int,
+                  python_load: bool) -> None:
     from laneway.testing.postgres import free_port
 
+    wrk = None if python_load else shutil.which("wrk")
     dsn = pg.create_database("bench_gateway")
     upstream_port = free_port()
-    # The upstream is one process group on one port (SO_REUSEPORT): a single process would cap
-    # the requests per second before two gateway workers do.
-    upstream = subprocess.Popen(
-        [sys.executable, "-c", _UPSTREAMS, str(HERE / "gateway.py"), str(upstream_port), str(upstreams)],
-        start_new_session=True,
-    )
+    upstream = subprocess.Popen([sys.executable, __file__, "--upstream", str(upstream_port)], start_new_session=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         _seed_gateway(dsn, f"http://127.0.0.1:{upstream_port}")
@@ -368,8 +540,12 @@ def bench_gateway(pg: PostgresServer, seconds: float, rounds: int, concurrency: 
         for r in range(rounds):
             order = [(one_proc, one_port, one), (two_proc, two_port, two)]
             for proc, port, figures in order if r % 2 == 0 else reversed(order):
-                figures.append(_load(port, proc.pid, upstream.pid, seconds=seconds, concurrency=concurrency,
-                                     generators=generators))
+                parts = Parts(gateway=proc.pid, upstream=upstream.pid, store=pg.pid or 0)
+                if wrk:
+                    figures.append(_load_wrk(wrk, port, parts, seconds=seconds, concurrency=concurrency, threads=1))
+                else:
+                    figures.append(_load_python(port, parts, seconds=seconds, concurrency=concurrency,
+                                                generators=generators))
     finally:
         for p in procs:
             _stop(p)
@@ -380,35 +556,31 @@ def bench_gateway(pg: PostgresServer, seconds: float, rounds: int, concurrency: 
 
     def line(name: str, runs: list[LoadRun]) -> str:
         return (f"  {name:<10} median {med(r.requests_per_second for r in runs):>7.0f}   rounds "
-                f"{', '.join(f'{r.requests_per_second:.0f}' for r in runs)}   busy cores: gateway "
-                f"{med(r.gateway_cores for r in runs):.2f}, upstream {med(r.upstream_cores for r in runs):.2f}, "
-                f"load {med(r.load_cores for r in runs):.2f}")
+                f"{', '.join(f'{r.requests_per_second:.0f}' for r in runs)}\n"
+                f"             busy cores: gateway {med(r.gateway_cores for r in runs):.2f}, upstream "
+                f"{med(r.upstream_cores for r in runs):.2f}, load {med(r.load_cores for r in runs):.2f}, "
+                f"postgresql {med(r.store_cores for r in runs):.2f}, other work {med(r.other_cores for r in runs):.2f}"
+                f"\n             per worker: {' / '.join(f'{c:.2f}' for c in _median_split(runs))}"
+                f"\n             CPU per request: gateway {med(r.gateway_us_per_request for r in runs):.0f} us, "
+                f"upstream + load {med(r.others_us_per_request for r in runs):.0f} us")
 
-    print(f"\ngateway, non-streamed, concurrency {concurrency} from {generators} load processes, upstream of "
-          f"{upstreams} processes, {rounds} rounds of {seconds:g} s (requests/s)")
+    load = (f"wrk (1 thread, {concurrency} connections)" if wrk
+            else f"{generators} Python load processes (no wrk found: apt-get install wrk), concurrency {concurrency}")
+    print(f"\ngateway, non-streamed, load from {load}, a raw-asyncio upstream, {rounds} rounds of {seconds:g} s "
+          f"(requests/s)")
     print(line("1 worker", one))
     print(line("2 workers", two))
-    print(f"  ratio 2 / 1: median {med(ratios):.2f} (spread {min(ratios):.2f}-{max(ratios):.2f})")
+    print(f"  ratio 2 / 1: median {med(ratios):.2f} (spread {min(ratios):.2f}-{max(ratios):.2f}; rounds "
+          f"{', '.join(f'{x:.2f}' for x in ratios)})")
     late = max(r.late for r in one + two)
     if late > 0.1:
         print(f"  a load process began {late:.1f} s into its window (a slow start): raise LOAD_START_DELAY on this machine")
-    busy = 1 + 2 + upstreams + generators
-    print(f"  cores available: {cores} (os.cpu_count {os.cpu_count()}); busy processes while two workers run: "
-          f"{busy} (2 workers, {upstreams} upstream, {generators} load, PostgreSQL idle)")
-    if cores < busy:
-        print(f"  fewer cores than busy processes: the workers share cores with the load and the upstream, so this "
-              f"ratio shows the machine's limit, not the gateway's; the target of 1.7 needs {busy} cores or more")
-
-
-_UPSTREAMS = """
-import signal, subprocess, sys
-script, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-procs = [subprocess.Popen([sys.executable, script, "--serve", "upstream", port, "reuse"]) for _ in range(count)]
-signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in procs])
-for p in procs:
-    p.wait()
-"""
-"""A supervisor of `count` upstream processes on one port, all stopped with it (SIGTERM)."""
+    gateway_us = med(r.gateway_us_per_request for r in two)
+    others_us = med(r.others_us_per_request for r in two)
+    ceiling = cores * gateway_us / (gateway_us + others_us) if gateway_us + others_us else float(cores)
+    print(f"  cores available: {cores} (os.cpu_count {os.cpu_count()}). With the upstream and the load on the same "
+          f"cores, {cores} workers can reach about {ceiling:.2f}x one worker here (gateway CPU / (gateway + "
+          f"harness CPU) per request, times {cores} cores), less the cores other work took ('other work' above)")
 
 
 def main() -> None:
@@ -419,10 +591,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="objects in the store comparison")
     parser.add_argument("--writers", type=int, default=12, help="API writer threads")
     parser.add_argument("--concurrency", type=int, default=64, help="gateway clients")
-    parser.add_argument("--load-processes", type=int, default=2, help="load generator processes for the gateway")
-    parser.add_argument("--upstreams", type=int, default=2, help="upstream server processes for the gateway")
+    parser.add_argument("--python-load", action="store_true",
+                        help="drive the gateway from Python processes even when wrk is installed")
+    parser.add_argument("--load-processes", type=int, default=2, help="Python load generator processes (without wrk)")
     parser.add_argument("--load", nargs=4, metavar=("PORT", "START", "SECONDS", "CONCURRENCY"), help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.upstream:
+        _serve_upstream(args.upstream)
+        return
     if args.load:
         port, start_at, seconds, concurrency = args.load
         done, failed, began = asyncio.run(_load_window(int(port), float(start_at), float(seconds), int(concurrency)))
@@ -438,7 +615,7 @@ def main() -> None:
             bench_api(pg, args.seconds, args.rounds, args.writers)
         if "gateway" in parts:
             bench_gateway(pg, args.seconds, args.rounds, args.concurrency, generators=args.load_processes,
-                          upstreams=args.upstreams)
+                          python_load=args.python_load)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ class EgressSessions:
         self._draining: set[asyncio.Task[None]] = set()
 
     def session(self, policy: EgressPolicy) -> aiohttp.ClientSession:
-        if self._session is None or policy != self._policy:
+        # `is` first: the policy object only changes with the routing table, and comparing two
+        # equal policies field by field on every proxied request costs more than the check itself.
+        if self._session is None or (policy is not self._policy and policy != self._policy):
             old = self._session
             self._session = aiohttp.ClientSession(
                 connector=GuardedConnector(policy, limit=0, ttl_dns_cache=300, enable_cleanup_closed=True),

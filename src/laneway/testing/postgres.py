@@ -88,6 +88,11 @@ class PostgresServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (its backends are its children), while it runs."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def start(self) -> None:
         """Start the server on its port and wait until it accepts connections."""
         if self.running:
