@@ -65,6 +65,8 @@ class EgressSessions:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
                 trust_env=False,
+                # Shared by every team's requests: an upstream's cookie is never sent on another's.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._policy = policy
             if old is not None:

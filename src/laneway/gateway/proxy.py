@@ -130,6 +130,9 @@ class Proxy:
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            # Shared by every caller: a cookie one upstream sets is never kept for the next
+            # request (and no jar is searched per request).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         self.deadlines.start()
 

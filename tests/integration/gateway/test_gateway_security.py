@@ -138,3 +138,32 @@ def test_rate_limits_answer_429_with_retry_after(fleet: Fleet) -> None:
     # Tokens per minute: the upstream reports 7 tokens a request; a budget of 10 admits two.
     fleet.put(service("svc", [ALL], rateLimit={"tokensPerMinute": 10}))
     assert [httpx.post(url, json=BODY).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_an_upstreams_cookie_is_never_sent_on_another_callers_request(fleet: Fleet) -> None:
+    """The gateway's client sessions are shared by every caller and every team: a cookie one
+    upstream sets (a provider's session or load-balancer cookie, or a hostile endpoint's) must
+    not be kept and sent on the next caller's request. The upstream is named by host name,
+    because aiohttp's default jar keeps no cookie of an IP address."""
+    from aiohttp import web
+
+    seen: list[str | None] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        resp = web.json_response({
+            "id": "x", "object": "chat.completion", "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
+        resp.set_cookie("session", "caller-one-secret", path="/")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    url = fleet.serve_app(app).replace("127.0.0.1", "localhost")
+    fleet.put(endpoint("up", url), service("svc", [ALL]))
+    for caller in ("one", "two", "three"):
+        r = httpx.post(f"{fleet.address}/ml/svc/v1/chat/completions", json=BODY, headers={"X-Caller": caller}, timeout=30)
+        assert r.status_code == 200, r.text
+    assert seen == [None, None, None]
