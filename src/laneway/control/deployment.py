@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 
 STRANDED_RECHECK_SECONDS = 5.0
+SHORT_RECHECK_SECONDS = 300.0
 """How often a deployment with replicas stranded on a lost cluster looks at its replacements
 (their turning Ready also wakes it; this is the backstop)."""
 
@@ -234,14 +235,20 @@ class DeploymentController:
     @staticmethod
     def _look_again(placement: Placement, unready: set[str], lost: LostClusters, now: float) -> float | None:
         """When to plan this deployment again without being told: while replicas are stranded
-        (a backstop; their replacements turning Ready wake it too), and when the grace period
-        of a NotReady cluster (or pool of machines) holding its replicas ends (no event marks
-        that moment)."""
+        (a backstop; their replacements turning Ready wake it too), when the grace period of a
+        NotReady cluster (or pool of machines) holding its replicas ends (no event marks that
+        moment), and while it is short of replicas. The last is a backstop too: capacity that
+        frees up wakes a short deployment through `wakeups`, and the manager's resync replays
+        only missed events, so without it a wake-up `wakeups` failed to give would leave the
+        deployment waiting for good instead of for one `SHORT_RECHECK_SECONDS`."""
+        times: list[float] = []
         if placement.stranded:
-            return STRANDED_RECHECK_SECONDS
+            times.append(STRANDED_RECHECK_SECONDS)
         if lost.next_at is not None and any(r.cluster in unready or r.cluster in lost.pending for r in placement.replicas):
-            return max(0.0, lost.next_at - now) + 0.5
-        return None
+            times.append(max(0.0, lost.next_at - now) + 0.5)
+        if placement.short:
+            times.append(SHORT_RECHECK_SECONDS)
+        return min(times, default=None)
 
     def _settle(self, deployment: ModelDeployment, placement: Placement, mine: dict[str, ModelReplica], gate: PlacementGate) -> list[ModelReplica]:
         """Apply one deployment's plan and write its status; returns the replicas created."""

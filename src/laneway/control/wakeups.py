@@ -18,7 +18,8 @@ each of those events would re-plan the world thousands of times a minute on a la
 What it does not do: it keeps no history. It must only ever be a superset of what needs a
 look (a spare re-plan is harmless, a missed one is not): the manager's periodic resync replays
 only events the watch missed, never every deployment, so a change that can alter a plan and
-wakes nothing here stays unplanned until something else wakes that deployment.
+wakes nothing here stays unplanned until something else wakes that deployment (a deployment
+short of replicas also looks again on its own every `SHORT_RECHECK_SECONDS`, the backstop).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from laneway.api.conditions import find_condition, set_condition
 from laneway.api.kinds.deployment import ModelCacheRef
 from laneway.api.meta import ObjectKey
 from laneway.control.base import ControlContext
-from laneway.control.deployment import DeploymentController
+from laneway.control.deployment import SHORT_RECHECK_SECONDS, DeploymentController
 from laneway.store.memory import MemoryStore
 
 from .placement_builders import cluster, deployment, gpu_class
@@ -33,7 +33,8 @@ def replicas(store):
 
 def test_composes_owned_replicas_and_conditions():
     store, ctl, key = setup()
-    reconcile(ctl, key)
+    result = reconcile(ctl, key)
+    assert result.requeue_after is None, "a fully placed deployment waits for events only"
     rs = replicas(store)
     assert sorted(rs) == ["llama-0", "llama-1"]
     assert {r.spec.cluster_name for r in rs.values()} == {"a", "b"}
@@ -83,9 +84,10 @@ def test_short_placement_and_watches():
     store, ctl, key = setup(replicas=3, nodes=1)
     d = store.get("ModelDeployment", key)
     store.update(d.model_copy(update={"spec": deployment("llama", replicas=3, selectors=[BIG]).spec}))
-    reconcile(ctl, key)
+    result = reconcile(ctl, key)
     d = store.get("ModelDeployment", key)
     assert find_condition(d.status.conditions, "ReplicasScheduled").reason == "NoMatchingDevices"
+    assert result.requeue_after == SHORT_RECHECK_SECONDS, "a short deployment looks again even if no wake-up comes"
     assert find_condition(d.status.conditions, "ReplicasReady").reason == "Scheduling"
     store.create(gpu_class("h200", memory="141Gi"))
     store.create(cluster("c", [("p", "h200", 1)]))
@@ -94,6 +96,7 @@ def test_short_placement_and_watches():
     d = store.get("ModelDeployment", key)
     assert [r.spec.cluster_name for r in replicas(store).values()] == ["c"]
     assert find_condition(d.status.conditions, "ReplicasScheduled").reason == "InsufficientCapacity"
+    assert reconcile(ctl, key).requeue_after == SHORT_RECHECK_SECONDS
     r = next(iter(replicas(store).values()))
     assert ctl.watches["ModelReplica"](r) == [key]
 
