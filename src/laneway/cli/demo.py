@@ -24,6 +24,7 @@ import click
 from laneway.cli.context import global_options
 from laneway.cli.errors import Failure
 from laneway.cli.output import resource_table
+from laneway.cli.terminal import echo_styled
 from laneway.demo.manifests import (
     DEPLOYMENT,
     MODEL_NAME,
@@ -232,7 +233,7 @@ async def _demo(options: UpOptions, engine: DemoEngine, *, serve: bool) -> None:
             return
         answer, elapsed = asked
         click.echo("")
-        click.secho(f"Q: {QUESTION}", bold=True)
+        echo_styled(f"Q: {QUESTION}", bold=True)
         click.echo(f"A: {answer}")
         click.echo(f"(first answer {elapsed:.1f}s after apply, through {running.gateway}/{NAMESPACE}/{SERVICE})")
         click.echo("")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from laneway.cli.terminal import echo_styled
 from laneway.drivers.local.supervisor import tail
 from laneway.paths import DataDir
 from laneway.paths import data_dir as resolve_data_dir
@@ -56,7 +57,7 @@ def logs(replica: str, namespace: str, engine: str | None, lines: int, follow: b
         )
     for f in files:
         if len(files) > 1:
-            click.secho(f"==> {f.stem} <==", bold=True)
+            echo_styled(f"==> {f.stem} <==", bold=True)
         click.echo(f.read_text(errors="replace") if lines == 0 else tail(f, lines))
     if follow:
         _follow(files)

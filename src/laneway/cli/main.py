@@ -11,7 +11,9 @@ scheduler's, the Kubernetes client or boto3, so an engine that the local driver 
 every short command) starts in a fraction of the time a full import takes.
 
 Errors never reach the user as tracebacks: `LanewayGroup.invoke` maps every expected
-exception to one message and an exit code (see `laneway.cli.errors`).
+exception to one message and an exit code (see `laneway.cli.errors`). Everything the command
+prints, those messages included, passes `laneway.cli.terminal`'s filter: control characters in
+text others wrote are shown, never obeyed by the terminal.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from laneway import __version__
 from laneway.cli.context import GlobalOptions
 from laneway.cli.errors import to_failure, unexpected, usage_failure
 from laneway.cli.reach import CONNECTION_KEY
+from laneway.cli.terminal import terminal_streams
 
 COMMAND_MODULES = [
     "laneway.cli.config",
@@ -87,6 +90,12 @@ class LanewayGroup(click.Group):
             if command is not None:
                 self.add_command(command, cmd_name)
         return command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """The whole command, its error message included, prints through the terminal filter
+        (`laneway.cli.terminal`): no text a team or an engine wrote acts on the terminal."""
+        with terminal_streams():
+            return super().main(*args, **kwargs)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
