@@ -271,3 +271,112 @@ def test_a_removed_machine_is_cut_off(fleet: RunningApi) -> None:
         beat = agent.post("/agent/v1/clusters/rack/machines/gpu-a/heartbeat", json={"reports": []})
         assert beat.status_code == 401 and "revoked" in beat.json()["message"]
     assert _machines(fleet) == []
+
+
+def _assign(fleet: RunningApi, machine: str, count: int, copies: int) -> list[ModelReplica]:
+    """`count` replicas of one engine with `copies` copies, all given to `machine`."""
+    made = []
+    for i in range(count):
+        made.append(fleet.store.create(ModelReplica.model_validate({
+            "metadata": {"name": f"bulk-{i}", "namespace": "victims"},
+            "spec": {"clusterName": "rack", "engines": [{"name": "sim", "copies": copies, "members": [{
+                "nodePoolName": "h200", "nodeSelector": {"devices": [{"name": "gpu", "selectors": [{"cel": "true"}]}]},
+                "template": {"spec": {"containers": [{"name": "engine", "image": "laneway/engine-sim"}]}}}]}]},
+        })))
+
+    def give(_c: InferenceCluster, machines: list[Any]) -> list[Any]:
+        for m in machines:
+            if m.name == machine:
+                m.assignments = [*m.assignments, *(MachineAssignment(namespace="victims", name=r.name, uid=r.metadata.uid or "")
+                                                   for r in made)]
+        return machines
+
+    edit_machines(fleet.store, "rack", give)
+    return made
+
+
+def _report(replica: ModelReplica, copies: int = 1, models: int = 1) -> dict[str, Any]:
+    """The largest report an honest agent could send of `replica`: longest reason and message,
+    every engine copy's address with `models` of the longest model names, every member."""
+    return {"namespace": "victims", "name": replica.name, "uid": replica.metadata.uid, "ready": False,
+            "reason": "R" * 64, "message": "m" * 2048,
+            "addresses": [{"engine": "sim", "engineCopy": c, "port": 8080 + c, "ready": True,
+                           "models": [f"{c}-{i}-" + "x" * 240 for i in range(models)]} for c in range(copies)],
+            "members": [{"id": f"sim-{c}-standalone-0", "engine": "sim", "phase": "Running"} for c in range(copies)]}
+
+
+def _status_bytes(fleet: RunningApi) -> int:
+    return len(json.dumps(fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status.wire()).encode())
+
+
+def _beat(credential: str, fleet: RunningApi, body: dict[str, Any]) -> httpx.Response:
+    with fleet.client(credential) as agent:
+        return agent.post("/agent/v1/clusters/rack/machines/gpu-b/heartbeat", json=body)
+
+
+def _flood(uid: str, replica: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Heartbeats a compromised machine could send, each well inside the 4 MiB body limit."""
+    one = replica
+    return {
+        "the same replica reported 256 times": {"reports": [one] * 256},
+        "addresses of engine copies the replica does not have": {"reports": [
+            {**one, "addresses": [{"engine": "sim", "engineCopy": c, "port": 9000, "models": ["m" * 253] * 16}
+                                  for c in range(64)]}]},
+        "one engine copy's address 64 times": {"reports": [
+            {**one, "addresses": [{"engine": "sim", "engineCopy": 0, "port": 9000, "models": ["m" * 253] * 16}] * 64}]},
+        "64 members of a one-process replica": {"reports": [
+            {**one, "members": [{"id": f"m-{i}-" + "x" * 120, "engine": "sim", "phase": "Running"} for i in range(64)]}]},
+        "an engine serving 64 long model names": {"reports": [
+            {**one, "addresses": [{"engine": "sim", "port": 9000, "models": ["m" * 253] * 64}]}]},
+        "a cache reported 256 times": {"reports": [one], "caches": [
+            {"namespace": "victims", "name": "c", "uid": uid, "state": "Failed", "message": "x" * 2048}] * 256},
+    }
+
+
+@pytest.mark.parametrize("attack", list(_flood("", {})))
+def test_a_machine_cannot_fill_the_cluster_status_with_its_reports(fleet: RunningApi, attack: str) -> None:
+    """A compromised machine (its credential is all it needs) writing up to the API's body
+    limit into the cluster's status on every beat: each shape is refused whole, naming what is
+    too much, and what was stored before stays as it was."""
+    _a, b = _two_machines_with_work(fleet)
+    replica = fleet.store.get(ModelReplica, ObjectKey("victims", "secret-model-0"))
+    honest = _report(replica)
+    assert _beat(b, fleet, {"reports": [honest]}).status_code == 200
+    before = fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status
+    body = _flood(replica.metadata.uid or "", honest)[attack]
+    assert len(json.dumps(body)) < 4 * 1024 * 1024, "inside the body limit: the API's own cap does not refuse it"
+    answer = _beat(b, fleet, body)
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["message"]
+    assert any(w in message for w in ("reported twice", "does not have", "two addresses", "members", "at most 16")), message
+    assert fleet.store.get(InferenceCluster, ObjectKey("", "rack")).status == before, "nothing of it was stored"
+    assert _status_bytes(fleet) < 16 * 1024
+
+
+def test_one_reports_bytes_are_capped(fleet: RunningApi) -> None:
+    """Within every per-field limit, a replica of many engine copies each reporting sixteen of
+    the longest model names: over the 16 KiB one report may keep, refused with 413."""
+    _a, b = _two_machines_with_work(fleet)
+    [wide] = _assign(fleet, "gpu-b", 1, copies=8)
+    answer = _beat(b, fleet, {"reports": [_report(wide, copies=8, models=16)]})
+    assert answer.status_code == 413, answer.text
+    assert f"replica victims/{wide.name} would take" in answer.json()["message"]
+    assert "over the 16384 one report may take" in answer.json()["message"]
+    assert _status_bytes(fleet) < 16 * 1024, "nothing of it was stored"
+    accepted = _beat(b, fleet, {"reports": [_report(wide, copies=8, models=1)]})
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_all_of_a_machines_reports_are_capped_together(fleet: RunningApi) -> None:
+    """Every report under its own cap, but twenty of them: over the 256 KiB one machine's
+    reports may take together, refused with 413; the status keeps the last accepted beat."""
+    _a, b = _two_machines_with_work(fleet)
+    replicas = _assign(fleet, "gpu-b", 20, copies=3)
+    assert _beat(b, fleet, {"reports": [_report(r, copies=3) for r in replicas]}).status_code == 200
+    kept = _status_bytes(fleet)
+    answer = _beat(b, fleet, {"reports": [_report(r, copies=3, models=16) for r in replicas]})
+    assert answer.status_code == 413, answer.text
+    assert "machine gpu-b's reports would take" in answer.json()["message"]
+    assert "over the 262144 one machine's reports may take together" in answer.json()["message"]
+    assert _status_bytes(fleet) == kept
+    assert kept < 256 * 1024

@@ -9,6 +9,10 @@ still read back to exactly what the team wrote."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from cli_harness import Cli, Up
+from cli_harness import CLI_TIMEOUT, Cli, Up, cli_env
 from security_harness import TEAM_NAMESPACE, admin_token_of, up_client
 
 from laneway.cli.main import main
@@ -109,12 +113,31 @@ def test_json_and_yaml_output_carry_the_escapes_as_escapes_and_read_back_exactly
     assert document["spec"]["model"]["job"] == "review" + PAYLOAD
 
 
-def test_the_real_program_prints_the_escapes_inert_too(up_cli: Cli, up: Up, planted: dict[str, Any]) -> None:
-    """The installed program's path (`python -m laneway.cli.main`, its own process and streams)."""
-    ran = up_cli.subprocess("describe", "inferenceticket", "pr-review", "-n", TEAM_NAMESPACE, token=admin_token_of(up))
-    assert ran.returncode == 0, ran.stderr
-    _assert_inert(ran.stdout + ran.stderr)
-    assert "^[]52;c;" in ran.stdout
+def _in_a_pty(up: Up, *args: str) -> str:
+    """What `python -m laneway.cli.main ARGS` writes to a real terminal (a pty: click strips
+    nothing there), its own process and streams, stderr included."""
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "laneway.cli.main", *args], stdin=subprocess.DEVNULL, stdout=terminal,
+                          stderr=terminal, env=cli_env(up.data_dir)) as program:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the program exited and closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert program.wait(timeout=CLI_TIMEOUT) == 0, b"".join(chunks)
+    os.close(controller)
+    return b"".join(chunks).decode()
+
+
+def test_the_real_program_on_a_real_terminal_prints_the_escapes_inert(up: Up, planted: dict[str, Any]) -> None:
+    shown = _in_a_pty(up, "describe", "inferenceticket", "pr-review", "-n", TEAM_NAMESPACE)
+    _assert_inert(shown.replace("\r\n", "\n"))  # the pty's own line discipline turns \n into \r\n
+    assert "see ^[[2J^[[H^[]52;c;" in shown
 
 
 def test_the_dashboard_api_view_is_json_escaped(up: Up, planted: dict[str, Any]) -> None:

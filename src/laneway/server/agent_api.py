@@ -36,6 +36,7 @@ from laneway.api.manifest import problems_from
 from laneway.api.meta import ObjectKey, ObjectMeta, rfc3339
 from laneway.cache.sources import credential_ref
 from laneway.drivers.machines.book import ClusterGone, edit_machines, grace_seconds, heard_from, machines_cluster
+from laneway.drivers.machines.bounds import report_refusal, size_refusal, stored_bytes, total_refusal
 from laneway.drivers.machines.credentials import (
     MachineScope,
     consume,
@@ -45,7 +46,15 @@ from laneway.drivers.machines.credentials import (
     scope_refusal,
 )
 from laneway.drivers.machines.membership import JoinRefused, choose_pool, devices_summary
-from laneway.drivers.machines.protocol import AGENT_PREFIX, Heartbeat, JoinAnswer, JoinRequest, RunOrder, url_host
+from laneway.drivers.machines.protocol import (
+    AGENT_PREFIX,
+    Heartbeat,
+    JoinAnswer,
+    JoinRequest,
+    ReplicaReport,
+    RunOrder,
+    url_host,
+)
 from laneway.server import bodies
 from laneway.server.auth import bearer_token, check_token
 from laneway.server.certificates import AgentTls
@@ -179,24 +188,51 @@ def _own(store: Store, scope: MachineScope) -> tuple[InferenceCluster, MachineSt
     return cluster, machine
 
 
-def _reports(machine: MachineStatus, beat: Heartbeat) -> list[MachineReplicaReport]:
+def _stored_report(r: ReplicaReport, host: str) -> MachineReplicaReport:
+    return MachineReplicaReport(
+        namespace=r.namespace, name=r.name, uid=r.uid, ready=r.ready, reason=r.reason, message=r.message,
+        addresses=[MachineAddress(engine=a.engine, engine_copy=a.engine_copy, url=f"http://{host}:{a.port}", ready=a.ready,
+                                  models=list(a.models)) for a in r.addresses],
+        members=[MachineMember(id=m.id, engine=m.engine, phase=m.phase, ready=m.ready, restarts=m.restarts) for m in r.members],
+    )
+
+
+def _reports(store: Store, machine: MachineStatus, beat: Heartbeat) -> list[MachineReplicaReport]:
     """What to store of a heartbeat's reports: only replicas assigned to this machine, each URL
-    built from the address the machine joined with (a machine cannot point anywhere else)."""
-    assigned = {a.uid for a in machine.assignments}
+    built from the address the machine joined with (a machine cannot point anywhere else), each
+    no larger than the replica it reports on allows (`drivers/machines/bounds.py`)."""
+    assigned = {a.uid: a for a in machine.assignments}
     host = url_host(machine.address)
-    return [
-        MachineReplicaReport(
-            namespace=r.namespace, name=r.name, uid=r.uid, ready=r.ready, reason=r.reason, message=r.message,
-            addresses=[MachineAddress(engine=a.engine, engine_copy=a.engine_copy, url=f"http://{host}:{a.port}", ready=a.ready,
-                                      models=list(a.models)) for a in r.addresses],
-            members=[MachineMember(id=m.id, engine=m.engine, phase=m.phase, ready=m.ready, restarts=m.restarts) for m in r.members],
-        )
-        for r in beat.reports if r.uid in assigned
-    ]
+    out = []
+    for r in beat.reports:
+        a = assigned.get(r.uid)
+        replica = None if a is None else store.find(ModelReplica, ObjectKey(a.namespace, a.name))
+        if replica is None or replica.metadata.uid != r.uid:
+            continue  # no longer (or never) this machine's to run
+        why = report_refusal(replica, r)
+        if why:
+            raise ApiError(422, "Invalid", f"{why}; nothing of this heartbeat was stored")
+        stored = _stored_report(r, host)
+        too_big = size_refusal(replica, stored_bytes(stored))
+        if too_big:
+            raise ApiError(413, "RequestEntityTooLarge", f"{too_big}; nothing of this heartbeat was stored")
+        out.append(stored)
+    return out
+
+
+def _cache_reports(cluster: InferenceCluster, beat: Heartbeat) -> list[MachineCacheReport]:
+    """The heartbeat's cache reports on caches this cluster's machines were ordered to stage."""
+    ordered = {c.uid for c in cluster.status.machine_caches}
+    return [MachineCacheReport(namespace=c.namespace, name=c.name, uid=c.uid, state=c.state, message=c.message, bytes=c.bytes)
+            for c in beat.caches if c.uid in ordered]
 
 
 def _heartbeat(store: Store, scope: MachineScope, beat: Heartbeat) -> dict[str, Any]:
     cluster, machine = _own(store, scope)
+    reports, caches = _reports(store, machine, beat), _cache_reports(cluster, beat)
+    too_much = total_refusal(scope.machine, stored_bytes(*reports, *caches))
+    if too_much:
+        raise ApiError(413, "RequestEntityTooLarge", f"{too_much}; nothing of this heartbeat was stored")
     heard_from(store, cluster, scope.machine)
     now = time.time()
 
@@ -206,9 +242,9 @@ def _heartbeat(store: Store, scope: MachineScope, beat: Heartbeat) -> dict[str, 
             if m.name == scope.machine:
                 if not m.ready:
                     m.ready, m.since, m.message = True, rfc3339(now), "heartbeat received"
-                m.reports = _reports(m, beat)
-                m.caches = [MachineCacheReport(namespace=c.namespace, name=c.name, uid=c.uid, state=c.state, message=c.message,
-                                               bytes=c.bytes) for c in beat.caches if c.uid in ordered]
+                assigned = {a.uid for a in m.assignments}
+                m.reports = [r for r in reports if r.uid in assigned]
+                m.caches = [c for c in caches if c.uid in ordered]
         return machines
 
     try:

@@ -39,6 +39,7 @@ from laneway.drivers.machines.forward import PortForwards
 from laneway.drivers.machines.membership import devices_summary, pods_of
 from laneway.drivers.machines.protocol import (
     AGENT_PREFIX,
+    MAX_MODELS,
     CacheReport,
     EngineReport,
     Heartbeat,
@@ -150,7 +151,7 @@ class Agent:
                 data = await resp.json(content_type=None)
             except ValueError:  # not JSON: a proxy's error page, say
                 data = None
-            if resp.status in (401, 403, 404, 409, 410, 422):
+            if resp.status in (401, 403, 404, 409, 410, 413, 422):
                 raise AgentRefused(_message(data, resp.status), resp.status)
             if resp.status >= 300:
                 raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status, message=_message(data, resp.status))
@@ -196,7 +197,7 @@ class Agent:
                     continue
                 engine_ports.add(port)
                 addresses.append(EngineReport(engine=a.engine, engine_copy=a.copy, port=await self.forwards.ensure(port),
-                                              ready=a.ready, models=list(a.models)))
+                                              ready=a.ready, models=list(a.models)[:MAX_MODELS]))
             out.append(ReplicaReport(
                 namespace=replica.namespace, name=replica.name, uid=uid, ready=seen.ready, reason=seen.reason,
                 message=seen.message[:2048], addresses=addresses,

@@ -22,6 +22,14 @@ from laneway.api.meta import Model, check_dns1123_label
 AGENT_PREFIX = "/agent/v1"
 MAX_REPORTS = 256
 MAX_ADDRESSES = 64
+MAX_MODELS = 16
+"""Model names one engine may report (an engine answers to one or a few)."""
+MAX_REPORT_BYTES = 16 * 1024
+"""What one replica's report may take in the cluster's status, as stored (JSON)."""
+MAX_MACHINE_REPORT_BYTES = 256 * 1024
+"""What one machine's reports and cache reports together may take in the cluster's status:
+every heartbeat rewrites the cluster object, so a compromised machine must not be able to
+fill it up to the 4 MiB body limit on each beat."""
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
@@ -105,7 +113,7 @@ class EngineReport(Model):
     engine_copy: StrictInt = Field(default=0, ge=0, le=1024)
     port: StrictInt = Field(ge=1, le=65535)
     ready: StrictBool = False
-    models: list[Annotated[str, StringConstraints(max_length=253)]] = Field(default_factory=list, max_length=64)
+    models: list[Annotated[str, StringConstraints(max_length=253)]] = Field(default_factory=list, max_length=MAX_MODELS)
 
     _engine = field_validator("engine")(_engine_name)
 
@@ -115,7 +123,7 @@ class MemberReport(Model):
     engine: str = Field(max_length=63)
     phase: Literal["Pending", "Starting", "Running", "Ready", "CrashLoopBackOff", "Stopped"]
     ready: StrictBool = False
-    restarts: StrictInt = Field(default=0, ge=0)
+    restarts: StrictInt = Field(default=0, ge=0, le=2**31)
 
     _engine = field_validator("engine")(_engine_name)
     _printable = field_validator("id")(printable)
@@ -140,14 +148,34 @@ class CacheReport(Model):
     uid: str = Field(max_length=64)
     state: Literal["Pending", "Hydrating", "Ready", "Failed"]
     message: str = Field(default="", max_length=2048)
-    bytes: StrictInt | None = Field(default=None, ge=0)
+    bytes: StrictInt | None = Field(default=None, ge=0, le=2**63)
 
     _printable = field_validator("message")(printable)
+
+
+def _once_each(uids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for uid in uids:
+        if uid in seen:
+            raise ValueError(f"{what} uid {uid!r} is reported twice: an agent reports each {what} it runs once")
+        seen.add(uid)
 
 
 class Heartbeat(Model):
     reports: list[ReplicaReport] = Field(default_factory=list, max_length=MAX_REPORTS)
     caches: list[CacheReport] = Field(default_factory=list, max_length=MAX_REPORTS)
+
+    @field_validator("reports")
+    @classmethod
+    def _one_report_per_replica(cls, v: list[ReplicaReport]) -> list[ReplicaReport]:
+        _once_each([r.uid for r in v], "replica")
+        return v
+
+    @field_validator("caches")
+    @classmethod
+    def _one_report_per_cache(cls, v: list[CacheReport]) -> list[CacheReport]:
+        _once_each([c.uid for c in v], "cache")
+        return v
 
 
 class RunOrder(Model):
