@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 from cli_harness import CLI_TIMEOUT, Cli, Up, cli_env
+from click.testing import CliRunner, Result
 from security_harness import TEAM_NAMESPACE, admin_token_of, up_client
 
 from laneway.cli.main import main
