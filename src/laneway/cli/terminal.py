@@ -6,8 +6,9 @@ condition messages, engine log tails. Printed as written, an escape sequence in 
 on the operator's terminal: clear the screen, hide or overwrite text (`\\r`, SGR conceal),
 retitle the window, or write the clipboard (OSC 52). So while the `laneway` command runs,
 its stdout and stderr replace every C0 and C1 control character other than newline and tab
-with a visible form (`ESC` -> `^[`, `DEL` -> `^?`, `0x9b` -> `\\x9b`), whatever the command
-and whatever printed it.
+with a visible form (`ESC` -> `^[`, `DEL` -> `^?`, `0x9b` -> `\\x9b`), and so are Unicode's
+bidirectional overrides and isolates (`U+202E` -> `<U+202E>`), which reorder what a line
+shows; whatever the command and whatever printed it.
 
 `-o json` and `-o yaml` carry no raw control characters to begin with (json escapes them as
 `\\u001b`, the YAML dumper as `"\\e"`), so they pass unchanged and still read back to the
@@ -24,11 +25,16 @@ from typing import IO, Any, TextIO, cast
 
 import click
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 controls but newline and tab, and Unicode's bidirectional embeddings, overrides
+and isolates: those reorder how the rest of a line is shown ("Trojan Source"), so a team's
+label could make a table row read as something it is not."""
 
 
 def _shown(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code > 0xFF:
+        return f"<U+{code:04X}>"
     if code < 0x20:
         return "^" + chr(code + 0x40)
     if code == 0x7F:

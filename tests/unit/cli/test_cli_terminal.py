@@ -20,6 +20,9 @@ from laneway.cli.terminal import TerminalText, echo_styled, terminal_streams, vi
     ("\x7f\x00", "^?^@"),
     ("\x9b31m\x85", "\\x9b31m\\x85"),
     ("lines\nand\ttabs stay, ünïcode too", "lines\nand\ttabs stay, ünïcode too"),
+    ("eu\u202e  su", "eu<U+202E>  su"),  # a right-to-left override would show this label reversed
+    ("\u2066isolated\u2069", "<U+2066>isolated<U+2069>"),
+    ("arabic \u0627\u0644 and hebrew \u05e9 text stay", "arabic \u0627\u0644 and hebrew \u05e9 text stay"),
 ])
 def test_control_characters_are_shown_not_obeyed(raw: str, shown: str) -> None:
     assert visible(raw) == shown
