@@ -19,7 +19,7 @@ replicas alive now, from their creation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from laneway.api.kinds.deployment import ModelReplica
@@ -67,6 +67,7 @@ class ServiceEconomics:
     deployments: list[DeploymentFigures]
     providers: list[ProviderFigures]
     external_cost: float
+    """External tokens priced in `currency`; those priced in another are named in `problems`."""
     compared_with: str | None
     """The priced Overflow (else BreakGlass) endpoint the self-hosted tokens are priced at."""
     same_tokens_bought: float | None
@@ -203,7 +204,7 @@ def service_economics(
             )
 
     deployments: list[DeploymentFigures] = []
-    currency = "USD"
+    currency = sole_currency(providers)
     for deployment in sorted(deployment_tokens):
         own = [
             r
@@ -213,7 +214,7 @@ def service_economics(
         occ = occupancy(own, fleet.clusters, fleet.classes)
         problems.extend(occ.unpriced)
         try:
-            cost = capacity_cost(occ.holdings, span)
+            cost = capacity_cost(occ.holdings, span, currency=currency)
         except MixedCurrencies as e:
             problems.append(str(e))
             continue
@@ -238,6 +239,8 @@ def service_economics(
             f"{compare[0]} is priced in {compare[1].currency}, the capacity in {currency}: not compared"
         )
         compare, bought = None, None
+    external, elsewhere = priced_in(currency, providers)
+    problems.extend(elsewhere)
     hours = span.hours
     return ServiceEconomics(
         namespace=ns,
@@ -249,7 +252,7 @@ def service_economics(
         cost_per_million=cost_per_million(capacity, self_tokens),
         deployments=deployments,
         providers=providers,
-        external_cost=sum(p.cost or 0.0 for p in providers),
+        external_cost=external,
         compared_with=compare[0] if compare else None,
         same_tokens_bought=bought,
         bought_per_million=compare[1].blended(self_tokens) if compare else None,
@@ -264,6 +267,31 @@ def service_economics(
         tokens_per_hour=self_tokens.total / hours,
         problems=problems,
     )
+
+
+def sole_currency(providers: Iterable[ProviderFigures]) -> str:
+    """The currency figures are given in when no capacity names one: the priced providers' own
+    when they all share it, else USD (`priced_in` then names the others)."""
+    currencies = {p.price.currency for p in providers if p.price is not None and p.cost is not None}
+    return currencies.pop() if len(currencies) == 1 else "USD"
+
+
+def priced_in(currency: str, providers: Iterable[ProviderFigures]) -> tuple[float, list[str]]:
+    """What the priced `providers` cost in `currency`, and a note naming each priced in another.
+    laneway converts no currency, so a cost in another is named, never added to the figure."""
+    total = 0.0
+    problems: list[str] = []
+    for p in providers:
+        if p.price is None or p.cost is None:
+            continue
+        if p.price.currency == currency:
+            total += p.cost
+        else:
+            problems.append(
+                f"provider {p.endpoint} is priced in {p.price.currency}, the spend in {currency}: "
+                f"its {p.cost:.4f} {p.price.currency} is not added"
+            )
+    return total, problems
 
 
 def _comparison(
@@ -319,30 +347,15 @@ def namespace_spend(
         fleet.classes,
     )
     problems = list(occ.unpriced)
-    priced = [
-        (p.endpoint, p.price, p.cost)
-        for s in services
-        for p in s.providers
-        if p.price is not None and p.cost is not None
-    ]
-    currencies = sorted({price.currency for _, price, _ in priced})
+    providers = [p for s in services for p in s.providers]
     try:
-        cost = capacity_cost(
-            occ.holdings, span, currency=currencies[0] if len(currencies) == 1 else "USD"
-        )
+        cost = capacity_cost(occ.holdings, span, currency=sole_currency(providers))
         currency, self_hosted = cost.currency, cost.total
     except MixedCurrencies as e:
         problems.append(str(e))
         currency, self_hosted = "USD", None
-    external = 0.0
-    for endpoint, price, spent in priced:
-        if price.currency == currency:
-            external += spent
-        else:
-            problems.append(
-                f"provider {endpoint} is priced in {price.currency}, the spend in {currency}: "
-                f"its {spent:.4f} {price.currency} is not added"
-            )
+    external, elsewhere = priced_in(currency, providers)
+    problems.extend(elsewhere)
     return NamespaceSpend(namespace, span, currency, self_hosted, external, problems)
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import pytest
 from test_economics_occupancy import CLASSES, CLUSTERS, WINDOW, H, replica
 
+from laneway.api.kinds.deployment import ModelReplica
 from laneway.api.kinds.serving import ModelEndpoint, ModelService
 from laneway.api.meta import rfc3339
 from laneway.economics import Window
 from laneway.economics.report import Fleet, service_economics
 
 
-def _fleet(since: float, prompt: int, completion: int) -> tuple[ModelService, Fleet]:
+def self_hosted() -> tuple[ModelEndpoint, ModelReplica]:
+    """Replica chat-0 of deployment chat, 2 devices at 2.5 a device-hour since long before the
+    window, and the endpoint it owns."""
     r = replica("chat-0", "a", "dev", created=rfc3339(WINDOW.start - 100 * H))
     r.metadata.labels["laneway.dev/deployment"] = "chat"
     endpoint = ModelEndpoint.model_validate({
@@ -21,6 +24,11 @@ def _fleet(since: float, prompt: int, completion: int) -> tuple[ModelService, Fl
                                           "uid": "u", "controller": True}]},
         "spec": {"url": "http://127.0.0.1:1"},
     })
+    return endpoint, r
+
+
+def _fleet(since: float, prompt: int, completion: int) -> tuple[ModelService, Fleet]:
+    endpoint, r = self_hosted()
     service = ModelService.model_validate({
         "metadata": {"name": "chat", "namespace": "ml"},
         "spec": {"endpoints": [{"selector": {"matchLabels": {"app": "m"}}}]},
