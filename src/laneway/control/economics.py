@@ -45,7 +45,6 @@ def figures(e: ServiceEconomics, window: float) -> ServiceEconomicsFigures:
         break_even_tokens_per_hour=_r(e.break_even_tokens_per_hour),
         tokens_per_hour=round(e.tokens_per_hour, 3),
         external_cost=round(e.external_cost, 6),
-        problems=list(e.problems) or None,
     )
 
 

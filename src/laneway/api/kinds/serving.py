@@ -413,9 +413,7 @@ class ServiceEconomicsFigures(Model):
     break_even_tokens_per_hour: StrictFloat | None = None
     tokens_per_hour: StrictFloat = 0.0
     external_cost: StrictFloat = 0.0
-    """External providers' cost in `currency`; one priced in another is named in `problems`."""
-    problems: list[str] | None = None
-    """What the figures leave out and why (a provider priced in another currency, an unpriced pool)."""
+    """External providers' cost in `currency`; one priced in another is named in `laneway economics`."""
 
 
 class ModelServiceStatus(Status):
