@@ -61,7 +61,10 @@ class PoolCapacity:
                 ok = False
                 if not force:
                     return False
-                trial.fresh -= 1  # charged beyond what exists: the pool is over-committed by running replicas
+                # Charged beyond what exists: the pool is over-committed by running replicas, so
+                # no spare device it seemed to have is trusted for a new placement.
+                trial.fresh -= 1
+                trial.partial = []
         if not force:
             self.fresh, self.partial = trial.fresh, trial.partial
         return ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from laneway.api.conditions import is_true
@@ -63,13 +64,15 @@ def existing_replica(replica: ModelReplica, fleet: Fleet, matcher: DeviceMatcher
         pools = [m.node_pool_name for m in engine.members if m.node_pool_name]
         pool_name = pools[0] if pools else ""
         pool = cluster.pool(pool_name) if cluster else None
-        by_class: dict[str, str] = {}
+        by_class: dict[str, list[str]] = {}
+        per_node: dict[str, int] = {}
         synthetic: set[str] = set()
         fit = None
         if pool is not None and pool.cls is not None:
+            per_node = dict(pool.cls.per_node)
             for d, _ in pool.cls.devices:
                 if d.claim == "DRA" and d.device_class_name:
-                    by_class.setdefault(d.device_class_name, d.name)
+                    by_class.setdefault(d.device_class_name, []).append(d.name)
                 elif d.claim != "DRA":
                     synthetic.add(d.name)
             if synthetic:
@@ -80,8 +83,9 @@ def existing_replica(replica: ModelReplica, fleet: Fleet, matcher: DeviceMatcher
             claims = tuple(DeviceClaim(c.name, c.device_class_name, c.count, tuple(s.cel for s in c.selectors)) for c in m.device_requests)
             members.append(MemberPlacement(m.role, m.node_pool_name or pool_name, claims))
             demand: dict[str, int] = {}
+            left = dict(per_node)
             for c in claims:
-                device = by_class.get(c.device_class_name, f"?{c.device_class_name}")
+                device = _entry_for(c, by_class, left)
                 demand[device] = demand.get(device, 0) + c.count
             if isinstance(fit, EngineFit):
                 for device, n in fit.members[mi].demand.items():
@@ -107,3 +111,16 @@ def existing_replica(replica: ModelReplica, fleet: Fleet, matcher: DeviceMatcher
         terminating=replica.metadata.deletion_timestamp is not None,
         replaces=replica.metadata.annotations.get(REPLACES_ANNOTATION) or None,
     )
+
+
+def _entry_for(claim: DeviceClaim, by_class: Mapping[str, list[str]], left: dict[str, int]) -> str:
+    """The class entry a running pod's claim is charged to, as placement matched it: the first
+    entry of the claim's device class with room left after the pod's earlier claims (a class
+    may publish one node's GPUs as several entries of one device class). `left` is what the
+    pod has not claimed yet of each entry, and is charged here."""
+    entries = by_class.get(claim.device_class_name)
+    if not entries:
+        return f"?{claim.device_class_name}"
+    device = next((name for name in entries if left.get(name, 0) >= claim.count), entries[0])
+    left[device] = left.get(device, 0) - claim.count
+    return device

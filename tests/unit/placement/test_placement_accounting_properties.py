@@ -134,3 +134,18 @@ def test_no_node_beyond_its_devices_and_every_replica_accounted_for(
         assert set(p.stranded) <= {r.name for r in p.replicas if r.retained}
         assert counted <= max(p.wanted, sum(kept.values()) - len(p.stranded))
         assert all(r.retained for r in p.replicas) or counted <= p.wanted
+
+
+def test_a_running_pod_over_two_entries_of_one_device_class_is_charged_as_placed() -> None:
+    """Found by the property above: a running pod asking 1 + 4 GPUs of a class publishing its 8
+    as two entries of 4 was charged as 5 of the first entry, which no node has; the forced charge
+    failed, left the node's 2 spare devices looking free, and a second 5-GPU replica was placed
+    onto them. Charged as placement matched it (1 of gpu-a, 4 of gpu-b), the node is full."""
+    clusters, deployments = build([[("split", 1, "Device")]], [(1, [1]), (1, [1, 4])])
+    first = plan_fleet(deployments, clusters=clusters, classes=CLASSES)
+    by_name = {d.name: d for d in deployments}
+    running = [r for p in first for r in as_replicas(by_name[p.deployment.name], p.replicas)]
+    grown = [d.model_copy(update={"spec": d.spec.model_copy(update={"replicas": 2})}) for d in deployments]
+    again = plan_fleet(grown, clusters=clusters, classes=CLASSES, replicas=running)
+    assert_within_devices(again, clusters)
+    assert {p.deployment.name: len(p.replicas) for p in again} == {"d0": 2, "d1": 1}, "the 2 spare devices take a 1-GPU replica, not 5"
